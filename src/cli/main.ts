@@ -1,0 +1,109 @@
+/** Commander wiring only: each verb's work lives in its own module. */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { isVergeError } from '../errors.js';
+import { loadManifest } from '../manifest/load.js';
+import { loadComponent } from '../guest/load.js';
+import { DEFAULT_LISTEN, defaultWorkers, parseListen, startNode } from '../node.js';
+import { LOG_LEVELS, type LogLevel } from '../logging.js';
+import { buildApp } from './build.js';
+
+const say = (line: string) => process.stderr.write(line + '\n');
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+}
+
+function listenAddress(value: string): string {
+  try {
+    parseListen(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+  return value;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = new Command('verge')
+    .description('Serve WebAssembly handlers over HTTP with a fresh sandbox per request.')
+    .showHelpAfterError()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  program
+    .command('up')
+    .description('serve the app described by a verge.toml')
+    .argument('[path]', 'a verge.toml or a folder holding one', '.')
+    .option('--listen <host:port>', 'address to serve on', listenAddress, DEFAULT_LISTEN)
+    .option('--admin <host:port>', 'serve GET /metrics on this address (off by default)', listenAddress)
+    .option('--workers <n>', `worker threads (default: ${defaultWorkers()}, the available cores)`, positiveInt)
+    .option('--queue <n>', 'requests that may wait for a worker before 503', positiveInt)
+    .option('--build', 'run each component build command first')
+    .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
+    .action(async (path: string, o: { listen: string; admin?: string; workers?: number; queue?: number; build?: boolean; logLevel: LogLevel }) => {
+      if (o.build) await buildApp(loadManifest(path), say);
+      const node = await startNode({ manifest: path, listen: o.listen, admin: o.admin, workers: o.workers, queueLimit: o.queue, logLevel: o.logLevel });
+      say(`Serving ${node.app.name} on ${node.url}`);
+      say('Available routes:');
+      for (const r of node.app.routes) say(`  ${r.component}: ${node.url}${r.path}`);
+      if (node.adminUrl) say(`Metrics: ${node.adminUrl}/metrics`);
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        say(`${signal}: draining in-flight requests…`);
+        node.close().then(
+          () => process.exit(0),
+          (err) => {
+            say(`verge: ${String(err)}`);
+            process.exit(1);
+          },
+        );
+      };
+      process.on('SIGINT', () => stop('SIGINT'));
+      process.on('SIGTERM', () => stop('SIGTERM'));
+    });
+
+  program
+    .command('check')
+    .description('validate the manifest and every module without serving')
+    .argument('[path]', 'a verge.toml or a folder holding one', '.')
+    .action(async (path: string) => {
+      const app = loadManifest(path);
+      const results = await Promise.allSettled([...app.components.values()].map((c) => loadComponent(c)));
+      const errors = results.flatMap((r) => (r.status === 'rejected' ? [r.reason instanceof Error ? r.reason.message : String(r.reason)] : []));
+      if (errors.length > 0) {
+        for (const e of errors) say(e);
+        process.exitCode = 1;
+        return;
+      }
+      for (const r of results) {
+        if (r.status !== 'fulfilled') continue;
+        const c = app.components.get(r.value.spec.component)!;
+        say(`ok  ${c.name}: ${r.value.bytes} bytes, initial memory ${r.value.initialMemoryBytes / 1024} KiB, limit ${c.limits.memoryMib} MiB, timeout ${c.limits.timeoutMs} ms`);
+      }
+      say(`${app.file}: ${app.routes.length} routes, ${app.components.size} components: ok`);
+    });
+
+  program
+    .command('build')
+    .description("run each component's build command in its folder")
+    .argument('[path]', 'a verge.toml or a folder holding one', '.')
+    .action(async (path: string) => {
+      const app = loadManifest(path);
+      const n = await buildApp(app, say);
+      say(n === 0 ? 'No component has a [component.NAME.build] command.' : `Built ${n} component${n === 1 ? '' : 's'}.`);
+    });
+
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (isVergeError(err)) {
+      say(err.message);
+      say(`(${err.code})`);
+      process.exitCode = 1;
+      return;
+    }
+    throw err;
+  }
+}

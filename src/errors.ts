@@ -1,0 +1,60 @@
+/**
+ * The error catalogue. Every error Verge produces has a stable UPPER_SNAKE code, an HTTP status
+ * (for errors that answer a request), and who is to blame. docs/errors.md lists the same codes;
+ * errors.test.ts keeps the two in sync.
+ */
+export type Blame = 'client' | 'guest' | 'host' | 'config';
+
+interface CatalogueEntry {
+  readonly status: number;
+  readonly blame: Blame;
+  readonly summary: string;
+}
+
+export const ERROR_CATALOGUE = {
+  // Answers to requests
+  NOT_FOUND: { status: 404, blame: 'client', summary: 'No route matches the request path.' },
+  BAD_REQUEST: { status: 400, blame: 'client', summary: 'The request could not be parsed (for example a malformed percent-encoding in a route parameter).' },
+  PAYLOAD_TOO_LARGE: { status: 413, blame: 'client', summary: "The request body is larger than the component's max_request_bytes." },
+  REQUEST_TIMEOUT: { status: 408, blame: 'client', summary: 'The client did not send the request headers or body in time.' },
+  QUEUE_FULL: { status: 503, blame: 'host', summary: 'Every worker is busy and the admission queue is full; retry after the retry-after header.' },
+  SHUTTING_DOWN: { status: 503, blame: 'host', summary: 'The node is draining before it exits.' },
+  DEADLINE_EXCEEDED: { status: 504, blame: 'guest', summary: "The guest did not finish within the component's timeout_ms; its worker was terminated." },
+  GUEST_TRAP: { status: 500, blame: 'guest', summary: 'The guest trapped (unreachable, out-of-bounds access, stack overflow, failed memory.grow followed by an abort, ...).' },
+  GUEST_EXIT: { status: 500, blame: 'guest', summary: 'The guest called proc_exit with a non-zero code.' },
+  GUEST_MEMORY_FAULT: { status: 500, blame: 'guest', summary: 'The guest handed the host a pointer or length outside its linear memory.' },
+  GUEST_BAD_RESPONSE: { status: 502, blame: 'guest', summary: 'The guest wrote a malformed CGI response (no header block, a bad header line, an invalid status).' },
+  RESPONSE_TOO_LARGE: { status: 502, blame: 'guest', summary: "The guest wrote more than the component's max_response_bytes." },
+  WORKER_CRASHED: { status: 500, blame: 'host', summary: 'The worker thread running the request died; it was replaced.' },
+  INTERNAL: { status: 500, blame: 'host', summary: 'An unexpected error in Verge itself.' },
+  // Load, check and build errors (no request involved)
+  MANIFEST_INVALID: { status: 0, blame: 'config', summary: 'verge.toml is missing, is not valid TOML, or breaks the schema; the message names the file, the key and what was expected.' },
+  MODULE_INVALID: { status: 0, blame: 'config', summary: 'A component source is missing, is not a WebAssembly module, or does not validate.' },
+  MODULE_TOO_LARGE: { status: 0, blame: 'config', summary: 'A component source is larger than the module size limit (checked before compiling).' },
+  MODULE_MEMORY: { status: 0, blame: 'config', summary: "A module's memory is unsupported (imported, shared, 64-bit, more than one) or its initial size is over the component's memory_mib." },
+  MODULE_IMPORT: { status: 0, blame: 'config', summary: 'A module imports a function Verge does not provide.' },
+  BUILD_FAILED: { status: 0, blame: 'config', summary: "A component's build command failed." },
+} as const satisfies Record<string, CatalogueEntry>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+export class VergeError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'VergeError';
+    this.code = code;
+  }
+
+  get status(): number {
+    return ERROR_CATALOGUE[this.code].status;
+  }
+
+  get blame(): Blame {
+    return ERROR_CATALOGUE[this.code].blame;
+  }
+}
+
+export function isVergeError(err: unknown, code?: ErrorCode): err is VergeError {
+  return err instanceof VergeError && (code === undefined || err.code === code);
+}

@@ -1,0 +1,120 @@
+/**
+ * WAGI (CGI/1.1 over WASI): the request becomes environment variables and stdin; the guest's
+ * stdout is a CGI response. docs/wagi.md documents the variables.
+ */
+import { VergeError } from '../errors.js';
+import type { GuestRequest, GuestResponse } from '../dispatch/protocol.js';
+
+/** Headers CGI passes as their own variables; and guest headers Verge sets itself or must not forward. */
+const NOT_FORWARDED_AS_HTTP = new Set(['content-type', 'content-length']);
+const HOP_BY_HOP = new Set(['x-request-id', 'connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-connection', 'content-length']);
+const MAX_HEADER_BLOCK = 64 * 1024;
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+// Field values: visible ASCII, obs-text, space and tab; no CR, LF or other controls.
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+export function cgiEnvironment(req: GuestRequest): Array<[string, string]> {
+  const queryAt = req.url.indexOf('?');
+  const env: Array<[string, string]> = [
+    ['GATEWAY_INTERFACE', 'CGI/1.1'],
+    ['SERVER_SOFTWARE', 'Verge'],
+    ['SERVER_PROTOCOL', `HTTP/${req.httpVersion}`],
+    ['SERVER_NAME', req.serverName],
+    ['SERVER_PORT', req.serverPort],
+    ['REQUEST_METHOD', req.method],
+    ['REQUEST_URI', req.url],
+    ['SCRIPT_NAME', req.scriptName],
+    ['PATH_INFO', req.pathInfo],
+    ['QUERY_STRING', queryAt === -1 ? '' : req.url.slice(queryAt + 1)],
+    ['REMOTE_ADDR', req.remoteAddr],
+    ['X_MATCHED_ROUTE', req.route],
+    ['X_FULL_URL', `http://${req.serverName}:${req.serverPort}${req.url}`],
+    ['X_VERGE_REQUEST_ID', req.id],
+  ];
+  let contentType: string | undefined;
+  const http = new Map<string, string>();
+  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
+    const name = req.rawHeaders[i]!.toLowerCase();
+    const value = req.rawHeaders[i + 1]!;
+    if (name === 'content-type') contentType = value;
+    if (NOT_FORWARDED_AS_HTTP.has(name)) continue;
+    const key = 'HTTP_' + name.toUpperCase().replace(/-/g, '_');
+    const prev = http.get(key);
+    http.set(key, prev === undefined ? value : `${prev}${name === 'cookie' ? '; ' : ', '}${value}`);
+  }
+  env.push(['CONTENT_LENGTH', String(req.body.length)]);
+  env.push(['CONTENT_TYPE', contentType ?? '']);
+  for (const entry of http) env.push(entry);
+  for (const [name, value] of req.params) env.push([`X_VERGE_PARAM_${paramVariable(name)}`, value]);
+  return env;
+}
+
+export function paramVariable(name: string): string {
+  return name.toUpperCase().replace(/[^A-Z0-9_]/g, '_');
+}
+
+function badResponse(message: string): VergeError {
+  return new VergeError('GUEST_BAD_RESPONSE', message);
+}
+
+/**
+ * Parses a CGI response. `maxBodyBytes` is the component's response cap; a larger body is the
+ * guest's error.
+ */
+export function parseCgiResponse(out: Uint8Array, maxBodyBytes: number): GuestResponse {
+  let start = 0;
+  let bodyStart = -1;
+  const lines: string[] = [];
+  const limit = Math.min(out.length, MAX_HEADER_BLOCK);
+  while (start < limit) {
+    let nl = out.indexOf(0x0a, start);
+    if (nl === -1 || nl >= limit) break;
+    const end = nl > start && out[nl - 1] === 0x0d ? nl - 1 : nl;
+    if (end === start) {
+      bodyStart = nl + 1;
+      break;
+    }
+    lines.push(Buffer.from(out.buffer, out.byteOffset + start, end - start).toString('latin1'));
+    start = nl + 1;
+  }
+  if (bodyStart === -1) {
+    if (out.length === 0) throw badResponse('the guest wrote nothing to stdout; a CGI response needs headers, a blank line and a body');
+    throw badResponse(
+      out.length >= MAX_HEADER_BLOCK
+        ? `no blank line ends the CGI headers within the first ${MAX_HEADER_BLOCK} bytes of stdout`
+        : 'no blank line ends the CGI headers on stdout',
+    );
+  }
+  let status: number | undefined;
+  let location = false;
+  let contentType = false;
+  const headers: string[] = [];
+  for (const line of lines) {
+    const colon = line.indexOf(':');
+    if (colon <= 0) throw badResponse(`CGI header line without a name and a colon: ${JSON.stringify(line.slice(0, 80))}`);
+    const name = line.slice(0, colon).trim();
+    const value = line.slice(colon + 1).trim();
+    if (!TOKEN.test(name)) throw badResponse(`CGI header name is not a valid HTTP token: ${JSON.stringify(name.slice(0, 80))}`);
+    if (!FIELD_VALUE.test(value)) throw badResponse(`CGI header ${name} has a control character in its value`);
+    const lower = name.toLowerCase();
+    if (lower === 'status') {
+      const m = /^([1-5][0-9][0-9])(?:\s.*)?$/.exec(value);
+      const code = m ? Number(m[1]) : NaN;
+      if (!(code >= 200 && code <= 599)) throw badResponse(`CGI status must be a code from 200 to 599, got ${JSON.stringify(value.slice(0, 40))}`);
+      status = code;
+      continue;
+    }
+    if (lower === 'location') location = true;
+    if (lower === 'content-type') contentType = true;
+    if (HOP_BY_HOP.has(lower)) continue;
+    headers.push(name, value);
+  }
+  if (status === undefined && !contentType && !location) {
+    throw badResponse('the CGI headers name no content-type, location or status');
+  }
+  const bodyLength = out.length - bodyStart;
+  if (bodyLength > maxBodyBytes) {
+    throw new VergeError('RESPONSE_TOO_LARGE', `the guest wrote a ${bodyLength}-byte body; the component's max_response_bytes is ${maxBodyBytes}`);
+  }
+  return { status: status ?? (location ? 302 : 200), headers, body: out.subarray(bodyStart) };
+}

@@ -1,0 +1,73 @@
+/**
+ * Loading a component's module on the main thread: size check before reading, the memory rewrite,
+ * compile once, and an import check so a module asking for something Verge does not provide fails
+ * at load (and in `verge check`) rather than on its first request.
+ */
+import { promises as fs } from 'node:fs';
+import { VergeError, isVergeError } from '../errors.js';
+import { MAX_MODULE_BYTES, type ComponentConfig } from '../manifest/config.js';
+import { SANDBOX_MEMORY_IMPORT, WASM_PAGE_BYTES, sandboxModule } from '../wasm/binary.js';
+import type { ModuleSpec } from '../dispatch/protocol.js';
+import { WASI_MODULE, WASI_P1_FUNCTIONS } from './wasi-p1.js';
+
+const WASI_NAMES = new Set<string>(WASI_P1_FUNCTIONS);
+
+export interface LoadedComponent {
+  spec: ModuleSpec;
+  bytes: number;
+  initialMemoryBytes: number;
+}
+
+function where(c: ComponentConfig): string {
+  return `component ${c.name} (${c.source})`;
+}
+
+export async function loadComponent(c: ComponentConfig, maxModuleBytes = MAX_MODULE_BYTES): Promise<LoadedComponent> {
+  let size: number;
+  try {
+    size = (await fs.stat(c.source)).size;
+  } catch (err) {
+    const hint = c.build ? '; run `verge build` (or `verge up --build`) first' : '';
+    throw new VergeError('MODULE_INVALID', `${where(c)}: cannot read the module (${(err as NodeJS.ErrnoException).code ?? String(err)})${hint}`);
+  }
+  if (size > maxModuleBytes) {
+    throw new VergeError('MODULE_TOO_LARGE', `${where(c)}: the module is ${size} bytes, over the limit of ${maxModuleBytes} bytes`);
+  }
+  const raw = new Uint8Array(await fs.readFile(c.source));
+  const capPages = Math.floor((c.limits.memoryMib * 1024 * 1024) / WASM_PAGE_BYTES);
+  let sandboxed;
+  try {
+    sandboxed = sandboxModule(raw, capPages);
+  } catch (err) {
+    if (isVergeError(err)) throw new VergeError(err.code, `${where(c)}: ${err.message}`, { cause: err });
+    throw err;
+  }
+  let module: WebAssembly.Module;
+  try {
+    module = await WebAssembly.compile(sandboxed.bytes);
+  } catch (err) {
+    throw new VergeError('MODULE_INVALID', `${where(c)}: the module does not compile: ${(err as Error).message}`, { cause: err });
+  }
+  checkInterface(c, module);
+  return {
+    spec: { component: c.name, module, memory: sandboxed.memory, maxResponseBytes: c.limits.maxResponseBytes },
+    bytes: size,
+    initialMemoryBytes: (sandboxed.memory?.initialPages ?? 0) * WASM_PAGE_BYTES,
+  };
+}
+
+function checkInterface(c: ComponentConfig, module: WebAssembly.Module): void {
+  const problems: string[] = [];
+  for (const imp of WebAssembly.Module.imports(module)) {
+    if (imp.module === SANDBOX_MEMORY_IMPORT.module && imp.name === SANDBOX_MEMORY_IMPORT.name) continue;
+    if (imp.module === WASI_MODULE && imp.kind === 'function' && WASI_NAMES.has(imp.name)) continue;
+    const what = imp.module === WASI_MODULE ? 'is not a WASI preview1 function' : 'is not provided by Verge (WAGI modules may import wasi_snapshot_preview1 only)';
+    problems.push(`imports ${imp.kind} ${imp.module}.${imp.name}, which ${what}`);
+  }
+  const start = WebAssembly.Module.exports(module).find((e) => e.name === '_start');
+  if (!start || start.kind !== 'function') problems.push('exports no _start function; a WAGI handler is a WASI command (wasm32-wasi binary with a main)');
+  if (problems.length > 0) {
+    const code = problems.some((p) => p.startsWith('imports')) ? 'MODULE_IMPORT' : 'MODULE_INVALID';
+    throw new VergeError(code, problems.map((p) => `${where(c)}: ${p}`).join('\n'));
+  }
+}

@@ -1,0 +1,326 @@
+/**
+ * WASI preview1, implemented by Verge for one request at a time. node:wasi is documented as no
+ * sandbox, so every call here is written against what a WAGI handler needs and nothing more: no
+ * filesystem, no sockets, stdin from the request body, stdout into a capped buffer, stderr to the
+ * log. Every pointer and length the guest passes is bounds-checked; a bad one is the guest's fault
+ * and ends its request, never the host.
+ *
+ * The import object is built once per worker; the per-request state lives in a `WasiRequest` that
+ * the worker swaps in before each run, so no closures are allocated per request.
+ */
+import { randomFillSync } from 'node:crypto';
+import { VergeError } from '../errors.js';
+
+export const WASI_MODULE = 'wasi_snapshot_preview1';
+
+export const Errno = {
+  SUCCESS: 0,
+  ACCES: 2,
+  BADF: 8,
+  FAULT: 21,
+  INVAL: 28,
+  NOSYS: 52,
+  NOTSUP: 58,
+  SPIPE: 70,
+  NOTCAPABLE: 76,
+} as const;
+
+const FILETYPE_CHARACTER_DEVICE = 2;
+const CLOCK_REALTIME = 0;
+const CLOCK_MONOTONIC = 1;
+const CLOCK_PROCESS_CPUTIME = 2;
+const CLOCK_THREAD_CPUTIME = 3;
+const EVENTTYPE_CLOCK = 0;
+const SUBCLOCKFLAG_ABSTIME = 1;
+const RIGHTS_STDIO = 0x0000_0000_0820_0002n | 0x0000_0000_0000_0040n; // fd_read | fd_write | poll_fd_readwrite
+
+/** The guest ended with proc_exit. */
+export class ProcExit {
+  constructor(readonly code: number) {}
+}
+
+/** Receives what the guest writes; may throw to end the request (a cap was passed). */
+export interface OutputSink {
+  write(bytes: Uint8Array): void;
+}
+
+export interface WasiRequest {
+  memory: WebAssembly.Memory | undefined;
+  /** argv, each a NUL-terminated UTF-8 string. */
+  args: Uint8Array[];
+  /** environ, each `NAME=value` NUL-terminated UTF-8. */
+  env: Uint8Array[];
+  stdin: Uint8Array;
+  stdinOffset: number;
+  stdout: OutputSink;
+  stderr: OutputSink;
+  /** Monotonic start, for the CPU-time clocks (one request per worker, so wall time is the guest's). */
+  startedNs: bigint;
+}
+
+function fault(what: string): VergeError {
+  return new VergeError('GUEST_MEMORY_FAULT', what);
+}
+
+export function encodeCString(s: string): Uint8Array {
+  const bytes = Buffer.from(s + '\0', 'utf8');
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+export type WasiImports = Record<string, (...args: never[]) => number | bigint | void>;
+
+/** Names of every preview1 function, so `verge check` can tell a typo from a missing feature. */
+export const WASI_P1_FUNCTIONS = [
+  'args_get', 'args_sizes_get', 'environ_get', 'environ_sizes_get', 'clock_res_get', 'clock_time_get',
+  'fd_advise', 'fd_allocate', 'fd_close', 'fd_datasync', 'fd_fdstat_get', 'fd_fdstat_set_flags',
+  'fd_fdstat_set_rights', 'fd_filestat_get', 'fd_filestat_set_size', 'fd_filestat_set_times', 'fd_pread',
+  'fd_prestat_get', 'fd_prestat_dir_name', 'fd_pwrite', 'fd_read', 'fd_readdir', 'fd_renumber', 'fd_seek',
+  'fd_sync', 'fd_tell', 'fd_write', 'path_create_directory', 'path_filestat_get', 'path_filestat_set_times',
+  'path_link', 'path_open', 'path_readlink', 'path_remove_directory', 'path_rename', 'path_symlink',
+  'path_unlink_file', 'poll_oneoff', 'proc_exit', 'proc_raise', 'sched_yield', 'random_get', 'sock_accept',
+  'sock_recv', 'sock_send', 'sock_shutdown',
+] as const;
+
+export function createWasiImports(current: () => WasiRequest): WasiImports {
+  const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+  /** Memory views, refreshed when the guest grows its memory (the old buffer is detached). */
+  let viewBuffer: ArrayBuffer | undefined;
+  let u8 = new Uint8Array(0);
+  let dv = new DataView(new ArrayBuffer(0));
+  const views = () => {
+    const memory = current().memory;
+    if (!memory) throw fault('the module has no linear memory to pass pointers into');
+    const buffer = memory.buffer;
+    if (buffer !== viewBuffer) {
+      viewBuffer = buffer;
+      u8 = new Uint8Array(buffer);
+      dv = new DataView(buffer);
+    }
+  };
+  /** Checks [ptr, ptr+len) lies inside the memory; returns ptr as an unsigned number. */
+  const range = (ptr: number, len: number, what: string): number => {
+    views();
+    const p = ptr >>> 0;
+    const n = len >>> 0;
+    if (p + n > u8.length) {
+      throw fault(`${what}: the guest passed [${p}, ${p + n}) but its memory is ${u8.length} bytes`);
+    }
+    return p;
+  };
+  const setU32 = (ptr: number, value: number, what: string) => {
+    dv.setUint32(range(ptr, 4, what), value, true);
+  };
+  const setU64 = (ptr: number, value: bigint, what: string) => {
+    dv.setBigUint64(range(ptr, 8, what), value, true);
+  };
+
+  const writeList = (list: Uint8Array[], ptrsPtr: number, bufPtr: number, what: string): number => {
+    let ptr = ptrsPtr;
+    let buf = bufPtr >>> 0;
+    range(ptrsPtr, list.length * 4, what);
+    for (const item of list) {
+      const at = range(buf, item.length, what);
+      u8.set(item, at);
+      dv.setUint32(ptr >>> 0, at, true);
+      ptr += 4;
+      buf += item.length;
+    }
+    return Errno.SUCCESS;
+  };
+  const listSizes = (list: Uint8Array[], countPtr: number, sizePtr: number, what: string): number => {
+    let size = 0;
+    for (const item of list) size += item.length;
+    setU32(countPtr, list.length, what);
+    setU32(sizePtr, size, what);
+    return Errno.SUCCESS;
+  };
+
+  const clockNow = (id: number): bigint | undefined => {
+    switch (id) {
+      case CLOCK_REALTIME:
+        return BigInt(Date.now()) * 1_000_000n;
+      case CLOCK_MONOTONIC:
+        return process.hrtime.bigint();
+      case CLOCK_PROCESS_CPUTIME:
+      case CLOCK_THREAD_CPUTIME:
+        return process.hrtime.bigint() - current().startedNs;
+      default:
+        return undefined;
+    }
+  };
+
+  /** Walks an iovec array, calling `each(ptr, len)` for each checked buffer; sums what `each` returns. */
+  const iovecs = (iovs: number, count: number, what: string, each: (at: number, len: number) => number): number => {
+    range(iovs, (count >>> 0) * 8, what);
+    let total = 0;
+    for (let i = 0; i < count >>> 0; i++) {
+      const base = iovs + i * 8;
+      const ptr = dv.getUint32(base >>> 0, true);
+      const len = dv.getUint32((base + 4) >>> 0, true);
+      const at = range(ptr, len, what);
+      const n = each(at, len);
+      total += n;
+      if (n < len) break;
+    }
+    return total;
+  };
+
+  const isStdio = (fd: number) => fd >= 0 && fd <= 2;
+  const notCapable = () => Errno.NOTCAPABLE;
+  const badFd = () => Errno.BADF;
+
+  const imports: WasiImports = {
+    args_get: (argv: number, buf: number) => writeList(current().args, argv, buf, 'args_get'),
+    args_sizes_get: (count: number, size: number) => listSizes(current().args, count, size, 'args_sizes_get'),
+    environ_get: (environ: number, buf: number) => writeList(current().env, environ, buf, 'environ_get'),
+    environ_sizes_get: (count: number, size: number) => listSizes(current().env, count, size, 'environ_sizes_get'),
+
+    clock_res_get: (id: number, resPtr: number) => {
+      if (clockNow(id) === undefined) return Errno.INVAL;
+      setU64(resPtr, id === CLOCK_REALTIME ? 1_000_000n : 1_000n, 'clock_res_get');
+      return Errno.SUCCESS;
+    },
+    clock_time_get: (id: number, _precision: bigint, timePtr: number) => {
+      const now = clockNow(id);
+      if (now === undefined) return Errno.INVAL;
+      setU64(timePtr, now, 'clock_time_get');
+      return Errno.SUCCESS;
+    },
+
+    fd_read: (fd: number, iovs: number, iovsLen: number, nread: number) => {
+      if (fd !== 0) return Errno.BADF;
+      const req = current();
+      const total = iovecs(iovs, iovsLen, 'fd_read', (at, len) => {
+        const n = Math.min(len, req.stdin.length - req.stdinOffset);
+        if (n > 0) u8.set(req.stdin.subarray(req.stdinOffset, req.stdinOffset + n), at);
+        req.stdinOffset += n;
+        return n;
+      });
+      setU32(nread, total, 'fd_read');
+      return Errno.SUCCESS;
+    },
+    fd_write: (fd: number, iovs: number, iovsLen: number, nwritten: number) => {
+      const req = current();
+      const sink = fd === 1 ? req.stdout : fd === 2 ? req.stderr : undefined;
+      if (!sink) return Errno.BADF;
+      const total = iovecs(iovs, iovsLen, 'fd_write', (at, len) => {
+        if (len > 0) sink.write(u8.subarray(at, at + len));
+        return len;
+      });
+      setU32(nwritten, total, 'fd_write');
+      return Errno.SUCCESS;
+    },
+    fd_pread: badFd,
+    fd_pwrite: badFd,
+    fd_close: (fd: number) => (isStdio(fd) ? Errno.SUCCESS : Errno.BADF),
+    fd_fdstat_get: (fd: number, ptr: number) => {
+      if (!isStdio(fd)) return Errno.BADF;
+      const at = range(ptr, 24, 'fd_fdstat_get');
+      u8.fill(0, at, at + 24);
+      dv.setUint8(at, FILETYPE_CHARACTER_DEVICE);
+      dv.setBigUint64(at + 8, RIGHTS_STDIO, true);
+      return Errno.SUCCESS;
+    },
+    fd_fdstat_set_flags: (fd: number) => (isStdio(fd) ? Errno.NOTSUP : Errno.BADF),
+    fd_fdstat_set_rights: (fd: number) => (isStdio(fd) ? Errno.NOTCAPABLE : Errno.BADF),
+    fd_filestat_get: (fd: number, ptr: number) => {
+      if (!isStdio(fd)) return Errno.BADF;
+      const at = range(ptr, 64, 'fd_filestat_get');
+      u8.fill(0, at, at + 64);
+      dv.setUint8(at + 16, FILETYPE_CHARACTER_DEVICE);
+      return Errno.SUCCESS;
+    },
+    fd_filestat_set_size: (fd: number) => (isStdio(fd) ? Errno.SPIPE : Errno.BADF),
+    fd_filestat_set_times: (fd: number) => (isStdio(fd) ? Errno.NOTCAPABLE : Errno.BADF),
+    fd_advise: (fd: number) => (isStdio(fd) ? Errno.SPIPE : Errno.BADF),
+    fd_allocate: (fd: number) => (isStdio(fd) ? Errno.SPIPE : Errno.BADF),
+    fd_datasync: (fd: number) => (isStdio(fd) ? Errno.INVAL : Errno.BADF),
+    fd_sync: (fd: number) => (isStdio(fd) ? Errno.INVAL : Errno.BADF),
+    fd_seek: (fd: number) => (isStdio(fd) ? Errno.SPIPE : Errno.BADF),
+    fd_tell: (fd: number) => (isStdio(fd) ? Errno.SPIPE : Errno.BADF),
+    // No preopened directories: libc stops scanning at the first EBADF.
+    fd_prestat_get: badFd,
+    fd_prestat_dir_name: badFd,
+    fd_readdir: (fd: number) => (isStdio(fd) ? Errno.NOTSUP : Errno.BADF),
+    fd_renumber: badFd,
+
+    path_create_directory: notCapable,
+    path_filestat_get: notCapable,
+    path_filestat_set_times: notCapable,
+    path_link: notCapable,
+    path_open: notCapable,
+    path_readlink: notCapable,
+    path_remove_directory: notCapable,
+    path_rename: notCapable,
+    path_symlink: notCapable,
+    path_unlink_file: notCapable,
+
+    poll_oneoff: (inPtr: number, outPtr: number, nsubs: number, neventsPtr: number) => {
+      const n = nsubs >>> 0;
+      if (n === 0) return Errno.INVAL;
+      const subs = range(inPtr, n * 48, 'poll_oneoff');
+      const events = range(outPtr, n * 32, 'poll_oneoff');
+      const now = process.hrtime.bigint();
+      let wakeAt: bigint | undefined;
+      let ready = 0;
+      // File descriptor subscriptions (stdio) are always ready: answer them without sleeping.
+      const emit = (userdata: bigint, type: number, error: number) => {
+        const at = events + ready * 32;
+        u8.fill(0, at, at + 32);
+        dv.setBigUint64(at, userdata, true);
+        dv.setUint16(at + 8, error, true);
+        dv.setUint8(at + 10, type);
+        ready++;
+      };
+      const clocks: Array<{ userdata: bigint; deadline: bigint }> = [];
+      for (let i = 0; i < n; i++) {
+        const s = subs + i * 48;
+        const userdata = dv.getBigUint64(s, true);
+        const tag = dv.getUint8(s + 8);
+        if (tag === EVENTTYPE_CLOCK) {
+          const clockId = dv.getUint32(s + 16, true);
+          const timeout = dv.getBigUint64(s + 24, true);
+          const flags = dv.getUint16(s + 40, true);
+          const base = clockNow(clockId);
+          if (base === undefined) {
+            emit(userdata, EVENTTYPE_CLOCK, Errno.INVAL);
+            continue;
+          }
+          const relative = flags & SUBCLOCKFLAG_ABSTIME ? timeout - base : timeout;
+          const deadline = now + (relative > 0n ? relative : 0n);
+          clocks.push({ userdata, deadline });
+          if (wakeAt === undefined || deadline < wakeAt) wakeAt = deadline;
+        } else {
+          const fd = dv.getUint32(s + 16, true);
+          emit(userdata, tag, isStdio(fd) ? Errno.SUCCESS : Errno.BADF);
+        }
+      }
+      if (ready === 0 && wakeAt !== undefined) {
+        // Blocks this worker only; the request deadline still terminates it.
+        const ms = Number((wakeAt - now) / 1_000_000n);
+        if (ms > 0) Atomics.wait(sleeper, 0, 0, ms);
+        for (const c of clocks) if (c.deadline <= wakeAt) emit(c.userdata, EVENTTYPE_CLOCK, Errno.SUCCESS);
+      }
+      setU32(neventsPtr, ready, 'poll_oneoff');
+      return Errno.SUCCESS;
+    },
+
+    proc_exit: (code: number) => {
+      throw new ProcExit(code >>> 0);
+    },
+    proc_raise: () => Errno.NOSYS,
+    sched_yield: () => Errno.SUCCESS,
+    random_get: (buf: number, len: number) => {
+      const at = range(buf, len, 'random_get');
+      randomFillSync(u8, at, len >>> 0);
+      return Errno.SUCCESS;
+    },
+
+    sock_accept: (fd: number) => (isStdio(fd) ? Errno.NOTSUP : Errno.BADF),
+    sock_recv: (fd: number) => (isStdio(fd) ? Errno.NOTSUP : Errno.BADF),
+    sock_send: (fd: number) => (isStdio(fd) ? Errno.NOTSUP : Errno.BADF),
+    sock_shutdown: (fd: number) => (isStdio(fd) ? Errno.NOTSUP : Errno.BADF),
+  };
+  return imports;
+}

@@ -1,0 +1,135 @@
+/**
+ * The worker thread: holds compiled modules, runs one request at a time in a fresh instance.
+ * Each module's memory is supplied from a one-slot recycle bin: after a request the memory is
+ * zeroed (or dropped, when the guest grew it a lot) so the next instance starts from zeros
+ * without paying for a new allocation.
+ */
+import { parentPort } from 'node:worker_threads';
+import { isVergeError, type ErrorCode } from '../errors.js';
+import { cgiEnvironment, parseCgiResponse } from './cgi.js';
+import { CappedBuffer, LineSink } from './output.js';
+import { ProcExit, WASI_MODULE, createWasiImports, encodeCString, type WasiRequest } from './wasi-p1.js';
+import { SANDBOX_MEMORY_IMPORT, WASM_PAGE_BYTES } from '../wasm/binary.js';
+import type { FromWorker, GuestRequest, ModuleSpec, ToWorker } from '../dispatch/protocol.js';
+
+/** Room for the CGI header block on top of the body cap. */
+const HEADER_ALLOWANCE = 64 * 1024;
+/** A memory the guest grew by more than this over its initial size is dropped instead of recycled. */
+export const RECYCLE_GROWTH_BYTES = 16 * 1024 * 1024;
+
+interface LoadedModule extends ModuleSpec {
+  spare: WebAssembly.Memory | undefined;
+  args: Uint8Array[];
+}
+
+const port = parentPort;
+if (!port) throw new Error('guest/worker.js must run in a worker thread');
+const post = (msg: FromWorker, transfer?: ArrayBuffer[]) => port.postMessage(msg, transfer ?? []);
+
+const modules = new Map<string, LoadedModule>();
+const stdout = new CappedBuffer();
+let currentId = '';
+const stderr = new LineSink((line) => post({ t: 'log', id: currentId, stream: 'stderr', line }));
+const emptyOut = { write() {} };
+let state: WasiRequest = {
+  memory: undefined,
+  args: [],
+  env: [],
+  stdin: new Uint8Array(0),
+  stdinOffset: 0,
+  stdout: emptyOut,
+  stderr: emptyOut,
+  startedNs: 0n,
+};
+const wasi = createWasiImports(() => state);
+
+function acquireMemory(m: LoadedModule): WebAssembly.Memory | undefined {
+  if (!m.memory) return undefined;
+  const spare = m.spare;
+  if (spare) {
+    m.spare = undefined;
+    return spare;
+  }
+  return new WebAssembly.Memory({ initial: m.memory.initialPages, maximum: m.memory.maximumPages });
+}
+
+function recycleMemory(m: LoadedModule, memory: WebAssembly.Memory | undefined): void {
+  if (!memory || !m.memory) return;
+  const bytes = memory.buffer.byteLength;
+  if (bytes > m.memory.initialPages * WASM_PAGE_BYTES + RECYCLE_GROWTH_BYTES) return;
+  new Uint8Array(memory.buffer).fill(0);
+  m.spare = memory;
+}
+
+function classify(err: unknown): { code: ErrorCode; message: string } {
+  if (isVergeError(err)) return { code: err.code, message: err.message };
+  if (err instanceof ProcExit) return { code: 'GUEST_EXIT', message: `the guest exited with code ${err.code}` };
+  if (err instanceof WebAssembly.RuntimeError) return { code: 'GUEST_TRAP', message: `the guest trapped: ${err.message}` };
+  if (err instanceof RangeError && /call stack/i.test(err.message)) {
+    return { code: 'GUEST_TRAP', message: 'the guest trapped: call stack exhausted (unbounded recursion?)' };
+  }
+  if (err instanceof WebAssembly.LinkError) return { code: 'INTERNAL', message: `could not link the guest: ${err.message}` };
+  return { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) };
+}
+
+function run(req: GuestRequest): void {
+  const m = modules.get(req.component);
+  if (!m) {
+    post({ t: 'fail', id: req.id, code: 'INTERNAL', message: `component ${req.component} is not loaded in this worker` });
+    return;
+  }
+  currentId = req.id;
+  stdout.reset(m.maxResponseBytes + HEADER_ALLOWANCE);
+  stderr.reset();
+  const memory = acquireMemory(m);
+  state = {
+    memory,
+    args: m.args,
+    env: cgiEnvironment(req).map(([k, v]) => encodeCString(`${k}=${v}`)),
+    stdin: req.body,
+    stdinOffset: 0,
+    stdout,
+    stderr,
+    startedNs: process.hrtime.bigint(),
+  };
+  let failure: { code: ErrorCode; message: string } | undefined;
+  try {
+    const instance = new WebAssembly.Instance(m.module, {
+      [WASI_MODULE]: wasi,
+      [SANDBOX_MEMORY_IMPORT.module]: { [SANDBOX_MEMORY_IMPORT.name]: memory as WebAssembly.Memory },
+    });
+    (instance.exports._start as () => void)();
+  } catch (err) {
+    if (!(err instanceof ProcExit && err.code === 0)) failure = classify(err);
+  }
+  stderr.flush();
+  if (!failure) {
+    try {
+      const parsed = parseCgiResponse(stdout.view(), m.maxResponseBytes);
+      // Copy the body out of the reusable buffer into one we can transfer.
+      const body = parsed.body.slice();
+      post({ t: 'done', id: req.id, response: { ...parsed, body } }, [body.buffer as ArrayBuffer]);
+    } catch (err) {
+      failure = classify(err);
+    }
+  }
+  if (failure) post({ t: 'fail', id: req.id, ...failure });
+  // Zeroing happens after the answer is posted, off the request's latency.
+  state = { ...state, memory: undefined, env: [], stdin: new Uint8Array(0) };
+  recycleMemory(m, memory);
+}
+
+port.on('message', (msg: ToWorker) => {
+  switch (msg.t) {
+    case 'load':
+      for (const spec of msg.modules) {
+        modules.set(spec.component, { ...spec, spare: undefined, args: [encodeCString(spec.component)] });
+      }
+      post({ t: 'ready' });
+      break;
+    case 'run':
+      run(msg.request);
+      break;
+  }
+});
+

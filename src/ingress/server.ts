@@ -1,0 +1,153 @@
+/**
+ * The ingress: node:http with header and body timeouts and a header size cap, a request id on
+ * every response, routing, the bounded body read, dispatch to the worker pool, and the access log.
+ */
+import { randomUUID } from 'node:crypto';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import { ERROR_CATALOGUE, VergeError, isVergeError, type ErrorCode } from '../errors.js';
+import type { ComponentConfig } from '../manifest/config.js';
+import type { Logger } from '../logging.js';
+import type { Metrics } from '../metrics.js';
+import type { WorkerPool } from '../dispatch/pool.js';
+import type { GuestRequest } from '../dispatch/protocol.js';
+import { readBody } from './body.js';
+import type { Router } from './router.js';
+
+/** Connection-level limits (slowloris and oversized headers); per-route limits live in the manifest. */
+export const INGRESS_LIMITS = {
+  maxHeaderBytes: 16 * 1024,
+  headersTimeoutMs: 10_000,
+  /** Time to receive the whole request, headers and body. */
+  requestTimeoutMs: 60_000,
+  keepAliveTimeoutMs: 5_000,
+} as const;
+
+export interface IngressOptions {
+  router: Router<ComponentConfig>;
+  pool: WorkerPool;
+  logger: Logger;
+  metrics: Metrics;
+  /** Set while draining: new requests get 503 SHUTTING_DOWN. */
+  draining: () => boolean;
+}
+
+const JSON_TYPE = 'application/json';
+
+export function createIngress(opts: IngressOptions): http.Server {
+  const server = http.createServer(
+    { maxHeaderSize: INGRESS_LIMITS.maxHeaderBytes, requestTimeout: INGRESS_LIMITS.requestTimeoutMs, headersTimeout: INGRESS_LIMITS.headersTimeoutMs },
+    (req, res) => void handle(opts, req, res),
+  );
+  server.keepAliveTimeout = INGRESS_LIMITS.keepAliveTimeoutMs;
+  return server;
+}
+
+async function handle(opts: IngressOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const started = process.hrtime.bigint();
+  const id = randomUUID();
+  const url = req.url ?? '/';
+  const queryAt = url.indexOf('?');
+  const path = queryAt === -1 ? url : url.slice(0, queryAt);
+  let component: ComponentConfig | undefined;
+  let route = '-';
+  try {
+    if (opts.draining()) throw new VergeError('SHUTTING_DOWN', 'the node is shutting down');
+    let match;
+    try {
+      match = opts.router.match(path);
+    } catch {
+      throw new VergeError('BAD_REQUEST', `the path ${JSON.stringify(path.slice(0, 200))} has a malformed percent-encoding in a route parameter`);
+    }
+    if (!match) throw new VergeError('NOT_FOUND', `no route matches ${JSON.stringify(path.slice(0, 200))}`);
+    component = match.target;
+    route = match.pattern;
+    const body = await readBody(req, component.limits.maxRequestBytes);
+    const local = req.socket.localAddress ?? '';
+    const request: GuestRequest = {
+      id,
+      component: component.name,
+      method: req.method ?? 'GET',
+      url,
+      httpVersion: req.httpVersion,
+      rawHeaders: req.rawHeaders,
+      remoteAddr: req.socket.remoteAddress ?? '',
+      serverName: hostName(req.headers.host) ?? local,
+      serverPort: String(req.socket.localPort ?? ''),
+      route,
+      scriptName: match.scriptName,
+      pathInfo: match.pathInfo,
+      params: match.params,
+      body,
+    };
+    const outcome = await opts.pool.run(request, component.limits.timeoutMs);
+    if (!outcome.ok) throw outcome.error;
+    const { status, headers, body: out } = outcome.response;
+    headers.push('content-length', String(out.length), 'x-request-id', id);
+    res.writeHead(status, headers);
+    res.end(out);
+    finish(opts, req, id, route, component, status, started);
+  } catch (err) {
+    const error = isVergeError(err) ? err : new VergeError('INTERNAL', 'internal error', { cause: err });
+    sendError(res, error, id);
+    finish(opts, req, id, route, component, error.status, started, error);
+  }
+}
+
+function hostName(host: string | undefined): string | undefined {
+  if (!host) return undefined;
+  if (host.startsWith('[')) return host.slice(0, host.indexOf(']') + 1);
+  const colon = host.indexOf(':');
+  return colon === -1 ? host : host.slice(0, colon);
+}
+
+function sendError(res: ServerResponse, error: VergeError, id: string): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = JSON.stringify({ error: error.code, message: error.message, request_id: id });
+  const headers: Record<string, string | number> = {
+    'content-type': JSON_TYPE,
+    'content-length': Buffer.byteLength(body),
+    'x-request-id': id,
+  };
+  if (error.code === 'QUEUE_FULL' || error.code === 'SHUTTING_DOWN') headers['retry-after'] = 1;
+  // An unread body (413) or a draining node: do not keep the connection for another request.
+  if (error.code === 'PAYLOAD_TOO_LARGE' || error.code === 'SHUTTING_DOWN') headers.connection = 'close';
+  res.writeHead(error.status, headers);
+  res.end(body);
+}
+
+const GUEST_FAILURES = new Set<ErrorCode>(
+  (Object.keys(ERROR_CATALOGUE) as ErrorCode[]).filter((c) => ERROR_CATALOGUE[c].blame === 'guest' && c !== 'DEADLINE_EXCEEDED'),
+);
+
+function finish(
+  opts: IngressOptions,
+  req: IncomingMessage,
+  id: string,
+  route: string,
+  component: ComponentConfig | undefined,
+  status: number,
+  started: bigint,
+  error?: VergeError,
+): void {
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const name = component?.name ?? '-';
+  opts.metrics.requests.inc({ component: name, status });
+  if (component) opts.metrics.duration.observe({ component: name }, seconds);
+  if (error?.code === 'DEADLINE_EXCEEDED') opts.metrics.deadlineKills.inc({ component: name });
+  if (error && GUEST_FAILURES.has(error.code)) opts.metrics.traps.inc({ component: name, code: error.code });
+  const line = {
+    request_id: id,
+    method: req.method,
+    path: req.url,
+    route,
+    component: name,
+    status,
+    duration_ms: Math.round(seconds * 1e6) / 1e3,
+    ...(error ? { error: error.code, reason: error.message } : {}),
+  };
+  if (error && error.status >= 500) opts.logger.warn(line, 'request failed');
+  else opts.logger.info(line, 'request');
+}

@@ -1,0 +1,50 @@
+/** The validated, frozen shape of an application: what the rest of Verge reads. */
+export interface Limits {
+  memoryMib: number;
+  timeoutMs: number;
+  maxRequestBytes: number;
+  maxResponseBytes: number;
+}
+
+/** The defaults, in one place (DESIGN.md's limits table). */
+export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
+  memoryMib: 128,
+  timeoutMs: 30_000,
+  maxRequestBytes: 10 * 1024 * 1024,
+  maxResponseBytes: 32 * 1024 * 1024,
+});
+
+/** A module file larger than this is rejected before it is read or compiled. */
+export const MAX_MODULE_BYTES = 64 * 1024 * 1024;
+
+export interface BuildConfig {
+  command: string;
+  /** Absolute. */
+  workdir: string;
+}
+
+export interface ComponentConfig {
+  name: string;
+  /** Absolute path of the .wasm file. */
+  source: string;
+  description: string | undefined;
+  limits: Limits;
+  build: BuildConfig | undefined;
+}
+
+export interface RouteConfig {
+  path: string;
+  component: string;
+}
+
+export interface AppConfig {
+  /** Absolute path of the verge.toml. */
+  file: string;
+  /** Its folder; relative paths resolve against it. */
+  dir: string;
+  name: string;
+  version: string | undefined;
+  description: string | undefined;
+  routes: RouteConfig[];
+  components: ReadonlyMap<string, ComponentConfig>;
+}

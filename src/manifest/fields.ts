@@ -1,0 +1,125 @@
+/**
+ * A strict reader over a parsed TOML table. It records every problem with the file and the full
+ * key path, and `done()` turns the keys nobody asked for into errors, so a typo never passes
+ * silently.
+ */
+export class ManifestProblems {
+  readonly list: string[] = [];
+  constructor(readonly file: string) {}
+  add(keyPath: string, message: string): void {
+    this.list.push(`${this.file}: ${keyPath}: ${message}`);
+  }
+}
+
+export type TomlTable = Record<string, unknown>;
+
+export function isTable(v: unknown): v is TomlTable {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
+}
+
+export function describe(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (Array.isArray(v)) return 'an array';
+  if (v instanceof Date) return 'a date';
+  if (isTable(v)) return 'a table';
+  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 60 ? v.slice(0, 60) + '…' : v)}`;
+  if (typeof v === 'bigint') return `the integer ${v}`;
+  return `${typeof v === 'number' && Number.isInteger(v) ? 'the integer' : `the ${typeof v}`} ${String(v)}`;
+}
+
+export class Fields {
+  private readonly seen = new Set<string>();
+  constructor(
+    private readonly problems: ManifestProblems,
+    readonly path: string,
+    readonly raw: TomlTable,
+  ) {}
+
+  private key(name: string): string {
+    return this.path ? `${this.path}.${name}` : name;
+  }
+
+  private take(name: string): unknown {
+    this.seen.add(name);
+    return this.raw[name];
+  }
+
+  string(name: string, opts: { required: true; pattern?: RegExp; expected?: string }): string | undefined;
+  string(name: string, opts?: { required?: false; pattern?: RegExp; expected?: string }): string | undefined;
+  string(name: string, opts: { required?: boolean; pattern?: RegExp; expected?: string } = {}): string | undefined {
+    const v = this.take(name);
+    const expected = opts.expected ?? 'a non-empty string';
+    if (v === undefined) {
+      if (opts.required) this.problems.add(this.key(name), `is required: expected ${expected}`);
+      return undefined;
+    }
+    if (typeof v !== 'string' || v.length === 0 || (opts.pattern && !opts.pattern.test(v))) {
+      this.problems.add(this.key(name), `expected ${expected}, got ${describe(v)}`);
+      return undefined;
+    }
+    return v;
+  }
+
+  integer(name: string, opts: { min: number; max: number; unit: string }): number | undefined {
+    const v = this.take(name);
+    if (v === undefined) return undefined;
+    const n = typeof v === 'bigint' ? Number(v) : v;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < opts.min || n > opts.max) {
+      this.problems.add(this.key(name), `expected an integer from ${opts.min} to ${opts.max} (${opts.unit}), got ${describe(v)}`);
+      return undefined;
+    }
+    return n;
+  }
+
+  table(name: string, opts: { required?: boolean } = {}): Fields | undefined {
+    const v = this.take(name);
+    if (v === undefined) {
+      if (opts.required) this.problems.add(this.key(name), 'is required: expected a table');
+      return undefined;
+    }
+    if (!isTable(v)) {
+      this.problems.add(this.key(name), `expected a table, got ${describe(v)}`);
+      return undefined;
+    }
+    return new Fields(this.problems, this.key(name), v);
+  }
+
+  /** The entries of a table of tables, such as `[component.NAME]`. */
+  tables(name: string): Array<[string, Fields]> {
+    const v = this.take(name);
+    if (v === undefined) return [];
+    if (!isTable(v)) {
+      this.problems.add(this.key(name), `expected a table of named tables, got ${describe(v)}`);
+      return [];
+    }
+    const out: Array<[string, Fields]> = [];
+    for (const [k, entry] of Object.entries(v)) {
+      if (!isTable(entry)) this.problems.add(`${this.key(name)}.${k}`, `expected a table, got ${describe(entry)}`);
+      else out.push([k, new Fields(this.problems, `${this.key(name)}.${k}`, entry)]);
+    }
+    return out;
+  }
+
+  /** An array of tables, such as `[[route]]`. */
+  array(name: string): Fields[] {
+    const v = this.take(name);
+    if (v === undefined) return [];
+    if (!Array.isArray(v)) {
+      this.problems.add(this.key(name), `expected an array of tables ([[${name}]]), got ${describe(v)}`);
+      return [];
+    }
+    const out: Fields[] = [];
+    v.forEach((entry, i) => {
+      if (!isTable(entry)) this.problems.add(`${this.key(name)}[${i}]`, `expected a table, got ${describe(entry)}`);
+      else out.push(new Fields(this.problems, `${this.key(name)}[${i}]`, entry));
+    });
+    return out;
+  }
+
+  /** Reports every key that was never read. */
+  done(): void {
+    for (const k of Object.keys(this.raw)) {
+      if (!this.seen.has(k)) this.problems.add(this.key(k), `unknown key (expected one of: ${[...this.seen].join(', ')})`);
+    }
+  }
+}

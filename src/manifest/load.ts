@@ -1,0 +1,141 @@
+/**
+ * verge.toml → AppConfig: read the file, parse TOML, validate strictly (every problem names the
+ * file, the key and what was expected), resolve paths against the manifest's folder, apply the
+ * defaults, freeze.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseToml, TomlError } from 'smol-toml';
+import { VergeError } from '../errors.js';
+import { parsePattern, patternShape } from '../ingress/router.js';
+import { DEFAULT_LIMITS, type AppConfig, type ComponentConfig, type Limits, type RouteConfig } from './config.js';
+import { Fields, ManifestProblems } from './fields.js';
+
+export const MANIFEST_FILE = 'verge.toml';
+const NAME = /^[a-z0-9]([a-z0-9_-]{0,62}[a-z0-9])?$/;
+const NAME_EXPECTED = 'a name of lowercase letters, digits, "-" and "_" (at most 64 characters, starting and ending with a letter or digit)';
+const MIB = 1024 * 1024;
+
+/** PATH is a verge.toml or a folder holding one. */
+export function resolveManifestPath(target = '.'): string {
+  const abs = path.resolve(target);
+  let isDir = false;
+  try {
+    isDir = statSync(abs).isDirectory();
+  } catch {
+    throw new VergeError('MANIFEST_INVALID', `${abs}: no such file or folder`);
+  }
+  return isDir ? path.join(abs, MANIFEST_FILE) : abs;
+}
+
+export function loadManifest(target = '.'): AppConfig {
+  const file = resolveManifestPath(target);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new VergeError('MANIFEST_INVALID', `${file}: cannot read the manifest (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  return parseManifest(text, file);
+}
+
+export function parseManifest(text: string, file: string): AppConfig {
+  let doc: Record<string, unknown>;
+  try {
+    doc = parseToml(text) as Record<string, unknown>;
+  } catch (err) {
+    if (err instanceof TomlError) {
+      throw new VergeError('MANIFEST_INVALID', `${file}:${err.line}:${err.column}: not valid TOML: ${err.message.split('\n')[0]}`);
+    }
+    throw err;
+  }
+  const dir = path.dirname(file);
+  const problems = new ManifestProblems(file);
+  const root = new Fields(problems, '', doc);
+
+  const app = root.table('application', { required: true });
+  const name = app?.string('name', { required: true, pattern: NAME, expected: NAME_EXPECTED });
+  const version = app?.string('version');
+  const description = app?.string('description');
+  app?.done();
+
+  const components = new Map<string, ComponentConfig>();
+  for (const [componentName, c] of root.tables('component')) {
+    if (!NAME.test(componentName)) problems.add(c.path, `the component name is not valid: expected ${NAME_EXPECTED}`);
+    const source = c.string('source', { required: true, expected: 'a path to a .wasm file, relative to the manifest' });
+    const componentDescription = c.string('description');
+    const limits = readLimits(c.table('limits'));
+    const b = c.table('build');
+    const command = b?.string('command', { required: true, expected: 'a shell command' });
+    const workdir = b?.string('workdir', { expected: 'a folder, relative to the manifest' });
+    b?.done();
+    c.done();
+    if (source === undefined) continue;
+    components.set(componentName, {
+      name: componentName,
+      source: path.resolve(dir, source),
+      description: componentDescription,
+      limits,
+      build: command === undefined ? undefined : { command, workdir: path.resolve(dir, workdir ?? '.') },
+    });
+  }
+
+  const routes: RouteConfig[] = [];
+  const shapes = new Map<string, string>();
+  const routeTables = root.array('route');
+  if (routeTables.length === 0 && doc.route === undefined) problems.add('route', 'is required: expected at least one [[route]] with a path and a component');
+  for (const r of routeTables) {
+    const routePath = r.string('path', { required: true, expected: 'a route path such as "/api/hello", "/users/:id" or "/api/..."' });
+    const component = r.string('component', { required: true, expected: 'the name of a [component.NAME] table' });
+    r.done();
+    if (routePath !== undefined) {
+      const parsed = parsePattern(routePath);
+      if (typeof parsed === 'string') {
+        problems.add(`${r.path}.path`, `${parsed} (got ${JSON.stringify(routePath)})`);
+      } else {
+        const shape = patternShape(parsed);
+        const clash = shapes.get(shape);
+        if (clash !== undefined) problems.add(`${r.path}.path`, `${JSON.stringify(routePath)} matches the same requests as ${JSON.stringify(clash)}`);
+        shapes.set(shape, routePath);
+      }
+    }
+    if (component !== undefined && !components.has(component) && !hasComponentTable(doc, component)) {
+      problems.add(`${r.path}.component`, `no [component.${component}] is defined`);
+    }
+    if (routePath !== undefined && component !== undefined) routes.push({ path: routePath, component });
+  }
+  root.done();
+
+  if (problems.list.length > 0) {
+    throw new VergeError('MANIFEST_INVALID', problems.list.join('\n'));
+  }
+  return Object.freeze({
+    file,
+    dir,
+    name: name!,
+    version,
+    description,
+    routes: Object.freeze(routes.map((r) => Object.freeze(r))) as RouteConfig[],
+    components,
+  });
+}
+
+function hasComponentTable(doc: Record<string, unknown>, name: string): boolean {
+  const c = doc.component;
+  return typeof c === 'object' && c !== null && Object.prototype.hasOwnProperty.call(c, name);
+}
+
+function readLimits(t: Fields | undefined): Limits {
+  if (!t) return { ...DEFAULT_LIMITS };
+  const memoryMib = t.integer('memory_mib', { min: 1, max: 4096, unit: 'MiB of linear memory' });
+  const timeoutMs = t.integer('timeout_ms', { min: 1, max: 3_600_000, unit: 'milliseconds' });
+  const maxRequestBytes = t.integer('max_request_bytes', { min: 0, max: 1024 * MIB, unit: 'bytes' });
+  const maxResponseBytes = t.integer('max_response_bytes', { min: 0, max: 1024 * MIB, unit: 'bytes' });
+  t.done();
+  return Object.freeze({
+    memoryMib: memoryMib ?? DEFAULT_LIMITS.memoryMib,
+    timeoutMs: timeoutMs ?? DEFAULT_LIMITS.timeoutMs,
+    maxRequestBytes: maxRequestBytes ?? DEFAULT_LIMITS.maxRequestBytes,
+    maxResponseBytes: maxResponseBytes ?? DEFAULT_LIMITS.maxResponseBytes,
+  });
+}

@@ -1,0 +1,51 @@
+/** Prometheus metrics, served on the admin listener's /metrics. */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface Metrics {
+  registry: Registry;
+  requests: Counter<'component' | 'status'>;
+  duration: Histogram<'component'>;
+  workerRestarts: Counter<'reason'>;
+  deadlineKills: Counter<'component'>;
+  traps: Counter<'component' | 'code'>;
+}
+
+export function createMetrics(gauges: { queued: () => number; busy: () => number; workers: () => number }): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'verge_process_' });
+  const requests = new Counter({
+    name: 'verge_requests_total',
+    help: 'Requests answered, by component ("-" when no route matched) and HTTP status.',
+    labelNames: ['component', 'status'] as const,
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'verge_request_duration_seconds',
+    help: 'Time from the request arriving to its response being written, by component.',
+    labelNames: ['component'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  });
+  const workerRestarts = new Counter({
+    name: 'verge_worker_restarts_total',
+    help: 'Workers replaced, by reason (deadline: terminated at a deadline; crash: the worker died).',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  const deadlineKills = new Counter({
+    name: 'verge_deadline_kills_total',
+    help: 'Requests whose deadline passed, by component.',
+    labelNames: ['component'] as const,
+    registers: [registry],
+  });
+  const traps = new Counter({
+    name: 'verge_guest_failures_total',
+    help: 'Guest failures (traps, non-zero exits, memory faults, bad or oversized responses), by component and error code.',
+    labelNames: ['component', 'code'] as const,
+    registers: [registry],
+  });
+  new Gauge({ name: 'verge_queue_depth', help: 'Requests admitted and waiting for a worker.', registers: [registry], collect() { this.set(gauges.queued()); } });
+  new Gauge({ name: 'verge_requests_in_flight', help: 'Requests admitted and not yet answered.', registers: [registry], collect() { this.set(gauges.busy()); } });
+  new Gauge({ name: 'verge_workers', help: 'Workers serving requests (spares not counted).', registers: [registry], collect() { this.set(gauges.workers()); } });
+  return { registry, requests, duration, workerRestarts, deadlineKills, traps };
+}

@@ -1,0 +1,276 @@
+/**
+ * Just enough of the WebAssembly binary format to enforce Verge's memory rules before a module is
+ * compiled: read the import and memory sections, and rewrite the module's own memory into an import
+ * whose maximum is the component's cap. Making the memory an import is what lets a worker hand each
+ * fresh instance a recycled, zeroed memory instead of allocating a new one per request.
+ */
+import { VergeError } from '../errors.js';
+
+export const WASM_PAGE_BYTES = 65536;
+/** The import the rewritten module takes its memory from; a name no toolchain emits. */
+export const SANDBOX_MEMORY_IMPORT = { module: 'verge:sandbox', name: 'memory' } as const;
+
+const MAGIC = [0x00, 0x61, 0x73, 0x6d];
+const SECTION_IMPORT = 2;
+const SECTION_MEMORY = 5;
+
+export interface MemoryLimits {
+  initialPages: number;
+  maximumPages: number | undefined;
+}
+
+export interface ImportEntry {
+  module: string;
+  name: string;
+  kind: 'function' | 'table' | 'memory' | 'global' | 'tag';
+}
+
+interface Section {
+  id: number;
+  /** Offsets of the section's payload in the module. */
+  start: number;
+  end: number;
+}
+
+export interface ModuleLayout {
+  sections: Section[];
+  imports: ImportEntry[];
+  importedMemories: number;
+  memories: Array<MemoryLimits & { shared: boolean; memory64: boolean }>;
+}
+
+class Reader {
+  pos: number;
+  constructor(
+    readonly bytes: Uint8Array,
+    start = 0,
+    readonly end = bytes.length,
+  ) {
+    this.pos = start;
+  }
+
+  byte(): number {
+    if (this.pos >= this.end) throw malformed('unexpected end of section');
+    return this.bytes[this.pos++]!;
+  }
+
+  u32(): number {
+    let result = 0;
+    let shift = 0;
+    for (;;) {
+      const b = this.byte();
+      result += (b & 0x7f) * 2 ** shift;
+      if ((b & 0x80) === 0) break;
+      shift += 7;
+      if (shift > 28) throw malformed('LEB128 integer too long');
+    }
+    if (result > 0xffffffff) throw malformed('LEB128 integer out of range');
+    return result;
+  }
+
+  /** memory64 limits are u64; only their size matters to reject them, so read as a number. */
+  u64(): number {
+    let result = 0;
+    let shift = 0;
+    for (;;) {
+      const b = this.byte();
+      result += (b & 0x7f) * 2 ** shift;
+      if ((b & 0x80) === 0) return result;
+      shift += 7;
+      if (shift > 63) throw malformed('LEB128 integer too long');
+    }
+  }
+
+  name(): string {
+    const len = this.u32();
+    if (this.pos + len > this.end) throw malformed('name runs past the section');
+    const s = new TextDecoder('utf-8', { fatal: true }).decode(this.bytes.subarray(this.pos, this.pos + len));
+    this.pos += len;
+    return s;
+  }
+
+  limits(): MemoryLimits & { shared: boolean; memory64: boolean } {
+    const flags = this.byte();
+    if (flags > 0x07) throw malformed(`unknown limits flags 0x${flags.toString(16)}`);
+    const memory64 = (flags & 0x04) !== 0;
+    const read = () => (memory64 ? this.u64() : this.u32());
+    const initialPages = read();
+    const maximumPages = flags & 0x01 ? read() : undefined;
+    return { initialPages, maximumPages, shared: (flags & 0x02) !== 0, memory64 };
+  }
+}
+
+function malformed(detail: string): VergeError {
+  return new VergeError('MODULE_INVALID', `not a valid WebAssembly module: ${detail}`);
+}
+
+export function isCoreModule(bytes: Uint8Array): boolean {
+  return bytes.length >= 8 && MAGIC.every((b, i) => bytes[i] === b) && bytes[4] === 1 && bytes[5] === 0 && bytes[6] === 0 && bytes[7] === 0;
+}
+
+export function readLayout(bytes: Uint8Array): ModuleLayout {
+  if (!MAGIC.every((b, i) => bytes[i] === b)) throw malformed('missing the \\0asm magic number');
+  if (!isCoreModule(bytes)) {
+    throw new VergeError('MODULE_INVALID', 'this is a WebAssembly component or an unknown binary version; Verge serves core modules (wasm32-wasi commands) for now');
+  }
+  const sections: Section[] = [];
+  const top = new Reader(bytes, 8);
+  while (top.pos < bytes.length) {
+    const id = top.byte();
+    const size = top.u32();
+    const start = top.pos;
+    const end = start + size;
+    if (end > bytes.length) throw malformed(`section ${id} runs past the end of the module`);
+    sections.push({ id, start, end });
+    top.pos = end;
+  }
+
+  const imports: ImportEntry[] = [];
+  let importedMemories = 0;
+  const importSection = sections.find((s) => s.id === SECTION_IMPORT);
+  if (importSection) {
+    const r = new Reader(bytes, importSection.start, importSection.end);
+    const count = r.u32();
+    for (let i = 0; i < count; i++) {
+      const module = r.name();
+      const name = r.name();
+      const kind = r.byte();
+      switch (kind) {
+        case 0x00:
+          r.u32();
+          imports.push({ module, name, kind: 'function' });
+          break;
+        case 0x01:
+          r.byte();
+          r.limits();
+          imports.push({ module, name, kind: 'table' });
+          break;
+        case 0x02:
+          r.limits();
+          importedMemories++;
+          imports.push({ module, name, kind: 'memory' });
+          break;
+        case 0x03:
+          r.byte();
+          r.byte();
+          imports.push({ module, name, kind: 'global' });
+          break;
+        case 0x04:
+          r.byte();
+          r.u32();
+          imports.push({ module, name, kind: 'tag' });
+          break;
+        default:
+          throw malformed(`unknown import kind 0x${kind.toString(16)} for ${module}.${name}`);
+      }
+    }
+  }
+
+  const memories: ModuleLayout['memories'] = [];
+  const memorySection = sections.find((s) => s.id === SECTION_MEMORY);
+  if (memorySection) {
+    const r = new Reader(bytes, memorySection.start, memorySection.end);
+    const count = r.u32();
+    for (let i = 0; i < count; i++) memories.push(r.limits());
+  }
+  return { sections, imports, importedMemories, memories };
+}
+
+function encodeU32(value: number): number[] {
+  const out: number[] = [];
+  let v = value >>> 0;
+  do {
+    let b = v & 0x7f;
+    v >>>= 7;
+    if (v !== 0) b |= 0x80;
+    out.push(b);
+  } while (v !== 0);
+  return out;
+}
+
+function encodeName(s: string): number[] {
+  const utf8 = new TextEncoder().encode(s);
+  return [...encodeU32(utf8.length), ...utf8];
+}
+
+export interface SandboxedModule {
+  /** The rewritten module bytes. */
+  bytes: Uint8Array;
+  /** Present when the module has a linear memory: what the worker must supply per instance. */
+  memory: { initialPages: number; maximumPages: number } | undefined;
+}
+
+/**
+ * Rewrites a module so its memory is capped at `capPages` and supplied by the host as
+ * `verge:sandbox.memory`. Rejects modules whose memory Verge cannot police.
+ */
+export function sandboxModule(bytes: Uint8Array, capPages: number): SandboxedModule {
+  const layout = readLayout(bytes);
+  if (layout.importedMemories > 0) {
+    const imp = layout.imports.find((i) => i.kind === 'memory')!;
+    throw new VergeError('MODULE_MEMORY', `the module imports its memory (${imp.module}.${imp.name}); Verge needs modules that define their own memory`);
+  }
+  if (layout.memories.length === 0) return { bytes, memory: undefined };
+  if (layout.memories.length > 1) {
+    throw new VergeError('MODULE_MEMORY', `the module defines ${layout.memories.length} memories; Verge supports one`);
+  }
+  const mem = layout.memories[0]!;
+  if (mem.memory64) throw new VergeError('MODULE_MEMORY', 'the module uses a 64-bit memory (memory64); Verge supports 32-bit memories');
+  if (mem.shared) throw new VergeError('MODULE_MEMORY', 'the module uses a shared memory (threads); Verge supports unshared memories');
+  if (mem.initialPages > capPages) {
+    throw new VergeError(
+      'MODULE_MEMORY',
+      `the module's initial memory is ${mem.initialPages} pages (${pagesToMib(mem.initialPages)} MiB), over the component's memory limit of ${capPages} pages (${pagesToMib(capPages)} MiB); raise limits.memory_mib or shrink the module`,
+    );
+  }
+  const maximumPages = Math.min(mem.maximumPages ?? capPages, capPages);
+  const limits = [0x01, ...encodeU32(mem.initialPages), ...encodeU32(maximumPages)];
+  const memoryImport = [...encodeName(SANDBOX_MEMORY_IMPORT.module), ...encodeName(SANDBOX_MEMORY_IMPORT.name), 0x02, ...limits];
+
+  const parts: Uint8Array[] = [bytes.subarray(0, 8)];
+  const importSection = layout.sections.find((s) => s.id === SECTION_IMPORT);
+  let inserted = false;
+  const pushSection = (id: number, payload: Uint8Array) => {
+    parts.push(Uint8Array.from([id, ...encodeU32(payload.length)]), payload);
+  };
+  const newImportPayload = (): Uint8Array => {
+    if (!importSection) return Uint8Array.from([...encodeU32(1), ...memoryImport]);
+    const r = new Reader(bytes, importSection.start, importSection.end);
+    const count = r.u32();
+    const rest = bytes.subarray(r.pos, importSection.end);
+    const head = encodeU32(count + 1);
+    const out = new Uint8Array(head.length + rest.length + memoryImport.length);
+    out.set(head, 0);
+    out.set(rest, head.length);
+    out.set(memoryImport, head.length + rest.length);
+    return out;
+  };
+  for (const section of layout.sections) {
+    // The import section sits after the type section and before every other known section.
+    if (!inserted && section.id !== 0 && section.id !== 1 && section.id !== SECTION_IMPORT) {
+      pushSection(SECTION_IMPORT, newImportPayload());
+      inserted = true;
+    }
+    if (section.id === SECTION_IMPORT) {
+      pushSection(SECTION_IMPORT, newImportPayload());
+      inserted = true;
+      continue;
+    }
+    if (section.id === SECTION_MEMORY) continue;
+    pushSection(section.id, bytes.subarray(section.start, section.end));
+  }
+  if (!inserted) pushSection(SECTION_IMPORT, newImportPayload());
+
+  const total = parts.reduce((n, p) => n + p.length, 0);
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return { bytes: out, memory: { initialPages: mem.initialPages, maximumPages } };
+}
+
+export function pagesToMib(pages: number): number {
+  return (pages * WASM_PAGE_BYTES) / (1024 * 1024);
+}
