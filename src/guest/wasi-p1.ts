@@ -108,11 +108,14 @@ export function createWasiImports(current: () => WasiRequest): WasiImports {
     }
     return p;
   };
+  // range() may replace dv (after memory.grow), so it runs before dv is read.
   const setU32 = (ptr: number, value: number, what: string) => {
-    dv.setUint32(range(ptr, 4, what), value, true);
+    const at = range(ptr, 4, what);
+    dv.setUint32(at, value, true);
   };
   const setU64 = (ptr: number, value: bigint, what: string) => {
-    dv.setBigUint64(range(ptr, 8, what), value, true);
+    const at = range(ptr, 8, what);
+    dv.setBigUint64(at, value, true);
   };
 
   const writeList = (list: Uint8Array[], ptrsPtr: number, bufPtr: number, what: string): number => {
