@@ -14,9 +14,10 @@ interface CatalogueEntry {
 export const ERROR_CATALOGUE = {
   // Answers to requests
   NOT_FOUND: { status: 404, blame: 'client', summary: 'No route matches the request path.' },
-  BAD_REQUEST: { status: 400, blame: 'client', summary: 'The request could not be parsed (for example a malformed percent-encoding in a route parameter).' },
+  BAD_REQUEST: { status: 400, blame: 'client', summary: 'The request could not be parsed: malformed HTTP, or a malformed percent-encoding in a route parameter.' },
   PAYLOAD_TOO_LARGE: { status: 413, blame: 'client', summary: "The request body is larger than the component's max_request_bytes." },
-  REQUEST_TIMEOUT: { status: 408, blame: 'client', summary: 'The client did not send the request headers or body in time.' },
+  REQUEST_TIMEOUT: { status: 408, blame: 'client', summary: 'The client did not send the request headers or body in time (slowloris guard); the connection is closed.' },
+  HEADERS_TOO_LARGE: { status: 431, blame: 'client', summary: 'The request headers are larger than the ingress allows (16 KiB); the connection is closed.' },
   QUEUE_FULL: { status: 503, blame: 'host', summary: 'Every worker is busy and the admission queue is full; retry after the retry-after header.' },
   SHUTTING_DOWN: { status: 503, blame: 'host', summary: 'The node is draining before it exits.' },
   DEADLINE_EXCEEDED: { status: 504, blame: 'guest', summary: "The guest did not finish within the component's timeout_ms; its worker was terminated." },

@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { ERROR_CATALOGUE, VergeError, isVergeError, type ErrorCode } from '../errors.js';
 import type { ComponentConfig } from '../manifest/config.js';
 import type { Logger } from '../logging.js';
@@ -20,6 +21,8 @@ export const INGRESS_LIMITS = {
   /** Time to receive the whole request, headers and body. */
   requestTimeoutMs: 60_000,
   keepAliveTimeoutMs: 5_000,
+  /** How often node:http looks for connections past the two timeouts above. */
+  connectionsCheckingIntervalMs: 1_000,
 } as const;
 
 export interface IngressOptions {
@@ -35,11 +38,42 @@ const JSON_TYPE = 'application/json';
 
 export function createIngress(opts: IngressOptions): http.Server {
   const server = http.createServer(
-    { maxHeaderSize: INGRESS_LIMITS.maxHeaderBytes, requestTimeout: INGRESS_LIMITS.requestTimeoutMs, headersTimeout: INGRESS_LIMITS.headersTimeoutMs },
+    {
+      maxHeaderSize: INGRESS_LIMITS.maxHeaderBytes,
+      requestTimeout: INGRESS_LIMITS.requestTimeoutMs,
+      headersTimeout: INGRESS_LIMITS.headersTimeoutMs,
+      connectionsCheckingInterval: INGRESS_LIMITS.connectionsCheckingIntervalMs,
+    },
     (req, res) => void handle(opts, req, res),
   );
   server.keepAliveTimeout = INGRESS_LIMITS.keepAliveTimeoutMs;
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => onClientError(opts, err, socket));
   return server;
+}
+
+/** Errors node:http raises before a request exists: answer them in our JSON shape, then close. */
+function onClientError(opts: IngressOptions, err: NodeJS.ErrnoException, socket: Duplex): void {
+  const code: ErrorCode =
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'REQUEST_TIMEOUT' : err.code === 'HPE_HEADER_OVERFLOW' ? 'HEADERS_TOO_LARGE' : 'BAD_REQUEST';
+  const id = randomUUID();
+  const message =
+    code === 'REQUEST_TIMEOUT'
+      ? `the request was not received within ${INGRESS_LIMITS.headersTimeoutMs} ms (headers) or ${INGRESS_LIMITS.requestTimeoutMs} ms (whole request)`
+      : code === 'HEADERS_TOO_LARGE'
+        ? `the request headers are larger than ${INGRESS_LIMITS.maxHeaderBytes} bytes`
+        : `malformed HTTP request (${err.code ?? err.message})`;
+  opts.metrics.requests.inc({ component: '-', status: ERROR_CATALOGUE[code].status });
+  opts.logger.info({ request_id: id, route: '-', component: '-', status: ERROR_CATALOGUE[code].status, error: code, reason: message }, 'request rejected');
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const body = JSON.stringify({ error: code, message, request_id: id });
+  const status = ERROR_CATALOGUE[code].status;
+  socket.end(
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: ${JSON_TYPE}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+      `x-request-id: ${id}\r\nconnection: close\r\n\r\n${body}`,
+  );
 }
 
 async function handle(opts: IngressOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {

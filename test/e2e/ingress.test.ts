@@ -1,0 +1,80 @@
+/** The ingress and the pool under pressure: slow clients, oversized headers, a full queue, a drain. */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { once } from 'node:events';
+import { FD_WRITE, POLL_ONEOFF, SLEEP, respondWith, wat } from '../support/wat.js';
+import { writeApp } from '../support/app.js';
+import { startVerge } from '../support/verge-process.js';
+
+async function sleeper(ms: number): Promise<Uint8Array> {
+  return wat(`(module ${FD_WRITE} ${POLL_ONEOFF} (memory 1) ${respondWith('content-type: text/plain\n\nslept')} ${SLEEP}
+    (func (export "_start") (call $sleep_ms (i32.const ${ms})) (call $respond)))`);
+}
+
+/** Sends raw bytes on a fresh connection and collects what comes back until the server closes. */
+async function rawExchange(url: string, payload: string, opts: { holdOpenMs?: number } = {}): Promise<{ text: string; ms: number }> {
+  const { hostname, port } = new URL(url);
+  const socket = net.connect(Number(port), hostname);
+  await once(socket, 'connect');
+  const t0 = Date.now();
+  let text = '';
+  socket.setEncoding('utf8').on('data', (d: string) => (text += d));
+  socket.write(payload);
+  const closed = once(socket, 'close');
+  const guard = setTimeout(() => socket.destroy(), opts.holdOpenMs ?? 30_000);
+  await closed;
+  clearTimeout(guard);
+  return { text, ms: Date.now() - t0 };
+}
+
+describe('ingress limits', () => {
+  test('a client that never finishes its headers gets 408 REQUEST_TIMEOUT and is disconnected', async () => {
+    const node = await startVerge(writeApp('slowloris', { s: { route: '/...', wasm: await sleeper(0) } }));
+    try {
+      const { text, ms } = await rawExchange(node.url, 'GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ');
+      assert.match(text, /^HTTP\/1.1 408 /);
+      assert.match(text, /"error":"REQUEST_TIMEOUT"/);
+      assert.ok(ms < 15_000, `disconnected after ${ms} ms`);
+      assert.equal((await fetch(`${node.url}/`)).status, 200, 'other clients are served');
+    } finally {
+      await node.stop();
+    }
+  });
+
+  test('headers over 16 KiB get 431 HEADERS_TOO_LARGE', async () => {
+    const node = await startVerge(writeApp('headers', { s: { route: '/...', wasm: await sleeper(0) } }));
+    try {
+      const { text } = await rawExchange(node.url, `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+      assert.match(text, /^HTTP\/1.1 431 /);
+      assert.match(text, /"error":"HEADERS_TOO_LARGE"/);
+    } finally {
+      await node.stop();
+    }
+  });
+
+  test('a full admission queue answers 503 QUEUE_FULL with retry-after', async () => {
+    const node = await startVerge(writeApp('queue', { s: { route: '/...', wasm: await sleeper(300) } }), ['--workers', '1', '--queue', '2']);
+    try {
+      const responses = await Promise.all(Array.from({ length: 6 }, () => fetch(`${node.url}/`)));
+      const statuses = responses.map((r) => r.status).sort();
+      // One running, two queued, three refused.
+      assert.deepEqual(statuses, [200, 200, 200, 503, 503, 503]);
+      const refused = responses.find((r) => r.status === 503)!;
+      assert.equal(refused.headers.get('retry-after'), '1');
+      assert.equal(((await refused.json()) as { error: string }).error, 'QUEUE_FULL');
+    } finally {
+      await node.stop();
+    }
+  });
+
+  test('SIGTERM lets in-flight requests finish, then exits 0', async () => {
+    const node = await startVerge(writeApp('drain', { s: { route: '/...', wasm: await sleeper(500) } }));
+    const inFlight = fetch(`${node.url}/`).then(async (r) => ({ status: r.status, body: await r.text() }));
+    await new Promise((r) => setTimeout(r, 150));
+    const code = node.stop();
+    assert.deepEqual(await inFlight, { status: 200, body: 'slept' });
+    assert.equal(await code, 0);
+    assert.match(node.stderr(), /SIGTERM: draining/);
+  });
+});
