@@ -116,7 +116,9 @@ async function handle(opts: IngressOptions, req: IncomingMessage, res: ServerRes
     const outcome = await opts.pool.run(request, component.limits.timeoutMs);
     if (!outcome.ok) throw outcome.error;
     const { status, headers, body: out } = outcome.response;
-    headers.push('content-length', String(out.length), 'x-request-id', id);
+    // A HEAD handler may leave the body out; then the length of the GET body is unknown.
+    if (out.length > 0 || request.method !== 'HEAD') headers.push('content-length', String(out.length));
+    headers.push('x-request-id', id);
     res.writeHead(status, headers);
     res.end(out);
     finish(opts, req, id, route, component, status, started);
