@@ -1,7 +1,7 @@
 /**
  * The error catalogue. Every error Verge produces has a stable UPPER_SNAKE code, an HTTP status
  * (for errors that answer a request), and who is to blame. docs/errors.md lists the same codes;
- * errors.test.ts keeps the two in sync.
+ * test/docs-sync.test.ts keeps the two in sync.
  */
 export type Blame = 'client' | 'guest' | 'host' | 'config';
 

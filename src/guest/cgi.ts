@@ -37,7 +37,8 @@ export function cgiEnvironment(req: GuestRequest): Array<[string, string]> {
     const name = req.rawHeaders[i]!.toLowerCase();
     const value = req.rawHeaders[i + 1]!;
     if (name === 'content-type') contentType = value;
-    if (NOT_FORWARDED_AS_HTTP.has(name)) continue;
+    // HTTP_PROXY from a client header would be read as a proxy setting by many HTTP libraries (httpoxy).
+    if (NOT_FORWARDED_AS_HTTP.has(name) || name === 'proxy') continue;
     const key = 'HTTP_' + name.toUpperCase().replace(/-/g, '_');
     const prev = http.get(key);
     http.set(key, prev === undefined ? value : `${prev}${name === 'cookie' ? '; ' : ', '}${value}`);
@@ -92,8 +93,9 @@ export function parseCgiResponse(out: Uint8Array, maxBodyBytes: number): GuestRe
   for (const line of lines) {
     const colon = line.indexOf(':');
     if (colon <= 0) throw badResponse(`CGI header line without a name and a colon: ${JSON.stringify(line.slice(0, 80))}`);
-    const name = line.slice(0, colon).trim();
-    const value = line.slice(colon + 1).trim();
+    const name = line.slice(0, colon);
+    // Only optional whitespace (space, tab) around a value is trimmed; anything else is checked.
+    const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '');
     if (!TOKEN.test(name)) throw badResponse(`CGI header name is not a valid HTTP token: ${JSON.stringify(name.slice(0, 80))}`);
     if (!FIELD_VALUE.test(value)) throw badResponse(`CGI header ${name} has a control character in its value`);
     const lower = name.toLowerCase();

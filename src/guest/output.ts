@@ -46,9 +46,12 @@ export class LineSink implements OutputSink {
   private pending = '';
   private lines = 0;
   private truncated = false;
+  // Streaming, so a character split across two writes is decoded whole.
+  private decoder = new TextDecoder();
   constructor(private readonly emit: (line: string) => void) {}
 
   reset(): void {
+    this.decoder = new TextDecoder();
     this.pending = '';
     this.lines = 0;
     this.truncated = false;
@@ -56,7 +59,7 @@ export class LineSink implements OutputSink {
 
   write(bytes: Uint8Array): void {
     if (this.truncated) return;
-    this.pending += Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+    this.pending += this.decoder.decode(bytes, { stream: true });
     let nl: number;
     while ((nl = this.pending.indexOf('\n')) !== -1) {
       this.line(this.pending.slice(0, nl));
@@ -70,6 +73,7 @@ export class LineSink implements OutputSink {
   }
 
   flush(): void {
+    this.pending += this.decoder.decode();
     if (this.pending.length > 0 && !this.truncated) this.line(this.pending);
     this.pending = '';
   }

@@ -65,7 +65,8 @@ export function patternShape(p: RoutePattern): string {
 /** Negative when `a` is more specific than `b`. */
 function compareSpecificity(a: RoutePattern, b: RoutePattern): number {
   const n = Math.max(a.segments.length, b.segments.length);
-  for (let i = 0; i < n; i++) {
+  // <= n: the position past the last segment is where an ending route beats a wildcard.
+  for (let i = 0; i <= n; i++) {
     const ra = rank(a, i);
     const rb = rank(b, i);
     if (ra !== rb) return rb - ra;

@@ -24,7 +24,8 @@ export function describe(v: unknown): string {
   if (isTable(v)) return 'a table';
   if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 60 ? v.slice(0, 60) + '…' : v)}`;
   if (typeof v === 'bigint') return `the integer ${v}`;
-  return `${typeof v === 'number' && Number.isInteger(v) ? 'the integer' : `the ${typeof v}`} ${String(v)}`;
+  if (typeof v === 'number') return `the float ${String(v)}`;
+  return `the ${typeof v} ${String(v)}`;
 }
 
 export class Fields {
@@ -63,8 +64,9 @@ export class Fields {
   integer(name: string, opts: { min: number; max: number; unit: string }): number | undefined {
     const v = this.take(name);
     if (v === undefined) return undefined;
-    const n = typeof v === 'bigint' ? Number(v) : v;
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < opts.min || n > opts.max) {
+    // The parser gives integers as bigint; a number here is a TOML float, even 64.0.
+    const n = typeof v === 'bigint' ? Number(v) : NaN;
+    if (!(n >= opts.min && n <= opts.max)) {
       this.problems.add(this.key(name), `expected an integer from ${opts.min} to ${opts.max} (${opts.unit}), got ${describe(v)}`);
       return undefined;
     }

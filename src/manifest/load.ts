@@ -42,7 +42,8 @@ export function loadManifest(target = '.'): AppConfig {
 export function parseManifest(text: string, file: string): AppConfig {
   let doc: Record<string, unknown>;
   try {
-    doc = parseToml(text) as Record<string, unknown>;
+    // Integers as bigint, so a TOML float such as 64.0 (a JS integer) is told apart and refused.
+    doc = parseToml(text, { integersAsBigInt: true }) as Record<string, unknown>;
   } catch (err) {
     if (err instanceof TomlError) {
       throw new VergeError('MANIFEST_INVALID', `${file}:${err.line}:${err.column}: not valid TOML: ${err.message.split('\n')[0]}`);
@@ -71,19 +72,22 @@ export function parseManifest(text: string, file: string): AppConfig {
     b?.done();
     c.done();
     if (source === undefined) continue;
-    components.set(componentName, {
-      name: componentName,
-      source: path.resolve(dir, source),
-      description: componentDescription,
-      limits,
-      build: command === undefined ? undefined : { command, workdir: path.resolve(dir, workdir ?? '.') },
-    });
+    components.set(
+      componentName,
+      Object.freeze({
+        name: componentName,
+        source: path.resolve(dir, source),
+        description: componentDescription,
+        limits,
+        build: command === undefined ? undefined : Object.freeze({ command, workdir: path.resolve(dir, workdir ?? '.') }),
+      }),
+    );
   }
 
   const routes: RouteConfig[] = [];
   const shapes = new Map<string, string>();
   const routeTables = root.array('route');
-  if (routeTables.length === 0 && doc.route === undefined) problems.add('route', 'is required: expected at least one [[route]] with a path and a component');
+  if (routeTables.length === 0 && (doc.route === undefined || (Array.isArray(doc.route) && doc.route.length === 0))) problems.add('route', 'is required: expected at least one [[route]] with a path and a component');
   for (const r of routeTables) {
     const routePath = r.string('path', { required: true, expected: 'a route path such as "/api/hello", "/users/:id" or "/api/..."' });
     const component = r.string('component', { required: true, expected: 'the name of a [component.NAME] table' });
@@ -126,7 +130,7 @@ function hasComponentTable(doc: Record<string, unknown>, name: string): boolean 
 }
 
 function readLimits(t: Fields | undefined): Limits {
-  if (!t) return { ...DEFAULT_LIMITS };
+  if (!t) return Object.freeze({ ...DEFAULT_LIMITS });
   const memoryMib = t.integer('memory_mib', { min: 1, max: 4096, unit: 'MiB of linear memory' });
   const timeoutMs = t.integer('timeout_ms', { min: 1, max: 3_600_000, unit: 'milliseconds' });
   const maxRequestBytes = t.integer('max_request_bytes', { min: 0, max: 1024 * MIB, unit: 'bytes' });

@@ -84,7 +84,12 @@ class Reader {
   name(): string {
     const len = this.u32();
     if (this.pos + len > this.end) throw malformed('name runs past the section');
-    const s = new TextDecoder('utf-8', { fatal: true }).decode(this.bytes.subarray(this.pos, this.pos + len));
+    let s: string;
+    try {
+      s = new TextDecoder('utf-8', { fatal: true }).decode(this.bytes.subarray(this.pos, this.pos + len));
+    } catch {
+      throw malformed('a name is not valid UTF-8');
+    }
     this.pos += len;
     return s;
   }

@@ -1,0 +1,95 @@
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Worker } from 'node:worker_threads';
+import wabtInit from 'wabt';
+import { sandboxModule } from '../wasm/binary.js';
+import type { FromWorker, GuestRequest, ModuleSpec, ToWorker } from '../dispatch/protocol.js';
+
+/**
+ * A guest that answers with one digit: '0' plus the byte it finds at address 4096, then leaves a 1
+ * there. Address 4096 is not covered by a data segment, so a fresh instance must find 0 there.
+ */
+const LEAKY_GUEST = `(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 1024) "Content-Type: text/plain\\0a\\0a")
+  (func (export "_start")
+    (i32.store8 (i32.const 1050) (i32.add (i32.const 48) (i32.load8_u (i32.const 4096))))
+    (i32.store8 (i32.const 4096) (i32.const 1))
+    (i32.store (i32.const 0) (i32.const 1024))
+    (i32.store (i32.const 4) (i32.const 27))
+    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))`;
+
+function request(id: string): GuestRequest {
+  return {
+    id,
+    component: 'leaky',
+    method: 'GET',
+    url: '/',
+    httpVersion: '1.1',
+    rawHeaders: [],
+    remoteAddr: '127.0.0.1',
+    serverName: 'localhost',
+    serverPort: '8080',
+    route: '/',
+    scriptName: '',
+    pathInfo: '',
+    params: [],
+    body: new Uint8Array(0),
+  };
+}
+
+describe('guest worker', () => {
+  let worker: Worker;
+
+  function next(pred: (m: FromWorker) => boolean): Promise<FromWorker> {
+    return new Promise((resolve, reject) => {
+      const onMessage = (m: FromWorker) => {
+        if (!pred(m)) return;
+        worker.off('message', onMessage);
+        worker.off('error', reject);
+        resolve(m);
+      };
+      worker.on('message', onMessage);
+      worker.once('error', reject);
+    });
+  }
+
+  async function run(id: string): Promise<FromWorker> {
+    const answer = next((m) => (m.t === 'done' || m.t === 'fail') && m.id === id);
+    worker.postMessage({ t: 'run', request: request(id) } satisfies ToWorker);
+    return answer;
+  }
+
+  before(async () => {
+    const wabt = await wabtInit();
+    const parsed = wabt.parseWat('leaky.wat', LEAKY_GUEST);
+    const bytes = new Uint8Array(parsed.toBinary({}).buffer);
+    parsed.destroy();
+    const sandboxed = sandboxModule(bytes, 16);
+    const spec: ModuleSpec = {
+      component: 'leaky',
+      module: new WebAssembly.Module(sandboxed.bytes),
+      memory: sandboxed.memory,
+      maxResponseBytes: 1024,
+    };
+    worker = new Worker(new URL('./worker.js', import.meta.url));
+    const ready = next((m) => m.t === 'ready');
+    worker.postMessage({ t: 'load', modules: [spec] } satisfies ToWorker);
+    await ready;
+  });
+
+  after(async () => {
+    await worker.terminate();
+  });
+
+  test('gives every request a linear memory that starts from zeros, even when it is recycled', async () => {
+    const bodies: string[] = [];
+    for (const id of ['r1', 'r2', 'r3']) {
+      const answer = await run(id);
+      assert.equal(answer.t, 'done', JSON.stringify(answer));
+      if (answer.t === 'done') bodies.push(Buffer.from(answer.response.body).toString());
+    }
+    assert.deepEqual(bodies, ['0', '0', '0'], 'a later request saw what an earlier one left in memory');
+  });
+});
