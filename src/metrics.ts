@@ -8,6 +8,8 @@ export interface Metrics {
   workerRestarts: Counter<'reason'>;
   deadlineKills: Counter<'component'>;
   traps: Counter<'component' | 'code'>;
+  /** The per-request update, on the hot path: label children are looked up once and cached. */
+  observeRequest(component: string, status: number, seconds: number | undefined): void;
 }
 
 export function createMetrics(gauges: { queued: () => number; busy: () => number; workers: () => number }): Metrics {
@@ -47,5 +49,17 @@ export function createMetrics(gauges: { queued: () => number; busy: () => number
   new Gauge({ name: 'verge_queue_depth', help: 'Requests admitted and waiting for a worker.', registers: [registry], collect() { this.set(gauges.queued()); } });
   new Gauge({ name: 'verge_requests_in_flight', help: 'Requests admitted and not yet answered.', registers: [registry], collect() { this.set(gauges.busy()); } });
   new Gauge({ name: 'verge_workers', help: 'Workers serving requests (spares not counted).', registers: [registry], collect() { this.set(gauges.workers()); } });
-  return { registry, requests, duration, workerRestarts, deadlineKills, traps };
+  const requestChildren = new Map<string, Counter.Internal>();
+  const durationChildren = new Map<string, Histogram.Internal<'component'>>();
+  const observeRequest = (component: string, status: number, seconds: number | undefined) => {
+    const key = `${component} ${status}`;
+    let counter = requestChildren.get(key);
+    if (!counter) requestChildren.set(key, (counter = requests.labels(component, String(status))));
+    counter.inc();
+    if (seconds === undefined) return;
+    let histogram = durationChildren.get(component);
+    if (!histogram) durationChildren.set(component, (histogram = duration.labels(component)));
+    histogram.observe(seconds);
+  };
+  return { registry, requests, duration, workerRestarts, deadlineKills, traps, observeRequest };
 }

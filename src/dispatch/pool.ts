@@ -1,12 +1,20 @@
 /**
- * The worker pool: admission queue, deadlines, worker replacement. One request per worker at a
- * time. A request whose deadline passes while it runs gets its worker terminated (the only way to
- * stop a guest that loops) and a warm spare, already holding every module, takes the worker's
- * place, so no request waits for a cold start.
+ * The worker pool: admission queue, deadlines, worker replacement.
+ *
+ * A worker runs one request at a time, but the pool keeps up to PIPELINE_DEPTH requests posted
+ * to it, so the next request is already waiting in the worker's port when the current one ends:
+ * the worker does not sit idle for a main-thread round trip between requests (measured: that
+ * round trip, not the guest, was what bounded throughput). A request whose deadline passes while
+ * it runs gets its worker terminated (the only way to stop a guest that loops); the requests
+ * posted behind it never started, so they go back to the front of the queue, and a warm spare,
+ * already holding every module, takes the worker's place.
  */
 import { Worker } from 'node:worker_threads';
-import { VergeError, type ErrorCode } from '../errors.js';
+import { VergeError } from '../errors.js';
 import type { FromWorker, GuestRequest, GuestResponse, ModuleSpec, ToWorker } from './protocol.js';
+
+/** Requests posted to one worker at once: the running one and the next. */
+export const PIPELINE_DEPTH = 2;
 
 export interface PoolOptions {
   size: number;
@@ -23,15 +31,19 @@ export type Outcome = { ok: true; response: GuestResponse } | { ok: false; error
 interface Job {
   request: GuestRequest;
   deadlineMs: number;
+  /** Absolute (Date.now()) deadline, also sent to the worker so it skips a job that expired while waiting. */
+  deadlineAt: number;
   resolve: (outcome: Outcome) => void;
   timer: NodeJS.Timeout | undefined;
   slot: Slot | undefined;
+  done: boolean;
 }
 
 interface Slot {
   worker: Worker;
   ready: Promise<void>;
-  job: Job | undefined;
+  /** Posted to the worker, in order; the first is the one running. */
+  jobs: Job[];
   retired: boolean;
 }
 
@@ -39,10 +51,8 @@ const WORKER_URL = new URL('../guest/worker.js', import.meta.url);
 
 export class WorkerPool {
   private readonly active: Slot[] = [];
-  private readonly idle: Slot[] = [];
   private readonly spares: Slot[] = [];
   private readonly queue: Job[] = [];
-  private queueHead = 0;
   private closed = false;
   private inFlight = 0;
 
@@ -53,14 +63,11 @@ export class WorkerPool {
     for (let i = 0; i < this.options.size; i++) slots.push(this.spawn());
     for (let i = 0; i < this.options.spares; i++) this.spares.push(this.spawn());
     await Promise.all([...slots, ...this.spares].map((s) => s.ready));
-    for (const s of slots) {
-      this.active.push(s);
-      this.idle.push(s);
-    }
+    this.active.push(...slots);
   }
 
   get queued(): number {
-    return this.queue.length - this.queueHead;
+    return this.queue.length;
   }
 
   get busy(): number {
@@ -78,15 +85,15 @@ export class WorkerPool {
         resolve({ ok: false, error: new VergeError('SHUTTING_DOWN', 'the node is shutting down') });
         return;
       }
-      const job: Job = { request, deadlineMs, resolve, timer: undefined, slot: undefined };
-      const slot = this.idle.pop();
-      if (!slot && this.queued >= this.options.queueLimit) {
-        resolve({ ok: false, error: new VergeError('QUEUE_FULL', `all ${this.active.length} workers are busy and ${this.queued} requests are queued`) });
+      const slot = this.leastLoaded();
+      if (!slot && this.queue.length >= this.options.queueLimit) {
+        resolve({ ok: false, error: new VergeError('QUEUE_FULL', `all ${this.active.length} workers are busy and ${this.queue.length} requests are queued`) });
         return;
       }
+      const job: Job = { request, deadlineMs, deadlineAt: Date.now() + deadlineMs, resolve, timer: undefined, slot: undefined, done: false };
       this.inFlight++;
       job.timer = setTimeout(() => this.expire(job), deadlineMs);
-      if (slot) this.assign(slot, job);
+      if (slot) this.post(slot, job);
       else this.queue.push(job);
     });
   }
@@ -96,26 +103,36 @@ export class WorkerPool {
     this.closed = true;
     const until = Date.now() + ms;
     while (this.inFlight > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
-    for (const job of this.queue.slice(this.queueHead)) this.finish(job, { ok: false, error: new VergeError('SHUTTING_DOWN', 'the node shut down before the request ran') });
+    const leftover = [...this.queue, ...this.active.flatMap((s) => s.jobs)];
+    for (const job of leftover) this.finish(job, { ok: false, error: new VergeError('SHUTTING_DOWN', 'the node shut down before the request finished') });
     const all = [...this.active, ...this.spares];
     this.active.length = 0;
     this.spares.length = 0;
-    this.idle.length = 0;
+    this.queue.length = 0;
     await Promise.all(all.map((s) => ((s.retired = true), s.worker.terminate())));
+  }
+
+  /** The active worker with the fewest posted jobs, if one has room. Idle workers come first. */
+  private leastLoaded(): Slot | undefined {
+    let best: Slot | undefined;
+    for (const s of this.active) {
+      if (s.jobs.length >= PIPELINE_DEPTH) continue;
+      if (!best || s.jobs.length < best.jobs.length) best = s;
+      if (s.jobs.length === 0) break;
+    }
+    return best;
   }
 
   private spawn(): Slot {
     const worker = new Worker(WORKER_URL, { stdout: false, stderr: false });
-    const slot: Slot = { worker, ready: Promise.resolve(), job: undefined, retired: false };
+    const slot: Slot = { worker, ready: Promise.resolve(), jobs: [], retired: false };
     slot.ready = new Promise<void>((resolve, reject) => {
-      const onMessage = (msg: FromWorker) => {
-        if (msg.t === 'ready') {
-          worker.off('error', reject);
-          worker.on('message', (m: FromWorker) => this.onMessage(slot, m));
-          resolve();
-        }
-      };
-      worker.once('message', onMessage);
+      worker.once('message', (msg: FromWorker) => {
+        if (msg.t !== 'ready') return reject(new Error(`worker said ${msg.t} before ready`));
+        worker.off('error', reject);
+        worker.on('message', (m: FromWorker) => this.onMessage(slot, m));
+        resolve();
+      });
       worker.once('error', reject);
     });
     slot.ready.catch(() => undefined);
@@ -126,81 +143,65 @@ export class WorkerPool {
     return slot;
   }
 
-  private assign(slot: Slot, job: Job): void {
-    slot.job = job;
+  private post(slot: Slot, job: Job): void {
+    slot.jobs.push(job);
     job.slot = slot;
-    const msg: ToWorker = { t: 'run', request: job.request };
+    const msg: ToWorker = { t: 'run', request: job.request, deadlineAt: job.deadlineAt };
     slot.worker.postMessage(msg);
   }
 
   private onMessage(slot: Slot, msg: FromWorker): void {
+    if (msg.t === 'ready') return;
+    const job = slot.jobs[0];
+    if (!job || job.request.id !== msg.id) return;
     if (msg.t === 'log') {
-      const job = slot.job;
-      if (job && job.request.id === msg.id) this.options.onGuestLog?.(msg.id, job.request.component, msg.line);
+      if (!job.done) this.options.onGuestLog?.(msg.id, job.request.component, msg.line);
       return;
     }
-    const job = slot.job;
-    if (msg.t === 'ready' || !job || job.request.id !== msg.id) return;
-    slot.job = undefined;
+    slot.jobs.shift();
     if (msg.t === 'done') this.finish(job, { ok: true, response: msg.response });
     else this.finish(job, { ok: false, error: new VergeError(msg.code, msg.message) });
-    this.release(slot);
+    this.refill(slot);
   }
 
-  private release(slot: Slot): void {
+  /** Tops a worker's pipeline up from the admission queue. */
+  private refill(slot: Slot): void {
     if (slot.retired) return;
-    const next = this.nextQueued();
-    if (next) this.assign(slot, next);
-    else this.idle.push(slot);
+    while (slot.jobs.length < PIPELINE_DEPTH && this.queue.length > 0) this.post(slot, this.queue.shift()!);
   }
 
-  private nextQueued(): Job | undefined {
-    if (this.queueHead >= this.queue.length) return undefined;
-    const job = this.queue[this.queueHead]!;
-    this.queue[this.queueHead++] = undefined as unknown as Job;
-    if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
-      this.queue.splice(0, this.queueHead);
-      this.queueHead = 0;
-    }
-    return job;
-  }
-
+  /** Resolves a job once; later answers for it (a worker that ran it after it expired) are ignored. */
   private finish(job: Job, outcome: Outcome): void {
+    if (job.done) return;
+    job.done = true;
     clearTimeout(job.timer);
-    job.timer = undefined;
     this.inFlight--;
     job.resolve(outcome);
   }
 
   private expire(job: Job): void {
-    job.timer = undefined;
     const slot = job.slot;
-    const error = new VergeError(
-      'DEADLINE_EXCEEDED',
-      `the guest did not answer within ${job.deadlineMs} ms${slot ? '; its worker was terminated' : ' (it was still queued)'}`,
-    );
+    const running = slot !== undefined && slot.jobs[0] === job;
+    this.finish(job, {
+      ok: false,
+      error: new VergeError(
+        'DEADLINE_EXCEEDED',
+        `the guest did not answer within ${job.deadlineMs} ms${running ? '; its worker was terminated' : ' (it was still waiting for a worker)'}`,
+      ),
+    });
     if (!slot) {
-      const i = this.queue.indexOf(job, this.queueHead);
-      if (i !== -1) this.queue.splice(i, 1);
-      this.inFlight--;
-      job.resolve({ ok: false, error });
+      this.queue.splice(this.queue.indexOf(job), 1);
       return;
     }
-    slot.job = undefined;
-    this.inFlight--;
-    job.resolve({ ok: false, error });
-    this.replace(slot, 'deadline');
+    // A job waiting behind another in a worker's pipeline stays there: the worker skips it
+    // (its deadline has passed) and the pool ignores the answer.
+    if (running) this.replace(slot, 'deadline');
   }
 
   private onCrash(slot: Slot, err: Error): void {
     if (slot.retired) return;
-    const job = slot.job;
-    slot.job = undefined;
-    if (job) {
-      clearTimeout(job.timer);
-      this.inFlight--;
-      job.resolve({ ok: false, error: new VergeError('WORKER_CRASHED', `the worker running the request died: ${err.message}`) });
-    }
+    const running = slot.jobs[0];
+    if (running) this.finish(running, { ok: false, error: new VergeError('WORKER_CRASHED', `the worker running the request died: ${err.message}`) });
     this.replace(slot, 'crash');
   }
 
@@ -209,31 +210,27 @@ export class WorkerPool {
     if (slot.retired) return;
     slot.retired = true;
     void slot.worker.terminate();
+    // Jobs posted behind the one that ran never started: back to the front of the queue.
+    const waiting = slot.jobs.slice(1).filter((j) => !j.done);
+    slot.jobs.length = 0;
+    for (const j of waiting) j.slot = undefined;
+    this.queue.unshift(...waiting);
+
     const spareIndex = this.spares.indexOf(slot);
     if (spareIndex !== -1) this.spares.splice(spareIndex, 1);
     const activeIndex = this.active.indexOf(slot);
-    if (activeIndex === -1) {
-      if (!this.closed) this.addSpare();
-      return;
+    if (activeIndex !== -1) {
+      this.active.splice(activeIndex, 1);
+      this.options.onWorkerReplaced?.(reason);
+      if (this.closed) return;
+      // A spare that is still warming up can take work at once: its worker handles the load
+      // message before any run message, so a request only waits for the rest of its start.
+      const next = this.spares.shift() ?? this.spawn();
+      this.active.push(next);
+      this.refill(next);
     }
-    this.active.splice(activeIndex, 1);
-    const idleIndex = this.idle.indexOf(slot);
-    if (idleIndex !== -1) this.idle.splice(idleIndex, 1);
-    this.options.onWorkerReplaced?.(reason);
-    if (this.closed) return;
-    // A spare that is still warming up can take work at once: its worker handles the load
-    // message before any run message, so the request only waits for the rest of its start.
-    this.promote(this.spares.shift() ?? this.spawn());
-    this.addSpare();
-  }
-
-  private addSpare(): void {
-    const spare = this.spawn();
-    this.spares.push(spare);
-  }
-
-  private promote(slot: Slot): void {
-    this.active.push(slot);
-    this.release(slot);
+    if (!this.closed) this.spares.push(this.spawn());
+    // The other workers may have room for what came back to the queue.
+    for (const s of this.active) this.refill(s);
   }
 }

@@ -35,7 +35,8 @@ export interface GuestRequest {
 
 export type ToWorker =
   | { t: 'load'; modules: ModuleSpec[] }
-  | { t: 'run'; request: GuestRequest };
+  /** deadlineAt: Date.now() after which the worker answers DEADLINE_EXCEEDED without running the guest. */
+  | { t: 'run'; request: GuestRequest; deadlineAt: number };
 
 export interface GuestResponse {
   status: number;

@@ -13,41 +13,48 @@ const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 // Field values: visible ASCII, obs-text, space and tab; no CR, LF or other controls.
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
+/** The CGI environment as name/value pairs (see writeCgiEnvironment). */
 export function cgiEnvironment(req: GuestRequest): Array<[string, string]> {
+  const env: Array<[string, string]> = [];
+  writeCgiEnvironment(req, (name, value) => env.push([name, value]));
+  return env;
+}
+
+/** Emits each CGI variable for a request; the worker feeds them straight into the guest's environ. */
+export function writeCgiEnvironment(req: GuestRequest, set: (name: string, value: string) => void): void {
   const queryAt = req.url.indexOf('?');
-  const env: Array<[string, string]> = [
-    ['GATEWAY_INTERFACE', 'CGI/1.1'],
-    ['SERVER_SOFTWARE', 'Verge'],
-    ['SERVER_PROTOCOL', `HTTP/${req.httpVersion}`],
-    ['SERVER_NAME', req.serverName],
-    ['SERVER_PORT', req.serverPort],
-    ['REQUEST_METHOD', req.method],
-    ['REQUEST_URI', req.url],
-    ['SCRIPT_NAME', req.scriptName],
-    ['PATH_INFO', req.pathInfo],
-    ['QUERY_STRING', queryAt === -1 ? '' : req.url.slice(queryAt + 1)],
-    ['REMOTE_ADDR', req.remoteAddr],
-    ['X_MATCHED_ROUTE', req.route],
-    ['X_FULL_URL', `http://${req.serverName}:${req.serverPort}${req.url}`],
-    ['X_VERGE_REQUEST_ID', req.id],
-  ];
-  let contentType: string | undefined;
-  const http = new Map<string, string>();
-  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
-    const name = req.rawHeaders[i]!.toLowerCase();
-    const value = req.rawHeaders[i + 1]!;
+  set('GATEWAY_INTERFACE', 'CGI/1.1');
+  set('SERVER_SOFTWARE', 'Verge');
+  set('SERVER_PROTOCOL', `HTTP/${req.httpVersion}`);
+  set('SERVER_NAME', req.serverName);
+  set('SERVER_PORT', req.serverPort);
+  set('REQUEST_METHOD', req.method);
+  set('REQUEST_URI', req.url);
+  set('SCRIPT_NAME', req.scriptName);
+  set('PATH_INFO', req.pathInfo);
+  set('QUERY_STRING', queryAt === -1 ? '' : req.url.slice(queryAt + 1));
+  set('REMOTE_ADDR', req.remoteAddr);
+  set('X_MATCHED_ROUTE', req.route);
+  set('X_FULL_URL', `http://${req.serverName}:${req.serverPort}${req.url}`);
+  set('X_VERGE_REQUEST_ID', req.id);
+  set('CONTENT_LENGTH', String(req.body.length));
+  let contentType = '';
+  let http: Map<string, string> | undefined;
+  const h = req.rawHeaders;
+  for (let i = 0; i + 1 < h.length; i += 2) {
+    const name = h[i]!.toLowerCase();
+    const value = h[i + 1]!;
     if (name === 'content-type') contentType = value;
     // HTTP_PROXY from a client header would be read as a proxy setting by many HTTP libraries (httpoxy).
     if (NOT_FORWARDED_AS_HTTP.has(name) || name === 'proxy') continue;
     const key = 'HTTP_' + name.toUpperCase().replace(/-/g, '_');
+    http ??= new Map();
     const prev = http.get(key);
     http.set(key, prev === undefined ? value : `${prev}${name === 'cookie' ? '; ' : ', '}${value}`);
   }
-  env.push(['CONTENT_LENGTH', String(req.body.length)]);
-  env.push(['CONTENT_TYPE', contentType ?? '']);
-  for (const entry of http) env.push(entry);
-  for (const [name, value] of req.params) env.push([`X_VERGE_PARAM_${paramVariable(name)}`, value]);
-  return env;
+  set('CONTENT_TYPE', contentType);
+  if (http) for (const [k, v] of http) set(k, v);
+  for (const [name, value] of req.params) set(`X_VERGE_PARAM_${paramVariable(name)}`, value);
 }
 
 export function paramVariable(name: string): string {

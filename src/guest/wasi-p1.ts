@@ -46,10 +46,10 @@ export interface OutputSink {
 
 export interface WasiRequest {
   memory: WebAssembly.Memory | undefined;
-  /** argv, each a NUL-terminated UTF-8 string. */
-  args: Uint8Array[];
-  /** environ, each `NAME=value` NUL-terminated UTF-8. */
-  env: Uint8Array[];
+  /** argv. */
+  args: CStringList;
+  /** environ, each `NAME=value`. */
+  env: CStringList;
   stdin: Uint8Array;
   stdinOffset: number;
   stdout: OutputSink;
@@ -62,9 +62,66 @@ function fault(what: string): VergeError {
   return new VergeError('GUEST_MEMORY_FAULT', what);
 }
 
-export function encodeCString(s: string): Uint8Array {
-  const bytes = Buffer.from(s + '\0', 'utf8');
-  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+/** NUL-terminated UTF-8 strings packed in one buffer, the way args_get and environ_get hand them over. */
+export interface CStringList {
+  bytes: Uint8Array;
+  /** Where each string starts in `bytes`. */
+  starts: number[];
+}
+
+/**
+ * Packs strings into a buffer it reuses, so building a request's environment allocates almost
+ * nothing; the list it returns is valid until the next `reset`.
+ */
+export class CStringListBuilder {
+  private buf = Buffer.allocUnsafe(4096);
+  private length = 0;
+  private starts: number[] = [];
+
+  reset(): this {
+    this.length = 0;
+    this.starts = [];
+    return this;
+  }
+
+  add(s: string): this {
+    this.begin(s.length);
+    this.length += this.buf.write(s, this.length, 'utf8');
+    this.buf[this.length++] = 0;
+    return this;
+  }
+
+  /** `name=value`, without building the joined string first. */
+  addPair(name: string, value: string): this {
+    this.begin(name.length + 1 + value.length);
+    this.length += this.buf.write(name, this.length, 'utf8');
+    this.buf[this.length++] = 0x3d;
+    this.length += this.buf.write(value, this.length, 'utf8');
+    this.buf[this.length++] = 0;
+    return this;
+  }
+
+  list(): CStringList {
+    return { bytes: this.buf.subarray(0, this.length), starts: this.starts };
+  }
+
+  /** Makes room for a string of `units` UTF-16 units (at most 3 UTF-8 bytes each) and its NUL. */
+  private begin(units: number): void {
+    const needed = this.length + units * 3 + 1;
+    if (needed > this.buf.length) {
+      const grown = Buffer.allocUnsafe(Math.max(needed, this.buf.length * 2));
+      this.buf.copy(grown, 0, 0, this.length);
+      this.buf = grown;
+    }
+    this.starts.push(this.length);
+  }
+}
+
+export function cStringList(strings: string[]): CStringList {
+  const b = new CStringListBuilder();
+  for (const s of strings) b.add(s);
+  const { bytes, starts } = b.list();
+  return { bytes: Uint8Array.from(bytes), starts };
 }
 
 export type WasiImports = Record<string, (...args: never[]) => number | bigint | void>;
@@ -118,24 +175,16 @@ export function createWasiImports(current: () => WasiRequest): WasiImports {
     dv.setBigUint64(at, value, true);
   };
 
-  const writeList = (list: Uint8Array[], ptrsPtr: number, bufPtr: number, what: string): number => {
-    let ptr = ptrsPtr;
-    let buf = bufPtr >>> 0;
-    range(ptrsPtr, list.length * 4, what);
-    for (const item of list) {
-      const at = range(buf, item.length, what);
-      u8.set(item, at);
-      dv.setUint32(ptr >>> 0, at, true);
-      ptr += 4;
-      buf += item.length;
-    }
+  const writeList = (list: CStringList, ptrsPtr: number, bufPtr: number, what: string): number => {
+    const ptrs = range(ptrsPtr, list.starts.length * 4, what);
+    const buf = range(bufPtr, list.bytes.length, what);
+    u8.set(list.bytes, buf);
+    for (let i = 0; i < list.starts.length; i++) dv.setUint32(ptrs + i * 4, buf + list.starts[i]!, true);
     return Errno.SUCCESS;
   };
-  const listSizes = (list: Uint8Array[], countPtr: number, sizePtr: number, what: string): number => {
-    let size = 0;
-    for (const item of list) size += item.length;
-    setU32(countPtr, list.length, what);
-    setU32(sizePtr, size, what);
+  const listSizes = (list: CStringList, countPtr: number, sizePtr: number, what: string): number => {
+    setU32(countPtr, list.starts.length, what);
+    setU32(sizePtr, list.bytes.length, what);
     return Errno.SUCCESS;
   };
 

@@ -57,7 +57,7 @@ describe('guest worker', () => {
 
   async function run(id: string): Promise<FromWorker> {
     const answer = next((m) => (m.t === 'done' || m.t === 'fail') && m.id === id);
-    worker.postMessage({ t: 'run', request: request(id) } satisfies ToWorker);
+    worker.postMessage({ t: 'run', request: request(id), deadlineAt: Date.now() + 10_000 } satisfies ToWorker);
     return answer;
   }
 

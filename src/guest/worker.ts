@@ -6,20 +6,22 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { isVergeError, type ErrorCode } from '../errors.js';
-import { cgiEnvironment, parseCgiResponse } from './cgi.js';
+import { parseCgiResponse, writeCgiEnvironment } from './cgi.js';
 import { CappedBuffer, LineSink } from './output.js';
-import { ProcExit, WASI_MODULE, createWasiImports, encodeCString, type WasiRequest } from './wasi-p1.js';
+import { CStringListBuilder, ProcExit, WASI_MODULE, cStringList, createWasiImports, type CStringList, type WasiRequest } from './wasi-p1.js';
 import { SANDBOX_MEMORY_IMPORT, WASM_PAGE_BYTES } from '../wasm/binary.js';
 import type { FromWorker, GuestRequest, ModuleSpec, ToWorker } from '../dispatch/protocol.js';
 
 /** Room for the CGI header block on top of the body cap. */
 const HEADER_ALLOWANCE = 64 * 1024;
+/** Below this a response body is cheaper to clone than to transfer. */
+const TRANSFER_MIN_BYTES = 16 * 1024;
 /** A memory the guest grew by more than this over its initial size is dropped instead of recycled. */
 export const RECYCLE_GROWTH_BYTES = 16 * 1024 * 1024;
 
 interface LoadedModule extends ModuleSpec {
   spare: WebAssembly.Memory | undefined;
-  args: Uint8Array[];
+  args: CStringList;
 }
 
 const port = parentPort;
@@ -33,8 +35,8 @@ const stderr = new LineSink((line) => post({ t: 'log', id: currentId, stream: 's
 const emptyOut = { write() {} };
 let state: WasiRequest = {
   memory: undefined,
-  args: [],
-  env: [],
+  args: cStringList([]),
+  env: cStringList([]),
   stdin: new Uint8Array(0),
   stdinOffset: 0,
   stdout: emptyOut,
@@ -42,6 +44,8 @@ let state: WasiRequest = {
   startedNs: 0n,
 };
 const wasi = createWasiImports(() => state);
+const env = new CStringListBuilder();
+const setEnv = (name: string, value: string) => void env.addPair(name, value);
 
 function acquireMemory(m: LoadedModule): WebAssembly.Memory | undefined {
   if (!m.memory) return undefined;
@@ -82,10 +86,12 @@ function run(req: GuestRequest): void {
   stdout.reset(m.maxResponseBytes + HEADER_ALLOWANCE);
   stderr.reset();
   const memory = acquireMemory(m);
+  env.reset();
+  writeCgiEnvironment(req, setEnv);
   state = {
     memory,
     args: m.args,
-    env: cgiEnvironment(req).map(([k, v]) => encodeCString(`${k}=${v}`)),
+    env: env.list(),
     stdin: req.body,
     stdinOffset: 0,
     stdout,
@@ -106,16 +112,16 @@ function run(req: GuestRequest): void {
   if (!failure) {
     try {
       const parsed = parseCgiResponse(stdout.view(), m.maxResponseBytes);
-      // Copy the body out of the reusable buffer into one we can transfer.
+      // Copy the body out of the reusable buffer; a large one is transferred rather than cloned again.
       const body = parsed.body.slice();
-      post({ t: 'done', id: req.id, response: { ...parsed, body } }, [body.buffer as ArrayBuffer]);
+      post({ t: 'done', id: req.id, response: { ...parsed, body } }, body.length >= TRANSFER_MIN_BYTES ? [body.buffer as ArrayBuffer] : undefined);
     } catch (err) {
       failure = classify(err);
     }
   }
   if (failure) post({ t: 'fail', id: req.id, ...failure });
   // Zeroing happens after the answer is posted, off the request's latency.
-  state = { ...state, memory: undefined, env: [], stdin: new Uint8Array(0) };
+  state = { ...state, memory: undefined, stdin: new Uint8Array(0) };
   recycleMemory(m, memory);
 }
 
@@ -123,12 +129,14 @@ port.on('message', (msg: ToWorker) => {
   switch (msg.t) {
     case 'load':
       for (const spec of msg.modules) {
-        modules.set(spec.component, { ...spec, spare: undefined, args: [encodeCString(spec.component)] });
+        modules.set(spec.component, { ...spec, spare: undefined, args: cStringList([spec.component]) });
       }
       post({ t: 'ready' });
       break;
     case 'run':
-      run(msg.request);
+      // It waited behind another request in this worker past its deadline; the pool has answered it.
+      if (Date.now() > msg.deadlineAt) post({ t: 'fail', id: msg.request.id, code: 'DEADLINE_EXCEEDED', message: 'expired before it started' });
+      else run(msg.request);
       break;
   }
 });

@@ -21,6 +21,8 @@ export const INGRESS_LIMITS = {
   /** Time to receive the whole request, headers and body. */
   requestTimeoutMs: 60_000,
   keepAliveTimeoutMs: 5_000,
+  /** After a 413, how long the rest of the body is read and thrown away before the connection is dropped. */
+  discardBodyMs: 5_000,
   /** How often node:http looks for connections past the two timeouts above. */
   connectionsCheckingIntervalMs: 1_000,
 } as const;
@@ -62,7 +64,7 @@ function onClientError(opts: IngressOptions, err: NodeJS.ErrnoException, socket:
       : code === 'HEADERS_TOO_LARGE'
         ? `the request headers are larger than ${INGRESS_LIMITS.maxHeaderBytes} bytes`
         : `malformed HTTP request (${err.code ?? err.message})`;
-  opts.metrics.requests.inc({ component: '-', status: ERROR_CATALOGUE[code].status });
+  opts.metrics.observeRequest('-', ERROR_CATALOGUE[code].status, undefined);
   opts.logger.info({ request_id: id, route: '-', component: '-', status: ERROR_CATALOGUE[code].status, error: code, reason: message }, 'request rejected');
   if (err.code === 'ECONNRESET' || !socket.writable) {
     socket.destroy();
@@ -148,10 +150,25 @@ function sendError(res: ServerResponse, error: VergeError, id: string): void {
     'x-request-id': id,
   };
   if (error.code === 'QUEUE_FULL' || error.code === 'SHUTTING_DOWN') headers['retry-after'] = 1;
-  // An unread body (413) or a draining node: do not keep the connection for another request.
-  if (error.code === 'PAYLOAD_TOO_LARGE' || error.code === 'SHUTTING_DOWN') headers.connection = 'close';
+  if (error.code === 'SHUTTING_DOWN') headers.connection = 'close';
   res.writeHead(error.status, headers);
   res.end(body);
+  if (error.code === 'PAYLOAD_TOO_LARGE') discardRestOfBody(res);
+}
+
+/**
+ * After a 413 the client is usually still sending. Closing at once would reset the connection
+ * under it and many clients would lose the 413; instead node:http discards (never buffers) what
+ * is left, for a bounded time, after which the connection is dropped.
+ */
+function discardRestOfBody(res: ServerResponse): void {
+  const req = res.req;
+  if (req.complete) return;
+  const timer = setTimeout(() => req.socket.destroy(), INGRESS_LIMITS.discardBodyMs);
+  timer.unref();
+  req.once('end', () => clearTimeout(timer));
+  req.once('close', () => clearTimeout(timer));
+  req.resume();
 }
 
 const GUEST_FAILURES = new Set<ErrorCode>(
@@ -170,10 +187,11 @@ function finish(
 ): void {
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const name = component?.name ?? '-';
-  opts.metrics.requests.inc({ component: name, status });
-  if (component) opts.metrics.duration.observe({ component: name }, seconds);
+  opts.metrics.observeRequest(name, status, component ? seconds : undefined);
   if (error?.code === 'DEADLINE_EXCEEDED') opts.metrics.deadlineKills.inc({ component: name });
   if (error && GUEST_FAILURES.has(error.code)) opts.metrics.traps.inc({ component: name, code: error.code });
+  const failed = error !== undefined && error.status >= 500;
+  if (!opts.logger.isLevelEnabled(failed ? 'warn' : 'info')) return;
   const line = {
     request_id: id,
     method: req.method,
@@ -184,6 +202,6 @@ function finish(
     duration_ms: Math.round(seconds * 1e6) / 1e3,
     ...(error ? { error: error.code, reason: error.message } : {}),
   };
-  if (error && error.status >= 500) opts.logger.warn(line, 'request failed');
+  if (failed) opts.logger.warn(line, 'request failed');
   else opts.logger.info(line, 'request');
 }

@@ -56,13 +56,31 @@ describe('ingress limits', () => {
   test('a full admission queue answers 503 QUEUE_FULL with retry-after', async () => {
     const node = await startVerge(writeApp('queue', { s: { route: '/...', wasm: await sleeper(300) } }), ['--workers', '1', '--queue', '2']);
     try {
-      const responses = await Promise.all(Array.from({ length: 6 }, () => fetch(`${node.url}/`)));
+      const responses = await Promise.all(Array.from({ length: 7 }, () => fetch(`${node.url}/`)));
       const statuses = responses.map((r) => r.status).sort();
-      // One running, two queued, three refused.
-      assert.deepEqual(statuses, [200, 200, 200, 503, 503, 503]);
+      // The worker holds PIPELINE_DEPTH (2): one running, one posted behind it; two wait in the queue; three are refused.
+      assert.deepEqual(statuses, [200, 200, 200, 200, 503, 503, 503]);
       const refused = responses.find((r) => r.status === 503)!;
       assert.equal(refused.headers.get('retry-after'), '1');
       assert.equal(((await refused.json()) as { error: string }).error, 'QUEUE_FULL');
+    } finally {
+      await node.stop();
+    }
+  });
+
+  test('a request posted to a worker behind a looping guest is moved to the replacement worker and succeeds', async () => {
+    const loop = await wat(`(module (memory 1) (func (export "_start") (loop $l (br $l))))`);
+    const node = await startVerge(
+      writeApp('requeue', { loop: { route: '/loop', wasm: loop, limits: 'timeout_ms = 500' }, s: { route: '/ok', wasm: await sleeper(0) } }),
+      ['--workers', '1'],
+    );
+    try {
+      const looping = fetch(`${node.url}/loop`);
+      await new Promise((r) => setTimeout(r, 50));
+      const behind = await fetch(`${node.url}/ok`);
+      assert.equal(behind.status, 200);
+      assert.equal(await behind.text(), 'slept');
+      assert.equal((await looping).status, 504);
     } finally {
       await node.stop();
     }
