@@ -51,7 +51,11 @@ const HELLO_DIR = path.join(ROOT, 'examples', 'hello');
 const HELLO_WASM = path.join(HELLO_DIR, 'build', 'hello.wasm');
 const NODE_PEER = path.join(ROOT, 'dist', 'bench', 'peers', 'node-http.js');
 const WORKERD_CONFIG = path.join(BENCH, 'peers', 'workerd.capnp');
-const WORKERD_BIN = path.join(ROOT, 'node_modules', '@cloudflare', 'workerd-linux-64', 'bin', 'workerd');
+// workerd is a peer for the benchmark only: installed on first use into bench/.work rather than
+// as a devDependency, so `npm ci` stays lean and does not need every platform's binary in the lockfile.
+const WORKERD_PACKAGE = '@cloudflare/workerd-linux-64@1.20261117.1';
+const WORKERD_PREFIX = path.join(WORK, 'peers');
+const WORKERD_BIN = path.join(WORKERD_PREFIX, 'node_modules', '@cloudflare', 'workerd-linux-64', 'bin', 'workerd');
 const RESULTS = path.resolve(process.env.BENCH_RESULTS ?? path.join(BENCH, 'RESULTS.md'));
 
 const HELLO_PATH = '/api/hello';
@@ -187,8 +191,13 @@ interface Prepared {
 }
 
 async function prepare(): Promise<Prepared> {
+  if (!existsSync(WORKERD_BIN)) {
+    log(`installing the workerd peer (${WORKERD_PACKAGE}) into ${WORKERD_PREFIX}`);
+    mkdirSync(WORKERD_PREFIX, { recursive: true });
+    run('npm', ['install', '--no-save', '--no-package-lock', '--prefix', WORKERD_PREFIX, WORKERD_PACKAGE], 'npm install workerd');
+  }
   for (const f of [VERGE_BIN, NODE_PEER, WORKERD_CONFIG, WORKERD_BIN]) {
-    if (!existsSync(f)) throw new Error(`missing ${f} (run \`npm run build\`; workerd comes from npm install)`);
+    if (!existsSync(f)) throw new Error(`missing ${f} (run \`npm run build\`)`);
   }
   if (!existsSync(path.join(HELLO_DIR, 'verge.toml'))) throw new Error(`missing ${HELLO_DIR}/verge.toml`);
   log('building examples/hello (verge build examples/hello)');
