@@ -34,6 +34,7 @@ export const ERROR_CATALOGUE = {
   MODULE_TOO_LARGE: { status: 0, blame: 'config', summary: 'A component source is larger than the module size limit (checked before compiling).' },
   MODULE_MEMORY: { status: 0, blame: 'config', summary: "A module's memory is unsupported (imported, shared, 64-bit, more than one) or its initial size is over the component's memory_mib." },
   MODULE_IMPORT: { status: 0, blame: 'config', summary: 'A module imports a function Verge does not provide.' },
+  VARIABLE_MISSING: { status: 0, blame: 'config', summary: 'A required variable has no value (from VERGE_VAR_NAME in the environment or the --env-file), or the env file cannot be read.' },
   BUILD_FAILED: { status: 0, blame: 'config', summary: "A component's build command failed." },
 } as const satisfies Record<string, CatalogueEntry>;
 

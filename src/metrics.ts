@@ -8,6 +8,7 @@ export interface Metrics {
   workerRestarts: Counter<'reason'>;
   deadlineKills: Counter<'component'>;
   traps: Counter<'component' | 'code'>;
+  breakerTransitions: Counter<'store' | 'state'>;
   /** The per-request update, on the hot path: label children are looked up once and cached. */
   observeRequest(component: string, status: number, seconds: number | undefined): void;
 }
@@ -46,6 +47,12 @@ export function createMetrics(gauges: { queued: () => number; busy: () => number
     labelNames: ['component', 'code'] as const,
     registers: [registry],
   });
+  const breakerTransitions = new Counter({
+    name: 'verge_kv_breaker_transitions_total',
+    help: 'KV circuit breaker state changes, by store and new state (each worker has its own breaker for SQLite stores).',
+    labelNames: ['store', 'state'] as const,
+    registers: [registry],
+  });
   new Gauge({ name: 'verge_queue_depth', help: 'Requests admitted and waiting for a worker.', registers: [registry], collect() { this.set(gauges.queued()); } });
   new Gauge({ name: 'verge_requests_in_flight', help: 'Requests admitted and not yet answered.', registers: [registry], collect() { this.set(gauges.busy()); } });
   new Gauge({ name: 'verge_workers', help: 'Workers serving requests (spares not counted).', registers: [registry], collect() { this.set(gauges.workers()); } });
@@ -61,5 +68,5 @@ export function createMetrics(gauges: { queued: () => number; busy: () => number
     if (!histogram) durationChildren.set(component, (histogram = duration.labels(component)));
     histogram.observe(seconds);
   };
-  return { registry, requests, duration, workerRestarts, deadlineKills, traps, observeRequest };
+  return { registry, requests, duration, workerRestarts, deadlineKills, traps, breakerTransitions, observeRequest };
 }

@@ -13,6 +13,8 @@ import { createIngress } from './ingress/server.js';
 import { Router, parsePattern } from './ingress/router.js';
 import { createLogger, type LogLevel, type Logger } from './logging.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import { DEFAULT_DATA_DIR, prepareCapabilities } from './capabilities/runtime.js';
+import type { BreakerState } from './capabilities/kv/breaker.js';
 
 export interface NodeOptions {
   manifest: string;
@@ -23,6 +25,10 @@ export interface NodeOptions {
   logLevel?: LogLevel;
   /** How long SIGTERM waits for in-flight requests. */
   drainMs?: number;
+  /** SQLite stores live here (default .verge/data, relative to the manifest's folder). */
+  dataDir?: string | undefined;
+  /** A dotenv file with VERGE_VAR_* values. */
+  envFile?: string | undefined;
 }
 
 export interface RunningNode {
@@ -78,14 +84,24 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const adminAt = opts.admin ? parseListen(opts.admin, '--admin') : undefined;
   const components = await Promise.all([...app.components.values()].map((c) => loadComponent(c)));
   const { logger, flush } = createLogger(opts.logLevel ?? 'info');
-
   let metrics: Metrics | undefined;
+  const onBreaker = (store: string, state: BreakerState, reason: string | undefined) => {
+    metrics?.breakerTransitions.inc({ store, state });
+    const line = { store, state, reason };
+    if (state === 'open') logger.warn(line, 'kv circuit breaker opened');
+    else logger.info(line, `kv circuit breaker ${state}`);
+  };
+  const caps = prepareCapabilities(app, { dataDir: opts.dataDir ?? DEFAULT_DATA_DIR, env: process.env, envFile: opts.envFile, onBreaker }, logger);
+
   const pool = new WorkerPool({
     size: opts.workers ?? defaultWorkers(),
     spares: 1,
     queueLimit: opts.queueLimit ?? DEFAULT_QUEUE_LIMIT,
-    modules: components.map((c) => c.spec),
-    onGuestLog: (id, component, line) => logger.info({ request_id: id, component, stream: 'stderr', line }, 'guest'),
+    modules: components.map((c) => ({ ...c.spec, grants: caps.grantsFor(app.components.get(c.spec.component)!) })),
+    onGuestLog: (id, component, stream, level, line) => logger[level]({ request_id: id, component, stream, line }, stream === 'host' ? 'host call' : 'guest'),
+    onBreaker,
+    hostCall: caps.hostCalls.handle,
+    onRequestEnd: caps.hostCalls.endRequest,
     onWorkerReplaced: (reason) => {
       metrics?.workerRestarts.inc({ reason });
       logger.warn({ reason }, 'worker replaced');
@@ -129,6 +145,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       admin?.close();
       server.closeIdleConnections();
       await pool.close(opts.drainMs ?? DEFAULT_DRAIN_MS);
+      await caps.close();
       server.closeAllConnections();
       admin?.closeAllConnections();
       logger.info({}, 'stopped');

@@ -6,8 +6,20 @@ import { loadComponent } from '../guest/load.js';
 import { DEFAULT_LISTEN, defaultWorkers, parseListen, startNode } from '../node.js';
 import { LOG_LEVELS, type LogLevel } from '../logging.js';
 import { buildApp } from './build.js';
+import { readDotenv, resolveVariables } from '../capabilities/variables/resolve.js';
 
 const say = (line: string) => process.stderr.write(line + '\n');
+
+interface UpOptions {
+  listen: string;
+  admin?: string;
+  workers?: number;
+  queue?: number;
+  build?: boolean;
+  logLevel: LogLevel;
+  dataDir: string;
+  envFile?: string;
+}
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -39,10 +51,21 @@ export async function main(argv: string[]): Promise<void> {
     .option('--workers <n>', `worker threads (default: ${defaultWorkers()}, the available cores)`, positiveInt)
     .option('--queue <n>', 'requests that may wait for a worker before 503', positiveInt)
     .option('--build', 'run each component build command first')
+    .option('--data-dir <dir>', 'where SQLite key-value stores live (relative to the manifest folder)', '.verge/data')
+    .option('--env-file <file>', 'a dotenv file with VERGE_VAR_* variable values')
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
-    .action(async (path: string, o: { listen: string; admin?: string; workers?: number; queue?: number; build?: boolean; logLevel: LogLevel }) => {
+    .action(async (path: string, o: UpOptions) => {
       if (o.build) await buildApp(loadManifest(path), say);
-      const node = await startNode({ manifest: path, listen: o.listen, admin: o.admin, workers: o.workers, queueLimit: o.queue, logLevel: o.logLevel });
+      const node = await startNode({
+        manifest: path,
+        listen: o.listen,
+        admin: o.admin,
+        workers: o.workers,
+        queueLimit: o.queue,
+        logLevel: o.logLevel,
+        dataDir: o.dataDir,
+        envFile: o.envFile,
+      });
       say(`Serving ${node.app.name} on ${node.url}`);
       say('Available routes:');
       for (const r of node.app.routes) say(`  ${r.component}: ${node.url}${r.path}`);
@@ -68,8 +91,10 @@ export async function main(argv: string[]): Promise<void> {
     .command('check')
     .description('validate the manifest and every module without serving')
     .argument('[path]', 'a verge.toml or a folder holding one', '.')
-    .action(async (path: string) => {
+    .option('--env-file <file>', 'a dotenv file with VERGE_VAR_* variable values')
+    .action(async (path: string, o: { envFile?: string }) => {
       const app = loadManifest(path);
+      resolveVariables(app.variables, { env: process.env, dotenv: o.envFile ? readDotenv(o.envFile) : undefined });
       const results = await Promise.allSettled([...app.components.values()].map((c) => loadComponent(c)));
       const errors = results.flatMap((r) => (r.status === 'rejected' ? [r.reason instanceof Error ? r.reason.message : String(r.reason)] : []));
       if (errors.length > 0) {

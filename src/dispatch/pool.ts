@@ -11,7 +11,9 @@
  */
 import { Worker } from 'node:worker_threads';
 import { VergeError } from '../errors.js';
-import type { FromWorker, GuestRequest, GuestResponse, ModuleSpec, ToWorker } from './protocol.js';
+import type { FromWorker, GuestRequest, GuestResponse, HostCall, HostReply, ModuleSpec, ToWorker } from './protocol.js';
+import { createBridgeEnds, serveHostCalls } from '../capabilities/host-bridge.js';
+import type { LogLevelName } from '../capabilities/logging/levels.js';
 
 /** Requests posted to one worker at once: the running one and the next. */
 export const PIPELINE_DEPTH = 2;
@@ -22,8 +24,13 @@ export interface PoolOptions {
   spares: number;
   queueLimit: number;
   modules: ModuleSpec[];
-  onGuestLog?: (id: string, component: string, line: string) => void;
+  onGuestLog?: (id: string, component: string, stream: 'stderr' | 'guest' | 'host', level: LogLevelName, line: string) => void;
   onWorkerReplaced?: (reason: 'deadline' | 'crash') => void;
+  onBreaker?: (store: string, state: 'closed' | 'open' | 'half-open', reason: string | undefined) => void;
+  /** Work a worker asks of the main thread (capabilities/host-calls.ts). */
+  hostCall: (call: HostCall) => Promise<HostReply>;
+  /** A request is answered or abandoned: release what the main thread holds for it. */
+  onRequestEnd?: (id: string) => void;
 }
 
 export type Outcome = { ok: true; response: GuestResponse } | { ok: false; error: VergeError };
@@ -138,8 +145,11 @@ export class WorkerPool {
     slot.ready.catch(() => undefined);
     worker.on('error', (err) => this.onCrash(slot, err));
     worker.on('exit', (code) => this.onCrash(slot, new Error(`worker exited with code ${code}`)));
-    const load: ToWorker = { t: 'load', modules: this.options.modules };
-    worker.postMessage(load);
+    const ends = createBridgeEnds();
+    serveHostCalls(ends, this.options.hostCall);
+    worker.once('exit', () => ends.mainPort.close());
+    const load: ToWorker = { t: 'load', modules: this.options.modules, bridge: { port: ends.workerPort, signal: ends.signal } };
+    worker.postMessage(load, [ends.workerPort]);
     return slot;
   }
 
@@ -152,10 +162,11 @@ export class WorkerPool {
 
   private onMessage(slot: Slot, msg: FromWorker): void {
     if (msg.t === 'ready') return;
+    if (msg.t === 'breaker') return this.options.onBreaker?.(msg.store, msg.state, msg.reason);
     const job = slot.jobs[0];
     if (!job || job.request.id !== msg.id) return;
     if (msg.t === 'log') {
-      if (!job.done) this.options.onGuestLog?.(msg.id, job.request.component, msg.line);
+      if (!job.done) this.options.onGuestLog?.(msg.id, job.request.component, msg.stream, msg.level, msg.line);
       return;
     }
     slot.jobs.shift();
@@ -176,6 +187,7 @@ export class WorkerPool {
     job.done = true;
     clearTimeout(job.timer);
     this.inFlight--;
+    this.options.onRequestEnd?.(job.request.id);
     job.resolve(outcome);
   }
 

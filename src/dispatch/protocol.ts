@@ -3,7 +3,11 @@
  * are matched by `id` (the request id); a message for an id the receiver does not expect is
  * dropped, which is what happens to the late answer of a worker that was already replaced.
  */
+import type { MessagePort } from 'node:worker_threads';
 import type { ErrorCode } from '../errors.js';
+import type { StatusName } from '../capabilities/abi.js';
+import type { KvBackend } from '../capabilities/kv/schema.js';
+import type { LogLevelName } from '../capabilities/logging/levels.js';
 
 export interface ModuleSpec {
   component: string;
@@ -11,6 +15,15 @@ export interface ModuleSpec {
   /** Present when the module has linear memory (supplied by the worker, per instance). */
   memory: { initialPages: number; maximumPages: number } | undefined;
   maxResponseBytes: number;
+  grants: ComponentGrants;
+}
+
+/** What a component may use, resolved for the worker (default-deny: absent means refused). */
+export interface ComponentGrants {
+  kvStores: Array<{ name: string; backend: KvBackend; file: string | undefined }>;
+  variables: Array<{ name: string; value: string | undefined; secret: boolean }>;
+  /** The component has at least one allowed outbound host (the main thread checks the URL). */
+  outbound: boolean;
 }
 
 /** What a guest needs to know about its request; the worker turns it into a CGI environment. */
@@ -34,7 +47,7 @@ export interface GuestRequest {
 }
 
 export type ToWorker =
-  | { t: 'load'; modules: ModuleSpec[] }
+  | { t: 'load'; modules: ModuleSpec[]; bridge: { port: MessagePort; signal: SharedArrayBuffer } }
   /** deadlineAt: Date.now() after which the worker answers DEADLINE_EXCEEDED without running the guest. */
   | { t: 'run'; request: GuestRequest; deadlineAt: number };
 
@@ -49,4 +62,35 @@ export type FromWorker =
   | { t: 'ready' }
   | { t: 'done'; id: string; response: GuestResponse }
   | { t: 'fail'; id: string; code: ErrorCode; message: string }
-  | { t: 'log'; id: string; stream: 'stderr'; line: string };
+  | { t: 'log'; id: string; stream: 'stderr' | 'guest' | 'host'; level: LogLevelName; line: string }
+  | { t: 'breaker'; store: string; state: 'closed' | 'open' | 'half-open'; reason: string | undefined };
+
+/** One store operation; the same shape runs against a synchronous store in the worker or an async one on the main thread. */
+export type KvOp =
+  | { method: 'get'; key: string }
+  | { method: 'set'; key: string; value: Uint8Array }
+  | { method: 'delete'; key: string }
+  | { method: 'exists'; key: string }
+  | { method: 'listKeys'; prefix: string; after: string | undefined; limit: number }
+  | { method: 'increment'; key: string; delta: bigint }
+  | { method: 'compareAndSwap'; key: string; expected: Uint8Array | null; value: Uint8Array };
+
+export interface OutboundRequestSpec {
+  method: string;
+  url: string;
+  headers: Array<[string, string]>;
+  body: Uint8Array;
+}
+
+export interface OutboundResponseSpec {
+  status: number;
+  headers: Array<[string, string]>;
+  body: Uint8Array;
+}
+
+/** Worker → main, over the host bridge (capabilities/host-bridge.ts). */
+export type HostCall =
+  | { op: 'kv'; requestId: string; component: string; store: string; kv: KvOp }
+  | { op: 'http'; requestId: string; component: string; request: OutboundRequestSpec };
+
+export type HostReply = { ok: true; value: unknown } | { ok: false; status: StatusName; message: string };

@@ -9,11 +9,15 @@ import { MAX_MODULE_BYTES, type ComponentConfig } from '../manifest/config.js';
 import { SANDBOX_MEMORY_IMPORT, WASM_PAGE_BYTES, sandboxModule } from '../wasm/binary.js';
 import type { ModuleSpec } from '../dispatch/protocol.js';
 import { WASI_MODULE, WASI_P1_FUNCTIONS } from './wasi-p1.js';
+import { VERGE_ABI_MODULE, VERGE_ABI_NAMES } from '../capabilities/abi.js';
 
 const WASI_NAMES = new Set<string>(WASI_P1_FUNCTIONS);
 
+/** A compiled module; the node adds the component's resolved grants before sending it to workers. */
+export type CompiledModule = Omit<ModuleSpec, 'grants'>;
+
 export interface LoadedComponent {
-  spec: ModuleSpec;
+  spec: CompiledModule;
   bytes: number;
   initialMemoryBytes: number;
 }
@@ -61,7 +65,13 @@ function checkInterface(c: ComponentConfig, module: WebAssembly.Module): void {
   for (const imp of WebAssembly.Module.imports(module)) {
     if (imp.module === SANDBOX_MEMORY_IMPORT.module && imp.name === SANDBOX_MEMORY_IMPORT.name) continue;
     if (imp.module === WASI_MODULE && imp.kind === 'function' && WASI_NAMES.has(imp.name)) continue;
-    const what = imp.module === WASI_MODULE ? 'is not a WASI preview1 function' : 'is not provided by Verge (WAGI modules may import wasi_snapshot_preview1 only)';
+    if (imp.module === VERGE_ABI_MODULE && imp.kind === 'function' && VERGE_ABI_NAMES.has(imp.name)) continue;
+    const what =
+      imp.module === WASI_MODULE
+        ? 'is not a WASI preview1 function'
+        : imp.module === VERGE_ABI_MODULE
+          ? `is not a ${VERGE_ABI_MODULE} function (docs/abi.md)`
+          : `is not provided by Verge (WAGI modules may import ${WASI_MODULE} and ${VERGE_ABI_MODULE})`;
     problems.push(`imports ${imp.kind} ${imp.module}.${imp.name}, which ${what}`);
   }
   const start = WebAssembly.Module.exports(module).find((e) => e.name === '_start');

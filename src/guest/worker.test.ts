@@ -1,9 +1,10 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Worker } from 'node:worker_threads';
+import { Worker, type MessagePort } from 'node:worker_threads';
 import wabtInit from 'wabt';
 import { sandboxModule } from '../wasm/binary.js';
 import type { FromWorker, GuestRequest, ModuleSpec, ToWorker } from '../dispatch/protocol.js';
+import { createBridgeEnds } from '../capabilities/host-bridge.js';
 
 /**
  * A guest that answers with one digit: '0' plus the byte it finds at address 4096, then leaves a 1
@@ -61,6 +62,7 @@ describe('guest worker', () => {
     return answer;
   }
 
+  let bridgePort: MessagePort;
   before(async () => {
     const wabt = await wabtInit();
     const parsed = wabt.parseWat('leaky.wat', LEAKY_GUEST);
@@ -72,14 +74,18 @@ describe('guest worker', () => {
       module: new WebAssembly.Module(sandboxed.bytes),
       memory: sandboxed.memory,
       maxResponseBytes: 1024,
+      grants: { kvStores: [], variables: [], outbound: false },
     };
     worker = new Worker(new URL('./worker.js', import.meta.url));
     const ready = next((m) => m.t === 'ready');
-    worker.postMessage({ t: 'load', modules: [spec] } satisfies ToWorker);
+    const ends = createBridgeEnds();
+    bridgePort = ends.mainPort;
+    worker.postMessage({ t: 'load', modules: [spec], bridge: { port: ends.workerPort, signal: ends.signal } } satisfies ToWorker, [ends.workerPort]);
     await ready;
   });
 
   after(async () => {
+    bridgePort.close();
     await worker.terminate();
   });
 

@@ -11,6 +11,11 @@ import { CappedBuffer, LineSink } from './output.js';
 import { CStringListBuilder, ProcExit, WASI_MODULE, cStringList, createWasiImports, type CStringList, type WasiRequest } from './wasi-p1.js';
 import { SANDBOX_MEMORY_IMPORT, WASM_PAGE_BYTES } from '../wasm/binary.js';
 import type { FromWorker, GuestRequest, ModuleSpec, ToWorker } from '../dispatch/protocol.js';
+import { VERGE_ABI_MODULE } from '../capabilities/abi.js';
+import { createVergeImports } from '../capabilities/guest-imports.js';
+import { GuestScope } from '../capabilities/guest-scope.js';
+import { HostBridge } from '../capabilities/host-bridge.js';
+import { WorkerStores } from '../capabilities/kv/worker-stores.js';
 
 /** Room for the CGI header block on top of the body cap. */
 const HEADER_ALLOWANCE = 64 * 1024;
@@ -30,8 +35,11 @@ const post = (msg: FromWorker, transfer?: ArrayBuffer[]) => port.postMessage(msg
 
 const modules = new Map<string, LoadedModule>();
 const stdout = new CappedBuffer();
-let currentId = '';
-const stderr = new LineSink((line) => post({ t: 'log', id: currentId, stream: 'stderr', line }));
+// Set up by the load message, before any request runs.
+let scope: GuestScope;
+let vergeImports: ReturnType<typeof createVergeImports>;
+const stores = new WorkerStores((store, state, reason) => post({ t: 'breaker', store, state, reason }));
+const stderr = new LineSink((line) => scope.log('info', line, 'stderr'));
 const emptyOut = { write() {} };
 let state: WasiRequest = {
   memory: undefined,
@@ -82,7 +90,7 @@ function run(req: GuestRequest): void {
     post({ t: 'fail', id: req.id, code: 'INTERNAL', message: `component ${req.component} is not loaded in this worker` });
     return;
   }
-  currentId = req.id;
+  scope.begin(req.id, m.component, m.grants);
   stdout.reset(m.maxResponseBytes + HEADER_ALLOWANCE);
   stderr.reset();
   const memory = acquireMemory(m);
@@ -102,6 +110,7 @@ function run(req: GuestRequest): void {
   try {
     const instance = new WebAssembly.Instance(m.module, {
       [WASI_MODULE]: wasi,
+      [VERGE_ABI_MODULE]: vergeImports,
       [SANDBOX_MEMORY_IMPORT.module]: { [SANDBOX_MEMORY_IMPORT.name]: memory as WebAssembly.Memory },
     });
     (instance.exports._start as () => void)();
@@ -109,6 +118,7 @@ function run(req: GuestRequest): void {
     if (!(err instanceof ProcExit && err.code === 0)) failure = classify(err);
   }
   stderr.flush();
+  scope.end();
   if (!failure) {
     try {
       const parsed = parseCgiResponse(stdout.view(), m.maxResponseBytes);
@@ -128,6 +138,8 @@ function run(req: GuestRequest): void {
 port.on('message', (msg: ToWorker) => {
   switch (msg.t) {
     case 'load':
+      scope ??= new GuestScope(() => state.memory, new HostBridge(msg.bridge.port, msg.bridge.signal), stores, post);
+      vergeImports ??= createVergeImports(scope);
       for (const spec of msg.modules) {
         modules.set(spec.component, { ...spec, spare: undefined, args: cStringList([spec.component]) });
       }

@@ -1,4 +1,7 @@
 /** The validated, frozen shape of an application: what the rest of Verge reads. */
+import type { KvStoreDecl } from '../capabilities/kv/schema.js';
+import type { VariableDecl } from '../capabilities/variables/schema.js';
+
 export interface Limits {
   memoryMib: number;
   timeoutMs: number;
@@ -30,6 +33,10 @@ export interface ComponentConfig {
   description: string | undefined;
   limits: Limits;
   build: BuildConfig | undefined;
+  /** Grants: default-deny, each names what the component may use. */
+  keyValueStores: readonly string[];
+  allowedOutboundHosts: readonly string[];
+  variables: readonly string[];
 }
 
 export interface RouteConfig {
@@ -47,4 +54,6 @@ export interface AppConfig {
   description: string | undefined;
   routes: RouteConfig[];
   components: ReadonlyMap<string, ComponentConfig>;
+  keyValueStores: ReadonlyMap<string, KvStoreDecl>;
+  variables: ReadonlyMap<string, VariableDecl>;
 }

@@ -9,6 +9,10 @@ export class ManifestProblems {
   add(keyPath: string, message: string): void {
     this.list.push(`${this.file}: ${keyPath}: ${message}`);
   }
+  /** A problem a validator elsewhere already phrased as `key.path: message`. */
+  addPhrased(message: string): void {
+    this.list.push(`${this.file}: ${message}`);
+  }
 }
 
 export type TomlTable = Record<string, unknown>;
@@ -59,6 +63,45 @@ export class Fields {
       return undefined;
     }
     return v;
+  }
+
+  /** An array of strings, each checked against `pattern`; reported as `key[i]`. */
+  stringList(name: string, opts: { pattern?: RegExp; expected: string }): string[] {
+    const v = this.take(name);
+    if (v === undefined) return [];
+    if (!Array.isArray(v)) {
+      this.problems.add(this.key(name), `expected an array of strings (${opts.expected}), got ${describe(v)}`);
+      return [];
+    }
+    const out: string[] = [];
+    v.forEach((item, i) => {
+      if (typeof item !== 'string' || item.length === 0 || (opts.pattern && !opts.pattern.test(item))) {
+        this.problems.add(`${this.key(name)}[${i}]`, `expected ${opts.expected}, got ${describe(item)}`);
+      } else if (out.includes(item)) {
+        this.problems.add(`${this.key(name)}[${i}]`, `${JSON.stringify(item)} is listed twice`);
+      } else out.push(item);
+    });
+    return out;
+  }
+
+  /** The raw value, for validators that live elsewhere (they report through `problems`). */
+  value(name: string): unknown {
+    return this.take(name);
+  }
+
+  boolean(name: string): boolean | undefined {
+    const v = this.take(name);
+    if (v === undefined) return undefined;
+    if (typeof v !== 'boolean') {
+      this.problems.add(this.key(name), `expected true or false, got ${describe(v)}`);
+      return undefined;
+    }
+    return v;
+  }
+
+  /** `key` as a full key path, for messages built outside this class. */
+  keyPath(name: string): string {
+    return this.key(name);
   }
 
   integer(name: string, opts: { min: number; max: number; unit: string }): number | undefined {

@@ -10,6 +10,9 @@ import { VergeError } from '../errors.js';
 import { parsePattern, patternShape } from '../ingress/router.js';
 import { DEFAULT_LIMITS, type AppConfig, type ComponentConfig, type Limits, type RouteConfig } from './config.js';
 import { Fields, ManifestProblems } from './fields.js';
+import { readKeyValueStores, readStoreGrants } from '../capabilities/kv/schema.js';
+import { readVariableGrants, readVariables } from '../capabilities/variables/schema.js';
+import { readOutboundGrants } from '../capabilities/outbound-http/schema.js';
 
 export const MANIFEST_FILE = 'verge.toml';
 const NAME = /^[a-z0-9]([a-z0-9_-]{0,62}[a-z0-9])?$/;
@@ -59,6 +62,8 @@ export function parseManifest(text: string, file: string): AppConfig {
   const version = app?.string('version');
   const description = app?.string('description');
   app?.done();
+  const keyValueStores = readKeyValueStores(root, problems);
+  const variables = readVariables(root, problems);
 
   const components = new Map<string, ComponentConfig>();
   for (const [componentName, c] of root.tables('component')) {
@@ -66,6 +71,9 @@ export function parseManifest(text: string, file: string): AppConfig {
     const source = c.string('source', { required: true, expected: 'a path to a .wasm file, relative to the manifest' });
     const componentDescription = c.string('description');
     const limits = readLimits(c.table('limits'));
+    const storeGrants = readStoreGrants(c, keyValueStores, problems);
+    const variableGrants = readVariableGrants(c, variables, problems);
+    const outboundGrants = readOutboundGrants(c, problems);
     const b = c.table('build');
     const command = b?.string('command', { required: true, expected: 'a shell command' });
     const workdir = b?.string('workdir', { expected: 'a folder, relative to the manifest' });
@@ -80,6 +88,9 @@ export function parseManifest(text: string, file: string): AppConfig {
         description: componentDescription,
         limits,
         build: command === undefined ? undefined : Object.freeze({ command, workdir: path.resolve(dir, workdir ?? '.') }),
+        keyValueStores: Object.freeze(storeGrants),
+        allowedOutboundHosts: Object.freeze(outboundGrants),
+        variables: Object.freeze(variableGrants),
       }),
     );
   }
@@ -121,6 +132,8 @@ export function parseManifest(text: string, file: string): AppConfig {
     description,
     routes: Object.freeze(routes.map((r) => Object.freeze(r))) as RouteConfig[],
     components,
+    keyValueStores,
+    variables,
   });
 }
 

@@ -8,9 +8,12 @@ export interface TestComponent {
   route: string;
   /** TOML inline-table body for limits, e.g. `timeout_ms = 1000`. */
   limits?: string;
+  /** More keys for the [component.NAME] table, e.g. `key_value_stores = ["default"]`. */
+  extra?: string;
 }
 
-export function writeApp(name: string, components: Record<string, TestComponent>): string {
+/** `appToml` adds app-level tables such as [variables] or [key_value_stores.NAME]. */
+export function writeApp(name: string, components: Record<string, TestComponent>, appToml = ''): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), `verge-${name}-`));
   let toml = `[application]\nname = "${name}"\n`;
   for (const [cname, c] of Object.entries(components)) {
@@ -18,7 +21,9 @@ export function writeApp(name: string, components: Record<string, TestComponent>
     toml += `\n[[route]]\npath = "${c.route}"\ncomponent = "${cname}"\n`;
     toml += `\n[component.${cname}]\nsource = "${cname}.wasm"\n`;
     if (c.limits) toml += `limits = { ${c.limits} }\n`;
+    if (c.extra) toml += `${c.extra}\n`;
   }
+  if (appToml) toml += `\n${appToml}\n`;
   writeFileSync(path.join(dir, 'verge.toml'), toml);
   return dir;
 }

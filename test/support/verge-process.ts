@@ -17,6 +17,8 @@ export interface VergeProcess {
   /** JSON log records printed so far. */
   logs(): Array<Record<string, unknown>>;
   stderr(): string;
+  /** Everything printed on stdout so far, raw. */
+  stdout(): string;
   /** SIGTERM, wait for exit (SIGKILL after `ms`); resolves with the exit code. */
   stop(ms?: number): Promise<number | null>;
 }
@@ -40,14 +42,20 @@ export function runVerge(args: string[], opts: { cwd?: string } = {}): Promise<{
   });
 }
 
-export async function startVerge(manifest: string, extraArgs: string[] = [], opts: { admin?: boolean; readyMs?: number } = {}): Promise<VergeProcess> {
+export async function startVerge(
+  manifest: string,
+  extraArgs: string[] = [],
+  opts: { admin?: boolean; readyMs?: number; env?: Record<string, string> } = {},
+): Promise<VergeProcess> {
   const args = [VERGE_BIN, 'up', manifest, '--listen', '127.0.0.1:0', ...extraArgs];
   if (opts.admin) args.push('--admin', '127.0.0.1:0');
-  const proc = spawn(process.execPath, args, { cwd: REPO_ROOT, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, args, { cwd: REPO_ROOT, env: childEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
+  let rawOut = '';
   let err = '';
   const records: Array<Record<string, unknown>> = [];
   proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    rawOut += d;
     out += d;
     let nl: number;
     while ((nl = out.indexOf('\n')) !== -1) {
@@ -83,7 +91,7 @@ export async function startVerge(manifest: string, extraArgs: string[] = [], opt
   }
   const url = /Serving .* on (http:\/\/\S+)/.exec(err)![1]!;
   const adminUrl = /Metrics: (http:\/\/\S+)\/metrics/.exec(err)?.[1];
-  return { proc, pid: proc.pid!, url, adminUrl, logs: () => records, stderr: () => err, stop };
+  return { proc, pid: proc.pid!, url, adminUrl, logs: () => records, stderr: () => err, stdout: () => rawOut, stop };
 }
 
 /** Resident set size of a process in bytes (Linux). */

@@ -46,3 +46,30 @@ export const SLEEP = `
     (i32.store16 (i32.const 296) (i32.const 0))
     (drop (call $poll_oneoff (i32.const 256) (i32.const 512) (i32.const 1) (i32.const 600))))`;
 export const POLL_ONEOFF = '(import "wasi_snapshot_preview1" "poll_oneoff" (func $poll_oneoff (param i32 i32 i32 i32) (result i32)))';
+
+/** verge:v1 imports (docs/abi.md) for WAT test guests. */
+export const VERGE = `
+  (import "verge:v1" "kv_open" (func $kv_open (param i32 i32) (result i32)))
+  (import "verge:v1" "kv_get" (func $kv_get (param i32 i32 i32 i32 i32) (result i32)))
+  (import "verge:v1" "kv_set" (func $kv_set (param i32 i32 i32 i32 i32) (result i32)))
+  (import "verge:v1" "kv_increment" (func $kv_increment (param i32 i32 i32 i64 i32) (result i32)))
+  (import "verge:v1" "variable_get" (func $variable_get (param i32 i32 i32 i32) (result i32)))
+  (import "verge:v1" "log" (func $log (param i32 i32 i32) (result i32)))
+  (import "verge:v1" "http_send" (func $http_send (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
+  (import "verge:v1" "http_response_status" (func $http_response_status (param i32) (result i32)))
+  (import "verge:v1" "http_response_body" (func $http_response_body (param i32 i32 i32) (result i32)))`;
+
+/**
+ * `$write` (param ptr len) writes bytes to stdout; `$answer` (param status-text-ptr len) writes a
+ * `content-type: text/plain` header block. Uses bytes 0..16 for the iovec.
+ */
+export const WRITE = `
+  (func $write (param $p i32) (param $n i32)
+    (i32.store (i32.const 0) (local.get $p))
+    (i32.store (i32.const 4) (local.get $n))
+    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8))))`;
+
+/** A data segment placing `text` at `offset`; returns [segment, length]. */
+export function at(offset: number, text: string): [string, number] {
+  return [`(data (i32.const ${offset}) ${watString(text)})`, Buffer.byteLength(text)];
+}

@@ -1,0 +1,2 @@
+export { openSqliteStore, SQLITE_DEFAULTS, type SqliteSettings, type SqliteStore, type SqliteStoreOptions } from './sqlite-store.js';
+export { toStoreError } from './errors.js';

@@ -1,0 +1,76 @@
+/**
+ * The main thread's side of host calls: the work a worker cannot do synchronously. Outbound HTTP
+ * (policy, SSRF rules, redirects, limits: outbound-http/fetch.ts) and stores whose backend lives
+ * here (memory; later Redis and NATS), each behind its circuit breaker. Per inbound request it
+ * keeps the outbound budget and an AbortController, so a request that ends or is killed stops its
+ * outbound calls.
+ */
+import { StoreError, type KvStore } from '../backends/store.js';
+import type { Logger } from '../logging.js';
+import type { HostCall, HostReply, OutboundResponseSpec } from '../dispatch/protocol.js';
+import { applyKvOp } from './kv/ops.js';
+import type { Breaker } from './kv/breaker.js';
+import { isOutboundError } from './outbound-http/errors.js';
+import { sendOutbound } from './outbound-http/fetch.js';
+import { DEFAULT_OUTBOUND_LIMITS, createRequestBudget, type RequestBudget } from './outbound-http/limits.js';
+import type { OutboundPolicy } from './outbound-http/policy.js';
+
+export interface HostCallDeps {
+  /** Per component. */
+  policies: ReadonlyMap<string, OutboundPolicy>;
+  /** Stores served from the main thread, by name. */
+  stores: ReadonlyMap<string, { store: KvStore; breaker: Breaker }>;
+  logger: Logger;
+}
+
+interface RequestState {
+  budget: RequestBudget;
+  abort: AbortController;
+}
+
+export function createHostCalls(deps: HostCallDeps) {
+  const requests = new Map<string, RequestState>();
+  const stateOf = (id: string): RequestState => {
+    let s = requests.get(id);
+    if (!s) requests.set(id, (s = { budget: createRequestBudget(), abort: new AbortController() }));
+    return s;
+  };
+
+  const handle = async (call: HostCall): Promise<HostReply> => {
+    switch (call.op) {
+      case 'kv': {
+        const entry = deps.stores.get(call.store);
+        if (!entry) return { ok: false, status: 'UNAVAILABLE', message: `store ${call.store} is not served by this node` };
+        try {
+          return { ok: true, value: await entry.breaker.callAsync(() => applyKvOp(entry.store, call.kv)) };
+        } catch (err) {
+          if (err instanceof StoreError) return { ok: false, status: err.reason, message: `store ${call.store}: ${err.message}` };
+          throw err;
+        }
+      }
+      case 'http': {
+        const policy = deps.policies.get(call.component);
+        if (!policy) return { ok: false, status: 'ACCESS_DENIED', message: `component ${call.component} has no allowed_outbound_hosts` };
+        const state = stateOf(call.requestId);
+        try {
+          state.budget.take();
+          const response: OutboundResponseSpec = await sendOutbound(call.request, { policy, limits: DEFAULT_OUTBOUND_LIMITS, signal: state.abort.signal });
+          return { ok: true, value: response };
+        } catch (err) {
+          if (isOutboundError(err)) return { ok: false, status: err.code, message: err.message };
+          throw err;
+        }
+      }
+    }
+  };
+
+  /** The inbound request is answered (or killed): stop its outbound calls and forget its budget. */
+  const endRequest = (id: string): void => {
+    const s = requests.get(id);
+    if (!s) return;
+    s.abort.abort();
+    requests.delete(id);
+  };
+
+  return { handle, endRequest };
+}

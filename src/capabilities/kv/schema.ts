@@ -1,0 +1,36 @@
+/** The key-value part of verge.toml: `[key_value_stores.NAME]` at app level, grants per component. */
+import type { Fields, ManifestProblems } from '../../manifest/fields.js';
+
+export const KV_BACKENDS = ['sqlite', 'memory'] as const;
+export type KvBackend = (typeof KV_BACKENDS)[number];
+
+export interface KvStoreDecl {
+  name: string;
+  backend: KvBackend;
+}
+
+/** The store every app has without declaring it (Spin's convention). */
+export const DEFAULT_STORE: KvStoreDecl = Object.freeze({ name: 'default', backend: 'sqlite' });
+const STORE_NAME = /^[a-z0-9]([a-z0-9_-]{0,62}[a-z0-9])?$/;
+
+export function readKeyValueStores(root: Fields, problems: ManifestProblems): Map<string, KvStoreDecl> {
+  const stores = new Map<string, KvStoreDecl>([[DEFAULT_STORE.name, DEFAULT_STORE]]);
+  for (const [name, t] of root.tables('key_value_stores')) {
+    if (!STORE_NAME.test(name)) problems.add(t.path, 'the store name is not valid: expected lowercase letters, digits, "-" and "_"');
+    const backend = t.string('backend', { pattern: new RegExp(`^(${KV_BACKENDS.join('|')})$`), expected: `one of ${KV_BACKENDS.map((b) => `"${b}"`).join(', ')}` });
+    t.done();
+    stores.set(name, Object.freeze({ name, backend: (backend as KvBackend | undefined) ?? 'sqlite' }));
+  }
+  return stores;
+}
+
+/** `key_value_stores = [...]` on a component: every label must be a store the app has. */
+export function readStoreGrants(c: Fields, stores: ReadonlyMap<string, KvStoreDecl>, problems: ManifestProblems): string[] {
+  const granted = c.stringList('key_value_stores', { expected: 'a store name' });
+  granted.forEach((name, i) => {
+    if (!stores.has(name)) {
+      problems.add(`${c.keyPath('key_value_stores')}[${i}]`, `no store ${JSON.stringify(name)}: use "default" or declare [key_value_stores.${name}]`);
+    }
+  });
+  return granted;
+}
