@@ -25,11 +25,17 @@ describe('capabilities through verge:v1', () => {
   let dir: string;
   let origin: http.Server;
   let originHits = 0;
+  let hangClosed = 0;
   let originUrl = '';
 
   before(async () => {
     origin = http.createServer((req, res) => {
       originHits++;
+      if (req.url === '/hang') {
+        // Never answers; records when Verge gives up on it.
+        req.on('close', () => hangClosed++);
+        return;
+      }
       res.writeHead(req.url === '/missing' ? 404 : 200, { 'content-type': 'text/plain' }).end(`origin saw ${req.method} ${req.url}`);
     });
     await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r));
@@ -49,9 +55,15 @@ describe('capabilities through verge:v1', () => {
         fetch: { route: '/fetch', wasm: await fetcher('target'), extra: `variables = ["target"]\nallowed_outbound_hosts = ["http://127.0.0.1:*"]` },
         'fetch-missing': { route: '/fetch-missing', wasm: await fetcher('missing_target'), extra: `variables = ["missing_target"]\nallowed_outbound_hosts = ["http://127.0.0.1:*"]` },
         'fetch-ungranted': { route: '/fetch-ungranted', wasm: await fetcher('target'), extra: 'variables = ["target"]' },
+        'fetch-hang': {
+          route: '/fetch-hang',
+          wasm: await fetcher('hang_target'),
+          limits: 'timeout_ms = 500',
+          extra: `variables = ["hang_target"]\nallowed_outbound_hosts = ["http://127.0.0.1:*"]`,
+        },
         'fetch-wildcard': { route: '/fetch-wildcard', wasm: await fetcher('target'), extra: `variables = ["target"]\nallowed_outbound_hosts = ["http://*:*"]` },
       },
-      `[key_value_stores.cache]\nbackend = "memory"\n\n[variables]\ngreeting = { default = "hello" }\napi_key = { required = true, secret = true }\ntarget = { default = "${originUrl}/data" }\nmissing_target = { default = "${originUrl}/missing" }`,
+      `[key_value_stores.cache]\nbackend = "memory"\n\n[variables]\ngreeting = { default = "hello" }\napi_key = { required = true, secret = true }\ntarget = { default = "${originUrl}/data" }\nmissing_target = { default = "${originUrl}/missing" }\nhang_target = { default = "${originUrl}/hang" }`,
     );
     node = await startVerge(dir, ['--workers', '2'], { admin: true, env: { VERGE_VAR_API_KEY: SECRET } });
   });
@@ -121,6 +133,17 @@ describe('capabilities through verge:v1', () => {
   test('outbound HTTP to an allowed host returns the origin response; a 404 is a response, not an error', async () => {
     assert.equal((await text(`${node.url}/fetch`)).body, '200 origin saw GET /data');
     assert.equal((await text(`${node.url}/fetch-missing`)).body, '404 origin saw GET /missing');
+  });
+
+  test('the deadline still ends a guest stuck in an outbound call, and the outbound connection is dropped', async () => {
+    const t0 = Date.now();
+    const r = await fetch(`${node.url}/fetch-hang`);
+    const elapsed = Date.now() - t0;
+    assert.equal(r.status, 504);
+    assert.equal(((await r.json()) as { error: string }).error, 'DEADLINE_EXCEEDED');
+    assert.ok(elapsed < 500 + 250, `answered after ${elapsed} ms`);
+    await waitFor(() => hangClosed >= 1);
+    assert.equal((await text(`${node.url}/greeting`)).body, 'hello', 'the node goes on serving');
   });
 
   test('outbound HTTP without allowed_outbound_hosts, or to loopback under a wildcard, is ACCESS_DENIED and never reaches the origin', async () => {
