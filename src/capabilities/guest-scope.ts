@@ -12,6 +12,20 @@ import { GUEST_LOG_LIMITS, type LogLevelName } from './logging/levels.js';
 import type { ComponentGrants, FromWorker, KvOp, OutboundRequestSpec, OutboundResponseSpec } from '../dispatch/protocol.js';
 import { StoreError } from '../backends/store.js';
 
+/** How loud a refused host call is: denials and failing backends matter to operators; NOT_FOUND and CONFLICT are normal flow. */
+const LOG_LEVEL_FOR: Record<StatusName, LogLevelName> = {
+  OK: 'debug',
+  NOT_FOUND: 'debug',
+  CONFLICT: 'debug',
+  NOT_A_NUMBER: 'info',
+  INVALID_ARGUMENT: 'info',
+  LIMIT_EXCEEDED: 'warn',
+  ACCESS_DENIED: 'warn',
+  UNAVAILABLE: 'warn',
+  TIMEOUT: 'warn',
+  NETWORK: 'warn',
+};
+
 interface Current {
   id: string;
   component: string;
@@ -64,8 +78,10 @@ export class GuestScope {
       return fn();
     } catch (err) {
       if (err instanceof HostCallError) {
-        this.log(err.status === 'ACCESS_DENIED' ? 'warn' : 'debug', `${api}: ${err.message}`, 'host');
-        return Status[err.status as StatusName];
+        // Normal-flow answers are not logged: they would spend the guest's log budget.
+        const level = LOG_LEVEL_FOR[err.status];
+        if (level !== 'debug') this.log(level, `${api}: ${err.message}`, 'host');
+        return Status[err.status];
       }
       throw err;
     }
