@@ -7,11 +7,18 @@
  *  2. Start-up: spawn → first 200, median of several runs (NODE_EXTRA_CA_CERTS removed).
  *  3. First request: a generated ~300 KB module and examples/hello, first and second request after
  *     Verge says it is serving.
- *  4. A dated section prepended to bench/RESULTS.md.
+ *  4. Key-value from a guest on the SQLite backend, one worker: K kv_get / kv_set per request
+ *     against the raw store in-process (bench/lib/capabilities.ts).
+ *  5. Outbound HTTP from a guest: cost per http_send against undici pooled and unpooled.
+ *  6. A dated section prepended to bench/RESULTS.md.
  *
  * Knobs (environment): BENCH_SECONDS (10), BENCH_ROUNDS (3), BENCH_WARMUP_SECONDS (3),
  * BENCH_CONNECTIONS ("50,1"), BENCH_STARTUP_RUNS (7), BENCH_FIRST_RUNS (5), BENCH_BIG_KB (300),
- * BENCH_VERGE_WORKERS (Verge's default), BENCH_RESULTS (bench/RESULTS.md: the file the section goes to).
+ * BENCH_VERGE_WORKERS (Verge's default), BENCH_RESULTS (bench/RESULTS.md: the file the section goes to),
+ * BENCH_KV_OPS (1000 per request), BENCH_KV_REQUESTS (20), BENCH_OUTBOUND_CALLS (20 per request, ≤ 50),
+ * BENCH_OUTBOUND_REQUESTS (25), BENCH_CAP_WARMUP (5 rounds),
+ * BENCH_ONLY (all): a comma-separated subset of load,startup,first,kv,outbound, e.g. BENCH_ONLY=kv,outbound
+ * (combine with BENCH_RESULTS=/tmp/x.md to keep partial runs out of bench/RESULTS.md).
  * Every server listens on 127.0.0.1 on a free port and is stopped by PID, even on failure.
  */
 import { spawnSync } from 'node:child_process';
@@ -39,6 +46,7 @@ import {
 import { runWrk, type WrkResult } from './lib/wrk.js';
 import { BIG_BODY, buildBigModule } from './lib/bigmodule.js';
 import { fmtInt, fmtMiB, fmtMs, fmtPct, fmtRatio, median, medianBy, prependSection, table } from './lib/report.js';
+import { capabilityPhases, renderCapabilities, type CapResults } from './lib/capabilities.js';
 
 // ---------------------------------------------------------------------------------------------
 // Configuration
@@ -84,6 +92,27 @@ const BIG_KB = intEnv('BENCH_BIG_KB', 300);
 const VERGE_WORKERS = intEnv('BENCH_VERGE_WORKERS', os.availableParallelism());
 const VERGE_WORKER_ARGS = process.env.BENCH_VERGE_WORKERS ? ['--workers', String(VERGE_WORKERS)] : [];
 const MAIN_C = Math.max(...CONNECTIONS);
+const KV_OPS = intEnv('BENCH_KV_OPS', 1000);
+const KV_REQUESTS = intEnv('BENCH_KV_REQUESTS', 20);
+const OUTBOUND_CALLS = intEnv('BENCH_OUTBOUND_CALLS', 20);
+const OUTBOUND_REQUESTS = intEnv('BENCH_OUTBOUND_REQUESTS', 25);
+const CAP_WARMUP = intEnv('BENCH_CAP_WARMUP', 5);
+
+const PARTS = ['load', 'startup', 'first', 'kv', 'outbound'] as const;
+type Part = (typeof PARTS)[number];
+const ONLY: ReadonlySet<Part> = (() => {
+  const raw = (process.env.BENCH_ONLY ?? '').trim();
+  if (raw === '') return new Set(PARTS);
+  const set = new Set<Part>();
+  for (const p of raw.split(',').map((x) => x.trim()).filter(Boolean)) {
+    if (!(PARTS as readonly string[]).includes(p)) throw new Error(`BENCH_ONLY: ${JSON.stringify(p)} is not one of ${PARTS.join(', ')}`);
+    set.add(p as Part);
+  }
+  return set;
+})();
+const runs = (p: Part) => ONLY.has(p);
+/** workerd is only needed by the load and start-up phases. */
+const NEEDS_WORKERD = runs('load') || runs('startup');
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
@@ -171,7 +200,7 @@ function machine(): Machine {
     cores: os.availableParallelism(),
     cpu: /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? 'unknown',
     node: process.version,
-    workerd: firstLine(run(WORKERD_BIN, ['--version'], 'workerd --version')),
+    workerd: NEEDS_WORKERD || existsSync(WORKERD_BIN) ? firstLine(run(WORKERD_BIN, ['--version'], 'workerd --version')) : 'workerd not used',
     wrk: firstLine(`${wrk.stdout ?? ''}${wrk.stderr ?? ''}`).replace(/\s*Copyright.*$/, ''),
     kernel: `${os.type()} ${os.release()}`,
     git: git.status === 0 ? `${git.stdout.trim()}${dirty.stdout?.trim() ? ' + uncommitted changes in src/' : ''}` : 'unknown',
@@ -191,15 +220,17 @@ interface Prepared {
 }
 
 async function prepare(): Promise<Prepared> {
-  if (!existsSync(WORKERD_BIN)) {
+  if (NEEDS_WORKERD && !existsSync(WORKERD_BIN)) {
     log(`installing the workerd peer (${WORKERD_PACKAGE}) into ${WORKERD_PREFIX}`);
     mkdirSync(WORKERD_PREFIX, { recursive: true });
     run('npm', ['install', '--no-save', '--no-package-lock', '--prefix', WORKERD_PREFIX, WORKERD_PACKAGE], 'npm install workerd');
   }
-  for (const f of [VERGE_BIN, NODE_PEER, WORKERD_CONFIG, WORKERD_BIN]) {
+  for (const f of [VERGE_BIN, NODE_PEER, ...(NEEDS_WORKERD ? [WORKERD_CONFIG, WORKERD_BIN] : [])]) {
     if (!existsSync(f)) throw new Error(`missing ${f} (run \`npm run build\`)`);
   }
   if (!existsSync(path.join(HELLO_DIR, 'verge.toml'))) throw new Error(`missing ${HELLO_DIR}/verge.toml`);
+  mkdirSync(WORK, { recursive: true });
+  if (!(runs('load') || runs('startup') || runs('first'))) return { helloBytes: NaN, helloSha: 'n/a', bigManifest: '', bigBytes: NaN, bigFunctions: 0 };
   log('building examples/hello (verge build examples/hello)');
   run(process.execPath, [VERGE_BIN, 'build', 'examples/hello'], 'verge build examples/hello');
   const hello = readFileSync(HELLO_WASM);
@@ -468,16 +499,44 @@ function medianRound(s: Running, c: number): Measurement | undefined {
   return list && list.length > 0 ? medianBy(list, (m) => m.wrk.rps) : undefined;
 }
 
-function render(m: Machine, prep: Prepared, running: Running[], startup: Awaited<ReturnType<typeof startupPhase>>, first: FirstRequestResult[]): string {
-  const byKey = (k: ServerKey) => running.find((r) => r.def.key === k)!;
-  const verge = byKey('verge');
-  const nodeHttp = byKey('node');
-  const workerd = byKey('workerd');
+interface Results {
+  running?: Running[];
+  startup?: Awaited<ReturnType<typeof startupPhase>>;
+  first?: FirstRequestResult[];
+  caps?: CapResults;
+}
+
+function render(m: Machine, prep: Prepared, res: Results): string {
   const out: string[] = [];
   out.push(`## ${m.date}`);
   out.push('');
   out.push(`- Machine: ${m.cores} cores, ${m.cpu}; ${m.kernel}; Node ${m.node}; ${m.workerd}; ${m.wrk}`);
   out.push(`- Command: \`${command()}\` (verge src at ${m.git})`);
+  if (ONLY.size < PARTS.length) out.push(`- Partial run: only ${[...ONLY].join(', ')} (BENCH_ONLY).`);
+  if (res.running) renderLoad(out, m, prep, res.running);
+  else out.push('');
+  if (res.startup) renderStartup(out, res.startup);
+  if (res.first) renderFirst(out, res.first);
+  if (res.running) renderThreads(out, res.running.find((r) => r.def.key === 'verge')!);
+  if (res.caps) {
+    out.push(renderCapabilities(res.caps));
+  }
+  if (notes.length > 0) {
+    out.push('### Notes');
+    out.push('');
+    const seen = new Map<string, number>();
+    for (const n of notes) seen.set(n, (seen.get(n) ?? 0) + 1);
+    for (const [n, count] of seen) out.push(`- ${n}${count > 1 ? ` (×${count})` : ''}`);
+    out.push('');
+  }
+  return out.join('\n');
+}
+
+function renderLoad(out: string[], m: Machine, prep: Prepared, running: Running[]): void {
+  const byKey = (k: ServerKey) => running.find((r) => r.def.key === k)!;
+  const verge = byKey('verge');
+  const nodeHttp = byKey('node');
+  const workerd = byKey('workerd');
   out.push(
     `- Load: ${ROUNDS} rounds × 3 servers × c${CONNECTIONS.join('/c')}, \`wrk -t1 -cN -d${SECONDS}s --latency\` after a ${WARMUP} s warm-up each; ` +
       `servers alternate, first server rotates per round; figures are the median round by RPS (range = all rounds).`,
@@ -567,7 +626,9 @@ function render(m: Machine, prep: Prepared, running: Running[], startup: Awaited
   out.push('');
   out.push('VmRSS/VmHWM of the server process; for Verge that includes its worker threads (same process).');
   out.push('');
+}
 
+function renderStartup(out: string[], startup: Awaited<ReturnType<typeof startupPhase>>): void {
   out.push(`### Start-up: spawn → first 200 on GET ${HELLO_PATH} (${STARTUP_RUNS} runs, polled every 2 ms, NODE_EXTRA_CA_CERTS unset)`);
   out.push('');
   const sRows = startup.servers.map((r) => [
@@ -579,7 +640,9 @@ function render(m: Machine, prep: Prepared, running: Running[], startup: Awaited
   sRows.push(['`node -e 0` (process floor)', fmtMs(median(startup.bareNode)), `${fmtMs(Math.min(...startup.bareNode))}–${fmtMs(Math.max(...startup.bareNode))}`, '— (exit)']);
   out.push(table(['server', 'median', 'range', 'median to its "listening" line'], sRows, ['l', 'r', 'r', 'r']));
   out.push('');
+}
 
+function renderFirst(out: string[], first: FirstRequestResult[]): void {
   out.push(`### First request after \`verge up\` prints "Serving" (${FIRST_RUNS} runs, new connection per request)`);
   out.push('');
   out.push(
@@ -590,7 +653,9 @@ function render(m: Machine, prep: Prepared, running: Running[], startup: Awaited
     ),
   );
   out.push('');
+}
 
+function renderThreads(out: string[], verge: Running): void {
   const vm = medianRound(verge, MAIN_C);
   if (vm) {
     // Verge starts its pool last: the highest TIDs are the pool's workers, then the one spare.
@@ -614,38 +679,53 @@ function render(m: Machine, prep: Prepared, running: Running[], startup: Awaited
     );
     out.push('');
   }
-
-  if (notes.length > 0) {
-    out.push('### Notes');
-    out.push('');
-    const seen = new Map<string, number>();
-    for (const n of notes) seen.set(n, (seen.get(n) ?? 0) + 1);
-    for (const [n, count] of seen) out.push(`- ${n}${count > 1 ? ` (×${count})` : ''}`);
-    out.push('');
-  }
-  return out.join('\n');
 }
 
 // ---------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
   installExitGuards();
+  log(`parts: ${[...ONLY].join(', ')}`);
+  // prepare() first: it installs workerd on first use, and machine() asks it for its version.
+  const prep = await prepare();
   const m = machine();
   log(`${m.date}; ${m.cores} cores, ${m.cpu}; Node ${m.node}; ${m.workerd}`);
   log(`rounds ${ROUNDS} × c${CONNECTIONS.join('/c')} × ${SECONDS} s (warm-up ${WARMUP} s); start-up runs ${STARTUP_RUNS}; first-request runs ${FIRST_RUNS}`);
-  const prep = await prepare();
+  const res: Results = {};
 
-  const running: Running[] = [];
-  try {
-    for (const def of SERVERS) running.push(await startForLoad(def));
-    await loadPhase(running);
-  } finally {
-    await Promise.all(running.map((r) => stop(r.child)));
+  if (runs('load')) {
+    const running: Running[] = [];
+    try {
+      for (const def of SERVERS) running.push(await startForLoad(def));
+      await loadPhase(running);
+    } finally {
+      await Promise.all(running.map((r) => stop(r.child)));
+    }
+    res.running = running;
   }
-  const startup = await startupPhase();
-  const first = await firstRequestPhase(prep);
+  if (runs('startup')) res.startup = await startupPhase();
+  if (runs('first')) res.first = await firstRequestPhase(prep);
+  if (runs('kv') || runs('outbound')) {
+    res.caps = await capabilityPhases(
+      {
+        root: ROOT,
+        work: WORK,
+        vergeBin: VERGE_BIN,
+        nodePeer: NODE_PEER,
+        kvOps: KV_OPS,
+        kvRequests: KV_REQUESTS,
+        outboundCalls: OUTBOUND_CALLS,
+        outboundRequests: OUTBOUND_REQUESTS,
+        warmupRounds: CAP_WARMUP,
+        log,
+        notes,
+        track,
+      },
+      { kv: runs('kv'), outbound: runs('outbound') },
+    );
+  }
 
-  const section = render(m, prep, running, startup, first);
+  const section = render(m, prep, res);
   prependSection(RESULTS, section);
   process.stdout.write(section + '\n');
   log(`appended to ${path.relative(ROOT, RESULTS)}`);
