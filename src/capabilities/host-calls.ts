@@ -11,7 +11,6 @@ import type { HostCall, HostReply, OutboundResponseSpec } from '../dispatch/prot
 import { applyKvOp } from './kv/ops.js';
 import type { Breaker } from './kv/breaker.js';
 import { isOutboundError } from './outbound-http/errors.js';
-import { sendOutbound } from './outbound-http/fetch.js';
 import { DEFAULT_OUTBOUND_LIMITS, createRequestBudget, type RequestBudget } from './outbound-http/limits.js';
 import type { OutboundPolicy } from './outbound-http/policy.js';
 
@@ -27,6 +26,9 @@ interface RequestState {
   budget: RequestBudget;
   abort: AbortController;
 }
+
+/** undici costs ~45 ms to import: loaded on the first outbound call, not at every start. */
+let fetchModule: Promise<typeof import('./outbound-http/fetch.js')> | undefined;
 
 export function createHostCalls(deps: HostCallDeps) {
   const requests = new Map<string, RequestState>();
@@ -54,6 +56,7 @@ export function createHostCalls(deps: HostCallDeps) {
         const state = stateOf(call.requestId);
         try {
           state.budget.take();
+          const { sendOutbound } = await (fetchModule ??= import('./outbound-http/fetch.js'));
           const response: OutboundResponseSpec = await sendOutbound(call.request, { policy, limits: DEFAULT_OUTBOUND_LIMITS, signal: state.abort.signal });
           return { ok: true, value: response };
         } catch (err) {
