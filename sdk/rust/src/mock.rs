@@ -1,0 +1,530 @@
+//! An in-process fake of the `verge:v1` host, compiled on every target except `wasm32`.
+//!
+//! On `wasm32` the SDK calls the real host. Elsewhere (`cargo test` on the build machine) its
+//! calls land here instead, so handlers can be unit-tested natively: key-value stores in memory,
+//! variables, captured log records, canned outbound HTTP responses, and failure injection.
+//!
+//! Each thread has a current [`Host`]; a fresh, empty one is created on first use. To share one
+//! host between threads (e.g. to test compare-and-swap loops under contention), create it once
+//! and call [`Host::install`] on each thread:
+//!
+//! ```
+//! use verge_sdk::{kv::Store, mock::Host};
+//! let host = Host::new();
+//! host.install();
+//! let store = Store::open("default").unwrap();
+//! store.set("k", b"v").unwrap();
+//! assert_eq!(host.kv_value("default", "k"), Some(b"v".to_vec()));
+//! ```
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::error::Error;
+
+/// Largest key and value the fake accepts, as in docs/abi.md.
+const MAX_KEY: usize = 512;
+const MAX_VALUE: usize = 1 << 20;
+
+/// An outbound request as the fake host received it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpRequest {
+    pub method: String,
+    pub url: String,
+    /// The raw `name: value` lines, split.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// A canned answer for an outbound request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpResponse {
+    pub status: u16,
+    /// Header names are lower-cased by the fake, as the real host does.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// The key-value operation a [`Host::on_kv`] hook is called before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KvOp {
+    Get,
+    Set,
+    Delete,
+    Exists,
+    Increment,
+    CompareAndSwap,
+    ListKeys,
+}
+
+type Entries = BTreeMap<Vec<u8>, Vec<u8>>;
+type HttpHandler = Box<dyn FnMut(&HttpRequest) -> Result<HttpResponse, Error> + Send>;
+type KvHook = Box<dyn FnMut(&mut KvCall<'_>) + Send>;
+
+/// What a [`Host::on_kv`] hook sees: the operation, its key, the store's entries (to change,
+/// playing another writer), and a way to make the operation fail.
+pub struct KvCall<'a> {
+    /// The operation about to run.
+    pub op: KvOp,
+    /// Its key (the prefix for `ListKeys`).
+    pub key: &'a [u8],
+    /// The store's entries, before the operation.
+    pub entries: &'a mut BTreeMap<Vec<u8>, Vec<u8>>,
+    fail: Option<Error>,
+}
+
+impl KvCall<'_> {
+    /// Makes this operation fail with `error` instead of running.
+    pub fn fail(&mut self, error: Error) {
+        self.fail = Some(error);
+    }
+
+    /// The key as text.
+    pub fn key_str(&self) -> &str {
+        std::str::from_utf8(self.key).unwrap_or("")
+    }
+}
+
+#[derive(Default)]
+struct State {
+    granted_stores: Option<HashSet<String>>,
+    stores: HashMap<String, Entries>,
+    handles: Vec<String>,
+    variables: HashMap<String, String>,
+    denied_variables: HashSet<String>,
+    kv_failure: Option<(i32, Option<u32>)>,
+    page_limit: Option<usize>,
+    http: Option<HttpHandler>,
+    responses: HashMap<i32, HttpResponse>,
+    next_response: i32,
+    sent: Vec<HttpRequest>,
+    logs: Vec<(i32, String)>,
+    kv_hook: Option<KvHook>,
+}
+
+/// A fake `verge:v1` host. Cloning shares the same state.
+#[derive(Clone, Default)]
+pub struct Host(Arc<Mutex<State>>);
+
+thread_local! {
+    static CURRENT: RefCell<Option<Host>> = RefCell::new(None);
+}
+
+impl Host {
+    /// An empty host: every store is granted and empty, no variables, no HTTP handler.
+    pub fn new() -> Host {
+        Host::default()
+    }
+
+    /// Makes this host the one the SDK talks to on the current thread.
+    pub fn install(&self) -> &Host {
+        CURRENT.with(|c| *c.borrow_mut() = Some(self.clone()));
+        self
+    }
+
+    /// The current thread's host (a fresh one, installed, if none was).
+    pub fn current() -> Host {
+        CURRENT.with(|c| c.borrow_mut().get_or_insert_with(Host::new).clone())
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panicking test must not poison the host for the others.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Grants only these stores (by default every store name is granted).
+    pub fn grant_stores(&self, names: &[&str]) -> &Host {
+        self.state().granted_stores = Some(names.iter().map(|s| s.to_string()).collect());
+        self
+    }
+
+    /// Gives the variable `name` a value.
+    pub fn set_variable(&self, name: &str, value: &str) -> &Host {
+        self.state().variables.insert(name.to_string(), value.to_string());
+        self
+    }
+
+    /// Makes `variable_get(name)` answer `ACCESS_DENIED`.
+    pub fn deny_variable(&self, name: &str) -> &Host {
+        self.state().denied_variables.insert(name.to_string());
+        self
+    }
+
+    /// Makes the next `times` key-value calls (all of them when `None`) fail with `error`,
+    /// as a failing backend or an open circuit breaker would. `kv_open` is not affected.
+    pub fn fail_kv(&self, error: Error, times: Option<u32>) -> &Host {
+        self.state().kv_failure = Some((error.code(), times));
+        self
+    }
+
+    /// Ends the failure injected by [`Host::fail_kv`].
+    pub fn heal_kv(&self) -> &Host {
+        self.state().kv_failure = None;
+        self
+    }
+
+    /// Caps `kv_list_keys` pages at `keys` keys (the real host's cap is 1000), to test paging.
+    pub fn set_list_page_limit(&self, keys: usize) -> &Host {
+        self.state().page_limit = Some(keys.max(1));
+        self
+    }
+
+    /// Calls `hook` before every key-value operation (after [`Host::fail_kv`] failures, which
+    /// never reach it). A test can change the entries to play a concurrent writer, e.g. between
+    /// a guest's `get` and its `compare_and_swap`, or fail this one call. The hook runs while
+    /// the host is locked: it must not call the `Host` or the SDK.
+    pub fn on_kv<F>(&self, hook: F) -> &Host
+    where
+        F: FnMut(&mut KvCall<'_>) + Send + 'static,
+    {
+        self.state().kv_hook = Some(Box::new(hook));
+        self
+    }
+
+    /// Answers outbound requests with `handler` (without one, `http_send` fails with
+    /// `ACCESS_DENIED`, as for a host that is not granted).
+    pub fn on_http<F>(&self, handler: F) -> &Host
+    where
+        F: FnMut(&HttpRequest) -> Result<HttpResponse, Error> + Send + 'static,
+    {
+        self.state().http = Some(Box::new(handler));
+        self
+    }
+
+    /// The outbound requests sent so far.
+    pub fn sent_requests(&self) -> Vec<HttpRequest> {
+        self.state().sent.clone()
+    }
+
+    /// How many outbound responses are still open (not closed by `http_close`).
+    pub fn open_responses(&self) -> usize {
+        self.state().responses.len()
+    }
+
+    /// A value in a store, bypassing grants and failures.
+    pub fn kv_value(&self, store: &str, key: &str) -> Option<Vec<u8>> {
+        self.state().stores.get(store)?.get(key.as_bytes()).cloned()
+    }
+
+    /// Sets a value in a store, bypassing grants and failures.
+    pub fn kv_insert(&self, store: &str, key: &str, value: &[u8]) -> &Host {
+        self.state()
+            .stores
+            .entry(store.to_string())
+            .or_default()
+            .insert(key.as_bytes().to_vec(), value.to_vec());
+        self
+    }
+
+    /// All keys of a store, in byte order.
+    pub fn kv_keys(&self, store: &str) -> Vec<String> {
+        match self.state().stores.get(store) {
+            Some(entries) => entries.keys().map(|k| String::from_utf8_lossy(k).into_owned()).collect(),
+            None => Vec::new(),
+        }
+    }
+
+    /// The log records written so far, as `(level, message)`.
+    pub fn logs(&self) -> Vec<(i32, String)> {
+        self.state().logs.clone()
+    }
+}
+
+fn current() -> Host {
+    Host::current()
+}
+
+/// The `sys` functions for native targets: the same contract as the wasm imports.
+pub(crate) mod host {
+    use super::*;
+
+    const NOT_FOUND: i32 = -1;
+    const ACCESS_DENIED: i32 = -2;
+    const INVALID_ARGUMENT: i32 = -3;
+    const LIMIT_EXCEEDED: i32 = -4;
+    const CONFLICT: i32 = -6;
+    const NOT_A_NUMBER: i32 = -9;
+
+    /// Copies `data` to `out` if it fits; returns its length either way.
+    fn put(data: &[u8], out: &mut [u8]) -> i32 {
+        if data.len() <= out.len() {
+            out[..data.len()].copy_from_slice(data);
+        }
+        data.len() as i32
+    }
+
+    /// Runs a key-value operation: checks the handle and the key, applies failure injection,
+    /// runs the hook, then `f` on the store's entries.
+    fn with_store<F>(store: i32, op: KvOp, key: &[u8], f: F) -> i32
+    where
+        F: FnOnce(&mut Entries) -> i32,
+    {
+        let host = current();
+        let mut st = host.state();
+        let name = match usize::try_from(store).ok().and_then(|i| st.handles.get(i)) {
+            Some(name) => name.clone(),
+            None => return NOT_FOUND,
+        };
+        // (Verge answers an empty key with LIMIT_EXCEEDED too: keys are 1..=512 bytes.)
+        if op != KvOp::ListKeys && (key.is_empty() || key.len() > MAX_KEY) {
+            return LIMIT_EXCEEDED;
+        }
+        if std::str::from_utf8(key).is_err() {
+            return INVALID_ARGUMENT;
+        }
+        if let Some((code, times)) = st.kv_failure {
+            match times {
+                None => return code,
+                Some(0) => st.kv_failure = None,
+                Some(n) => {
+                    st.kv_failure = if n == 1 { None } else { Some((code, Some(n - 1))) };
+                    return code;
+                }
+            }
+        }
+        let mut hook = st.kv_hook.take();
+        let st = &mut *st;
+        let entries = st.stores.entry(name).or_default();
+        let mut failed = None;
+        if let Some(h) = hook.as_mut() {
+            let mut call = KvCall { op, key, entries: &mut *entries, fail: None };
+            h(&mut call);
+            failed = call.fail;
+        }
+        let rc = match failed {
+            Some(e) => e.code(),
+            None => f(entries),
+        };
+        if st.kv_hook.is_none() {
+            st.kv_hook = hook;
+        }
+        rc
+    }
+
+    pub fn kv_open(name: &[u8]) -> i32 {
+        let name = match std::str::from_utf8(name) {
+            Ok(n) => n.to_string(),
+            Err(_) => return INVALID_ARGUMENT,
+        };
+        let host = current();
+        let mut st = host.state();
+        if let Some(granted) = &st.granted_stores {
+            if !granted.contains(&name) {
+                return ACCESS_DENIED;
+            }
+        }
+        if let Some(i) = st.handles.iter().position(|h| *h == name) {
+            return i as i32;
+        }
+        st.handles.push(name);
+        (st.handles.len() - 1) as i32
+    }
+
+    pub fn kv_get(store: i32, key: &[u8], out: &mut [u8]) -> i32 {
+        with_store(store, KvOp::Get, key, |e| match e.get(key) {
+            Some(v) => put(v, out),
+            None => NOT_FOUND,
+        })
+    }
+
+    pub fn kv_set(store: i32, key: &[u8], value: &[u8]) -> i32 {
+        if value.len() > MAX_VALUE {
+            return LIMIT_EXCEEDED;
+        }
+        with_store(store, KvOp::Set, key, |e| {
+            e.insert(key.to_vec(), value.to_vec());
+            0
+        })
+    }
+
+    pub fn kv_delete(store: i32, key: &[u8]) -> i32 {
+        with_store(store, KvOp::Delete, key, |e| e.remove(key).is_some() as i32)
+    }
+
+    pub fn kv_exists(store: i32, key: &[u8]) -> i32 {
+        with_store(store, KvOp::Exists, key, |e| e.contains_key(key) as i32)
+    }
+
+    pub fn kv_increment(store: i32, key: &[u8], delta: i64, out: &mut [u8; 8]) -> i32 {
+        with_store(store, KvOp::Increment, key, |e| {
+            let current = match e.get(key) {
+                None => 0i64,
+                Some(v) => match parse_counter(v) {
+                    Some(n) => n,
+                    None => return NOT_A_NUMBER,
+                },
+            };
+            // As Verge does: a result outside i64 is NOT_A_NUMBER, and the value is unchanged.
+            let next = match current.checked_add(delta) {
+                Some(n) => n,
+                None => return NOT_A_NUMBER,
+            };
+            e.insert(key.to_vec(), next.to_string().into_bytes());
+            *out = next.to_le_bytes();
+            0
+        })
+    }
+
+    /// A canonical decimal i64, as Verge accepts it: optional `-`, no `+`, no leading zeros,
+    /// no `-0`, no spaces.
+    fn parse_counter(v: &[u8]) -> Option<i64> {
+        let digits = v.strip_prefix(b"-").unwrap_or(v);
+        let canonical = !digits.is_empty()
+            && digits.iter().all(u8::is_ascii_digit)
+            && (digits == b"0" || digits[0] != b'0')
+            && v != b"-0";
+        if !canonical {
+            return None;
+        }
+        std::str::from_utf8(v).ok()?.parse::<i64>().ok()
+    }
+
+    pub fn kv_compare_and_swap(store: i32, key: &[u8], expected: Option<&[u8]>, new: &[u8]) -> i32 {
+        if new.len() > MAX_VALUE {
+            return LIMIT_EXCEEDED;
+        }
+        with_store(store, KvOp::CompareAndSwap, key, |e| {
+            if e.get(key).map(|v| v.as_slice()) != expected {
+                return CONFLICT;
+            }
+            e.insert(key.to_vec(), new.to_vec());
+            0
+        })
+    }
+
+    pub fn kv_list_keys(store: i32, prefix: &[u8], after: &[u8], out: &mut [u8]) -> i32 {
+        let limit = current().state().page_limit.unwrap_or(1000);
+        with_store(store, KvOp::ListKeys, prefix, |e| {
+            let mut written = 0usize;
+            for (count, key) in e
+                .keys()
+                .filter(|k| k.starts_with(prefix) && (after.is_empty() || k.as_slice() > after))
+                .enumerate()
+            {
+                let record = 4 + key.len();
+                if count == limit {
+                    break;
+                }
+                if written + record > out.len() {
+                    if count == 0 {
+                        return record as i32;
+                    }
+                    break;
+                }
+                out[written..written + 4].copy_from_slice(&(key.len() as u32).to_le_bytes());
+                out[written + 4..written + record].copy_from_slice(key);
+                written += record;
+            }
+            written as i32
+        })
+    }
+
+    pub fn http_send(method: &[u8], url: &[u8], headers: &[u8], body: &[u8]) -> i32 {
+        let (method, url, headers) = match (
+            std::str::from_utf8(method),
+            std::str::from_utf8(url),
+            std::str::from_utf8(headers),
+        ) {
+            (Ok(m), Ok(u), Ok(h)) => (m, u, h),
+            _ => return INVALID_ARGUMENT,
+        };
+        if method.is_empty() || !(url.starts_with("http://") || url.starts_with("https://")) {
+            return INVALID_ARGUMENT;
+        }
+        let mut parsed = Vec::new();
+        for line in headers.split('\n').filter(|l| !l.is_empty()) {
+            match line.split_once(':') {
+                Some((n, v)) if !n.is_empty() && !line.contains('\r') => {
+                    parsed.push((n.to_string(), v.trim_start().to_string()))
+                }
+                _ => return INVALID_ARGUMENT,
+            }
+        }
+        let request = HttpRequest { method: method.to_string(), url: url.to_string(), headers: parsed, body: body.to_vec() };
+        let host = current();
+        let mut st = host.state();
+        st.sent.push(request.clone());
+        let mut handler = match st.http.take() {
+            Some(h) => h,
+            None => return ACCESS_DENIED,
+        };
+        drop(st);
+        let result = handler(&request);
+        let mut st = host.state();
+        if st.http.is_none() {
+            st.http = Some(handler);
+        }
+        match result {
+            Ok(mut response) => {
+                for h in response.headers.iter_mut() {
+                    h.0 = h.0.to_ascii_lowercase();
+                }
+                let handle = st.next_response;
+                st.next_response += 1;
+                st.responses.insert(handle, response);
+                handle
+            }
+            Err(e) => e.code(),
+        }
+    }
+
+    fn with_response<F: FnOnce(&HttpResponse) -> i32>(response: i32, f: F) -> i32 {
+        let host = current();
+        let st = host.state();
+        match st.responses.get(&response) {
+            Some(r) => f(r),
+            None => NOT_FOUND,
+        }
+    }
+
+    pub fn http_response_status(response: i32) -> i32 {
+        with_response(response, |r| r.status as i32)
+    }
+
+    pub fn http_response_headers(response: i32, out: &mut [u8]) -> i32 {
+        with_response(response, |r| {
+            let text: Vec<String> = r.headers.iter().map(|(n, v)| format!("{}: {}", n, v)).collect();
+            put(text.join("\n").as_bytes(), out)
+        })
+    }
+
+    pub fn http_response_body(response: i32, out: &mut [u8]) -> i32 {
+        with_response(response, |r| put(&r.body, out))
+    }
+
+    pub fn http_close(response: i32) -> i32 {
+        match current().state().responses.remove(&response) {
+            Some(_) => 0,
+            None => NOT_FOUND,
+        }
+    }
+
+    pub fn variable_get(name: &[u8], out: &mut [u8]) -> i32 {
+        let name = match std::str::from_utf8(name) {
+            Ok(n) => n,
+            Err(_) => return INVALID_ARGUMENT,
+        };
+        let host = current();
+        let st = host.state();
+        if st.denied_variables.contains(name) {
+            return ACCESS_DENIED;
+        }
+        match st.variables.get(name) {
+            Some(v) => put(v.as_bytes(), out),
+            None => NOT_FOUND,
+        }
+    }
+
+    pub fn log(level: i32, msg: &[u8]) -> i32 {
+        if !(0..=4).contains(&level) {
+            return INVALID_ARGUMENT;
+        }
+        let msg = match std::str::from_utf8(msg) {
+            Ok(m) => m.to_string(),
+            Err(_) => return INVALID_ARGUMENT,
+        };
+        current().state().logs.push((level, msg));
+        0
+    }
+}
