@@ -8,7 +8,7 @@ export interface Metrics {
   workerRestarts: Counter<'reason'>;
   deadlineKills: Counter<'component'>;
   traps: Counter<'component' | 'code'>;
-  breakerTransitions: Counter<'store' | 'state'>;
+  breakerTransitions: Counter<'store' | 'side' | 'state'>;
   /** The per-request update, on the hot path: label children are looked up once and cached. */
   observeRequest(component: string, status: number, seconds: number | undefined): void;
 }
@@ -49,8 +49,8 @@ export function createMetrics(gauges: { queued: () => number; busy: () => number
   });
   const breakerTransitions = new Counter({
     name: 'verge_kv_breaker_transitions_total',
-    help: 'KV circuit breaker state changes, by store and new state (each worker has its own breaker for SQLite stores).',
-    labelNames: ['store', 'state'] as const,
+    help: 'KV circuit breaker state changes, by store, side (read or write) and new state (each worker has its own breakers for SQLite stores).',
+    labelNames: ['store', 'side', 'state'] as const,
     registers: [registry],
   });
   new Gauge({ name: 'verge_queue_depth', help: 'Requests admitted and waiting for a worker.', registers: [registry], collect() { this.set(gauges.queued()); } });

@@ -14,7 +14,7 @@ import { Router, parsePattern } from './ingress/router.js';
 import { createLogger, type LogLevel, type Logger } from './logging.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { DEFAULT_DATA_DIR, prepareCapabilities } from './capabilities/runtime.js';
-import type { BreakerState } from './capabilities/kv/breaker.js';
+import type { OnBreakerChange } from './capabilities/kv/store-breakers.js';
 
 export interface NodeOptions {
   manifest: string;
@@ -85,9 +85,9 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const components = await Promise.all([...app.components.values()].map((c) => loadComponent(c)));
   const { logger, flush } = createLogger(opts.logLevel ?? 'info');
   let metrics: Metrics | undefined;
-  const onBreaker = (store: string, state: BreakerState, reason: string | undefined) => {
-    metrics?.breakerTransitions.inc({ store, state });
-    const line = { store, state, reason };
+  const onBreaker: OnBreakerChange = (store, side, state, reason) => {
+    metrics?.breakerTransitions.inc({ store, side, state });
+    const line = { store, side, state, reason };
     if (state === 'open') logger.warn(line, 'kv circuit breaker opened');
     else logger.info(line, `kv circuit breaker ${state}`);
   };

@@ -7,7 +7,7 @@ import { HostCallError, Status, type StatusName } from './abi.js';
 import { GuestMemory } from '../guest/guest-memory.js';
 import type { HostBridge } from './host-bridge.js';
 import { applyKvOp } from './kv/ops.js';
-import type { WorkerStores } from './kv/worker-stores.js';
+import { REMOTE, type WorkerStores } from './kv/worker-stores.js';
 import { GUEST_LOG_LIMITS, type LogLevelName } from './logging/levels.js';
 import type { ComponentGrants, FromWorker, KvOp, OutboundRequestSpec, OutboundResponseSpec } from '../dispatch/protocol.js';
 import { StoreError } from '../backends/store.js';
@@ -118,17 +118,17 @@ export class GuestScope {
 
   kv(handle: number, op: KvOp): unknown {
     const name = this.storeHandles[handle];
-    if (name === undefined) throw new HostCallError('NOT_FOUND', `no open store has handle ${handle}; call kv_open first`);
+    if (name === undefined) throw new HostCallError('INVALID_ARGUMENT', `no open store has handle ${handle}; call kv_open first`);
     const { grants, id, component } = this.request;
     const grant = grants.kvStores.find((s) => s.name === name)!;
+    let result: unknown;
     try {
-      const local = this.stores.local(grant);
-      if (local) return local.breaker.call(() => applyKvOp(local.store, op));
+      result = this.stores.run(grant, op, (store) => applyKvOp(store, op));
     } catch (err) {
       if (err instanceof StoreError) throw new HostCallError(err.reason, `store ${name}: ${err.message}`);
       throw err;
     }
-    return this.bridge.call({ op: 'kv', requestId: id, component, store: name, kv: op });
+    return result === REMOTE ? this.bridge.call({ op: 'kv', requestId: id, component, store: name, kv: op }) : result;
   }
 
   // ---- variables
@@ -155,12 +155,12 @@ export class GuestScope {
 
   response(handle: number): OutboundResponseSpec {
     const r = this.responses.get(handle);
-    if (!r) throw new HostCallError('NOT_FOUND', `no response has handle ${handle}`);
+    if (!r) throw new HostCallError('INVALID_ARGUMENT', `no response has handle ${handle} (closed, or never returned by http_send)`);
     return r;
   }
 
   closeResponse(handle: number): void {
-    if (!this.responses.delete(handle)) throw new HostCallError('NOT_FOUND', `no response has handle ${handle}`);
+    if (!this.responses.delete(handle)) throw new HostCallError('INVALID_ARGUMENT', `no response has handle ${handle} (closed, or never returned by http_send)`);
   }
 }
 

@@ -9,7 +9,7 @@ import { StoreError, type KvStore } from '../backends/store.js';
 import type { Logger } from '../logging.js';
 import type { HostCall, HostReply, OutboundResponseSpec } from '../dispatch/protocol.js';
 import { applyKvOp } from './kv/ops.js';
-import type { Breaker } from './kv/breaker.js';
+import type { StoreBreakers } from './kv/store-breakers.js';
 import { isOutboundError } from './outbound-http/errors.js';
 import { DEFAULT_OUTBOUND_LIMITS, createRequestBudget, type RequestBudget } from './outbound-http/limits.js';
 import type { OutboundPolicy } from './outbound-http/policy.js';
@@ -18,7 +18,7 @@ export interface HostCallDeps {
   /** Per component. */
   policies: ReadonlyMap<string, OutboundPolicy>;
   /** Stores served from the main thread, by name. */
-  stores: ReadonlyMap<string, { store: KvStore; breaker: Breaker }>;
+  stores: ReadonlyMap<string, { store: KvStore; breakers: StoreBreakers }>;
   logger: Logger;
 }
 
@@ -44,7 +44,7 @@ export function createHostCalls(deps: HostCallDeps) {
         const entry = deps.stores.get(call.store);
         if (!entry) return { ok: false, status: 'UNAVAILABLE', message: `store ${call.store} is not served by this node` };
         try {
-          return { ok: true, value: await entry.breaker.callAsync(() => applyKvOp(entry.store, call.kv)) };
+          return { ok: true, value: await entry.breakers.for(call.kv).callAsync(() => applyKvOp(entry.store, call.kv)) };
         } catch (err) {
           if (err instanceof StoreError) return { ok: false, status: err.reason, message: `store ${call.store}: ${err.message}` };
           throw err;

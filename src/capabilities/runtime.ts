@@ -11,7 +11,7 @@ import type { AppConfig, ComponentConfig } from '../manifest/config.js';
 import type { Logger } from '../logging.js';
 import type { ComponentGrants } from '../dispatch/protocol.js';
 import { createHostCalls } from './host-calls.js';
-import { createBreaker, type Breaker, type BreakerState } from './kv/breaker.js';
+import { StoreBreakers, type OnBreakerChange } from './kv/store-breakers.js';
 import { parseAllowedHosts, type OutboundPolicy } from './outbound-http/policy.js';
 import { resolveVariables, readDotenv, type ResolvedVariable } from './variables/resolve.js';
 
@@ -20,7 +20,7 @@ export interface CapabilityOptions {
   dataDir: string;
   env: NodeJS.ProcessEnv;
   envFile?: string | undefined;
-  onBreaker?: (store: string, state: BreakerState, reason: string | undefined) => void;
+  onBreaker?: OnBreakerChange;
 }
 
 export const DEFAULT_DATA_DIR = '.verge/data';
@@ -29,12 +29,12 @@ export function prepareCapabilities(app: AppConfig, opts: CapabilityOptions, log
   const variables = resolveVariables(app.variables, { env: opts.env, dotenv: opts.envFile ? readDotenv(opts.envFile) : undefined });
   const dataDir = path.resolve(app.dir, opts.dataDir);
 
-  const mainStores = new Map<string, { store: KvStore; breaker: Breaker }>();
+  const mainStores = new Map<string, { store: KvStore; breakers: StoreBreakers }>();
   for (const decl of app.keyValueStores.values()) {
     if (decl.backend !== 'memory') continue;
     mainStores.set(decl.name, {
       store: createMemoryStore(),
-      breaker: createBreaker({ name: decl.name, onStateChange: (state, reason) => opts.onBreaker?.(decl.name, state, reason) }),
+      breakers: new StoreBreakers(decl.name, opts.onBreaker),
     });
   }
 

@@ -14,6 +14,7 @@ import { VergeError } from '../errors.js';
 import type { FromWorker, GuestRequest, GuestResponse, HostCall, HostReply, ModuleSpec, ToWorker } from './protocol.js';
 import { createBridgeEnds, serveHostCalls } from '../capabilities/host-bridge.js';
 import type { LogLevelName } from '../capabilities/logging/levels.js';
+import type { OnBreakerChange } from '../capabilities/kv/store-breakers.js';
 
 /** Requests posted to one worker at once: the running one and the next. */
 export const PIPELINE_DEPTH = 2;
@@ -26,7 +27,7 @@ export interface PoolOptions {
   modules: ModuleSpec[];
   onGuestLog?: (id: string, component: string, stream: 'stderr' | 'guest' | 'host', level: LogLevelName, line: string) => void;
   onWorkerReplaced?: (reason: 'deadline' | 'crash') => void;
-  onBreaker?: (store: string, state: 'closed' | 'open' | 'half-open', reason: string | undefined) => void;
+  onBreaker?: OnBreakerChange;
   /** Work a worker asks of the main thread (capabilities/host-calls.ts). */
   hostCall: (call: HostCall) => Promise<HostReply>;
   /** A request is answered or abandoned: release what the main thread holds for it. */
@@ -162,7 +163,7 @@ export class WorkerPool {
 
   private onMessage(slot: Slot, msg: FromWorker): void {
     if (msg.t === 'ready') return;
-    if (msg.t === 'breaker') return this.options.onBreaker?.(msg.store, msg.state, msg.reason);
+    if (msg.t === 'breaker') return this.options.onBreaker?.(msg.store, msg.side, msg.state, msg.reason);
     const job = slot.jobs[0];
     if (!job || job.request.id !== msg.id) return;
     if (msg.t === 'log') {

@@ -63,7 +63,7 @@ export type FromWorker =
   | { t: 'done'; id: string; response: GuestResponse }
   | { t: 'fail'; id: string; code: ErrorCode; message: string }
   | { t: 'log'; id: string; stream: 'stderr' | 'guest' | 'host'; level: LogLevelName; line: string }
-  | { t: 'breaker'; store: string; state: 'closed' | 'open' | 'half-open'; reason: string | undefined };
+  | { t: 'breaker'; store: string; side: 'read' | 'write'; state: 'closed' | 'open' | 'half-open'; reason: string | undefined };
 
 /** One store operation; the same shape runs against a synchronous store in the worker or an async one on the main thread. */
 export type KvOp =

@@ -38,7 +38,7 @@ const stdout = new CappedBuffer();
 // Set up by the load message, before any request runs.
 let scope: GuestScope;
 let vergeImports: ReturnType<typeof createVergeImports>;
-const stores = new WorkerStores((store, state, reason) => post({ t: 'breaker', store, state, reason }));
+const stores = new WorkerStores((store, side, state, reason) => post({ t: 'breaker', store, side, state, reason }));
 const stderr = new LineSink((line) => scope.log('info', line, 'stderr'));
 const emptyOut = { write() {} };
 let state: WasiRequest = {

@@ -56,7 +56,7 @@ test('a locked SQLite store answers fast, opens the circuit breaker, and recover
       assert.deepEqual(answers.slice(0, 5), Array(5).fill('error:7'));
       assert.deepEqual(answers.slice(5), Array(3).fill('error:5'));
       assert.ok(elapsed < 5 * 250 + 1000, `8 requests took ${elapsed} ms`);
-      assert.match(await metrics(), /verge_kv_breaker_transitions_total\{store="default",state="open"\} 1/);
+      assert.match(await metrics(), /verge_kv_breaker_transitions_total\{store="default",side="write",state="open"\} 1/);
       assert.ok(node.logs().some((l) => l.msg === 'kv circuit breaker opened' && l.store === 'default'));
     } finally {
       holder.exec('ROLLBACK');
@@ -71,7 +71,7 @@ test('a locked SQLite store answers fast, opens the circuit breaker, and recover
       await new Promise((r) => setTimeout(r, 250));
     }
     assert.equal(answer, '2', 'the store recovered and lost nothing');
-    assert.match(await metrics(), /verge_kv_breaker_transitions_total\{store="default",state="closed"\} 1/);
+    assert.match(await metrics(), /verge_kv_breaker_transitions_total\{store="default",side="write",state="closed"\} 1/);
   } finally {
     await node.stop();
   }

@@ -9,6 +9,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
 import { fileURLToPath } from 'node:url';
 import { runVerge, startVerge, type VergeProcess } from '../../../test/support/verge-process.js';
 
@@ -229,5 +233,63 @@ describe('examples/sensor-aggregator', () => {
       assert.deepEqual(statuses, [200, 200, 200, 200, 200, 200, 200, 201], `round ${round}: ${replies.map((r) => r.text).join(' | ')}`);
     }
     assert.equal((await call(node, 'GET', `/regions/${region}`)).json.count, ROUNDS);
+  });
+});
+
+describe('examples/sensor-aggregator when its store fails', () => {
+  let node: VergeProcess;
+  let dataDir: string;
+  before(async () => {
+    const build = await runVerge(['build', APP]);
+    assert.equal(build.code, 0, build.stderr);
+    dataDir = mkdtempSync(path.join(os.tmpdir(), 'verge-aggregator-'));
+    node = await startVerge(APP, ['--data-dir', dataDir, '--workers', '1'], { admin: true });
+  });
+  after(async () => {
+    await node?.stop();
+  });
+
+  test('a locked store answers 503 fast, the circuit breaker opens, and the service recovers without losing a reading', async () => {
+    const region = `locked-${RUN}`;
+    assert.equal((await postReading(node, reading(`d-${RUN}`, region, 20, 1))).status, 201);
+    // A real failure: another connection holds SQLite's write lock.
+    const holder = new Database(path.join(dataDir, 'default.sqlite'));
+    holder.exec('BEGIN EXCLUSIVE');
+    try {
+      const t0 = Date.now();
+      const replies: Reply[] = [];
+      for (let i = 0; i < 8; i++) replies.push(await postReading(node, reading(`d-${RUN}`, region, 21, 2 + i)));
+      const elapsed = Date.now() - t0;
+      for (const r of replies) {
+        assert.equal(r.status, 503, r.text);
+        assert.equal(r.json.error, 'STORE_UNAVAILABLE');
+        assert.equal(r.headers.get('retry-after'), '1');
+      }
+      // Five calls wait out the 250 ms lock timeout, then the open breaker refuses at once.
+      assert.ok(elapsed < 8 * 250, `8 readings took ${elapsed} ms`);
+      const metrics = await (await fetch(`${node.adminUrl}/metrics`)).text();
+      assert.match(metrics, /verge_kv_breaker_transitions_total\{store="default",side="write",state="open"\} 1/);
+      // Reads have their own breaker: the statistics stay readable while writes are refused.
+      const stats = await call(node, 'GET', `/regions/${region}`);
+      assert.equal(stats.status, 200, stats.text);
+      assert.equal(stats.json.count, 1);
+    } finally {
+      holder.exec('ROLLBACK');
+      holder.close();
+    }
+    const until = Date.now() + 10_000;
+    let accepted: Reply | undefined;
+    while (Date.now() < until) {
+      const r = await postReading(node, reading(`d-${RUN}`, region, 22, 100));
+      if (r.status === 201) {
+        accepted = r;
+        break;
+      }
+      assert.equal(r.status, 503);
+      await new Promise((res) => setTimeout(res, 250));
+    }
+    assert.ok(accepted, 'the service recovered after the cool-down');
+    const stats = await call(node, 'GET', `/regions/${region}`);
+    assert.equal(stats.json.count, 2, 'the readings from before and after the failure are both counted, once');
   });
 });

@@ -5,32 +5,38 @@
  */
 import type { SyncKvStore } from '../../backends/store.js';
 import { openSqliteStore } from '../../backends/sqlite/sqlite-store.js';
-import { createBreaker, type Breaker, type BreakerState } from './breaker.js';
-import type { ComponentGrants } from '../../dispatch/protocol.js';
+import type { ComponentGrants, KvOp } from '../../dispatch/protocol.js';
+import { StoreBreakers, type OnBreakerChange } from './store-breakers.js';
 
 type StoreGrant = ComponentGrants['kvStores'][number];
 
 export class WorkerStores {
-  private readonly open = new Map<string, { store: SyncKvStore; breaker: Breaker }>();
+  private readonly breakers = new Map<string, StoreBreakers>();
+  private readonly open = new Map<string, SyncKvStore>();
 
-  constructor(private readonly onBreaker: (store: string, state: BreakerState, reason: string | undefined) => void) {}
+  constructor(private readonly onBreaker: OnBreakerChange) {}
 
-  /** The synchronous store for a grant, or undefined when its backend lives on the main thread. */
-  local(grant: StoreGrant): { store: SyncKvStore; breaker: Breaker } | undefined {
-    if (grant.backend !== 'sqlite' || !grant.file) return undefined;
-    let entry = this.open.get(grant.file);
-    if (!entry) {
-      const breaker = createBreaker({ name: grant.name, onStateChange: (state, reason) => this.onBreaker(grant.name, state, reason) });
+  /**
+   * Runs `op` on the grant's store in this worker, behind the store's breaker for that side;
+   * returns `remote` when the store's backend lives on the main thread.
+   */
+  run<T>(grant: StoreGrant, op: KvOp, apply: (store: SyncKvStore) => T): T | typeof REMOTE {
+    if (grant.backend !== 'sqlite' || !grant.file) return REMOTE;
+    const file = grant.file;
+    let breakers = this.breakers.get(file);
+    if (!breakers) this.breakers.set(file, (breakers = new StoreBreakers(grant.name, this.onBreaker)));
+    return breakers.for(op).call(() => {
       // Opening can fail too (a missing folder, a corrupt file): that counts against the breaker.
-      const store = breaker.call(() => openSqliteStore(grant.file!));
-      entry = { store, breaker };
-      this.open.set(grant.file, entry);
-    }
-    return entry;
+      let store = this.open.get(file);
+      if (!store) this.open.set(file, (store = openSqliteStore(file)));
+      return apply(store);
+    });
   }
 
   closeAll(): void {
-    for (const { store } of this.open.values()) store.close();
+    for (const store of this.open.values()) store.close();
     this.open.clear();
   }
 }
+
+export const REMOTE: unique symbol = Symbol('remote store');

@@ -13,8 +13,9 @@ export function kvImports(scope: GuestScope) {
   const mem = scope.memory;
 
   const key = (ptr: number, len: number, api: string): string => {
-    if (len >>> 0 === 0 || len >>> 0 > KV_LIMITS.maxKeyBytes) {
-      throw new HostCallError('LIMIT_EXCEEDED', `${api}: a key must be 1 to ${KV_LIMITS.maxKeyBytes} bytes, got ${len >>> 0}`);
+    if (len >>> 0 === 0) throw new HostCallError('INVALID_ARGUMENT', `${api}: the key is empty`);
+    if (len >>> 0 > KV_LIMITS.maxKeyBytes) {
+      throw new HostCallError('LIMIT_EXCEEDED', `${api}: a key may be at most ${KV_LIMITS.maxKeyBytes} bytes, got ${len >>> 0}`);
     }
     const k = mem.string(ptr, len, api);
     if (k === undefined) throw new HostCallError('INVALID_ARGUMENT', `${api}: the key is not valid UTF-8`);
