@@ -73,3 +73,49 @@ test('verge build fails clearly when a build command fails', async () => {
   assert.match(r.stderr, /component web: `exit 7` \(in .*\) exited with code 7/);
   assert.match(r.stderr, /BUILD_FAILED/);
 });
+
+test('verge check names a required variable that has no value, and passes once the environment sets it', async () => {
+  const dir = writeApp(
+    'vars',
+    { web: { route: '/...', extra: 'variables = ["api_key"]', wasm: await wat(`(module ${FD_WRITE} (memory 1) ${respondWith('status: 204\n\n')} (func (export "_start") (call $respond)))`) } },
+    '[variables]\napi_key = { required = true, secret = true }',
+  );
+  const missing = await runVerge(['check', dir]);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /required variables have no value: api_key \(set VERGE_VAR_API_KEY\)/);
+  assert.match(missing.stderr, /VARIABLE_MISSING/);
+  const envFile = path.join(dir, 'test.env');
+  writeFileSync(envFile, 'VERGE_VAR_API_KEY=from-the-env-file\n');
+  const ok = await runVerge(['check', dir, '--env-file', envFile]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.ok(!ok.stderr.includes('from-the-env-file'), 'the value is never printed');
+});
+
+test('verge check refuses grants of stores, variables and hosts the manifest does not define, naming each key', async () => {
+  const dir = tempDir();
+  const file = path.join(dir, 'verge.toml');
+  writeFileSync(
+    file,
+    [
+      '[application]',
+      'name = "x"',
+      '[[route]]',
+      'path = "/..."',
+      'component = "web"',
+      '[component.web]',
+      'source = "web.wasm"',
+      'key_value_stores = ["default", "sessions"]',
+      'variables = ["token"]',
+      'allowed_outbound_hosts = ["https://api.example.com", "ftp://files.example.com", "https://x.example.com/path"]',
+      '[key_value_stores.cache]',
+      'backend = "redis-cluster"',
+    ].join('\n'),
+  );
+  const r = await runVerge(['check', dir]);
+  assert.equal(r.code, 1);
+  assert.ok(r.stderr.includes(`${file}: component.web.key_value_stores[1]: no store "sessions"`), r.stderr);
+  assert.ok(r.stderr.includes(`${file}: component.web.variables[0]: no variable "token" is declared in [variables]`), r.stderr);
+  assert.ok(r.stderr.includes(`${file}: component.web.allowed_outbound_hosts[1]: expected`), r.stderr);
+  assert.ok(r.stderr.includes(`${file}: component.web.allowed_outbound_hosts[2]: expected`), r.stderr);
+  assert.ok(r.stderr.includes(`${file}: key_value_stores.cache.backend: expected one of "sqlite", "memory"`), r.stderr);
+});
