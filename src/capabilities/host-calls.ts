@@ -11,12 +11,12 @@ import type { HostCall, HostReply, OutboundResponseSpec } from '../dispatch/prot
 import { applyKvOp } from './kv/ops.js';
 import type { StoreBreakers } from './kv/store-breakers.js';
 import { isOutboundError } from './outbound-http/errors.js';
-import { DEFAULT_OUTBOUND_LIMITS, createRequestBudget, type RequestBudget } from './outbound-http/limits.js';
+import { createRequestBudget, type OutboundLimits, type RequestBudget } from './outbound-http/limits.js';
 import type { OutboundPolicy } from './outbound-http/policy.js';
 
 export interface HostCallDeps {
-  /** Per component. */
-  policies: ReadonlyMap<string, OutboundPolicy>;
+  /** Per component: its allow-list and limits. */
+  policies: ReadonlyMap<string, { policy: OutboundPolicy; limits: OutboundLimits }>;
   /** Stores served from the main thread, by name. */
   stores: ReadonlyMap<string, { store: KvStore; breakers: StoreBreakers }>;
   logger: Logger;
@@ -51,13 +51,13 @@ export function createHostCalls(deps: HostCallDeps) {
         }
       }
       case 'http': {
-        const policy = deps.policies.get(call.component);
-        if (!policy) return { ok: false, status: 'ACCESS_DENIED', message: `component ${call.component} has no allowed_outbound_hosts` };
+        const outbound = deps.policies.get(call.component);
+        if (!outbound) return { ok: false, status: 'ACCESS_DENIED', message: `component ${call.component} has no allowed_outbound_hosts` };
         const state = stateOf(call.requestId);
         try {
           state.budget.take();
           const { sendOutbound } = await (fetchModule ??= import('./outbound-http/fetch.js'));
-          const response: OutboundResponseSpec = await sendOutbound(call.request, { policy, limits: DEFAULT_OUTBOUND_LIMITS, signal: state.abort.signal });
+          const response: OutboundResponseSpec = await sendOutbound(call.request, { ...outbound, signal: state.abort.signal });
           return { ok: true, value: response };
         } catch (err) {
           if (isOutboundError(err)) return { ok: false, status: err.code, message: err.message };

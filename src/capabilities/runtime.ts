@@ -13,6 +13,7 @@ import type { ComponentGrants } from '../dispatch/protocol.js';
 import { createHostCalls } from './host-calls.js';
 import { StoreBreakers, type OnBreakerChange } from './kv/store-breakers.js';
 import { parseAllowedHosts, type OutboundPolicy } from './outbound-http/policy.js';
+import { outboundLimits, type OutboundLimits } from './outbound-http/limits.js';
 import { resolveVariables, readDotenv, type ResolvedVariable } from './variables/resolve.js';
 
 export interface CapabilityOptions {
@@ -38,12 +39,12 @@ export function prepareCapabilities(app: AppConfig, opts: CapabilityOptions, log
     });
   }
 
-  const policies = new Map<string, OutboundPolicy>();
+  const policies = new Map<string, { policy: OutboundPolicy; limits: OutboundLimits }>();
   for (const c of app.components.values()) {
     if (c.allowedOutboundHosts.length === 0) continue;
     const parsed = parseAllowedHosts(c.allowedOutboundHosts, `component.${c.name}.allowed_outbound_hosts`);
     if ('errors' in parsed) throw new VergeError('MANIFEST_INVALID', parsed.errors.join('\n')); // validated at load already
-    policies.set(c.name, parsed.policy);
+    policies.set(c.name, { policy: parsed.policy, limits: outboundLimits({ timeoutMs: c.limits.outboundTimeoutMs }) });
   }
 
   const grantsFor = (c: ComponentConfig): ComponentGrants => ({

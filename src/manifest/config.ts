@@ -7,6 +7,8 @@ export interface Limits {
   timeoutMs: number;
   maxRequestBytes: number;
   maxResponseBytes: number;
+  /** Total time for one outbound HTTP call (DNS, connect, redirects, body). */
+  outboundTimeoutMs: number;
 }
 
 /** The defaults, in one place (DESIGN.md's limits table). */
@@ -15,6 +17,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   timeoutMs: 30_000,
   maxRequestBytes: 10 * 1024 * 1024,
   maxResponseBytes: 32 * 1024 * 1024,
+  outboundTimeoutMs: 10_000,
 });
 
 /** A module file larger than this is rejected before it is read or compiled. */

@@ -72,7 +72,7 @@ describe('parseManifest: a valid manifest', () => {
   test('applies DEFAULT_LIMITS when a component has no [limits] table', () => {
     const app = parseManifest(manifest(), FILE);
     assert.deepEqual(app.components.get('api')!.limits, { ...DEFAULT_LIMITS });
-    assert.deepEqual({ ...DEFAULT_LIMITS }, { memoryMib: 128, timeoutMs: 30_000, maxRequestBytes: 10 * 1024 * 1024, maxResponseBytes: 32 * 1024 * 1024 });
+    assert.deepEqual({ ...DEFAULT_LIMITS }, { memoryMib: 128, timeoutMs: 30_000, maxRequestBytes: 10 * 1024 * 1024, maxResponseBytes: 32 * 1024 * 1024, outboundTimeoutMs: 10_000 });
   });
 
   test('fills the limits a [limits] table leaves out from DEFAULT_LIMITS', () => {
@@ -100,18 +100,18 @@ describe('parseManifest: a valid manifest', () => {
     assert.equal(app.description, 'A shop');
     const api = app.components.get('api')!;
     assert.equal(api.description, 'The API');
-    assert.deepEqual(api.limits, { memoryMib: 256, timeoutMs: 1500, maxRequestBytes: 0, maxResponseBytes: 2048 });
+    assert.deepEqual(api.limits, { memoryMib: 256, timeoutMs: 1500, maxRequestBytes: 0, maxResponseBytes: 2048, outboundTimeoutMs: 10_000 });
     assert.deepEqual(api.build, { command: 'cargo build --release', workdir: '/srv/api-src' });
   });
 
   test('accepts the extreme values of each limit', () => {
     const app = parseManifest(
       manifest({
-        component: '[component.api.limits]\nmemory_mib = 4096\ntimeout_ms = 3600000\nmax_request_bytes = 1073741824\nmax_response_bytes = 0',
+        component: '[component.api.limits]\nmemory_mib = 4096\ntimeout_ms = 3600000\nmax_request_bytes = 1073741824\nmax_response_bytes = 0\noutbound_timeout_ms = 600000',
       }),
       FILE,
     );
-    assert.deepEqual(app.components.get('api')!.limits, { memoryMib: 4096, timeoutMs: 3_600_000, maxRequestBytes: 1024 * 1024 * 1024, maxResponseBytes: 0 });
+    assert.deepEqual(app.components.get('api')!.limits, { memoryMib: 4096, timeoutMs: 3_600_000, maxRequestBytes: 1024 * 1024 * 1024, maxResponseBytes: 0, outboundTimeoutMs: 600_000 });
     const low = parseManifest(manifest({ component: '[component.api.limits]\nmemory_mib = 1\ntimeout_ms = 1' }), FILE);
     assert.equal(low.components.get('api')!.limits.memoryMib, 1);
     assert.equal(low.components.get('api')!.limits.timeoutMs, 1);

@@ -148,11 +148,13 @@ function readLimits(t: Fields | undefined): Limits {
   const timeoutMs = t.integer('timeout_ms', { min: 1, max: 3_600_000, unit: 'milliseconds' });
   const maxRequestBytes = t.integer('max_request_bytes', { min: 0, max: 1024 * MIB, unit: 'bytes' });
   const maxResponseBytes = t.integer('max_response_bytes', { min: 0, max: 1024 * MIB, unit: 'bytes' });
+  const outboundTimeoutMs = t.integer('outbound_timeout_ms', { min: 1, max: 600_000, unit: 'milliseconds' });
   t.done();
   return Object.freeze({
     memoryMib: memoryMib ?? DEFAULT_LIMITS.memoryMib,
     timeoutMs: timeoutMs ?? DEFAULT_LIMITS.timeoutMs,
     maxRequestBytes: maxRequestBytes ?? DEFAULT_LIMITS.maxRequestBytes,
     maxResponseBytes: maxResponseBytes ?? DEFAULT_LIMITS.maxResponseBytes,
+    outboundTimeoutMs: outboundTimeoutMs ?? DEFAULT_LIMITS.outboundTimeoutMs,
   });
 }
