@@ -10,14 +10,17 @@
  *  4. Key-value from a guest on the SQLite backend, one worker: K kv_get / kv_set per request
  *     against the raw store in-process (bench/lib/capabilities.ts).
  *  5. Outbound HTTP from a guest: cost per http_send against undici pooled and unpooled.
- *  6. A dated section prepended to bench/RESULTS.md.
+ *  6. Image resize (examples/image-resize, a 1600×1200 JPEG to 400 px) against sharp in node:http
+ *     (bench/lib/resize.ts).
+ *  7. A dated section prepended to bench/RESULTS.md.
  *
  * Knobs (environment): BENCH_SECONDS (10), BENCH_ROUNDS (3), BENCH_WARMUP_SECONDS (3),
  * BENCH_CONNECTIONS ("50,1"), BENCH_STARTUP_RUNS (7), BENCH_FIRST_RUNS (5), BENCH_BIG_KB (300),
  * BENCH_VERGE_WORKERS (Verge's default), BENCH_RESULTS (bench/RESULTS.md: the file the section goes to),
  * BENCH_KV_OPS (1000 per request), BENCH_KV_REQUESTS (20), BENCH_OUTBOUND_CALLS (20 per request, ≤ 50),
  * BENCH_OUTBOUND_REQUESTS (25), BENCH_CAP_WARMUP (5 rounds),
- * BENCH_ONLY (all): a comma-separated subset of load,startup,first,kv,outbound, e.g. BENCH_ONLY=kv,outbound
+ * BENCH_RESIZE_SECONDS (10), BENCH_RESIZE_ROUNDS (2), BENCH_RESIZE_CONNECTIONS ("1,2,8"), BENCH_RESIZE_FIRST_RUNS (3),
+ * BENCH_ONLY (all): a comma-separated subset of load,startup,first,kv,outbound,resize, e.g. BENCH_ONLY=kv,outbound
  * (combine with BENCH_RESULTS=/tmp/x.md to keep partial runs out of bench/RESULTS.md).
  * Every server listens on 127.0.0.1 on a free port and is stopped by PID, even on failure.
  */
@@ -47,6 +50,7 @@ import { runWrk, type WrkResult } from './lib/wrk.js';
 import { BIG_BODY, buildBigModule } from './lib/bigmodule.js';
 import { fmtInt, fmtMiB, fmtMs, fmtPct, fmtRatio, median, medianBy, prependSection, table } from './lib/report.js';
 import { capabilityPhases, renderCapabilities, type CapResults } from './lib/capabilities.js';
+import { renderResize, resizePhase, type ResizeResults } from './lib/resize.js';
 
 // ---------------------------------------------------------------------------------------------
 // Configuration
@@ -98,7 +102,7 @@ const OUTBOUND_CALLS = intEnv('BENCH_OUTBOUND_CALLS', 20);
 const OUTBOUND_REQUESTS = intEnv('BENCH_OUTBOUND_REQUESTS', 25);
 const CAP_WARMUP = intEnv('BENCH_CAP_WARMUP', 5);
 
-const PARTS = ['load', 'startup', 'first', 'kv', 'outbound'] as const;
+const PARTS = ['load', 'startup', 'first', 'kv', 'outbound', 'resize'] as const;
 type Part = (typeof PARTS)[number];
 const ONLY: ReadonlySet<Part> = (() => {
   const raw = (process.env.BENCH_ONLY ?? '').trim();
@@ -504,6 +508,7 @@ interface Results {
   startup?: Awaited<ReturnType<typeof startupPhase>>;
   first?: FirstRequestResult[];
   caps?: CapResults;
+  resize?: ResizeResults;
 }
 
 function render(m: Machine, prep: Prepared, res: Results): string {
@@ -521,6 +526,7 @@ function render(m: Machine, prep: Prepared, res: Results): string {
   if (res.caps) {
     out.push(renderCapabilities(res.caps));
   }
+  if (res.resize) out.push(renderResize(res.resize, VERGE_WORKERS));
   if (notes.length > 0) {
     out.push('### Notes');
     out.push('');
@@ -723,6 +729,10 @@ async function main(): Promise<void> {
       },
       { kv: runs('kv'), outbound: runs('outbound') },
     );
+  }
+
+  if (runs('resize')) {
+    res.resize = await resizePhase({ root: ROOT, work: WORK, vergeBin: VERGE_BIN, vergeWorkerArgs: VERGE_WORKER_ARGS, vergeWorkers: VERGE_WORKERS, log, notes, track });
   }
 
   const section = render(m, prep, res);
