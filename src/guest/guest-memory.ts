@@ -8,8 +8,9 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export class GuestMemory {
   private buffer: ArrayBuffer | undefined;
-  private u8 = new Uint8Array(0);
-  private dv = new DataView(new ArrayBuffer(0));
+  /** Views over the memory, current as of the last `range` (memory.grow detaches the old buffer). */
+  u8 = new Uint8Array(0);
+  dv = new DataView(new ArrayBuffer(0));
 
   constructor(private readonly memory: () => WebAssembly.Memory | undefined) {}
 

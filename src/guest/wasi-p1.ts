@@ -9,7 +9,7 @@
  * the worker swaps in before each run, so no closures are allocated per request.
  */
 import { randomFillSync } from 'node:crypto';
-import { VergeError } from '../errors.js';
+import { GuestMemory } from './guest-memory.js';
 
 export const WASI_MODULE = 'wasi_snapshot_preview1';
 
@@ -56,10 +56,6 @@ export interface WasiRequest {
   stderr: OutputSink;
   /** Monotonic start, for the CPU-time clocks (one request per worker, so wall time is the guest's). */
   startedNs: bigint;
-}
-
-function fault(what: string): VergeError {
-  return new VergeError('GUEST_MEMORY_FAULT', what);
 }
 
 /** NUL-terminated UTF-8 strings packed in one buffer, the way args_get and environ_get hand them over. */
@@ -141,45 +137,24 @@ export const WASI_P1_FUNCTIONS = [
 export function createWasiImports(current: () => WasiRequest): WasiImports {
   const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
-  /** Memory views, refreshed when the guest grows its memory (the old buffer is detached). */
-  let viewBuffer: ArrayBuffer | undefined;
-  let u8 = new Uint8Array(0);
-  let dv = new DataView(new ArrayBuffer(0));
-  const views = () => {
-    const memory = current().memory;
-    if (!memory) throw fault('the module has no linear memory to pass pointers into');
-    const buffer = memory.buffer;
-    if (buffer !== viewBuffer) {
-      viewBuffer = buffer;
-      u8 = new Uint8Array(buffer);
-      dv = new DataView(buffer);
-    }
-  };
+  const mem = new GuestMemory(() => current().memory);
   /** Checks [ptr, ptr+len) lies inside the memory; returns ptr as an unsigned number. */
-  const range = (ptr: number, len: number, what: string): number => {
-    views();
-    const p = ptr >>> 0;
-    const n = len >>> 0;
-    if (p + n > u8.length) {
-      throw fault(`${what}: the guest passed [${p}, ${p + n}) but its memory is ${u8.length} bytes`);
-    }
-    return p;
-  };
-  // range() may replace dv (after memory.grow), so it runs before dv is read.
+  const range = (ptr: number, len: number, what: string): number => mem.range(ptr, len, what);
+  // range() may replace mem.dv (after memory.grow), so it runs before mem.dv is read.
   const setU32 = (ptr: number, value: number, what: string) => {
     const at = range(ptr, 4, what);
-    dv.setUint32(at, value, true);
+    mem.dv.setUint32(at, value, true);
   };
   const setU64 = (ptr: number, value: bigint, what: string) => {
     const at = range(ptr, 8, what);
-    dv.setBigUint64(at, value, true);
+    mem.dv.setBigUint64(at, value, true);
   };
 
   const writeList = (list: CStringList, ptrsPtr: number, bufPtr: number, what: string): number => {
     const ptrs = range(ptrsPtr, list.starts.length * 4, what);
     const buf = range(bufPtr, list.bytes.length, what);
-    u8.set(list.bytes, buf);
-    for (let i = 0; i < list.starts.length; i++) dv.setUint32(ptrs + i * 4, buf + list.starts[i]!, true);
+    mem.u8.set(list.bytes, buf);
+    for (let i = 0; i < list.starts.length; i++) mem.dv.setUint32(ptrs + i * 4, buf + list.starts[i]!, true);
     return Errno.SUCCESS;
   };
   const listSizes = (list: CStringList, countPtr: number, sizePtr: number, what: string): number => {
@@ -208,8 +183,8 @@ export function createWasiImports(current: () => WasiRequest): WasiImports {
     let total = 0;
     for (let i = 0; i < count >>> 0; i++) {
       const base = iovs + i * 8;
-      const ptr = dv.getUint32(base >>> 0, true);
-      const len = dv.getUint32((base + 4) >>> 0, true);
+      const ptr = mem.dv.getUint32(base >>> 0, true);
+      const len = mem.dv.getUint32((base + 4) >>> 0, true);
       const at = range(ptr, len, what);
       const n = each(at, len);
       total += n;
@@ -245,7 +220,7 @@ export function createWasiImports(current: () => WasiRequest): WasiImports {
       const req = current();
       const total = iovecs(iovs, iovsLen, 'fd_read', (at, len) => {
         const n = Math.min(len, req.stdin.length - req.stdinOffset);
-        if (n > 0) u8.set(req.stdin.subarray(req.stdinOffset, req.stdinOffset + n), at);
+        if (n > 0) mem.u8.set(req.stdin.subarray(req.stdinOffset, req.stdinOffset + n), at);
         req.stdinOffset += n;
         return n;
       });
@@ -257,7 +232,7 @@ export function createWasiImports(current: () => WasiRequest): WasiImports {
       const sink = fd === 1 ? req.stdout : fd === 2 ? req.stderr : undefined;
       if (!sink) return Errno.BADF;
       const total = iovecs(iovs, iovsLen, 'fd_write', (at, len) => {
-        if (len > 0) sink.write(u8.subarray(at, at + len));
+        if (len > 0) sink.write(mem.u8.subarray(at, at + len));
         return len;
       });
       setU32(nwritten, total, 'fd_write');
@@ -269,9 +244,9 @@ export function createWasiImports(current: () => WasiRequest): WasiImports {
     fd_fdstat_get: (fd: number, ptr: number) => {
       if (!isStdio(fd)) return Errno.BADF;
       const at = range(ptr, 24, 'fd_fdstat_get');
-      u8.fill(0, at, at + 24);
-      dv.setUint8(at, FILETYPE_CHARACTER_DEVICE);
-      dv.setBigUint64(at + 8, RIGHTS_STDIO, true);
+      mem.u8.fill(0, at, at + 24);
+      mem.dv.setUint8(at, FILETYPE_CHARACTER_DEVICE);
+      mem.dv.setBigUint64(at + 8, RIGHTS_STDIO, true);
       return Errno.SUCCESS;
     },
     fd_fdstat_set_flags: (fd: number) => (isStdio(fd) ? Errno.NOTSUP : Errno.BADF),
@@ -279,8 +254,8 @@ export function createWasiImports(current: () => WasiRequest): WasiImports {
     fd_filestat_get: (fd: number, ptr: number) => {
       if (!isStdio(fd)) return Errno.BADF;
       const at = range(ptr, 64, 'fd_filestat_get');
-      u8.fill(0, at, at + 64);
-      dv.setUint8(at + 16, FILETYPE_CHARACTER_DEVICE);
+      mem.u8.fill(0, at, at + 64);
+      mem.dv.setUint8(at + 16, FILETYPE_CHARACTER_DEVICE);
       return Errno.SUCCESS;
     },
     fd_filestat_set_size: (fd: number) => (isStdio(fd) ? Errno.SPIPE : Errno.BADF),
@@ -319,21 +294,21 @@ export function createWasiImports(current: () => WasiRequest): WasiImports {
       // File descriptor subscriptions (stdio) are always ready: answer them without sleeping.
       const emit = (userdata: bigint, type: number, error: number) => {
         const at = events + ready * 32;
-        u8.fill(0, at, at + 32);
-        dv.setBigUint64(at, userdata, true);
-        dv.setUint16(at + 8, error, true);
-        dv.setUint8(at + 10, type);
+        mem.u8.fill(0, at, at + 32);
+        mem.dv.setBigUint64(at, userdata, true);
+        mem.dv.setUint16(at + 8, error, true);
+        mem.dv.setUint8(at + 10, type);
         ready++;
       };
       const clocks: Array<{ userdata: bigint; deadline: bigint }> = [];
       for (let i = 0; i < n; i++) {
         const s = subs + i * 48;
-        const userdata = dv.getBigUint64(s, true);
-        const tag = dv.getUint8(s + 8);
+        const userdata = mem.dv.getBigUint64(s, true);
+        const tag = mem.dv.getUint8(s + 8);
         if (tag === EVENTTYPE_CLOCK) {
-          const clockId = dv.getUint32(s + 16, true);
-          const timeout = dv.getBigUint64(s + 24, true);
-          const flags = dv.getUint16(s + 40, true);
+          const clockId = mem.dv.getUint32(s + 16, true);
+          const timeout = mem.dv.getBigUint64(s + 24, true);
+          const flags = mem.dv.getUint16(s + 40, true);
           const base = clockNow(clockId);
           if (base === undefined) {
             emit(userdata, EVENTTYPE_CLOCK, Errno.INVAL);
@@ -344,7 +319,7 @@ export function createWasiImports(current: () => WasiRequest): WasiImports {
           clocks.push({ userdata, deadline });
           if (wakeAt === undefined || deadline < wakeAt) wakeAt = deadline;
         } else {
-          const fd = dv.getUint32(s + 16, true);
+          const fd = mem.dv.getUint32(s + 16, true);
           emit(userdata, tag, isStdio(fd) ? Errno.SUCCESS : Errno.BADF);
         }
       }
@@ -365,7 +340,7 @@ export function createWasiImports(current: () => WasiRequest): WasiImports {
     sched_yield: () => Errno.SUCCESS,
     random_get: (buf: number, len: number) => {
       const at = range(buf, len, 'random_get');
-      randomFillSync(u8, at, len >>> 0);
+      randomFillSync(mem.u8, at, len >>> 0);
       return Errno.SUCCESS;
     },
 
