@@ -564,7 +564,7 @@ export function renderCapabilities(r: CapResults): string {
         `Verge per call = (time of the N=${N} requests − time of the N=0 requests) ÷ ${calls}; the median column uses (median N=${N} request − median N=0 request) ÷ ${N}.`,
     );
     out.push(
-      `- Verge's http_send runs sendOutbound (src/capabilities/outbound-http/fetch.ts) on the main thread, reached from the worker over the host bridge, and builds a fresh undici Client per call (no pooling, so the connection is pinned to the checked address). ` +
+      `- Verge's http_send runs sendOutbound (src/capabilities/outbound-http/fetch.ts) on the main thread, reached from the worker over the host bridge, and reuses pooled connections only between calls whose DNS check gave the same origin and addresses (so every connection stays pinned to a checked address). ` +
         `"sendOutbound in-process" is that same function called from the bench process: the difference to Verge is the worker ↔ main bridge and the ABI. This part alone: \`BENCH_ONLY=outbound npm run bench\`.`,
     );
     out.push('');

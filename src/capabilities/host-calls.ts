@@ -75,5 +75,10 @@ export function createHostCalls(deps: HostCallDeps) {
     requests.delete(id);
   };
 
-  return { handle, endRequest };
+  /** Closes pooled outbound connections, if the outbound module was ever loaded. */
+  const close = async (): Promise<void> => {
+    if (fetchModule) await (await fetchModule).closeOutboundPool();
+  };
+
+  return { handle, endRequest, close };
 }

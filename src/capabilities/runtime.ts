@@ -62,6 +62,7 @@ export function prepareCapabilities(app: AppConfig, opts: CapabilityOptions, log
   const hostCalls = createHostCalls({ policies, stores: mainStores, logger });
   const close = async () => {
     await Promise.all([...mainStores.values()].map((s) => s.store.close()));
+    await hostCalls.close();
   };
   return { dataDir, grantsFor, hostCalls, close };
 }

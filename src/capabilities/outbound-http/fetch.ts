@@ -19,7 +19,7 @@
 import { promises as dns, type LookupAddress, type LookupOptions } from 'node:dns';
 import { isIP, type LookupFunction } from 'node:net';
 import { rootCertificates } from 'node:tls';
-import { Client, buildConnector } from 'undici';
+import { Client, Pool, buildConnector } from 'undici';
 import { classifyAddress, ipLiteral, type AddressClass } from './address.js';
 import { OutboundError, type OutboundErrorCode } from './errors.js';
 import { DEFAULT_OUTBOUND_LIMITS, type OutboundLimits, type RequestBudget } from './limits.js';
@@ -216,7 +216,8 @@ async function follow(
     setCurrent(url);
     const addresses = await checkHop(url, from, ctx, signal);
     const remaining = Math.max(1, limits.timeoutMs - (performance.now() - started));
-    const client = pinnedClient(url, addresses, ctx, remaining);
+    const pooled = pooledClient(url, addresses, ctx, limits);
+    const client: Client | Pool = pooled ?? pinnedClient(url, addresses, ctx, remaining);
     try {
       const res = await client.request({
         method,
@@ -248,9 +249,50 @@ async function follow(
         body: await readCapped(res.body, bodyless(method, res.statusCode) ? undefined : res.headers['content-length'], url, limits.maxResponseBytes),
       };
     } finally {
-      client.destroy().catch(() => {});
+      if (!pooled) client.destroy().catch(() => {});
     }
   }
+}
+
+/**
+ * Connections are reused only between calls whose checks produced the same origin and the same
+ * set of checked addresses: a pooled Client's connector can reach nothing else, so reuse keeps
+ * the pinning (a host whose DNS answer changes gets a new Client). Contexts with an `onConnect`
+ * hook or extra CAs (tests, audits) always get a fresh Client.
+ */
+const POOL_MAX_ORIGINS = 256;
+const POOL_CONNECTIONS_PER_ORIGIN = 32;
+const pool = new Map<string, Pool>();
+
+function pooledClient(url: URL, addresses: LookupAddress[], ctx: OutboundContext, limits: OutboundLimits): Pool | undefined {
+  if (ctx.onConnect || ctx.ca !== undefined) return undefined;
+  const key = `${url.origin}|${addresses.map((a) => a.address).sort().join(",")}`;
+  let client = pool.get(key);
+  if (client && (client.closed || client.destroyed)) {
+    pool.delete(key);
+    client = undefined;
+  }
+  if (client) {
+    // Most recently used last, so the first entry is the one to evict.
+    pool.delete(key);
+    pool.set(key, client);
+    return client;
+  }
+  client = new Pool(url.origin, { ...pinnedOptions(url, addresses, ctx, limits.timeoutMs), connections: POOL_CONNECTIONS_PER_ORIGIN });
+  pool.set(key, client);
+  if (pool.size > POOL_MAX_ORIGINS) {
+    const [oldestKey, oldest] = pool.entries().next().value as [string, Pool];
+    pool.delete(oldestKey);
+    oldest.close().catch(() => {});
+  }
+  return client;
+}
+
+/** Closes every pooled connection (the node is stopping). */
+export async function closeOutboundPool(): Promise<void> {
+  const clients = [...pool.values()];
+  pool.clear();
+  await Promise.all(clients.map((c) => c.close().catch(() => {})));
 }
 
 /** Policy, DNS and address checks for one hop; the addresses the connection may use. */
@@ -316,6 +358,10 @@ async function resolve(hostname: string, lookup: LookupFn, signal: AbortSignal):
  * host, Node does not look anything up: the literal is the checked address.
  */
 function pinnedClient(url: URL, addresses: LookupAddress[], ctx: OutboundContext, timeoutMs: number): Client {
+  return new Client(url.origin, pinnedOptions(url, addresses, ctx, timeoutMs));
+}
+
+function pinnedOptions(url: URL, addresses: LookupAddress[], ctx: OutboundContext, timeoutMs: number): Client.Options {
   const protocol = url.protocol as 'http:' | 'https:';
   const port = url.port === '' ? (protocol === 'https:' ? 443 : 80) : Number(url.port);
   const hostname = ipLiteral(url.hostname) ?? url.hostname;
@@ -349,7 +395,7 @@ function pinnedClient(url: URL, addresses: LookupAddress[], ctx: OutboundContext
   } as buildConnector.BuildOptions);
   const literal = ipLiteral(url.hostname) !== undefined;
 
-  return new Client(url.origin, {
+  return {
     connect: (opts, callback) => {
       if (literal && ctx.onConnect) {
         try {
@@ -365,7 +411,7 @@ function pinnedClient(url: URL, addresses: LookupAddress[], ctx: OutboundContext
     headersTimeout: 0,
     bodyTimeout: 0,
     pipelining: 1,
-  });
+  };
 }
 
 function redirectTarget(current: URL, location: string): URL {
