@@ -17,7 +17,7 @@
  * so load drifting on a shared machine hits all of them alike. Warm-up rounds are not counted.
  */
 import { randomFillSync } from 'node:crypto';
-import { closeSync, fdatasyncSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
@@ -25,27 +25,8 @@ import { Client, request as undiciRequest } from 'undici';
 import { openSqliteStore, type SqliteStore } from '../../src/backends/sqlite/index.js';
 import { createOutboundPolicy, sendOutbound, DEFAULT_OUTBOUND_LIMITS, DEFAULT_MAX_OUTBOUND_REQUESTS } from '../../src/capabilities/outbound-http/index.js';
 import { KV_VALUE_BYTES, kvLoop, outboundLoop } from './guests.js';
-import { freePort, pollUntil200, startChild, stopChild, type Child } from './proc.js';
+import { freePort, pollUntil200, startChild, stopChild, threadCpuNs, type Child } from './proc.js';
 import { fmtInt, fmtMs, fmtRatio, median, table } from './report.js';
-
-/** CPU time of each thread of a process in ns (/proc/PID/task/TID/schedstat, first field), by TID. */
-function threadCpuNs(pid: number): Map<number, number> {
-  const out = new Map<number, number>();
-  let tids: string[];
-  try {
-    tids = readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return out;
-  }
-  for (const tid of tids) {
-    try {
-      out.set(Number(tid), Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]));
-    } catch {
-      // the thread ended between readdir and read
-    }
-  }
-  return out;
-}
 
 export interface CapConfig {
   root: string;

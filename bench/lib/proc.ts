@@ -243,6 +243,16 @@ export function processTicks(pid: number): number | undefined {
 
 /** CPU ticks of each thread of a process, by TID. */
 export function threadTicks(pid: number): Map<number, number> {
+  return perThread(pid, 'stat', statTicks);
+}
+
+/** CPU time of each thread of a process in ns (schedstat's first field), by TID. */
+export function threadCpuNs(pid: number): Map<number, number> {
+  return perThread(pid, 'schedstat', (text) => Number(text.split(' ')[0]));
+}
+
+/** `parse` of /proc/PID/task/TID/FILE for each thread of a process, by TID. */
+function perThread(pid: number, file: string, parse: (text: string) => number): Map<number, number> {
   const out = new Map<number, number>();
   let tids: string[];
   try {
@@ -252,7 +262,7 @@ export function threadTicks(pid: number): Map<number, number> {
   }
   for (const tid of tids) {
     try {
-      out.set(Number(tid), statTicks(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')));
+      out.set(Number(tid), parse(readFileSync(`/proc/${pid}/task/${tid}/${file}`, 'utf8')));
     } catch {
       // the thread ended between readdir and read
     }

@@ -38,7 +38,17 @@ export function createHostCalls(deps: HostCallDeps) {
     return s;
   };
 
+  /** Anything but a store or outbound refusal is a bug in Verge: logged here, UNAVAILABLE for the guest. */
   const handle = async (call: HostCall): Promise<HostReply> => {
+    try {
+      return await dispatch(call);
+    } catch (err) {
+      deps.logger.error({ request_id: call.requestId, component: call.component, op: call.op, err }, 'host call failed');
+      return { ok: false, status: 'UNAVAILABLE', message: `the host failed while serving ${call.op}: ${err instanceof Error ? err.message : String(err)}` };
+    }
+  };
+
+  const dispatch = async (call: HostCall): Promise<HostReply> => {
     switch (call.op) {
       case 'kv': {
         const entry = deps.stores.get(call.store);

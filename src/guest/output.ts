@@ -1,6 +1,7 @@
 /** Sinks for what a guest writes: a capped stdout buffer reused across requests, and a stderr line splitter. */
 import { VergeError } from '../errors.js';
 import type { OutputSink } from './wasi-p1.js';
+import { GUEST_LOG_LIMITS } from '../capabilities/logging/levels.js';
 
 const INITIAL_BYTES = 64 * 1024;
 /** A buffer that grew past this is dropped after its request, so one big response does not pin memory. */
@@ -39,7 +40,11 @@ export class CappedBuffer implements OutputSink {
   }
 }
 
-export const STDERR_LIMITS = { maxLines: 200, maxLineBytes: 4096 } as const;
+/**
+ * The guest's log budget (GUEST_LOG_LIMITS) applies to stderr lines too; LineSink counts against
+ * the same numbers so a guest printing millions of lines stops costing work once past them.
+ */
+export const STDERR_LIMITS = { maxLines: GUEST_LOG_LIMITS.maxRecords, maxLineBytes: GUEST_LOG_LIMITS.maxRecordBytes } as const;
 
 /** Splits stderr into lines and forwards each to `emit`, up to a per-request budget. */
 export class LineSink implements OutputSink {

@@ -8,15 +8,13 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { REPO_ROOT, childEnv, runVerge, startVerge, type VergeProcess } from '../support/verge-process.js';
+import { REPO_ROOT, buildAndServe, childEnv, type VergeProcess } from '../support/verge-process.js';
 
 describe('sdk/assemblyscript example', () => {
   const app = path.join(REPO_ROOT, 'sdk', 'assemblyscript', 'example');
   let node: VergeProcess;
   before(async () => {
-    const build = await runVerge(['build', app]);
-    assert.equal(build.code, 0, build.stderr);
-    node = await startVerge(app, ['--data-dir', mkdtempSync(path.join(os.tmpdir(), 'verge-as-sdk-'))], { env: { VERGE_VAR_GREETING: 'Hi from the environment' } });
+    node = await buildAndServe(app, ['--data-dir', mkdtempSync(path.join(os.tmpdir(), 'verge-as-sdk-'))], { env: { VERGE_VAR_GREETING: 'Hi from the environment' } });
   });
   after(async () => {
     await node?.stop();

@@ -101,3 +101,14 @@ export async function rssBytes(pid: number): Promise<number> {
   const kb = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? NaN);
   return kb * 1024;
 }
+
+/** `verge build APP` (failing with its output if the build fails), then `verge up APP`. */
+export async function buildAndServe(
+  app: string,
+  extraArgs: string[] = [],
+  opts: Parameters<typeof startVerge>[2] = {},
+): Promise<VergeProcess> {
+  const build = await runVerge(['build', app]);
+  if (build.code !== 0) throw new Error(`verge build ${app} exited with ${build.code}:\n${build.stdout}\n${build.stderr}`);
+  return startVerge(app, extraArgs, opts);
+}

@@ -2,16 +2,14 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { runVerge, startVerge, type VergeProcess } from '../../../test/support/verge-process.js';
+import { buildAndServe, type VergeProcess } from '../../../test/support/verge-process.js';
 
 const APP = fileURLToPath(new URL('../../../../examples/hello-rust', import.meta.url));
 
 describe('examples/hello-rust', () => {
   let node: VergeProcess;
   before(async () => {
-    const build = await runVerge(['build', APP]);
-    assert.equal(build.code, 0, build.stderr);
-    node = await startVerge(APP);
+    node = await buildAndServe(APP);
   });
   after(async () => {
     await node?.stop();

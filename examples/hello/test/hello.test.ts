@@ -2,7 +2,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { runVerge, startVerge, type VergeProcess } from '../../../test/support/verge-process.js';
+import { buildAndServe, type VergeProcess } from '../../../test/support/verge-process.js';
 
 const APP = fileURLToPath(new URL('../../../../examples/hello', import.meta.url));
 
@@ -15,9 +15,7 @@ async function call(node: VergeProcess, method: string, path: string, body?: str
 describe('examples/hello', () => {
   let node: VergeProcess;
   before(async () => {
-    const build = await runVerge(['build', APP]);
-    assert.equal(build.code, 0, build.stderr);
-    node = await startVerge(APP);
+    node = await buildAndServe(APP);
   });
   after(async () => {
     await node?.stop();

@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { fileURLToPath } from 'node:url';
-import { runVerge, startVerge, type VergeProcess } from '../../../test/support/verge-process.js';
+import { buildAndServe, type VergeProcess } from '../../../test/support/verge-process.js';
 
 const APP = fileURLToPath(new URL('../../../../examples/sensor-aggregator', import.meta.url));
 const RUN = randomUUID().slice(0, 8);
@@ -56,9 +56,7 @@ function reading(device: string, region: string, temperature: number, timestamp:
 describe('examples/sensor-aggregator', () => {
   let node: VergeProcess;
   before(async () => {
-    const build = await runVerge(['build', APP]);
-    assert.equal(build.code, 0, build.stderr);
-    node = await startVerge(APP);
+    node = await buildAndServe(APP);
   });
   after(async () => {
     await node?.stop();
@@ -240,10 +238,8 @@ describe('examples/sensor-aggregator when its store fails', () => {
   let node: VergeProcess;
   let dataDir: string;
   before(async () => {
-    const build = await runVerge(['build', APP]);
-    assert.equal(build.code, 0, build.stderr);
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'verge-aggregator-'));
-    node = await startVerge(APP, ['--data-dir', dataDir, '--workers', '1'], { admin: true });
+    node = await buildAndServe(APP, ['--data-dir', dataDir, '--workers', '1'], { admin: true });
   });
   after(async () => {
     await node?.stop();

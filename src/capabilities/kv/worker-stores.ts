@@ -33,10 +33,6 @@ export class WorkerStores {
     });
   }
 
-  closeAll(): void {
-    for (const store of this.open.values()) store.close();
-    this.open.clear();
-  }
 }
 
 export const REMOTE: unique symbol = Symbol('remote store');

@@ -1,10 +1,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { OutboundError, type OutboundErrorCode } from './errors.js';
+import { OutboundError } from './errors.js';
 import { sendOutbound, type OutboundContext, type OutboundRequest } from './fetch.js';
 import { createRequestBudget, outboundLimits, DEFAULT_OUTBOUND_LIMITS } from './limits.js';
 import { createOutboundPolicy } from './policy.js';
-import { TEST_CA_PEM, closedPort, listen, type Listener } from './fixtures.js';
+import { TEST_CA_PEM, closedPort, listen, rejectsWith, type Listener } from './fixtures.js';
 
 const loopbackPolicy = createOutboundPolicy(['http://127.0.0.1:*']);
 const ctx = (extra: Partial<OutboundContext> = {}): OutboundContext => ({ policy: loopbackPolicy, limits: DEFAULT_OUTBOUND_LIMITS, ...extra });
@@ -12,17 +12,6 @@ const get = (url: string, headers: Array<[string, string]> = []): OutboundReques
 const text = (b: Uint8Array): string => Buffer.from(b).toString('utf8');
 const header = (headers: Array<[string, string]>, name: string): string[] => headers.filter(([n]) => n === name).map(([, v]) => v);
 
-async function rejectsWith(promise: Promise<unknown>, code: OutboundErrorCode, message?: RegExp): Promise<OutboundError> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.ok(err instanceof OutboundError, `expected an OutboundError, got ${String(err)}`);
-    assert.equal(err.code, code, err.message);
-    if (message) assert.match(err.message, message);
-    return err;
-  }
-  assert.fail(`expected ${code}, but the call succeeded`);
-}
 
 describe('sendOutbound: requests and responses', () => {
   let server: Listener;

@@ -6,6 +6,8 @@
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import assert from 'node:assert/strict';
+import { OutboundError, type OutboundErrorCode } from './errors.js';
 
 export const TEST_CA_PEM = `-----BEGIN CERTIFICATE-----
 MIIBlzCCAT2gAwIBAgIUSOi3vCJePKifCcci4XslPkfAtyQwCgYIKoZIzj0EAwIw
@@ -106,4 +108,17 @@ export async function closedPort(): Promise<number> {
   const port = (server.address() as AddressInfo).port;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
+}
+
+/** Awaits `promise`, asserting it rejects with an OutboundError of `code` (and `message`). */
+export async function rejectsWith(promise: Promise<unknown>, code: OutboundErrorCode, message?: RegExp): Promise<OutboundError> {
+  try {
+    await promise;
+  } catch (err) {
+    assert.ok(err instanceof OutboundError, `expected an OutboundError, got ${String(err)}`);
+    assert.equal(err.code, code, err.message);
+    if (message) assert.match(err.message, message);
+    return err;
+  }
+  assert.fail(`expected ${code}, but the call succeeded`);
 }

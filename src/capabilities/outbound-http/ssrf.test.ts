@@ -5,25 +5,13 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { OutboundError, type OutboundErrorCode } from './errors.js';
 import { sendOutbound, type ConnectTarget, type LookupFn, type OutboundContext, type OutboundRequest } from './fetch.js';
 import { outboundLimits } from './limits.js';
 import { createOutboundPolicy, type OutboundPolicy } from './policy.js';
-import { listen, type Listener } from './fixtures.js';
+import { listen, rejectsWith, type Listener } from './fixtures.js';
 
 const get = (url: string): OutboundRequest => ({ method: 'GET', url, headers: [], body: new Uint8Array() });
 
-async function rejectsWith(promise: Promise<unknown>, code: OutboundErrorCode, message?: RegExp): Promise<OutboundError> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.ok(err instanceof OutboundError, `expected an OutboundError, got ${String(err)}`);
-    assert.equal(err.code, code, err.message);
-    if (message) assert.match(err.message, message);
-    return err;
-  }
-  assert.fail(`expected ${code}, but the call succeeded`);
-}
 
 /** A lookup that answers from a table (and fails for anything else), counting calls per name. */
 function tableLookup(table: Record<string, string[] | string[][]>): LookupFn & { calls: Map<string, number> } {
