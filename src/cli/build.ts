@@ -7,6 +7,7 @@ export async function buildApp(app: AppConfig, log: (line: string) => void): Pro
   let built = 0;
   for (const c of app.components.values()) {
     if (!c.build) continue;
+    if (c.build.kind !== 'command') throw new VergeError('BUILD_FAILED', `component ${c.name}: TypeScript builds are not wired in yet`);
     log(`Building component ${c.name}: ${c.build.command}  (in ${c.build.workdir})`);
     await runBuild(c);
     built++;
@@ -15,7 +16,7 @@ export async function buildApp(app: AppConfig, log: (line: string) => void): Pro
 }
 
 function runBuild(c: ComponentConfig): Promise<void> {
-  const build = c.build!;
+  const build = c.build as Extract<ComponentConfig['build'], { kind: 'command' }>;
   return new Promise((resolve, reject) => {
     const child = spawn(build.command, { cwd: build.workdir, shell: true, stdio: ['ignore', 'inherit', 'inherit'] });
     child.on('error', (err) =>

@@ -23,11 +23,16 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
 /** A module file larger than this is rejected before it is read or compiled. */
 export const MAX_MODULE_BYTES = 64 * 1024 * 1024;
 
-export interface BuildConfig {
-  command: string;
-  /** Absolute. */
-  workdir: string;
-}
+/** How `verge build` makes the component's .wasm: a shell command, or Verge's own TypeScript build. */
+export type BuildConfig =
+  | { kind: 'command'; command: string; /** Absolute. */ workdir: string }
+  | {
+      kind: 'typescript';
+      /** Absolute path of the handler's entry file (.ts or .js). */
+      entry: string;
+      /** Absolute. */
+      workdir: string;
+    };
 
 export interface ComponentConfig {
   name: string;
@@ -40,7 +45,15 @@ export interface ComponentConfig {
   keyValueStores: readonly string[];
   allowedOutboundHosts: readonly string[];
   variables: readonly string[];
+  /**
+   * Components only: how many requests one instance serves before it is dropped (1 = a fresh
+   * instance per request, the default). Never concurrently; see docs/components.md.
+   */
+  instanceReuse: number;
 }
+
+/** The largest `instance_reuse` the manifest accepts. */
+export const MAX_INSTANCE_REUSE = 10_000;
 
 export interface RouteConfig {
   path: string;

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { VergeError } from '../errors.js';
 import { parsePattern, patternShape } from '../ingress/router.js';
-import { DEFAULT_LIMITS, type AppConfig, type ComponentConfig, type Limits, type RouteConfig } from './config.js';
+import { DEFAULT_LIMITS, MAX_INSTANCE_REUSE, type AppConfig, type BuildConfig, type ComponentConfig, type Limits, type RouteConfig } from './config.js';
 import { Fields, ManifestProblems } from './fields.js';
 import { readKeyValueStores, readStoreGrants } from '../capabilities/kv/schema.js';
 import { readVariableGrants, readVariables } from '../capabilities/variables/schema.js';
@@ -74,10 +74,8 @@ export function parseManifest(text: string, file: string): AppConfig {
     const storeGrants = readStoreGrants(c, keyValueStores, problems);
     const variableGrants = readVariableGrants(c, variables, problems);
     const outboundGrants = readOutboundGrants(c, problems);
-    const b = c.table('build');
-    const command = b?.string('command', { required: true, expected: 'a shell command' });
-    const workdir = b?.string('workdir', { expected: 'a folder, relative to the manifest' });
-    b?.done();
+    const instanceReuse = c.integer('instance_reuse', { min: 1, max: MAX_INSTANCE_REUSE, unit: 'requests per instance' }) ?? 1;
+    const build = readBuild(c, dir, problems);
     c.done();
     if (source === undefined) continue;
     components.set(
@@ -87,10 +85,11 @@ export function parseManifest(text: string, file: string): AppConfig {
         source: path.resolve(dir, source),
         description: componentDescription,
         limits,
-        build: command === undefined ? undefined : Object.freeze({ command, workdir: path.resolve(dir, workdir ?? '.') }),
+        build,
         keyValueStores: Object.freeze(storeGrants),
         allowedOutboundHosts: Object.freeze(outboundGrants),
         variables: Object.freeze(variableGrants),
+        instanceReuse,
       }),
     );
   }
@@ -157,4 +156,27 @@ function readLimits(t: Fields | undefined): Limits {
     maxResponseBytes: maxResponseBytes ?? DEFAULT_LIMITS.maxResponseBytes,
     outboundTimeoutMs: outboundTimeoutMs ?? DEFAULT_LIMITS.outboundTimeoutMs,
   });
+}
+
+function readBuild(c: Fields, dir: string, problems: ManifestProblems): BuildConfig | undefined {
+  const b = c.table('build');
+  if (!b) return undefined;
+  const command = b.string('command', { expected: 'a shell command' });
+  const typescript = b.string('typescript', { expected: 'the handler\'s entry file (.ts or .js), relative to the manifest' });
+  const workdir = path.resolve(dir, b.string('workdir', { expected: 'a folder, relative to the manifest' }) ?? '.');
+  b.done();
+  if (command !== undefined && typescript !== undefined) {
+    problems.add(b.path, 'has both command and typescript: expected one of them');
+    return undefined;
+  }
+  if (command !== undefined) return Object.freeze({ kind: 'command', command, workdir });
+  if (typescript !== undefined) {
+    if (!/\.(ts|mts|js|mjs)$/.test(typescript)) {
+      problems.add(`${b.path}.typescript`, `expected a .ts or .js entry file, got ${JSON.stringify(typescript)}`);
+      return undefined;
+    }
+    return Object.freeze({ kind: 'typescript', entry: path.resolve(dir, typescript), workdir });
+  }
+  problems.add(b.path, 'is missing command or typescript: expected a shell command, or a TypeScript entry file for Verge to build');
+  return undefined;
 }
