@@ -101,7 +101,7 @@ describe('parseManifest: a valid manifest', () => {
     const api = app.components.get('api')!;
     assert.equal(api.description, 'The API');
     assert.deepEqual(api.limits, { memoryMib: 256, timeoutMs: 1500, maxRequestBytes: 0, maxResponseBytes: 2048, outboundTimeoutMs: 10_000 });
-    assert.deepEqual(api.build, { command: 'cargo build --release', workdir: '/srv/api-src' });
+    assert.deepEqual(api.build, { kind: 'command', command: 'cargo build --release', workdir: '/srv/api-src' });
   });
 
   test('accepts the extreme values of each limit', () => {
@@ -131,7 +131,7 @@ describe('parseManifest: a valid manifest', () => {
 
   test('defaults build.workdir to the manifest folder and resolves a relative one against it', () => {
     const noWorkdir = parseManifest(manifest({ component: '[component.api.build]\ncommand = "make"' }), FILE);
-    assert.deepEqual(noWorkdir.components.get('api')!.build, { command: 'make', workdir: DIR });
+    assert.deepEqual(noWorkdir.components.get('api')!.build, { kind: 'command', command: 'make', workdir: DIR });
     const sub = parseManifest(manifest({ component: '[component.api.build]\ncommand = "make"\nworkdir = "src/api"' }), FILE);
     assert.equal(sub.components.get('api')!.build!.workdir, '/srv/shop/src/api');
   });
@@ -371,9 +371,34 @@ describe('parseManifest: wrong types and values', () => {
     assertProblem(parseError(manifest().replace('source = "build/api.wasm"', 'source = 3')), 'component.api.source', 'a path to a .wasm file', 'got the integer 3');
   });
 
-  test('rejects a build table without a command', () => {
+  test('rejects a build table without a command or a typescript entry', () => {
     const msg = parseError(manifest({ component: '[component.api.build]\nworkdir = "src"' }));
-    assertProblem(msg, 'component.api.build.command', 'is required', 'a shell command');
+    assertProblem(msg, 'component.api.build', 'is missing command or typescript', 'a shell command');
+  });
+
+  test('reads a TypeScript build entry, resolved against the manifest folder', () => {
+    const app = parseManifest(manifest({ component: '[component.api.build]\ntypescript = "src/index.ts"' }), FILE);
+    assert.deepEqual(app.components.get('api')!.build, { kind: 'typescript', entry: '/srv/shop/src/index.ts', workdir: DIR });
+  });
+
+  test('rejects a build table with both a command and a typescript entry', () => {
+    const msg = parseError(manifest({ component: '[component.api.build]\ntypescript = "src/index.ts"\ncommand = "make"' }));
+    assertProblem(msg, 'component.api.build', 'both command and typescript');
+  });
+
+  test('rejects a typescript entry that is not a .ts or .js file', () => {
+    const msg = parseError(manifest({ component: '[component.api.build]\ntypescript = "src/index.py"' }));
+    assertProblem(msg, 'component.api.build.typescript', 'a .ts or .js entry file', '"src/index.py"');
+  });
+
+  test('defaults instance_reuse to 1 (a fresh instance per request) and reads a larger one', () => {
+    assert.equal(parseManifest(manifest(), FILE).components.get('api')!.instanceReuse, 1);
+    assert.equal(parseManifest(manifest({ component: 'instance_reuse = 100' }), FILE).components.get('api')!.instanceReuse, 100);
+  });
+
+  test('rejects an instance_reuse below 1 or a float, naming the key', () => {
+    assertProblem(parseError(manifest({ component: 'instance_reuse = 0' })), 'component.api.instance_reuse', 'an integer from 1 to 10000');
+    assertProblem(parseError(manifest({ component: 'instance_reuse = 2.5' })), 'component.api.instance_reuse', 'an integer from 1 to 10000');
   });
 
   test('rejects route = a string instead of [[route]] tables', () => {
