@@ -1,13 +1,18 @@
-/** `verge build`: each component's build command, in its folder, output streamed. */
+/** `verge build`: each component's build command in its folder (output streamed), or Verge's TypeScript build. */
 import { spawn } from 'node:child_process';
 import { VergeError } from '../errors.js';
 import type { AppConfig, ComponentConfig } from '../manifest/config.js';
+import { buildTypescript } from './typescript-build.js';
 
 export async function buildApp(app: AppConfig, log: (line: string) => void): Promise<number> {
   let built = 0;
   for (const c of app.components.values()) {
     if (!c.build) continue;
-    if (c.build.kind !== 'command') throw new VergeError('BUILD_FAILED', `component ${c.name}: TypeScript builds are not wired in yet`);
+    if (c.build.kind === 'typescript') {
+      await buildTypescript(c, log);
+      built++;
+      continue;
+    }
     log(`Building component ${c.name}: ${c.build.command}  (in ${c.build.workdir})`);
     await runBuild(c);
     built++;
