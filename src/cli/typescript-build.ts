@@ -48,9 +48,7 @@ export async function buildTypescript(c: ComponentConfig, log: (line: string) =>
     { bundle, witPath: WIT_DIR, worldName: WIT_WORLD, outfile: c.source },
     { heartbeatMs: opts.heartbeatMs ?? HEARTBEAT_MS, cwd: path.dirname(bundle) },
   );
-  const imports = ((component.imports as Array<[string, string]> | undefined) ?? []).map(([iface]) => iface);
-  const used = [...new Set(imports)].join(', ');
-  log(`  componentize  ${pad(component.ms)}  imports ${used || 'nothing beyond the engine'}`);
+  log(`  componentize  ${pad(component.ms)}  world ${WIT_WORLD} from ${shown(WIT_DIR)}`);
   log(`Built ${shown(c.source)}: ${mb(statSync(c.source).size)} in ${seconds(performance.now() - started)}`);
 }
 
