@@ -1,11 +1,12 @@
 /** Commander wiring only: each verb's work lives in its own module. */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Argument, Command, InvalidArgumentError, Option } from 'commander';
 import { isVergeError } from '../errors.js';
 import { loadManifest } from '../manifest/load.js';
 import { loadComponent } from '../guest/load.js';
 import { DEFAULT_LISTEN, defaultWorkers, parseListen, startNode } from '../node.js';
 import { LOG_LEVELS, type LogLevel } from '../logging.js';
 import { buildApp } from './build.js';
+import { newApp, ScaffoldError, TEMPLATES } from './new.js';
 import { readDotenv, resolveVariables } from '../capabilities/variables/resolve.js';
 
 const say = (line: string) => process.stderr.write(line + '\n');
@@ -118,6 +119,24 @@ export async function main(argv: string[]): Promise<void> {
       const app = loadManifest(path);
       const n = await buildApp(app, say);
       say(n === 0 ? 'No component has a [component.NAME.build] command.' : `Built ${n} component${n === 1 ? '' : 's'}.`);
+    });
+
+  program
+    .command('new')
+    .description('create an app folder from a template')
+    .addArgument(new Argument('<template>', 'what to create').choices(TEMPLATES))
+    .argument('<name>', 'the app and component name (lowercase letters, digits, "-" and "_")')
+    .option('--dir <dir>', 'the folder to create (default: ./NAME); must be empty or absent')
+    .action(async (template: (typeof TEMPLATES)[number], name: string, o: { dir?: string }) => {
+      try {
+        const app = await newApp({ template, name, dir: o.dir });
+        say(`Created ${app.dir}: ${app.files.join(', ')}`);
+        say(`Next: cd ${o.dir ?? name} && verge build && verge up`);
+      } catch (err) {
+        if (!(err instanceof ScaffoldError)) throw err;
+        say(`verge new: ${err.message}`);
+        process.exitCode = 1;
+      }
     });
 
   try {
