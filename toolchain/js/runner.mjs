@@ -14,14 +14,6 @@ import { dirname, relative, resolve } from 'node:path';
 const [stage, json] = process.argv.slice(2);
 const opts = JSON.parse(json ?? '{}');
 
-const stages = { typecheck, bundle, componentize };
-if (!(stage in stages)) {
-  process.stderr.write(`runner.mjs: unknown stage ${stage}; expected one of ${Object.keys(stages).join(', ')}\n`);
-  process.exit(1);
-}
-const result = await stages[stage](opts);
-process.stdout.write(JSON.stringify(result) + '\n');
-process.exitCode = result.ok ? 0 : 2;
 
 /** Paths in messages: relative to where the user ran verge, unless that climbs out. */
 function shown(file) {
@@ -140,3 +132,13 @@ async function componentize({ bundle: sourcePath, witPath, worldName, outfile })
   renameSync(tmp, outfile);
   return { ok: true, bytes: out.component.length, imports: out.imports };
 }
+
+// Last, so every module-level constant above is initialised before a stage runs.
+const stages = { typecheck, bundle, componentize };
+if (!(stage in stages)) {
+  process.stderr.write(`runner.mjs: unknown stage ${stage}; expected one of ${Object.keys(stages).join(', ')}\n`);
+  process.exit(1);
+}
+const result = await stages[stage](opts);
+process.stdout.write(JSON.stringify(result) + '\n');
+process.exitCode = result.ok ? 0 : 2;
