@@ -7,6 +7,7 @@ import os from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { loadManifest } from './manifest/load.js';
 import type { AppConfig, ComponentConfig } from './manifest/config.js';
+import type { ModuleSpec } from './dispatch/protocol.js';
 import { loadComponent, type LoadedComponent } from './guest/load.js';
 import { WorkerPool } from './dispatch/pool.js';
 import { createIngress } from './ingress/server.js';
@@ -97,7 +98,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     size: opts.workers ?? defaultWorkers(),
     spares: 1,
     queueLimit: opts.queueLimit ?? DEFAULT_QUEUE_LIMIT,
-    modules: components.map((c) => ({ ...c.spec, grants: caps.grantsFor(app.components.get(c.spec.component)!) })),
+    modules: components.map((c): ModuleSpec => ({ ...c.spec, grants: caps.grantsFor(app.components.get(c.spec.component)!) })),
     onGuestLog: (id, component, stream, level, line) => logger[level]({ request_id: id, component, stream, line }, stream === 'host' ? 'host call' : 'guest'),
     onBreaker,
     hostCall: caps.hostCalls.handle,

@@ -78,17 +78,26 @@ export class GuestScope {
       return fn();
     } catch (err) {
       if (err instanceof HostCallError) {
-        // Normal-flow answers are not logged: they would spend the guest's log budget.
-        const level = LOG_LEVEL_FOR[err.status];
-        if (level !== 'debug') this.log(level, `${api}: ${err.message}`, 'host');
+        this.report(api, err);
         return Status[err.status];
       }
       throw err;
     }
   }
 
+  /** Logs a refusal the guest is about to receive. Normal-flow answers are not logged: they would spend the guest's log budget. */
+  report(api: string, err: HostCallError): void {
+    const level = LOG_LEVEL_FOR[err.status];
+    if (level !== 'debug') this.log(level, `${api}: ${err.message}`, 'host');
+  }
+
+  /** The grants of the request being served. */
+  get grants(): ComponentGrants {
+    return this.request.grants;
+  }
+
   /** A guest log call or stderr line, within the per-request budget. */
-  log(level: LogLevelName, line: string, stream: 'guest' | 'stderr' | 'host' = 'guest'): void {
+  log(level: LogLevelName, line: string, stream: 'guest' | 'stdout' | 'stderr' | 'host' = 'guest'): void {
     if (!this.current) return;
     if (this.logTruncated) return;
     if (this.logRecords >= GUEST_LOG_LIMITS.maxRecords) {

@@ -25,7 +25,7 @@ export interface PoolOptions {
   spares: number;
   queueLimit: number;
   modules: ModuleSpec[];
-  onGuestLog?: (id: string, component: string, stream: 'stderr' | 'guest' | 'host', level: LogLevelName, line: string) => void;
+  onGuestLog?: (id: string, component: string, stream: 'stdout' | 'stderr' | 'guest' | 'host', level: LogLevelName, line: string) => void;
   onWorkerReplaced?: (reason: 'deadline' | 'crash') => void;
   onBreaker?: OnBreakerChange;
   /** Work a worker asks of the main thread (capabilities/host-calls.ts). */

@@ -9,7 +9,9 @@ import type { StatusName } from '../capabilities/abi.js';
 import type { KvBackend } from '../capabilities/kv/schema.js';
 import type { LogLevelName } from '../capabilities/logging/levels.js';
 
-export interface ModuleSpec {
+/** A WAGI command module (WASI preview1). */
+export interface WagiModuleSpec {
+  kind: 'wagi';
   component: string;
   module: WebAssembly.Module;
   /** Present when the module has linear memory (supplied by the worker, per instance). */
@@ -17,6 +19,23 @@ export interface ModuleSpec {
   maxResponseBytes: number;
   grants: ComponentGrants;
 }
+
+/** A wasi:http component, transpiled by jco: its glue module and its compiled (memory-capped) core modules. */
+export interface ComponentModuleSpec {
+  kind: 'component';
+  component: string;
+  /** file: URL of the glue's component.js in the transpile cache. */
+  glue: string;
+  coreModules: Record<string, WebAssembly.Module>;
+  /** The export holding `handle`, e.g. "wasi:http/incoming-handler@0.2.10". */
+  handlerExport: string;
+  /** Requests one instance serves (1: a fresh instance per request). */
+  instanceReuse: number;
+  maxResponseBytes: number;
+  grants: ComponentGrants;
+}
+
+export type ModuleSpec = WagiModuleSpec | ComponentModuleSpec;
 
 /** What a component may use, resolved for the worker (default-deny: absent means refused). */
 export interface ComponentGrants {
@@ -62,7 +81,7 @@ export type FromWorker =
   | { t: 'ready' }
   | { t: 'done'; id: string; response: GuestResponse }
   | { t: 'fail'; id: string; code: ErrorCode; message: string }
-  | { t: 'log'; id: string; stream: 'stderr' | 'guest' | 'host'; level: LogLevelName; line: string }
+  | { t: 'log'; id: string; stream: 'stdout' | 'stderr' | 'guest' | 'host'; level: LogLevelName; line: string }
   | { t: 'breaker'; store: string; side: 'read' | 'write'; state: 'closed' | 'open' | 'half-open'; reason: string | undefined };
 
 /** One store operation; the same shape runs against a synchronous store in the worker or an async one on the main thread. */

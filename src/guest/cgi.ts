@@ -7,7 +7,8 @@ import type { GuestRequest, GuestResponse } from '../dispatch/protocol.js';
 
 /** Headers CGI passes as their own variables; and guest headers Verge sets itself or must not forward. */
 const NOT_FORWARDED_AS_HTTP = new Set(['content-type', 'content-length']);
-const HOP_BY_HOP = new Set(['x-request-id', 'connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-connection', 'content-length']);
+/** Headers the ingress owns (framing, the request id); a guest's copies are dropped. */
+export const HOP_BY_HOP: ReadonlySet<string> = new Set(['x-request-id', 'connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-connection', 'content-length']);
 const MAX_HEADER_BLOCK = 64 * 1024;
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 // Field values: visible ASCII, obs-text, space and tab; no CR, LF or other controls.

@@ -6,21 +6,28 @@
 import { promises as fs } from 'node:fs';
 import { VergeError, isVergeError } from '../errors.js';
 import { MAX_MODULE_BYTES, type ComponentConfig } from '../manifest/config.js';
-import { SANDBOX_MEMORY_IMPORT, WASM_PAGE_BYTES, sandboxModule } from '../wasm/binary.js';
-import type { ModuleSpec } from '../dispatch/protocol.js';
+import { SANDBOX_MEMORY_IMPORT, WASM_PAGE_BYTES, isComponentBinary, sandboxModule } from '../wasm/binary.js';
+import type { ComponentModuleSpec, WagiModuleSpec } from '../dispatch/protocol.js';
+import { prepareComponent } from '../component/prepare.js';
 import { WASI_MODULE, WASI_P1_FUNCTIONS } from './wasi-p1.js';
 import { VERGE_ABI_MODULE, VERGE_ABI_NAMES } from '../capabilities/abi.js';
 
 const WASI_NAMES = new Set<string>(WASI_P1_FUNCTIONS);
 
 /** A compiled module; the node adds the component's resolved grants before sending it to workers. */
-export type CompiledModule = Omit<ModuleSpec, 'grants'>;
+export type CompiledModule = Omit<WagiModuleSpec, 'grants'> | Omit<ComponentModuleSpec, 'grants'>;
 
 export interface LoadedComponent {
   spec: CompiledModule;
   bytes: number;
+  /** WAGI modules: the memory a fresh instance starts with. */
   initialMemoryBytes: number;
+  /** Components: how their load went (transpiled now or taken from the cache). */
+  component?: { coreBytes: number; transpiled: boolean; cacheDir: string };
 }
+
+/** Over this much core code a component is heavy to instantiate per request (a JS engine is ~13 MB): `verge check` suggests instance_reuse. */
+export const HEAVY_COMPONENT_BYTES = 4 * 1024 * 1024;
 
 function where(c: ComponentConfig): string {
   return `component ${c.name} (${c.source})`;
@@ -39,6 +46,24 @@ export async function loadComponent(c: ComponentConfig, maxModuleBytes = MAX_MOD
   }
   const raw = new Uint8Array(await fs.readFile(c.source));
   const capPages = Math.floor((c.limits.memoryMib * 1024 * 1024) / WASM_PAGE_BYTES);
+  if (isComponentBinary(raw)) {
+    const prepared = await prepareComponent(raw, {
+      component: c.name,
+      where: where(c),
+      capPages,
+      instanceReuse: c.instanceReuse,
+      maxResponseBytes: c.limits.maxResponseBytes,
+    });
+    return {
+      spec: prepared.spec,
+      bytes: size,
+      initialMemoryBytes: 0,
+      component: { coreBytes: prepared.coreBytes, transpiled: prepared.transpiled, cacheDir: prepared.cacheDir },
+    };
+  }
+  if (c.instanceReuse !== 1) {
+    throw new VergeError('MANIFEST_INVALID', `${where(c)}: instance_reuse applies to wasi:http components; a WAGI module gets a fresh instance per request`);
+  }
   let sandboxed;
   try {
     sandboxed = sandboxModule(raw, capPages);
@@ -54,7 +79,7 @@ export async function loadComponent(c: ComponentConfig, maxModuleBytes = MAX_MOD
   }
   checkInterface(c, module);
   return {
-    spec: { component: c.name, module, memory: sandboxed.memory, maxResponseBytes: c.limits.maxResponseBytes },
+    spec: { kind: 'wagi', component: c.name, module, memory: sandboxed.memory, maxResponseBytes: c.limits.maxResponseBytes },
     bytes: size,
     initialMemoryBytes: (sandboxed.memory?.initialPages ?? 0) * WASM_PAGE_BYTES,
   };

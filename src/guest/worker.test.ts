@@ -70,6 +70,7 @@ describe('guest worker', () => {
     parsed.destroy();
     const sandboxed = sandboxModule(bytes, 16);
     const spec: ModuleSpec = {
+      kind: 'wagi',
       component: 'leaky',
       module: new WebAssembly.Module(sandboxed.bytes),
       memory: sandboxed.memory,

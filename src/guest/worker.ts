@@ -10,12 +10,14 @@ import { parseCgiResponse, writeCgiEnvironment } from './cgi.js';
 import { CappedBuffer, LineSink } from './output.js';
 import { CStringListBuilder, ProcExit, WASI_MODULE, cStringList, createWasiImports, type CStringList, type WasiRequest } from './wasi-p1.js';
 import { SANDBOX_MEMORY_IMPORT, WASM_PAGE_BYTES } from '../wasm/binary.js';
-import type { FromWorker, GuestRequest, ModuleSpec, ToWorker } from '../dispatch/protocol.js';
+import type { FromWorker, GuestRequest, GuestResponse, ToWorker, WagiModuleSpec } from '../dispatch/protocol.js';
 import { VERGE_ABI_MODULE } from '../capabilities/abi.js';
 import { createVergeImports } from '../capabilities/guest-imports.js';
 import { GuestScope } from '../capabilities/guest-scope.js';
 import { HostBridge } from '../capabilities/host-bridge.js';
 import { WorkerStores } from '../capabilities/kv/worker-stores.js';
+import { ComponentExit, createComponentImports } from '../component/imports.js';
+import { ComponentRunner } from '../component/runner.js';
 
 /** Room for the CGI header block on top of the body cap. */
 const HEADER_ALLOWANCE = 64 * 1024;
@@ -24,7 +26,7 @@ const TRANSFER_MIN_BYTES = 16 * 1024;
 /** A memory the guest grew by more than this over its initial size is dropped instead of recycled. */
 export const RECYCLE_GROWTH_BYTES = 16 * 1024 * 1024;
 
-interface LoadedModule extends ModuleSpec {
+interface LoadedModule extends WagiModuleSpec {
   spare: WebAssembly.Memory | undefined;
   args: CStringList;
 }
@@ -34,12 +36,16 @@ if (!port) throw new Error('guest/worker.js must run in a worker thread');
 const post = (msg: FromWorker, transfer?: ArrayBuffer[]) => port.postMessage(msg, transfer ?? []);
 
 const modules = new Map<string, LoadedModule>();
+const components = new Map<string, ComponentRunner>();
 const stdout = new CappedBuffer();
 // Set up by the load message, before any request runs.
 let scope: GuestScope;
 let vergeImports: ReturnType<typeof createVergeImports>;
 const stores = new WorkerStores((store, side, state, reason) => post({ t: 'breaker', store, side, state, reason }));
 const stderr = new LineSink((line) => scope.log('info', line, 'stderr'));
+/** A component's stdout is not its response (that is wasi:http): its lines go to the log. */
+const componentStdout = new LineSink((line) => scope.log('info', line, 'stdout'));
+let componentImports: Record<string, unknown>;
 const emptyOut = { write() {} };
 let state: WasiRequest = {
   memory: undefined,
@@ -76,6 +82,7 @@ function recycleMemory(m: LoadedModule, memory: WebAssembly.Memory | undefined):
 function classify(err: unknown): { code: ErrorCode; message: string } {
   if (isVergeError(err)) return { code: err.code, message: err.message };
   if (err instanceof ProcExit) return { code: 'GUEST_EXIT', message: `the guest exited with code ${err.code}` };
+  if (err instanceof ComponentExit) return { code: 'GUEST_EXIT', message: `${err.message} before setting a response` };
   if (err instanceof WebAssembly.RuntimeError) return { code: 'GUEST_TRAP', message: `the guest trapped: ${err.message}` };
   if (err instanceof RangeError && /call stack/i.test(err.message)) {
     return { code: 'GUEST_TRAP', message: 'the guest trapped: call stack exhausted (unbounded recursion?)' };
@@ -84,7 +91,37 @@ function classify(err: unknown): { code: ErrorCode; message: string } {
   return { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) };
 }
 
+function postResponse(id: string, response: GuestResponse): void {
+  const body = response.body;
+  post({ t: 'done', id, response }, body.length >= TRANSFER_MIN_BYTES && body.byteOffset === 0 && body.byteLength === body.buffer.byteLength ? [body.buffer as ArrayBuffer] : undefined);
+}
+
+function runComponent(runner: ComponentRunner, req: GuestRequest): void {
+  scope.begin(req.id, runner.spec.component, runner.spec.grants);
+  componentStdout.reset();
+  stderr.reset();
+  let response: GuestResponse | undefined;
+  let failure: { code: ErrorCode; message: string } | undefined;
+  try {
+    response = runner.run(req);
+  } catch (err) {
+    failure = classify(err);
+  }
+  componentStdout.flush();
+  stderr.flush();
+  scope.end();
+  if (response) postResponse(req.id, response);
+  else post({ t: 'fail', id: req.id, ...failure! });
+  try {
+    runner.prepareNext();
+  } catch {
+    // The next request instantiates again and fails with the reason.
+  }
+}
+
 function run(req: GuestRequest): void {
+  const runner = components.get(req.component);
+  if (runner) return runComponent(runner, req);
   const m = modules.get(req.component);
   if (!m) {
     post({ t: 'fail', id: req.id, code: 'INTERNAL', message: `component ${req.component} is not loaded in this worker` });
@@ -123,8 +160,7 @@ function run(req: GuestRequest): void {
     try {
       const parsed = parseCgiResponse(stdout.view(), m.maxResponseBytes);
       // Copy the body out of the reusable buffer; a large one is transferred rather than cloned again.
-      const body = parsed.body.slice();
-      post({ t: 'done', id: req.id, response: { ...parsed, body } }, body.length >= TRANSFER_MIN_BYTES ? [body.buffer as ArrayBuffer] : undefined);
+      postResponse(req.id, { ...parsed, body: parsed.body.slice() });
     } catch (err) {
       failure = classify(err);
     }
@@ -135,21 +171,37 @@ function run(req: GuestRequest): void {
   recycleMemory(m, memory);
 }
 
+/** Components' glue is imported asynchronously at load; requests that arrive meanwhile wait for it. */
+let loading: Promise<void> = Promise.resolve();
+
+async function load(msg: Extract<ToWorker, { t: 'load' }>): Promise<void> {
+  scope ??= new GuestScope(() => state.memory, new HostBridge(msg.bridge.port, msg.bridge.signal), stores, post);
+  vergeImports ??= createVergeImports(scope);
+  componentImports ??= createComponentImports(scope, { stdout: componentStdout, stderr });
+  for (const spec of msg.modules) {
+    if (spec.kind === 'component') components.set(spec.component, await ComponentRunner.load(spec, componentImports));
+    else modules.set(spec.component, { ...spec, spare: undefined, args: cStringList([spec.component]) });
+  }
+  post({ t: 'ready' });
+}
+
+function runOrExpire(msg: Extract<ToWorker, { t: 'run' }>): void {
+  // It waited behind another request in this worker past its deadline; the pool has answered it.
+  if (Date.now() > msg.deadlineAt) post({ t: 'fail', id: msg.request.id, code: 'DEADLINE_EXCEEDED', message: 'expired before it started' });
+  else run(msg.request);
+}
+
+let loaded = false;
 port.on('message', (msg: ToWorker) => {
   switch (msg.t) {
     case 'load':
-      scope ??= new GuestScope(() => state.memory, new HostBridge(msg.bridge.port, msg.bridge.signal), stores, post);
-      vergeImports ??= createVergeImports(scope);
-      for (const spec of msg.modules) {
-        modules.set(spec.component, { ...spec, spare: undefined, args: cStringList([spec.component]) });
-      }
-      post({ t: 'ready' });
+      loading = load(msg).then(() => {
+        loaded = true;
+      });
       break;
     case 'run':
-      // It waited behind another request in this worker past its deadline; the pool has answered it.
-      if (Date.now() > msg.deadlineAt) post({ t: 'fail', id: msg.request.id, code: 'DEADLINE_EXCEEDED', message: 'expired before it started' });
-      else run(msg.request);
+      if (loaded) runOrExpire(msg);
+      else void loading.then(() => runOrExpire(msg));
       break;
   }
 });
-

@@ -1,0 +1,166 @@
+/**
+ * Main thread, at load: a wasi:http component is transpiled by jco into ESM glue plus core
+ * modules, once per (component bytes, jco version), and cached on disk under its SHA-256, so a
+ * second start reuses it. Then the import check (a component importing an interface Verge does
+ * not provide fails here, naming it), the memory cap on every core module inside, and one
+ * compile per core module; workers receive the compiled modules.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { VergeError } from '../errors.js';
+import { capModuleMemory } from '../wasm/binary.js';
+import type { ComponentModuleSpec } from '../dispatch/protocol.js';
+import { PROVIDED_INTERFACES } from './imports.js';
+
+/** What the transpile left in the cache folder, besides the files. */
+interface CacheMeta {
+  sha256: string;
+  transpiler: string;
+  imports: string[];
+  /** [name, kind] as jco reports them. */
+  exports: Array<[string, string]>;
+  coreModules: string[];
+  transpileMs: number;
+}
+
+const HANDLER_EXPORT = /^wasi:http\/incoming-handler@0\.2\.\d+$/;
+
+export interface PreparedComponent {
+  spec: Omit<ComponentModuleSpec, 'grants'>;
+  /** Total bytes of the core modules inside. */
+  coreBytes: number;
+  /** True when this start transpiled it (false: reused from the cache). */
+  transpiled: boolean;
+  cacheDir: string;
+}
+
+/** `$VERGE_CACHE_DIR`, else `$XDG_CACHE_HOME/verge`, else `~/.cache/verge`. */
+export function vergeCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.VERGE_CACHE_DIR) return path.resolve(env.VERGE_CACHE_DIR);
+  return path.join(env.XDG_CACHE_HOME ? path.resolve(env.XDG_CACHE_HOME) : path.join(os.homedir(), '.cache'), 'verge');
+}
+
+let transpilerVersion: Promise<string> | undefined;
+async function jcoTranspileVersion(): Promise<string> {
+  const entry = fileURLToPath(import.meta.resolve('@bytecodealliance/jco-transpile'));
+  const pkg = JSON.parse(await fs.readFile(path.join(path.dirname(entry), '..', 'package.json'), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export interface PrepareOptions {
+  component: string;
+  where: string;
+  capPages: number;
+  instanceReuse: number;
+  maxResponseBytes: number;
+  cacheRoot?: string;
+}
+
+export async function prepareComponent(bytes: Uint8Array, o: PrepareOptions): Promise<PreparedComponent> {
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const transpiler = `jco-transpile-${await (transpilerVersion ??= jcoTranspileVersion())}`;
+  const dir = path.join(o.cacheRoot ?? path.join(vergeCacheDir(), 'components'), `${sha256}-${transpiler}`);
+  let meta = await readMeta(dir);
+  const transpiled = meta === undefined;
+  if (!meta) meta = await transpileInto(dir, bytes, sha256, transpiler, o.where);
+
+  const missing = meta.imports.filter((name) => !PROVIDED_INTERFACES.has(name));
+  if (missing.length > 0) {
+    throw new VergeError(
+      'MODULE_IMPORT',
+      missing.map((name) => `${o.where}: imports ${name}, an interface Verge does not provide (docs/components.md lists what it does)`).join('\n'),
+    );
+  }
+  const handlerExport = meta.exports.map(([name]) => name).find((name) => HANDLER_EXPORT.test(name));
+  if (!handlerExport) {
+    throw new VergeError(
+      'MODULE_INVALID',
+      `${o.where}: the component does not export wasi:http/incoming-handler@0.2.x (it exports ${meta.exports.map(([n]) => n).join(', ') || 'nothing'}); Verge serves wasi:http/proxy components`,
+    );
+  }
+
+  const coreModules: Record<string, WebAssembly.Module> = {};
+  let coreBytes = 0;
+  for (const name of meta.coreModules) {
+    const raw = new Uint8Array(await fs.readFile(path.join(dir, name)));
+    coreBytes += raw.length;
+    let capped;
+    try {
+      capped = capModuleMemory(raw, o.capPages);
+    } catch (e) {
+      if (e instanceof VergeError) throw new VergeError(e.code, `${o.where}: ${e.message}`, { cause: e });
+      throw e;
+    }
+    try {
+      coreModules[name] = await WebAssembly.compile(capped.bytes);
+    } catch (e) {
+      throw new VergeError('MODULE_INVALID', `${o.where}: core module ${name} does not compile: ${(e as Error).message}`, { cause: e });
+    }
+  }
+  return {
+    spec: {
+      kind: 'component',
+      component: o.component,
+      glue: pathToFileURL(path.join(dir, 'component.js')).href,
+      coreModules,
+      handlerExport,
+      instanceReuse: o.instanceReuse,
+      maxResponseBytes: o.maxResponseBytes,
+    },
+    coreBytes,
+    transpiled,
+    cacheDir: dir,
+  };
+}
+
+async function readMeta(dir: string): Promise<CacheMeta | undefined> {
+  try {
+    return JSON.parse(await fs.readFile(path.join(dir, 'meta.json'), 'utf8')) as CacheMeta;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Transpiles into a temporary sibling folder and renames it into place, so readers never see half a cache entry. */
+async function transpileInto(dir: string, bytes: Uint8Array, sha256: string, transpiler: string, where: string): Promise<CacheMeta> {
+  const started = performance.now();
+  const { transpileBytes } = await import('@bytecodealliance/jco-transpile');
+  let result: Awaited<ReturnType<typeof transpileBytes>>;
+  try {
+    result = await transpileBytes(bytes, {
+      name: 'component',
+      instantiation: 'sync',
+      base64Cutoff: 0,
+      emitTypescriptDeclarations: false,
+      quiet: true,
+    } as Parameters<typeof transpileBytes>[1]);
+  } catch (e) {
+    throw new VergeError('MODULE_INVALID', `${where}: jco could not transpile the component: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+  const files = result.files as Record<string, Uint8Array>;
+  const meta: CacheMeta = {
+    sha256,
+    transpiler,
+    imports: [...new Set((result.imports as string[]).map((i) => i.replace(/@[^/]*$/, '')))].sort(),
+    exports: result.exports as Array<[string, string]>,
+    coreModules: Object.keys(files).filter((f) => f.endsWith('.wasm')).sort(),
+    transpileMs: Math.round(performance.now() - started),
+  };
+  const tmp = `${dir}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  await fs.mkdir(tmp, { recursive: true });
+  for (const [name, data] of Object.entries(files)) await fs.writeFile(path.join(tmp, name), data);
+  // The glue is ESM; the cache folder is outside any package that would say so.
+  await fs.writeFile(path.join(tmp, 'package.json'), '{"type":"module"}\n');
+  await fs.writeFile(path.join(tmp, 'meta.json'), JSON.stringify(meta, null, 2) + '\n');
+  try {
+    await fs.rename(tmp, dir);
+  } catch (e) {
+    // Another process finished the same transpile first: theirs is identical.
+    await fs.rm(tmp, { recursive: true, force: true });
+    if (!(await readMeta(dir))) throw e;
+  }
+  return meta;
+}
