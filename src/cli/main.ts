@@ -2,7 +2,7 @@
 import { Argument, Command, InvalidArgumentError, Option } from 'commander';
 import { isVergeError } from '../errors.js';
 import { loadManifest } from '../manifest/load.js';
-import { loadComponent } from '../guest/load.js';
+import { HEAVY_COMPONENT_BYTES, loadComponent } from '../guest/load.js';
 import { DEFAULT_LISTEN, defaultWorkers, parseListen, startNode } from '../node.js';
 import { LOG_LEVELS, type LogLevel } from '../logging.js';
 import { buildApp } from './build.js';
@@ -106,7 +106,20 @@ export async function main(argv: string[]): Promise<void> {
       for (const r of results) {
         if (r.status !== 'fulfilled') continue;
         const c = app.components.get(r.value.spec.component)!;
-        say(`ok  ${c.name}: ${r.value.bytes} bytes, initial memory ${r.value.initialMemoryBytes / 1024} KiB, limit ${c.limits.memoryMib} MiB, timeout ${c.limits.timeoutMs} ms`);
+        const loaded = r.value.component;
+        if (!loaded) {
+          say(`ok  ${c.name}: ${r.value.bytes} bytes, initial memory ${r.value.initialMemoryBytes / 1024} KiB, limit ${c.limits.memoryMib} MiB, timeout ${c.limits.timeoutMs} ms`);
+          continue;
+        }
+        const how = loaded.transpileMs === undefined ? 'from the transpile cache' : `transpiled in ${loaded.transpileMs} ms`;
+        const reuse = c.instanceReuse === 1 ? 'a fresh instance per request' : `instance_reuse ${c.instanceReuse}`;
+        say(`ok  ${c.name}: wasi:http component, ${r.value.bytes} bytes (${loaded.coreBytes} bytes of core modules), ${how}, ${reuse}, memory limit ${c.limits.memoryMib} MiB, timeout ${c.limits.timeoutMs} ms`);
+        if (c.instanceReuse === 1 && loaded.coreBytes > HEAVY_COMPONENT_BYTES) {
+          say(
+            `warn  ${c.name}: ${(loaded.coreBytes / 1048576).toFixed(1)} MiB of core modules (a JS engine?) instantiated for every request; ` +
+              'if its handler can serve several requests (see docs/components.md), set instance_reuse = 100 on [component.' + c.name + '] for far higher throughput, at the cost of isolation between those requests',
+          );
+        }
       }
       say(`${app.file}: ${app.routes.length} routes, ${app.components.size} components: ok`);
     });

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { VergeError } from '../errors.js';
-import { capModuleMemory } from '../wasm/binary.js';
+import { capModuleMemory, componentImportNames } from '../wasm/binary.js';
 import type { ComponentModuleSpec } from '../dispatch/protocol.js';
 import { PROVIDED_INTERFACES } from './imports.js';
 
@@ -26,14 +26,16 @@ interface CacheMeta {
   transpileMs: number;
 }
 
+const unversioned = (name: string) => name.replace(/@[^/]*$/, '');
+
 const HANDLER_EXPORT = /^wasi:http\/incoming-handler@0\.2\.\d+$/;
 
 export interface PreparedComponent {
   spec: Omit<ComponentModuleSpec, 'grants'>;
   /** Total bytes of the core modules inside. */
   coreBytes: number;
-  /** True when this start transpiled it (false: reused from the cache). */
-  transpiled: boolean;
+  /** How long the transpile took, when this load did it; undefined when it came from the cache. */
+  transpileMs: number | undefined;
   cacheDir: string;
 }
 
@@ -63,17 +65,27 @@ export async function prepareComponent(bytes: Uint8Array, o: PrepareOptions): Pr
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   const transpiler = `jco-transpile-${await (transpilerVersion ??= jcoTranspileVersion())}`;
   const dir = path.join(o.cacheRoot ?? path.join(vergeCacheDir(), 'components'), `${sha256}-${transpiler}`);
-  let meta = await readMeta(dir);
-  const transpiled = meta === undefined;
-  if (!meta) meta = await transpileInto(dir, bytes, sha256, transpiler, o.where);
-
-  const missing = meta.imports.filter((name) => !PROVIDED_INTERFACES.has(name));
+  let imported: string[];
+  try {
+    imported = componentImportNames(bytes);
+  } catch (e) {
+    if (e instanceof VergeError) throw new VergeError(e.code, `${o.where}: ${e.message}`, { cause: e });
+    throw e;
+  }
+  const missing = imported.filter((name) => !PROVIDED_INTERFACES.has(unversioned(name)));
   if (missing.length > 0) {
     throw new VergeError(
       'MODULE_IMPORT',
       missing.map((name) => `${o.where}: imports ${name}, an interface Verge does not provide (docs/components.md lists what it does)`).join('\n'),
     );
   }
+  let meta = await readMeta(dir);
+  let transpileMs: number | undefined;
+  if (!meta) {
+    meta = await transpileInto(dir, bytes, sha256, transpiler, o.where);
+    transpileMs = meta.transpileMs;
+  }
+
   const handlerExport = meta.exports.map(([name]) => name).find((name) => HANDLER_EXPORT.test(name));
   if (!handlerExport) {
     throw new VergeError(
@@ -111,7 +123,7 @@ export async function prepareComponent(bytes: Uint8Array, o: PrepareOptions): Pr
       maxResponseBytes: o.maxResponseBytes,
     },
     coreBytes,
-    transpiled,
+    transpileMs,
     cacheDir: dir,
   };
 }
@@ -144,7 +156,7 @@ async function transpileInto(dir: string, bytes: Uint8Array, sha256: string, tra
   const meta: CacheMeta = {
     sha256,
     transpiler,
-    imports: [...new Set((result.imports as string[]).map((i) => i.replace(/@[^/]*$/, '')))].sort(),
+    imports: [...new Set((result.imports as string[]).map(unversioned))].sort(),
     exports: result.exports as Array<[string, string]>,
     coreModules: Object.keys(files).filter((f) => f.endsWith('.wasm')).sort(),
     transpileMs: Math.round(performance.now() - started),

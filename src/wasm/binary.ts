@@ -118,6 +118,45 @@ export function isComponentBinary(bytes: Uint8Array): boolean {
   return bytes.length >= 8 && MAGIC.every((b, i) => bytes[i] === b) && bytes[6] === 1 && bytes[7] === 0 && bytes[4] !== 1;
 }
 
+/**
+ * The names a component imports at its top level (what a host must supply), such as
+ * "wasi:http/types@0.2.10". Reads only the outer import sections; nested components and
+ * modules are the component's own business.
+ */
+export function componentImportNames(bytes: Uint8Array): string[] {
+  if (!isComponentBinary(bytes)) throw malformed('not a component');
+  const names: string[] = [];
+  const top = new Reader(bytes, 8);
+  while (top.pos < bytes.length) {
+    const id = top.byte();
+    const size = top.u32();
+    const end = top.pos + size;
+    if (end > bytes.length) throw malformed(`section ${id} runs past the end of the component`);
+    if (id === 10) {
+      const r = new Reader(bytes, top.pos, end);
+      const count = r.u32();
+      for (let i = 0; i < count; i++) {
+        const form = r.byte();
+        if (form !== 0x00 && form !== 0x01) throw malformed(`unknown import name form 0x${form.toString(16)}`);
+        names.push(r.name());
+        if (form === 0x01) r.name(); // a version suffix, in older encoders
+        const kind = r.byte();
+        if (kind === 0x00) {
+          r.byte();
+          r.u32();
+        } else if (kind === 0x03) {
+          if (r.byte() === 0x00) r.u32();
+        } else if (kind === 0x02) {
+          r.u64(); // a primitive value type is one byte, a type index a LEB: both read as LEB
+        } else if (kind <= 0x05) r.u32();
+        else throw malformed(`unknown import kind 0x${kind.toString(16)}`);
+      }
+    }
+    top.pos = end;
+  }
+  return names;
+}
+
 export function readLayout(bytes: Uint8Array): ModuleLayout {
   if (!MAGIC.every((b, i) => bytes[i] === b)) throw malformed('missing the \\0asm magic number');
   if (!isCoreModule(bytes)) {

@@ -1,0 +1,90 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { isVergeError } from '../errors.js';
+import { isComponentBinary } from '../wasm/binary.js';
+import { prepareComponent, vergeCacheDir } from './prepare.js';
+
+/**
+ * The smallest real components, in the component-model binary format: an empty instance type,
+ * and an import of that type under an interface name. jco transpiles them like any other.
+ */
+function componentImporting(name: string): Uint8Array {
+  const utf8 = [...new TextEncoder().encode(name)];
+  const typeSection = [0x07, 0x03, 0x01, 0x42, 0x00]; // one type: an instance type with no declarations
+  const importPayload = [0x01, 0x00, utf8.length, ...utf8, 0x05, 0x00]; // one import: (instance (type 0))
+  return Uint8Array.from([0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00, ...typeSection, 0x0a, importPayload.length, ...importPayload]);
+}
+const EMPTY_COMPONENT = Uint8Array.from([0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00]);
+
+const options = (cacheRoot: string) => ({ component: 'c', where: 'component c (c.wasm)', capPages: 2048, instanceReuse: 1, maxResponseBytes: 1024, cacheRoot });
+
+async function loadError(bytes: Uint8Array, cacheRoot: string): Promise<{ code: string; message: string }> {
+  try {
+    await prepareComponent(bytes, options(cacheRoot));
+  } catch (e) {
+    if (isVergeError(e)) return { code: e.code, message: e.message };
+    throw e;
+  }
+  assert.fail('expected the load to fail');
+}
+
+describe('prepareComponent', () => {
+  test('tells a component from a core module by its header', () => {
+    assert.ok(isComponentBinary(EMPTY_COMPONENT));
+    assert.ok(!isComponentBinary(Uint8Array.from([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00])));
+    assert.ok(!isComponentBinary(Uint8Array.from([0x7f, 0x45, 0x4c, 0x46, 0x0d, 0x00, 0x01, 0x00])));
+  });
+
+  test('fails a component that imports an interface Verge does not provide, naming the interface', async () => {
+    const cache = mkdtempSync(path.join(os.tmpdir(), 'verge-prepare-'));
+    const err = await loadError(componentImporting('wasi:blobstore/container@0.2.0-draft'), cache);
+    assert.equal(err.code, 'MODULE_IMPORT');
+    assert.match(err.message, /component c \(c\.wasm\): imports wasi:blobstore\/container@0\.2\.0-draft, an interface Verge does not provide/);
+  });
+
+  test('fails a component that does not export wasi:http/incoming-handler, saying what it exports', async () => {
+    const cache = mkdtempSync(path.join(os.tmpdir(), 'verge-prepare-'));
+    const err = await loadError(componentImporting('wasi:random/random@0.2.3'), cache);
+    assert.equal(err.code, 'MODULE_INVALID');
+    assert.match(err.message, /does not export wasi:http\/incoming-handler@0\.2\.x \(it exports nothing\)/);
+  });
+
+  test('caches the transpile under the SHA-256 of the bytes and reuses it', async () => {
+    const cache = mkdtempSync(path.join(os.tmpdir(), 'verge-prepare-'));
+    const bytes = componentImporting('wasi:random/random@0.2.3');
+    await loadError(bytes, cache);
+    const entries = readdirSync(cache);
+    assert.equal(entries.length, 1);
+    assert.match(entries[0]!, /^[0-9a-f]{64}-jco-transpile-\d+\.\d+\.\d+$/);
+    const meta = JSON.parse(readFileSync(path.join(cache, entries[0]!, 'meta.json'), 'utf8')) as { sha256: string };
+    assert.equal(meta.sha256, entries[0]!.slice(0, 64));
+    assert.equal(readFileSync(path.join(cache, entries[0]!, 'package.json'), 'utf8').trim(), '{"type":"module"}');
+    // The second load reads the cache: same folder, no second entry, same verdict.
+    await loadError(bytes, cache);
+    assert.deepEqual(readdirSync(cache), entries);
+  });
+
+  test('fails a truncated component with MODULE_INVALID before transpiling it', async () => {
+    const cache = mkdtempSync(path.join(os.tmpdir(), 'verge-prepare-'));
+    const err = await loadError(Uint8Array.from([...EMPTY_COMPONENT, 0x0a, 0x05, 0xff]), cache);
+    assert.equal(err.code, 'MODULE_INVALID');
+    assert.match(err.message, /component c \(c\.wasm\): not a valid WebAssembly module: section 10 runs past the end/);
+    assert.deepEqual(readdirSync(cache), []);
+  });
+
+  test('fails a component jco cannot parse with MODULE_INVALID, quoting jco', async () => {
+    const cache = mkdtempSync(path.join(os.tmpdir(), 'verge-prepare-'));
+    const err = await loadError(Uint8Array.from([...EMPTY_COMPONENT, 0x07, 0x02, 0x01, 0xff]), cache);
+    assert.equal(err.code, 'MODULE_INVALID');
+    assert.match(err.message, /component c \(c\.wasm\): jco could not transpile the component: /);
+  });
+
+  test('puts the cache under VERGE_CACHE_DIR, else XDG_CACHE_HOME, else ~/.cache', () => {
+    assert.equal(vergeCacheDir({ VERGE_CACHE_DIR: '/srv/cache' }), '/srv/cache');
+    assert.equal(vergeCacheDir({ XDG_CACHE_HOME: '/home/u/.xdg' }), '/home/u/.xdg/verge');
+    assert.equal(vergeCacheDir({}), path.join(os.homedir(), '.cache', 'verge'));
+  });
+});
