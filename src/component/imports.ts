@@ -141,6 +141,7 @@ export function createComponentImports(scope: GuestScope, io: ComponentIo): Reco
     }
   };
 
+  /** The body is whole by now, so the host frames it: a guest's content-length (ComponentizeJS sets one) is dropped. */
   const send = (request: OutgoingRequest): Result<IncomingResponse, ErrorCode> => {
     const scheme = request.scheme_ === undefined ? 'https' : request.scheme_.tag === 'other' ? request.scheme_.val : request.scheme_.tag.toLowerCase();
     const url = `${scheme}://${request.authority_ ?? ''}${request.path ?? '/'}`;
@@ -149,7 +150,7 @@ export function createComponentImports(scope: GuestScope, io: ComponentIo): Reco
     const r = guarded(
       'wasi:http/outgoing-handler.handle',
       () => {
-        const handle = scope.send({ method: methodName(request.method_), url, headers: request.fields.list.map(([k, v]) => [k, dec.decode(v)]), body: body?.buffer.bytes() ?? new Uint8Array(0) });
+        const handle = scope.send({ method: methodName(request.method_), url, headers: request.fields.list.flatMap(([k, v]): Array<[string, string]> => (k === 'content-length' ? [] : [[k, dec.decode(v)]])), body: body?.buffer.bytes() ?? new Uint8Array(0) });
         const response = scope.response(handle);
         scope.closeResponse(handle);
         return response;
@@ -247,7 +248,7 @@ export function createComponentImports(scope: GuestScope, io: ComponentIo): Reco
     },
     'wasi:http/outgoing-handler': {
       handle: (request: OutgoingRequest, _options: RequestOptions | undefined): Result<FutureIncomingResponse, ErrorCode> =>
-        ok(new FutureIncomingResponse(() => send(request))),
+        ok(new FutureIncomingResponse(() => send(request), () => request.outgoingBody === undefined || request.outgoingBody.finished)),
     },
     'wasi:keyvalue/store': { open, Bucket: KvBucket },
     'wasi:keyvalue/atomics': {

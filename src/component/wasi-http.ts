@@ -359,9 +359,13 @@ export class IncomingResponse {
 export class FutureIncomingResponse {
   private result: Result<IncomingResponse, ErrorCode> | undefined;
   private taken = false;
-  constructor(private readonly send: () => Result<IncomingResponse, ErrorCode>) {}
+  constructor(
+    private readonly send: () => Result<IncomingResponse, ErrorCode>,
+    /** The request is complete (its body finished, or it has none): the call can go. */
+    private readonly requestComplete: () => boolean,
+  ) {}
   subscribe(): Pollable {
-    return new Pollable();
+    return new Pollable(undefined, this.requestComplete);
   }
   get(): Result<Result<IncomingResponse, ErrorCode>, void> | undefined {
     if (this.taken) return err(undefined);

