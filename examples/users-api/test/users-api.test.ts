@@ -82,7 +82,7 @@ function assertError(r: Reply, status: number, code: string, what = ''): Record<
 }
 
 /** The example's manifest with `instance_reuse` and the absolute path of the already built module. */
-function reuseManifest(dir: string, reuse: number): string {
+function reuseManifest(dir: string, reuse: number, grant = true): string {
   const file = path.join(dir, 'verge.toml');
   writeFileSync(
     file,
@@ -95,7 +95,7 @@ component = "users"
 
 [component.users]
 source = ${JSON.stringify(WASM)}
-key_value_stores = ["users"]
+key_value_stores = ${grant ? '["users"]' : '[]'}
 instance_reuse = ${reuse}
 limits = { max_request_bytes = 1048576 }
 
@@ -369,6 +369,22 @@ for (const [variant, manifest] of variants) {
     });
   });
 }
+
+describe('examples/users-api without the store granted', () => {
+  let node: VergeProcess;
+  before(async () => {
+    node = await startVerge(reuseManifest(mkdtempSync(path.join(tmp, 'deny-')), 1, false), ['--data-dir', mkdtempSync(path.join(tmp, 'data-'))]);
+  });
+  after(async () => {
+    await node?.stop();
+  });
+
+  test('a request that needs the store answers 500 INTERNAL naming it; health still answers', async () => {
+    const e = assertError(await call(node, 'GET', '/api/users'), 500, 'INTERNAL');
+    assert.match(String(e.message), /"users" store is not granted/);
+    assert.equal((await call(node, 'GET', '/api/health')).status, 200);
+  });
+});
 
 async function waitFor(check: () => boolean, ms = 2000): Promise<void> {
   const deadline = Date.now() + ms;
