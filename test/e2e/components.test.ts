@@ -12,6 +12,7 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { writeApp } from '../support/app.js';
+import { FD_WRITE, respondWith, wat } from '../support/wat.js';
 import { fixtureComponent } from '../support/components.js';
 import { runVerge, startVerge, type VergeProcess } from '../support/verge-process.js';
 
@@ -217,6 +218,13 @@ describe('wasi:http components', () => {
 });
 
 describe('component load checks', () => {
+  test('refuses instance_reuse on a WAGI module, naming the component', async () => {
+    const dir = writeApp('wagi-reuse', { hello: { route: '/...', wasm: await wat(`(module ${FD_WRITE} (memory 1) ${respondWith('status: 204\n\n')} (func (export "_start") (call $respond)))`), extra: 'instance_reuse = 5' } });
+    const check = await runVerge(['check', dir]);
+    assert.equal(check.code, 1);
+    assert.match(check.stderr, /component hello \(.*hello\.wasm\): instance_reuse applies to wasi:http components/);
+  });
+
   test('warns in verge check when a heavy component runs without instance_reuse', async () => {
     const probe = await fixtureComponent('probe');
     const dir = writeApp('heavy', { heavy: { route: '/...', wasm: probe }, light: { route: '/l/...', wasm: probe, extra: 'instance_reuse = 50' } });
