@@ -12,7 +12,10 @@
  *  5. Outbound HTTP from a guest: cost per http_send against undici pooled and unpooled.
  *  6. Image resize (examples/image-resize, a 1600×1200 JPEG to 400 px) against sharp in node:http
  *     (bench/lib/resize.ts).
- *  7. A dated section prepended to bench/RESULTS.md.
+ *  7. wasi:http components (bench/lib/components.ts): examples/users-api (a KV read) and a wasi:http-only
+ *     fixture under Verge with a fresh instance per request and with instance_reuse, the fixture
+ *     under `jco serve --isolate-requests instance`, and examples/hello for scale.
+ *  8. A dated section prepended to bench/RESULTS.md.
  *
  * Knobs (environment): BENCH_SECONDS (10), BENCH_ROUNDS (3), BENCH_WARMUP_SECONDS (3),
  * BENCH_CONNECTIONS ("50,1"), BENCH_STARTUP_RUNS (7), BENCH_FIRST_RUNS (5), BENCH_BIG_KB (300),
@@ -20,7 +23,9 @@
  * BENCH_KV_OPS (1000 per request), BENCH_KV_REQUESTS (20), BENCH_OUTBOUND_CALLS (20 per request, ≤ 50),
  * BENCH_OUTBOUND_REQUESTS (25), BENCH_CAP_WARMUP (5 rounds),
  * BENCH_RESIZE_SECONDS (10), BENCH_RESIZE_ROUNDS (2), BENCH_RESIZE_CONNECTIONS ("1,2,8"), BENCH_RESIZE_FIRST_RUNS (3),
- * BENCH_ONLY (all): a comma-separated subset of load,startup,first,kv,outbound,resize, e.g. BENCH_ONLY=kv,outbound
+ * BENCH_COMPONENTS_SECONDS (5), BENCH_COMPONENTS_ROUNDS (2), BENCH_COMPONENTS_WARMUP (2), BENCH_COMPONENTS_CONNECTIONS ("1,16"),
+ * BENCH_COMPONENTS_REUSE (100),
+ * BENCH_ONLY (all): a comma-separated subset of load,startup,first,kv,outbound,resize,components, e.g. BENCH_ONLY=kv,outbound
  * (combine with BENCH_RESULTS=/tmp/x.md to keep partial runs out of bench/RESULTS.md).
  * Every server listens on 127.0.0.1 on a free port and is stopped by PID, even on failure.
  */
@@ -51,6 +56,7 @@ import { BIG_BODY, buildBigModule } from './lib/bigmodule.js';
 import { fmtInt, fmtMiB, fmtMs, fmtPct, fmtRatio, median, medianBy, prependSection, table } from './lib/report.js';
 import { capabilityPhases, renderCapabilities, type CapResults } from './lib/capabilities.js';
 import { renderResize, resizePhase, type ResizeResults } from './lib/resize.js';
+import { componentsPhase, renderComponents, type ComponentsResults } from './lib/components.js';
 
 // ---------------------------------------------------------------------------------------------
 // Configuration
@@ -102,7 +108,7 @@ const OUTBOUND_CALLS = intEnv('BENCH_OUTBOUND_CALLS', 20);
 const OUTBOUND_REQUESTS = intEnv('BENCH_OUTBOUND_REQUESTS', 25);
 const CAP_WARMUP = intEnv('BENCH_CAP_WARMUP', 5);
 
-const PARTS = ['load', 'startup', 'first', 'kv', 'outbound', 'resize'] as const;
+const PARTS = ['load', 'startup', 'first', 'kv', 'outbound', 'resize', 'components'] as const;
 type Part = (typeof PARTS)[number];
 const ONLY: ReadonlySet<Part> = (() => {
   const raw = (process.env.BENCH_ONLY ?? '').trim();
@@ -509,6 +515,7 @@ interface Results {
   first?: FirstRequestResult[];
   caps?: CapResults;
   resize?: ResizeResults;
+  components?: ComponentsResults;
 }
 
 function render(m: Machine, prep: Prepared, res: Results): string {
@@ -527,6 +534,7 @@ function render(m: Machine, prep: Prepared, res: Results): string {
     out.push(renderCapabilities(res.caps));
   }
   if (res.resize) out.push(renderResize(res.resize, VERGE_WORKERS));
+  if (res.components) out.push(renderComponents(res.components));
   if (notes.length > 0) {
     out.push('### Notes');
     out.push('');
@@ -733,6 +741,10 @@ async function main(): Promise<void> {
 
   if (runs('resize')) {
     res.resize = await resizePhase({ root: ROOT, work: WORK, vergeBin: VERGE_BIN, vergeWorkerArgs: VERGE_WORKER_ARGS, vergeWorkers: VERGE_WORKERS, log, notes, track });
+  }
+
+  if (runs('components')) {
+    res.components = await componentsPhase({ root: ROOT, work: WORK, vergeBin: VERGE_BIN, vergeWorkerArgs: VERGE_WORKER_ARGS, vergeWorkers: VERGE_WORKERS, log, notes, track });
   }
 
   const section = render(m, prep, res);
