@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { VergeError } from '../errors.js';
-import { capModuleMemory, componentImportNames } from '../wasm/binary.js';
+import { capModuleMemory, componentImportNames, readLayout, sandboxModule } from '../wasm/binary.js';
 import type { ComponentModuleSpec } from '../dispatch/protocol.js';
 import { PROVIDED_INTERFACES } from './imports.js';
 
@@ -95,17 +95,21 @@ export async function prepareComponent(bytes: Uint8Array, o: PrepareOptions): Pr
   }
 
   const coreModules: Record<string, WebAssembly.Module> = {};
+  const coreMemories: Record<string, { initialPages: number; maximumPages: number }> = {};
   let coreBytes = 0;
   for (const name of meta.coreModules) {
     const raw = new Uint8Array(await fs.readFile(path.join(dir, name)));
     coreBytes += raw.length;
-    let capped;
+    let capped: { bytes: Uint8Array; memory: { initialPages: number; maximumPages: number } | undefined };
     try {
-      capped = capModuleMemory(raw, o.capPages);
+      // A module defining its memory gets it as a capped import (recycled by workers); one that
+      // imports a memory uses another module's, already capped.
+      capped = readLayout(raw).memories.length === 1 ? sandboxModule(raw, o.capPages) : capModuleMemory(raw, o.capPages);
     } catch (e) {
-      if (e instanceof VergeError) throw new VergeError(e.code, `${o.where}: ${e.message}`, { cause: e });
+      if (e instanceof VergeError) throw new VergeError(e.code, `${o.where}: core module ${name}: ${e.message}`, { cause: e });
       throw e;
     }
+    if (capped.memory) coreMemories[name] = capped.memory;
     try {
       coreModules[name] = await WebAssembly.compile(capped.bytes);
     } catch (e) {
@@ -118,6 +122,7 @@ export async function prepareComponent(bytes: Uint8Array, o: PrepareOptions): Pr
       component: o.component,
       glue: pathToFileURL(path.join(dir, 'component.js')).href,
       coreModules,
+      coreMemories,
       handlerExport,
       instanceReuse: o.instanceReuse,
       maxResponseBytes: o.maxResponseBytes,

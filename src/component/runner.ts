@@ -9,12 +9,40 @@
  * up to N requests, one at a time; an instance that failed a request is never reused.
  */
 import { VergeError } from '../errors.js';
+import { RECYCLE_GROWTH_BYTES, SANDBOX_MEMORY_IMPORT, WASM_PAGE_BYTES } from '../wasm/binary.js';
 import type { ComponentModuleSpec, GuestRequest, GuestResponse } from '../dispatch/protocol.js';
 import { HOP_BY_HOP } from '../guest/cgi.js';
 import { ComponentExit } from './imports.js';
 import { Fields, IncomingRequest, ResponseOutparam, bodyCaps, flattenHeaders, methodOf, FORBIDDEN_HEADERS } from './wasi-http.js';
 
-type Instantiate = (getCoreModule: (name: string) => WebAssembly.Module, imports: Record<string, unknown>) => Record<string, unknown>;
+/**
+ * jco's glue asks for JSPI with `try { WebAssembly.promising(f) } catch { f }` three times per
+ * instantiation. Node 20 has no WebAssembly.promising, and V8 renders that TypeError's message by
+ * re-parsing the calling function — here a ~1 MB generator — which cost ~5 ms per call, 15 of a
+ * ComponentizeJS component's ~19 ms instantiation. A function of our own that throws one
+ * prepared error keeps the glue on the same fallback path without the re-parse (or a new stack
+ * trace per call).
+ */
+const JSPI_UNAVAILABLE = new TypeError('JSPI is not available in Verge workers: components run in sync mode');
+
+function declineJspi(): void {
+  const wasm = WebAssembly as unknown as { promising?: unknown };
+  if (wasm.promising !== undefined) return;
+  Object.defineProperty(WebAssembly, 'promising', {
+    configurable: true,
+    writable: true,
+    value: function promising(): never {
+      throw JSPI_UNAVAILABLE;
+    },
+  });
+}
+
+type InstantiateCore = (module: WebAssembly.Module, imports: WebAssembly.Imports) => WebAssembly.Instance;
+type Instantiate = (
+  getCoreModule: (name: string) => WebAssembly.Module,
+  imports: Record<string, unknown>,
+  instantiateCore: InstantiateCore,
+) => Record<string, unknown>;
 
 interface Handler {
   handle(request: IncomingRequest, out: ResponseOutparam): void;
@@ -23,34 +51,83 @@ interface Handler {
 interface Instance {
   handler: Handler;
   served: number;
+  /** The recycled memories its core modules took, to give back when it is dropped. */
+  memories: Array<{ slot: MemorySlot; memory: WebAssembly.Memory }>;
+}
+
+/** Zeroed memories for one core module, ready for its next instance (a new one costs allocation, page faults and GC). */
+export class MemorySlot {
+  private readonly free: WebAssembly.Memory[] = [];
+  constructor(private readonly limits: { initialPages: number; maximumPages: number }) {}
+
+  take(): WebAssembly.Memory {
+    return this.free.pop() ?? new WebAssembly.Memory({ initial: this.limits.initialPages, maximum: this.limits.maximumPages });
+  }
+
+  /** Only after the instance that used it is gone: zeroed here, or dropped when the guest grew it a lot. */
+  give(memory: WebAssembly.Memory): void {
+    if (memory.buffer.byteLength > this.limits.initialPages * WASM_PAGE_BYTES + RECYCLE_GROWTH_BYTES) return;
+    if (this.free.length >= 2) return;
+    new Uint8Array(memory.buffer).fill(0);
+    this.free.push(memory);
+  }
 }
 
 export class ComponentRunner {
   private next: Instance | undefined;
+  /** Memories of instances dropped by the last request, zeroed after its response is posted. */
+  private retired: Array<Instance['memories']> = [];
+  /** Per core module that takes its memory as an import. */
+  private readonly slots = new Map<WebAssembly.Module, MemorySlot>();
 
   private constructor(
     readonly spec: ComponentModuleSpec,
     private readonly instantiateGlue: Instantiate,
     private readonly imports: Record<string, unknown>,
-  ) {}
+  ) {
+    for (const [name, limits] of Object.entries(spec.coreMemories)) this.slots.set(spec.coreModules[name]!, new MemorySlot(limits));
+  }
 
   /** Imports the component's glue (ESM, from the transpile cache). */
   static async load(spec: ComponentModuleSpec, imports: Record<string, unknown>): Promise<ComponentRunner> {
+    declineJspi();
     const glue = (await import(spec.glue)) as { instantiate: Instantiate };
     return new ComponentRunner(spec, glue.instantiate, imports);
   }
 
   private instantiate(): Instance {
-    const exports = this.instantiateGlue((name) => {
-      const m = this.spec.coreModules[name];
-      if (!m) throw new VergeError('INTERNAL', `component ${this.spec.component}: the glue asked for core module ${name}, which the transpile did not produce`);
-      return m;
-    }, this.imports);
+    const memories: Instance['memories'] = [];
+    const instantiateCore: InstantiateCore = (module, imports) => {
+      const slot = this.slots.get(module);
+      if (!slot) return new WebAssembly.Instance(module, imports);
+      const memory = slot.take();
+      memories.push({ slot, memory });
+      return new WebAssembly.Instance(module, { ...imports, [SANDBOX_MEMORY_IMPORT.module]: { [SANDBOX_MEMORY_IMPORT.name]: memory } });
+    };
+    let exports: Record<string, unknown>;
+    try {
+      exports = this.instantiateGlue(
+        (name) => {
+          const m = this.spec.coreModules[name];
+          if (!m) throw new VergeError('INTERNAL', `component ${this.spec.component}: the glue asked for core module ${name}, which the transpile did not produce`);
+          return m;
+        },
+        this.imports,
+        instantiateCore,
+      );
+    } catch (e) {
+      this.release(memories);
+      throw e;
+    }
     const handler = exports[this.spec.handlerExport] as Handler | undefined;
     if (!handler || typeof handler.handle !== 'function') {
       throw new VergeError('INTERNAL', `component ${this.spec.component}: the instance has no ${this.spec.handlerExport}.handle`);
     }
-    return { handler, served: 0 };
+    return { handler, served: 0, memories };
+  }
+
+  private release(memories: Instance['memories']): void {
+    for (const { slot, memory } of memories) slot.give(memory);
   }
 
   /** Serves one request; throws on a trap, an exit without a response, or a bad response. */
@@ -60,25 +137,33 @@ export class ComponentRunner {
     instance.served++;
     bodyCaps.response = this.spec.maxResponseBytes;
     const out = new ResponseOutparam();
+    let response: GuestResponse;
     try {
-      instance.handler.handle(incomingRequest(req), out);
-    } catch (e) {
-      // A clean exit after the response was set is a finished request; anything else fails it.
-      if (!(e instanceof ComponentExit && e.code === 0 && out.response)) {
-        // A guest that traps because its body write was refused is over its response cap.
-        const body = out.response?.tag === 'ok' ? out.response.val.outgoingBody : undefined;
-        if (body?.buffer.overflow) throw tooLarge();
-        throw e;
+      try {
+        instance.handler.handle(incomingRequest(req), out);
+      } catch (e) {
+        // A clean exit after the response was set is a finished request; anything else fails it.
+        if (!(e instanceof ComponentExit && e.code === 0 && out.response)) {
+          // A guest that traps because its body write was refused is over its response cap.
+          const body = out.response?.tag === 'ok' ? out.response.val.outgoingBody : undefined;
+          if (body?.buffer.overflow) throw tooLarge();
+          throw e;
+        }
       }
+      response = responseOf(out);
+    } catch (e) {
+      this.retired.push(instance.memories);
+      throw e;
     }
-    const response = responseOf(out);
     // Kept for the next request only after a success, and while it has requests left.
     if (instance.served < this.spec.instanceReuse) this.next = instance;
+    else this.retired.push(instance.memories);
     return response;
   }
 
-  /** After a response is posted: have an instance ready for the next request. */
+  /** After a response is posted: recycle what the request left behind, and have an instance ready for the next one. */
   prepareNext(): void {
+    for (const memories of this.retired.splice(0)) this.release(memories);
     if (!this.next) this.next = this.instantiate();
   }
 }

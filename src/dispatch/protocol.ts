@@ -27,6 +27,11 @@ export interface ComponentModuleSpec {
   /** file: URL of the glue's component.js in the transpile cache. */
   glue: string;
   coreModules: Record<string, WebAssembly.Module>;
+  /**
+   * Core modules whose memory was rewritten into the `verge:sandbox.memory` import (capped), so a
+   * worker can hand each new instance a zeroed, recycled memory: by module name.
+   */
+  coreMemories: Record<string, { initialPages: number; maximumPages: number }>;
   /** The export holding `handle`, e.g. "wasi:http/incoming-handler@0.2.10". */
   handlerExport: string;
   /** Requests one instance serves (1: a fresh instance per request). */

@@ -9,7 +9,7 @@ import { isVergeError, type ErrorCode } from '../errors.js';
 import { parseCgiResponse, writeCgiEnvironment } from './cgi.js';
 import { CappedBuffer, LineSink } from './output.js';
 import { CStringListBuilder, ProcExit, WASI_MODULE, cStringList, createWasiImports, type CStringList, type WasiRequest } from './wasi-p1.js';
-import { SANDBOX_MEMORY_IMPORT, WASM_PAGE_BYTES } from '../wasm/binary.js';
+import { RECYCLE_GROWTH_BYTES, SANDBOX_MEMORY_IMPORT, WASM_PAGE_BYTES } from '../wasm/binary.js';
 import type { FromWorker, GuestRequest, GuestResponse, ToWorker, WagiModuleSpec } from '../dispatch/protocol.js';
 import { VERGE_ABI_MODULE } from '../capabilities/abi.js';
 import { createVergeImports } from '../capabilities/guest-imports.js';
@@ -23,8 +23,6 @@ import { ComponentRunner } from '../component/runner.js';
 const HEADER_ALLOWANCE = 64 * 1024;
 /** Below this a response body is cheaper to clone than to transfer. */
 const TRANSFER_MIN_BYTES = 16 * 1024;
-/** A memory the guest grew by more than this over its initial size is dropped instead of recycled. */
-export const RECYCLE_GROWTH_BYTES = 16 * 1024 * 1024;
 
 interface LoadedModule extends WagiModuleSpec {
   spare: WebAssembly.Memory | undefined;

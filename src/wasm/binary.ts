@@ -7,6 +7,8 @@
 import { VergeError } from '../errors.js';
 
 export const WASM_PAGE_BYTES = 65536;
+/** A recycled memory the guest grew by more than this over its initial size is dropped instead (workers keep zeroed memories for the next instance). */
+export const RECYCLE_GROWTH_BYTES = 16 * 1024 * 1024;
 /** The import the rewritten module takes its memory from; a name no toolchain emits. */
 export const SANDBOX_MEMORY_IMPORT = { module: 'verge:sandbox', name: 'memory' } as const;
 
