@@ -92,6 +92,13 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     if (state === 'open') logger.warn(line, 'kv circuit breaker opened');
     else logger.info(line, `kv circuit breaker ${state}`);
   };
+  for (const c of components) {
+    const loaded = c.component;
+    if (loaded) {
+      const how = loaded.transpileMs === undefined ? { from: 'transpile cache' } : { transpile_ms: loaded.transpileMs };
+      logger.info({ component: c.spec.component, core_bytes: loaded.coreBytes, cache: loaded.cacheDir, ...how }, 'wasi:http component loaded');
+    }
+  }
   const caps = prepareCapabilities(app, { dataDir: opts.dataDir ?? DEFAULT_DATA_DIR, env: process.env, envFile: opts.envFile, onBreaker }, logger);
 
   const pool = new WorkerPool({

@@ -87,6 +87,15 @@ describe('wasi:http components', () => {
     assert.match(r.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/);
   });
 
+  test('logs at start how each component was loaded: transpiled now, or from the cache', async () => {
+    const loaded = node.logs().filter((l) => l.msg === 'wasi:http component loaded');
+    assert.deepEqual(loaded.map((l) => l.component).sort(), ['bare', 'fresh', 'probe', 'reused']);
+    for (const l of loaded) {
+      assert.ok(typeof l.transpile_ms === 'number' || l.from === 'transpile cache', JSON.stringify(l));
+      assert.ok(String(l.cache).startsWith(cacheDir), 'the cache is under VERGE_CACHE_DIR');
+    }
+  });
+
   test('passes any status code and a plain-text body through', async () => {
     const r = await get(`${node.url}/p/status?code=418&body=teapot`);
     assert.equal(r.status, 418);
