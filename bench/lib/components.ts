@@ -10,8 +10,8 @@
  * - portable (test/fixtures/components/portable.js, wasi:http only), `GET /health`: under Verge
  *   fresh and reused, and under `jco serve --isolate-requests instance` (a fresh instance per
  *   request too), so the peer comparison is one component, one endpoint, one instance policy.
- *   `verge build` makes the component import Verge's whole world, so jco serve gets throwing
- *   stubs for the interfaces it lacks (writeJcoStubs); the component never calls them.
+ *   `verge build` componentizes it against wasi:http/proxy alone (the handler imports nothing
+ *   else), so jco serve runs it as it is.
  * - hello (examples/hello, AssemblyScript WAGI), `GET /api/hello`: Verge only, for reference.
  *
  * Rounds alternate like the load part: per round and connection count every server gets a
@@ -38,36 +38,9 @@ import type { ResizeConfig } from './resize.js';
 /** What the part needs from the harness: the same as the resize part. */
 export type ComponentsConfig = ResizeConfig;
 
-/** The interfaces `verge build` imports beyond wasi:http (wit/world.wit); jco serve provides none of them. */
-export const VERGE_ONLY_IMPORTS = ['wasi:keyvalue/store', 'wasi:keyvalue/atomics', 'wasi:config/store', 'wasi:logging/logging'] as const;
-
-/**
- * Writes a module for `jco serve --jco-import`: jco serve builds each request's import object with
- * preview2-shim's WASIShim#getImportObject (resolved from jco's own install, so it is the module
- * instance jco's runner uses); this adds a stub that throws on any call for each Verge-only interface.
- */
-export function writeJcoStubs(dir: string, jcoCli: string): string {
-  const shim = pathToFileURL(createRequire(jcoCli).resolve('@bytecodealliance/preview2-shim/instantiation')).href;
-  const file = path.join(dir, 'verge-only-stubs.mjs');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(
-    file,
-    `import { WASIShim } from ${JSON.stringify(shim)};
-const stub = (iface) => new Proxy({}, { get: (_, name) => function () { throw new Error(iface + '#' + String(name) + ' is not provided by jco serve'); } });
-const base = WASIShim.prototype.getImportObject;
-WASIShim.prototype.getImportObject = function (...args) {
-  const imports = base.apply(this, args);
-  for (const iface of ${JSON.stringify(VERGE_ONLY_IMPORTS)}) imports[iface] ??= stub(iface);
-  return imports;
-};
-`,
-  );
-  return file;
-}
-
-/** `jco serve ... --isolate-requests instance`; `--jco-import` the stubs. */
-export function jcoServeArgs(jcoCli: string, wasm: string, port: number, stubs: string): string[] {
-  return [jcoCli, 'serve', wasm, '--host', '127.0.0.1', '--port', String(port), '--isolate-requests', 'instance', '--jco-import', stubs];
+/** `jco serve ... --isolate-requests instance`: jco's reference server, a fresh instance per request. */
+export function jcoServeArgs(jcoCli: string, wasm: string, port: number): string[] {
+  return [jcoCli, 'serve', wasm, '--host', '127.0.0.1', '--port', String(port), '--isolate-requests', 'instance'];
 }
 
 function intEnv(name: string, fallback: number): number {
@@ -212,7 +185,6 @@ export async function componentsPhase(cfg: ComponentsConfig): Promise<Components
     'portable-reused': componentManifest('portable', portableWasm, '/...', [`instance_reuse = ${reuse}`]),
   };
   const jcoCli = await jcoCliPath(cfg.log);
-  const stubs = writeJcoStubs(dir, jcoCli);
   const jcoVersion = (JSON.parse(readFileSync(path.join(path.dirname(jcoCli), '..', 'package.json'), 'utf8')) as { version: string }).version;
 
   const servers: Server[] = [];
@@ -224,7 +196,7 @@ export async function componentsPhase(cfg: ComponentsConfig): Promise<Components
       const port = await freePort();
       let child: Child;
       if (key === 'portable-jco') {
-        child = cfg.track(startChild('jco serve', process.execPath, jcoServeArgs(jcoCli, portableWasm, port, stubs), { cwd: dir, detached: true }));
+        child = cfg.track(startChild('jco serve', process.execPath, jcoServeArgs(jcoCli, portableWasm, port), { cwd: dir, detached: true }));
       } else {
         let app = helloDir;
         const args: string[] = [];
@@ -327,8 +299,8 @@ export function renderComponents(r: ComponentsResults): string {
       `portable: \`GET /health\` (a 15-byte JSON answer). hello: \`GET /api/hello\`.`,
   );
   out.push(
-    `- jco serve ${r.jcoVersion} (Verge's pinned toolchain): \`jco serve portable.wasm --isolate-requests instance --jco-import verge-only-stubs.mjs\`, a fresh instance per request ` +
-      `on one Node main thread. The stubs stand in for wasi:keyvalue/config/logging, which \`verge build\` imports but the component never calls; jco serve cannot run users-api (it needs wasi:keyvalue) or hello (WAGI).`,
+    `- jco serve ${r.jcoVersion} (Verge's pinned toolchain): \`jco serve portable.wasm --isolate-requests instance\`, a fresh instance per request ` +
+      `on one Node main thread. jco serve cannot run users-api (it needs wasi:keyvalue) or hello (WAGI).`,
   );
   out.push(
     `- \`wrk -t1 -cN -d${r.seconds}s --latency\` after a ${r.warmup} s warm-up, ${r.rounds} rounds per connection count, all 6 servers alternating (first server rotated per round); ` +

@@ -4,7 +4,7 @@
  * in a child process (toolchain.ts), so Verge's own process never loads it.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { VergeError } from '../errors.js';
@@ -40,15 +40,16 @@ export async function buildTypescript(c: ComponentConfig, log: (line: string) =>
   for (const w of (bundled.warnings as string[] | undefined) ?? []) log(`    warning: ${w}`);
   log(`  bundle        ${pad(bundled.ms)}  ${shown(bundle)}, ${kib(bundled.bytes as number)} from ${bundled.inputs as number} files`);
 
+  const world = writeWorld(c, path.join(build.workdir, '.verge', 'build', `wit-${c.name}`), (bundled.wasiImports as string[] | undefined) ?? []);
   const component = await stage(
     c,
     toolchain,
     log,
     'componentize',
-    { bundle, witPath: WIT_DIR, worldName: WIT_WORLD, outfile: c.source },
+    { bundle, witPath: world.dir, worldName: WIT_WORLD, outfile: c.source },
     { heartbeatMs: opts.heartbeatMs ?? HEARTBEAT_MS, cwd: path.dirname(bundle) },
   );
-  log(`  componentize  ${pad(component.ms)}  world ${WIT_WORLD} from ${shown(WIT_DIR)}`);
+  log(`  componentize  ${pad(component.ms)}  wasi:http/proxy${world.extra.length > 0 ? ` + ${world.extra.join(', ')}` : ''}`);
   log(`Built ${shown(c.source)}: ${mb(statSync(c.source).size)} in ${seconds(performance.now() - started)}`);
 }
 
@@ -60,6 +61,49 @@ async function typecheckStage(c: ComponentConfig, build: TypescriptBuild, toolch
   }
   const checked = await stage(c, toolchain, log, 'typecheck', { entry: build.entry, tsconfig, defaultTypes: [WASI_TYPES] });
   log(`  type-check    ${pad(checked.ms)}  ${tsconfig ? shown(tsconfig) : 'strict defaults (no tsconfig.json)'}, ${checked.files as number} files`);
+}
+
+/** Interfaces beyond wasi:http/proxy that Verge provides and a handler may import (wit/world.wit lists them all). */
+export const EXTRA_INTERFACES: readonly string[] = [
+  'wasi:keyvalue/store@0.2.0-draft2',
+  'wasi:keyvalue/atomics@0.2.0-draft2',
+  'wasi:keyvalue/batch@0.2.0-draft2',
+  'wasi:config/store@0.2.0-draft',
+  'wasi:logging/logging@0.1.0-draft',
+];
+/** Packages whose interfaces wasi:http/proxy already brings. */
+const PROXY_PACKAGES = /^wasi:(http|io|clocks|random|cli)\//;
+
+/**
+ * The world to componentize against: wasi:http/proxy plus only the extra interfaces the bundle
+ * imports. ComponentizeJS imports everything its world lists, used or not, and a component that
+ * imports wasi:keyvalue or wasi:config does not run on a plain wasi:http host (jco serve,
+ * wasmtime serve): a handler that uses only wasi:http stays portable.
+ */
+export function writeWorld(c: ComponentConfig, dir: string, wasiImports: readonly string[]): { dir: string; extra: string[] } {
+  const extra = wasiImports.filter((i) => !PROXY_PACKAGES.test(i));
+  const unknown = extra.filter((i) => !EXTRA_INTERFACES.includes(i));
+  if (unknown.length > 0) {
+    throw new VergeError(
+      'BUILD_FAILED',
+      `component ${c.name}: imports ${unknown.join(', ')}, which Verge does not provide; beyond wasi:http/proxy@0.2.10 it provides ${EXTRA_INTERFACES.join(', ')} (docs/components.md)`,
+    );
+  }
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  cpSync(path.join(WIT_DIR, 'deps'), path.join(dir, 'deps'), { recursive: true });
+  const lines = [
+    '// Written by `verge build`: wasi:http/proxy plus the interfaces this handler imports.',
+    'package verge:handler;',
+    '',
+    `world ${WIT_WORLD} {`,
+    '  include wasi:http/proxy@0.2.10;',
+    ...extra.map((i) => `  import ${i};`),
+    '}',
+    '',
+  ];
+  writeFileSync(path.join(dir, 'world.wit'), lines.join('\n'));
+  return { dir, extra };
 }
 
 /** The nearest tsconfig.json from the entry's folder up to `top` (never above: no parent project's). */

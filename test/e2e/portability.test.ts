@@ -6,12 +6,8 @@
  * bodies must match byte for byte. Where jco serve is the one that is wrong, the test states the
  * difference instead of hiding it.
  *
- * `verge build` componentizes against Verge's whole world (wit/world.wit), so the component also
- * imports wasi:keyvalue, wasi:config and wasi:logging even though it never calls them, and jco
- * serve fails every request at instantiation (`imports.wasi:config/store` is undefined). A small
- * module loaded with `--jco-import` (writeJcoStubs) adds those interfaces to jco's import object
- * as stubs that throw if called; the component never calls them, so what is compared is wasi:http
- * alone.
+ * `verge build` componentizes against wasi:http/proxy plus only the interfaces the handler
+ * imports, so this component, which imports nothing else, runs on jco serve as it is.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,8 +16,8 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { jcoCliPath } from '../../src/cli/toolchain.js';
-// jco serve is started the way the benchmark starts it, stubs included (one place for both).
-import { jcoServeArgs, stopGroup, writeJcoStubs } from '../../bench/lib/components.js';
+// jco serve is started the way the benchmark starts it (one place for both).
+import { jcoServeArgs, stopGroup } from '../../bench/lib/components.js';
 import { freePort, pollUntil200, startChild, type Child } from '../../bench/lib/proc.js';
 import { writeApp } from '../support/app.js';
 import { fixtureComponent } from '../support/components.js';
@@ -103,11 +99,11 @@ function binaryBody(bytes: number): Buffer {
  * `jco serve` runs the server in a second node process it spawns itself, so it is started as the
  * leader of its own process group and stopped through the group (bench/lib/components.ts).
  */
-async function startJcoServe(wasm: string, dir: string): Promise<{ child: Child; url: string }> {
+async function startJcoServe(wasm: string): Promise<{ child: Child; url: string }> {
   const jcoCli = await jcoCliPath();
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child = startChild('jco serve', process.execPath, jcoServeArgs(jcoCli, wasm, port, writeJcoStubs(dir, jcoCli)), { detached: true });
+  const child = startChild('jco serve', process.execPath, jcoServeArgs(jcoCli, wasm, port), { detached: true });
   try {
     // "Server listening" is printed before the socket is bound (off-thread): poll until it answers.
     await pollUntil200(child, `${url}/health`, 60_000, 100);
@@ -125,12 +121,11 @@ describe('a wasi:http-only component answers alike under Verge and under jco ser
   before(async () => {
     const wasm = await fixtureComponent('portable');
     const app = writeApp('portable', { portable: { route: '/...', wasm } });
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'verge-jco-serve-'));
     const cache = mkdtempSync(path.join(os.tmpdir(), 'verge-component-cache-'));
     // Each is kept as soon as it is up, so `after` stops it even when the other fails to start.
     const started = await Promise.allSettled([
       startVerge(app, ['--log-level', 'warn'], { env: { VERGE_CACHE_DIR: cache }, readyMs: 60_000 }).then((p) => (verge = p)),
-      startJcoServe(path.join(app, 'portable.wasm'), dir).then((p) => (jco = p)),
+      startJcoServe(path.join(app, 'portable.wasm')).then((p) => (jco = p)),
     ]);
     for (const s of started) if (s.status === 'rejected') throw s.reason;
   });

@@ -2,7 +2,7 @@
  * Real wasi:http components for end-to-end tests, built from test/fixtures/components with
  * `verge build` (ComponentizeJS through Verge's pinned toolchain). A build takes ~15 s, so the
  * result is kept in the OS temp folder under a hash of everything that shapes it: the fixture's
- * source, the WIT world and the toolchain manifest. Parallel test files may build the same one;
+ * source, the WIT, the toolchain manifest and the build code. Parallel test files may build the same one;
  * the rename into place makes that harmless.
  */
 import { createHash } from 'node:crypto';
@@ -26,7 +26,7 @@ export async function fixtureComponent(name: FixtureComponent): Promise<Uint8Arr
   const source = path.join(REPO_ROOT, 'test/fixtures/components', `${name}.js`);
   const hash = createHash('sha256').update(readFileSync(source));
   hashTree(hash, path.join(REPO_ROOT, 'wit'));
-  hash.update(readFileSync(path.join(REPO_ROOT, 'toolchain/js/package.json')));
+  for (const f of ['toolchain/js/package.json', 'toolchain/js/runner.mjs', 'src/cli/typescript-build.ts']) hash.update(readFileSync(path.join(REPO_ROOT, f)));
   const cacheDir = path.join(os.tmpdir(), 'verge-test-components');
   const cached = path.join(cacheDir, `${name}-${hash.digest('hex').slice(0, 16)}.wasm`);
   if (!existsSync(cached)) {

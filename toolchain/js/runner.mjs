@@ -103,8 +103,11 @@ async function bundle({ entry, outfile }) {
       logLevel: 'silent',
       metafile: true,
     });
-    const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
-    return { ok: true, bytes, inputs: Object.keys(result.metafile.inputs).length, warnings: result.warnings.map(esbuildMessage) };
+    const outputs = Object.values(result.metafile.outputs);
+    const bytes = outputs.reduce((n, o) => n + o.bytes, 0);
+    // The wasi:* interfaces the bundle imports: the world it is componentized against lists just these.
+    const wasiImports = [...new Set(outputs.flatMap((o) => o.imports.filter((i) => i.external && i.path.startsWith('wasi:')).map((i) => i.path)))].sort();
+    return { ok: true, bytes, inputs: Object.keys(result.metafile.inputs).length, wasiImports, warnings: result.warnings.map(esbuildMessage) };
   } catch (err) {
     if (!Array.isArray(err.errors)) throw err;
     return { ok: false, diagnostics: err.errors.map(esbuildMessage) };
