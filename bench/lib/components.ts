@@ -304,8 +304,7 @@ export function renderComponents(r: ComponentsResults): string {
   );
   out.push(
     `- \`wrk -t1 -cN -d${r.seconds}s --latency\` after a ${r.warmup} s warm-up, ${r.rounds} rounds per connection count, all 6 servers alternating (first server rotated per round); ` +
-      `the median round by req/s${r.rounds === 2 ? ' (of two, the slower)' : ''}. Ratios are from this one run. This part alone: \`BENCH_ONLY=components npm run bench\` ` +
-      `(here: \`npx tsc -p tsconfig.json && BENCH_ONLY=components node dist/bench/run.js\`, NODE_EXTRA_CA_CERTS unset).`,
+      `the median round by req/s${r.rounds === 2 ? ' (of two, the slower)' : ''}. Ratios are from this one run. This part alone: \`BENCH_ONLY=components npm run bench\`.`,
   );
   out.push('');
   const rows: string[][] = [];

@@ -120,16 +120,24 @@ export class WorkerPool {
     await Promise.all(all.map((s) => ((s.retired = true), s.worker.terminate())));
   }
 
-  /** The active worker with the fewest posted jobs, if one has room. Idle workers come first. */
+  /**
+   * The active worker with the fewest posted jobs, if one has room. Ties go round-robin: a worker
+   * that just answered may still be busy after its answer (zeroing a memory, making a component's
+   * next instance), so the next request goes to the other idle worker first.
+   */
   private leastLoaded(): Slot | undefined {
     let best: Slot | undefined;
-    for (const s of this.active) {
+    const n = this.active.length;
+    for (let i = 0; i < n; i++) {
+      const s = this.active[(this.cursor + i) % n]!;
       if (s.jobs.length >= PIPELINE_DEPTH) continue;
       if (!best || s.jobs.length < best.jobs.length) best = s;
       if (s.jobs.length === 0) break;
     }
+    if (best) this.cursor = (this.active.indexOf(best) + 1) % n;
     return best;
   }
+  private cursor = 0;
 
   private spawn(): Slot {
     const worker = new Worker(WORKER_URL, { stdout: false, stderr: false });
