@@ -161,6 +161,11 @@ export class ComponentRunner {
     return response;
   }
 
+  /** True when an instance is ready for the next request (a reused one, or one made ahead). */
+  hasNext(): boolean {
+    return this.next !== undefined;
+  }
+
   /** After a response is posted: recycle what the request left behind, and have an instance ready for the next one. */
   prepareNext(): void {
     for (const memories of this.retired.splice(0)) this.release(memories);

@@ -53,6 +53,8 @@ interface Slot {
   /** Posted to the worker, in order; the first is the one running. */
   jobs: Job[];
   retired: boolean;
+  /** Between an answer that said the worker has work left for it and the worker's 'settled'. */
+  settling: boolean;
 }
 
 const WORKER_URL = new URL('../guest/worker.js', import.meta.url);
@@ -121,27 +123,23 @@ export class WorkerPool {
   }
 
   /**
-   * The active worker with the fewest posted jobs, if one has room. Ties go round-robin: a worker
-   * that just answered may still be busy after its answer (zeroing a memory, making a component's
-   * next instance), so the next request goes to the other idle worker first.
+   * The active worker with the fewest posted jobs, if one has room. Idle workers come first, and
+   * among them one that is not still settling its last request (making a component's next
+   * instance, which takes milliseconds): a request posted there would wait for it.
    */
   private leastLoaded(): Slot | undefined {
     let best: Slot | undefined;
-    const n = this.active.length;
-    for (let i = 0; i < n; i++) {
-      const s = this.active[(this.cursor + i) % n]!;
+    for (const s of this.active) {
       if (s.jobs.length >= PIPELINE_DEPTH) continue;
+      if (s.jobs.length === 0 && !s.settling) return s;
       if (!best || s.jobs.length < best.jobs.length) best = s;
-      if (s.jobs.length === 0) break;
     }
-    if (best) this.cursor = (this.active.indexOf(best) + 1) % n;
     return best;
   }
-  private cursor = 0;
 
   private spawn(): Slot {
     const worker = new Worker(WORKER_URL, { stdout: false, stderr: false });
-    const slot: Slot = { worker, ready: Promise.resolve(), jobs: [], retired: false };
+    const slot: Slot = { worker, ready: Promise.resolve(), jobs: [], retired: false, settling: false };
     slot.ready = new Promise<void>((resolve, reject) => {
       worker.once('message', (msg: FromWorker) => {
         if (msg.t !== 'ready') return reject(new Error(`worker said ${msg.t} before ready`));
@@ -171,6 +169,10 @@ export class WorkerPool {
 
   private onMessage(slot: Slot, msg: FromWorker): void {
     if (msg.t === 'ready') return;
+    if (msg.t === 'settled') {
+      slot.settling = false;
+      return;
+    }
     if (msg.t === 'breaker') return this.options.onBreaker?.(msg.store, msg.side, msg.state, msg.reason);
     const job = slot.jobs[0];
     if (!job || job.request.id !== msg.id) return;
@@ -179,6 +181,7 @@ export class WorkerPool {
       return;
     }
     slot.jobs.shift();
+    slot.settling = msg.settling === true;
     if (msg.t === 'done') this.finish(job, { ok: true, response: msg.response });
     else this.finish(job, { ok: false, error: new VergeError(msg.code, msg.message) });
     this.refill(slot);

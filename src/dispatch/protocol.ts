@@ -84,8 +84,10 @@ export interface GuestResponse {
 
 export type FromWorker =
   | { t: 'ready' }
-  | { t: 'done'; id: string; response: GuestResponse }
-  | { t: 'fail'; id: string; code: ErrorCode; message: string }
+  /** settling: the worker has work left from this request (a component's next instance) and says 'settled' when done. */
+  | { t: 'done'; id: string; response: GuestResponse; settling?: true }
+  | { t: 'fail'; id: string; code: ErrorCode; message: string; settling?: true }
+  | { t: 'settled' }
   | { t: 'log'; id: string; stream: 'stdout' | 'stderr' | 'guest' | 'host'; level: LogLevelName; line: string }
   | { t: 'breaker'; store: string; side: 'read' | 'write'; state: 'closed' | 'open' | 'half-open'; reason: string | undefined };
 

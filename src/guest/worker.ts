@@ -89,9 +89,10 @@ function classify(err: unknown): { code: ErrorCode; message: string } {
   return { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) };
 }
 
-function postResponse(id: string, response: GuestResponse): void {
+function postResponse(id: string, response: GuestResponse, settling = false): void {
   const body = response.body;
-  post({ t: 'done', id, response }, body.length >= TRANSFER_MIN_BYTES && body.byteOffset === 0 && body.byteLength === body.buffer.byteLength ? [body.buffer as ArrayBuffer] : undefined);
+  const transfer = body.length >= TRANSFER_MIN_BYTES && body.byteOffset === 0 && body.byteLength === body.buffer.byteLength ? [body.buffer as ArrayBuffer] : undefined;
+  post(settling ? { t: 'done', id, response, settling } : { t: 'done', id, response }, transfer);
 }
 
 function runComponent(runner: ComponentRunner, req: GuestRequest): void {
@@ -108,13 +109,16 @@ function runComponent(runner: ComponentRunner, req: GuestRequest): void {
   componentStdout.flush();
   stderr.flush();
   scope.end();
-  if (response) postResponse(req.id, response);
-  else post({ t: 'fail', id: req.id, ...failure! });
+  // Making the next instance takes milliseconds: the pool sends the next request elsewhere meanwhile.
+  const settling = runner.hasNext() ? undefined : (true as const);
+  if (response) postResponse(req.id, response, settling);
+  else post({ t: 'fail', id: req.id, ...failure!, settling });
   try {
     runner.prepareNext();
   } catch {
     // The next request instantiates again and fails with the reason.
   }
+  if (settling) post({ t: 'settled' });
 }
 
 function run(req: GuestRequest): void {
