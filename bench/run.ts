@@ -39,6 +39,7 @@ import { fileURLToPath } from 'node:url';
 import {
   childEnv,
   freePort,
+  intEnv,
   httpGet,
   installExitGuards,
   machineTicks,
@@ -78,14 +79,6 @@ const RESULTS = path.resolve(process.env.BENCH_RESULTS ?? path.join(BENCH, 'RESU
 
 const HELLO_PATH = '/api/hello';
 const HELLO_BODY = '{"message":"Hello from Wasm!"}';
-
-function intEnv(name: string, fallback: number, min = 1): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer ≥ ${min}, got ${JSON.stringify(raw)}`);
-  return n;
-}
 
 const SECONDS = intEnv('BENCH_SECONDS', 10);
 const ROUNDS = intEnv('BENCH_ROUNDS', 3);

@@ -30,7 +30,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { jcoCliPath } from '../../src/cli/toolchain.js';
-import { childEnv, freePort, pollUntil200, sleep, startChild, stopChild, type Child } from './proc.js';
+import { childEnv, freePort, intEnv, pollUntil200, sleep, startChild, stopChild, type Child } from './proc.js';
 import { runWrk, type WrkResult } from './wrk.js';
 import { fmtInt, fmtMs, fmtRatio, medianBy, table } from './report.js';
 import type { ResizeConfig } from './resize.js';
@@ -41,14 +41,6 @@ export type ComponentsConfig = ResizeConfig;
 /** `jco serve ... --isolate-requests instance`: jco's reference server, a fresh instance per request. */
 export function jcoServeArgs(jcoCli: string, wasm: string, port: number): string[] {
   return [jcoCli, 'serve', wasm, '--host', '127.0.0.1', '--port', String(port), '--isolate-requests', 'instance'];
-}
-
-function intEnv(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
-  return n;
 }
 
 type Key = 'users-fresh' | 'users-reused' | 'portable-fresh' | 'portable-reused' | 'portable-jco' | 'hello';

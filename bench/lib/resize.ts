@@ -19,7 +19,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import sharp from 'sharp';
-import { childEnv, freePort, readMemory, startChild, stopChild, track, type Child } from './proc.js';
+import { childEnv, freePort, intEnv, readMemory, startChild, stopChild, track, type Child } from './proc.js';
 import { parseWrk, type WrkResult } from './wrk.js';
 import { fmtInt, fmtMiB, fmtMs, fmtRatio, median, medianBy, table } from './report.js';
 
@@ -38,14 +38,6 @@ const WIDTH = 400;
 const SRC_W = 1600;
 const SRC_H = 1200;
 const PATH = `/resize?width=${WIDTH}`;
-
-function intEnv(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
-  return n;
-}
 
 type Key = 'verge' | 'sharp';
 interface Server {

@@ -173,8 +173,9 @@ export class ComponentRunner {
   }
 }
 
+const enc = new TextEncoder();
+
 function incomingRequest(req: GuestRequest): IncomingRequest {
-  const enc = new TextEncoder();
   const headers = new Fields();
   let host: string | undefined;
   for (let i = 0; i < req.rawHeaders.length; i += 2) {
