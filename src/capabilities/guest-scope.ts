@@ -113,23 +113,38 @@ export class GuestScope {
   // ---- key-value
 
   openStore(name: string): number {
+    this.checkStore(name);
+    this.storeHandles.push(name);
+    return this.storeHandles.length - 1;
+  }
+
+  /** Throws ACCESS_DENIED, naming the store and the grants, unless the current request's component may use it. */
+  checkStore(name: string): ComponentGrants['kvStores'][number] {
     const { grants, component } = this.request;
-    if (!grants.kvStores.some((s) => s.name === name)) {
+    const grant = grants.kvStores.find((s) => s.name === name);
+    if (!grant) {
       const granted = grants.kvStores.map((s) => s.name);
       throw new HostCallError(
         'ACCESS_DENIED',
         `store ${JSON.stringify(name)} is not granted to component ${component} (key_value_stores = ${JSON.stringify(granted)})`,
       );
     }
-    this.storeHandles.push(name);
-    return this.storeHandles.length - 1;
+    return grant;
   }
 
   kv(handle: number, op: KvOp): unknown {
     const name = this.storeHandles[handle];
     if (name === undefined) throw new HostCallError('INVALID_ARGUMENT', `no open store has handle ${handle}; call kv_open first`);
-    const { grants, id, component } = this.request;
-    const grant = grants.kvStores.find((s) => s.name === name)!;
+    return this.kvStore(name, op);
+  }
+
+  /**
+   * An operation on a store by name, checked against the current request's grants: a component
+   * instance that serves several requests may keep a wasi:keyvalue bucket from an earlier one.
+   */
+  kvStore(name: string, op: KvOp): unknown {
+    const grant = this.checkStore(name);
+    const { id, component } = this.request;
     let result: unknown;
     try {
       result = this.stores.run(grant, op, (store) => applyKvOp(store, op));

@@ -37,11 +37,9 @@ export class ComponentExit extends Error {
 
 type KvError = { tag: 'no-such-store' } | { tag: 'access-denied' } | { tag: 'other'; val: string };
 
+/** A store by name: each operation is checked against the grants of the request running it. */
 class Bucket {
-  constructor(
-    readonly handle: number,
-    readonly name: string,
-  ) {}
+  constructor(readonly name: string) {}
 }
 
 class Cas {
@@ -89,7 +87,7 @@ export function createComponentImports(scope: GuestScope, io: ComponentIo): Reco
   // ---- wasi:keyvalue
   const kvError = (e: HostCallError): KvError =>
     e.status === 'ACCESS_DENIED' ? { tag: 'access-denied' } : { tag: 'other', val: `${e.status}: ${e.message}` };
-  const kv = <T>(api: string, bucket: Bucket, op: KvOp) => guarded(api, () => scope.kv(bucket.handle, op) as T, kvError);
+  const kv = <T>(api: string, bucket: Bucket, op: KvOp) => guarded(api, () => scope.kvStore(bucket.name, op) as T, kvError);
 
   class KvBucket extends Bucket {
     get(key: string) {
@@ -123,7 +121,7 @@ export function createComponentImports(scope: GuestScope, io: ComponentIo): Reco
   }
 
   const open = (identifier: string): Result<KvBucket, KvError> =>
-    guarded('wasi:keyvalue/store.open', () => new KvBucket(scope.openStore(identifier), identifier), kvError);
+    guarded('wasi:keyvalue/store.open', () => (scope.checkStore(identifier), new KvBucket(identifier)), kvError);
 
   // ---- outbound HTTP
   const httpError = (e: HostCallError): ErrorCode => {
