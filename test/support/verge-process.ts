@@ -81,7 +81,9 @@ export async function startVerge(
   };
 
   const deadline = Date.now() + (opts.readyMs ?? 20_000);
-  while (!/Serving .* on (http:\/\/\S+)/.test(err)) {
+  // With --admin, the metrics line is written after the routes: wait for it too.
+  const ready = opts.admin ? /Metrics: http:\/\/\S+\/metrics/ : /Serving .* on (http:\/\/\S+)/;
+  while (!ready.test(err)) {
     if (proc.exitCode !== null) throw new Error(`verge up exited with ${proc.exitCode}:\n${err}`);
     if (Date.now() > deadline) {
       await stop(1000);
