@@ -16,23 +16,21 @@ import { ComponentExit } from './imports.js';
 import { Fields, IncomingRequest, ResponseOutparam, bodyCaps, flattenHeaders, methodOf, FORBIDDEN_HEADERS } from './wasi-http.js';
 
 /**
- * jco's glue asks for JSPI with `try { WebAssembly.promising(f) } catch { f }` three times per
- * instantiation. Node 20 has no WebAssembly.promising, and V8 renders that TypeError's message by
- * re-parsing the calling function — here a ~1 MB generator — which cost ~5 ms per call, 15 of a
- * ComponentizeJS component's ~19 ms instantiation. A function of our own that throws one
- * prepared error keeps the glue on the same fallback path without the re-parse (or a new stack
- * trace per call).
+ * jco's glue asks for JSPI with `try { xAsync = WebAssembly.promising(f) } catch { xAsync = f }`
+ * three times per instantiation. Node 20 has no WebAssembly.promising, and V8 renders that
+ * TypeError's message by re-parsing the calling function — here a ~1 MB generator — which cost
+ * ~5 ms per call, 15 of a ComponentizeJS component's ~19 ms instantiation (a prepared error
+ * thrown from our own function still cost ~0.1 ms per throw). Sync-mode glue never reads those
+ * variables, so workers answer with the fallback's own value: `f` itself.
  */
-const JSPI_UNAVAILABLE = new TypeError('JSPI is not available in Verge workers: components run in sync mode');
-
 function declineJspi(): void {
   const wasm = WebAssembly as unknown as { promising?: unknown };
   if (wasm.promising !== undefined) return;
   Object.defineProperty(WebAssembly, 'promising', {
     configurable: true,
     writable: true,
-    value: function promising(): never {
-      throw JSPI_UNAVAILABLE;
+    value: function promising<F>(f: F): F {
+      return f;
     },
   });
 }
