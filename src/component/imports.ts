@@ -37,19 +37,6 @@ export class ComponentExit extends Error {
 
 type KvError = { tag: 'no-such-store' } | { tag: 'access-denied' } | { tag: 'other'; val: string };
 
-/** A store by name: each operation is checked against the grants of the request running it. */
-class Bucket {
-  constructor(readonly name: string) {}
-}
-
-class Cas {
-  constructor(
-    readonly bucket: Bucket,
-    readonly key: string,
-    readonly current_: Uint8Array | undefined,
-  ) {}
-}
-
 /** The page size for wasi:keyvalue list-keys; the cursor is the last key returned. */
 export const LIST_KEYS_PAGE = 1000;
 
@@ -87,9 +74,11 @@ export function createComponentImports(scope: GuestScope, io: ComponentIo): Reco
   // ---- wasi:keyvalue
   const kvError = (e: HostCallError): KvError =>
     e.status === 'ACCESS_DENIED' ? { tag: 'access-denied' } : { tag: 'other', val: `${e.status}: ${e.message}` };
-  const kv = <T>(api: string, bucket: Bucket, op: KvOp) => guarded(api, () => scope.kvStore(bucket.name, op) as T, kvError);
+  const kv = <T>(api: string, bucket: KvBucket, op: KvOp) => guarded(api, () => scope.kvStore(bucket.name, op) as T, kvError);
 
-  class KvBucket extends Bucket {
+  /** A store by name: each operation is checked against the grants of the request running it. */
+  class KvBucket {
+    constructor(readonly name: string) {}
     get(key: string) {
       return kv<Uint8Array | undefined>('wasi:keyvalue/store.get', this, { method: 'get', key });
     }
@@ -110,7 +99,12 @@ export function createComponentImports(scope: GuestScope, io: ComponentIo): Reco
     }
   }
 
-  class KvCas extends Cas {
+  class KvCas {
+    constructor(
+      readonly bucket: KvBucket,
+      readonly key: string,
+      readonly current_: Uint8Array | undefined,
+    ) {}
     static new(bucket: KvBucket, key: string): Result<KvCas, KvError> {
       const r = bucket.get(key);
       return r.tag === 'ok' ? ok(new KvCas(bucket, key, r.val)) : r;

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { VergeError } from '../errors.js';
-import { capModuleMemory, componentImportNames, readLayout, sandboxModule } from '../wasm/binary.js';
+import { componentImportNames, readLayout, sandboxModule, type SandboxedModule } from '../wasm/binary.js';
 import type { ComponentModuleSpec } from '../dispatch/protocol.js';
 import { PROVIDED_INTERFACES } from './imports.js';
 
@@ -19,7 +19,6 @@ import { PROVIDED_INTERFACES } from './imports.js';
 interface CacheMeta {
   sha256: string;
   transpiler: string;
-  imports: string[];
   /** [name, kind] as jco reports them. */
   exports: Array<[string, string]>;
   coreModules: string[];
@@ -100,11 +99,11 @@ export async function prepareComponent(bytes: Uint8Array, o: PrepareOptions): Pr
   for (const name of meta.coreModules) {
     const raw = new Uint8Array(await fs.readFile(path.join(dir, name)));
     coreBytes += raw.length;
-    let capped: { bytes: Uint8Array; memory: { initialPages: number; maximumPages: number } | undefined };
+    let capped: SandboxedModule = { bytes: raw, memory: undefined };
     try {
-      // A module defining its memory gets it as a capped import (recycled by workers); one that
-      // imports a memory uses another module's, already capped.
-      capped = readLayout(raw).memories.length === 1 ? sandboxModule(raw, o.capPages) : capModuleMemory(raw, o.capPages);
+      // A module defining a memory gets it as a capped import (recycled by workers); one that
+      // imports its memory uses another module's, already capped.
+      if (readLayout(raw).memories.length > 0) capped = sandboxModule(raw, o.capPages);
     } catch (e) {
       if (e instanceof VergeError) throw new VergeError(e.code, `${o.where}: core module ${name}: ${e.message}`, { cause: e });
       throw e;
@@ -161,7 +160,6 @@ async function transpileInto(dir: string, bytes: Uint8Array, sha256: string, tra
   const meta: CacheMeta = {
     sha256,
     transpiler,
-    imports: [...new Set((result.imports as string[]).map(unversioned))].sort(),
     exports: result.exports as Array<[string, string]>,
     coreModules: Object.keys(files).filter((f) => f.endsWith('.wasm')).sort(),
     transpileMs: Math.round(performance.now() - started),

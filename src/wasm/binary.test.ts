@@ -2,7 +2,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import wabtInit from 'wabt';
 import { VergeError } from '../errors.js';
-import { SANDBOX_MEMORY_IMPORT, WASM_PAGE_BYTES, capModuleMemory, componentImportNames, isComponentBinary, isCoreModule, pagesToMib, readLayout, sandboxModule } from './binary.js';
+import { SANDBOX_MEMORY_IMPORT, WASM_PAGE_BYTES, componentImportNames, isComponentBinary, isCoreModule, pagesToMib, readLayout, sandboxModule } from './binary.js';
 
 type Wabt = Awaited<ReturnType<typeof wabtInit>>;
 type Features = Parameters<Wabt['parseWat']>[2];
@@ -484,39 +484,7 @@ describe('pagesToMib', () => {
   });
 });
 
-describe('capModuleMemory (core modules inside a component)', () => {
-  test('caps the maximum of a defined memory in place, keeping the module\'s imports and exports', () => {
-    const bytes = wat('(module (import "env" "f" (func)) (memory (export "memory") 2 70000) (func (export "run")))');
-    const capped = capModuleMemory(bytes, 256);
-    assert.deepEqual(capped.memory, { initialPages: 2, maximumPages: 256 });
-    const mod = new WebAssembly.Module(capped.bytes);
-    assert.deepEqual(WebAssembly.Module.imports(mod), [{ module: 'env', name: 'f', kind: 'function' }]);
-    const instance = new WebAssembly.Instance(mod, { env: { f: () => undefined } });
-    const memory = instance.exports.memory as WebAssembly.Memory;
-    assert.equal(memory.grow(254), 2, 'growing up to the cap works');
-    assert.throws(() => memory.grow(1), RangeError, 'growing past the cap fails');
-  });
-
-  test('adds the cap to a memory that had no maximum', () => {
-    const capped = capModuleMemory(wat('(module (memory 1))'), 16);
-    assert.deepEqual(capped.memory, { initialPages: 1, maximumPages: 16 });
-    assert.deepEqual(readLayout(capped.bytes).memories[0], { initialPages: 1, maximumPages: 16, shared: false, memory64: false });
-  });
-
-  test('leaves a module without its own memory as it is', () => {
-    const bytes = wat('(module (import "env" "memory" (memory 1)))');
-    const capped = capModuleMemory(bytes, 16);
-    assert.equal(capped.bytes, bytes);
-    assert.equal(capped.memory, undefined);
-  });
-
-  test('refuses an initial memory over the cap with MODULE_MEMORY naming both sizes', () => {
-    assert.throws(
-      () => capModuleMemory(wat('(module (memory 300))'), 256),
-      (e: unknown) => e instanceof VergeError && e.code === 'MODULE_MEMORY' && /300 pages .* 256 pages/.test(e.message),
-    );
-  });
-
+describe('components', () => {
   test('reads the interface names a component imports from its import section', () => {
     const name = [...new TextEncoder().encode('wasi:http/types@0.2.10')];
     const imports = [0x01, 0x00, name.length, ...name, 0x05, 0x00];

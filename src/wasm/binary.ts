@@ -322,41 +322,6 @@ export function sandboxModule(bytes: Uint8Array, capPages: number): SandboxedMod
   return { bytes: out, memory: { initialPages: mem.initialPages, maximumPages } };
 }
 
-/**
- * Caps the memory a core module defines at `capPages`, in place (the memory stays defined, so
- * the module's imports do not change). Used for the core modules inside a component, which jco's
- * glue instantiates and links itself. A module that imports its memory is left as it is: it uses
- * a memory another, capped, module defines.
- */
-export function capModuleMemory(bytes: Uint8Array, capPages: number): { bytes: Uint8Array; memory: { initialPages: number; maximumPages: number } | undefined } {
-  const layout = readLayout(bytes);
-  if (layout.memories.length === 0) return { bytes, memory: undefined };
-  if (layout.memories.length > 1) throw new VergeError('MODULE_MEMORY', `a core module defines ${layout.memories.length} memories; Verge supports one per module`);
-  const mem = layout.memories[0]!;
-  if (mem.memory64) throw new VergeError('MODULE_MEMORY', 'a core module uses a 64-bit memory (memory64); Verge supports 32-bit memories');
-  if (mem.shared) throw new VergeError('MODULE_MEMORY', 'a core module uses a shared memory (threads); Verge supports unshared memories');
-  if (mem.initialPages > capPages) {
-    throw new VergeError(
-      'MODULE_MEMORY',
-      `a core module's initial memory is ${mem.initialPages} pages (${pagesToMib(mem.initialPages)} MiB), over the component's memory limit of ${capPages} pages (${pagesToMib(capPages)} MiB); raise limits.memory_mib`,
-    );
-  }
-  const maximumPages = Math.min(mem.maximumPages ?? capPages, capPages);
-  const payload = Uint8Array.from([...encodeU32(1), 0x01, ...encodeU32(mem.initialPages), ...encodeU32(maximumPages)]);
-  const parts: Uint8Array[] = [bytes.subarray(0, 8)];
-  for (const section of layout.sections) {
-    const body = section.id === SECTION_MEMORY ? payload : bytes.subarray(section.start, section.end);
-    parts.push(Uint8Array.from([section.id, ...encodeU32(body.length)]), body);
-  }
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return { bytes: out, memory: { initialPages: mem.initialPages, maximumPages } };
-}
-
 export function pagesToMib(pages: number): number {
   return (pages * WASM_PAGE_BYTES) / (1024 * 1024);
 }

@@ -126,6 +126,23 @@ describe('wasi:http components', () => {
     assert.equal(next.status, 200);
   });
 
+  test('with one worker: an instance serves exactly instance_reuse requests, and a failed one is replaced at once', async () => {
+    const one = await startVerge(dir, ['--workers', '1'], { env: { VERGE_VAR_API_KEY: SECRET, VERGE_CACHE_DIR: cacheDir } });
+    try {
+      const served = async (action: string) => (await json(`${one.url}/reused/${action}`)).value.served as number;
+      const counts: number[] = [];
+      for (let i = 0; i < 7; i++) counts.push(await served(`n${i}`));
+      assert.deepEqual(counts, [1, 2, 3, 1, 2, 3, 1]);
+      assert.equal((await json(`${one.url}/reused/throw`)).status, 500, 'the second request of this instance traps');
+      assert.equal(await served('after-trap'), 1, 'the next request gets a fresh instance, not the trapped one');
+      assert.equal(await served('again'), 2);
+      // Beside it, the default keeps giving every request a fresh instance.
+      for (let i = 0; i < 3; i++) assert.equal((await json(`${one.url}/fresh/f${i}`)).value.served, 1);
+    } finally {
+      await one.stop();
+    }
+  });
+
   test('lets a reused instance keep a wasi:keyvalue bucket from an earlier request, still under its grants', async () => {
     const counts: number[] = [];
     let kept = false;
@@ -243,6 +260,15 @@ describe('wasi:http components', () => {
 });
 
 describe('component load checks', () => {
+  test('caps the memory of the core modules inside a component at memory_mib, naming the module', async () => {
+    const probe = await fixtureComponent('probe');
+    const dir = writeApp('tiny-memory', { tiny: { route: '/...', wasm: probe, limits: 'memory_mib = 1' } });
+    const cache = mkdtempSync(path.join(os.tmpdir(), 'verge-component-cache-'));
+    const check = await runVerge(['check', dir], { env: { VERGE_CACHE_DIR: cache } });
+    assert.equal(check.code, 1);
+    assert.match(check.stderr, /component tiny \(.*tiny\.wasm\): core module component\.core\.wasm: the module's initial memory is \d+ pages .* over the component's memory limit of 16 pages/);
+  });
+
   test('refuses instance_reuse on a WAGI module, naming the component', async () => {
     const dir = writeApp('wagi-reuse', { hello: { route: '/...', wasm: await wat(`(module ${FD_WRITE} (memory 1) ${respondWith('status: 204\n\n')} (func (export "_start") (call $respond)))`), extra: 'instance_reuse = 5' } });
     const check = await runVerge(['check', dir]);
