@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { isVergeError } from '../errors.js';
@@ -65,6 +65,16 @@ describe('prepareComponent', () => {
     // The second load reads the cache: same folder, no second entry, same verdict.
     await loadError(bytes, cache);
     assert.deepEqual(readdirSync(cache), entries);
+  });
+
+  test('transpiles again when a cache entry was damaged (a file it names is gone)', async () => {
+    const cache = mkdtempSync(path.join(os.tmpdir(), 'verge-prepare-'));
+    const bytes = componentImporting('wasi:random/random@0.2.3');
+    await loadError(bytes, cache);
+    const [entry] = readdirSync(cache);
+    rmSync(path.join(cache, entry!, 'component.js'));
+    await loadError(bytes, cache);
+    assert.ok(existsSync(path.join(cache, entry!, 'component.js')), 'the entry is whole again');
   });
 
   test('fails a truncated component with MODULE_INVALID before transpiling it', async () => {

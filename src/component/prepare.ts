@@ -81,6 +81,8 @@ export async function prepareComponent(bytes: Uint8Array, o: PrepareOptions): Pr
   let meta = await readMeta(dir);
   let transpileMs: number | undefined;
   if (!meta) {
+    // Entries appear whole (renamed into place), so a partial one was damaged: make it again.
+    await fs.rm(dir, { recursive: true, force: true });
     meta = await transpileInto(dir, bytes, sha256, transpiler, o.where);
     transpileMs = meta.transpileMs;
   }
@@ -132,9 +134,12 @@ export async function prepareComponent(bytes: Uint8Array, o: PrepareOptions): Pr
   };
 }
 
+/** The cache entry's meta, if the entry is whole: every file it names is there. */
 async function readMeta(dir: string): Promise<CacheMeta | undefined> {
   try {
-    return JSON.parse(await fs.readFile(path.join(dir, 'meta.json'), 'utf8')) as CacheMeta;
+    const meta = JSON.parse(await fs.readFile(path.join(dir, 'meta.json'), 'utf8')) as CacheMeta;
+    await Promise.all(['component.js', ...meta.coreModules].map((f) => fs.access(path.join(dir, f))));
+    return meta;
   } catch {
     return undefined;
   }

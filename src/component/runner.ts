@@ -89,7 +89,13 @@ export class ComponentRunner {
   /** Imports the component's glue (ESM, from the transpile cache). */
   static async load(spec: ComponentModuleSpec, imports: Record<string, unknown>): Promise<ComponentRunner> {
     declineJspi();
-    const glue = (await import(spec.glue)) as { instantiate: Instantiate };
+    let glue: { instantiate: Instantiate };
+    try {
+      glue = (await import(spec.glue)) as { instantiate: Instantiate };
+    } catch (e) {
+      // The transpile cache was removed or damaged under a running node.
+      throw new VergeError('INTERNAL', `component ${spec.component}: cannot load its transpiled glue ${spec.glue}: ${e instanceof Error ? e.message : String(e)}; restart to transpile it again`);
+    }
     return new ComponentRunner(spec, glue.instantiate, imports);
   }
 

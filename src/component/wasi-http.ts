@@ -376,9 +376,10 @@ export class FutureIncomingResponse {
 }
 
 /** The headers a guest set, as flat name/value strings for the ingress, without those the ingress owns (framing, x-request-id). */
+const dec = new TextDecoder();
+
 export function flattenHeaders(fields: Fields, dropped: ReadonlySet<string>): string[] {
   const out: string[] = [];
-  const dec = new TextDecoder();
   for (const [k, v] of fields.list) if (!dropped.has(k)) out.push(k, dec.decode(v));
   return out;
 }
