@@ -36,6 +36,7 @@ export const ERROR_CATALOGUE = {
   MODULE_IMPORT: { status: 0, blame: 'config', summary: 'A module imports a function, or a component an interface, that Verge does not provide.' },
   VARIABLE_MISSING: { status: 0, blame: 'config', summary: 'A required variable has no value (from VERGE_VAR_NAME in the environment or the --env-file), or the env file cannot be read.' },
   BUILD_FAILED: { status: 0, blame: 'config', summary: "A component's build command failed." },
+  APP_CONFLICT: { status: 0, blame: 'config', summary: 'An app routes a path that another app on the node already routes for the same hosts; the message names both apps and the route.' },
 } as const satisfies Record<string, CatalogueEntry>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

@@ -8,22 +8,34 @@ export async function buildApp(app: AppConfig, log: (line: string) => void): Pro
   let built = 0;
   for (const c of app.components.values()) {
     if (!c.build) continue;
-    if (c.build.kind === 'typescript') {
-      await buildTypescript(c, log);
-      built++;
-      continue;
-    }
-    log(`Building component ${c.name}: ${c.build.command}  (in ${c.build.workdir})`);
-    await runBuild(c);
+    await buildComponent(c, log);
     built++;
   }
   return built;
 }
 
-function runBuild(c: ComponentConfig): Promise<void> {
+/** One component's build; aborting `signal` stops it (its process is killed) and rejects. */
+export async function buildComponent(c: ComponentConfig, log: (line: string) => void, signal?: AbortSignal): Promise<void> {
+  if (!c.build) return;
+  if (c.build.kind === 'typescript') return buildTypescript(c, log, { signal });
+  log(`Building component ${c.name}: ${c.build.command}  (in ${c.build.workdir})`);
+  await runBuild(c, signal);
+}
+
+function runBuild(c: ComponentConfig, signal: AbortSignal | undefined): Promise<void> {
   const build = c.build as Extract<ComponentConfig['build'], { kind: 'command' }>;
   return new Promise((resolve, reject) => {
-    const child = spawn(build.command, { cwd: build.workdir, shell: true, stdio: ['ignore', 'inherit', 'inherit'] });
+    // Its own process group, so a cancelled build's children (npx, cargo, ...) go with it.
+    const child = spawn(build.command, { cwd: build.workdir, shell: true, stdio: ['ignore', 2, 2], detached: signal !== undefined });
+    const kill = () => {
+      try {
+        process.kill(-child.pid!, 'SIGTERM');
+      } catch {
+        child.kill('SIGTERM');
+      }
+    };
+    signal?.addEventListener('abort', kill, { once: true });
+    child.on('exit', () => signal?.removeEventListener('abort', kill));
     child.on('error', (err) =>
       reject(new VergeError('BUILD_FAILED', `component ${c.name}: could not start \`${build.command}\` in ${build.workdir}: ${err.message}`)),
     );

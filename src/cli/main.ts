@@ -3,9 +3,11 @@ import { Argument, Command, InvalidArgumentError, Option } from 'commander';
 import { isVergeError } from '../errors.js';
 import { loadManifest } from '../manifest/load.js';
 import { HEAVY_COMPONENT_BYTES, loadComponent } from '../guest/load.js';
-import { DEFAULT_LISTEN, defaultWorkers, parseListen, startNode } from '../node.js';
+import { DEFAULT_LISTEN, defaultWorkers, parseListen, startNode } from '../node/start.js';
 import { LOG_LEVELS, type LogLevel } from '../logging.js';
 import { buildApp } from './build.js';
+import { watchApps } from './watch.js';
+import { hostPatternKey } from '../manifest/hosts.js';
 import { newApp, ScaffoldError, TEMPLATES } from './new.js';
 import { readDotenv, resolveVariables } from '../capabilities/variables/resolve.js';
 
@@ -17,6 +19,7 @@ interface UpOptions {
   workers?: number;
   queue?: number;
   build?: boolean;
+  watch?: boolean;
   logLevel: LogLevel;
   dataDir: string;
   envFile?: string;
@@ -45,8 +48,8 @@ export async function main(argv: string[]): Promise<void> {
 
   program
     .command('up')
-    .description('serve the app described by a verge.toml')
-    .argument('[path]', 'a verge.toml or a folder holding one', '.')
+    .description('serve the apps described by verge.toml files (one node, each app versioned on its own)')
+    .argument('[paths...]', 'verge.toml files or folders holding one (default: the current folder)')
     .option('--listen <host:port>', 'address to serve on', listenAddress, DEFAULT_LISTEN)
     .option('--admin <host:port>', 'serve GET /metrics on this address (off by default)', listenAddress)
     .option('--workers <n>', `worker threads (default: ${defaultWorkers()}, the available cores)`, positiveInt)
@@ -55,10 +58,12 @@ export async function main(argv: string[]): Promise<void> {
     .option('--data-dir <dir>', 'where SQLite key-value stores live (relative to the manifest folder)', '.verge/data')
     .option('--env-file <file>', 'a dotenv file with VERGE_VAR_* variable values')
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
-    .action(async (path: string, o: UpOptions) => {
-      if (o.build) await buildApp(loadManifest(path), say);
+    .option('--watch', 'rebuild and reload an app when its manifest, module or build inputs change')
+    .action(async (paths: string[], o: UpOptions) => {
+      const apps = paths.length > 0 ? paths : ['.'];
+      if (o.build) for (const p of apps) await buildApp(loadManifest(p), say);
       const node = await startNode({
-        manifest: path,
+        apps,
         listen: o.listen,
         admin: o.admin,
         workers: o.workers,
@@ -67,15 +72,20 @@ export async function main(argv: string[]): Promise<void> {
         dataDir: o.dataDir,
         envFile: o.envFile,
       });
-      say(`Serving ${node.app.name} on ${node.url}`);
+      say(`Serving ${[...node.registry.apps.keys()].join(', ')} on ${node.url}`);
       say('Available routes:');
-      for (const r of node.app.routes) say(`  ${r.component}: ${node.url}${r.path}`);
+      for (const v of node.registry.apps.values()) {
+        const hosts = v.app.hosts.length > 0 ? ` (hosts ${v.app.hosts.map(hostPatternKey).join(', ')})` : '';
+        for (const r of v.app.routes) say(`  ${node.registry.apps.size > 1 ? `${v.app.name}/` : ''}${r.component}: ${node.url}${r.path}${hosts}`);
+      }
       if (node.adminUrl) say(`Metrics: ${node.adminUrl}/metrics`);
+      const watcher = o.watch ? watchApps(node, say) : undefined;
       let stopping = false;
       const stop = (signal: string) => {
         if (stopping) return;
         stopping = true;
         say(`${signal}: draining in-flight requests…`);
+        watcher?.close();
         node.close().then(
           () => process.exit(0),
           (err) => {

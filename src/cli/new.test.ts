@@ -15,10 +15,10 @@ test('ts-http scaffolds a manifest that loads, a typed handler, tsconfig, .gitig
   assert.deepEqual(made.files, ['.gitignore', 'README.md', 'src/index.ts', 'src/wasi.d.ts', 'tsconfig.json', 'verge.toml']);
   const app = loadManifest(dir);
   assert.equal(app.name, 'hello-ts');
-  assert.deepEqual(app.routes, [{ path: '/...', component: 'hello-ts' }]);
+  assert.deepEqual(app.routes.map(({ path, component }) => ({ path, component })), [{ path: '/...', component: 'hello-ts' }]);
   const c = app.components.get('hello-ts')!;
   assert.equal(c.source, path.join(dir, 'hello-ts.wasm'));
-  assert.deepEqual(c.build, { kind: 'typescript', entry: path.join(dir, 'src/index.ts'), workdir: dir });
+  assert.deepEqual(c.build, { kind: 'typescript', entry: path.join(dir, 'src/index.ts'), workdir: dir, watch: ['src/**/*.{ts,mts,js,mjs,json}'] });
   assert.match(readFileSync(path.join(dir, 'src/index.ts'), 'utf8'), /addEventListener\('fetch', \(event\) => event\.respondWith\(handle\(event\.request\)\)\)/);
   assert.equal(readFileSync(path.join(dir, 'src/wasi.d.ts'), 'utf8'), readFileSync(new URL('../../../sdk/typescript/wasi.d.ts', import.meta.url), 'utf8'));
   assert.match(readFileSync(path.join(dir, '.gitignore'), 'utf8'), /^\*\.wasm$/m);

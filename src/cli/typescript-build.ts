@@ -23,6 +23,8 @@ type TypescriptBuild = Extract<NonNullable<ComponentConfig['build']>, { kind: 't
 
 export interface TypescriptBuildOptions extends ToolchainOptions {
   heartbeatMs?: number;
+  /** Aborting kills the running stage (a newer change made this build stale). */
+  signal?: AbortSignal | undefined;
 }
 
 export async function buildTypescript(c: ComponentConfig, log: (line: string) => void, opts: TypescriptBuildOptions = {}): Promise<void> {
@@ -33,10 +35,10 @@ export async function buildTypescript(c: ComponentConfig, log: (line: string) =>
   if (!existsSync(build.entry)) throw new VergeError('BUILD_FAILED', `component ${c.name}: the entry file ${build.entry} does not exist`);
   log(`Building component ${c.name} from ${shown(build.entry)} (TypeScript → wasi:http component)`);
 
-  await typecheckStage(c, build, toolchain, log);
+  await typecheckStage(c, build, toolchain, log, opts.signal);
 
   const bundle = path.join(build.workdir, '.verge', 'build', `${c.name}.js`);
-  const bundled = await stage(c, toolchain, log, 'bundle', { entry: build.entry, outfile: bundle });
+  const bundled = await stage(c, toolchain, log, 'bundle', { entry: build.entry, outfile: bundle }, { signal: opts.signal });
   for (const w of (bundled.warnings as string[] | undefined) ?? []) log(`    warning: ${w}`);
   log(`  bundle        ${pad(bundled.ms)}  ${shown(bundle)}, ${kib(bundled.bytes as number)} from ${bundled.inputs as number} files`);
 
@@ -47,19 +49,19 @@ export async function buildTypescript(c: ComponentConfig, log: (line: string) =>
     log,
     'componentize',
     { bundle, witPath: world.dir, worldName: WIT_WORLD, outfile: c.source },
-    { heartbeatMs: opts.heartbeatMs ?? HEARTBEAT_MS, cwd: path.dirname(bundle) },
+    { heartbeatMs: opts.heartbeatMs ?? HEARTBEAT_MS, cwd: path.dirname(bundle), signal: opts.signal },
   );
   log(`  componentize  ${pad(component.ms)}  wasi:http/proxy${world.extra.length > 0 ? ` + ${world.extra.join(', ')}` : ''}`);
   log(`Built ${shown(c.source)}: ${mb(statSync(c.source).size)} in ${seconds(performance.now() - started)}`);
 }
 
-async function typecheckStage(c: ComponentConfig, build: TypescriptBuild, toolchain: JsToolchain, log: (line: string) => void): Promise<void> {
+async function typecheckStage(c: ComponentConfig, build: TypescriptBuild, toolchain: JsToolchain, log: (line: string) => void, signal: AbortSignal | undefined): Promise<void> {
   const tsconfig = findTsconfig(build.entry, build.workdir);
   if (!tsconfig && !/\.[cm]?ts$/.test(build.entry)) {
     log('  type-check    skipped: a JavaScript entry and no tsconfig.json');
     return;
   }
-  const checked = await stage(c, toolchain, log, 'typecheck', { entry: build.entry, tsconfig, defaultTypes: [WASI_TYPES] });
+  const checked = await stage(c, toolchain, log, 'typecheck', { entry: build.entry, tsconfig, defaultTypes: [WASI_TYPES] }, { signal });
   log(`  type-check    ${pad(checked.ms)}  ${tsconfig ? shown(tsconfig) : 'strict defaults (no tsconfig.json)'}, ${checked.files as number} files`);
 }
 
@@ -129,13 +131,14 @@ function stage(
   log: (line: string) => void,
   name: 'typecheck' | 'bundle' | 'componentize',
   args: Record<string, unknown>,
-  opts: { heartbeatMs?: number; cwd?: string } = {},
+  opts: { heartbeatMs?: number; cwd?: string; signal?: AbortSignal | undefined } = {},
 ): Promise<StageResult> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [toolchain.runner, name, JSON.stringify({ ...args, cwd: process.cwd() })], {
       cwd: opts.cwd ?? toolchain.dir,
       stdio: ['ignore', 'pipe', 'pipe'],
+      signal: opts.signal,
     });
     let stdout = '';
     let stderr = '';

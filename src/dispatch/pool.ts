@@ -24,7 +24,6 @@ export interface PoolOptions {
   /** Warm workers kept loaded to replace killed ones. */
   spares: number;
   queueLimit: number;
-  modules: ModuleSpec[];
   onGuestLog?: (id: string, component: string, stream: 'stdout' | 'stderr' | 'guest' | 'host', level: LogLevelName, line: string) => void;
   onWorkerReplaced?: (reason: 'deadline' | 'crash') => void;
   onBreaker?: OnBreakerChange;
@@ -55,6 +54,8 @@ interface Slot {
   retired: boolean;
   /** Between an answer that said the worker has work left for it and the worker's 'settled'. */
   settling: boolean;
+  /** Module sets posted to the worker and not yet acknowledged, by version. */
+  loads: Map<string, { resolve: () => void; reject: (err: Error) => void }>;
 }
 
 const WORKER_URL = new URL('../guest/worker.js', import.meta.url);
@@ -65,6 +66,8 @@ export class WorkerPool {
   private readonly queue: Job[] = [];
   private closed = false;
   private inFlight = 0;
+  /** Every module set the workers hold, by version: a new worker (a spare) is loaded with all of them before it takes work. */
+  private readonly versions = new Map<string, ModuleSpec[]>();
 
   constructor(private readonly options: PoolOptions) {}
 
@@ -74,6 +77,43 @@ export class WorkerPool {
     for (let i = 0; i < this.options.spares; i++) this.spares.push(this.spawn());
     await Promise.all([...slots, ...this.spares].map((s) => s.ready));
     this.active.push(...slots);
+  }
+
+  /**
+   * Loads one version's modules into every worker, spares included, so a spare promoted after a
+   * deadline kill never waits on a cold load. Resolves when all hold it; if any worker cannot
+   * load it, the version is unloaded everywhere and the load rejects with the worker's reason.
+   */
+  async load(version: string, modules: ModuleSpec[]): Promise<void> {
+    if (this.versions.has(version)) throw new Error(`version ${version} is already loaded`);
+    this.versions.set(version, modules);
+    const slots = [...this.active, ...this.spares];
+    try {
+      await Promise.all(slots.map((s) => this.loadInto(s, version, modules)));
+    } catch (err) {
+      this.unload(version);
+      throw err;
+    }
+  }
+
+  /** Drops a version from every worker. The caller makes sure no request bound to it is still running. */
+  unload(version: string): void {
+    if (!this.versions.delete(version)) return;
+    const msg: ToWorker = { t: 'unload', version };
+    for (const s of [...this.active, ...this.spares]) if (!s.retired) s.worker.postMessage(msg);
+  }
+
+  /** The versions the workers hold. */
+  get loadedVersions(): string[] {
+    return [...this.versions.keys()];
+  }
+
+  private loadInto(slot: Slot, version: string, modules: ModuleSpec[]): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      slot.loads.set(version, { resolve, reject });
+      const msg: ToWorker = { t: 'load', version, modules };
+      slot.worker.postMessage(msg);
+    });
   }
 
   get queued(): number {
@@ -139,8 +179,8 @@ export class WorkerPool {
 
   private spawn(): Slot {
     const worker = new Worker(WORKER_URL, { stdout: false, stderr: false });
-    const slot: Slot = { worker, ready: Promise.resolve(), jobs: [], retired: false, settling: false };
-    slot.ready = new Promise<void>((resolve, reject) => {
+    const slot: Slot = { worker, ready: Promise.resolve(), jobs: [], retired: false, settling: false, loads: new Map() };
+    const initialized = new Promise<void>((resolve, reject) => {
       worker.once('message', (msg: FromWorker) => {
         if (msg.t !== 'ready') return reject(new Error(`worker said ${msg.t} before ready`));
         worker.off('error', reject);
@@ -149,14 +189,17 @@ export class WorkerPool {
       });
       worker.once('error', reject);
     });
-    slot.ready.catch(() => undefined);
     worker.on('error', (err) => this.onCrash(slot, err));
     worker.on('exit', (code) => this.onCrash(slot, new Error(`worker exited with code ${code}`)));
     const ends = createBridgeEnds();
     serveHostCalls(ends, this.options.hostCall);
     worker.once('exit', () => ends.mainPort.close());
-    const load: ToWorker = { t: 'load', modules: this.options.modules, bridge: { port: ends.workerPort, signal: ends.signal } };
-    worker.postMessage(load, [ends.workerPort]);
+    const init: ToWorker = { t: 'init', bridge: { port: ends.workerPort, signal: ends.signal } };
+    worker.postMessage(init, [ends.workerPort]);
+    // The worker handles messages in order: these loads come before any run posted to it.
+    const loads = [...this.versions].map(([version, modules]) => this.loadInto(slot, version, modules));
+    slot.ready = initialized.then(() => Promise.all(loads)).then(() => undefined);
+    slot.ready.catch(() => undefined);
     return slot;
   }
 
@@ -169,6 +212,13 @@ export class WorkerPool {
 
   private onMessage(slot: Slot, msg: FromWorker): void {
     if (msg.t === 'ready') return;
+    if (msg.t === 'loaded' || msg.t === 'load-failed') {
+      const waiter = slot.loads.get(msg.version);
+      slot.loads.delete(msg.version);
+      if (msg.t === 'loaded') waiter?.resolve();
+      else waiter?.reject(new Error(msg.message));
+      return;
+    }
     if (msg.t === 'settled') {
       slot.settling = false;
       return;
@@ -234,6 +284,9 @@ export class WorkerPool {
     if (slot.retired) return;
     slot.retired = true;
     void slot.worker.terminate();
+    // Its replacement loads every version itself: a load waiting on this worker is not failed by its death.
+    for (const waiter of slot.loads.values()) waiter.resolve();
+    slot.loads.clear();
     // Jobs posted behind the one that ran never started: back to the front of the queue.
     const waiting = slot.jobs.slice(1).filter((j) => !j.done);
     slot.jobs.length = 0;

@@ -53,6 +53,8 @@ export interface ComponentGrants {
 /** What a guest needs to know about its request; the worker turns it into a CGI environment. */
 export interface GuestRequest {
   id: string;
+  /** The app version the request was bound to when it was admitted (a key the pool loaded). */
+  version: string;
   component: string;
   method: string;
   /** The request target as received: path and query. */
@@ -71,7 +73,12 @@ export interface GuestRequest {
 }
 
 export type ToWorker =
-  | { t: 'load'; modules: ModuleSpec[]; bridge: { port: MessagePort; signal: SharedArrayBuffer } }
+  /** First message to every worker. */
+  | { t: 'init'; bridge: { port: MessagePort; signal: SharedArrayBuffer } }
+  /** A module set for one app version; answered by 'loaded' or 'load-failed'. Runs for it follow only after. */
+  | { t: 'load'; version: string; modules: ModuleSpec[] }
+  /** The version's last request ended: drop its modules, instances and recycled memories. */
+  | { t: 'unload'; version: string }
   /** deadlineAt: Date.now() after which the worker answers DEADLINE_EXCEEDED without running the guest. */
   | { t: 'run'; request: GuestRequest; deadlineAt: number };
 
@@ -84,6 +91,8 @@ export interface GuestResponse {
 
 export type FromWorker =
   | { t: 'ready' }
+  | { t: 'loaded'; version: string }
+  | { t: 'load-failed'; version: string; message: string }
   /** settling: the worker has work left from this request (a component's next instance) and says 'settled' when done. */
   | { t: 'done'; id: string; response: GuestResponse; settling?: true }
   | { t: 'fail'; id: string; code: ErrorCode; message: string; settling?: true }

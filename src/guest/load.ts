@@ -33,7 +33,8 @@ function where(c: ComponentConfig): string {
   return `component ${c.name} (${c.source})`;
 }
 
-export async function loadComponent(c: ComponentConfig, maxModuleBytes = MAX_MODULE_BYTES): Promise<LoadedComponent> {
+/** Reads a component's module file, refusing one over the size limit before reading it. */
+export async function readModuleFile(c: ComponentConfig, maxModuleBytes = MAX_MODULE_BYTES): Promise<Uint8Array> {
   let size: number;
   try {
     size = (await fs.stat(c.source)).size;
@@ -44,7 +45,19 @@ export async function loadComponent(c: ComponentConfig, maxModuleBytes = MAX_MOD
   if (size > maxModuleBytes) {
     throw new VergeError('MODULE_TOO_LARGE', `${where(c)}: the module is ${size} bytes, over the limit of ${maxModuleBytes} bytes`);
   }
-  const raw = new Uint8Array(await fs.readFile(c.source));
+  return new Uint8Array(await fs.readFile(c.source));
+}
+
+export async function loadComponent(c: ComponentConfig, maxModuleBytes = MAX_MODULE_BYTES): Promise<LoadedComponent> {
+  return compileComponent(c, await readModuleFile(c, maxModuleBytes), maxModuleBytes);
+}
+
+/** Bytes in, a compiled module out: the same checks whether the bytes came from a file or an upload. */
+export async function compileComponent(c: ComponentConfig, raw: Uint8Array, maxModuleBytes = MAX_MODULE_BYTES): Promise<LoadedComponent> {
+  const size = raw.byteLength;
+  if (size > maxModuleBytes) {
+    throw new VergeError('MODULE_TOO_LARGE', `${where(c)}: the module is ${size} bytes, over the limit of ${maxModuleBytes} bytes`);
+  }
   const capPages = Math.floor((c.limits.memoryMib * 1024 * 1024) / WASM_PAGE_BYTES);
   if (isComponentBinary(raw)) {
     const prepared = await prepareComponent(raw, {

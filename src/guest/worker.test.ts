@@ -24,6 +24,7 @@ const LEAKY_GUEST = `(module
 function request(id: string): GuestRequest {
   return {
     id,
+    version: 'v1',
     component: 'leaky',
     method: 'GET',
     url: '/',
@@ -81,8 +82,11 @@ describe('guest worker', () => {
     const ready = next((m) => m.t === 'ready');
     const ends = createBridgeEnds();
     bridgePort = ends.mainPort;
-    worker.postMessage({ t: 'load', modules: [spec], bridge: { port: ends.workerPort, signal: ends.signal } } satisfies ToWorker, [ends.workerPort]);
+    worker.postMessage({ t: 'init', bridge: { port: ends.workerPort, signal: ends.signal } } satisfies ToWorker, [ends.workerPort]);
     await ready;
+    const loaded = next((m) => m.t === 'loaded');
+    worker.postMessage({ t: 'load', version: 'v1', modules: [spec] } satisfies ToWorker);
+    await loaded;
   });
 
   after(async () => {

@@ -33,8 +33,8 @@ const port = parentPort;
 if (!port) throw new Error('guest/worker.js must run in a worker thread');
 const post = (msg: FromWorker, transfer?: ArrayBuffer[]) => port.postMessage(msg, transfer ?? []);
 
-const modules = new Map<string, LoadedModule>();
-const components = new Map<string, ComponentRunner>();
+/** Module sets by app version, then by component name. */
+const versions = new Map<string, Map<string, LoadedModule | ComponentRunner>>();
 const stdout = new CappedBuffer();
 // Set up by the load message, before any request runs.
 let scope: GuestScope;
@@ -122,13 +122,12 @@ function runComponent(runner: ComponentRunner, req: GuestRequest): void {
 }
 
 function run(req: GuestRequest): void {
-  const runner = components.get(req.component);
-  if (runner) return runComponent(runner, req);
-  const m = modules.get(req.component);
+  const m = versions.get(req.version)?.get(req.component);
   if (!m) {
-    post({ t: 'fail', id: req.id, code: 'INTERNAL', message: `component ${req.component} is not loaded in this worker` });
+    post({ t: 'fail', id: req.id, code: 'INTERNAL', message: `component ${req.component} of version ${req.version} is not loaded in this worker` });
     return;
   }
+  if (m instanceof ComponentRunner) return runComponent(m, req);
   scope.begin(req.id, m.component, m.grants);
   stdout.reset(m.maxResponseBytes + HEADER_ALLOWANCE);
   stderr.reset();
@@ -173,18 +172,26 @@ function run(req: GuestRequest): void {
   recycleMemory(m, memory);
 }
 
-/** Components' glue is imported asynchronously at load; requests that arrive meanwhile wait for it. */
-let loading: Promise<void> = Promise.resolve();
+function init(msg: Extract<ToWorker, { t: 'init' }>): void {
+  scope = new GuestScope(() => state.memory, new HostBridge(msg.bridge.port, msg.bridge.signal), stores, post);
+  vergeImports = createVergeImports(scope);
+  componentImports = createComponentImports(scope, { stdout: componentStdout, stderr });
+  post({ t: 'ready' });
+}
 
 async function load(msg: Extract<ToWorker, { t: 'load' }>): Promise<void> {
-  scope ??= new GuestScope(() => state.memory, new HostBridge(msg.bridge.port, msg.bridge.signal), stores, post);
-  vergeImports ??= createVergeImports(scope);
-  componentImports ??= createComponentImports(scope, { stdout: componentStdout, stderr });
-  for (const spec of msg.modules) {
-    if (spec.kind === 'component') components.set(spec.component, await ComponentRunner.load(spec, componentImports));
-    else modules.set(spec.component, { ...spec, spare: undefined, args: cStringList([spec.component]) });
+  const set = new Map<string, LoadedModule | ComponentRunner>();
+  try {
+    for (const spec of msg.modules) {
+      if (spec.kind === 'component') set.set(spec.component, await ComponentRunner.load(spec, componentImports));
+      else set.set(spec.component, { ...spec, spare: undefined, args: cStringList([spec.component]) });
+    }
+  } catch (err) {
+    post({ t: 'load-failed', version: msg.version, message: err instanceof Error ? err.message : String(err) });
+    return;
   }
-  post({ t: 'ready' });
+  versions.set(msg.version, set);
+  post({ t: 'loaded', version: msg.version });
 }
 
 function runOrExpire(msg: Extract<ToWorker, { t: 'run' }>): void {
@@ -193,17 +200,29 @@ function runOrExpire(msg: Extract<ToWorker, { t: 'run' }>): void {
   else run(msg.request);
 }
 
-let loaded = false;
+/**
+ * Loads are asynchronous (a component's glue is imported), and messages must keep their order: a
+ * run that follows a load waits for it, as does an unload. With nothing pending, runs go straight through.
+ */
+let pending: Promise<void> | undefined;
+const inOrder = (step: () => void | Promise<void>) => {
+  const next = (pending ?? Promise.resolve()).then(step);
+  pending = next;
+  void next.finally(() => {
+    if (pending === next) pending = undefined;
+  });
+};
+
 port.on('message', (msg: ToWorker) => {
   switch (msg.t) {
+    case 'init':
+      return init(msg);
     case 'load':
-      loading = load(msg).then(() => {
-        loaded = true;
-      });
-      break;
+      return inOrder(() => load(msg));
+    case 'unload':
+      return inOrder(() => void versions.delete(msg.version));
     case 'run':
-      if (loaded) runOrExpire(msg);
-      else void loading.then(() => runOrExpire(msg));
-      break;
+      if (pending) inOrder(() => runOrExpire(msg));
+      else runOrExpire(msg);
   }
 });

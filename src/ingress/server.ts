@@ -12,7 +12,13 @@ import type { Metrics } from '../metrics.js';
 import type { WorkerPool } from '../dispatch/pool.js';
 import type { GuestRequest } from '../dispatch/protocol.js';
 import { readBody } from './body.js';
-import type { Router } from './router.js';
+import type { RouteMatch } from './router.js';
+import { hostOf } from '../manifest/hosts.js';
+
+/** A route found and the request bound to the app version serving it, until `release`. */
+export interface BoundRoute extends RouteMatch<{ version: { key: string }; component: ComponentConfig }> {
+  release(): void;
+}
 
 /** Connection-level limits (slowloris and oversized headers); per-route limits live in the manifest. */
 export const INGRESS_LIMITS = {
@@ -28,7 +34,8 @@ export const INGRESS_LIMITS = {
 } as const;
 
 export interface IngressOptions {
-  router: Router<ComponentConfig>;
+  /** Host (name only, lower case) and path → the route, bound to its app version. */
+  bind: (host: string | undefined, path: string, requestId: string) => BoundRoute | undefined;
   pool: WorkerPool;
   logger: Logger;
   metrics: Metrics;
@@ -86,21 +93,22 @@ async function handle(opts: IngressOptions, req: IncomingMessage, res: ServerRes
   const path = queryAt === -1 ? url : url.slice(0, queryAt);
   let component: ComponentConfig | undefined;
   let route = '-';
+  let match: BoundRoute | undefined;
   try {
     if (opts.draining()) throw new VergeError('SHUTTING_DOWN', 'the node is shutting down');
-    let match;
     try {
-      match = opts.router.match(path);
+      match = opts.bind(hostOf(req.headers.host), path, id);
     } catch {
       throw new VergeError('BAD_REQUEST', `the path ${JSON.stringify(path.slice(0, 200))} has a malformed percent-encoding in a route parameter`);
     }
     if (!match) throw new VergeError('NOT_FOUND', `no route matches ${JSON.stringify(path.slice(0, 200))}`);
-    component = match.target;
+    component = match.target.component;
     route = match.pattern;
     const body = await readBody(req, component.limits.maxRequestBytes);
     const local = req.socket.localAddress ?? '';
     const request: GuestRequest = {
       id,
+      version: match.target.version.key,
       component: component.name,
       method: req.method ?? 'GET',
       url,
@@ -128,6 +136,8 @@ async function handle(opts: IngressOptions, req: IncomingMessage, res: ServerRes
     const error = isVergeError(err) ? err : new VergeError('INTERNAL', 'internal error', { cause: err });
     sendError(res, error, id);
     finish(opts, req, id, route, component, error.status, started, error);
+  } finally {
+    match?.release();
   }
 }
 

@@ -1,6 +1,8 @@
 /** The validated, frozen shape of an application: what the rest of Verge reads. */
 import type { KvStoreDecl } from '../capabilities/kv/schema.js';
 import type { VariableDecl } from '../capabilities/variables/schema.js';
+import type { RoutePattern } from '../ingress/router.js';
+import type { HostPattern } from './hosts.js';
 
 export interface Limits {
   memoryMib: number;
@@ -25,13 +27,14 @@ export const MAX_MODULE_BYTES = 64 * 1024 * 1024;
 
 /** How `verge build` makes the component's .wasm: a shell command, or Verge's own TypeScript build. */
 export type BuildConfig =
-  | { kind: 'command'; command: string; /** Absolute. */ workdir: string }
+  | { kind: 'command'; command: string; /** Absolute. */ workdir: string; watch: readonly string[] }
   | {
       kind: 'typescript';
       /** Absolute path of the handler's entry file (.ts or .js). */
       entry: string;
       /** Absolute. */
       workdir: string;
+      watch: readonly string[];
     };
 
 export interface ComponentConfig {
@@ -57,6 +60,8 @@ export const MAX_INSTANCE_REUSE = 10_000;
 
 export interface RouteConfig {
   path: string;
+  /** The path, parsed once at load. */
+  pattern: RoutePattern;
   component: string;
 }
 
@@ -68,6 +73,8 @@ export interface AppConfig {
   name: string;
   version: string | undefined;
   description: string | undefined;
+  /** The Host header values the app answers; empty: any host. */
+  hosts: readonly HostPattern[];
   routes: RouteConfig[];
   components: ReadonlyMap<string, ComponentConfig>;
   keyValueStores: ReadonlyMap<string, KvStoreDecl>;

@@ -61,7 +61,8 @@ describe('parseManifest: a valid manifest', () => {
     assert.equal(app.name, 'shop');
     assert.equal(app.version, undefined);
     assert.equal(app.description, undefined);
-    assert.deepEqual(app.routes, [{ path: '/api/...', component: 'api' }]);
+    assert.deepEqual(app.routes.map(({ path, component }) => ({ path, component })), [{ path: '/api/...', component: 'api' }]);
+    assert.equal(app.routes[0]!.pattern.wildcard, true, 'the route is parsed once, at load');
     assert.deepEqual([...app.components.keys()], ['api']);
     const api = app.components.get('api')!;
     assert.equal(api.name, 'api');
@@ -101,7 +102,7 @@ describe('parseManifest: a valid manifest', () => {
     const api = app.components.get('api')!;
     assert.equal(api.description, 'The API');
     assert.deepEqual(api.limits, { memoryMib: 256, timeoutMs: 1500, maxRequestBytes: 0, maxResponseBytes: 2048, outboundTimeoutMs: 10_000 });
-    assert.deepEqual(api.build, { kind: 'command', command: 'cargo build --release', workdir: '/srv/api-src' });
+    assert.deepEqual(api.build, { kind: 'command', command: 'cargo build --release', workdir: '/srv/api-src', watch: [] });
   });
 
   test('accepts the extreme values of each limit', () => {
@@ -131,7 +132,7 @@ describe('parseManifest: a valid manifest', () => {
 
   test('defaults build.workdir to the manifest folder and resolves a relative one against it', () => {
     const noWorkdir = parseManifest(manifest({ component: '[component.api.build]\ncommand = "make"' }), FILE);
-    assert.deepEqual(noWorkdir.components.get('api')!.build, { kind: 'command', command: 'make', workdir: DIR });
+    assert.deepEqual(noWorkdir.components.get('api')!.build, { kind: 'command', command: 'make', workdir: DIR, watch: [] });
     const sub = parseManifest(manifest({ component: '[component.api.build]\ncommand = "make"\nworkdir = "src/api"' }), FILE);
     assert.equal(sub.components.get('api')!.build!.workdir, '/srv/shop/src/api');
   });
@@ -196,7 +197,7 @@ describe('parseManifest: a valid manifest', () => {
     assert.throws(() => {
       (app as { name: string }).name = 'other';
     }, TypeError);
-    assert.throws(() => app.routes.push({ path: '/x', component: 'api' }), TypeError);
+    assert.throws(() => app.routes.push({ ...app.routes[0]!, path: '/x' }), TypeError);
     assert.throws(() => {
       (app.routes[0] as { path: string }).path = '/other';
     }, TypeError);
@@ -378,7 +379,7 @@ describe('parseManifest: wrong types and values', () => {
 
   test('reads a TypeScript build entry, resolved against the manifest folder', () => {
     const app = parseManifest(manifest({ component: '[component.api.build]\ntypescript = "src/index.ts"' }), FILE);
-    assert.deepEqual(app.components.get('api')!.build, { kind: 'typescript', entry: '/srv/shop/src/index.ts', workdir: DIR });
+    assert.deepEqual(app.components.get('api')!.build, { kind: 'typescript', entry: '/srv/shop/src/index.ts', workdir: DIR, watch: ['src/**/*.{ts,mts,js,mjs,json}'] });
   });
 
   test('rejects a build table with both a command and a typescript entry', () => {

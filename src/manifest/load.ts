@@ -10,6 +10,7 @@ import { VergeError } from '../errors.js';
 import { parsePattern, patternShape } from '../ingress/router.js';
 import { DEFAULT_LIMITS, MAX_INSTANCE_REUSE, type AppConfig, type BuildConfig, type ComponentConfig, type Limits, type RouteConfig } from './config.js';
 import { Fields, ManifestProblems } from './fields.js';
+import { parseHostPattern, type HostPattern } from './hosts.js';
 import { readKeyValueStores, readStoreGrants } from '../capabilities/kv/schema.js';
 import { readVariableGrants, readVariables } from '../capabilities/variables/schema.js';
 import { readOutboundGrants } from '../capabilities/outbound-http/schema.js';
@@ -33,13 +34,15 @@ export function resolveManifestPath(target = '.'): string {
 
 export function loadManifest(target = '.'): AppConfig {
   const file = resolveManifestPath(target);
-  let text: string;
+  return parseManifest(readManifestText(file), file);
+}
+
+export function readManifestText(file: string): string {
   try {
-    text = readFileSync(file, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch (err) {
     throw new VergeError('MANIFEST_INVALID', `${file}: cannot read the manifest (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
-  return parseManifest(text, file);
 }
 
 export function parseManifest(text: string, file: string): AppConfig {
@@ -61,6 +64,12 @@ export function parseManifest(text: string, file: string): AppConfig {
   const name = app?.string('name', { required: true, pattern: NAME, expected: NAME_EXPECTED });
   const version = app?.string('version');
   const description = app?.string('description');
+  const hosts: HostPattern[] = [];
+  for (const [i, raw] of (app?.stringList('hosts', { expected: 'a host name such as "api.example.com" or "*.example.org"' }) ?? []).entries()) {
+    const parsed = parseHostPattern(raw);
+    if (typeof parsed === 'string') problems.add(`application.hosts[${i}]`, `${parsed}, got ${JSON.stringify(raw)}`);
+    else hosts.push(Object.freeze(parsed));
+  }
   app?.done();
   const keyValueStores = readKeyValueStores(root, problems);
   const variables = readVariables(root, problems);
@@ -94,7 +103,7 @@ export function parseManifest(text: string, file: string): AppConfig {
     );
   }
 
-  const routes: RouteConfig[] = [];
+  const routes: Array<Omit<RouteConfig, 'pattern'> & { pattern: RouteConfig['pattern'] }> = [];
   const shapes = new Map<string, string>();
   const routeTables = root.array('route');
   if (routeTables.length === 0 && (doc.route === undefined || (Array.isArray(doc.route) && doc.route.length === 0))) problems.add('route', 'is required: expected at least one [[route]] with a path and a component');
@@ -102,11 +111,13 @@ export function parseManifest(text: string, file: string): AppConfig {
     const routePath = r.string('path', { required: true, expected: 'a route path such as "/api/hello", "/users/:id" or "/api/..."' });
     const component = r.string('component', { required: true, expected: 'the name of a [component.NAME] table' });
     r.done();
+    let pattern: RouteConfig['pattern'] | undefined;
     if (routePath !== undefined) {
       const parsed = parsePattern(routePath);
       if (typeof parsed === 'string') {
         problems.add(`${r.path}.path`, `${parsed} (got ${JSON.stringify(routePath)})`);
       } else {
+        pattern = parsed;
         const shape = patternShape(parsed);
         const clash = shapes.get(shape);
         if (clash !== undefined) problems.add(`${r.path}.path`, `${JSON.stringify(routePath)} matches the same requests as ${JSON.stringify(clash)}`);
@@ -116,7 +127,7 @@ export function parseManifest(text: string, file: string): AppConfig {
     if (component !== undefined && !components.has(component) && !hasComponentTable(doc, component)) {
       problems.add(`${r.path}.component`, `no [component.${component}] is defined`);
     }
-    if (routePath !== undefined && component !== undefined) routes.push({ path: routePath, component });
+    if (routePath !== undefined && pattern !== undefined && component !== undefined) routes.push({ path: routePath, pattern, component });
   }
   root.done();
 
@@ -129,6 +140,7 @@ export function parseManifest(text: string, file: string): AppConfig {
     name: name!,
     version,
     description,
+    hosts: Object.freeze(hosts),
     routes: Object.freeze(routes.map((r) => Object.freeze(r))) as RouteConfig[],
     components,
     keyValueStores,
@@ -164,18 +176,22 @@ function readBuild(c: Fields, dir: string, problems: ManifestProblems): BuildCon
   const command = b.string('command', { expected: 'a shell command' });
   const typescript = b.string('typescript', { expected: 'the handler\'s entry file (.ts or .js), relative to the manifest' });
   const workdir = path.resolve(dir, b.string('workdir', { expected: 'a folder, relative to the manifest' }) ?? '.');
+  const watchList = b.value('watch') === undefined ? undefined : b.stringList('watch', { expected: 'a file or glob pattern such as "src/**/*.rs", relative to the build workdir' });
   b.done();
   if (command !== undefined && typescript !== undefined) {
     problems.add(b.path, 'has both command and typescript: expected one of them');
     return undefined;
   }
-  if (command !== undefined) return Object.freeze({ kind: 'command', command, workdir });
+  if (command !== undefined) return Object.freeze({ kind: 'command', command, workdir, watch: Object.freeze(watchList ?? []) });
   if (typescript !== undefined) {
     if (!/\.(ts|mts|js|mjs)$/.test(typescript)) {
       problems.add(`${b.path}.typescript`, `expected a .ts or .js entry file, got ${JSON.stringify(typescript)}`);
       return undefined;
     }
-    return Object.freeze({ kind: 'typescript', entry: path.resolve(dir, typescript), workdir });
+    const entry = path.resolve(dir, typescript);
+    // By default a TypeScript build watches the sources beside its entry file and below.
+    const watch = watchList ?? [path.join(path.relative(workdir, path.dirname(entry)) || '.', '**/*.{ts,mts,js,mjs,json}')];
+    return Object.freeze({ kind: 'typescript', entry, workdir, watch: Object.freeze(watch) });
   }
   problems.add(b.path, 'is missing command or typescript: expected a shell command, or a TypeScript entry file for Verge to build');
   return undefined;

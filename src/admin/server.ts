@@ -1,0 +1,17 @@
+/** The admin listener: GET /metrics today; the admin API (deploys, versions) lives here next. */
+import http from 'node:http';
+import type { Metrics } from '../metrics.js';
+
+export function createAdminServer(metrics: Metrics): http.Server {
+  const registry = metrics.registry;
+  return http.createServer((req, res) => {
+    if (req.method === 'GET' && (req.url === '/metrics' || req.url?.startsWith('/metrics?'))) {
+      registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+        (err: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(err.message),
+      );
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'NOT_FOUND', message: 'the admin listener serves GET /metrics' }));
+  });
+}

@@ -1,0 +1,167 @@
+/**
+ * One Verge node, the composition root: app sources → versions → registry → worker pool →
+ * ingress, plus the admin listener. The CLI's `up` is a thin wrapper over `startNode`.
+ */
+import type http from 'node:http';
+import os from 'node:os';
+import type { AddressInfo } from 'node:net';
+import { WorkerPool } from '../dispatch/pool.js';
+import { createIngress } from '../ingress/server.js';
+import { createLogger, type LogLevel, type Logger } from '../logging.js';
+import { createMetrics, type Metrics } from '../metrics.js';
+import { DEFAULT_DATA_DIR } from '../capabilities/runtime.js';
+import type { OnBreakerChange } from '../capabilities/kv/store-breakers.js';
+import { createAdminServer } from '../admin/server.js';
+import { loadVersion, type LoadedVersion } from '../loader/app-version.js';
+import { createCapabilityHost } from './capability-host.js';
+import { AppRegistry, type InstallResult } from './registry.js';
+import { fileSource, type AppSource, type FileAppSource } from './sources.js';
+
+export interface NodeOptions {
+  /** verge.toml files, or folders holding one: one app each. */
+  apps: string[];
+  listen?: string;
+  admin?: string | undefined;
+  workers?: number;
+  queueLimit?: number;
+  logLevel?: LogLevel;
+  /** How long SIGTERM waits for in-flight requests. */
+  drainMs?: number;
+  /** SQLite stores live here (default .verge/data, relative to each manifest's folder). */
+  dataDir?: string | undefined;
+  /** A dotenv file with VERGE_VAR_* values. */
+  envFile?: string | undefined;
+}
+
+export interface RunningNode {
+  url: string;
+  adminUrl: string | undefined;
+  registry: AppRegistry;
+  sources: FileAppSource[];
+  logger: Logger;
+  metrics: Metrics;
+  /** Reads the source again and installs what it holds now; the serving version stays if anything fails. */
+  reload(source: AppSource): Promise<InstallResult>;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_LISTEN = '127.0.0.1:3000';
+export const DEFAULT_QUEUE_LIMIT = 1024;
+export const DEFAULT_DRAIN_MS = 10_000;
+
+export function defaultWorkers(): number {
+  return Math.max(1, os.availableParallelism());
+}
+
+export function parseListen(value: string, flag = '--listen'): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(value);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new Error(`${flag} expects HOST:PORT (for example 127.0.0.1:3000), got ${JSON.stringify(value)}`);
+  return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
+}
+
+function listen(server: http.Server, where: { host: string; port: number }): Promise<string> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(where.port, where.host, () => {
+      server.off('error', reject);
+      const addr = server.address() as AddressInfo;
+      const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+      resolve(`http://${host}:${addr.port}`);
+    });
+  });
+}
+
+function logLoad(logger: Logger, loaded: LoadedVersion): void {
+  for (const c of loaded.components) {
+    const component = c.component;
+    if (!component) continue;
+    const how = component.transpileMs === undefined ? { from: 'transpile cache' } : { transpile_ms: component.transpileMs };
+    logger.info({ app: loaded.app.name, component: c.spec.component, core_bytes: component.coreBytes, cache: component.cacheDir, ...how }, 'wasi:http component loaded');
+  }
+}
+
+export async function startNode(opts: NodeOptions): Promise<RunningNode> {
+  const listenAt = parseListen(opts.listen ?? DEFAULT_LISTEN);
+  const adminAt = opts.admin ? parseListen(opts.admin, '--admin') : undefined;
+  const sources = opts.apps.map((a) => fileSource(a));
+  // Every app is read and compiled before anything starts: a bad one fails the start with its reason.
+  const firstVersions = await Promise.all(sources.map(async (s) => loadVersion(await s.read())));
+  const { logger, flush } = createLogger(opts.logLevel ?? 'info');
+  for (const v of firstVersions) logLoad(logger, v);
+
+  let metrics: Metrics | undefined;
+  const onBreaker: OnBreakerChange = (store, side, state, reason) => {
+    metrics?.breakerTransitions.inc({ store, side, state });
+    const line = { store, side, state, reason };
+    if (state === 'open') logger.warn(line, 'kv circuit breaker opened');
+    else logger.info(line, `kv circuit breaker ${state}`);
+  };
+  const capabilities = createCapabilityHost({ dataDir: opts.dataDir ?? DEFAULT_DATA_DIR, env: process.env, envFile: opts.envFile, onBreaker, logger });
+  const pool = new WorkerPool({
+    size: opts.workers ?? defaultWorkers(),
+    spares: 1,
+    queueLimit: opts.queueLimit ?? DEFAULT_QUEUE_LIMIT,
+    onGuestLog: (id, component, stream, level, line) => logger[level]({ request_id: id, component, stream, line }, stream === 'host' ? 'host call' : 'guest'),
+    onBreaker,
+    hostCall: capabilities.handle,
+    onRequestEnd: capabilities.endRequest,
+    onWorkerReplaced: (reason) => {
+      metrics?.workerRestarts.inc({ reason });
+      logger.warn({ reason }, 'worker replaced');
+    },
+  });
+  const registry = new AppRegistry({
+    pool,
+    capabilities,
+    onUnload: (v) => logger.debug({ app: v.app.name, version: v.id.slice(0, 12) }, 'version unloaded'),
+  });
+
+  let draining = false;
+  let server: http.Server | undefined;
+  let admin: http.Server | undefined;
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      draining = true;
+      server?.close();
+      admin?.close();
+      server?.closeIdleConnections();
+      await pool.close(opts.drainMs ?? DEFAULT_DRAIN_MS);
+      await capabilities.close();
+      server?.closeAllConnections();
+      admin?.closeAllConnections();
+      logger.info({}, 'stopped');
+      flush();
+    })());
+
+  let url: string;
+  let adminUrl: string | undefined;
+  try {
+    await pool.start();
+    metrics = createMetrics({ queued: () => pool.queued, busy: () => pool.busy, workers: () => pool.workers });
+    for (const v of firstVersions) await registry.install(v);
+    server = createIngress({ bind: (host, path, id) => registry.bind(host, path, id), pool, logger, metrics, draining: () => draining });
+    url = await listen(server, listenAt);
+    if (adminAt) {
+      admin = createAdminServer(metrics);
+      adminUrl = await listen(admin, adminAt);
+    }
+  } catch (err) {
+    await close();
+    throw err;
+  }
+
+  const reload = async (source: AppSource): Promise<InstallResult> => {
+    const loaded = await loadVersion(await source.read());
+    logLoad(logger, loaded);
+    const result = await registry.install(loaded);
+    if (result.kind === 'installed') {
+      logger.info({ app: loaded.app.name, version: loaded.id.slice(0, 12), replaced: result.replaced?.id.slice(0, 12) }, 'version installed');
+    }
+    return result;
+  };
+
+  logger.info({ apps: [...registry.apps.keys()], url, admin: adminUrl, workers: pool.workers }, 'serving');
+  return { url, adminUrl, registry, sources, logger, metrics: metrics!, reload, close };
+}
