@@ -13,7 +13,7 @@ export interface Metrics {
   observeRequest(component: string, status: number, seconds: number | undefined): void;
 }
 
-export function createMetrics(gauges: { queued: () => number; busy: () => number; workers: () => number }): Metrics {
+export function createMetrics(gauges: { queued: () => number; busy: () => number; workers: () => number; versions: () => number }): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'verge_process_' });
   const requests = new Counter({
@@ -56,6 +56,14 @@ export function createMetrics(gauges: { queued: () => number; busy: () => number
   new Gauge({ name: 'verge_queue_depth', help: 'Requests admitted and waiting for a worker.', registers: [registry], collect() { this.set(gauges.queued()); } });
   new Gauge({ name: 'verge_requests_in_flight', help: 'Requests admitted and not yet answered.', registers: [registry], collect() { this.set(gauges.busy()); } });
   new Gauge({ name: 'verge_workers', help: 'Workers serving requests (spares not counted).', registers: [registry], collect() { this.set(gauges.workers()); } });
+  new Gauge({
+    name: 'verge_app_versions_loaded',
+    help: 'App versions whose modules the workers hold: the serving ones and those still finishing requests.',
+    registers: [registry],
+    collect() {
+      this.set(gauges.versions());
+    },
+  });
   const requestChildren = new Map<string, Counter.Internal>();
   const durationChildren = new Map<string, Histogram.Internal<'component'>>();
   const observeRequest = (component: string, status: number, seconds: number | undefined) => {

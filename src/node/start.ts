@@ -139,7 +139,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   let adminUrl: string | undefined;
   try {
     await pool.start();
-    metrics = createMetrics({ queued: () => pool.queued, busy: () => pool.busy, workers: () => pool.workers });
+    metrics = createMetrics({ queued: () => pool.queued, busy: () => pool.busy, workers: () => pool.workers, versions: () => pool.loadedVersions.length });
     for (const v of firstVersions) await registry.install(v);
     server = createIngress({ bind: (host, path, id) => registry.bind(host, path, id), pool, logger, metrics, draining: () => draining });
     url = await listen(server, listenAt);

@@ -86,5 +86,39 @@ describe('verge new ts-http → verge build → verge up', () => {
       await node?.stop();
     }
   });
+
+  test('verge up --watch serves an edit of the handler, keeps the old answer while the source does not type-check, and serves the fix', async () => {
+    assert.equal(build.code, 0, build.stderr);
+    const entry = path.join(app, 'src/index.ts');
+    const good = readFileSync(entry, 'utf8');
+    const node = await startVerge(app, ['--watch']);
+    const message = async () => ((await (await fetch(`${node.url}/`)).json()) as { message: string }).message;
+    const reloads = () => (node.stderr().match(/^Reloaded hello-ts in \d+ ms: version [0-9a-f]{12} \(changed: .*src\/index\.ts; rebuilt hello-ts\)$/gm) ?? []).length;
+    try {
+      await waitFor('the watcher', 10_000, () => node.stderr().includes('Watching'));
+      writeFileSync(entry, good.replace('Hello from', 'Edited by'));
+      await waitFor('the edit to be served', 90_000, () => reloads() === 1);
+      assert.equal(await message(), 'Edited by hello-ts!');
+
+      writeFileSync(entry, good.replace('status: 200,', "status: '200',"));
+      await waitFor('the build error', 90_000, () => node.stderr().includes('Reload failed'));
+      assert.match(node.stderr(), /error TS2322/);
+      assert.equal(await message(), 'Edited by hello-ts!', 'the last good version keeps serving');
+
+      writeFileSync(entry, good);
+      await waitFor('the fix to be served', 90_000, () => reloads() === 2);
+      assert.equal(await message(), 'Hello from hello-ts!');
+    } finally {
+      writeFileSync(entry, good);
+      await node.stop();
+    }
+  });
 });
 
+async function waitFor(what: string, ms: number, check: () => boolean): Promise<void> {
+  const until = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > until) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
