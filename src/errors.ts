@@ -41,12 +41,22 @@ export const ERROR_CATALOGUE = {
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;
 
+/** A problem with a file the user wrote, as data (`verge check --json` and the admin API return these). */
+export interface ProblemDetail {
+  file: string;
+  path: string;
+  message: string;
+}
+
 export class VergeError extends Error {
   readonly code: ErrorCode;
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  /** For config errors: each problem found, with the file and key path it is about. */
+  readonly problems: readonly ProblemDetail[] | undefined;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; problems?: readonly ProblemDetail[] }) {
     super(message, options);
     this.name = 'VergeError';
     this.code = code;
+    this.problems = options?.problems;
   }
 
   get status(): number {

@@ -4,15 +4,32 @@
  * silently.
  */
 export class ManifestProblems {
-  readonly list: string[] = [];
+  readonly items: Problem[] = [];
   constructor(readonly file: string) {}
   add(keyPath: string, message: string): void {
-    this.list.push(`${this.file}: ${keyPath}: ${message}`);
+    this.items.push({ file: this.file, path: keyPath, message });
   }
   /** A problem a validator elsewhere already phrased as `key.path: message`. */
-  addPhrased(message: string): void {
-    this.list.push(`${this.file}: ${message}`);
+  addPhrased(phrased: string): void {
+    const at = phrased.indexOf(': ');
+    this.items.push(at === -1 ? { file: this.file, path: '', message: phrased } : { file: this.file, path: phrased.slice(0, at), message: phrased.slice(at + 2) });
   }
+  /** One line per problem, as the CLI prints them: `file: key.path: message`. */
+  get list(): string[] {
+    return this.items.map(formatProblem);
+  }
+}
+
+/** One thing wrong with a manifest, as data: the CLI prints it, an API can return it as JSON. */
+export interface Problem {
+  file: string;
+  /** The key path (`component.api.limits.timeout_ms`); empty when the problem is the file as a whole. */
+  path: string;
+  message: string;
+}
+
+export function formatProblem(p: Problem): string {
+  return p.path ? `${p.file}: ${p.path}: ${p.message}` : `${p.file}: ${p.message}`;
 }
 
 export type TomlTable = Record<string, unknown>;

@@ -657,3 +657,44 @@ describe('loadManifest and resolveManifestPath (files)', () => {
     assert.ok(msg.includes('not valid TOML'), msg);
   });
 });
+
+describe('parseManifest: problems as data, hosts and build.watch', () => {
+  test('returns every problem as {file, path, message} beside the printed text', () => {
+    let caught: VergeError | undefined;
+    try {
+      parseManifest(manifest({ app: 'colour = "blue"', component: 'limits = { timeout_ms = 0 }' }), FILE);
+    } catch (err) {
+      caught = err as VergeError;
+    }
+    assert.ok(caught?.problems);
+    assert.deepEqual(
+      caught.problems.map((p) => [p.file, p.path]),
+      [
+        [FILE, 'application.colour'],
+        [FILE, 'component.api.limits.timeout_ms'],
+      ],
+    );
+    assert.match(caught.problems[1]!.message, /expected an integer from 1/);
+    assert.equal(caught.message, caught.problems.map((p) => `${p.file}: ${p.path}: ${p.message}`).join('\n'));
+  });
+
+  test('reads [application] hosts and refuses a host with a port or an inner wildcard, naming the entry', () => {
+    const app = parseManifest(manifest({ app: 'hosts = ["API.example.com", "*.example.org"]' }), FILE);
+    assert.deepEqual(app.hosts, [
+      { kind: 'exact', host: 'api.example.com' },
+      { kind: 'suffix', suffix: '.example.org' },
+    ]);
+    const message = parseError(manifest({ app: 'hosts = ["a.example.com:80", "a.*.b"]' }));
+    assertProblem(message, 'application.hosts[0]', 'without a port', '"a.example.com:80"');
+    assertProblem(message, 'application.hosts[1]', 'first label');
+  });
+
+  test('reads build.watch globs, and a TypeScript build watches the sources beside its entry by default', () => {
+    const cmd = parseManifest(manifest({ component: '[component.api.build]\ncommand = "make"\nwatch = ["src/**/*.rs", "Cargo.toml"]' }), FILE);
+    assert.deepEqual(cmd.components.get('api')!.build?.watch, ['src/**/*.rs', 'Cargo.toml']);
+    const ts = parseManifest(manifest({ component: '[component.api.build]\ntypescript = "handler/main.ts"' }), FILE);
+    assert.deepEqual(ts.components.get('api')!.build?.watch, ['handler/**/*.{ts,mts,js,mjs,json}']);
+    const bad = parseError(manifest({ component: '[component.api.build]\ncommand = "make"\nwatch = "src"' }));
+    assertProblem(bad, 'component.api.build.watch', 'expected an array of strings');
+  });
+});

@@ -132,7 +132,7 @@ export function parseManifest(text: string, file: string): AppConfig {
   root.done();
 
   if (problems.list.length > 0) {
-    throw new VergeError('MANIFEST_INVALID', problems.list.join('\n'));
+    throw new VergeError('MANIFEST_INVALID', problems.list.join('\n'), { problems: problems.items });
   }
   return Object.freeze({
     file,
