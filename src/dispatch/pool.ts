@@ -80,16 +80,19 @@ export class WorkerPool {
   }
 
   /**
-   * Loads one version's modules into every worker, spares included, so a spare promoted after a
-   * deadline kill never waits on a cold load. Resolves when all hold it; if any worker cannot
-   * load it, the version is unloaded everywhere and the load rejects with the worker's reason.
+   * Sends one version's modules to every worker, spares included, so a spare promoted after a
+   * deadline kill never waits on a cold load. Resolves when the first worker has loaded it (a
+   * worker busy with a long request loads it after that request, and a request for the version
+   * posted to it waits behind the load, as messages keep their order); if the first answer is a
+   * failure, the version is unloaded everywhere and the load rejects with the worker's reason.
    */
   async load(version: string, modules: ModuleSpec[]): Promise<void> {
     if (this.versions.has(version)) throw new Error(`version ${version} is already loaded`);
     this.versions.set(version, modules);
-    const slots = [...this.active, ...this.spares];
+    const loads = [...this.active, ...this.spares].map((s) => this.loadInto(s, version, modules));
+    for (const l of loads) l.catch(() => undefined);
     try {
-      await Promise.all(slots.map((s) => this.loadInto(s, version, modules)));
+      await Promise.race(loads);
     } catch (err) {
       this.unload(version);
       throw err;
