@@ -127,6 +127,25 @@ describe('readLayout: malformed input (MODULE_INVALID)', () => {
     assert.match(vergeError('MODULE_INVALID', () => readLayout(Uint8Array.from([0x00, 0x61]))), /magic/);
   });
 
+  test('rejects a header cut short after the magic, saying how long it is (found by fuzzing)', () => {
+    const msg = vergeError('MODULE_INVALID', () => readLayout(Uint8Array.from([0x00, 0x61, 0x73, 0x6d, 0x01])));
+    assert.match(msg, /the header is 5 bytes; a module starts with 8/);
+    assert.doesNotMatch(msg, /undefined/);
+  });
+
+  test('rejects a repeated section, so the rewrite cannot copy one import section per repeat (found by fuzzing)', () => {
+    // Before: every empty import section came out as a copy of the first one, plus the memory import.
+    const big = section(2, [0x01, 0x01, 0x61, 0x60, ...Buffer.from('x'.repeat(0x60)), 0x00, 0x00]);
+    const bytes = Uint8Array.from([...HEADER, ...big, ...Array.from({ length: 100 }, () => [0x02, 0x00]).flat(), ...section(5, [0x01, 0x00, 0x01])]);
+    assert.match(vergeError('MODULE_INVALID', () => sandboxModule(bytes, 16)), /section 2 appears twice/);
+  });
+
+  test('rejects an unknown section id, and keeps any number of custom sections', () => {
+    assert.match(vergeError('MODULE_INVALID', () => readLayout(Uint8Array.from([...HEADER, ...section(14, [])]))), /unknown section id 14/);
+    const customs = Array.from({ length: 3 }, () => section(0, [0x01, 0x61])).flat();
+    assert.equal(readLayout(Uint8Array.from([...HEADER, ...customs])).sections.length, 3);
+  });
+
   test('rejects a component-model binary, saying it is a component', () => {
     const component = Uint8Array.from([0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00]);
     const msg = vergeError('MODULE_INVALID', () => readLayout(component));

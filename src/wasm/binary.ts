@@ -13,7 +13,10 @@ export const RECYCLE_GROWTH_BYTES = 16 * 1024 * 1024;
 export const SANDBOX_MEMORY_IMPORT = { module: 'verge:sandbox', name: 'memory' } as const;
 
 const MAGIC = [0x00, 0x61, 0x73, 0x6d];
+const SECTION_CUSTOM = 0;
 const SECTION_IMPORT = 2;
+/** The tag section (exception handling), the highest section id of core WebAssembly. */
+const SECTION_LAST = 13;
 const SECTION_MEMORY = 5;
 const COMPONENT_SECTION_IMPORT = 10;
 /** The core sort byte that must follow a module import's kind byte. */
@@ -228,6 +231,7 @@ const hex = (b: number) => b.toString(16).padStart(2, '0');
 
 export function readLayout(bytes: Uint8Array): ModuleLayout {
   if (!MAGIC.every((b, i) => bytes[i] === b)) throw malformed('missing the \\0asm magic number');
+  if (bytes.length < 8) throw malformed(`the header is ${bytes.length} bytes; a module starts with 8 (the magic number and the version)`);
   if (!isCoreModule(bytes)) {
     throw new VergeError('MODULE_INVALID', `unknown WebAssembly binary version ${bytes[4]}.${bytes[5]} layer ${bytes[6]}.${bytes[7]}: expected a core module (a wasm32-wasi command) or a component`);
   }
@@ -239,6 +243,9 @@ export function readLayout(bytes: Uint8Array): ModuleLayout {
     const start = top.pos;
     const end = start + size;
     if (end > bytes.length) throw malformed(`section ${id} runs past the end of the module`);
+    // The rewrite copies the import section into the output once per import section it meets.
+    if (id > SECTION_LAST) throw malformed(`unknown section id ${id}`);
+    if (id !== SECTION_CUSTOM && sections.some((s) => s.id === id)) throw malformed(`section ${id} appears twice; each section but custom ones appears at most once`);
     sections.push({ id, start, end });
     top.pos = end;
   }
