@@ -140,6 +140,17 @@ describe('readLayout: malformed input (MODULE_INVALID)', () => {
     assert.match(vergeError('MODULE_INVALID', () => sandboxModule(bytes, 16)), /section 2 appears twice/);
   });
 
+  test('rejects sections out of order, so the rewrite cannot write the import section twice (found by fuzzing)', () => {
+    // A data count section (12) first: the rewrite put the import section before it, then again in its own place.
+    const bytes = Uint8Array.from([...HEADER, ...section(12, [0x00]), ...section(2, [0x00]), ...section(5, [0x01, 0x00, 0x01])]);
+    assert.match(vergeError('MODULE_INVALID', () => sandboxModule(bytes, 16)), /section 2 comes after section 12; sections must be in the order/);
+  });
+
+  test('takes the tag and data count sections in their places', () => {
+    const layout = readLayout(wat('(module (memory 1) (tag) (data (i32.const 0) "x") (func (export "_start") (memory.init 0 (i32.const 0) (i32.const 0) (i32.const 0))))'));
+    assert.deepEqual(layout.sections.map((s) => s.id).filter((id) => id === 13 || id === 12), [13, 12]);
+  });
+
   test('rejects an unknown section id, and keeps any number of custom sections', () => {
     assert.match(vergeError('MODULE_INVALID', () => readLayout(Uint8Array.from([...HEADER, ...section(14, [])]))), /unknown section id 14/);
     const customs = Array.from({ length: 3 }, () => section(0, [0x01, 0x61])).flat();

@@ -15,8 +15,8 @@ export const SANDBOX_MEMORY_IMPORT = { module: 'verge:sandbox', name: 'memory' }
 const MAGIC = [0x00, 0x61, 0x73, 0x6d];
 const SECTION_CUSTOM = 0;
 const SECTION_IMPORT = 2;
-/** The tag section (exception handling), the highest section id of core WebAssembly. */
-const SECTION_LAST = 13;
+/** Non-custom core sections in the order a module must have them: tag (13) after memory, data count (12) before code. */
+const SECTION_ORDER = [1, 2, 3, 4, 5, 13, 6, 7, 8, 9, 12, 10, 11];
 const SECTION_MEMORY = 5;
 const COMPONENT_SECTION_IMPORT = 10;
 /** The core sort byte that must follow a module import's kind byte. */
@@ -236,6 +236,7 @@ export function readLayout(bytes: Uint8Array): ModuleLayout {
     throw new VergeError('MODULE_INVALID', `unknown WebAssembly binary version ${bytes[4]}.${bytes[5]} layer ${bytes[6]}.${bytes[7]}: expected a core module (a wasm32-wasi command) or a component`);
   }
   const sections: Section[] = [];
+  let lastRank = -1;
   const top = new Reader(bytes, 8);
   while (top.pos < bytes.length) {
     const id = top.byte();
@@ -243,9 +244,15 @@ export function readLayout(bytes: Uint8Array): ModuleLayout {
     const start = top.pos;
     const end = start + size;
     if (end > bytes.length) throw malformed(`section ${id} runs past the end of the module`);
-    // The rewrite copies the import section into the output once per import section it meets.
-    if (id > SECTION_LAST) throw malformed(`unknown section id ${id}`);
-    if (id !== SECTION_CUSTOM && sections.some((s) => s.id === id)) throw malformed(`section ${id} appears twice; each section but custom ones appears at most once`);
+    // The rewrite places the import section by this order, so a repeated or misplaced section
+    // would have it written twice (or once per repeat).
+    if (id !== SECTION_CUSTOM) {
+      const rank = SECTION_ORDER.indexOf(id);
+      if (rank < 0) throw malformed(`unknown section id ${id}`);
+      if (sections.some((s) => s.id === id)) throw malformed(`section ${id} appears twice; each section but custom ones appears at most once`);
+      if (rank < lastRank) throw malformed(`section ${id} comes after section ${SECTION_ORDER[lastRank]}; sections must be in the order the WebAssembly spec gives`);
+      lastRank = rank;
+    }
     sections.push({ id, start, end });
     top.pos = end;
   }
