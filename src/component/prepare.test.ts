@@ -8,7 +8,8 @@ import { isVergeError } from '../errors.js';
 import { componentImporting as componentImportingAll } from '../../test/support/component-bytes.js';
 import { isComponentBinary } from '../wasm/binary.js';
 import { PROVIDED_INTERFACES } from './imports.js';
-import { IMPLEMENTED_VERSIONS, importRefusal, prepareComponent, vergeCacheDir } from './prepare.js';
+import { wat } from '../../test/support/wat.js';
+import { IMPLEMENTED_VERSIONS, importRefusal, isFetchEventHandler, prepareComponent, vergeCacheDir } from './prepare.js';
 
 /** The smallest real components: an empty instance type imported under a name (test/support/component-bytes.ts). */
 const componentImporting = (name: string, form = 0x00) => componentImportingAll([name], form);
@@ -139,5 +140,37 @@ describe('prepareComponent', () => {
     assert.equal(vergeCacheDir({ VERGE_CACHE_DIR: '/srv/cache' }), '/srv/cache');
     assert.equal(vergeCacheDir({ XDG_CACHE_HOME: '/home/u/.xdg' }), '/home/u/.xdg/verge');
     assert.equal(vergeCacheDir({}), path.join(os.homedir(), '.cache', 'verge'));
+  });
+});
+
+describe('isFetchEventHandler', () => {
+  const HANDLER = 'wasi:http/incoming-handler@0.2.10';
+  async function core(opts: { postReturn: boolean; data: string }): Promise<{ module: WebAssembly.Module; raw: Uint8Array }> {
+    const raw = await wat(
+      `(module (memory 1) (data (i32.const 0) "${opts.data}")
+        (func (export "${HANDLER}#handle") (param i32 i32))
+        ${opts.postReturn ? `(func (export "cabi_post_${HANDLER}#handle") (param i32))` : ''})`,
+    );
+    return { module: new WebAssembly.Module(raw), raw };
+  }
+
+  test('is a StarlingMonkey engine whose handle has no post-return: the built-in fetch-event dispatcher', async () => {
+    const { module, raw } = await core({ postReturn: false, data: 'FetchEvent#respondWith' });
+    assert.equal(isFetchEventHandler(module, raw, HANDLER), true);
+  });
+
+  test('is not a handler the JS exports itself: ComponentizeJS binds it with a post-return', async () => {
+    const { module, raw } = await core({ postReturn: true, data: 'FetchEvent#respondWith' });
+    assert.equal(isFetchEventHandler(module, raw, HANDLER), false);
+  });
+
+  test('is not a component from another toolchain, whose handle has no post-return either', async () => {
+    const { module, raw } = await core({ postReturn: false, data: 'hello from rust' });
+    assert.equal(isFetchEventHandler(module, raw, HANDLER), false);
+  });
+
+  test('is not a module that does not export the handler', async () => {
+    const { module, raw } = await core({ postReturn: false, data: 'FetchEvent' });
+    assert.equal(isFetchEventHandler(module, raw, 'wasi:http/incoming-handler@0.2.0'), false);
   });
 });

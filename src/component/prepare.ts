@@ -25,11 +25,6 @@ interface CacheMeta {
   transpileMs: number;
 }
 
-/**
- * The versions of each package Verge implements (its WIT, wit/deps). A stable 0.2 interface is
- * taken at any 0.2.N, as wasmtime and Spin do: 0.2 releases only add to it. Drafts are taken only
- * at the draft Verge binds, and 0.3 (async) or 1.0 not at all.
- */
 interface VersionRange {
   accepts: (version: string) => boolean;
   /** As a message shows it: "0.2.x", or the one draft. */
@@ -38,6 +33,11 @@ interface VersionRange {
 const stable02: VersionRange = { accepts: (v) => /^0\.2\.(0|[1-9]\d*)$/.test(v), shown: '0.2.x' };
 const exactly = (draft: string): VersionRange => ({ accepts: (v) => v === draft, shown: draft });
 
+/**
+ * The versions of each package Verge implements (its WIT, wit/deps). A stable 0.2 interface is
+ * taken at any 0.2.N, as wasmtime and Spin do: 0.2 releases only add to it. Drafts are taken only
+ * at the draft Verge binds, and 0.3 (async) or 1.0 not at all.
+ */
 export const IMPLEMENTED_VERSIONS: ReadonlyMap<string, VersionRange> = new Map([
   ['wasi:io', stable02],
   ['wasi:cli', stable02],
@@ -55,7 +55,7 @@ export const IMPLEMENTED_VERSIONS: ReadonlyMap<string, VersionRange> = new Map([
 export function importRefusal(name: string): string | undefined {
   const m = /^([^/@]+)\/([^/@]+)(?:@(.*))?$/.exec(name);
   const pkg = m?.[1];
-  if (!m || !pkg || !PROVIDED_INTERFACES.has(`${pkg}/${m[2]}`)) return `imports ${name}, an interface Verge does not provide (docs/components.md lists what it does)`;
+  if (!pkg || !PROVIDED_INTERFACES.has(`${pkg}/${m[2]}`)) return `imports ${name}, an interface Verge does not provide (docs/components.md lists what it does)`;
   const implemented = IMPLEMENTED_VERSIONS.get(pkg);
   if (!implemented) return `imports ${name}, an interface Verge does not provide (docs/components.md lists what it does)`;
   const version = m[3];

@@ -68,3 +68,38 @@ export function component(...sections: number[][]): Uint8Array {
 export function componentImporting(names: string[], form = 0x00): Uint8Array {
   return component(EMPTY_INSTANCE_TYPE_SECTION, importSection(names.map((name) => ({ name, form }))));
 }
+
+/**
+ * A copy of a component whose outer import names are rewritten to the older 0x01 form, as
+ * cargo-component and componentize-dotnet wrote them before September 2024. The form byte is
+ * one byte either way, so every size and offset stays as it was.
+ */
+export function withOlderImportNameForm(bytes: Uint8Array, names: string[]): Uint8Array {
+  const out = Uint8Array.from(bytes);
+  const firstImportSection = outerSectionOffsets(bytes).find((s) => s.id === 10);
+  if (!firstImportSection) throw new Error('the component has no import section');
+  for (const name of names) {
+    const pattern = Buffer.from([0x00, ...u32(Buffer.byteLength(name)), ...Buffer.from(name)]);
+    const at = Buffer.from(out.buffer, out.byteOffset, out.byteLength).indexOf(pattern, firstImportSection.start);
+    if (at < 0) throw new Error(`import ${name} not found in the 0x00 form`);
+    out[at] = 0x01;
+  }
+  return out;
+}
+
+function outerSectionOffsets(bytes: Uint8Array): Array<{ id: number; start: number }> {
+  const sections: Array<{ id: number; start: number }> = [];
+  let pos = 8;
+  while (pos < bytes.length) {
+    const id = bytes[pos++]!;
+    let size = 0;
+    for (let shift = 0; ; shift += 7) {
+      const b = bytes[pos++]!;
+      size += (b & 0x7f) * 2 ** shift;
+      if ((b & 0x80) === 0) break;
+    }
+    sections.push({ id, start: pos });
+    pos += size;
+  }
+  return sections;
+}
