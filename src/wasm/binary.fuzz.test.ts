@@ -3,7 +3,7 @@
  * at it: the component import reader, and the core module reader and rewrite. Every input either
  * reads or fails with a VergeError whose message says what is wrong, in bounded time, and nothing
  * read from the input is larger than the input. A fixed seed keeps `npm test` repeatable;
- * `npm run fuzz` sets FUZZ_RUNS for a long run.
+ * `npm run fuzz` sets FUZZ_RUNS for a long run (and FUZZ_SEED, if set, picks other inputs).
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,7 +14,8 @@ import { DESCRIPTOR, EMPTY_INSTANCE_TYPE_SECTION, component, importSection, sect
 import { componentImports, readLayout, sandboxModule } from './binary.js';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 300);
-const SEED = 0x7665726;
+/** Fixed, so `npm test` is repeatable; a long run may pass FUZZ_SEED to explore other inputs (a failure prints its seed). */
+const SEED = Number(process.env.FUZZ_SEED ?? 0x7665726);
 /** Generous for a reader that is linear in its input (inputs here are at most a few KiB). */
 const MAX_MS_PER_INPUT = 250;
 const CAP_PAGES = 2048;
