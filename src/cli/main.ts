@@ -123,8 +123,10 @@ export async function main(argv: string[]): Promise<void> {
         }
         const how = loaded.transpileMs === undefined ? 'from the transpile cache' : `transpiled in ${loaded.transpileMs} ms`;
         const reuse = c.instanceReuse === 1 ? 'a fresh instance per request' : `instance_reuse ${c.instanceReuse}`;
-        say(`ok  ${c.name}: wasi:http component, ${r.value.bytes} bytes (${loaded.coreBytes} bytes of core modules), ${how}, ${reuse}, memory limit ${c.limits.memoryMib} MiB, timeout ${c.limits.timeoutMs} ms`);
-        if (c.instanceReuse === 1 && loaded.coreBytes > HEAVY_COMPONENT_BYTES) {
+        const form = loaded.fetchEvent ? 'wasi:http component (fetch-event handler)' : 'wasi:http component';
+        say(`ok  ${c.name}: ${form}, ${r.value.bytes} bytes (${loaded.coreBytes} bytes of core modules), ${how}, ${reuse}, memory limit ${c.limits.memoryMib} MiB, timeout ${c.limits.timeoutMs} ms`);
+        // A fetch-event handler answers one request per instance: reuse would break it, so no advice.
+        if (c.instanceReuse === 1 && !loaded.fetchEvent && loaded.coreBytes > HEAVY_COMPONENT_BYTES) {
           say(
             `warn  ${c.name}: ${(loaded.coreBytes / 1048576).toFixed(1)} MiB of core modules (a JS engine?) instantiated for every request; ` +
               'if its handler can serve several requests (see docs/components.md), set instance_reuse = 100 on [component.' + c.name + '] for far higher throughput, at the cost of isolation between those requests',

@@ -1,22 +1,18 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import path from 'node:path';
 import { isVergeError } from '../errors.js';
+import { componentImporting as componentImportingAll } from '../../test/support/component-bytes.js';
 import { isComponentBinary } from '../wasm/binary.js';
-import { prepareComponent, vergeCacheDir } from './prepare.js';
+import { PROVIDED_INTERFACES } from './imports.js';
+import { wat } from '../../test/support/wat.js';
+import { IMPLEMENTED_VERSIONS, importRefusal, isFetchEventHandler, prepareComponent, vergeCacheDir } from './prepare.js';
 
-/**
- * The smallest real components, in the component-model binary format: an empty instance type,
- * and an import of that type under an interface name. jco transpiles them like any other.
- */
-function componentImporting(name: string): Uint8Array {
-  const utf8 = [...new TextEncoder().encode(name)];
-  const typeSection = [0x07, 0x03, 0x01, 0x42, 0x00]; // one type: an instance type with no declarations
-  const importPayload = [0x01, 0x00, utf8.length, ...utf8, 0x05, 0x00]; // one import: (instance (type 0))
-  return Uint8Array.from([0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00, ...typeSection, 0x0a, importPayload.length, ...importPayload]);
-}
+/** The smallest real components: an empty instance type imported under a name (test/support/component-bytes.ts). */
+const componentImporting = (name: string, form = 0x00) => componentImportingAll([name], form);
 const EMPTY_COMPONENT = Uint8Array.from([0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00]);
 
 const options = (cacheRoot: string) => ({ component: 'c', where: 'component c (c.wasm)', capPages: 2048, instanceReuse: 1, maxResponseBytes: 1024, cacheRoot });
@@ -43,6 +39,54 @@ describe('prepareComponent', () => {
     const err = await loadError(componentImporting('wasi:blobstore/container@0.2.0-draft'), cache);
     assert.equal(err.code, 'MODULE_IMPORT');
     assert.match(err.message, /component c \(c\.wasm\): imports wasi:blobstore\/container@0\.2\.0-draft, an interface Verge does not provide/);
+  });
+
+  test('refuses a version of a provided interface that Verge does not implement, naming the interface with its version', async () => {
+    const cache = mkdtempSync(path.join(os.tmpdir(), 'verge-prepare-'));
+    const err = await loadError(componentImportingAll(['wasi:http/types@0.3.0', 'wasi:io/streams@0.2.0', 'wasi:cli/stdout@1.0.0']), cache);
+    assert.equal(err.code, 'MODULE_IMPORT');
+    assert.equal(
+      err.message,
+      'component c (c.wasm): imports wasi:http/types@0.3.0, a version Verge does not implement: it implements wasi:http@0.2.x\n' +
+        'component c (c.wasm): imports wasi:cli/stdout@1.0.0, a version Verge does not implement: it implements wasi:cli@0.2.x',
+    );
+    assert.deepEqual(readdirSync(cache), [], 'refused before transpiling');
+  });
+
+  test('takes any 0.2.N of the stable interfaces, and drafts only at the draft Verge binds', () => {
+    for (const name of ['wasi:http/types@0.2.0', 'wasi:http/types@0.2.1', 'wasi:io/poll@0.2.10', 'wasi:cli/stdout@0.2.12', 'wasi:keyvalue/store@0.2.0-draft2', 'wasi:config/store@0.2.0-draft', 'wasi:logging/logging@0.1.0-draft']) {
+      assert.equal(importRefusal(name), undefined, name);
+    }
+    const refused: Array<[string, RegExp]> = [
+      ['wasi:http/types@0.2.0-rc-2023-12-05', /a version Verge does not implement: it implements wasi:http@0\.2\.x$/],
+      ['wasi:http/types@0.2', /a version Verge does not implement/],
+      ['wasi:http/types@0.2.01', /a version Verge does not implement/],
+      ['wasi:keyvalue/store@0.2.0-draft', /it implements wasi:keyvalue@0\.2\.0-draft2$/],
+      ['wasi:http/types', /without a version; Verge implements wasi:http@0\.2\.x$/],
+      ['wasi:http/nonesuch@0.2.0', /an interface Verge does not provide/],
+      ['my-plain-name', /an interface Verge does not provide/],
+    ];
+    for (const [name, expected] of refused) assert.match(importRefusal(name) ?? 'accepted', expected, name);
+  });
+
+  test('implements the version of every package in its WIT, and knows the versions of every interface it provides', () => {
+    const deps = fileURLToPath(new URL('../../../wit/deps/', import.meta.url));
+    for (const dir of readdirSync(deps)) {
+      const wit = readFileSync(path.join(deps, dir, 'package.wit'), 'utf8');
+      const [, pkg, version] = /^package ([a-z-]+:[a-z-]+)@([^;]+);/m.exec(wit) ?? [];
+      assert.ok(pkg && version, `wit/deps/${dir}/package.wit names its package`);
+      assert.ok(IMPLEMENTED_VERSIONS.get(pkg)?.accepts(version), `${pkg}@${version} is implemented`);
+    }
+    for (const iface of PROVIDED_INTERFACES) assert.ok(IMPLEMENTED_VERSIONS.has(iface.split('/')[0]!), iface);
+  });
+
+  test('loads a component whose import names use the older 0x01 form, as jco does', async () => {
+    // Past the import check, jco transpiles it: the load then stops at the export check.
+    const cache = mkdtempSync(path.join(os.tmpdir(), 'verge-prepare-'));
+    const err = await loadError(componentImportingAll(['wasi:http/types@0.2.0', 'wasi:io/streams@0.2.1'], 0x01), cache);
+    assert.equal(err.code, 'MODULE_INVALID');
+    assert.match(err.message, /does not export wasi:http\/incoming-handler@0\.2\.x \(it exports nothing\)/);
+    assert.equal(readdirSync(cache).length, 1, 'jco transpiled it');
   });
 
   test('fails a component that does not export wasi:http/incoming-handler, saying what it exports', async () => {
@@ -96,5 +140,37 @@ describe('prepareComponent', () => {
     assert.equal(vergeCacheDir({ VERGE_CACHE_DIR: '/srv/cache' }), '/srv/cache');
     assert.equal(vergeCacheDir({ XDG_CACHE_HOME: '/home/u/.xdg' }), '/home/u/.xdg/verge');
     assert.equal(vergeCacheDir({}), path.join(os.homedir(), '.cache', 'verge'));
+  });
+});
+
+describe('isFetchEventHandler', () => {
+  const HANDLER = 'wasi:http/incoming-handler@0.2.10';
+  async function core(opts: { postReturn: boolean; data: string }): Promise<{ module: WebAssembly.Module; raw: Uint8Array }> {
+    const raw = await wat(
+      `(module (memory 1) (data (i32.const 0) "${opts.data}")
+        (func (export "${HANDLER}#handle") (param i32 i32))
+        ${opts.postReturn ? `(func (export "cabi_post_${HANDLER}#handle") (param i32))` : ''})`,
+    );
+    return { module: new WebAssembly.Module(raw), raw };
+  }
+
+  test('is a StarlingMonkey engine whose handle has no post-return: the built-in fetch-event dispatcher', async () => {
+    const { module, raw } = await core({ postReturn: false, data: 'FetchEvent#respondWith' });
+    assert.equal(isFetchEventHandler(module, raw, HANDLER), true);
+  });
+
+  test('is not a handler the JS exports itself: ComponentizeJS binds it with a post-return', async () => {
+    const { module, raw } = await core({ postReturn: true, data: 'FetchEvent#respondWith' });
+    assert.equal(isFetchEventHandler(module, raw, HANDLER), false);
+  });
+
+  test('is not a component from another toolchain, whose handle has no post-return either', async () => {
+    const { module, raw } = await core({ postReturn: false, data: 'hello from rust' });
+    assert.equal(isFetchEventHandler(module, raw, HANDLER), false);
+  });
+
+  test('is not a module that does not export the handler', async () => {
+    const { module, raw } = await core({ postReturn: false, data: 'FetchEvent' });
+    assert.equal(isFetchEventHandler(module, raw, 'wasi:http/incoming-handler@0.2.0'), false);
   });
 });

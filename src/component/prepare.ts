@@ -25,7 +25,44 @@ interface CacheMeta {
   transpileMs: number;
 }
 
-const unversioned = (name: string) => name.replace(/@[^/]*$/, '');
+interface VersionRange {
+  accepts: (version: string) => boolean;
+  /** As a message shows it: "0.2.x", or the one draft. */
+  shown: string;
+}
+const stable02: VersionRange = { accepts: (v) => /^0\.2\.(0|[1-9]\d*)$/.test(v), shown: '0.2.x' };
+const exactly = (draft: string): VersionRange => ({ accepts: (v) => v === draft, shown: draft });
+
+/**
+ * The versions of each package Verge implements (its WIT, wit/deps). A stable 0.2 interface is
+ * taken at any 0.2.N, as wasmtime and Spin do: 0.2 releases only add to it. Drafts are taken only
+ * at the draft Verge binds, and 0.3 (async) or 1.0 not at all.
+ */
+export const IMPLEMENTED_VERSIONS: ReadonlyMap<string, VersionRange> = new Map([
+  ['wasi:io', stable02],
+  ['wasi:cli', stable02],
+  ['wasi:clocks', stable02],
+  ['wasi:random', stable02],
+  ['wasi:filesystem', stable02],
+  ['wasi:sockets', stable02],
+  ['wasi:http', stable02],
+  ['wasi:keyvalue', exactly('0.2.0-draft2')],
+  ['wasi:config', exactly('0.2.0-draft')],
+  ['wasi:logging', exactly('0.1.0-draft')],
+]);
+
+/** Why Verge cannot supply an import, or undefined when it can. */
+export function importRefusal(name: string): string | undefined {
+  const m = /^([^/@]+)\/([^/@]+)(?:@(.*))?$/.exec(name);
+  const pkg = m?.[1];
+  if (!pkg || !PROVIDED_INTERFACES.has(`${pkg}/${m[2]}`)) return `imports ${name}, an interface Verge does not provide (docs/components.md lists what it does)`;
+  const implemented = IMPLEMENTED_VERSIONS.get(pkg);
+  if (!implemented) return `imports ${name}, an interface Verge does not provide (docs/components.md lists what it does)`;
+  const version = m[3];
+  if (version === undefined) return `imports ${name} without a version; Verge implements ${pkg}@${implemented.shown}`;
+  if (!implemented.accepts(version)) return `imports ${name}, a version Verge does not implement: it implements ${pkg}@${implemented.shown}`;
+  return undefined;
+}
 
 const HANDLER_EXPORT = /^wasi:http\/incoming-handler@0\.2\.\d+$/;
 
@@ -36,6 +73,8 @@ export interface PreparedComponent {
   /** How long the transpile took, when this load did it; undefined when it came from the cache. */
   transpileMs: number | undefined;
   cacheDir: string;
+  /** A ComponentizeJS fetch-event handler: one request per instance (see isFetchEventHandler). */
+  fetchEvent: boolean;
 }
 
 /** `$VERGE_CACHE_DIR`, else `$XDG_CACHE_HOME/verge`, else `~/.cache/verge`. */
@@ -71,13 +110,8 @@ export async function prepareComponent(bytes: Uint8Array, o: PrepareOptions): Pr
     if (e instanceof VergeError) throw new VergeError(e.code, `${o.where}: ${e.message}`, { cause: e });
     throw e;
   }
-  const missing = imported.filter((name) => !PROVIDED_INTERFACES.has(unversioned(name)));
-  if (missing.length > 0) {
-    throw new VergeError(
-      'MODULE_IMPORT',
-      missing.map((name) => `${o.where}: imports ${name}, an interface Verge does not provide (docs/components.md lists what it does)`).join('\n'),
-    );
-  }
+  const refusals = imported.flatMap((name) => importRefusal(name) ?? []);
+  if (refusals.length > 0) throw new VergeError('MODULE_IMPORT', refusals.map((r) => `${o.where}: ${r}`).join('\n'));
   let meta = await readMeta(dir);
   let transpileMs: number | undefined;
   if (!meta) {
@@ -98,6 +132,7 @@ export async function prepareComponent(bytes: Uint8Array, o: PrepareOptions): Pr
   const coreModules: Record<string, WebAssembly.Module> = {};
   const coreMemories: Record<string, { initialPages: number; maximumPages: number }> = {};
   let coreBytes = 0;
+  let fetchEvent = false;
   for (const name of meta.coreModules) {
     const raw = new Uint8Array(await fs.readFile(path.join(dir, name)));
     coreBytes += raw.length;
@@ -116,6 +151,15 @@ export async function prepareComponent(bytes: Uint8Array, o: PrepareOptions): Pr
     } catch (e) {
       throw new VergeError('MODULE_INVALID', `${o.where}: core module ${name} does not compile: ${(e as Error).message}`, { cause: e });
     }
+    fetchEvent ||= isFetchEventHandler(coreModules[name], raw, handlerExport);
+  }
+  if (fetchEvent && o.instanceReuse > 1) {
+    throw new VergeError(
+      'MANIFEST_INVALID',
+      `${o.where}: instance_reuse = ${o.instanceReuse} cannot work for this component: it is a fetch-event handler (addEventListener('fetch', ...) built by ComponentizeJS), ` +
+        `and its instance answers only its first request — every later one fails with "respondWith can't be called twice" (502). ` +
+        `Remove instance_reuse (a fresh instance per request), or export incomingHandler instead of listening for fetch events (docs/typescript.md), which can serve several requests per instance`,
+    );
   }
   return {
     spec: {
@@ -131,7 +175,26 @@ export async function prepareComponent(bytes: Uint8Array, o: PrepareOptions): Pr
     coreBytes,
     transpileMs,
     cacheDir: dir,
+    fetchEvent,
   };
+}
+
+/** StarlingMonkey's fetch-event builtin, in the data of the JS engine that ComponentizeJS builds on. */
+const FETCH_EVENT_CLASS = Buffer.from('FetchEvent');
+
+/**
+ * Whether a core module serves the handler through StarlingMonkey's built-in fetch-event
+ * dispatcher, which keeps one event per instance and so answers one request per instance. The rule
+ * reads the component's structure, not its source: ComponentizeJS lifts a handler the JS exports
+ * itself (incomingHandler) through a generated binding that always has a post-return function
+ * (`cabi_post_<export>#handle`); the engine's own fetch-event `handle` returns nothing and has
+ * none. A `handle` without post-return alone is not enough — Rust, Go or C# components have none
+ * either — so the module must also be a StarlingMonkey engine (it holds the FetchEvent class).
+ */
+export function isFetchEventHandler(module: WebAssembly.Module, raw: Uint8Array, handlerExport: string): boolean {
+  const exports = new Set(WebAssembly.Module.exports(module).map((e) => e.name));
+  if (!exports.has(`${handlerExport}#handle`) || exports.has(`cabi_post_${handlerExport}#handle`)) return false;
+  return Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).includes(FETCH_EVENT_CLASS);
 }
 
 /** The cache entry's meta, if the entry is whole: every file it names is there. */

@@ -23,7 +23,14 @@ export interface LoadedComponent {
   /** WAGI modules: the memory a fresh instance starts with. */
   initialMemoryBytes: number;
   /** Components: how their load went (transpiled now or taken from the cache). */
-  component?: { coreBytes: number; /** Set when this load transpiled it; undefined when the cache had it. */ transpileMs: number | undefined; cacheDir: string };
+  component?: {
+    coreBytes: number;
+    /** Set when this load transpiled it; undefined when the cache had it. */
+    transpileMs: number | undefined;
+    cacheDir: string;
+    /** A ComponentizeJS fetch-event handler, which cannot reuse instances. */
+    fetchEvent: boolean;
+  };
 }
 
 /** Over this much core code a component is heavy to instantiate per request (a JS engine is ~13 MB): `verge check` suggests instance_reuse. */
@@ -71,7 +78,7 @@ export async function compileComponent(c: ComponentConfig, raw: Uint8Array, maxM
       spec: prepared.spec,
       bytes: size,
       initialMemoryBytes: 0,
-      component: { coreBytes: prepared.coreBytes, transpileMs: prepared.transpileMs, cacheDir: prepared.cacheDir },
+      component: { coreBytes: prepared.coreBytes, transpileMs: prepared.transpileMs, cacheDir: prepared.cacheDir, fetchEvent: prepared.fetchEvent },
     };
   }
   if (c.instanceReuse !== 1) {

@@ -2,7 +2,8 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import wabtInit from 'wabt';
 import { VergeError } from '../errors.js';
-import { SANDBOX_MEMORY_IMPORT, WASM_PAGE_BYTES, componentImportNames, isComponentBinary, isCoreModule, pagesToMib, readLayout, sandboxModule } from './binary.js';
+import { DESCRIPTOR, EMPTY_INSTANCE_TYPE_SECTION, component, importSection, section, u32 } from '../../test/support/component-bytes.js';
+import { SANDBOX_MEMORY_IMPORT, WASM_PAGE_BYTES, componentImportNames, componentImports, isComponentBinary, isCoreModule, pagesToMib, readLayout, sandboxModule } from './binary.js';
 
 type Wabt = Awaited<ReturnType<typeof wabtInit>>;
 type Features = Parameters<Wabt['parseWat']>[2];
@@ -49,19 +50,6 @@ function vergeError(code: string, fn: () => unknown): string {
 function instantiate(bytes: Uint8Array, memory: WebAssembly.Memory, imports: WebAssembly.Imports = {}): WebAssembly.Exports {
   const module = new WebAssembly.Module(bytes);
   return new WebAssembly.Instance(module, { ...imports, [SANDBOX_MEMORY_IMPORT.module]: { [SANDBOX_MEMORY_IMPORT.name]: memory } }).exports;
-}
-
-/** A section as raw bytes: id, LEB128 size, payload. */
-function section(id: number, payload: number[]): number[] {
-  const size: number[] = [];
-  let v = payload.length;
-  do {
-    let b = v & 0x7f;
-    v >>>= 7;
-    if (v !== 0) b |= 0x80;
-    size.push(b);
-  } while (v !== 0);
-  return [id, ...size, ...payload];
 }
 
 function customSection(name: string, content: string): number[] {
@@ -137,6 +125,36 @@ describe('readLayout: malformed input (MODULE_INVALID)', () => {
     assert.match(vergeError('MODULE_INVALID', () => readLayout(new Uint8Array(Buffer.from('hello, world')))), /magic/);
     assert.match(vergeError('MODULE_INVALID', () => readLayout(new Uint8Array(0))), /magic/);
     assert.match(vergeError('MODULE_INVALID', () => readLayout(Uint8Array.from([0x00, 0x61]))), /magic/);
+  });
+
+  test('rejects a header cut short after the magic, saying how long it is (found by fuzzing)', () => {
+    const msg = vergeError('MODULE_INVALID', () => readLayout(Uint8Array.from([0x00, 0x61, 0x73, 0x6d, 0x01])));
+    assert.match(msg, /the header is 5 bytes; a module starts with 8/);
+    assert.doesNotMatch(msg, /undefined/);
+  });
+
+  test('rejects a repeated section, so the rewrite cannot copy one import section per repeat (found by fuzzing)', () => {
+    // Before: every empty import section came out as a copy of the first one, plus the memory import.
+    const big = section(2, [0x01, 0x01, 0x61, 0x60, ...Buffer.from('x'.repeat(0x60)), 0x00, 0x00]);
+    const bytes = Uint8Array.from([...HEADER, ...big, ...Array.from({ length: 100 }, () => [0x02, 0x00]).flat(), ...section(5, [0x01, 0x00, 0x01])]);
+    assert.match(vergeError('MODULE_INVALID', () => sandboxModule(bytes, 16)), /section 2 appears twice/);
+  });
+
+  test('rejects sections out of order, so the rewrite cannot write the import section twice (found by fuzzing)', () => {
+    // A data count section (12) first: the rewrite put the import section before it, then again in its own place.
+    const bytes = Uint8Array.from([...HEADER, ...section(12, [0x00]), ...section(2, [0x00]), ...section(5, [0x01, 0x00, 0x01])]);
+    assert.match(vergeError('MODULE_INVALID', () => sandboxModule(bytes, 16)), /section 2 comes after section 12; sections must be in the order/);
+  });
+
+  test('takes the tag and data count sections in their places', () => {
+    const layout = readLayout(wat('(module (memory 1) (tag) (data (i32.const 0) "x") (func (export "_start") (memory.init 0 (i32.const 0) (i32.const 0) (i32.const 0))))'));
+    assert.deepEqual(layout.sections.map((s) => s.id).filter((id) => id === 13 || id === 12), [13, 12]);
+  });
+
+  test('rejects an unknown section id, and keeps any number of custom sections', () => {
+    assert.match(vergeError('MODULE_INVALID', () => readLayout(Uint8Array.from([...HEADER, ...section(14, [])]))), /unknown section id 14/);
+    const customs = Array.from({ length: 3 }, () => section(0, [0x01, 0x61])).flat();
+    assert.equal(readLayout(Uint8Array.from([...HEADER, ...customs])).sections.length, 3);
   });
 
   test('rejects a component-model binary, saying it is a component', () => {
@@ -486,10 +504,93 @@ describe('pagesToMib', () => {
 
 describe('components', () => {
   test('reads the interface names a component imports from its import section', () => {
-    const name = [...new TextEncoder().encode('wasi:http/types@0.2.10')];
-    const imports = [0x01, 0x00, name.length, ...name, 0x05, 0x00];
-    const component = Uint8Array.from([0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00, 0x07, 0x03, 0x01, 0x42, 0x00, 0x0a, imports.length, ...imports]);
-    assert.ok(isComponentBinary(component));
-    assert.deepEqual(componentImportNames(component), ['wasi:http/types@0.2.10']);
+    const bytes = component(EMPTY_INSTANCE_TYPE_SECTION, importSection([{ name: 'wasi:http/types@0.2.10' }]));
+    assert.ok(isComponentBinary(bytes));
+    assert.deepEqual(componentImportNames(bytes), ['wasi:http/types@0.2.10']);
+  });
+
+  test('reads names in the older 0x01 form (cargo-component, componentize-dotnet before September 2024) as the same names', () => {
+    const names = ['wasi:http/types@0.2.0', 'wasi:io/streams@0.2.0', 'wasi:cli/stdout@0.2.1'];
+    const bytes = component(EMPTY_INSTANCE_TYPE_SECTION, importSection(names.map((name) => ({ name, form: 0x01 }))));
+    assert.deepEqual(componentImportNames(bytes), names);
+  });
+
+  test('reads a section that mixes both name forms', () => {
+    const bytes = component(
+      EMPTY_INSTANCE_TYPE_SECTION,
+      importSection([
+        { name: 'wasi:io/error@0.2.0', form: 0x01 },
+        { name: 'wasi:io/poll@0.2.0', form: 0x00 },
+        { name: 'wasi:io/streams@0.2.0', form: 0x01 },
+      ]),
+    );
+    assert.deepEqual(componentImportNames(bytes), ['wasi:io/error@0.2.0', 'wasi:io/poll@0.2.0', 'wasi:io/streams@0.2.0']);
+  });
+
+  test('reads every extern descriptor kind and the import after it', () => {
+    const kinds = [
+      ['module', DESCRIPTOR.module(3)],
+      ['func', DESCRIPTOR.func(300)],
+      ['value', DESCRIPTOR.valuePrimitive(0x73)],
+      ['value', DESCRIPTOR.valuePrimitive(0x64)],
+      ['value', DESCRIPTOR.valueTypeIndex(0)],
+      ['value', DESCRIPTOR.valueTypeIndex(64)], // bit 6 set: two bytes as an s33, one as a u32
+      ['value', DESCRIPTOR.valueTypeIndex(0xffffffff)],
+      ['type', DESCRIPTOR.typeEq(1)],
+      ['type', DESCRIPTOR.typeSubResource()],
+      ['instance', DESCRIPTOR.instance(2)],
+      ['component', DESCRIPTOR.component(4)],
+    ] as const;
+    for (const form of [0x00, 0x01]) {
+      const imports = kinds.flatMap(([, descriptor], i) => [
+        { name: `k${i}`, form, descriptor: [...descriptor] },
+        { name: `after-${i}`, form, descriptor: DESCRIPTOR.instance(0) },
+      ]);
+      const read = componentImports(component(importSection(imports)));
+      assert.deepEqual(
+        read,
+        kinds.flatMap(([kind], i) => [
+          { name: `k${i}`, kind },
+          { name: `after-${i}`, kind: 'instance' },
+        ]),
+      );
+    }
+  });
+
+  test('reads the imports of every outer import section, and skips nested components', () => {
+    const nested = component(importSection([{ name: 'inner:pkg/iface@1.0.0' }])).subarray(8);
+    const bytes = component(importSection([{ name: 'a:b/c@0.2.0' }]), section(4, [...nested]), importSection([{ name: 'd:e/f@0.2.0', form: 0x01 }]));
+    assert.deepEqual(componentImportNames(bytes), ['a:b/c@0.2.0', 'd:e/f@0.2.0']);
+  });
+
+  test('refuses an unknown name form, naming it and the forms it reads', () => {
+    const message = vergeError('MODULE_INVALID', () => componentImportNames(component(importSection([{ name: 'x', form: 0x02 }]))));
+    assert.match(message, /import 0 has an unknown name form 0x02 \(expected 0x00, or 0x01 from older encoders\)/);
+  });
+
+  test('refuses malformed descriptors with MODULE_INVALID naming the import', () => {
+    const cases: Array<[number[], RegExp]> = [
+      [[0x06, 0x00], /import x has an unknown kind 0x06/],
+      [[0x00, 0x10, 0x00], /import x is a core item of sort 0x10; a component can import only core modules/],
+      [[0x03, 0x02], /import x has an unknown type bound 0x02/],
+      [[0x02, 0x40], /unknown value type 0x40/],
+      [[0x02, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00], /LEB128 integer too long/],
+      [[0x02, 0x80, 0x80, 0x80, 0x80, 0x20], /a type index is out of range/],
+      [[0x04], /unexpected end of section/],
+    ];
+    for (const [descriptor, expected] of cases) {
+      assert.match(vergeError('MODULE_INVALID', () => componentImportNames(component(importSection([{ name: 'x', descriptor }])))), expected);
+    }
+  });
+
+  test('refuses bytes left over after the imports an import section counts', () => {
+    const good = importSection([{ name: 'x' }]);
+    const payload = [...good.slice(2), 0x00];
+    assert.match(vergeError('MODULE_INVALID', () => componentImportNames(component(section(10, payload)))), /1 bytes after its 1 imports/);
+  });
+
+  test('refuses a name longer than its section without reading past it', () => {
+    const bytes = component(section(10, [0x01, 0x00, ...u32(1000), 0x61]));
+    assert.match(vergeError('MODULE_INVALID', () => componentImportNames(bytes)), /name runs past the section/);
   });
 });

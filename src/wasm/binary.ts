@@ -13,8 +13,16 @@ export const RECYCLE_GROWTH_BYTES = 16 * 1024 * 1024;
 export const SANDBOX_MEMORY_IMPORT = { module: 'verge:sandbox', name: 'memory' } as const;
 
 const MAGIC = [0x00, 0x61, 0x73, 0x6d];
+const SECTION_CUSTOM = 0;
 const SECTION_IMPORT = 2;
+/** Non-custom core sections in the order a module must have them: tag (13) after memory, data count (12) before code. */
+const SECTION_ORDER = [1, 2, 3, 4, 5, 13, 6, 7, 8, 9, 12, 10, 11];
 const SECTION_MEMORY = 5;
+const COMPONENT_SECTION_IMPORT = 10;
+/** The core sort byte that must follow a module import's kind byte. */
+const CORE_SORT_MODULE = 0x11;
+/** Primitive value types are one byte each: bool..string (0x7f..0x73) and error-context (0x64). */
+const isPrimitiveValType = (b: number) => (b >= 0x73 && b <= 0x7f) || b === 0x64;
 
 export interface MemoryLimits {
   initialPages: number;
@@ -83,6 +91,27 @@ class Reader {
     }
   }
 
+  /** A component value type: one primitive byte, or a type index as a non-negative s33. */
+  valType(): void {
+    const first = this.bytes[this.pos];
+    if (first !== undefined && this.pos < this.end && isPrimitiveValType(first)) {
+      this.pos++;
+      return;
+    }
+    let result = 0;
+    let shift = 0;
+    let b: number;
+    do {
+      if (shift >= 35) throw malformed('LEB128 integer too long');
+      b = this.byte();
+      result += (b & 0x7f) * 2 ** shift;
+      shift += 7;
+    } while (b & 0x80);
+    // The sign bit of the last byte: a negative s33 that is not a primitive is no value type.
+    if (b & 0x40) throw malformed(`unknown value type 0x${(first ?? 0).toString(16)}`);
+    if (result > 0xffffffff) throw malformed('a type index is out of range');
+  }
+
   name(): string {
     const len = this.u32();
     if (this.pos + len > this.end) throw malformed('name runs past the section');
@@ -120,51 +149,94 @@ export function isComponentBinary(bytes: Uint8Array): boolean {
   return bytes.length >= 8 && MAGIC.every((b, i) => bytes[i] === b) && bytes[6] === 1 && bytes[7] === 0 && bytes[4] !== 1;
 }
 
+/** What a component import is: the `sort` byte of its extern descriptor. */
+export type ComponentImportKind = 'module' | 'func' | 'value' | 'type' | 'instance' | 'component';
+
+export interface ComponentImport {
+  /** The name as written, e.g. "wasi:http/types@0.2.10" (a leading form byte is not part of it). */
+  name: string;
+  kind: ComponentImportKind;
+}
+
 /**
- * The names a component imports at its top level (what a host must supply), such as
- * "wasi:http/types@0.2.10". Reads only the outer import sections; nested components and
- * modules are the component's own business.
+ * The imports of a component's top level (what a host must supply). Reads only the outer import
+ * sections; nested components and modules are the component's own business.
+ *
+ * A name is a form byte then a string. 0x00 is today's form; 0x01 marked an interface name
+ * (`ns:pkg/iface`) in encoders before September 2024 (cargo-component, componentize-dotnet,
+ * wasm-tools < 1.217), and wasmparser — what wasmtime and jco read components with — still
+ * accepts it as the same plain string. Every other form byte is refused, as wasmparser does.
  */
-export function componentImportNames(bytes: Uint8Array): string[] {
+export function componentImports(bytes: Uint8Array): ComponentImport[] {
   if (!isComponentBinary(bytes)) throw malformed('not a component');
-  const names: string[] = [];
+  const imports: ComponentImport[] = [];
   const top = new Reader(bytes, 8);
   while (top.pos < bytes.length) {
     const id = top.byte();
     const size = top.u32();
     const end = top.pos + size;
     if (end > bytes.length) throw malformed(`section ${id} runs past the end of the component`);
-    if (id === 10) {
+    if (id === COMPONENT_SECTION_IMPORT) {
       const r = new Reader(bytes, top.pos, end);
       const count = r.u32();
-      for (let i = 0; i < count; i++) {
-        const form = r.byte();
-        if (form !== 0x00 && form !== 0x01) throw malformed(`unknown import name form 0x${form.toString(16)}`);
-        names.push(r.name());
-        if (form === 0x01) r.name(); // a version suffix, in older encoders
-        const kind = r.byte();
-        if (kind === 0x00) {
-          r.byte();
-          r.u32();
-        } else if (kind === 0x03) {
-          if (r.byte() === 0x00) r.u32();
-        } else if (kind === 0x02) {
-          r.u64(); // a primitive value type is one byte, a type index a LEB: both read as LEB
-        } else if (kind <= 0x05) r.u32();
-        else throw malformed(`unknown import kind 0x${kind.toString(16)}`);
-      }
+      for (let i = 0; i < count; i++) imports.push(readComponentImport(r, i));
+      if (r.pos !== end) throw malformed(`the import section has ${end - r.pos} bytes after its ${count} imports`);
     }
     top.pos = end;
   }
-  return names;
+  return imports;
 }
+
+/** The names of {@link componentImports}, such as "wasi:http/types@0.2.10". */
+export function componentImportNames(bytes: Uint8Array): string[] {
+  return componentImports(bytes).map((i) => i.name);
+}
+
+function readComponentImport(r: Reader, index: number): ComponentImport {
+  const form = r.byte();
+  if (form !== 0x00 && form !== 0x01) throw malformed(`import ${index} has an unknown name form 0x${hex(form)} (expected 0x00, or 0x01 from older encoders)`);
+  const name = r.name();
+  const kindByte = r.byte();
+  switch (kindByte) {
+    case 0x00: {
+      const sort = r.byte();
+      if (sort !== CORE_SORT_MODULE) throw malformed(`import ${name} is a core item of sort 0x${hex(sort)}; a component can import only core modules (0x11)`);
+      r.u32();
+      return { name, kind: 'module' };
+    }
+    case 0x01:
+      r.u32();
+      return { name, kind: 'func' };
+    case 0x02:
+      r.valType();
+      return { name, kind: 'value' };
+    case 0x03: {
+      const bound = r.byte();
+      if (bound === 0x00) r.u32();
+      else if (bound !== 0x01) throw malformed(`import ${name} has an unknown type bound 0x${hex(bound)}`);
+      return { name, kind: 'type' };
+    }
+    case 0x04:
+      r.u32();
+      return { name, kind: 'component' };
+    case 0x05:
+      r.u32();
+      return { name, kind: 'instance' };
+    default:
+      throw malformed(`import ${name} has an unknown kind 0x${hex(kindByte)}`);
+  }
+}
+
+const hex = (b: number) => b.toString(16).padStart(2, '0');
 
 export function readLayout(bytes: Uint8Array): ModuleLayout {
   if (!MAGIC.every((b, i) => bytes[i] === b)) throw malformed('missing the \\0asm magic number');
+  if (bytes.length < 8) throw malformed(`the header is ${bytes.length} bytes; a module starts with 8 (the magic number and the version)`);
   if (!isCoreModule(bytes)) {
     throw new VergeError('MODULE_INVALID', `unknown WebAssembly binary version ${bytes[4]}.${bytes[5]} layer ${bytes[6]}.${bytes[7]}: expected a core module (a wasm32-wasi command) or a component`);
   }
   const sections: Section[] = [];
+  let lastRank = -1;
   const top = new Reader(bytes, 8);
   while (top.pos < bytes.length) {
     const id = top.byte();
@@ -172,6 +244,15 @@ export function readLayout(bytes: Uint8Array): ModuleLayout {
     const start = top.pos;
     const end = start + size;
     if (end > bytes.length) throw malformed(`section ${id} runs past the end of the module`);
+    // The rewrite places the import section by this order, so a repeated or misplaced section
+    // would have it written twice (or once per repeat).
+    if (id !== SECTION_CUSTOM) {
+      const rank = SECTION_ORDER.indexOf(id);
+      if (rank < 0) throw malformed(`unknown section id ${id}`);
+      if (sections.some((s) => s.id === id)) throw malformed(`section ${id} appears twice; each section but custom ones appears at most once`);
+      if (rank < lastRank) throw malformed(`section ${id} comes after section ${SECTION_ORDER[lastRank]}; sections must be in the order the WebAssembly spec gives`);
+      lastRank = rank;
+    }
     sections.push({ id, start, end });
     top.pos = end;
   }
@@ -227,7 +308,8 @@ export function readLayout(bytes: Uint8Array): ModuleLayout {
   return { sections, imports, importedMemories, memories };
 }
 
-function encodeU32(value: number): number[] {
+/** Unsigned LEB128, as the binary format writes sizes, counts and indices. */
+export function encodeU32(value: number): number[] {
   const out: number[] = [];
   let v = value >>> 0;
   do {

@@ -277,8 +277,9 @@ describe('component load checks', () => {
   });
 
   test('warns in verge check when a heavy component runs without instance_reuse', async () => {
-    const probe = await fixtureComponent('probe');
-    const dir = writeApp('heavy', { heavy: { route: '/...', wasm: probe }, light: { route: '/l/...', wasm: probe, extra: 'instance_reuse = 50' } });
+    // The incomingHandler form: a fetch-event handler cannot reuse instances, so gets no such advice.
+    const counter = await fixtureComponent('counter');
+    const dir = writeApp('heavy', { heavy: { route: '/...', wasm: counter }, light: { route: '/l/...', wasm: counter, extra: 'instance_reuse = 50' } });
     const cache = mkdtempSync(path.join(os.tmpdir(), 'verge-component-cache-'));
     const first = await runVerge(['check', dir], { env: { VERGE_CACHE_DIR: cache } });
     assert.equal(first.code, 0, first.stderr);

@@ -66,6 +66,33 @@ describe('verge new ts-http → verge build → verge up', () => {
     }
   });
 
+  test('verge check passes the template without advising instance_reuse: its fetch-event handler cannot reuse instances', async () => {
+    assert.equal(build.code, 0, build.stderr);
+    const check = await verge(['check'], app);
+    assert.equal(check.code, 0, check.stderr);
+    assert.match(check.stderr, /ok {2}hello-ts: wasi:http component \(fetch-event handler\), .*a fresh instance per request/);
+    assert.doesNotMatch(check.stderr, /instance_reuse =/);
+    assert.doesNotMatch(check.stderr, /^warn/m);
+  });
+
+  test('instance_reuse = 2 on the template is refused at load, saying why and what to change', async () => {
+    assert.equal(build.code, 0, build.stderr);
+    const manifest = path.join(app, 'verge.toml');
+    const good = readFileSync(manifest, 'utf8');
+    writeFileSync(manifest, good.replace('source = "hello-ts.wasm"', 'source = "hello-ts.wasm"\ninstance_reuse = 2'));
+    try {
+      for (const command of [['check'], ['up', '--listen', '127.0.0.1:0']]) {
+        const refused = await verge(command, app);
+        assert.equal(refused.code, 1, `verge ${command[0]}: ${refused.stderr}`);
+        assert.match(refused.stderr, /component hello-ts \(.*hello-ts\.wasm\): instance_reuse = 2 cannot work for this component: it is a fetch-event handler \(addEventListener\('fetch', \.\.\.\)/);
+        assert.match(refused.stderr, /every later one fails with "respondWith can't be called twice" \(502\)/);
+        assert.match(refused.stderr, /Remove instance_reuse/);
+      }
+    } finally {
+      writeFileSync(manifest, good);
+    }
+  });
+
   test('verge new refuses a folder that is not empty', async () => {
     const again = await verge(['new', 'ts-http', 'hello-ts'], root);
     assert.equal(again.code, 1);
