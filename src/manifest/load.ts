@@ -10,6 +10,7 @@ import { VergeError } from '../errors.js';
 import { parsePattern, patternShape } from '../ingress/router.js';
 import { DEFAULT_LIMITS, MAX_INSTANCE_REUSE, type AppConfig, type BuildConfig, type ComponentConfig, type Limits, type RouteConfig } from './config.js';
 import { Fields, ManifestProblems } from './fields.js';
+import { explainTomlError } from './toml-errors.js';
 import { readKeyValueStores, readStoreGrants } from '../capabilities/kv/schema.js';
 import { readVariableGrants, readVariables } from '../capabilities/variables/schema.js';
 import { readOutboundGrants } from '../capabilities/outbound-http/schema.js';
@@ -37,7 +38,11 @@ export function loadManifest(target = '.'): AppConfig {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new VergeError('MANIFEST_INVALID', `${file}: cannot read the manifest (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
+      throw new VergeError('MANIFEST_INVALID', `${file}: there is no ${MANIFEST_FILE} here (ENOENT): create an app with \`verge new ts-http <name>\` (\`verge new --help\` lists the templates), or name a folder that has one`);
+    }
+    throw new VergeError('MANIFEST_INVALID', `${file}: cannot read the manifest (${code ?? String(err)})`);
   }
   return parseManifest(text, file);
 }
@@ -49,7 +54,7 @@ export function parseManifest(text: string, file: string): AppConfig {
     doc = parseToml(text, { integersAsBigInt: true }) as Record<string, unknown>;
   } catch (err) {
     if (err instanceof TomlError) {
-      throw new VergeError('MANIFEST_INVALID', `${file}:${err.line}:${err.column}: not valid TOML: ${err.message.split('\n')[0]}`);
+      throw new VergeError('MANIFEST_INVALID', `${file}:${err.line}:${err.column}: not valid TOML: ${explainTomlError(err, text)}`);
     }
     throw err;
   }
