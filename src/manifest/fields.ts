@@ -7,12 +7,22 @@ export class ManifestProblems {
   readonly list: string[] = [];
   constructor(readonly file: string) {}
   add(keyPath: string, message: string): void {
-    this.list.push(`${this.file}: ${keyPath}: ${message}`);
+    this.addPhrased(`${keyPath}: ${message}`);
   }
   /** A problem a validator elsewhere already phrased as `key.path: message`. */
   addPhrased(message: string): void {
-    this.list.push(`${this.file}: ${message}`);
+    // Names and values come from the file: a newline would forge a problem line of its own, and
+    // an escape sequence would reach the operator's terminal.
+    this.list.push(`${this.file}: ${message.replace(CONTROL, escapeControl)}`);
   }
+}
+
+const CONTROL = /[\u0000-\u001f\u007f]/g;
+const escapeControl = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+
+/** A key as it is written in TOML: bare when it can be, quoted otherwise (`component."my app"`). */
+export function tomlKey(name: string): string {
+  return /^[A-Za-z0-9_-]+$/.test(name) ? name : JSON.stringify(name);
 }
 
 export type TomlTable = Record<string, unknown>;
@@ -41,7 +51,7 @@ export class Fields {
   ) {}
 
   private key(name: string): string {
-    return this.path ? `${this.path}.${name}` : name;
+    return this.path ? `${this.path}.${tomlKey(name)}` : tomlKey(name);
   }
 
   private take(name: string): unknown {
@@ -139,8 +149,9 @@ export class Fields {
     }
     const out: Array<[string, Fields]> = [];
     for (const [k, entry] of Object.entries(v)) {
-      if (!isTable(entry)) this.problems.add(`${this.key(name)}.${k}`, `expected a table, got ${describe(entry)}`);
-      else out.push([k, new Fields(this.problems, `${this.key(name)}.${k}`, entry)]);
+      const path = `${this.key(name)}.${tomlKey(k)}`;
+      if (!isTable(entry)) this.problems.add(path, `expected a table, got ${describe(entry)}`);
+      else out.push([k, new Fields(this.problems, path, entry)]);
     }
     return out;
   }

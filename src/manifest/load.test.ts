@@ -585,6 +585,18 @@ describe('parseManifest: TOML syntax and reporting', () => {
     assert.match(parseError('[application]\nname = "a" "b"\n'), /:2:\d+: not valid TOML: something follows the value of name on the same line/);
   });
 
+  test('quotes a table or key name that is not a bare key, so a newline in it cannot start a problem line of its own (found by fuzzing)', () => {
+    const msg = parseError(manifest({ app: '"a\\nb" = 1', extra: '[key_value_stores."x\\ny"]\nbackend = "memory"\n' }));
+    assert.ok(msg.split('\n').every((line) => line.startsWith(`${FILE}: `)), msg);
+    assertProblem(msg, 'application."a\\nb"', 'unknown key');
+  });
+
+  test('escapes control characters from the file in problem messages', () => {
+    const msg = parseError(manifest({ component: 'key_value_stores = ["\\u001b[2J"]' }));
+    assert.ok(!msg.includes('\u001b'), msg);
+    assertProblem(msg, 'component.api.key_value_stores[0]', 'no store "\\u001b[2J"');
+  });
+
   test('rejects an integer too large to represent, naming the file and the line or the key', () => {
     const msg = parseError(manifest({ component: '[component.api.limits]\nmemory_mib = 99999999999999999999' }));
     assert.match(msg, /^\/srv\/shop\/verge\.toml(:\d+:\d+: not valid TOML|: component\.api\.limits\.memory_mib: expected an integer)/);

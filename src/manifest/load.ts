@@ -9,7 +9,7 @@ import { parse as parseToml, TomlError } from 'smol-toml';
 import { VergeError } from '../errors.js';
 import { parsePattern, patternShape } from '../ingress/router.js';
 import { DEFAULT_LIMITS, MAX_INSTANCE_REUSE, type AppConfig, type BuildConfig, type ComponentConfig, type Limits, type RouteConfig } from './config.js';
-import { Fields, ManifestProblems } from './fields.js';
+import { Fields, ManifestProblems, tomlKey } from './fields.js';
 import { explainTomlError } from './toml-errors.js';
 import { readKeyValueStores, readStoreGrants } from '../capabilities/kv/schema.js';
 import { readVariableGrants, readVariables } from '../capabilities/variables/schema.js';
@@ -119,7 +119,7 @@ export function parseManifest(text: string, file: string): AppConfig {
       }
     }
     if (component !== undefined && !components.has(component) && !hasComponentTable(doc, component)) {
-      problems.add(`${r.path}.component`, `no [component.${component}] is defined`);
+      problems.add(`${r.path}.component`, `no [component.${tomlKey(component)}] is defined`);
     }
     if (routePath !== undefined && component !== undefined) routes.push({ path: routePath, component });
   }
