@@ -6,7 +6,7 @@ import type { Parameters } from 'fast-check';
 
 export const FUZZ_SEED = 20261130;
 
-export function fuzzRuns(fallback = 300): number {
+export function fuzzRuns(fallback = 1000): number {
   const n = Number(process.env.FUZZ_RUNS);
   return Number.isInteger(n) && n > 0 ? n : fallback;
 }
