@@ -1,5 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { isVergeError } from '../errors.js';
 import { Errno, cStringList, createWasiImports, type WasiRequest } from './wasi-p1.js';
 
 type Call = (...args: number[]) => number;
@@ -57,6 +58,15 @@ describe('WASI preview1 errno answers', () => {
     // path_symlink(old_path, old_path_len, fd, new_path, new_path_len)
     assert.equal(call('path_symlink', 0, 0, 3, 0, 0), Errno.BADF);
     assert.equal(call('path_symlink', 3, 3, 1, 0, 0), Errno.NOTDIR);
+  });
+
+  test('an iovec or subscription count whose byte size passes 2^32 is a memory fault, not a size that wraps around (found by fuzzing)', () => {
+    const { call } = harness();
+    const fault = (name: string, ...args: number[]) =>
+      assert.throws(() => call(name, ...args), (err: unknown) => isVergeError(err) && err.code === 'GUEST_MEMORY_FAULT' && err.message.startsWith(`${name}: `));
+    fault('fd_read', 0, 5, -0x80000000, 0); // 2^31 iovecs of 8 bytes: 2^34, which is 0 mod 2^32
+    fault('fd_write', 1, 0, 0x20000001, 0); // 2^32 + 8 bytes
+    fault('poll_oneoff', 0, 1024, 0x5555556, 2048); // 48 bytes each: 2^32 + 32
   });
 
   test('poll_oneoff refuses a subscription whose tag is not a clock or fd event with EINVAL', () => {
