@@ -9,6 +9,7 @@ import type { HostBridge } from './host-bridge.js';
 import { applyKvOp } from './kv/ops.js';
 import { REMOTE, type WorkerStores } from './kv/worker-stores.js';
 import { GUEST_LOG_LIMITS, type LogLevelName } from './logging/levels.js';
+import { KV_LIMITS } from './kv/limits.js';
 import type { ComponentGrants, FromWorker, KvOp, OutboundRequestSpec, OutboundResponseSpec } from '../dispatch/protocol.js';
 import { StoreError } from '../backends/store.js';
 
@@ -114,6 +115,9 @@ export class GuestScope {
 
   openStore(name: string): number {
     this.checkStore(name);
+    if (this.storeHandles.length >= KV_LIMITS.maxStoreHandles) {
+      throw new HostCallError('LIMIT_EXCEEDED', `at most ${KV_LIMITS.maxStoreHandles} kv_open handles per request: open each store once and keep its handle`);
+    }
     this.storeHandles.push(name);
     return this.storeHandles.length - 1;
   }

@@ -2,7 +2,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { VergeError } from '../errors.js';
 import type { GuestRequest } from '../dispatch/protocol.js';
-import { cgiEnvironment, paramVariable, parseCgiResponse } from './cgi.js';
+import { cgiEnvironment, paramVariable, parseCgiResponse, writeWagiArgv } from './cgi.js';
 
 function request(overrides: Partial<GuestRequest> = {}): GuestRequest {
   return {
@@ -149,6 +149,32 @@ describe('cgiEnvironment', () => {
 
   test('passes the HTTP version through SERVER_PROTOCOL', () => {
     assert.equal(envOf(request({ httpVersion: '1.0' })).get('SERVER_PROTOCOL'), 'HTTP/1.0');
+  });
+});
+
+describe('writeWagiArgv', () => {
+  const argvOf = (req: GuestRequest) => {
+    const args: string[] = [];
+    writeWagiArgv(req, (a) => args.push(a));
+    return args;
+  };
+
+  test('passes the request path, then each query item, as WAGI does', () => {
+    assert.deepEqual(argvOf(request({ url: '/test?abc=def', scriptName: '/test', pathInfo: '' })), ['/test', 'abc=def']);
+  });
+
+  test('splits the query on "&" and leaves items percent-encoded', () => {
+    const req = request({ url: '/api/a%20b/c?x=1&y=%2F+z&flag', route: '/api/...', scriptName: '/api', pathInfo: '/a%20b/c' });
+    assert.deepEqual(argvOf(req), ['/api/a%20b/c', 'x=1', 'y=%2F+z', 'flag']);
+  });
+
+  test('passes the path alone without a query or with an empty one', () => {
+    assert.deepEqual(argvOf(request({ url: '/api/users/42' })), ['/api/users/42']);
+    assert.deepEqual(argvOf(request({ url: '/api/users/42?' })), ['/api/users/42']);
+  });
+
+  test('keeps empty items between "&"s, as splitting the query does', () => {
+    assert.deepEqual(argvOf(request({ url: '/api/users/42?a&&b&' })), ['/api/users/42', 'a', '', 'b', '']);
   });
 });
 

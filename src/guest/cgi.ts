@@ -58,6 +58,23 @@ export function writeCgiEnvironment(req: GuestRequest, set: (name: string, value
   for (const [name, value] of req.params) set(`X_VERGE_PARAM_${paramVariable(name)}`, value);
 }
 
+/**
+ * argv as WAGI builds it: the request path, then each `&`-separated item of the query, raw (not
+ * percent-decoded), so `/test?abc=def` is `["/test", "abc=def"]`.
+ */
+export function writeWagiArgv(req: GuestRequest, add: (arg: string) => void): void {
+  add(req.scriptName + req.pathInfo);
+  const queryAt = req.url.indexOf('?');
+  if (queryAt === -1 || queryAt === req.url.length - 1) return;
+  let start = queryAt + 1;
+  for (;;) {
+    const amp = req.url.indexOf('&', start);
+    add(req.url.slice(start, amp === -1 ? undefined : amp));
+    if (amp === -1) return;
+    start = amp + 1;
+  }
+}
+
 export function paramVariable(name: string): string {
   return name.toUpperCase().replace(/[^A-Z0-9_]/g, '_');
 }

@@ -24,11 +24,15 @@ export class GuestMemory {
     }
   }
 
-  /** Checks [ptr, ptr+len) is inside memory and returns ptr, unsigned. */
+  /**
+   * Checks [ptr, ptr+len) is inside memory and returns ptr, unsigned. `len` is a guest's i32 (a
+   * negative one is read as u32) or a size the host computed from a guest's count, which may pass
+   * 2^32 and must not wrap around to a small number.
+   */
   range(ptr: number, len: number, what: string): number {
     this.refresh(what);
     const p = ptr >>> 0;
-    const n = len >>> 0;
+    const n = len < 0 ? len >>> 0 : len;
     if (p + n > this.u8.length) {
       throw new VergeError('GUEST_MEMORY_FAULT', `${what}: the guest passed [${p}, ${p + n}) but its memory is ${this.u8.length} bytes`);
     }

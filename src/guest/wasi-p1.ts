@@ -20,6 +20,8 @@ export const Errno = {
   FAULT: 21,
   INVAL: 28,
   NOSYS: 52,
+  NOTDIR: 54,
+  NOTSOCK: 57,
   NOTSUP: 58,
   SPIPE: 70,
   NOTCAPABLE: 76,
@@ -31,6 +33,7 @@ const CLOCK_MONOTONIC = 1;
 const CLOCK_PROCESS_CPUTIME = 2;
 const CLOCK_THREAD_CPUTIME = 3;
 const EVENTTYPE_CLOCK = 0;
+const EVENTTYPE_FD_WRITE = 2;
 const SUBCLOCKFLAG_ABSTIME = 1;
 const RIGHTS_STDIO = 0x0000_0000_0820_0002n | 0x0000_0000_0000_0040n; // fd_read | fd_write | poll_fd_readwrite
 
@@ -194,8 +197,9 @@ export function createWasiImports(current: () => WasiRequest): WasiImports {
   };
 
   const isStdio = (fd: number) => fd >= 0 && fd <= 2;
-  const notCapable = () => Errno.NOTCAPABLE;
+  const notDirectory = (fd: number) => (isStdio(fd) ? Errno.NOTDIR : Errno.BADF);
   const badFd = () => Errno.BADF;
+  const notSocket = (fd: number) => (isStdio(fd) ? Errno.NOTSOCK : Errno.BADF);
 
   const imports: WasiImports = {
     args_get: (argv: number, buf: number) => writeList(current().args, argv, buf, 'args_get'),
@@ -238,8 +242,10 @@ export function createWasiImports(current: () => WasiRequest): WasiImports {
       setU32(nwritten, total, 'fd_write');
       return Errno.SUCCESS;
     },
-    fd_pread: badFd,
-    fd_pwrite: badFd,
+    // As wasmtime answers: positional I/O on a stream is a seek on a pipe (ESPIPE) where the
+    // direction fits the stream, and a bad descriptor where it does not.
+    fd_pread: (fd: number) => (fd === 0 ? Errno.SPIPE : Errno.BADF),
+    fd_pwrite: (fd: number) => (fd === 1 || fd === 2 ? Errno.SPIPE : Errno.BADF),
     fd_close: (fd: number) => (isStdio(fd) ? Errno.SUCCESS : Errno.BADF),
     fd_fdstat_get: (fd: number, ptr: number) => {
       if (!isStdio(fd)) return Errno.BADF;
@@ -258,7 +264,8 @@ export function createWasiImports(current: () => WasiRequest): WasiImports {
       mem.dv.setUint8(at + 16, FILETYPE_CHARACTER_DEVICE);
       return Errno.SUCCESS;
     },
-    fd_filestat_set_size: (fd: number) => (isStdio(fd) ? Errno.SPIPE : Errno.BADF),
+    // ftruncate on a pipe or a terminal is EINVAL in POSIX; ESPIPE is for seeks.
+    fd_filestat_set_size: (fd: number) => (isStdio(fd) ? Errno.INVAL : Errno.BADF),
     fd_filestat_set_times: (fd: number) => (isStdio(fd) ? Errno.NOTCAPABLE : Errno.BADF),
     fd_advise: (fd: number) => (isStdio(fd) ? Errno.SPIPE : Errno.BADF),
     fd_allocate: (fd: number) => (isStdio(fd) ? Errno.SPIPE : Errno.BADF),
@@ -269,19 +276,23 @@ export function createWasiImports(current: () => WasiRequest): WasiImports {
     // No preopened directories: libc stops scanning at the first EBADF.
     fd_prestat_get: badFd,
     fd_prestat_dir_name: badFd,
-    fd_readdir: (fd: number) => (isStdio(fd) ? Errno.NOTSUP : Errno.BADF),
+    fd_readdir: (fd: number) => (isStdio(fd) ? Errno.NOTDIR : Errno.BADF),
     fd_renumber: badFd,
 
-    path_create_directory: notCapable,
-    path_filestat_get: notCapable,
-    path_filestat_set_times: notCapable,
-    path_link: notCapable,
-    path_open: notCapable,
-    path_readlink: notCapable,
-    path_remove_directory: notCapable,
-    path_rename: notCapable,
-    path_symlink: notCapable,
-    path_unlink_file: notCapable,
+    // Every path call is relative to a directory descriptor, and a request has none: stdio is not
+    // a directory, any other number is not open. (libc answers ENOTCAPABLE itself before calling
+    // these, when it finds no preopened directory for a path.)
+    path_create_directory: notDirectory,
+    path_filestat_get: notDirectory,
+    path_filestat_set_times: notDirectory,
+    path_link: notDirectory,
+    path_open: notDirectory,
+    path_readlink: notDirectory,
+    path_remove_directory: notDirectory,
+    path_rename: notDirectory,
+    // path_symlink's directory descriptor is its third argument (old_path, old_path_len, fd, ...).
+    path_symlink: (_old: number, _oldLen: number, fd: number) => notDirectory(fd),
+    path_unlink_file: notDirectory,
 
     poll_oneoff: (inPtr: number, outPtr: number, nsubs: number, neventsPtr: number) => {
       const n = nsubs >>> 0;
@@ -318,6 +329,9 @@ export function createWasiImports(current: () => WasiRequest): WasiImports {
           const deadline = now + (relative > 0n ? relative : 0n);
           clocks.push({ userdata, deadline });
           if (wakeAt === undefined || deadline < wakeAt) wakeAt = deadline;
+        } else if (tag > EVENTTYPE_FD_WRITE) {
+          // Not a member of the subscription union: the call is malformed, as wasmtime answers it.
+          return Errno.INVAL;
         } else {
           const fd = mem.dv.getUint32(s + 16, true);
           emit(userdata, tag, isStdio(fd) ? Errno.SUCCESS : Errno.BADF);
@@ -344,10 +358,11 @@ export function createWasiImports(current: () => WasiRequest): WasiImports {
       return Errno.SUCCESS;
     },
 
-    sock_accept: (fd: number) => (isStdio(fd) ? Errno.NOTSUP : Errno.BADF),
-    sock_recv: (fd: number) => (isStdio(fd) ? Errno.NOTSUP : Errno.BADF),
-    sock_send: (fd: number) => (isStdio(fd) ? Errno.NOTSUP : Errno.BADF),
-    sock_shutdown: (fd: number) => (isStdio(fd) ? Errno.NOTSUP : Errno.BADF),
+    // stdio descriptors are open but are not sockets (wasi-testsuite c/sock_shutdown-not_sock).
+    sock_accept: notSocket,
+    sock_recv: notSocket,
+    sock_send: notSocket,
+    sock_shutdown: notSocket,
   };
   return imports;
 }

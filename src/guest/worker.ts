@@ -6,9 +6,9 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { isVergeError, type ErrorCode } from '../errors.js';
-import { parseCgiResponse, writeCgiEnvironment } from './cgi.js';
+import { parseCgiResponse, writeCgiEnvironment, writeWagiArgv } from './cgi.js';
 import { CappedBuffer, LineSink } from './output.js';
-import { CStringListBuilder, ProcExit, WASI_MODULE, cStringList, createWasiImports, type CStringList, type WasiRequest } from './wasi-p1.js';
+import { CStringListBuilder, ProcExit, WASI_MODULE, cStringList, createWasiImports, type WasiRequest } from './wasi-p1.js';
 import { RECYCLE_GROWTH_BYTES, SANDBOX_MEMORY_IMPORT, WASM_PAGE_BYTES } from '../wasm/binary.js';
 import type { FromWorker, GuestRequest, GuestResponse, ToWorker, WagiModuleSpec } from '../dispatch/protocol.js';
 import { VERGE_ABI_MODULE } from '../capabilities/abi.js';
@@ -26,7 +26,6 @@ const TRANSFER_MIN_BYTES = 16 * 1024;
 
 interface LoadedModule extends WagiModuleSpec {
   spare: WebAssembly.Memory | undefined;
-  args: CStringList;
 }
 
 const port = parentPort;
@@ -58,6 +57,8 @@ let state: WasiRequest = {
 const wasi = createWasiImports(() => state);
 const env = new CStringListBuilder();
 const setEnv = (name: string, value: string) => void env.addPair(name, value);
+const argv = new CStringListBuilder();
+const addArg = (arg: string) => void argv.add(arg);
 
 function acquireMemory(m: LoadedModule): WebAssembly.Memory | undefined {
   if (!m.memory) return undefined;
@@ -134,9 +135,11 @@ function run(req: GuestRequest): void {
   const memory = acquireMemory(m);
   env.reset();
   writeCgiEnvironment(req, setEnv);
+  argv.reset();
+  writeWagiArgv(req, addArg);
   state = {
     memory,
-    args: m.args,
+    args: argv.list(),
     env: env.list(),
     stdin: req.body,
     stdinOffset: 0,
@@ -184,7 +187,7 @@ async function load(msg: Extract<ToWorker, { t: 'load' }>): Promise<void> {
   try {
     for (const spec of msg.modules) {
       if (spec.kind === 'component') set.set(spec.component, await ComponentRunner.load(spec, componentImports));
-      else set.set(spec.component, { ...spec, spare: undefined, args: cStringList([spec.component]) });
+      else set.set(spec.component, { ...spec, spare: undefined });
     }
   } catch (err) {
     post({ t: 'load-failed', version: msg.version, message: err instanceof Error ? err.message : String(err) });

@@ -7,12 +7,15 @@ export class ManifestProblems {
   readonly items: Problem[] = [];
   constructor(readonly file: string) {}
   add(keyPath: string, message: string): void {
-    this.items.push({ file: this.file, path: keyPath, message });
+    // Names and values come from the file: a newline would forge a problem line of its own, and
+    // an escape sequence would reach the operator's terminal.
+    this.items.push({ file: this.file, path: clean(keyPath), message: clean(message) });
   }
   /** A problem a validator elsewhere already phrased as `key.path: message`. */
   addPhrased(phrased: string): void {
     const at = phrased.indexOf(': ');
-    this.items.push(at === -1 ? { file: this.file, path: '', message: phrased } : { file: this.file, path: phrased.slice(0, at), message: phrased.slice(at + 2) });
+    if (at === -1) this.items.push({ file: this.file, path: '', message: clean(phrased) });
+    else this.add(phrased.slice(0, at), phrased.slice(at + 2));
   }
   /** One line per problem, as the CLI prints them: `file: key.path: message`. */
   get list(): string[] {
@@ -30,6 +33,15 @@ export interface Problem {
 
 export function formatProblem(p: Problem): string {
   return p.path ? `${p.file}: ${p.path}: ${p.message}` : `${p.file}: ${p.message}`;
+}
+
+const CONTROL = /[\u0000-\u001f\u007f]/g;
+const escapeControl = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+const clean = (text: string) => text.replace(CONTROL, escapeControl);
+
+/** A key as it is written in TOML: bare when it can be, quoted otherwise (`component."my app"`). */
+export function tomlKey(name: string): string {
+  return /^[A-Za-z0-9_-]+$/.test(name) ? name : JSON.stringify(name);
 }
 
 export type TomlTable = Record<string, unknown>;
@@ -58,7 +70,7 @@ export class Fields {
   ) {}
 
   private key(name: string): string {
-    return this.path ? `${this.path}.${name}` : name;
+    return this.path ? `${this.path}.${tomlKey(name)}` : tomlKey(name);
   }
 
   private take(name: string): unknown {
@@ -156,8 +168,9 @@ export class Fields {
     }
     const out: Array<[string, Fields]> = [];
     for (const [k, entry] of Object.entries(v)) {
-      if (!isTable(entry)) this.problems.add(`${this.key(name)}.${k}`, `expected a table, got ${describe(entry)}`);
-      else out.push([k, new Fields(this.problems, `${this.key(name)}.${k}`, entry)]);
+      const path = `${this.key(name)}.${tomlKey(k)}`;
+      if (!isTable(entry)) this.problems.add(path, `expected a table, got ${describe(entry)}`);
+      else out.push([k, new Fields(this.problems, path, entry)]);
     }
     return out;
   }

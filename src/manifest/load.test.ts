@@ -539,6 +539,65 @@ describe('parseManifest: TOML syntax and reporting', () => {
     assert.match(msg, /^\/srv\/shop\/verge\.toml:3:\d+: not valid TOML/);
   });
 
+  test("says a string is not closed, with its line and column, instead of the parser's words", () => {
+    const msg = parseError('[application]\nname = "shop\n');
+    assert.equal(msg, `${FILE}:2:13: not valid TOML: a string is not closed: expected its closing " before the end of the line`);
+    assert.ok(parseError("[application]\nname = 'shop\n").endsWith("expected its closing ' before the end of the line"));
+  });
+
+  test('says a string runs to the end of the file', () => {
+    assert.match(parseError('[application]\nname = """shop\n'), /verge\.toml:2:\d+: not valid TOML: a string is not closed: it runs to the end of the file/);
+  });
+
+  test('names a control character inside a string and the escape to write instead', () => {
+    assert.ok(parseError('[application]\nname = "a\u0001b"\n').endsWith('a string holds a control character (U+0001): write it as the escape \\u0001'));
+  });
+
+  test('says "=" is missing after a key', () => {
+    const msg = parseError('[application]\nname "shop"\n');
+    assert.ok(msg.startsWith(`${FILE}:2:`), msg);
+    assert.ok(msg.endsWith('not valid TOML: expected "=" after the key on this line (each line is key = value), got "name \\"shop\\""'), msg);
+  });
+
+  test('says which table header is not closed', () => {
+    assert.match(parseError('[application\nname = "x"'), /:1:\d+: not valid TOML: the table header "\[application" is not closed: expected "\]"/);
+    assert.match(parseError('[application]\nname = "x"\n[[route\n'), /:3:\d+: not valid TOML: the header "\[\[route" is not closed: expected "\]\]"/);
+  });
+
+  test('names a key set twice', () => {
+    assert.match(parseError('[application]\nname = "a"\nname = "b"\n'), /:3:1: not valid TOML: name is set twice in the same table/);
+  });
+
+  test('names a table defined twice and a table that turns into a list', () => {
+    assert.match(parseError('[application]\nname = "a"\n[application]\n'), /:3:\d+: not valid TOML: \[application\] defines application, which is already defined above/);
+    assert.match(parseError('[route]\npath = "/"\n[[route]]\n'), /:3:\d+: not valid TOML: \[\[route\]\] defines route, which is already defined above: .*double brackets/);
+  });
+
+  test('says an array or inline table is not closed', () => {
+    assert.match(parseError('[application]\nname = "a"\nx = [1, 2\ny = 3\n'), /not valid TOML: an array or inline table is not closed/);
+  });
+
+  test('says a value is missing or is bare text that needs quotes', () => {
+    assert.match(parseError('[application]\nname =\n'), /:2:\d+: not valid TOML: name has no value after "=": expected a "quoted string", a number/);
+    assert.match(parseError('[application]\nname = shop\n'), /:2:\d+: not valid TOML: "shop" is not a TOML value: .*\(text goes in quotes\)/);
+  });
+
+  test('says something follows a value on the same line', () => {
+    assert.match(parseError('[application]\nname = "a" "b"\n'), /:2:\d+: not valid TOML: something follows the value of name on the same line/);
+  });
+
+  test('quotes a table or key name that is not a bare key, so a newline in it cannot start a problem line of its own (found by fuzzing)', () => {
+    const msg = parseError(manifest({ app: '"a\\nb" = 1', extra: '[key_value_stores."x\\ny"]\nbackend = "memory"\n' }));
+    assert.ok(msg.split('\n').every((line) => line.startsWith(`${FILE}: `)), msg);
+    assertProblem(msg, 'application."a\\nb"', 'unknown key');
+  });
+
+  test('escapes control characters from the file in problem messages', () => {
+    const msg = parseError(manifest({ component: 'key_value_stores = ["\\u001b[2J"]' }));
+    assert.ok(!msg.includes('\u001b'), msg);
+    assertProblem(msg, 'component.api.key_value_stores[0]', 'no store "\\u001b[2J"');
+  });
+
   test('rejects an integer too large to represent, naming the file and the line or the key', () => {
     const msg = parseError(manifest({ component: '[component.api.limits]\nmemory_mib = 99999999999999999999' }));
     assert.match(msg, /^\/srv\/shop\/verge\.toml(:\d+:\d+: not valid TOML|: component\.api\.limits\.memory_mib: expected an integer)/);
@@ -636,12 +695,12 @@ describe('loadManifest and resolveManifestPath (files)', () => {
     assert.ok(msg.includes('no such file or folder'), msg);
   });
 
-  test('rejects a folder without a verge.toml, naming the file it looked for', () => {
+  test('rejects a folder without a verge.toml, naming the file it looked for and suggesting verge new', () => {
     const dir = appDir('empty', null);
     const msg = manifestError(() => loadManifest(dir));
     assert.ok(msg.includes(path.join(dir, MANIFEST_FILE)), msg);
-    assert.ok(msg.includes('cannot read the manifest'), msg);
-    assert.ok(msg.includes('ENOENT'), msg);
+    assert.ok(msg.includes('there is no verge.toml here'), msg);
+    assert.ok(msg.includes('verge new ts-http <name>'), msg);
   });
 
   test('names the real file in validation errors', () => {

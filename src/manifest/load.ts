@@ -9,8 +9,9 @@ import { parse as parseToml, TomlError } from 'smol-toml';
 import { VergeError } from '../errors.js';
 import { parsePattern, patternShape } from '../ingress/router.js';
 import { DEFAULT_LIMITS, MAX_INSTANCE_REUSE, type AppConfig, type BuildConfig, type ComponentConfig, type Limits, type RouteConfig } from './config.js';
-import { Fields, ManifestProblems } from './fields.js';
+import { Fields, ManifestProblems, tomlKey } from './fields.js';
 import { parseHostPattern, type HostPattern } from './hosts.js';
+import { explainTomlError } from './toml-errors.js';
 import { readKeyValueStores, readStoreGrants } from '../capabilities/kv/schema.js';
 import { readVariableGrants, readVariables } from '../capabilities/variables/schema.js';
 import { readOutboundGrants } from '../capabilities/outbound-http/schema.js';
@@ -41,7 +42,11 @@ export function readManifestText(file: string): string {
   try {
     return readFileSync(file, 'utf8');
   } catch (err) {
-    throw new VergeError('MANIFEST_INVALID', `${file}: cannot read the manifest (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
+      throw new VergeError('MANIFEST_INVALID', `${file}: there is no ${MANIFEST_FILE} here (ENOENT): create an app with \`verge new ts-http <name>\` (\`verge new --help\` lists the templates), or name a folder that has one`);
+    }
+    throw new VergeError('MANIFEST_INVALID', `${file}: cannot read the manifest (${code ?? String(err)})`);
   }
 }
 
@@ -52,7 +57,7 @@ export function parseManifest(text: string, file: string): AppConfig {
     doc = parseToml(text, { integersAsBigInt: true }) as Record<string, unknown>;
   } catch (err) {
     if (err instanceof TomlError) {
-      throw new VergeError('MANIFEST_INVALID', `${file}:${err.line}:${err.column}: not valid TOML: ${err.message.split('\n')[0]}`);
+      throw new VergeError('MANIFEST_INVALID', `${file}:${err.line}:${err.column}: not valid TOML: ${explainTomlError(err, text)}`);
     }
     throw err;
   }
@@ -125,7 +130,7 @@ export function parseManifest(text: string, file: string): AppConfig {
       }
     }
     if (component !== undefined && !components.has(component) && !hasComponentTable(doc, component)) {
-      problems.add(`${r.path}.component`, `no [component.${component}] is defined`);
+      problems.add(`${r.path}.component`, `no [component.${tomlKey(component)}] is defined`);
     }
     if (routePath !== undefined && pattern !== undefined && component !== undefined) routes.push({ path: routePath, pattern, component });
   }

@@ -53,7 +53,7 @@ describe('WASI preview1 as a wasi-libc guest sees it', () => {
         route: seen.route,
         body_bytes: seen.body_bytes,
         body_sum: seen.body_sum,
-        argv0: seen.argv0,
+        argv: seen.argv,
       },
       {
         method: 'POST',
@@ -67,7 +67,7 @@ describe('WASI preview1 as a wasi-libc guest sees it', () => {
         route: '/probe/:id/...',
         body_bytes: body.length,
         body_sum: sum,
-        argv0: 'probe',
+        argv: ['/probe/a%20b/rest/x', 'q=1'],
       },
     );
     assert.equal(seen.request_id, res.headers.get('x-request-id'));
@@ -81,6 +81,16 @@ describe('WASI preview1 as a wasi-libc guest sees it', () => {
     assert.equal(seen.file_opened, false);
     assert.equal(seen.open_errno, 76, 'fopen fails with ENOTCAPABLE: no directory is preopened');
     assert.equal(seen.opendir_failed, true);
+  });
+
+  test('argv is the request path and then each query item, raw, as in WAGI', async () => {
+    const seen = (await (await fetch(`${node.url}/probe/7?abc=def&name=a%20b+c&flag`)).json()) as Record<string, unknown>;
+    assert.deepEqual(seen.argv, ['/probe/7', 'abc=def', 'name=a%20b+c', 'flag']);
+  });
+
+  test('socket calls on stdio fail with ENOTSOCK, as the WASI test suite expects', async () => {
+    const seen = (await (await fetch(`${node.url}/probe/1`)).json()) as Record<string, unknown>;
+    assert.equal(seen.shutdown_errno, 57);
   });
 
   test('guest stderr lines reach the log with the request id', async () => {

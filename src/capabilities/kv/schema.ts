@@ -1,5 +1,5 @@
 /** The key-value part of verge.toml: `[key_value_stores.NAME]` at app level, grants per component. */
-import type { Fields, ManifestProblems } from '../../manifest/fields.js';
+import { tomlKey, type Fields, type ManifestProblems } from '../../manifest/fields.js';
 
 export const KV_BACKENDS = ['sqlite', 'memory'] as const;
 export type KvBackend = (typeof KV_BACKENDS)[number];
@@ -29,7 +29,7 @@ export function readStoreGrants(c: Fields, stores: ReadonlyMap<string, KvStoreDe
   const granted = c.stringList('key_value_stores', { expected: 'a store name' });
   granted.forEach((name, i) => {
     if (!stores.has(name)) {
-      problems.add(`${c.keyPath('key_value_stores')}[${i}]`, `no store ${JSON.stringify(name)}: use "default" or declare [key_value_stores.${name}]`);
+      problems.add(`${c.keyPath('key_value_stores')}[${i}]`, `no store ${JSON.stringify(name)}: use "default" or declare [key_value_stores.${tomlKey(name)}]`);
     }
   });
   return granted;
