@@ -14,7 +14,8 @@ interface CatalogueEntry {
 export const ERROR_CATALOGUE = {
   // Answers to requests
   NOT_FOUND: { status: 404, blame: 'client', summary: 'No route matches the request path.' },
-  BAD_REQUEST: { status: 400, blame: 'client', summary: 'The request could not be parsed: malformed HTTP, or a malformed percent-encoding in a route parameter.' },
+  BAD_REQUEST: { status: 400, blame: 'client', summary: 'The request could not be parsed: malformed HTTP, a request target that is neither a path nor an absolute http URL, or a malformed percent-encoding in a route parameter.' },
+  PATH_NOT_ALLOWED: { status: 400, blame: 'client', summary: 'The request path climbs above "/" with ".." segments, or has a "\\" or an encoded "/" or "\\" (%2F, %5C) in a segment.' },
   PAYLOAD_TOO_LARGE: { status: 413, blame: 'client', summary: "The request body is larger than the component's max_request_bytes." },
   REQUEST_TIMEOUT: { status: 408, blame: 'client', summary: 'The client did not send the request headers or body in time (slowloris guard); the connection is closed.' },
   HEADERS_TOO_LARGE: { status: 431, blame: 'client', summary: 'The request headers are larger than the ingress allows (16 KiB); the connection is closed.' },
