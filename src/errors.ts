@@ -36,6 +36,7 @@ export const ERROR_CATALOGUE = {
   MODULE_MEMORY: { status: 0, blame: 'config', summary: "A module's memory is unsupported (imported, shared, 64-bit, more than one) or its initial size is over the component's memory_mib." },
   MODULE_IMPORT: { status: 0, blame: 'config', summary: 'A module imports a function, or a component an interface, that Verge does not provide.' },
   VARIABLE_MISSING: { status: 0, blame: 'config', summary: 'A required variable has no value (from VERGE_VAR_NAME in the environment or the --env-file), or the env file cannot be read.' },
+  LISTEN_FAILED: { status: 0, blame: 'config', summary: 'verge up could not listen on the --listen or --admin address (in use, not on this machine, or a privileged port); everything already started is stopped and it exits 1.' },
   BUILD_FAILED: { status: 0, blame: 'config', summary: "A component's build command failed." },
 } as const satisfies Record<string, CatalogueEntry>;
 

@@ -14,6 +14,7 @@ import { createIngress } from './ingress/server.js';
 import { Router, parsePattern } from './ingress/router.js';
 import { createLogger, type LogLevel, type Logger } from './logging.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import { VergeError, isVergeError } from './errors.js';
 import { DEFAULT_DATA_DIR, prepareCapabilities } from './capabilities/runtime.js';
 import type { OnBreakerChange } from './capabilities/kv/store-breakers.js';
 
@@ -67,16 +68,34 @@ export function buildRouter(app: AppConfig): Router<ComponentConfig> {
   return router;
 }
 
-function listen(server: http.Server, where: { host: string; port: number }): Promise<string> {
+/** Listens, or fails with a LISTEN_FAILED that names the flag and says what to do. */
+function listen(server: http.Server, where: { host: string; port: number }, flag: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
+    const fail = (err: NodeJS.ErrnoException) => reject(listenError(err, where, flag));
+    server.once('error', fail);
     server.listen(where.port, where.host, () => {
-      server.off('error', reject);
+      server.off('error', fail);
       const addr = server.address() as AddressInfo;
       const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
       resolve(`http://${host}:${addr.port}`);
     });
   });
+}
+
+export function listenError(err: NodeJS.ErrnoException, where: { host: string; port: number }, flag: string): VergeError {
+  const address = `${where.host.includes(':') ? `[${where.host}]` : where.host}:${where.port}`;
+  const freePort = `${flag} ${where.host.includes(':') ? `[${where.host}]` : where.host}:0 lets the system pick a free port`;
+  const why =
+    err.code === 'EADDRINUSE'
+      ? `the address is already in use, probably by another process (another verge up?); stop it, or choose another port (${freePort})`
+      : err.code === 'EACCES'
+        ? `permission denied; ports below 1024 need privileges: choose a port of 1024 or above`
+        : err.code === 'EADDRNOTAVAIL'
+          ? `${where.host} is not an address of this machine; use 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)`
+          : err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN'
+            ? `the host name ${where.host} could not be resolved; use an IP address such as 127.0.0.1`
+            : `${err.code ?? err.message}`;
+  return new VergeError('LISTEN_FAILED', `${flag} ${address}: cannot listen: ${why}`, { cause: err });
 }
 
 export async function startNode(opts: NodeOptions): Promise<RunningNode> {
@@ -115,46 +134,42 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       logger.warn({ reason }, 'worker replaced');
     },
   });
-  await pool.start();
-  metrics = createMetrics({ queued: () => pool.queued, busy: () => pool.busy, workers: () => pool.workers });
-
+  // Whatever has started is stopped again if a later step fails: a node that cannot serve exits.
+  const started: Array<() => unknown> = [() => caps.close(), () => flush()];
   let draining = false;
-  const server = createIngress({ router: buildRouter(app), pool, logger, metrics, draining: () => draining });
+  let server: http.Server | undefined;
+  let admin: http.Server | undefined;
   let url: string;
+  let adminUrl: string | undefined;
   try {
-    url = await listen(server, listenAt);
+    started.push(() => pool.close(0));
+    await pool.start();
+    metrics = createMetrics({ queued: () => pool.queued, busy: () => pool.busy, workers: () => pool.workers });
+    server = createIngress({ router: buildRouter(app), pool, logger, metrics, draining: () => draining });
+    started.push(closeServer(server));
+    url = await listen(server, listenAt, '--listen');
+    if (adminAt) {
+      admin = createAdmin(metrics);
+      started.push(closeServer(admin));
+      adminUrl = await listen(admin, adminAt, '--admin');
+    }
   } catch (err) {
-    await pool.close(0);
+    logger.error({ error: isVergeError(err) ? err.code : 'INTERNAL', reason: err instanceof Error ? err.message : String(err) }, 'start failed');
+    for (const stop of started.reverse()) await Promise.resolve().then(stop).catch(() => undefined);
     throw err;
   }
-
-  let admin: http.Server | undefined;
-  let adminUrl: string | undefined;
-  if (adminAt) {
-    const registry = metrics.registry;
-    admin = http.createServer((req, res) => {
-      if (req.method === 'GET' && (req.url === '/metrics' || req.url?.startsWith('/metrics?'))) {
-        registry.metrics().then(
-          (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
-          (err: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(err.message),
-        );
-        return;
-      }
-      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'NOT_FOUND', message: 'the admin listener serves GET /metrics' }));
-    });
-    adminUrl = await listen(admin, adminAt);
-  }
+  const ingress = server;
 
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
       draining = true;
-      server.close();
+      ingress.close();
       admin?.close();
-      server.closeIdleConnections();
+      ingress.closeIdleConnections();
       await pool.close(opts.drainMs ?? DEFAULT_DRAIN_MS);
       await caps.close();
-      server.closeAllConnections();
+      ingress.closeAllConnections();
       admin?.closeAllConnections();
       logger.info({}, 'stopped');
       flush();
@@ -162,4 +177,25 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
 
   logger.info({ app: app.name, url, admin: adminUrl, workers: pool.workers }, 'serving');
   return { app, url, adminUrl, components, logger, metrics, close };
+}
+
+function closeServer(server: http.Server): () => void {
+  return () => {
+    server.close();
+    server.closeAllConnections();
+  };
+}
+
+function createAdmin(metrics: Metrics): http.Server {
+  const registry = metrics.registry;
+  return http.createServer((req, res) => {
+    if (req.method === 'GET' && (req.url === '/metrics' || req.url?.startsWith('/metrics?'))) {
+      registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+        (err: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(err.message),
+      );
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'NOT_FOUND', message: 'the admin listener serves GET /metrics' }));
+  });
 }
