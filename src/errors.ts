@@ -14,7 +14,8 @@ interface CatalogueEntry {
 export const ERROR_CATALOGUE = {
   // Answers to requests
   NOT_FOUND: { status: 404, blame: 'client', summary: 'No route matches the request path.' },
-  BAD_REQUEST: { status: 400, blame: 'client', summary: 'The request could not be parsed: malformed HTTP, or a malformed percent-encoding in a route parameter.' },
+  BAD_REQUEST: { status: 400, blame: 'client', summary: 'The request could not be parsed: malformed HTTP, a request target that is neither a path nor an absolute http URL, or a malformed percent-encoding in a route parameter.' },
+  PATH_NOT_ALLOWED: { status: 400, blame: 'client', summary: 'The request path climbs above "/" with ".." segments, or has a "\\" or an encoded "/" or "\\" (%2F, %5C) in a segment.' },
   PAYLOAD_TOO_LARGE: { status: 413, blame: 'client', summary: "The request body is larger than the component's max_request_bytes." },
   REQUEST_TIMEOUT: { status: 408, blame: 'client', summary: 'The client did not send the request headers or body in time (slowloris guard); the connection is closed.' },
   HEADERS_TOO_LARGE: { status: 431, blame: 'client', summary: 'The request headers are larger than the ingress allows (16 KiB); the connection is closed.' },
@@ -35,6 +36,7 @@ export const ERROR_CATALOGUE = {
   MODULE_MEMORY: { status: 0, blame: 'config', summary: "A module's memory is unsupported (imported, shared, 64-bit, more than one) or its initial size is over the component's memory_mib." },
   MODULE_IMPORT: { status: 0, blame: 'config', summary: 'A module imports a function, or a component an interface, that Verge does not provide.' },
   VARIABLE_MISSING: { status: 0, blame: 'config', summary: 'A required variable has no value (from VERGE_VAR_NAME in the environment or the --env-file), or the env file cannot be read.' },
+  LISTEN_FAILED: { status: 0, blame: 'config', summary: 'verge up could not listen on the --listen or --admin address (in use, not on this machine, or a privileged port); everything already started is stopped and it exits 1.' },
   BUILD_FAILED: { status: 0, blame: 'config', summary: "A component's build command failed." },
   APP_CONFLICT: { status: 0, blame: 'config', summary: 'An app routes a path that another app on the node already routes for the same hosts; the message names both apps and the route.' },
 } as const satisfies Record<string, CatalogueEntry>;

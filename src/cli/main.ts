@@ -1,4 +1,5 @@
 /** Commander wiring only: each verb's work lives in its own module. */
+import { readFileSync } from 'node:fs';
 import { Argument, Command, InvalidArgumentError, Option } from 'commander';
 import { isVergeError } from '../errors.js';
 import { loadManifest } from '../manifest/load.js';
@@ -12,6 +13,13 @@ import { newApp, ScaffoldError, TEMPLATES } from './new.js';
 import { readDotenv, resolveVariables } from '../capabilities/variables/resolve.js';
 
 const say = (line: string) => process.stderr.write(line + '\n');
+
+/** The installed package's own package.json, relative to this file in dist/src/cli/. */
+const PACKAGE_JSON = new URL('../../../package.json', import.meta.url);
+
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(PACKAGE_JSON, 'utf8')) as { version: string }).version;
+}
 
 interface UpOptions {
   listen: string;
@@ -43,6 +51,7 @@ function listenAddress(value: string): string {
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('verge')
     .description('Serve WebAssembly handlers over HTTP with a fresh sandbox per request.')
+    .version(packageVersion(), '-V, --version', 'print the version of Verge')
     .showHelpAfterError()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 

@@ -12,6 +12,7 @@ import type { Metrics } from '../metrics.js';
 import type { WorkerPool } from '../dispatch/pool.js';
 import type { GuestRequest } from '../dispatch/protocol.js';
 import { readBody } from './body.js';
+import { parseRequestTarget } from './request-path.js';
 import type { RouteMatch } from './router.js';
 import { hostOf } from '../manifest/hosts.js';
 
@@ -88,16 +89,17 @@ function onClientError(opts: IngressOptions, err: NodeJS.ErrnoException, socket:
 async function handle(opts: IngressOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const started = process.hrtime.bigint();
   const id = randomUUID();
-  const url = req.url ?? '/';
-  const queryAt = url.indexOf('?');
-  const path = queryAt === -1 ? url : url.slice(0, queryAt);
   let component: ComponentConfig | undefined;
   let route = '-';
   let match: BoundRoute | undefined;
   try {
     if (opts.draining()) throw new VergeError('SHUTTING_DOWN', 'the node is shutting down');
+    const { path, query, authority } = parseRequestTarget(req.url ?? '/');
+    // The guest sees the path that was routed, never the spelling that might climb out of its route.
+    const url = path + query;
+    const rawHeaders = authority === undefined ? req.rawHeaders : withHost(req.rawHeaders, authority);
     try {
-      match = opts.bind(hostOf(req.headers.host), path, id);
+      match = opts.bind(hostOf(authority ?? req.headers.host), path, id);
     } catch {
       throw new VergeError('BAD_REQUEST', `the path ${JSON.stringify(path.slice(0, 200))} has a malformed percent-encoding in a route parameter`);
     }
@@ -113,9 +115,9 @@ async function handle(opts: IngressOptions, req: IncomingMessage, res: ServerRes
       method: req.method ?? 'GET',
       url,
       httpVersion: req.httpVersion,
-      rawHeaders: req.rawHeaders,
+      rawHeaders,
       remoteAddr: req.socket.remoteAddress ?? '',
-      serverName: hostName(req.headers.host) ?? local,
+      serverName: hostName(authority ?? req.headers.host) ?? local,
       serverPort: String(req.socket.localPort ?? ''),
       route,
       scriptName: match.scriptName,
@@ -139,6 +141,16 @@ async function handle(opts: IngressOptions, req: IncomingMessage, res: ServerRes
   } finally {
     match?.release();
   }
+}
+
+/** RFC 9112 §3.2.2: the authority of an absolute-form target replaces any Host header. */
+function withHost(rawHeaders: string[], authority: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    if (rawHeaders[i]!.toLowerCase() !== 'host') out.push(rawHeaders[i]!, rawHeaders[i + 1]!);
+  }
+  out.push('host', authority);
+  return out;
 }
 
 function hostName(host: string | undefined): string | undefined {

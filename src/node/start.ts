@@ -5,6 +5,7 @@
 import type http from 'node:http';
 import os from 'node:os';
 import type { AddressInfo } from 'node:net';
+import { VergeError, isVergeError } from '../errors.js';
 import { WorkerPool } from '../dispatch/pool.js';
 import { createIngress } from '../ingress/server.js';
 import { createLogger, type LogLevel, type Logger } from '../logging.js';
@@ -60,16 +61,34 @@ export function parseListen(value: string, flag = '--listen'): { host: string; p
   return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
 }
 
-function listen(server: http.Server, where: { host: string; port: number }): Promise<string> {
+/** Listens, or fails with a LISTEN_FAILED that names the flag and says what to do. */
+function listen(server: http.Server, where: { host: string; port: number }, flag: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
+    const fail = (err: NodeJS.ErrnoException) => reject(listenError(err, where, flag));
+    server.once('error', fail);
     server.listen(where.port, where.host, () => {
-      server.off('error', reject);
+      server.off('error', fail);
       const addr = server.address() as AddressInfo;
       const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
       resolve(`http://${host}:${addr.port}`);
     });
   });
+}
+
+export function listenError(err: NodeJS.ErrnoException, where: { host: string; port: number }, flag: string): VergeError {
+  const host = where.host.includes(':') ? `[${where.host}]` : where.host;
+  const freePort = `${flag} ${host}:0 lets the system pick a free port`;
+  const why =
+    err.code === 'EADDRINUSE'
+      ? `the address is already in use, probably by another process (another verge up?); stop it, or choose another port (${freePort})`
+      : err.code === 'EACCES'
+        ? `permission denied; ports below 1024 need privileges: choose a port of 1024 or above`
+        : err.code === 'EADDRNOTAVAIL'
+          ? `${where.host} is not an address of this machine; use 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)`
+          : err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN'
+            ? `the host name ${where.host} could not be resolved; use an IP address such as 127.0.0.1`
+            : `${err.code ?? err.message}`;
+  return new VergeError('LISTEN_FAILED', `${flag} ${host}:${where.port}: cannot listen: ${why}`, { cause: err });
 }
 
 function logLoad(logger: Logger, loaded: LoadedVersion): void {
@@ -142,12 +161,14 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     metrics = createMetrics({ queued: () => pool.queued, busy: () => pool.busy, workers: () => pool.workers, versions: () => pool.loadedVersions.length });
     for (const v of firstVersions) await registry.install(v);
     server = createIngress({ bind: (host, path, id) => registry.bind(host, path, id), pool, logger, metrics, draining: () => draining });
-    url = await listen(server, listenAt);
+    url = await listen(server, listenAt, '--listen');
     if (adminAt) {
       admin = createAdminServer(metrics);
-      adminUrl = await listen(admin, adminAt);
+      adminUrl = await listen(admin, adminAt, '--admin');
     }
   } catch (err) {
+    // Whatever started is stopped again: a node that cannot serve exits.
+    logger.error({ error: isVergeError(err) ? err.code : 'INTERNAL', reason: err instanceof Error ? err.message : String(err) }, 'start failed');
     await close();
     throw err;
   }

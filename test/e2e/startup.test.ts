@@ -1,0 +1,54 @@
+/** A node that cannot start stops what it started and exits 1, saying which flag to change. */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+import { once } from 'node:events';
+import { FD_WRITE, respondWith, wat } from '../support/wat.js';
+import { writeApp } from '../support/app.js';
+import { REPO_ROOT, VERGE_BIN, childEnv } from '../support/verge-process.js';
+
+/** Runs `verge up`; a process still alive after `ms` is killed and reported as such. */
+async function upWithin(args: string[], ms: number): Promise<{ code: number | null; stderr: string; killed: boolean; elapsedMs: number }> {
+  const started = Date.now();
+  const proc = spawn(process.execPath, [VERGE_BIN, 'up', ...args], { cwd: REPO_ROOT, env: childEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  proc.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  let killed = false;
+  const timer = setTimeout(() => {
+    killed = true;
+    proc.kill('SIGKILL');
+  }, ms);
+  const [code] = (await once(proc, 'close')) as [number | null];
+  clearTimeout(timer);
+  return { code, stderr, killed, elapsedMs: Date.now() - started };
+}
+
+describe('a listener that cannot start', () => {
+  let app: string;
+  let busy: net.Server;
+  let busyPort: number;
+  before(async () => {
+    const wasm = await wat(`(module ${FD_WRITE} (memory 1) ${respondWith('content-type: text/plain\n\nok')} (func (export "_start") (call $respond)))`);
+    app = writeApp('busy-port', { hello: { route: '/...', wasm } });
+    busy = net.createServer().listen(0, '127.0.0.1');
+    await once(busy, 'listening');
+    busyPort = (busy.address() as net.AddressInfo).port;
+  });
+  after(() => {
+    busy.close();
+  });
+
+  for (const flag of ['--admin', '--listen'] as const) {
+    test(`a busy ${flag} port stops everything already started and exits 1, naming ${flag} and a way out`, async () => {
+      const other = flag === '--admin' ? '--listen' : '--admin';
+      const run = await upWithin([app, '--workers', '2', flag, `127.0.0.1:${busyPort}`, other, '127.0.0.1:0'], 20_000);
+      assert.equal(run.killed, false, `verge up was still running after ${run.elapsedMs} ms:\n${run.stderr}`);
+      assert.equal(run.code, 1, run.stderr);
+      assert.match(run.stderr, new RegExp(`${flag} 127\\.0\\.0\\.1:${busyPort}: cannot listen: the address is already in use`));
+      assert.match(run.stderr, new RegExp(`choose another port \\(${flag} 127\\.0\\.0\\.1:0 lets the system pick a free port\\)`));
+      assert.match(run.stderr, /\(LISTEN_FAILED\)/);
+      assert.doesNotMatch(run.stderr, /Serving /);
+    });
+  }
+});
