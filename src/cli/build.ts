@@ -14,19 +14,26 @@ export async function buildApp(app: AppConfig, log: (line: string) => void): Pro
   return built;
 }
 
-/** One component's build; aborting `signal` stops it (its process is killed) and rejects. */
-export async function buildComponent(c: ComponentConfig, log: (line: string) => void, signal?: AbortSignal): Promise<void> {
-  if (!c.build) return;
-  if (c.build.kind === 'typescript') return buildTypescript(c, log, { signal });
-  log(`Building component ${c.name}: ${c.build.command}  (in ${c.build.workdir})`);
-  await runBuild(c, signal);
+export interface BuildOptions {
+  /** Aborting stops the build (its process group is killed) and rejects. */
+  signal?: AbortSignal;
+  /** Where a build command's stdout goes: ours (`verge build`), or stderr when stdout carries JSON logs (`verge up --watch`). */
+  stdout?: 'inherit' | 'stderr';
 }
 
-function runBuild(c: ComponentConfig, signal: AbortSignal | undefined): Promise<void> {
+/** One component's build. */
+export async function buildComponent(c: ComponentConfig, log: (line: string) => void, opts: BuildOptions = {}): Promise<void> {
+  if (!c.build) return;
+  if (c.build.kind === 'typescript') return buildTypescript(c, log, { signal: opts.signal });
+  log(`Building component ${c.name}: ${c.build.command}  (in ${c.build.workdir})`);
+  await runBuild(c, opts);
+}
+
+function runBuild(c: ComponentConfig, { signal, stdout = 'inherit' }: BuildOptions): Promise<void> {
   const build = c.build as Extract<ComponentConfig['build'], { kind: 'command' }>;
   return new Promise((resolve, reject) => {
     // Its own process group, so a cancelled build's children (npx, cargo, ...) go with it.
-    const child = spawn(build.command, { cwd: build.workdir, shell: true, stdio: ['ignore', 2, 2], detached: signal !== undefined });
+    const child = spawn(build.command, { cwd: build.workdir, shell: true, stdio: ['ignore', stdout === 'stderr' ? 2 : 'inherit', 'inherit'], detached: signal !== undefined });
     const kill = () => {
       try {
         process.kill(-child.pid!, 'SIGTERM');

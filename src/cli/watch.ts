@@ -127,7 +127,7 @@ function watchApp(node: RunningNode, source: FileAppSource, say: (line: string) 
         const app = loadManifest(source.manifestFile);
         for (const name of toBuild) {
           const c = app.components.get(name);
-          if (c) await buildComponent(c, say, abort.signal);
+          if (c) await buildComponent(c, say, { signal: abort.signal, stdout: 'stderr' });
         }
       }
       if (abort.signal.aborted) return;
