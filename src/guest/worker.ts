@@ -1,15 +1,17 @@
 /**
  * The worker thread: holds compiled modules, runs one request at a time in a fresh instance.
- * Each module's memory is supplied from a one-slot recycle bin: after a request the memory is
- * zeroed (or dropped, when the guest grew it a lot) so the next instance starts from zeros
- * without paying for a new allocation.
+ * Each module's memory comes from the worker's memory recycler (memory-recycler.ts): after a
+ * request the memory is zeroed (or dropped, when the guest grew it a lot) so the next instance
+ * starts from zeros without paying for a new allocation.
  */
 import { parentPort } from 'node:worker_threads';
 import { isVergeError, type ErrorCode } from '../errors.js';
 import { parseCgiResponse, writeCgiEnvironment } from './cgi.js';
 import { CappedBuffer, LineSink } from './output.js';
 import { CStringListBuilder, ProcExit, WASI_MODULE, cStringList, createWasiImports, type CStringList, type WasiRequest } from './wasi-p1.js';
-import { RECYCLE_GROWTH_BYTES, SANDBOX_MEMORY_IMPORT, WASM_PAGE_BYTES } from '../wasm/binary.js';
+import { SANDBOX_MEMORY_IMPORT } from '../wasm/binary.js';
+import { MemoryRecycler, type MemoryShelf } from './memory-recycler.js';
+import { releaseGuestMemories } from './guest-memory.js';
 import type { FromWorker, GuestRequest, GuestResponse, ToWorker, WagiModuleSpec } from '../dispatch/protocol.js';
 import { VERGE_ABI_MODULE } from '../capabilities/abi.js';
 import { createVergeImports } from '../capabilities/guest-imports.js';
@@ -25,7 +27,7 @@ const HEADER_ALLOWANCE = 64 * 1024;
 const TRANSFER_MIN_BYTES = 16 * 1024;
 
 interface LoadedModule extends WagiModuleSpec {
-  spare: WebAssembly.Memory | undefined;
+  memories: MemoryShelf | undefined;
   args: CStringList;
 }
 
@@ -34,6 +36,7 @@ if (!port) throw new Error('guest/worker.js must run in a worker thread');
 const post = (msg: FromWorker, transfer?: ArrayBuffer[]) => port.postMessage(msg, transfer ?? []);
 
 const modules = new Map<string, LoadedModule>();
+const recycler = new MemoryRecycler();
 const components = new Map<string, ComponentRunner>();
 const stdout = new CappedBuffer();
 // Set up by the load message, before any request runs.
@@ -58,24 +61,6 @@ let state: WasiRequest = {
 const wasi = createWasiImports(() => state);
 const env = new CStringListBuilder();
 const setEnv = (name: string, value: string) => void env.addPair(name, value);
-
-function acquireMemory(m: LoadedModule): WebAssembly.Memory | undefined {
-  if (!m.memory) return undefined;
-  const spare = m.spare;
-  if (spare) {
-    m.spare = undefined;
-    return spare;
-  }
-  return new WebAssembly.Memory({ initial: m.memory.initialPages, maximum: m.memory.maximumPages });
-}
-
-function recycleMemory(m: LoadedModule, memory: WebAssembly.Memory | undefined): void {
-  if (!memory || !m.memory) return;
-  const bytes = memory.buffer.byteLength;
-  if (bytes > m.memory.initialPages * WASM_PAGE_BYTES + RECYCLE_GROWTH_BYTES) return;
-  new Uint8Array(memory.buffer).fill(0);
-  m.spare = memory;
-}
 
 function classify(err: unknown): { code: ErrorCode; message: string } {
   if (isVergeError(err)) return { code: err.code, message: err.message };
@@ -132,7 +117,7 @@ function run(req: GuestRequest): void {
   scope.begin(req.id, m.component, m.grants);
   stdout.reset(m.maxResponseBytes + HEADER_ALLOWANCE);
   stderr.reset();
-  const memory = acquireMemory(m);
+  const memory = m.memories?.take();
   env.reset();
   writeCgiEnvironment(req, setEnv);
   state = {
@@ -170,7 +155,7 @@ function run(req: GuestRequest): void {
   if (failure) post({ t: 'fail', id: req.id, ...failure });
   // Zeroing happens after the answer is posted, off the request's latency.
   state = { ...state, memory: undefined, stdin: new Uint8Array(0) };
-  recycleMemory(m, memory);
+  if (memory) m.memories!.give(memory);
 }
 
 /** Components' glue is imported asynchronously at load; requests that arrive meanwhile wait for it. */
@@ -181,8 +166,8 @@ async function load(msg: Extract<ToWorker, { t: 'load' }>): Promise<void> {
   vergeImports ??= createVergeImports(scope);
   componentImports ??= createComponentImports(scope, { stdout: componentStdout, stderr });
   for (const spec of msg.modules) {
-    if (spec.kind === 'component') components.set(spec.component, await ComponentRunner.load(spec, componentImports));
-    else modules.set(spec.component, { ...spec, spare: undefined, args: cStringList([spec.component]) });
+    if (spec.kind === 'component') components.set(spec.component, await ComponentRunner.load(spec, componentImports, recycler));
+    else modules.set(spec.component, { ...spec, memories: spec.memory && recycler.shelf(spec.memory, 1), args: cStringList([spec.component]) });
   }
   post({ t: 'ready' });
 }
@@ -191,6 +176,9 @@ function runOrExpire(msg: Extract<ToWorker, { t: 'run' }>): void {
   // It waited behind another request in this worker past its deadline; the pool has answered it.
   if (Date.now() > msg.deadlineAt) post({ t: 'fail', id: msg.request.id, code: 'DEADLINE_EXCEEDED', message: 'expired before it started' });
   else run(msg.request);
+  // Outside run(), whose frame still holds the request's memory: what it dropped can be collected.
+  releaseGuestMemories();
+  recycler.collectDropped();
 }
 
 let loaded = false;
