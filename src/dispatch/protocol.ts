@@ -71,9 +71,10 @@ export interface GuestRequest {
 }
 
 export type ToWorker =
-  | { t: 'load'; modules: ModuleSpec[]; bridge: { port: MessagePort; signal: SharedArrayBuffer } }
-  /** deadlineAt: Date.now() after which the worker answers DEADLINE_EXCEEDED without running the guest. */
-  | { t: 'run'; request: GuestRequest; deadlineAt: number };
+  /** claims: the worker's cells of dispatch/job-claims.ts. */
+  | { t: 'load'; modules: ModuleSpec[]; bridge: { port: MessagePort; signal: SharedArrayBuffer }; claims: SharedArrayBuffer }
+  /** The worker runs it only if it wins the claim (cell, tag); otherwise the pool took it back and it answers nothing. */
+  | { t: 'run'; request: GuestRequest; cell: number; tag: number };
 
 export interface GuestResponse {
   status: number;

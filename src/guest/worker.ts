@@ -20,6 +20,7 @@ import { HostBridge } from '../capabilities/host-bridge.js';
 import { WorkerStores } from '../capabilities/kv/worker-stores.js';
 import { ComponentExit, createComponentImports } from '../component/imports.js';
 import { ComponentRunner } from '../component/runner.js';
+import { JobClaims } from '../dispatch/job-claims.js';
 
 /** Room for the CGI header block on top of the body cap. */
 const HEADER_ALLOWANCE = 64 * 1024;
@@ -172,10 +173,12 @@ async function load(msg: Extract<ToWorker, { t: 'load' }>): Promise<void> {
   post({ t: 'ready' });
 }
 
-function runOrExpire(msg: Extract<ToWorker, { t: 'run' }>): void {
-  // It waited behind another request in this worker past its deadline; the pool has answered it.
-  if (Date.now() > msg.deadlineAt) post({ t: 'fail', id: msg.request.id, code: 'DEADLINE_EXCEEDED', message: 'expired before it started' });
-  else run(msg.request);
+let claims: JobClaims;
+
+function runIfClaimed(msg: Extract<ToWorker, { t: 'run' }>): void {
+  // Lost: while it waited here the pool gave it to another worker, or answered it.
+  if (!claims.claim(msg)) return;
+  run(msg.request);
   // Outside run(), whose frame still holds the request's memory: what it dropped can be collected.
   releaseGuestMemories();
   recycler.collectDropped();
@@ -185,13 +188,14 @@ let loaded = false;
 port.on('message', (msg: ToWorker) => {
   switch (msg.t) {
     case 'load':
+      claims = new JobClaims(msg.claims);
       loading = load(msg).then(() => {
         loaded = true;
       });
       break;
     case 'run':
-      if (loaded) runOrExpire(msg);
-      else void loading.then(() => runOrExpire(msg));
+      if (loaded) runIfClaimed(msg);
+      else void loading.then(() => runIfClaimed(msg));
       break;
   }
 });
