@@ -10,8 +10,8 @@
  *
  * A memory that is not kept is only unreachable: its pages go back to the system when V8 collects
  * it, and an idle worker allocates nothing, so V8 never would — one large request would pin its
- * memory in every worker it ran on. So once enough bytes were dropped, `collectDropped()` (called
- * after the response is posted) runs a full collection.
+ * memory in every worker it ran on. So once enough bytes were dropped (`collectionDue`), the
+ * worker calls `collectDropped()` after the response is posted.
  */
 import v8 from 'node:v8';
 import vm from 'node:vm';
@@ -41,7 +41,7 @@ interface Kept {
 
 export class MemoryRecycler {
   private readonly budgetBytes: number;
-  private readonly collect: () => void;
+  private readonly collector: () => void;
   /** Oldest first: the eviction order. */
   private readonly kept: Kept[] = [];
   private keptBytes = 0;
@@ -49,7 +49,7 @@ export class MemoryRecycler {
 
   constructor(options: RecyclerOptions = {}) {
     this.budgetBytes = options.budgetBytes ?? RECYCLE_BUDGET_BYTES;
-    this.collect = options.collect ?? fullGc;
+    this.collector = options.collect ?? fullGc;
   }
 
   /** A shelf for one module's memories (each of them `limits`), holding at most `keep`. */
@@ -61,11 +61,15 @@ export class MemoryRecycler {
     return this.keptBytes;
   }
 
-  /** Runs a collection when memories worth it were dropped since the last one; call it off the request's latency. */
+  /** Memories worth a collection were dropped since the last one. */
+  get collectionDue(): boolean {
+    return this.droppedBytes >= COLLECT_AFTER_DROPPED_BYTES;
+  }
+
+  /** A full collection, now: call it off the request's latency, once nothing references what was dropped. */
   collectDropped(): void {
-    if (this.droppedBytes < COLLECT_AFTER_DROPPED_BYTES) return;
     this.droppedBytes = 0;
-    this.collect();
+    this.collector();
   }
 
   /** @internal (MemoryShelf) */

@@ -179,9 +179,12 @@ function runIfClaimed(msg: Extract<ToWorker, { t: 'run' }>): void {
   // Lost: while it waited here the pool gave it to another worker, or answered it.
   if (!claims.claim(msg)) return;
   run(msg.request);
-  // Outside run(), whose frame still holds the request's memory: what it dropped can be collected.
-  releaseGuestMemories();
-  recycler.collectDropped();
+  // Here, outside run() (whose frame still holds the request's memory), and once no view of a
+  // dropped memory is left, a collection gives its pages back.
+  if (recycler.collectionDue) {
+    releaseGuestMemories();
+    recycler.collectDropped();
+  }
 }
 
 let loaded = false;
