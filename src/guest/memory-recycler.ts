@@ -17,8 +17,11 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { RECYCLE_GROWTH_BYTES, WASM_PAGE_BYTES } from '../wasm/binary.js';
 
-/** Bytes of zeroed memories one worker keeps over all its modules. */
-export const RECYCLE_BUDGET_BYTES = 64 * 1024 * 1024;
+/**
+ * Bytes of zeroed memories one worker keeps over all its modules. A ComponentizeJS component
+ * starts at 9 MiB and keeps two: room for a few such components and many WAGI modules.
+ */
+export const RECYCLE_BUDGET_BYTES = 128 * 1024 * 1024;
 /** Dropped bytes that make a collection worth its cost (a full GC of a worker heap: ~2–10 ms). */
 export const COLLECT_AFTER_DROPPED_BYTES = RECYCLE_GROWTH_BYTES;
 
