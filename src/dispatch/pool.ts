@@ -130,8 +130,8 @@ export class WorkerPool {
       }
       const job: Job = { request, deadlineMs, resolve, timer: undefined, slot: undefined, claim: undefined, startedAt: NaN, done: false };
       this.inFlight++;
-      // One that starts at once has only its deadline (post starts it).
-      if (!slot || slot.jobs.length > 0) job.timer = setTimeout(() => this.waitedTooLong(job), deadlineMs);
+      // Both bounds are deadlineMs long: one timer, restarted when the guest starts.
+      job.timer = setTimeout(() => (Number.isNaN(job.startedAt) ? this.waitedTooLong(job) : this.expire(job)), deadlineMs);
       if (slot) this.post(slot, job);
       else this.queue.push(job);
     });
@@ -210,9 +210,8 @@ export class WorkerPool {
 
   /** The job is its worker's first: its guest runs now (or once the worker has read the message), and its deadline with it. */
   private startRunning(job: Job): void {
-    clearTimeout(job.timer);
     job.startedAt = performance.now();
-    job.timer = setTimeout(() => this.expire(job), job.deadlineMs);
+    if (!job.done) job.timer!.refresh();
   }
 
   /** While requests wait behind a worker's running guest: look again when that guest reaches TAKE_BACK_MS. */
