@@ -20,6 +20,7 @@ export const ERROR_CATALOGUE = {
   REQUEST_TIMEOUT: { status: 408, blame: 'client', summary: 'The client did not send the request headers or body in time (slowloris guard); the connection is closed.' },
   HEADERS_TOO_LARGE: { status: 431, blame: 'client', summary: 'The request headers are larger than the ingress allows (16 KiB); the connection is closed.' },
   QUEUE_FULL: { status: 503, blame: 'host', summary: 'Every worker is busy and the admission queue is full; retry after the retry-after header.' },
+  QUEUE_TIMEOUT: { status: 503, blame: 'host', summary: "No worker was free to start the request within its component's timeout_ms; retry after the retry-after header." },
   SHUTTING_DOWN: { status: 503, blame: 'host', summary: 'The node is draining before it exits.' },
   DEADLINE_EXCEEDED: { status: 504, blame: 'guest', summary: "The guest did not finish within the component's timeout_ms; its worker was terminated." },
   GUEST_TRAP: { status: 500, blame: 'guest', summary: 'The guest trapped (unreachable, out-of-bounds access, stack overflow, failed memory.grow followed by an abort, ...).' },

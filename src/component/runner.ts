@@ -9,7 +9,8 @@
  * up to N requests, one at a time; an instance that failed a request is never reused.
  */
 import { VergeError } from '../errors.js';
-import { RECYCLE_GROWTH_BYTES, SANDBOX_MEMORY_IMPORT, WASM_PAGE_BYTES } from '../wasm/binary.js';
+import { SANDBOX_MEMORY_IMPORT } from '../wasm/binary.js';
+import type { MemoryRecycler, MemoryShelf } from '../guest/memory-recycler.js';
 import type { ComponentModuleSpec, GuestRequest, GuestResponse } from '../dispatch/protocol.js';
 import { HOP_BY_HOP } from '../guest/cgi.js';
 import { ComponentExit } from './imports.js';
@@ -50,25 +51,7 @@ interface Instance {
   handler: Handler;
   served: number;
   /** The recycled memories its core modules took, to give back when it is dropped. */
-  memories: Array<{ slot: MemorySlot; memory: WebAssembly.Memory }>;
-}
-
-/** Zeroed memories for one core module, ready for its next instance (a new one costs allocation, page faults and GC). */
-export class MemorySlot {
-  private readonly free: WebAssembly.Memory[] = [];
-  constructor(private readonly limits: { initialPages: number; maximumPages: number }) {}
-
-  take(): WebAssembly.Memory {
-    return this.free.pop() ?? new WebAssembly.Memory({ initial: this.limits.initialPages, maximum: this.limits.maximumPages });
-  }
-
-  /** Only after the instance that used it is gone: zeroed here, or dropped when the guest grew it a lot. */
-  give(memory: WebAssembly.Memory): void {
-    if (memory.buffer.byteLength > this.limits.initialPages * WASM_PAGE_BYTES + RECYCLE_GROWTH_BYTES) return;
-    if (this.free.length >= 2) return;
-    new Uint8Array(memory.buffer).fill(0);
-    this.free.push(memory);
-  }
+  memories: Array<{ shelf: MemoryShelf; memory: WebAssembly.Memory }>;
 }
 
 export class ComponentRunner {
@@ -76,18 +59,20 @@ export class ComponentRunner {
   /** Memories of instances dropped by the last request, zeroed after its response is posted. */
   private retired: Array<Instance['memories']> = [];
   /** Per core module that takes its memory as an import. */
-  private readonly slots = new Map<WebAssembly.Module, MemorySlot>();
+  private readonly shelves = new Map<WebAssembly.Module, MemoryShelf>();
 
   private constructor(
     readonly spec: ComponentModuleSpec,
     private readonly instantiateGlue: Instantiate,
     private readonly imports: Record<string, unknown>,
+    recycler: MemoryRecycler,
   ) {
-    for (const [name, limits] of Object.entries(spec.coreMemories)) this.slots.set(spec.coreModules[name]!, new MemorySlot(limits));
+    // Two per core module: the next instance is made while the last one's memory is still in use.
+    for (const [name, limits] of Object.entries(spec.coreMemories)) this.shelves.set(spec.coreModules[name]!, recycler.shelf(limits, 2));
   }
 
   /** Imports the component's glue (ESM, from the transpile cache). */
-  static async load(spec: ComponentModuleSpec, imports: Record<string, unknown>): Promise<ComponentRunner> {
+  static async load(spec: ComponentModuleSpec, imports: Record<string, unknown>, recycler: MemoryRecycler): Promise<ComponentRunner> {
     declineJspi();
     let glue: { instantiate: Instantiate };
     try {
@@ -96,16 +81,16 @@ export class ComponentRunner {
       // The transpile cache was removed or damaged under a running node.
       throw new VergeError('INTERNAL', `component ${spec.component}: cannot load its transpiled glue ${spec.glue}: ${e instanceof Error ? e.message : String(e)}; restart to transpile it again`);
     }
-    return new ComponentRunner(spec, glue.instantiate, imports);
+    return new ComponentRunner(spec, glue.instantiate, imports, recycler);
   }
 
   private instantiate(): Instance {
     const memories: Instance['memories'] = [];
     const instantiateCore: InstantiateCore = (module, imports) => {
-      const slot = this.slots.get(module);
-      if (!slot) return new WebAssembly.Instance(module, imports);
-      const memory = slot.take();
-      memories.push({ slot, memory });
+      const shelf = this.shelves.get(module);
+      if (!shelf) return new WebAssembly.Instance(module, imports);
+      const memory = shelf.take();
+      memories.push({ shelf, memory });
       return new WebAssembly.Instance(module, { ...imports, [SANDBOX_MEMORY_IMPORT.module]: { [SANDBOX_MEMORY_IMPORT.name]: memory } });
     };
     let exports: Record<string, unknown>;
@@ -131,7 +116,7 @@ export class ComponentRunner {
   }
 
   private release(memories: Instance['memories']): void {
-    for (const { slot, memory } of memories) slot.give(memory);
+    for (const { shelf, memory } of memories) shelf.give(memory);
   }
 
   /** Serves one request; throws on a trap, an exit without a response, or a bad response. */
@@ -168,6 +153,13 @@ export class ComponentRunner {
   /** True when an instance is ready for the next request (a reused one, or one made ahead). */
   hasNext(): boolean {
     return this.next !== undefined;
+  }
+
+  /** Its version was unloaded: the instance made ahead and every kept memory go. */
+  unload(recycler: MemoryRecycler): void {
+    this.next = undefined;
+    this.retired.length = 0;
+    for (const shelf of this.shelves.values()) recycler.forget(shelf);
   }
 
   /** After a response is posted: recycle what the request left behind, and have an instance ready for the next one. */

@@ -4,10 +4,18 @@
  * A worker runs one request at a time, but the pool keeps up to PIPELINE_DEPTH requests posted
  * to it, so the next request is already waiting in the worker's port when the current one ends:
  * the worker does not sit idle for a main-thread round trip between requests (measured: that
- * round trip, not the guest, was what bounded throughput). A request whose deadline passes while
- * it runs gets its worker terminated (the only way to stop a guest that loops); the requests
- * posted behind it never started, so they go back to the front of the queue, and a warm spare,
- * already holding every module, takes the worker's place.
+ * round trip, not the guest, was what bounded throughput).
+ *
+ * Pipelining must not make a request wait behind someone else's slow guest. A request posted
+ * behind a guest that has run TAKE_BACK_MS is taken back (job-claims.ts decides, race-free,
+ * whether the worker already started it) and goes to the front of the queue for any other
+ * worker; a worker whose guest has run that long gets nothing more posted. And a request's
+ * deadline (its component's timeout_ms) runs from when its guest starts, not from admission:
+ * waiting for a worker is bounded separately, by the same amount (503 QUEUE_TIMEOUT).
+ *
+ * A request whose deadline passes while it runs gets its worker terminated (the only way to stop
+ * a guest that loops); the requests posted behind it never started, so they go back to the front
+ * of the queue, and a warm spare, already holding every module, takes the worker's place.
  */
 import { Worker } from 'node:worker_threads';
 import { VergeError } from '../errors.js';
@@ -15,9 +23,16 @@ import type { FromWorker, GuestRequest, GuestResponse, HostCall, HostReply, Modu
 import { createBridgeEnds, serveHostCalls } from '../capabilities/host-bridge.js';
 import type { LogLevelName } from '../capabilities/logging/levels.js';
 import type { OnBreakerChange } from '../capabilities/kv/store-breakers.js';
+import { JobClaims, type Claim } from './job-claims.js';
 
 /** Requests posted to one worker at once: the running one and the next. */
 export const PIPELINE_DEPTH = 2;
+/**
+ * A guest that has run this long is not followed by another request on its worker: what waits
+ * behind it is taken back. Pipelining pays off for guests that run for about the main-thread
+ * round trip it saves (~0.1 ms); behind a longer one it only adds waiting.
+ */
+export const TAKE_BACK_MS = 5;
 
 export interface PoolOptions {
   size: number;
@@ -37,12 +52,16 @@ export type Outcome = { ok: true; response: GuestResponse } | { ok: false; error
 
 interface Job {
   request: GuestRequest;
+  /** Bounds its guest's run, and, apart, its wait for a worker. */
   deadlineMs: number;
-  /** Absolute (Date.now()) deadline, also sent to the worker so it skips a job that expired while waiting. */
-  deadlineAt: number;
   resolve: (outcome: Outcome) => void;
+  /** Until it starts: the bound on its wait; then its deadline. */
   timer: NodeJS.Timeout | undefined;
   slot: Slot | undefined;
+  /** Its cell in its worker's claims, while posted there. */
+  claim: Claim | undefined;
+  /** performance.now() when it became the first request of its worker (running): NaN before. */
+  startedAt: number;
   done: boolean;
 }
 
@@ -56,6 +75,9 @@ interface Slot {
   settling: boolean;
   /** Module sets posted to the worker and not yet acknowledged, by version. */
   loads: Map<string, { resolve: () => void; reject: (err: Error) => void }>;
+  claims: JobClaims;
+  /** Fires when the running guest reaches TAKE_BACK_MS, while requests wait behind it. */
+  watch: NodeJS.Timeout | undefined;
 }
 
 const WORKER_URL = new URL('../guest/worker.js', import.meta.url);
@@ -68,6 +90,7 @@ export class WorkerPool {
   private inFlight = 0;
   /** Every module set the workers hold, by version: a new worker (a spare) is loaded with all of them before it takes work. */
   private readonly versions = new Map<string, ModuleSpec[]>();
+  private tookBack = 0;
 
   constructor(private readonly options: PoolOptions) {}
 
@@ -131,6 +154,11 @@ export class WorkerPool {
     return this.active.length;
   }
 
+  /** Requests taken back from behind a long-running guest so far. */
+  get takenBack(): number {
+    return this.tookBack;
+  }
+
   /** Admits a request; resolves with the guest's response or the reason it has none. */
   run(request: GuestRequest, deadlineMs: number): Promise<Outcome> {
     return new Promise<Outcome>((resolve) => {
@@ -143,9 +171,10 @@ export class WorkerPool {
         resolve({ ok: false, error: new VergeError('QUEUE_FULL', `all ${this.active.length} workers are busy and ${this.queue.length} requests are queued`) });
         return;
       }
-      const job: Job = { request, deadlineMs, deadlineAt: Date.now() + deadlineMs, resolve, timer: undefined, slot: undefined, done: false };
+      const job: Job = { request, deadlineMs, resolve, timer: undefined, slot: undefined, claim: undefined, startedAt: NaN, done: false };
       this.inFlight++;
-      job.timer = setTimeout(() => this.expire(job), deadlineMs);
+      // Both bounds are deadlineMs long: one timer, restarted when the guest starts.
+      job.timer = setTimeout(() => (Number.isNaN(job.startedAt) ? this.waitedTooLong(job) : this.expire(job)), deadlineMs);
       if (slot) this.post(slot, job);
       else this.queue.push(job);
     });
@@ -157,6 +186,7 @@ export class WorkerPool {
     const until = Date.now() + ms;
     while (this.inFlight > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
     const leftover = [...this.queue, ...this.active.flatMap((s) => s.jobs)];
+    for (const s of this.active) clearTimeout(s.watch);
     for (const job of leftover) this.finish(job, { ok: false, error: new VergeError('SHUTTING_DOWN', 'the node shut down before the request finished') });
     const all = [...this.active, ...this.spares];
     this.active.length = 0;
@@ -171,18 +201,25 @@ export class WorkerPool {
    * instance, which takes milliseconds): a request posted there would wait for it.
    */
   private leastLoaded(): Slot | undefined {
+    const now = performance.now();
     let best: Slot | undefined;
     for (const s of this.active) {
-      if (s.jobs.length >= PIPELINE_DEPTH) continue;
+      if (!this.hasRoom(s, now)) continue;
       if (s.jobs.length === 0 && !s.settling) return s;
       if (!best || s.jobs.length < best.jobs.length) best = s;
     }
     return best;
   }
 
+  /** Room for one more request: the pipeline is not full, and not behind a guest that runs long. */
+  private hasRoom(slot: Slot, now: number): boolean {
+    if (slot.jobs.length === 0) return true;
+    return slot.jobs.length < PIPELINE_DEPTH && now - slot.jobs[0]!.startedAt < TAKE_BACK_MS;
+  }
+
   private spawn(): Slot {
     const worker = new Worker(WORKER_URL, { stdout: false, stderr: false });
-    const slot: Slot = { worker, ready: Promise.resolve(), jobs: [], retired: false, settling: false, loads: new Map() };
+    const slot: Slot = { worker, ready: Promise.resolve(), jobs: [], retired: false, settling: false, loads: new Map(), claims: new JobClaims(), watch: undefined };
     const initialized = new Promise<void>((resolve, reject) => {
       worker.once('message', (msg: FromWorker) => {
         if (msg.t !== 'ready') return reject(new Error(`worker said ${msg.t} before ready`));
@@ -197,7 +234,7 @@ export class WorkerPool {
     const ends = createBridgeEnds();
     serveHostCalls(ends, this.options.hostCall);
     worker.once('exit', () => ends.mainPort.close());
-    const init: ToWorker = { t: 'init', bridge: { port: ends.workerPort, signal: ends.signal } };
+    const init: ToWorker = { t: 'init', bridge: { port: ends.workerPort, signal: ends.signal }, claims: slot.claims.buffer };
     worker.postMessage(init, [ends.workerPort]);
     // The worker handles messages in order: these loads come before any run posted to it.
     const loads = [...this.versions].map(([version, modules]) => this.loadInto(slot, version, modules));
@@ -207,10 +244,52 @@ export class WorkerPool {
   }
 
   private post(slot: Slot, job: Job): void {
+    const claim = slot.claims.offer((cell) => slot.jobs.some((j) => j.claim!.cell === cell));
     slot.jobs.push(job);
     job.slot = slot;
-    const msg: ToWorker = { t: 'run', request: job.request, deadlineAt: job.deadlineAt };
+    job.claim = claim;
+    const msg: ToWorker = { t: 'run', request: job.request, cell: claim.cell, tag: claim.tag };
     slot.worker.postMessage(msg);
+    if (slot.jobs.length === 1) this.startRunning(job);
+    else this.watch(slot);
+  }
+
+  /** The job is its worker's first: its guest runs now (or once the worker has read the message), and its deadline with it. */
+  private startRunning(job: Job): void {
+    job.startedAt = performance.now();
+    if (!job.done) job.timer!.refresh();
+  }
+
+  /** While requests wait behind a worker's running guest: look again when that guest reaches TAKE_BACK_MS. */
+  private watch(slot: Slot): void {
+    if (slot.watch || slot.jobs.length < 2) return;
+    const due = slot.jobs[0]!.startedAt + TAKE_BACK_MS - performance.now();
+    slot.watch = setTimeout(() => {
+      slot.watch = undefined;
+      if (slot.retired || slot.jobs.length < 2) return;
+      if (performance.now() - slot.jobs[0]!.startedAt < TAKE_BACK_MS) return this.watch(slot);
+      this.takeBack(slot);
+    }, Math.max(0, Math.ceil(due)));
+  }
+
+  /** Takes back the requests waiting behind a long-running guest, for other workers (first in the queue). */
+  private takeBack(slot: Slot): void {
+    const back: Job[] = [];
+    for (const job of slot.jobs.slice(1)) if (this.revoke(job)) back.push(job);
+    if (back.length === 0) return;
+    this.tookBack += back.length;
+    this.queue.unshift(...back);
+    for (const s of this.active) this.refill(s);
+  }
+
+  /** Takes a posted job out of its worker, unless the worker has started it. */
+  private revoke(job: Job): boolean {
+    const slot = job.slot!;
+    if (!slot.claims.revoke(job.claim!)) return false;
+    slot.jobs.splice(slot.jobs.indexOf(job), 1);
+    job.slot = undefined;
+    job.claim = undefined;
+    return true;
   }
 
   private onMessage(slot: Slot, msg: FromWorker): void {
@@ -237,13 +316,20 @@ export class WorkerPool {
     slot.settling = msg.settling === true;
     if (msg.t === 'done') this.finish(job, { ok: true, response: msg.response });
     else this.finish(job, { ok: false, error: new VergeError(msg.code, msg.message) });
+    // The worker went straight on to the next one posted.
+    const next = slot.jobs[0];
+    if (next) {
+      this.startRunning(next);
+      this.watch(slot);
+    }
     this.refill(slot);
   }
 
   /** Tops a worker's pipeline up from the admission queue. */
   private refill(slot: Slot): void {
     if (slot.retired) return;
-    while (slot.jobs.length < PIPELINE_DEPTH && this.queue.length > 0) this.post(slot, this.queue.shift()!);
+    const now = performance.now();
+    while (this.queue.length > 0 && this.hasRoom(slot, now)) this.post(slot, this.queue.shift()!);
   }
 
   /** Resolves a job once; later answers for it (a worker that ran it after it expired) are ignored. */
@@ -256,23 +342,25 @@ export class WorkerPool {
     job.resolve(outcome);
   }
 
+  /** Its guest ran past its deadline. */
   private expire(job: Job): void {
-    const slot = job.slot;
-    const running = slot !== undefined && slot.jobs[0] === job;
+    const slot = job.slot!;
+    this.finish(job, { ok: false, error: new VergeError('DEADLINE_EXCEEDED', `the guest did not answer within ${job.deadlineMs} ms; its worker was terminated`) });
+    this.replace(slot, 'deadline');
+  }
+
+  /** No worker started it within its bound on waiting (every worker was busy for that long). */
+  private waitedTooLong(job: Job): void {
+    if (job.slot) {
+      // The worker claimed it first: it is running now, so its deadline starts.
+      if (!this.revoke(job)) return this.startRunning(job);
+    } else {
+      this.queue.splice(this.queue.indexOf(job), 1);
+    }
     this.finish(job, {
       ok: false,
-      error: new VergeError(
-        'DEADLINE_EXCEEDED',
-        `the guest did not answer within ${job.deadlineMs} ms${running ? '; its worker was terminated' : ' (it was still waiting for a worker)'}`,
-      ),
+      error: new VergeError('QUEUE_TIMEOUT', `no worker was free to start the request within ${job.deadlineMs} ms (all ${this.active.length} workers were busy)`),
     });
-    if (!slot) {
-      this.queue.splice(this.queue.indexOf(job), 1);
-      return;
-    }
-    // A job waiting behind another in a worker's pipeline stays there: the worker skips it
-    // (its deadline has passed) and the pool ignores the answer.
-    if (running) this.replace(slot, 'deadline');
   }
 
   private onCrash(slot: Slot, err: Error): void {
@@ -286,14 +374,19 @@ export class WorkerPool {
   private replace(slot: Slot, reason: 'deadline' | 'crash'): void {
     if (slot.retired) return;
     slot.retired = true;
+    clearTimeout(slot.watch);
     void slot.worker.terminate();
     // Its replacement loads every version itself: a load waiting on this worker is not failed by its death.
     for (const waiter of slot.loads.values()) waiter.resolve();
     slot.loads.clear();
-    // Jobs posted behind the one that ran never started: back to the front of the queue.
-    const waiting = slot.jobs.slice(1).filter((j) => !j.done);
+    // Jobs posted behind the one that ran go back to the front of the queue, unless the worker
+    // had started one (the one before it ended just then): that one ends with the worker.
+    const waiting: Job[] = [];
+    for (const j of slot.jobs.filter((j) => !j.done)) {
+      if (this.revoke(j)) waiting.push(j);
+      else this.finish(j, { ok: false, error: new VergeError('WORKER_CRASHED', `the worker running the request was stopped (${reason === 'deadline' ? 'the request before it on that worker ran past its deadline' : 'it died'})`) });
+    }
     slot.jobs.length = 0;
-    for (const j of waiting) j.slot = undefined;
     this.queue.unshift(...waiting);
 
     const spareIndex = this.spares.indexOf(slot);

@@ -73,14 +73,14 @@ export interface GuestRequest {
 }
 
 export type ToWorker =
-  /** First message to every worker. */
-  | { t: 'init'; bridge: { port: MessagePort; signal: SharedArrayBuffer } }
+  /** First message to every worker. claims: the worker's cells of dispatch/job-claims.ts. */
+  | { t: 'init'; bridge: { port: MessagePort; signal: SharedArrayBuffer }; claims: SharedArrayBuffer }
   /** A module set for one app version; answered by 'loaded' or 'load-failed'. Runs for it follow only after. */
   | { t: 'load'; version: string; modules: ModuleSpec[] }
   /** The version's last request ended: drop its modules, instances and recycled memories. */
   | { t: 'unload'; version: string }
-  /** deadlineAt: Date.now() after which the worker answers DEADLINE_EXCEEDED without running the guest. */
-  | { t: 'run'; request: GuestRequest; deadlineAt: number };
+  /** The worker runs it only if it wins the claim (cell, tag); otherwise the pool took it back and it answers nothing. */
+  | { t: 'run'; request: GuestRequest; cell: number; tag: number };
 
 export interface GuestResponse {
   status: number;

@@ -6,13 +6,36 @@ import { VergeError } from '../errors.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+/** Every GuestMemory of this thread (weakly), so that their views can be dropped between requests. */
+const instances = new Set<WeakRef<GuestMemory>>();
+
+/**
+ * Drops every cached view of a guest memory. Called when a request ends: a view would otherwise
+ * keep the last request's memory alive (and resident) however large it grew.
+ */
+export function releaseGuestMemories(): void {
+  for (const ref of instances) {
+    const m = ref.deref();
+    if (m) m.release();
+    else instances.delete(ref);
+  }
+}
+
 export class GuestMemory {
   private buffer: ArrayBuffer | undefined;
   /** Views over the memory, current as of the last `range` (memory.grow detaches the old buffer). */
   u8 = new Uint8Array(0);
   dv = new DataView(new ArrayBuffer(0));
 
-  constructor(private readonly memory: () => WebAssembly.Memory | undefined) {}
+  constructor(private readonly memory: () => WebAssembly.Memory | undefined) {
+    instances.add(new WeakRef(this));
+  }
+
+  release(): void {
+    this.buffer = undefined;
+    this.u8 = new Uint8Array(0);
+    this.dv = new DataView(new ArrayBuffer(0));
+  }
 
   private refresh(what: string): void {
     const memory = this.memory();

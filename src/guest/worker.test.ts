@@ -5,6 +5,8 @@ import wabtInit from 'wabt';
 import { sandboxModule } from '../wasm/binary.js';
 import type { FromWorker, GuestRequest, ModuleSpec, ToWorker } from '../dispatch/protocol.js';
 import { createBridgeEnds } from '../capabilities/host-bridge.js';
+import { JobClaims } from '../dispatch/job-claims.js';
+import { guestRequest } from '../../test/support/guest-request.js';
 
 /**
  * A guest that answers with one digit: '0' plus the byte it finds at address 4096, then leaves a 1
@@ -22,23 +24,7 @@ const LEAKY_GUEST = `(module
     (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))`;
 
 function request(id: string): GuestRequest {
-  return {
-    id,
-    version: 'v1',
-    component: 'leaky',
-    method: 'GET',
-    url: '/',
-    httpVersion: '1.1',
-    rawHeaders: [],
-    remoteAddr: '127.0.0.1',
-    serverName: 'localhost',
-    serverPort: '8080',
-    route: '/',
-    scriptName: '',
-    pathInfo: '',
-    params: [],
-    body: new Uint8Array(0),
-  };
+  return guestRequest(id, 'leaky');
 }
 
 describe('guest worker', () => {
@@ -59,11 +45,13 @@ describe('guest worker', () => {
 
   async function run(id: string): Promise<FromWorker> {
     const answer = next((m) => (m.t === 'done' || m.t === 'fail') && m.id === id);
-    worker.postMessage({ t: 'run', request: request(id), deadlineAt: Date.now() + 10_000 } satisfies ToWorker);
+    const claim = claims.offer(() => false);
+    worker.postMessage({ t: 'run', request: request(id), ...claim } satisfies ToWorker);
     return answer;
   }
 
   let bridgePort: MessagePort;
+  const claims = new JobClaims();
   before(async () => {
     const wabt = await wabtInit();
     const parsed = wabt.parseWat('leaky.wat', LEAKY_GUEST);
@@ -82,7 +70,7 @@ describe('guest worker', () => {
     const ready = next((m) => m.t === 'ready');
     const ends = createBridgeEnds();
     bridgePort = ends.mainPort;
-    worker.postMessage({ t: 'init', bridge: { port: ends.workerPort, signal: ends.signal } } satisfies ToWorker, [ends.workerPort]);
+    worker.postMessage({ t: 'init', bridge: { port: ends.workerPort, signal: ends.signal }, claims: claims.buffer } satisfies ToWorker, [ends.workerPort]);
     await ready;
     const loaded = next((m) => m.t === 'loaded');
     worker.postMessage({ t: 'load', version: 'v1', modules: [spec] } satisfies ToWorker);
@@ -92,6 +80,19 @@ describe('guest worker', () => {
   after(async () => {
     bridgePort.close();
     await worker.terminate();
+  });
+
+  test('skips a request the pool took back before the worker reached it, answering nothing', async () => {
+    const takenBack = claims.offer(() => false);
+    assert.ok(claims.revoke(takenBack));
+    const seen: string[] = [];
+    const record = (m: FromWorker) => void ('id' in m && seen.push(m.id));
+    worker.on('message', record);
+    worker.postMessage({ t: 'run', request: request('taken-back'), ...takenBack } satisfies ToWorker);
+    const answer = await run('after');
+    worker.off('message', record);
+    assert.equal(answer.t, 'done');
+    assert.deepEqual(seen, ['after'], 'the worker ran or answered the request that was taken back');
   });
 
   test('gives every request a linear memory that starts from zeros, even when it is recycled', async () => {

@@ -1,15 +1,17 @@
 /**
  * The worker thread: holds compiled modules, runs one request at a time in a fresh instance.
- * Each module's memory is supplied from a one-slot recycle bin: after a request the memory is
- * zeroed (or dropped, when the guest grew it a lot) so the next instance starts from zeros
- * without paying for a new allocation.
+ * Each module's memory comes from the worker's memory recycler (memory-recycler.ts): after a
+ * request the memory is zeroed (or dropped, when the guest grew it a lot) so the next instance
+ * starts from zeros without paying for a new allocation.
  */
 import { parentPort } from 'node:worker_threads';
 import { isVergeError, type ErrorCode } from '../errors.js';
 import { parseCgiResponse, writeCgiEnvironment, writeWagiArgv } from './cgi.js';
 import { CappedBuffer, LineSink } from './output.js';
 import { CStringListBuilder, ProcExit, WASI_MODULE, cStringList, createWasiImports, type WasiRequest } from './wasi-p1.js';
-import { RECYCLE_GROWTH_BYTES, SANDBOX_MEMORY_IMPORT, WASM_PAGE_BYTES } from '../wasm/binary.js';
+import { SANDBOX_MEMORY_IMPORT } from '../wasm/binary.js';
+import { MemoryRecycler, type MemoryShelf } from './memory-recycler.js';
+import { releaseGuestMemories } from './guest-memory.js';
 import type { FromWorker, GuestRequest, GuestResponse, ToWorker, WagiModuleSpec } from '../dispatch/protocol.js';
 import { VERGE_ABI_MODULE } from '../capabilities/abi.js';
 import { createVergeImports } from '../capabilities/guest-imports.js';
@@ -18,6 +20,7 @@ import { HostBridge } from '../capabilities/host-bridge.js';
 import { WorkerStores } from '../capabilities/kv/worker-stores.js';
 import { ComponentExit, createComponentImports } from '../component/imports.js';
 import { ComponentRunner } from '../component/runner.js';
+import { JobClaims } from '../dispatch/job-claims.js';
 
 /** Room for the CGI header block on top of the body cap. */
 const HEADER_ALLOWANCE = 64 * 1024;
@@ -25,7 +28,7 @@ const HEADER_ALLOWANCE = 64 * 1024;
 const TRANSFER_MIN_BYTES = 16 * 1024;
 
 interface LoadedModule extends WagiModuleSpec {
-  spare: WebAssembly.Memory | undefined;
+  memories: MemoryShelf | undefined;
 }
 
 const port = parentPort;
@@ -34,6 +37,7 @@ const post = (msg: FromWorker, transfer?: ArrayBuffer[]) => port.postMessage(msg
 
 /** Module sets by app version, then by component name. */
 const versions = new Map<string, Map<string, LoadedModule | ComponentRunner>>();
+const recycler = new MemoryRecycler();
 const stdout = new CappedBuffer();
 // Set up by the load message, before any request runs.
 let scope: GuestScope;
@@ -59,24 +63,6 @@ const env = new CStringListBuilder();
 const setEnv = (name: string, value: string) => void env.addPair(name, value);
 const argv = new CStringListBuilder();
 const addArg = (arg: string) => void argv.add(arg);
-
-function acquireMemory(m: LoadedModule): WebAssembly.Memory | undefined {
-  if (!m.memory) return undefined;
-  const spare = m.spare;
-  if (spare) {
-    m.spare = undefined;
-    return spare;
-  }
-  return new WebAssembly.Memory({ initial: m.memory.initialPages, maximum: m.memory.maximumPages });
-}
-
-function recycleMemory(m: LoadedModule, memory: WebAssembly.Memory | undefined): void {
-  if (!memory || !m.memory) return;
-  const bytes = memory.buffer.byteLength;
-  if (bytes > m.memory.initialPages * WASM_PAGE_BYTES + RECYCLE_GROWTH_BYTES) return;
-  new Uint8Array(memory.buffer).fill(0);
-  m.spare = memory;
-}
 
 function classify(err: unknown): { code: ErrorCode; message: string } {
   if (isVergeError(err)) return { code: err.code, message: err.message };
@@ -132,7 +118,7 @@ function run(req: GuestRequest): void {
   scope.begin(req.id, m.component, m.grants);
   stdout.reset(m.maxResponseBytes + HEADER_ALLOWANCE);
   stderr.reset();
-  const memory = acquireMemory(m);
+  const memory = m.memories?.take();
   env.reset();
   writeCgiEnvironment(req, setEnv);
   argv.reset();
@@ -172,10 +158,11 @@ function run(req: GuestRequest): void {
   if (failure) post({ t: 'fail', id: req.id, ...failure });
   // Zeroing happens after the answer is posted, off the request's latency.
   state = { ...state, memory: undefined, stdin: new Uint8Array(0) };
-  recycleMemory(m, memory);
+  if (memory) m.memories!.give(memory);
 }
 
 function init(msg: Extract<ToWorker, { t: 'init' }>): void {
+  claims = new JobClaims(msg.claims);
   scope = new GuestScope(() => state.memory, new HostBridge(msg.bridge.port, msg.bridge.signal), stores, post);
   vergeImports = createVergeImports(scope);
   componentImports = createComponentImports(scope, { stdout: componentStdout, stderr });
@@ -186,8 +173,8 @@ async function load(msg: Extract<ToWorker, { t: 'load' }>): Promise<void> {
   const set = new Map<string, LoadedModule | ComponentRunner>();
   try {
     for (const spec of msg.modules) {
-      if (spec.kind === 'component') set.set(spec.component, await ComponentRunner.load(spec, componentImports));
-      else set.set(spec.component, { ...spec, spare: undefined });
+      if (spec.kind === 'component') set.set(spec.component, await ComponentRunner.load(spec, componentImports, recycler));
+      else set.set(spec.component, { ...spec, memories: spec.memory && recycler.shelf(spec.memory, 1) });
     }
   } catch (err) {
     post({ t: 'load-failed', version: msg.version, message: err instanceof Error ? err.message : String(err) });
@@ -197,10 +184,32 @@ async function load(msg: Extract<ToWorker, { t: 'load' }>): Promise<void> {
   post({ t: 'loaded', version: msg.version });
 }
 
-function runOrExpire(msg: Extract<ToWorker, { t: 'run' }>): void {
-  // It waited behind another request in this worker past its deadline; the pool has answered it.
-  if (Date.now() > msg.deadlineAt) post({ t: 'fail', id: msg.request.id, code: 'DEADLINE_EXCEEDED', message: 'expired before it started' });
-  else run(msg.request);
+let claims: JobClaims;
+
+/** A version's last request ended: its modules, instances and kept memories go, and their pages with the next collection. */
+function unload(version: string): void {
+  const set = versions.get(version);
+  versions.delete(version);
+  for (const m of set?.values() ?? []) {
+    if (m instanceof ComponentRunner) m.unload(recycler);
+    else if (m.memories) recycler.forget(m.memories);
+  }
+  if (recycler.collectionDue) {
+    releaseGuestMemories();
+    recycler.collectDropped();
+  }
+}
+
+function runIfClaimed(msg: Extract<ToWorker, { t: 'run' }>): void {
+  // Lost: while it waited here the pool gave it to another worker, or answered it.
+  if (!claims.claim(msg)) return;
+  run(msg.request);
+  // Here, outside run() (whose frame still holds the request's memory), and once no view of a
+  // dropped memory is left, a collection gives its pages back.
+  if (recycler.collectionDue) {
+    releaseGuestMemories();
+    recycler.collectDropped();
+  }
 }
 
 /**
@@ -223,9 +232,9 @@ port.on('message', (msg: ToWorker) => {
     case 'load':
       return inOrder(() => load(msg));
     case 'unload':
-      return inOrder(() => void versions.delete(msg.version));
+      return inOrder(() => unload(msg.version));
     case 'run':
-      if (pending) inOrder(() => runOrExpire(msg));
-      else runOrExpire(msg);
+      if (pending) inOrder(() => runIfClaimed(msg));
+      else runIfClaimed(msg);
   }
 });

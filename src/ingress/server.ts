@@ -171,7 +171,7 @@ function sendError(res: ServerResponse, error: VergeError, id: string): void {
     'content-length': Buffer.byteLength(body),
     'x-request-id': id,
   };
-  if (error.code === 'QUEUE_FULL' || error.code === 'SHUTTING_DOWN') headers['retry-after'] = 1;
+  if (error.code === 'QUEUE_FULL' || error.code === 'QUEUE_TIMEOUT' || error.code === 'SHUTTING_DOWN') headers['retry-after'] = 1;
   if (error.code === 'SHUTTING_DOWN') headers.connection = 'close';
   res.writeHead(error.status, headers);
   res.end(body);

@@ -1,0 +1,178 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { FD_WRITE, POLL_ONEOFF, SLEEP, VERGE, at, respondWith, wat } from '../../test/support/wat.js';
+import { guestRequest } from '../../test/support/guest-request.js';
+import { sandboxModule } from '../wasm/binary.js';
+import type { GuestRequest, HostCall, HostReply, ModuleSpec } from './protocol.js';
+import { TAKE_BACK_MS, WorkerPool, type Outcome, type PoolOptions } from './pool.js';
+
+const OK = 'content-type: text/plain\n\nok';
+
+/** Real worker threads running tiny WAT guests; host calls are answered (and counted) here. */
+async function modules(): Promise<ModuleSpec[]> {
+  const [store, storeLen] = at(2048, 'default');
+  const [key, keyLen] = at(2100, 'n');
+  const guests: Record<string, string> = {
+    ok: `(module ${FD_WRITE} (memory 1) ${respondWith(OK)} (func (export "_start") (call $respond)))`,
+    loop: `(module (memory 1) (func (export "_start") (loop $l (br $l))))`,
+    // Sleeps 300 ms, then answers.
+    slow: `(module ${FD_WRITE} ${POLL_ONEOFF} (memory 1) ${respondWith(OK)} ${SLEEP} (func (export "_start") (call $sleep_ms (i32.const 300)) (call $respond)))`,
+    // Increments a counter (a host call the test sees), runs about TAKE_BACK_MS, then answers.
+    count: `(module ${FD_WRITE} ${POLL_ONEOFF} ${VERGE} (memory 1) ${respondWith(OK)} ${SLEEP} ${store} ${key}
+      (func (export "_start")
+        (drop (call $kv_increment (call $kv_open (i32.const 2048) (i32.const ${storeLen})) (i32.const 2100) (i32.const ${keyLen}) (i64.const 1) (i32.const 3000)))
+        (call $sleep_ms (i32.const ${TAKE_BACK_MS}))
+        (call $respond)))`,
+  };
+  const specs: ModuleSpec[] = [];
+  for (const [component, source] of Object.entries(guests)) {
+    const sandboxed = sandboxModule(await wat(source), 16);
+    specs.push({
+      kind: 'wagi',
+      component,
+      module: new WebAssembly.Module(sandboxed.bytes),
+      memory: sandboxed.memory,
+      maxResponseBytes: 1024,
+      grants: { kvStores: component === 'count' ? [{ name: 'default', backend: 'memory', file: undefined }] : [], variables: [], outbound: false },
+    });
+  }
+  return specs;
+}
+
+let nextId = 0;
+function request(component: string): GuestRequest {
+  return guestRequest(`r${++nextId}`, component);
+}
+
+async function until(condition: () => boolean, ms = 2000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+function errorOf(outcome: Outcome): string {
+  return outcome.ok ? `ok ${outcome.response.status}` : outcome.error.code;
+}
+
+function bodyOf(outcome: Outcome): string {
+  assert.ok(outcome.ok, outcome.ok ? '' : `${outcome.error.code}: ${outcome.error.message}`);
+  return Buffer.from(outcome.response.body).toString();
+}
+
+describe('WorkerPool', () => {
+  let specs: ModuleSpec[];
+  /** Host calls made, by request id. */
+  const calls = new Map<string, number>();
+  const replaced: string[] = [];
+  const pools: WorkerPool[] = [];
+
+  async function pool(options: Partial<PoolOptions> & Pick<PoolOptions, 'size'>): Promise<WorkerPool> {
+    const p = new WorkerPool({
+      spares: 1,
+      queueLimit: 100,
+      hostCall: async (call: HostCall): Promise<HostReply> => {
+        calls.set(call.requestId, (calls.get(call.requestId) ?? 0) + 1);
+        return { ok: true, value: BigInt(calls.get(call.requestId)!) };
+      },
+      onWorkerReplaced: (reason) => replaced.push(reason),
+      ...options,
+    });
+    pools.push(p);
+    await p.start();
+    await p.load('v1', specs);
+    return p;
+  }
+
+  before(async () => {
+    specs = await modules();
+  });
+  after(async () => {
+    await Promise.all(pools.map((p) => p.close(0)));
+  });
+
+  test('queues what no worker can take, up to its limit, then answers QUEUE_FULL', async () => {
+    const p = await pool({ size: 1, queueLimit: 1 });
+    const looping = p.run(request('loop'), 300);
+    const queued = p.run(request('ok'), 5000);
+    // Queued at once, or taken back from behind the loop within TAKE_BACK_MS.
+    await until(() => p.queued === 1);
+    assert.equal(errorOf(await p.run(request('ok'), 5000)), 'QUEUE_FULL');
+    assert.equal(errorOf(await looping), 'DEADLINE_EXCEEDED');
+    assert.equal(bodyOf(await queued), 'ok');
+    assert.equal(p.busy, 0);
+  });
+
+  test('terminates a guest at its deadline and puts a warm spare in its place', async () => {
+    const p = await pool({ size: 1 });
+    const before = replaced.length;
+    const t0 = performance.now();
+    const outcome = await p.run(request('loop'), 200);
+    const elapsed = performance.now() - t0;
+    assert.equal(errorOf(outcome), 'DEADLINE_EXCEEDED');
+    assert.match(outcome.ok ? '' : outcome.error.message, /within 200 ms; its worker was terminated/);
+    assert.ok(elapsed >= 190 && elapsed < 1000, `answered after ${elapsed} ms`);
+    assert.deepEqual(replaced.slice(before), ['deadline']);
+    assert.equal(p.workers, 1);
+    assert.equal(bodyOf(await p.run(request('ok'), 5000)), 'ok');
+  });
+
+  test("a request's deadline runs from when its guest starts, not while it waits behind another guest", async () => {
+    // One worker: the slow guest (300 ms) waits ~400 ms for the loop to be killed. 700 ms in
+    // all is past its 600 ms timeout, but neither its wait nor its run is.
+    const p = await pool({ size: 1 });
+    const looping = p.run(request('loop'), 400);
+    const slow = await p.run(request('slow'), 600);
+    assert.equal(errorOf(await looping), 'DEADLINE_EXCEEDED');
+    assert.equal(bodyOf(slow), 'ok');
+  });
+
+  test('a request that finds no free worker within its timeout answers QUEUE_TIMEOUT and never runs', async () => {
+    const p = await pool({ size: 1 });
+    const looping = p.run(request('loop'), 1000);
+    const req = request('count');
+    const t0 = performance.now();
+    const outcome = await p.run(req, 200);
+    const elapsed = performance.now() - t0;
+    assert.equal(errorOf(outcome), 'QUEUE_TIMEOUT');
+    assert.ok(elapsed >= 190 && elapsed < 800, `answered after ${elapsed} ms`);
+    assert.equal(errorOf(await looping), 'DEADLINE_EXCEEDED');
+    assert.equal(bodyOf(await p.run(request('count'), 5000)), 'ok');
+    assert.equal(calls.get(req.id), undefined, 'the guest of the request that timed out never ran');
+  });
+
+  test('takes a request back from behind a looping guest and gives it to the other worker at once', async () => {
+    const p = await pool({ size: 2 });
+    const looping = p.run(request('loop'), 2000);
+    // The first goes to the idle worker; the second behind the loop (the pipeline with room).
+    const first = p.run(request('ok'), 1000);
+    const t0 = performance.now();
+    const second = await p.run(request('ok'), 1000);
+    const elapsed = performance.now() - t0;
+    assert.equal(bodyOf(await first), 'ok');
+    assert.equal(bodyOf(second), 'ok');
+    assert.ok(elapsed < 500, `answered after ${elapsed} ms, behind the loop`);
+    assert.equal(errorOf(await looping), 'DEADLINE_EXCEEDED');
+  });
+
+  test('runs every request exactly once while requests are taken back as their worker reaches them', async () => {
+    // Guests that run about TAKE_BACK_MS: the pool takes requests back just as the worker may be
+    // claiming them. Each guest makes one host call, counted by request id.
+    const p = await pool({ size: 2 });
+    const ids: string[] = [];
+    const outcomes: Outcome[] = [];
+    const client = async () => {
+      for (let i = 0; i < 60; i++) {
+        const req = request('count');
+        ids.push(req.id);
+        outcomes.push(await p.run(req, 5000));
+      }
+    };
+    await Promise.all(Array.from({ length: 6 }, client));
+    assert.deepEqual(new Set(outcomes.map(errorOf)), new Set(['ok 200']));
+    const runs = ids.map((id) => calls.get(id) ?? 0);
+    assert.deepEqual(new Set(runs), new Set([1]), 'a request ran twice, or not at all');
+    assert.ok(p.takenBack > 0, 'no request was taken back: the test did not exercise the race');
+  });
+});
