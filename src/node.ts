@@ -119,7 +119,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   metrics = createMetrics({ queued: () => pool.queued, busy: () => pool.busy, workers: () => pool.workers });
 
   let draining = false;
-  const server = createIngress({ router: buildRouter(app), pool, logger, metrics, draining: () => draining });
+  const server = createIngress({ router: buildRouter(app), version: caps.version, pool, logger, metrics, draining: () => draining });
   let url: string;
   try {
     url = await listen(server, listenAt);

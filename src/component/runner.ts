@@ -13,7 +13,7 @@ import { RECYCLE_GROWTH_BYTES, SANDBOX_MEMORY_IMPORT, WASM_PAGE_BYTES } from '..
 import type { ComponentModuleSpec, GuestRequest, GuestResponse } from '../dispatch/protocol.js';
 import { HOP_BY_HOP } from '../guest/cgi.js';
 import { ComponentExit } from './imports.js';
-import { Fields, IncomingRequest, ResponseOutparam, bodyCaps, flattenHeaders, methodOf, FORBIDDEN_HEADERS } from './wasi-http.js';
+import { Fields, IncomingRequest, ResponseOutparam, flattenHeaders, methodOf, FORBIDDEN_HEADERS } from './wasi-http.js';
 
 /**
  * jco's glue asks for JSPI with `try { xAsync = WebAssembly.promising(f) } catch { xAsync = f }`
@@ -139,7 +139,6 @@ export class ComponentRunner {
     const instance = this.next ?? this.instantiate();
     this.next = undefined;
     instance.served++;
-    bodyCaps.response = this.spec.maxResponseBytes;
     const out = new ResponseOutparam();
     let response: GuestResponse;
     try {
@@ -150,11 +149,11 @@ export class ComponentRunner {
         if (!(e instanceof ComponentExit && e.code === 0 && out.response)) {
           // A guest that traps because its body write was refused is over its response cap.
           const body = out.response?.tag === 'ok' ? out.response.val.outgoingBody : undefined;
-          if (body?.buffer.overflow) throw tooLarge();
+          if (body?.buffer.overflow) throw tooLarge(this.spec.maxResponseBytes);
           throw e;
         }
       }
-      response = responseOf(out);
+      response = responseOf(out, this.spec.maxResponseBytes);
     } catch (e) {
       this.retired.push(instance.memories);
       throw e;
@@ -199,11 +198,11 @@ function incomingRequest(req: GuestRequest): IncomingRequest {
   });
 }
 
-function tooLarge(): VergeError {
-  return new VergeError('RESPONSE_TOO_LARGE', `the component wrote a response body over the component's max_response_bytes (${bodyCaps.response} bytes)`);
+function tooLarge(cap: number): VergeError {
+  return new VergeError('RESPONSE_TOO_LARGE', `the component wrote a response body over the component's max_response_bytes (${cap} bytes)`);
 }
 
-function responseOf(out: ResponseOutparam): GuestResponse {
+function responseOf(out: ResponseOutparam, cap: number): GuestResponse {
   const set = out.response;
   if (!set) throw new VergeError('GUEST_BAD_RESPONSE', 'the component returned from handle without setting a response');
   if (set.tag === 'err') {
@@ -211,6 +210,6 @@ function responseOf(out: ResponseOutparam): GuestResponse {
   }
   const response = set.val;
   const body = response.outgoingBody;
-  if (body?.buffer.overflow) throw tooLarge();
+  if (body?.buffer.overflow) throw tooLarge(cap);
   return { status: response.status, headers: flattenHeaders(response.fields, HOP_BY_HOP), body: body ? body.buffer.bytes() : new Uint8Array(0) };
 }

@@ -7,6 +7,7 @@ import { cgiEnvironment, paramVariable, parseCgiResponse } from './cgi.js';
 function request(overrides: Partial<GuestRequest> = {}): GuestRequest {
   return {
     id: 'req-1',
+    version: 'app',
     component: 'api',
     method: 'GET',
     url: '/api/users/42?x=1&y=two',

@@ -24,6 +24,7 @@ const LEAKY_GUEST = `(module
 function request(id: string): GuestRequest {
   return {
     id,
+    version: 'app',
     component: 'leaky',
     method: 'GET',
     url: '/',

@@ -15,8 +15,8 @@ import { VERGE_ABI_MODULE } from '../capabilities/abi.js';
 import { createVergeImports } from '../capabilities/guest-imports.js';
 import { GuestScope } from '../capabilities/guest-scope.js';
 import { HostBridge } from '../capabilities/host-bridge.js';
-import { WorkerStores } from '../capabilities/kv/worker-stores.js';
-import { ComponentExit, createComponentImports } from '../component/imports.js';
+import { createComponentImports } from '../capabilities/guest-imports.js';
+import { ComponentExit } from '../component/imports.js';
 import { ComponentRunner } from '../component/runner.js';
 
 /** Room for the CGI header block on top of the body cap. */
@@ -39,7 +39,6 @@ const stdout = new CappedBuffer();
 // Set up by the load message, before any request runs.
 let scope: GuestScope;
 let vergeImports: ReturnType<typeof createVergeImports>;
-const stores = new WorkerStores((store, side, state, reason) => post({ t: 'breaker', store, side, state, reason }));
 const stderr = new LineSink((line) => scope.log('info', line, 'stderr'));
 /** A component's stdout is not its response (that is wasi:http): its lines go to the log. */
 const componentStdout = new LineSink((line) => scope.log('info', line, 'stdout'));
@@ -95,8 +94,12 @@ function postResponse(id: string, response: GuestResponse, settling = false): vo
   post(settling ? { t: 'done', id, response, settling } : { t: 'done', id, response }, transfer);
 }
 
+/** The deadline of the request being run, for its host calls. */
+let deadlineAt: number | undefined;
+
 function runComponent(runner: ComponentRunner, req: GuestRequest): void {
-  scope.begin(req.id, runner.spec.component, runner.spec.grants);
+  const { spec } = runner;
+  scope.begin({ id: req.id, version: req.version, component: spec.component, grants: spec.grants, deadlineAt, maxResponseBytes: spec.maxResponseBytes });
   componentStdout.reset();
   stderr.reset();
   let response: GuestResponse | undefined;
@@ -129,7 +132,7 @@ function run(req: GuestRequest): void {
     post({ t: 'fail', id: req.id, code: 'INTERNAL', message: `component ${req.component} is not loaded in this worker` });
     return;
   }
-  scope.begin(req.id, m.component, m.grants);
+  scope.begin({ id: req.id, version: req.version, component: m.component, grants: m.grants, deadlineAt, maxResponseBytes: m.maxResponseBytes });
   stdout.reset(m.maxResponseBytes + HEADER_ALLOWANCE);
   stderr.reset();
   const memory = acquireMemory(m);
@@ -177,7 +180,7 @@ function run(req: GuestRequest): void {
 let loading: Promise<void> = Promise.resolve();
 
 async function load(msg: Extract<ToWorker, { t: 'load' }>): Promise<void> {
-  scope ??= new GuestScope(() => state.memory, new HostBridge(msg.bridge.port, msg.bridge.signal), stores, post);
+  scope ??= new GuestScope(() => state.memory, new HostBridge(msg.bridge.port, msg.bridge.signal), post);
   vergeImports ??= createVergeImports(scope);
   componentImports ??= createComponentImports(scope, { stdout: componentStdout, stderr });
   for (const spec of msg.modules) {
@@ -190,7 +193,10 @@ async function load(msg: Extract<ToWorker, { t: 'load' }>): Promise<void> {
 function runOrExpire(msg: Extract<ToWorker, { t: 'run' }>): void {
   // It waited behind another request in this worker past its deadline; the pool has answered it.
   if (Date.now() > msg.deadlineAt) post({ t: 'fail', id: msg.request.id, code: 'DEADLINE_EXCEEDED', message: 'expired before it started' });
-  else run(msg.request);
+  else {
+    deadlineAt = msg.deadlineAt;
+    run(msg.request);
+  }
 }
 
 let loaded = false;

@@ -29,6 +29,8 @@ export const INGRESS_LIMITS = {
 
 export interface IngressOptions {
   router: Router<ComponentConfig>;
+  /** The app version requests are admitted to (its capability state answers their host calls). */
+  version: string;
   pool: WorkerPool;
   logger: Logger;
   metrics: Metrics;
@@ -101,6 +103,7 @@ async function handle(opts: IngressOptions, req: IncomingMessage, res: ServerRes
     const local = req.socket.localAddress ?? '';
     const request: GuestRequest = {
       id,
+      version: opts.version,
       component: component.name,
       method: req.method ?? 'GET',
       url,

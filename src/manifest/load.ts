@@ -10,9 +10,8 @@ import { VergeError } from '../errors.js';
 import { parsePattern, patternShape } from '../ingress/router.js';
 import { DEFAULT_LIMITS, MAX_INSTANCE_REUSE, type AppConfig, type BuildConfig, type ComponentConfig, type Limits, type RouteConfig } from './config.js';
 import { Fields, ManifestProblems } from './fields.js';
-import { readKeyValueStores, readStoreGrants } from '../capabilities/kv/schema.js';
-import { readVariableGrants, readVariables } from '../capabilities/variables/schema.js';
-import { readOutboundGrants } from '../capabilities/outbound-http/schema.js';
+import { CAPABILITY_LIST } from '../capabilities/index.js';
+import type { CapabilityAppFields, CapabilityComponentFields } from '../capabilities/capability.js';
 
 export const MANIFEST_FILE = 'verge.toml';
 const NAME = /^[a-z0-9]([a-z0-9_-]{0,62}[a-z0-9])?$/;
@@ -62,8 +61,8 @@ export function parseManifest(text: string, file: string): AppConfig {
   const version = app?.string('version');
   const description = app?.string('description');
   app?.done();
-  const keyValueStores = readKeyValueStores(root, problems);
-  const variables = readVariables(root, problems);
+  // Each capability reads its own app-level tables and, below, its grants on each component.
+  const capabilityFields = Object.assign({}, ...CAPABILITY_LIST.map((cap) => cap.manifest.readApp?.(root, problems))) as CapabilityAppFields;
 
   const components = new Map<string, ComponentConfig>();
   for (const [componentName, c] of root.tables('component')) {
@@ -71,9 +70,7 @@ export function parseManifest(text: string, file: string): AppConfig {
     const source = c.string('source', { required: true, expected: 'a path to a .wasm file, relative to the manifest' });
     const componentDescription = c.string('description');
     const limits = readLimits(c.table('limits'));
-    const storeGrants = readStoreGrants(c, keyValueStores, problems);
-    const variableGrants = readVariableGrants(c, variables, problems);
-    const outboundGrants = readOutboundGrants(c, problems);
+    const grants = Object.assign({}, ...CAPABILITY_LIST.map((cap) => cap.manifest.readComponent?.(c, capabilityFields, problems))) as CapabilityComponentFields;
     const instanceReuse = c.integer('instance_reuse', { min: 1, max: MAX_INSTANCE_REUSE, unit: 'requests per instance' }) ?? 1;
     const build = readBuild(c, dir, problems);
     c.done();
@@ -86,9 +83,7 @@ export function parseManifest(text: string, file: string): AppConfig {
         description: componentDescription,
         limits,
         build,
-        keyValueStores: Object.freeze(storeGrants),
-        allowedOutboundHosts: Object.freeze(outboundGrants),
-        variables: Object.freeze(variableGrants),
+        ...grants,
         instanceReuse,
       }),
     );
@@ -131,8 +126,7 @@ export function parseManifest(text: string, file: string): AppConfig {
     description,
     routes: Object.freeze(routes.map((r) => Object.freeze(r))) as RouteConfig[],
     components,
-    keyValueStores,
-    variables,
+    ...capabilityFields,
   });
 }
 

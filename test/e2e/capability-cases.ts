@@ -141,7 +141,7 @@ export const CAPABILITY_CASES: CapabilityCase[] = [
   {
     name: 'logging: 200 records per request are kept, then one truncation notice',
     grants: 'none',
-    steps: [{ op: 'log', query: { msg: 'again and again', times: 500 }, expect: ok('logged'), log: 'log truncated', maxGuestRecords: 200 }],
+    steps: [{ op: 'log-many', query: { msg: 'again and again', times: 500 }, expect: ok('logged'), log: 'log truncated', maxGuestRecords: 200 }],
   },
   {
     name: 'outbound: an allowed origin answers through the guest',
