@@ -21,6 +21,8 @@ export interface CapabilityHostOptions {
   envFile?: string | undefined;
   onBreaker?: OnBreakerChange | undefined;
   logger: Logger;
+  /** The capabilities to serve: the map in index.ts unless a test brings its own. */
+  capabilities?: readonly Capability[];
 }
 
 export interface CapabilityHost {
@@ -50,6 +52,7 @@ interface Version {
 }
 
 export function createCapabilityHost(opts: CapabilityHostOptions): CapabilityHost {
+  const capabilities = opts.capabilities ?? CAPABILITY_LIST;
   const versions = new Map<string, Version>();
   const shared = new Map<string, { value: unknown; close: (value: unknown) => Promise<void> }>();
   const requests = new Map<string, { abort: AbortController; locals: Map<string, unknown> }>();
@@ -99,7 +102,7 @@ export function createCapabilityHost(opts: CapabilityHostOptions): CapabilityHos
           return entry.value as T;
         },
       };
-      const parts = CAPABILITY_LIST.flatMap((capability) => (capability.prepare ? [{ capability, state: capability.prepare(app, ctx) }] : []));
+      const parts = capabilities.flatMap((capability) => (capability.prepare ? [{ capability, state: capability.prepare(app, ctx) }] : []));
       versions.set(versionId, { app, parts });
       return {
         grantsFor(component) {
@@ -138,7 +141,7 @@ export function createCapabilityHost(opts: CapabilityHostOptions): CapabilityHos
       shared.clear();
       versions.clear();
       await Promise.all(entries.map((e) => e.close(e.value)));
-      await Promise.all(CAPABILITY_LIST.map((c) => c.close?.()));
+      await Promise.all(capabilities.map((c) => c.close?.()));
     },
   };
 }

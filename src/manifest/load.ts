@@ -11,7 +11,7 @@ import { parsePattern, patternShape } from '../ingress/router.js';
 import { DEFAULT_LIMITS, MAX_INSTANCE_REUSE, type AppConfig, type BuildConfig, type ComponentConfig, type Limits, type RouteConfig } from './config.js';
 import { Fields, ManifestProblems } from './fields.js';
 import { CAPABILITY_LIST } from '../capabilities/index.js';
-import type { CapabilityAppFields, CapabilityComponentFields } from '../capabilities/capability.js';
+import type { Capability, CapabilityAppFields, CapabilityComponentFields } from '../capabilities/capability.js';
 
 export const MANIFEST_FILE = 'verge.toml';
 const NAME = /^[a-z0-9]([a-z0-9_-]{0,62}[a-z0-9])?$/;
@@ -41,7 +41,8 @@ export function loadManifest(target = '.'): AppConfig {
   return parseManifest(text, file);
 }
 
-export function parseManifest(text: string, file: string): AppConfig {
+/** `capabilities`: the map in capabilities/index.ts unless a test brings its own. */
+export function parseManifest(text: string, file: string, capabilities: readonly Capability[] = CAPABILITY_LIST): AppConfig {
   let doc: Record<string, unknown>;
   try {
     // Integers as bigint, so a TOML float such as 64.0 (a JS integer) is told apart and refused.
@@ -62,7 +63,7 @@ export function parseManifest(text: string, file: string): AppConfig {
   const description = app?.string('description');
   app?.done();
   // Each capability reads its own app-level tables and, below, its grants on each component.
-  const capabilityFields = Object.assign({}, ...CAPABILITY_LIST.map((cap) => cap.manifest.readApp?.(root, problems))) as CapabilityAppFields;
+  const capabilityFields = Object.assign({}, ...capabilities.map((cap) => cap.manifest.readApp?.(root, problems))) as CapabilityAppFields;
 
   const components = new Map<string, ComponentConfig>();
   for (const [componentName, c] of root.tables('component')) {
@@ -70,7 +71,7 @@ export function parseManifest(text: string, file: string): AppConfig {
     const source = c.string('source', { required: true, expected: 'a path to a .wasm file, relative to the manifest' });
     const componentDescription = c.string('description');
     const limits = readLimits(c.table('limits'));
-    const grants = Object.assign({}, ...CAPABILITY_LIST.map((cap) => cap.manifest.readComponent?.(c, capabilityFields, problems))) as CapabilityComponentFields;
+    const grants = Object.assign({}, ...capabilities.map((cap) => cap.manifest.readComponent?.(c, capabilityFields, problems))) as CapabilityComponentFields;
     const instanceReuse = c.integer('instance_reuse', { min: 1, max: MAX_INSTANCE_REUSE, unit: 'requests per instance' }) ?? 1;
     const build = readBuild(c, dir, problems);
     c.done();
