@@ -12,10 +12,9 @@ import { CStringListBuilder, ProcExit, WASI_MODULE, cStringList, createWasiImpor
 import { RECYCLE_GROWTH_BYTES, SANDBOX_MEMORY_IMPORT, WASM_PAGE_BYTES } from '../wasm/binary.js';
 import type { FromWorker, GuestRequest, GuestResponse, ToWorker, WagiModuleSpec } from '../dispatch/protocol.js';
 import { VERGE_ABI_MODULE } from '../capabilities/abi.js';
-import { createVergeImports } from '../capabilities/guest-imports.js';
+import { createComponentImports, createVergeImports } from '../capabilities/guest-imports.js';
 import { GuestScope } from '../capabilities/guest-scope.js';
 import { HostBridge } from '../capabilities/host-bridge.js';
-import { createComponentImports } from '../capabilities/guest-imports.js';
 import { ComponentExit } from '../component/imports.js';
 import { ComponentRunner } from '../component/runner.js';
 
