@@ -1,6 +1,6 @@
 /**
- * The verge:v1 import module (docs/abi.md): its name, its status codes, and the functions each
- * capability binds. Shared by the worker-side bindings and `verge check`.
+ * The verge:v1 import module (docs/abi.md): its name and its status codes. The functions are
+ * each capability's (capabilities/index.ts lists them).
  */
 export const VERGE_ABI_MODULE = 'verge:v1';
 
@@ -17,16 +17,6 @@ export const Status = {
   NOT_A_NUMBER: -9,
 } as const;
 export type StatusName = keyof typeof Status;
-
-/** Every verge:v1 function, by capability, so a module importing an unknown one fails at load. */
-export const VERGE_ABI_FUNCTIONS = {
-  kv: ['kv_open', 'kv_get', 'kv_set', 'kv_delete', 'kv_exists', 'kv_increment', 'kv_compare_and_swap', 'kv_list_keys'],
-  'outbound-http': ['http_send', 'http_response_status', 'http_response_headers', 'http_response_body', 'http_close'],
-  variables: ['variable_get'],
-  logging: ['log'],
-} as const;
-
-export const VERGE_ABI_NAMES: ReadonlySet<string> = new Set(Object.values(VERGE_ABI_FUNCTIONS).flat());
 
 /** A refusal or failure a host call reports to the guest as a status code, with a sentence for the log. */
 export class HostCallError extends Error {

@@ -13,11 +13,11 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { isVergeError } from '../errors.js';
 import { fuzzParameters } from '../../test/support/fuzz.js';
-import { Status, VERGE_ABI_NAMES } from './abi.js';
+import { Status } from './abi.js';
+import { VERGE_ABI_NAMES } from './index.js';
 import { createVergeImports } from './guest-imports.js';
 import { GuestScope } from './guest-scope.js';
 import { HostBridge, createBridgeEnds, type BridgeEnds } from './host-bridge.js';
-import { WorkerStores } from './kv/worker-stores.js';
 import type { ComponentGrants } from '../dispatch/protocol.js';
 import { Errno, ProcExit, WASI_P1_FUNCTIONS, cStringList, createWasiImports, type WasiRequest } from '../guest/wasi-p1.js';
 
@@ -75,7 +75,7 @@ describe('host calls under fuzzing', () => {
     memory = new WebAssembly.Memory({ initial: 1, maximum: 1 });
     // No grant here needs the main thread (SQLite runs in this thread; outbound is not granted),
     // so the bridge is never waited on.
-    scope = new GuestScope(() => memory, new HostBridge(ends.workerPort, ends.signal), new WorkerStores(() => {}), () => {});
+    scope = new GuestScope(() => memory, new HostBridge(ends.workerPort, ends.signal), () => {});
     verge = createVergeImports(scope);
     request = {
       memory,
@@ -96,7 +96,7 @@ describe('host calls under fuzzing', () => {
   });
 
   const grants = (): ComponentGrants => ({
-    kvStores: [{ name: 'default', backend: 'sqlite', file: path.join(dir, 'kv.sqlite') }],
+    kvStores: [{ name: 'default', backend: 'sqlite', address: path.join(dir, 'kv.sqlite') }],
     variables: [{ name: 'region', value: 'eu', secret: false }, { name: 'unset', value: undefined, secret: false }],
     outbound: false,
   });
@@ -106,7 +106,7 @@ describe('host calls under fuzzing', () => {
     bytes.fill(0);
     bytes.set(STORE_NAME, 0);
     request.stdinOffset = 0;
-    scope.begin('fuzz', 'fuzz', grants());
+    scope.begin({ id: 'fuzz', version: 'v1', component: 'fuzz', grants: grants() });
     try {
       assert.equal(verge.kv_open!(0 as never, STORE_NAME.length as never), 0);
       for (const c of calls) {

@@ -1,35 +1,96 @@
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { GuestScope } from './guest-scope.js';
+import type { HostBridge } from './host-bridge.js';
+import type { ComponentGrants, FromWorker } from '../dispatch/protocol.js';
+import { GUEST_LOG_LIMITS } from './logging/levels.js';
 import { Status } from './abi.js';
 import { createVergeImports } from './guest-imports.js';
-import { GuestScope } from './guest-scope.js';
-import { HostBridge, createBridgeEnds } from './host-bridge.js';
 import { KV_LIMITS } from './kv/limits.js';
-import { WorkerStores } from './kv/worker-stores.js';
 
-describe('GuestScope store handles', () => {
-  const ends = createBridgeEnds();
-  after(() => {
-    ends.mainPort.close();
-    ends.workerPort.close();
+const grants = (variable: string): ComponentGrants => ({ kvStores: [], variables: [{ name: variable, value: 'v', secret: false }], outbound: false });
+
+function scope() {
+  const posted: FromWorker[] = [];
+  const s = new GuestScope(() => undefined, {} as HostBridge, (m) => posted.push(m));
+  return { s, posted, logs: (id: string) => posted.filter((m) => m.t === 'log' && m.id === id) };
+}
+
+describe('guest scope: a stack of request frames', () => {
+  test('a nested request sees its own grants, and its caller’s come back when it ends', () => {
+    const { s } = scope();
+    s.begin({ id: 'outer', version: 'v1', component: 'a', grants: grants('for_a') });
+    s.begin({ id: 'inner', version: 'v1', component: 'b', grants: grants('for_b') });
+    assert.equal(s.frame.component, 'b');
+    assert.equal(s.grants.variables[0]!.name, 'for_b');
+    s.end();
+    assert.equal(s.frame.id, 'outer');
+    assert.equal(s.grants.variables[0]!.name, 'for_a');
+    s.end();
+    assert.equal(s.depth, 0);
+    assert.throws(() => s.frame, /no request is being served/);
   });
+
+  test('a nested request cannot spend its caller’s log budget', () => {
+    const { s, logs } = scope();
+    s.begin({ id: 'outer', version: 'v1', component: 'a', grants: grants('x') });
+    s.log('info', 'before');
+    s.begin({ id: 'inner', version: 'v1', component: 'b', grants: grants('x') });
+    for (let i = 0; i < GUEST_LOG_LIMITS.maxRecords + 5; i++) s.log('info', 'flood');
+    s.end();
+    s.log('info', 'after');
+    assert.deepEqual(logs('outer').map((m) => m.t === 'log' && m.line), ['before', 'after']);
+    assert.equal(logs('inner').length, GUEST_LOG_LIMITS.maxRecords + 1, 'the budget, then one truncation notice');
+  });
+
+  test('per-request handles are the frame’s own, and a frame is no longer live once it ended', () => {
+    const { s } = scope();
+    const outer = s.begin({ id: 'outer', version: 'v1', component: 'a', grants: grants('x') });
+    s.frame.local('h', () => ['outer handle']);
+    const inner = s.begin({ id: 'inner', version: 'v2', component: 'b', grants: grants('x') });
+    assert.deepEqual(s.frame.local('h', () => ['inner handle']), ['inner handle']);
+    s.end();
+    assert.equal(inner.live, false);
+    assert.equal(outer.live, true);
+    assert.deepEqual(s.frame.local('h', () => ['new']), ['outer handle']);
+  });
+
+  test('per-worker state is made once and shared by every frame', () => {
+    const { s } = scope();
+    let made = 0;
+    s.begin({ id: 'a', version: 'v1', component: 'a', grants: grants('x') });
+    const first = s.worker('stores', () => ({ n: ++made }));
+    s.end();
+    s.begin({ id: 'b', version: 'v1', component: 'b', grants: grants('x') });
+    assert.equal(s.worker('stores', () => ({ n: ++made })), first);
+    assert.equal(made, 1);
+  });
+
+  test('logging outside any request is dropped, not misattributed', () => {
+    const { s, posted } = scope();
+    s.log('info', 'stray');
+    assert.equal(posted.length, 0);
+  });
+});
+
+describe('guest scope: kv_open handles', () => {
   const memory = new WebAssembly.Memory({ initial: 1 });
-  const scope = new GuestScope(() => memory, new HostBridge(ends.workerPort, ends.signal), new WorkerStores(() => {}), () => {});
-  const kvOpen = createVergeImports(scope).kv_open as unknown as (ptr: number, len: number) => number;
+  const s = new GuestScope(() => memory, {} as HostBridge, () => {});
+  const kvOpen = createVergeImports(s).kv_open as unknown as (ptr: number, len: number) => number;
   const name = new TextEncoder().encode('default');
   new Uint8Array(memory.buffer).set(name, 0);
-  const begin = () => scope.begin('req', 'api', { kvStores: [{ name: 'default', backend: 'memory', file: undefined }], variables: [], outbound: false });
+  const begin = () => s.begin({ id: 'req', version: 'v1', component: 'api', grants: { kvStores: [{ name: 'default', backend: 'memory', address: undefined }], variables: [], outbound: false } });
 
   test('a guest that calls kv_open in a loop gets LIMIT_EXCEEDED past the per-request cap instead of growing the handle table', () => {
     begin();
     for (let i = 0; i < KV_LIMITS.maxStoreHandles; i++) assert.equal(kvOpen(0, name.length), i);
     assert.equal(kvOpen(0, name.length), Status.LIMIT_EXCEEDED);
-    scope.end();
+    s.end();
   });
 
   test('the next request starts with no handles open', () => {
     begin();
     assert.equal(kvOpen(0, name.length), 0);
-    scope.end();
+    s.end();
   });
 });

@@ -1,17 +1,16 @@
 /**
- * What the verge:v1 bindings share inside a worker: the guest's memory, the request being served
- * and its component's grants, per-request handles, the log budget, the host bridge and this
- * worker's store connections. One scope per worker; `begin`/`end` bracket each request.
+ * What capability bindings share inside a worker: the guest's memory, the host bridge, per-worker
+ * capability state (store connections), and a stack of request frames. A frame holds one
+ * request's id, app version, component, grants, per-request handles and log budget; `begin`
+ * pushes one and `end` pops it, so a nested call (a component calling another) cannot overwrite
+ * its caller's grants or budget. Work a frame started (an outbound response, a store handle) is
+ * refused once the frame has ended: a reused instance carries nothing into its next request.
  */
 import { HostCallError, Status, type StatusName } from './abi.js';
 import { GuestMemory } from '../guest/guest-memory.js';
 import type { HostBridge } from './host-bridge.js';
-import { applyKvOp } from './kv/ops.js';
-import { REMOTE, type WorkerStores } from './kv/worker-stores.js';
 import { GUEST_LOG_LIMITS, type LogLevelName } from './logging/levels.js';
-import { KV_LIMITS } from './kv/limits.js';
-import type { ComponentGrants, FromWorker, KvOp, OutboundRequestSpec, OutboundResponseSpec } from '../dispatch/protocol.js';
-import { StoreError } from '../backends/store.js';
+import type { ComponentGrants, FromWorker, HostCallBody } from '../dispatch/protocol.js';
 
 /** How loud a refused host call is: denials and failing backends matter to operators; NOT_FOUND and CONFLICT are normal flow. */
 const LOG_LEVEL_FOR: Record<StatusName, LogLevelName> = {
@@ -27,47 +26,100 @@ const LOG_LEVEL_FOR: Record<StatusName, LogLevelName> = {
   NETWORK: 'warn',
 };
 
-interface Current {
+export interface FrameInit {
   id: string;
+  /** The app version serving the request (host calls are routed by it). */
+  version: string;
   component: string;
   grants: ComponentGrants;
+  /** Date.now() past which the request is answered 504 anyway: bounds host calls. */
+  deadlineAt?: number | undefined;
+  /** The largest response body the guest may write. */
+  maxResponseBytes?: number | undefined;
+}
+
+export class Frame {
+  readonly id: string;
+  readonly version: string;
+  readonly component: string;
+  readonly grants: ComponentGrants;
+  readonly deadlineAt: number | undefined;
+  readonly maxResponseBytes: number | undefined;
+  logRecords = 0;
+  logTruncated = false;
+  /** False once the request ended. */
+  live = true;
+  private readonly locals = new Map<string, unknown>();
+
+  constructor(init: FrameInit) {
+    this.id = init.id;
+    this.version = init.version;
+    this.component = init.component;
+    this.grants = init.grants;
+    this.deadlineAt = init.deadlineAt;
+    this.maxResponseBytes = init.maxResponseBytes;
+  }
+
+  /** This request's state for one capability (its handles), made on first use. */
+  local<T>(key: string, make: () => T): T {
+    let v = this.locals.get(key) as T | undefined;
+    if (v === undefined) this.locals.set(key, (v = make()));
+    return v;
+  }
 }
 
 export class GuestScope {
   readonly memory: GuestMemory;
-  private current: Current | undefined;
-  private storeHandles: string[] = [];
-  private responses = new Map<number, OutboundResponseSpec>();
-  private nextResponse = 0;
-  private logRecords = 0;
-  private logTruncated = false;
+  private readonly frames: Frame[] = [];
+  private readonly perWorker = new Map<string, unknown>();
 
   constructor(
     memory: () => WebAssembly.Memory | undefined,
     private readonly bridge: HostBridge,
-    private readonly stores: WorkerStores,
-    private readonly post: (msg: FromWorker) => void,
+    readonly post: (msg: FromWorker) => void,
   ) {
     this.memory = new GuestMemory(memory);
   }
 
-  begin(id: string, component: string, grants: ComponentGrants): void {
-    this.current = { id, component, grants };
-    this.storeHandles = [];
-    this.responses.clear();
-    this.nextResponse = 0;
-    this.logRecords = 0;
-    this.logTruncated = false;
+  begin(init: FrameInit): Frame {
+    const frame = new Frame(init);
+    this.frames.push(frame);
+    return frame;
   }
 
+  /** Ends the innermost request; its caller's frame is current again. */
   end(): void {
-    this.current = undefined;
-    this.responses.clear();
+    const frame = this.frames.pop();
+    if (frame) frame.live = false;
   }
 
-  private get request(): Current {
-    if (!this.current) throw new Error('no request is being served');
-    return this.current;
+  /** The request being served; throws outside one (a guest running between requests is a bug). */
+  get frame(): Frame {
+    const f = this.frames[this.frames.length - 1];
+    if (!f) throw new Error('no request is being served');
+    return f;
+  }
+
+  get depth(): number {
+    return this.frames.length;
+  }
+
+  /** This worker's state for one capability (store connections), made on first use and kept for the worker's life. */
+  worker<T>(key: string, make: () => T): T {
+    let v = this.perWorker.get(key) as T | undefined;
+    if (v === undefined) this.perWorker.set(key, (v = make()));
+    return v;
+  }
+
+  /** The grants of the request being served. */
+  get grants(): ComponentGrants {
+    return this.frame.grants;
+  }
+
+  /** A host call over the bridge on behalf of the current request, bounded by its deadline. */
+  call<T>(body: HostCallBody): T {
+    const { id, version, component, deadlineAt } = this.frame;
+    return this.bridge.call<T>({ ...body, requestId: id, version, component }, deadlineAt);
   }
 
   /**
@@ -92,111 +144,17 @@ export class GuestScope {
     if (level !== 'debug') this.log(level, `${api}: ${err.message}`, 'host');
   }
 
-  /** The grants of the request being served. */
-  get grants(): ComponentGrants {
-    return this.request.grants;
-  }
-
-  /** A guest log call or stderr line, within the per-request budget. */
+  /** A guest log call or stderr line, within the current request's budget. */
   log(level: LogLevelName, line: string, stream: 'guest' | 'stdout' | 'stderr' | 'host' = 'guest'): void {
-    if (!this.current) return;
-    if (this.logTruncated) return;
-    if (this.logRecords >= GUEST_LOG_LIMITS.maxRecords) {
-      this.logTruncated = true;
-      this.post({ t: 'log', id: this.current.id, stream: 'host', level: 'warn', line: `log truncated: more than ${GUEST_LOG_LIMITS.maxRecords} records in one request` });
+    const frame = this.frames[this.frames.length - 1];
+    if (!frame || frame.logTruncated) return;
+    if (frame.logRecords >= GUEST_LOG_LIMITS.maxRecords) {
+      frame.logTruncated = true;
+      this.post({ t: 'log', id: frame.id, stream: 'host', level: 'warn', line: `log truncated: more than ${GUEST_LOG_LIMITS.maxRecords} records in one request` });
       return;
     }
-    this.logRecords++;
+    frame.logRecords++;
     const text = line.length > GUEST_LOG_LIMITS.maxRecordBytes ? line.slice(0, GUEST_LOG_LIMITS.maxRecordBytes) + '…' : line;
-    this.post({ t: 'log', id: this.current.id, stream, level, line: text });
-  }
-
-  // ---- key-value
-
-  openStore(name: string): number {
-    this.checkStore(name);
-    if (this.storeHandles.length >= KV_LIMITS.maxStoreHandles) {
-      throw new HostCallError('LIMIT_EXCEEDED', `at most ${KV_LIMITS.maxStoreHandles} kv_open handles per request: open each store once and keep its handle`);
-    }
-    this.storeHandles.push(name);
-    return this.storeHandles.length - 1;
-  }
-
-  /** Throws ACCESS_DENIED, naming the store and the grants, unless the current request's component may use it. */
-  checkStore(name: string): ComponentGrants['kvStores'][number] {
-    const { grants, component } = this.request;
-    const grant = grants.kvStores.find((s) => s.name === name);
-    if (!grant) {
-      const granted = grants.kvStores.map((s) => s.name);
-      throw new HostCallError(
-        'ACCESS_DENIED',
-        `store ${JSON.stringify(name)} is not granted to component ${component} (key_value_stores = ${JSON.stringify(granted)})`,
-      );
-    }
-    return grant;
-  }
-
-  kv(handle: number, op: KvOp): unknown {
-    const name = this.storeHandles[handle];
-    if (name === undefined) throw new HostCallError('INVALID_ARGUMENT', `no open store has handle ${handle}; call kv_open first`);
-    return this.kvStore(name, op);
-  }
-
-  /**
-   * An operation on a store by name, checked against the current request's grants: a component
-   * instance that serves several requests may keep a wasi:keyvalue bucket from an earlier one.
-   */
-  kvStore(name: string, op: KvOp): unknown {
-    const grant = this.checkStore(name);
-    const { id, component } = this.request;
-    let result: unknown;
-    try {
-      result = this.stores.run(grant, op, (store) => applyKvOp(store, op));
-    } catch (err) {
-      if (err instanceof StoreError) throw new HostCallError(err.reason, `store ${name}: ${err.message}`);
-      throw err;
-    }
-    return result === REMOTE ? this.bridge.call({ op: 'kv', requestId: id, component, store: name, kv: op }) : result;
-  }
-
-  // ---- variables
-
-  variable(name: string): string | undefined {
-    const { grants, component } = this.request;
-    const v = grants.variables.find((g) => g.name === name);
-    if (!v) throw new HostCallError('ACCESS_DENIED', `variable ${JSON.stringify(name)} is not granted to component ${component}`);
-    return v.value;
-  }
-
-  // ---- outbound HTTP
-
-  send(request: OutboundRequestSpec): number {
-    const { grants, component, id } = this.request;
-    if (!grants.outbound) {
-      throw new HostCallError('ACCESS_DENIED', `component ${component} has no allowed_outbound_hosts, so ${describeTarget(request.url)} is refused`);
-    }
-    const response = this.bridge.call<OutboundResponseSpec>({ op: 'http', requestId: id, component, request });
-    const handle = this.nextResponse++;
-    this.responses.set(handle, response);
-    return handle;
-  }
-
-  response(handle: number): OutboundResponseSpec {
-    const r = this.responses.get(handle);
-    if (!r) throw new HostCallError('INVALID_ARGUMENT', `no response has handle ${handle} (closed, or never returned by http_send)`);
-    return r;
-  }
-
-  closeResponse(handle: number): void {
-    if (!this.responses.delete(handle)) throw new HostCallError('INVALID_ARGUMENT', `no response has handle ${handle} (closed, or never returned by http_send)`);
-  }
-}
-
-function describeTarget(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.protocol}//${u.host}`;
-  } catch {
-    return 'the request';
+    this.post({ t: 'log', id: frame.id, stream, level, line: text });
   }
 }

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { isVergeError } from '../errors.js';
 import { componentImporting as componentImportingAll } from '../../test/support/component-bytes.js';
 import { isComponentBinary } from '../wasm/binary.js';
-import { PROVIDED_INTERFACES } from './imports.js';
+import { PROVIDED_INTERFACES } from '../capabilities/index.js';
 import { wat } from '../../test/support/wat.js';
 import { IMPLEMENTED_VERSIONS, importRefusal, isFetchEventHandler, prepareComponent, vergeCacheDir } from './prepare.js';
 

@@ -13,7 +13,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { VergeError } from '../errors.js';
 import { componentImportNames, readLayout, sandboxModule, type SandboxedModule } from '../wasm/binary.js';
 import type { ComponentModuleSpec } from '../dispatch/protocol.js';
-import { PROVIDED_INTERFACES } from './imports.js';
+import { PROVIDED_INTERFACES } from '../capabilities/index.js';
 
 /** What the transpile left in the cache folder, besides the files. */
 interface CacheMeta {

@@ -14,7 +14,7 @@ import type { MemoryRecycler, MemoryShelf } from '../guest/memory-recycler.js';
 import type { ComponentModuleSpec, GuestRequest, GuestResponse } from '../dispatch/protocol.js';
 import { HOP_BY_HOP } from '../guest/cgi.js';
 import { ComponentExit } from './imports.js';
-import { Fields, IncomingRequest, ResponseOutparam, bodyCaps, flattenHeaders, methodOf, FORBIDDEN_HEADERS } from './wasi-http.js';
+import { Fields, IncomingRequest, ResponseOutparam, flattenHeaders, methodOf, FORBIDDEN_HEADERS } from './wasi-http.js';
 
 /**
  * jco's glue asks for JSPI with `try { xAsync = WebAssembly.promising(f) } catch { xAsync = f }`
@@ -124,7 +124,6 @@ export class ComponentRunner {
     const instance = this.next ?? this.instantiate();
     this.next = undefined;
     instance.served++;
-    bodyCaps.response = this.spec.maxResponseBytes;
     const out = new ResponseOutparam();
     let response: GuestResponse;
     try {
@@ -135,11 +134,11 @@ export class ComponentRunner {
         if (!(e instanceof ComponentExit && e.code === 0 && out.response)) {
           // A guest that traps because its body write was refused is over its response cap.
           const body = out.response?.tag === 'ok' ? out.response.val.outgoingBody : undefined;
-          if (body?.buffer.overflow) throw tooLarge();
+          if (body?.buffer.overflow) throw tooLarge(this.spec.maxResponseBytes);
           throw e;
         }
       }
-      response = responseOf(out);
+      response = responseOf(out, this.spec.maxResponseBytes);
     } catch (e) {
       this.retired.push(instance.memories);
       throw e;
@@ -191,11 +190,11 @@ function incomingRequest(req: GuestRequest): IncomingRequest {
   });
 }
 
-function tooLarge(): VergeError {
-  return new VergeError('RESPONSE_TOO_LARGE', `the component wrote a response body over the component's max_response_bytes (${bodyCaps.response} bytes)`);
+function tooLarge(cap: number): VergeError {
+  return new VergeError('RESPONSE_TOO_LARGE', `the component wrote a response body over the component's max_response_bytes (${cap} bytes)`);
 }
 
-function responseOf(out: ResponseOutparam): GuestResponse {
+function responseOf(out: ResponseOutparam, cap: number): GuestResponse {
   const set = out.response;
   if (!set) throw new VergeError('GUEST_BAD_RESPONSE', 'the component returned from handle without setting a response');
   if (set.tag === 'err') {
@@ -203,6 +202,6 @@ function responseOf(out: ResponseOutparam): GuestResponse {
   }
   const response = set.val;
   const body = response.outgoingBody;
-  if (body?.buffer.overflow) throw tooLarge();
+  if (body?.buffer.overflow) throw tooLarge(cap);
   return { status: response.status, headers: flattenHeaders(response.fields, HOP_BY_HOP), body: body ? body.buffer.bytes() : new Uint8Array(0) };
 }

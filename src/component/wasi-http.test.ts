@@ -1,7 +1,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BodyBuffer, Fields, FutureIncomingResponse, FutureTrailers, IncomingBody, IncomingRequest, OutgoingBody, OutgoingResponse, methodName, methodOf } from './wasi-http.js';
+import { BodyBuffer, Fields, FutureIncomingResponse, FutureTrailers, IncomingBody, IncomingRequest, OutgoingBody, createOutgoingTypes, methodName, methodOf } from './wasi-http.js';
 import { InputStream, OutputStream, Pollable, ok, poll } from './wasi-io.js';
+
+const { OutgoingResponse } = createOutgoingTypes(() => ({ response: 32 * 1024 * 1024, outgoingRequest: 10 * 1024 * 1024 }));
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 

@@ -204,9 +204,6 @@ export class BodyBuffer implements ByteSink {
   }
 }
 
-/** The cap for the body the current request's response or outgoing request may write. */
-export const bodyCaps = { response: 32 * 1024 * 1024, outgoingRequest: 10 * 1024 * 1024 };
-
 export class OutgoingBody {
   finished = false;
   private streamTaken = false;
@@ -219,31 +216,6 @@ export class OutgoingBody {
   static finish(body: OutgoingBody, _trailers: Fields | undefined): Result<void, ErrorCode> {
     body.finished = true;
     return ok(undefined);
-  }
-}
-
-export class OutgoingResponse {
-  status = 200;
-  outgoingBody: OutgoingBody | undefined;
-  readonly fields: Fields;
-  constructor(headers: Fields) {
-    this.fields = locked(headers);
-  }
-  statusCode(): number {
-    return this.status;
-  }
-  setStatusCode(code: number): Result<void, void> {
-    if (!Number.isInteger(code) || code < 100 || code > 999) return err(undefined);
-    this.status = code;
-    return ok(undefined);
-  }
-  headers(): Fields {
-    return this.fields;
-  }
-  body(): Result<OutgoingBody, void> {
-    if (this.outgoingBody) return err(undefined);
-    this.outgoingBody = new OutgoingBody(new BodyBuffer(bodyCaps.response, 'response body'));
-    return ok(this.outgoingBody);
   }
 }
 
@@ -280,54 +252,98 @@ export class RequestOptions {
   }
 }
 
-export class OutgoingRequest {
-  method_: Method = { tag: 'get' };
-  path: string | undefined;
-  scheme_: Scheme | undefined;
-  authority_: string | undefined;
-  outgoingBody: OutgoingBody | undefined;
-  readonly fields: Fields;
-  constructor(headers: Fields) {
-    this.fields = locked(headers);
-  }
-  body(): Result<OutgoingBody, void> {
-    if (this.outgoingBody) return err(undefined);
-    this.outgoingBody = new OutgoingBody(new BodyBuffer(bodyCaps.outgoingRequest, 'outgoing request body'));
-    return ok(this.outgoingBody);
-  }
-  method(): Method {
-    return this.method_;
-  }
-  setMethod(m: Method): Result<void, void> {
-    if (m.tag === 'other' && !TOKEN.test(m.val)) return err(undefined);
-    this.method_ = m;
-    return ok(undefined);
-  }
-  pathWithQuery(): string | undefined {
-    return this.path;
-  }
-  setPathWithQuery(p: string | undefined): Result<void, void> {
-    this.path = p;
-    return ok(undefined);
-  }
-  scheme(): Scheme | undefined {
-    return this.scheme_;
-  }
-  setScheme(s: Scheme | undefined): Result<void, void> {
-    this.scheme_ = s;
-    return ok(undefined);
-  }
-  authority(): string | undefined {
-    return this.authority_;
-  }
-  setAuthority(a: string | undefined): Result<void, void> {
-    this.authority_ = a;
-    return ok(undefined);
-  }
-  headers(): Fields {
-    return this.fields;
-  }
+/** The caps for the bodies a guest writes, for the request being served. */
+export interface BodyCaps {
+  response: number;
+  outgoingRequest: number;
 }
+
+/**
+ * The resources whose bodies the guest writes. Their caps come from the request being served
+ * (the scope's frame), so they are made once per worker around a getter rather than read from
+ * module state set before each request.
+ */
+export function createOutgoingTypes(caps: () => BodyCaps) {
+  class OutgoingResponse {
+    status = 200;
+    outgoingBody: OutgoingBody | undefined;
+    readonly fields: Fields;
+    constructor(headers: Fields) {
+      this.fields = locked(headers);
+    }
+    statusCode(): number {
+      return this.status;
+    }
+    setStatusCode(code: number): Result<void, void> {
+      if (!Number.isInteger(code) || code < 100 || code > 999) return err(undefined);
+      this.status = code;
+      return ok(undefined);
+    }
+    headers(): Fields {
+      return this.fields;
+    }
+    body(): Result<OutgoingBody, void> {
+      if (this.outgoingBody) return err(undefined);
+      this.outgoingBody = new OutgoingBody(new BodyBuffer(caps().response, 'response body'));
+      return ok(this.outgoingBody);
+    }
+  }
+
+  class OutgoingRequest {
+    method_: Method = { tag: 'get' };
+    path: string | undefined;
+    scheme_: Scheme | undefined;
+    authority_: string | undefined;
+    outgoingBody: OutgoingBody | undefined;
+    readonly fields: Fields;
+    constructor(headers: Fields) {
+      this.fields = locked(headers);
+    }
+    body(): Result<OutgoingBody, void> {
+      if (this.outgoingBody) return err(undefined);
+      this.outgoingBody = new OutgoingBody(new BodyBuffer(caps().outgoingRequest, 'outgoing request body'));
+      return ok(this.outgoingBody);
+    }
+    method(): Method {
+      return this.method_;
+    }
+    setMethod(m: Method): Result<void, void> {
+      if (m.tag === 'other' && !TOKEN.test(m.val)) return err(undefined);
+      this.method_ = m;
+      return ok(undefined);
+    }
+    pathWithQuery(): string | undefined {
+      return this.path;
+    }
+    setPathWithQuery(p: string | undefined): Result<void, void> {
+      this.path = p;
+      return ok(undefined);
+    }
+    scheme(): Scheme | undefined {
+      return this.scheme_;
+    }
+    setScheme(s: Scheme | undefined): Result<void, void> {
+      this.scheme_ = s;
+      return ok(undefined);
+    }
+    authority(): string | undefined {
+      return this.authority_;
+    }
+    setAuthority(a: string | undefined): Result<void, void> {
+      this.authority_ = a;
+      return ok(undefined);
+    }
+    headers(): Fields {
+      return this.fields;
+    }
+  }
+
+  return { OutgoingResponse, OutgoingRequest };
+}
+
+export type OutgoingTypes = ReturnType<typeof createOutgoingTypes>;
+export type OutgoingResponse = InstanceType<OutgoingTypes['OutgoingResponse']>;
+export type OutgoingRequest = InstanceType<OutgoingTypes['OutgoingRequest']>;
 
 export class IncomingResponse {
   private consumed = false;
@@ -363,6 +379,12 @@ export class FutureIncomingResponse {
     private readonly send: () => Result<IncomingResponse, ErrorCode>,
     /** The request is complete (its body finished, or it has none): the call can go. */
     private readonly requestComplete: () => boolean,
+    /**
+     * The inbound request that made the call is still being served. A reused instance that keeps
+     * the future into its next request gets an error: the call belongs to (and was billed to) the
+     * request that started it.
+     */
+    private readonly owner: { readonly live: boolean } = { live: true },
   ) {}
   subscribe(): Pollable {
     return new Pollable(undefined, this.requestComplete);
@@ -370,6 +392,7 @@ export class FutureIncomingResponse {
   get(): Result<Result<IncomingResponse, ErrorCode>, void> | undefined {
     if (this.taken) return err(undefined);
     this.taken = true;
+    if (!this.owner.live) return ok(err({ tag: 'internal-error', val: 'this outgoing request was started by an earlier inbound request, which has ended' }));
     this.result ??= this.send();
     return ok(this.result);
   }

@@ -33,7 +33,7 @@ async function modules(): Promise<ModuleSpec[]> {
       module: new WebAssembly.Module(sandboxed.bytes),
       memory: sandboxed.memory,
       maxResponseBytes: 1024,
-      grants: { kvStores: component === 'count' ? [{ name: 'default', backend: 'memory', file: undefined }] : [], variables: [], outbound: false },
+      grants: { kvStores: component === 'count' ? [{ name: 'default', backend: 'memory', address: undefined }] : [], variables: [], outbound: false },
     });
   }
   return specs;

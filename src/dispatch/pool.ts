@@ -248,7 +248,7 @@ export class WorkerPool {
     slot.jobs.push(job);
     job.slot = slot;
     job.claim = claim;
-    const msg: ToWorker = { t: 'run', request: job.request, cell: claim.cell, tag: claim.tag };
+    const msg: ToWorker = { t: 'run', request: job.request, cell: claim.cell, tag: claim.tag, timeoutMs: job.deadlineMs };
     slot.worker.postMessage(msg);
     if (slot.jobs.length === 1) this.startRunning(job);
     else this.watch(slot);

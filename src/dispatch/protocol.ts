@@ -6,7 +6,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { ErrorCode } from '../errors.js';
 import type { StatusName } from '../capabilities/abi.js';
-import type { KvBackend } from '../capabilities/kv/schema.js';
+import type { BackendName } from '../backends/registry.js';
 import type { LogLevelName } from '../capabilities/logging/levels.js';
 
 /** A WAGI command module (WASI preview1). */
@@ -44,10 +44,14 @@ export type ModuleSpec = WagiModuleSpec | ComponentModuleSpec;
 
 /** What a component may use, resolved for the worker (default-deny: absent means refused). */
 export interface ComponentGrants {
-  kvStores: Array<{ name: string; backend: KvBackend; file: string | undefined }>;
+  /** A backend that runs in the worker (backends/registry.ts) is opened there at `address`; the others are reached over the host bridge. */
+  kvStores: Array<{ name: string; backend: BackendName; address: string | undefined }>;
   variables: Array<{ name: string; value: string | undefined; secret: boolean }>;
-  /** The component has at least one allowed outbound host (the main thread checks the URL). */
-  outbound: boolean;
+  /**
+   * False without allowed outbound hosts (the main thread checks each URL); otherwise the largest
+   * request body the guest may send.
+   */
+  outbound: false | { maxRequestBodyBytes: number };
 }
 
 /** What a guest needs to know about its request; the worker turns it into a CGI environment. */
@@ -80,7 +84,7 @@ export type ToWorker =
   /** The version's last request ended: drop its modules, instances and recycled memories. */
   | { t: 'unload'; version: string }
   /** The worker runs it only if it wins the claim (cell, tag); otherwise the pool took it back and it answers nothing. */
-  | { t: 'run'; request: GuestRequest; cell: number; tag: number };
+  | { t: 'run'; request: GuestRequest; cell: number; tag: number; /** The request's deadline, counted from when the worker starts it. */ timeoutMs: number };
 
 export interface GuestResponse {
   status: number;
@@ -123,9 +127,23 @@ export interface OutboundResponseSpec {
   body: Uint8Array;
 }
 
-/** Worker → main, over the host bridge (capabilities/host-bridge.ts). */
-export type HostCall =
-  | { op: 'kv'; requestId: string; component: string; store: string; kv: KvOp }
-  | { op: 'http'; requestId: string; component: string; request: OutboundRequestSpec };
+/** What a capability asks the main thread for; the scope adds who is asking. */
+export type HostCallBody = { op: 'kv'; store: string; kv: KvOp } | { op: 'http'; request: OutboundRequestSpec };
+
+/** Who is asking: the request, its app version (the state that answers) and its component. */
+export type HostCallRequest = HostCallBody & { requestId: string; version: string; component: string };
+
+/**
+ * Worker → main, over the host bridge (capabilities/host-bridge.ts). `callId` is echoed on the
+ * reply, so a late reply to a call the worker gave up on is dropped; `deadlineAt` (the request's)
+ * bounds how long the main thread works on it.
+ */
+export type HostCall = HostCallRequest & { callId: number; deadlineAt: number | undefined };
 
 export type HostReply = { ok: true; value: unknown } | { ok: false; status: StatusName; message: string };
+
+/** Main → worker: a reply and the call it answers. */
+export interface HostAnswer {
+  callId: number;
+  reply: HostReply;
+}

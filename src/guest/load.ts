@@ -10,7 +10,8 @@ import { SANDBOX_MEMORY_IMPORT, WASM_PAGE_BYTES, isComponentBinary, sandboxModul
 import type { ComponentModuleSpec, WagiModuleSpec } from '../dispatch/protocol.js';
 import { prepareComponent } from '../component/prepare.js';
 import { WASI_MODULE, WASI_P1_FUNCTIONS } from './wasi-p1.js';
-import { VERGE_ABI_MODULE, VERGE_ABI_NAMES } from '../capabilities/abi.js';
+import { VERGE_ABI_MODULE } from '../capabilities/abi.js';
+import { VERGE_ABI_NAMES } from '../capabilities/index.js';
 
 const WASI_NAMES = new Set<string>(WASI_P1_FUNCTIONS);
 

@@ -46,7 +46,7 @@ describe('guest worker', () => {
   async function run(id: string): Promise<FromWorker> {
     const answer = next((m) => (m.t === 'done' || m.t === 'fail') && m.id === id);
     const claim = claims.offer(() => false);
-    worker.postMessage({ t: 'run', request: request(id), ...claim } satisfies ToWorker);
+    worker.postMessage({ t: 'run', request: request(id), ...claim, timeoutMs: 5000 } satisfies ToWorker);
     return answer;
   }
 
@@ -88,7 +88,7 @@ describe('guest worker', () => {
     const seen: string[] = [];
     const record = (m: FromWorker) => void ('id' in m && seen.push(m.id));
     worker.on('message', record);
-    worker.postMessage({ t: 'run', request: request('taken-back'), ...takenBack } satisfies ToWorker);
+    worker.postMessage({ t: 'run', request: request('taken-back'), ...takenBack, timeoutMs: 5000 } satisfies ToWorker);
     const answer = await run('after');
     worker.off('message', record);
     assert.equal(answer.t, 'done');

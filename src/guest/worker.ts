@@ -14,11 +14,10 @@ import { MemoryRecycler, type MemoryShelf } from './memory-recycler.js';
 import { releaseGuestMemories } from './guest-memory.js';
 import type { FromWorker, GuestRequest, GuestResponse, ToWorker, WagiModuleSpec } from '../dispatch/protocol.js';
 import { VERGE_ABI_MODULE } from '../capabilities/abi.js';
-import { createVergeImports } from '../capabilities/guest-imports.js';
+import { createComponentImports, createVergeImports } from '../capabilities/guest-imports.js';
 import { GuestScope } from '../capabilities/guest-scope.js';
 import { HostBridge } from '../capabilities/host-bridge.js';
-import { WorkerStores } from '../capabilities/kv/worker-stores.js';
-import { ComponentExit, createComponentImports } from '../component/imports.js';
+import { ComponentExit } from '../component/imports.js';
 import { ComponentRunner } from '../component/runner.js';
 import { JobClaims } from '../dispatch/job-claims.js';
 
@@ -42,7 +41,6 @@ const stdout = new CappedBuffer();
 // Set up by the load message, before any request runs.
 let scope: GuestScope;
 let vergeImports: ReturnType<typeof createVergeImports>;
-const stores = new WorkerStores((store, side, state, reason) => post({ t: 'breaker', store, side, state, reason }));
 const stderr = new LineSink((line) => scope.log('info', line, 'stderr'));
 /** A component's stdout is not its response (that is wasi:http): its lines go to the log. */
 const componentStdout = new LineSink((line) => scope.log('info', line, 'stdout'));
@@ -82,8 +80,12 @@ function postResponse(id: string, response: GuestResponse, settling = false): vo
   post(settling ? { t: 'done', id, response, settling } : { t: 'done', id, response }, transfer);
 }
 
+/** The deadline of the request being run, for its host calls. */
+let deadlineAt: number | undefined;
+
 function runComponent(runner: ComponentRunner, req: GuestRequest): void {
-  scope.begin(req.id, runner.spec.component, runner.spec.grants);
+  const { spec } = runner;
+  scope.begin({ id: req.id, version: req.version, component: spec.component, grants: spec.grants, deadlineAt, maxResponseBytes: spec.maxResponseBytes });
   componentStdout.reset();
   stderr.reset();
   let response: GuestResponse | undefined;
@@ -115,7 +117,7 @@ function run(req: GuestRequest): void {
     return;
   }
   if (m instanceof ComponentRunner) return runComponent(m, req);
-  scope.begin(req.id, m.component, m.grants);
+  scope.begin({ id: req.id, version: req.version, component: m.component, grants: m.grants, deadlineAt, maxResponseBytes: m.maxResponseBytes });
   stdout.reset(m.maxResponseBytes + HEADER_ALLOWANCE);
   stderr.reset();
   const memory = m.memories?.take();
@@ -163,7 +165,7 @@ function run(req: GuestRequest): void {
 
 function init(msg: Extract<ToWorker, { t: 'init' }>): void {
   claims = new JobClaims(msg.claims);
-  scope = new GuestScope(() => state.memory, new HostBridge(msg.bridge.port, msg.bridge.signal), stores, post);
+  scope = new GuestScope(() => state.memory, new HostBridge(msg.bridge.port, msg.bridge.signal), post);
   vergeImports = createVergeImports(scope);
   componentImports = createComponentImports(scope, { stdout: componentStdout, stderr });
   post({ t: 'ready' });
@@ -203,6 +205,8 @@ function unload(version: string): void {
 function runIfClaimed(msg: Extract<ToWorker, { t: 'run' }>): void {
   // Lost: while it waited here the pool gave it to another worker, or answered it.
   if (!claims.claim(msg)) return;
+  // The deadline runs from here, as the pool's does: host calls are bounded by it.
+  deadlineAt = Date.now() + msg.timeoutMs;
   run(msg.request);
   // Here, outside run() (whose frame still holds the request's memory), and once no view of a
   // dropped memory is left, a collection gives its pages back.

@@ -12,9 +12,8 @@ import { DEFAULT_LIMITS, MAX_INSTANCE_REUSE, type AppConfig, type BuildConfig, t
 import { Fields, ManifestProblems, tomlKey } from './fields.js';
 import { parseHostPattern, type HostPattern } from './hosts.js';
 import { explainTomlError } from './toml-errors.js';
-import { readKeyValueStores, readStoreGrants } from '../capabilities/kv/schema.js';
-import { readVariableGrants, readVariables } from '../capabilities/variables/schema.js';
-import { readOutboundGrants } from '../capabilities/outbound-http/schema.js';
+import { CAPABILITY_LIST } from '../capabilities/index.js';
+import type { Capability, CapabilityAppFields, CapabilityComponentFields } from '../capabilities/capability.js';
 
 export const MANIFEST_FILE = 'verge.toml';
 const NAME = /^[a-z0-9]([a-z0-9_-]{0,62}[a-z0-9])?$/;
@@ -50,7 +49,8 @@ export function readManifestText(file: string): string {
   }
 }
 
-export function parseManifest(text: string, file: string): AppConfig {
+/** `capabilities`: the map in capabilities/index.ts unless a test brings its own. */
+export function parseManifest(text: string, file: string, capabilities: readonly Capability[] = CAPABILITY_LIST): AppConfig {
   let doc: Record<string, unknown>;
   try {
     // Integers as bigint, so a TOML float such as 64.0 (a JS integer) is told apart and refused.
@@ -76,8 +76,8 @@ export function parseManifest(text: string, file: string): AppConfig {
     else hosts.push(Object.freeze(parsed));
   }
   app?.done();
-  const keyValueStores = readKeyValueStores(root, problems);
-  const variables = readVariables(root, problems);
+  // Each capability reads its own app-level tables and, below, its grants on each component.
+  const capabilityFields = Object.assign({}, ...capabilities.map((cap) => cap.manifest.readApp?.(root, problems))) as CapabilityAppFields;
 
   const components = new Map<string, ComponentConfig>();
   for (const [componentName, c] of root.tables('component')) {
@@ -85,9 +85,7 @@ export function parseManifest(text: string, file: string): AppConfig {
     const source = c.string('source', { required: true, expected: 'a path to a .wasm file, relative to the manifest' });
     const componentDescription = c.string('description');
     const limits = readLimits(c.table('limits'));
-    const storeGrants = readStoreGrants(c, keyValueStores, problems);
-    const variableGrants = readVariableGrants(c, variables, problems);
-    const outboundGrants = readOutboundGrants(c, problems);
+    const grants = Object.assign({}, ...capabilities.map((cap) => cap.manifest.readComponent?.(c, capabilityFields, problems))) as CapabilityComponentFields;
     const instanceReuse = c.integer('instance_reuse', { min: 1, max: MAX_INSTANCE_REUSE, unit: 'requests per instance' }) ?? 1;
     const build = readBuild(c, dir, problems);
     c.done();
@@ -100,9 +98,7 @@ export function parseManifest(text: string, file: string): AppConfig {
         description: componentDescription,
         limits,
         build,
-        keyValueStores: Object.freeze(storeGrants),
-        allowedOutboundHosts: Object.freeze(outboundGrants),
-        variables: Object.freeze(variableGrants),
+        ...grants,
         instanceReuse,
       }),
     );
@@ -148,8 +144,7 @@ export function parseManifest(text: string, file: string): AppConfig {
     hosts: Object.freeze(hosts),
     routes: Object.freeze(routes.map((r) => Object.freeze(r))) as RouteConfig[],
     components,
-    keyValueStores,
-    variables,
+    ...capabilityFields,
   });
 }
 

@@ -6,7 +6,7 @@ import type { GuestRequest } from '../dispatch/protocol.js';
 import { parseManifest } from '../manifest/load.js';
 import { contentId, loadVersion, type LoadedVersion } from '../loader/app-version.js';
 import { createLogger } from '../logging.js';
-import { createCapabilityHost } from './capability-host.js';
+import { createCapabilityHost } from '../capabilities/index.js';
 import { AppRegistry } from './registry.js';
 
 let wabt: Awaited<ReturnType<typeof wabtInit>>;

@@ -16,7 +16,7 @@ import type { ModuleSpec } from '../dispatch/protocol.js';
 import type { WorkerPool } from '../dispatch/pool.js';
 import { RoutingTable, describeConflicts, type AppRoutes } from '../ingress/routing-table.js';
 import type { RouteMatch } from '../ingress/router.js';
-import type { CapabilityHost, PreparedApp } from './capability-host.js';
+import type { CapabilityHost, PreparedApp } from '../capabilities/index.js';
 
 export interface ServingVersion {
   /** Unique per install: the key the workers hold its modules under. */
@@ -82,7 +82,6 @@ export class AppRegistry {
     if (!match) return undefined;
     const version = match.target.version;
     version.inflight++;
-    this.deps.capabilities.bindRequest(requestId, version.key);
     let released = false;
     return {
       ...match,

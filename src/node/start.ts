@@ -10,11 +10,10 @@ import { WorkerPool } from '../dispatch/pool.js';
 import { createIngress } from '../ingress/server.js';
 import { createLogger, type LogLevel, type Logger } from '../logging.js';
 import { createMetrics, type Metrics } from '../metrics.js';
-import { DEFAULT_DATA_DIR } from '../capabilities/runtime.js';
 import type { OnBreakerChange } from '../capabilities/kv/store-breakers.js';
 import { createAdminServer } from '../admin/server.js';
 import { loadVersion, type LoadedVersion } from '../loader/app-version.js';
-import { createCapabilityHost } from './capability-host.js';
+import { createCapabilityHost, DEFAULT_DATA_DIR } from '../capabilities/index.js';
 import { AppRegistry, type InstallResult } from './registry.js';
 import { fileSource, type AppSource, type FileAppSource } from './sources.js';
 

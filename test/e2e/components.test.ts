@@ -187,7 +187,7 @@ describe('wasi:http components', () => {
     assert.deepEqual((await json(`${node.url}/p/config?key=api_key`)).value, { value: SECRET });
     const denied = await json(`${node.url}/bare/config?key=api_key`);
     assert.equal(denied.status, 500);
-    assert.deepEqual(denied.value.error, { tag: 'upstream', val: 'variable "api_key" is not granted to component bare' });
+    assert.deepEqual(denied.value.error, { tag: 'upstream', val: 'ACCESS_DENIED: variable "api_key" is not granted to component bare' });
     await waitForLog(node, (l) => String(l.line).includes('variable "api_key" is not granted'));
     assert.ok(!node.stdout().includes(SECRET) && !node.stderr().includes(SECRET), 'the secret value never reaches the log');
   });

@@ -1,25 +1,27 @@
 /** The key-value part of verge.toml: `[key_value_stores.NAME]` at app level, grants per component. */
 import { tomlKey, type Fields, type ManifestProblems } from '../../manifest/fields.js';
-
-export const KV_BACKENDS = ['sqlite', 'memory'] as const;
-export type KvBackend = (typeof KV_BACKENDS)[number];
+import { BACKENDS, BACKEND_NAMES, DEFAULT_BACKEND, type BackendName } from '../../backends/registry.js';
 
 export interface KvStoreDecl {
   name: string;
-  backend: KvBackend;
+  backend: BackendName;
+  /** The backend's own options, read by its schema in backends/registry.ts. */
+  options: Readonly<Record<string, unknown>>;
 }
 
 /** The store every app has without declaring it (Spin's convention). */
-export const DEFAULT_STORE: KvStoreDecl = Object.freeze({ name: 'default', backend: 'sqlite' });
+export const DEFAULT_STORE: KvStoreDecl = Object.freeze({ name: 'default', backend: DEFAULT_BACKEND, options: Object.freeze({}) });
 const STORE_NAME = /^[a-z0-9]([a-z0-9_-]{0,62}[a-z0-9])?$/;
 
 export function readKeyValueStores(root: Fields, problems: ManifestProblems): Map<string, KvStoreDecl> {
   const stores = new Map<string, KvStoreDecl>([[DEFAULT_STORE.name, DEFAULT_STORE]]);
   for (const [name, t] of root.tables('key_value_stores')) {
     if (!STORE_NAME.test(name)) problems.add(t.path, 'the store name is not valid: expected lowercase letters, digits, "-" and "_"');
-    const backend = t.string('backend', { pattern: new RegExp(`^(${KV_BACKENDS.join('|')})$`), expected: `one of ${KV_BACKENDS.map((b) => `"${b}"`).join(', ')}` });
+    const chosen = t.string('backend', { pattern: new RegExp(`^(${BACKEND_NAMES.join('|')})$`), expected: `one of ${BACKEND_NAMES.map((b) => `"${b}"`).join(', ')}` });
+    const backend = (chosen as BackendName | undefined) ?? DEFAULT_BACKEND;
+    const options = BACKENDS[backend].readOptions(t, problems);
     t.done();
-    stores.set(name, Object.freeze({ name, backend: (backend as KvBackend | undefined) ?? 'sqlite' }));
+    stores.set(name, Object.freeze({ name, backend, options }));
   }
   return stores;
 }

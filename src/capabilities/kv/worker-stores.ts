@@ -1,10 +1,10 @@
 /**
- * This worker's connections to stores it can reach synchronously (SQLite files), each behind its
- * own circuit breaker. Opened on first use, kept for the worker's life. Stores on other backends
+ * This worker's connections to stores whose backend runs in the worker (SQLite files), each
+ * behind its own circuit breaker. Opened on first use, kept for the worker's life. Stores on other backends
  * are reached over the host bridge instead.
  */
 import type { SyncKvStore } from '../../backends/store.js';
-import { openSqliteStore } from '../../backends/sqlite/sqlite-store.js';
+import { BACKENDS } from '../../backends/registry.js';
 import type { ComponentGrants, KvOp } from '../../dispatch/protocol.js';
 import { StoreBreakers, type OnBreakerChange } from './store-breakers.js';
 
@@ -21,14 +21,15 @@ export class WorkerStores {
    * returns `remote` when the store's backend lives on the main thread.
    */
   run<T>(grant: StoreGrant, op: KvOp, apply: (store: SyncKvStore) => T): T | typeof REMOTE {
-    if (grant.backend !== 'sqlite' || !grant.file) return REMOTE;
-    const file = grant.file;
-    let breakers = this.breakers.get(file);
-    if (!breakers) this.breakers.set(file, (breakers = new StoreBreakers(grant.name, this.onBreaker)));
+    const backend = BACKENDS[grant.backend];
+    if (backend.runsIn !== 'worker') return REMOTE;
+    const where = grant.address ?? grant.name;
+    let breakers = this.breakers.get(where);
+    if (!breakers) this.breakers.set(where, (breakers = new StoreBreakers(grant.name, this.onBreaker)));
     return breakers.for(op).call(() => {
       // Opening can fail too (a missing folder, a corrupt file): that counts against the breaker.
-      let store = this.open.get(file);
-      if (!store) this.open.set(file, (store = openSqliteStore(file)));
+      let store = this.open.get(where);
+      if (!store) this.open.set(where, (store = backend.open({ address: grant.address })));
       return apply(store);
     });
   }

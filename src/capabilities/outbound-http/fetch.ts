@@ -15,24 +15,26 @@
  *
  * The guest may not set hop-by-hop or framing headers: a request with one is refused with
  * INVALID_ARGUMENT (not silently dropped), see FORBIDDEN_REQUEST_HEADERS.
+ *
+ * Each job has its file: validate.ts (the guest's request), this one (policy, DNS and address
+ * checks per hop, the deadline, failures), redirects.ts, client-pool.ts (pinned connections) and
+ * body.ts (the capped read).
  */
-import { promises as dns, type LookupAddress, type LookupOptions } from 'node:dns';
-import { isIP, type LookupFunction } from 'node:net';
-import { rootCertificates } from 'node:tls';
-import { Client, Pool, buildConnector } from 'undici';
+import { promises as dns, type LookupAddress } from 'node:dns';
+import { isIP } from 'node:net';
+import type { Client, Pool } from 'undici';
 import { classifyAddress, ipLiteral, type AddressClass } from './address.js';
 import { OutboundError, type OutboundErrorCode } from './errors.js';
 import { DEFAULT_OUTBOUND_LIMITS, type OutboundLimits, type RequestBudget } from './limits.js';
 import type { OutboundPolicy } from './policy.js';
+import { FORBIDDEN_REQUEST_HEADERS, validateRequest, type OutboundRequest, type ValidRequest } from './validate.js';
+import { redirectedRequest } from './redirects.js';
+import { closeOutboundPool, pinnedClient, pooledClient } from './client-pool.js';
+import { bodyless, discard, readCapped, responseHeaders } from './body.js';
+import { quote, show } from './text.js';
 
 export { createRequestBudget, type OutboundLimits, type RequestBudget } from './limits.js';
-
-export interface OutboundRequest {
-  readonly method: string;
-  readonly url: string;
-  readonly headers: ReadonlyArray<readonly [string, string]>;
-  readonly body: Uint8Array;
-}
+export { FORBIDDEN_REQUEST_HEADERS, closeOutboundPool, type OutboundRequest };
 
 export interface OutboundResponse {
   status: number;
@@ -71,38 +73,6 @@ export interface OutboundContext {
    */
   readonly onConnect?: (target: ConnectTarget) => void;
 }
-
-/**
- * Headers the guest may not set: Verge frames the message itself (host, content-length,
- * transfer-encoding, connection and its friends), and the rest would change how the connection
- * behaves (upgrade, expect, proxy-*). Refused with INVALID_ARGUMENT rather than dropped, so a guest
- * learns at once that its header did not go out.
- */
-export const FORBIDDEN_REQUEST_HEADERS: ReadonlySet<string> = new Set([
-  'host',
-  'connection',
-  'content-length',
-  'transfer-encoding',
-  'upgrade',
-  'te',
-  'trailer',
-  'keep-alive',
-  'expect',
-  'http2-settings',
-]);
-
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** C0 controls (tab included: the URL parser drops tabs and newlines silently) and DEL. */
-const URL_CONTROL = /[\x00-\x1f\x7f]/;
-/** Controls a header value may not carry; tab is allowed. */
-const VALUE_CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
-const NORMALISED_METHODS = new Set(['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT', 'PATCH']);
-const REFUSED_METHODS = new Set(['CONNECT', 'TRACE', 'TRACK']);
-const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
-/** Request headers that describe a body, dropped when a redirect turns the request into a GET. */
-const BODY_HEADERS = ['content-type', 'content-encoding', 'content-language', 'content-location'];
-/** Credentials not sent on to another origin by a redirect. */
-const CREDENTIAL_HEADERS = ['authorization', 'cookie'];
 
 const defaultLookup: LookupFn = (hostname, options) => dns.lookup(hostname, options);
 
@@ -144,64 +114,6 @@ export async function sendOutbound(req: OutboundRequest, ctx: OutboundContext): 
   }
 }
 
-interface ValidRequest {
-  method: string;
-  url: URL;
-  /** Header values are binary strings (one char per byte) of the guest's UTF-8. */
-  headers: Array<[string, string]>;
-  body: Uint8Array | undefined;
-}
-
-function validateRequest(req: OutboundRequest, limits: OutboundLimits): ValidRequest {
-  const invalid = (message: string): OutboundError => new OutboundError('INVALID_ARGUMENT', message);
-  if (typeof req.method !== 'string' || !TOKEN.test(req.method)) {
-    throw invalid(`method ${quote(req.method)} is not an HTTP method (a token, no spaces or control characters)`);
-  }
-  let method = req.method;
-  if (NORMALISED_METHODS.has(method.toUpperCase())) method = method.toUpperCase();
-  if (REFUSED_METHODS.has(method.toUpperCase())) throw invalid(`method ${method} is not allowed for outbound requests`);
-
-  if (typeof req.url !== 'string') throw invalid('the URL must be a string');
-  if (URL_CONTROL.test(req.url)) throw invalid(`URL ${quote(req.url)} contains a control character (CR, LF, NUL, tab, ...)`);
-  let url: URL;
-  try {
-    url = new URL(req.url);
-  } catch {
-    throw invalid(`URL ${quote(req.url)} is not an absolute http:// or https:// URL (relative URLs are not resolved)`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw invalid(`URL ${quote(req.url)} is not an absolute http:// or https:// URL`);
-  }
-  if (url.username !== '' || url.password !== '') {
-    throw invalid(`URL ${show(url)} carries user info; send credentials in an authorization header`);
-  }
-  url.hash = '';
-
-  const headers: Array<[string, string]> = [];
-  for (const pair of req.headers) {
-    const [name, value] = pair;
-    if (typeof name !== 'string' || !TOKEN.test(name)) {
-      throw invalid(`header name ${quote(name)} is not an HTTP token (no spaces, colons or control characters)`);
-    }
-    const lower = name.toLowerCase();
-    if (typeof value !== 'string' || VALUE_CONTROL.test(value)) {
-      throw invalid(`header ${lower} has a control character (CR, LF, NUL, ...) in its value`);
-    }
-    if (FORBIDDEN_REQUEST_HEADERS.has(lower) || lower.startsWith('proxy-')) {
-      throw invalid(`header ${lower} may not be set by the guest (Verge sets host, content-length and the connection headers itself)`);
-    }
-    headers.push([lower, Buffer.from(value.replace(/^[ \t]+|[ \t]+$/g, ''), 'utf8').toString('latin1')]);
-  }
-
-  if (req.body.byteLength > limits.maxRequestBodyBytes) {
-    throw new OutboundError(
-      'LIMIT_EXCEEDED',
-      `request body to ${show(url)} is ${req.body.byteLength} bytes, over the limit of ${bytes(limits.maxRequestBodyBytes)} (maxRequestBodyBytes)`,
-    );
-  }
-  return { method, url, headers, body: req.body.byteLength > 0 ? Buffer.from(req.body) : undefined };
-}
-
 async function follow(
   first: ValidRequest,
   ctx: OutboundContext,
@@ -210,37 +122,25 @@ async function follow(
   started: number,
   setCurrent: (url: URL) => void,
 ): Promise<OutboundResponse> {
-  let { method, url, headers, body } = first;
+  let hop = first;
   let from: URL | undefined;
   for (let redirects = 0; ; redirects++) {
+    const { method, url, headers, body } = hop;
     setCurrent(url);
     const addresses = await checkHop(url, from, ctx, signal);
     const remaining = Math.max(1, limits.timeoutMs - (performance.now() - started));
     const pooled = pooledClient(url, addresses, ctx, limits);
     const client: Client | Pool = pooled ?? pinnedClient(url, addresses, ctx, remaining);
     try {
-      const res = await client.request({
-        method,
-        path: url.pathname + url.search,
-        headers: headers.flat(),
-        body,
-        signal,
-      });
-      const location = res.headers['location'];
-      if (REDIRECT_STATUSES.has(res.statusCode) && typeof location === 'string' && location !== '') {
+      const res = await client.request({ method, path: url.pathname + url.search, headers: headers.flat(), body, signal });
+      const next = redirectedRequest(hop, res.statusCode, res.headers['location']);
+      if (next) {
         discard(res.body);
         if (redirects >= limits.maxRedirects) {
           throw new OutboundError('NETWORK', `too many redirects (limit ${limits.maxRedirects}) starting at ${show(first.url)}`);
         }
-        const next = redirectTarget(url, location);
-        if ((res.statusCode === 303 && method !== 'HEAD') || ((res.statusCode === 301 || res.statusCode === 302) && method === 'POST')) {
-          method = 'GET';
-          body = undefined;
-          headers = headers.filter(([name]) => !BODY_HEADERS.includes(name));
-        }
-        if (next.origin !== url.origin) headers = headers.filter(([name]) => !CREDENTIAL_HEADERS.includes(name));
         from = url;
-        url = next;
+        hop = next;
         continue;
       }
       return {
@@ -252,47 +152,6 @@ async function follow(
       if (!pooled) client.destroy().catch(() => {});
     }
   }
-}
-
-/**
- * Connections are reused only between calls whose checks produced the same origin and the same
- * set of checked addresses: a pooled Client's connector can reach nothing else, so reuse keeps
- * the pinning (a host whose DNS answer changes gets a new Client). Contexts with an `onConnect`
- * hook or extra CAs (tests, audits) always get a fresh Client.
- */
-const POOL_MAX_ORIGINS = 256;
-const POOL_CONNECTIONS_PER_ORIGIN = 32;
-const pool = new Map<string, Pool>();
-
-function pooledClient(url: URL, addresses: LookupAddress[], ctx: OutboundContext, limits: OutboundLimits): Pool | undefined {
-  if (ctx.onConnect || ctx.ca !== undefined) return undefined;
-  const key = `${url.origin}|${addresses.map((a) => a.address).sort().join(",")}`;
-  let client = pool.get(key);
-  if (client && (client.closed || client.destroyed)) {
-    pool.delete(key);
-    client = undefined;
-  }
-  if (client) {
-    // Most recently used last, so the first entry is the one to evict.
-    pool.delete(key);
-    pool.set(key, client);
-    return client;
-  }
-  client = new Pool(url.origin, { ...pinnedOptions(url, addresses, ctx, limits.timeoutMs), connections: POOL_CONNECTIONS_PER_ORIGIN });
-  pool.set(key, client);
-  if (pool.size > POOL_MAX_ORIGINS) {
-    const [oldestKey, oldest] = pool.entries().next().value as [string, Pool];
-    pool.delete(oldestKey);
-    oldest.close().catch(() => {});
-  }
-  return client;
-}
-
-/** Closes every pooled connection (the node is stopping). */
-export async function closeOutboundPool(): Promise<void> {
-  const clients = [...pool.values()];
-  pool.clear();
-  await Promise.all(clients.map((c) => c.close().catch(() => {})));
 }
 
 /** Policy, DNS and address checks for one hop; the addresses the connection may use. */
@@ -352,135 +211,6 @@ async function resolve(hostname: string, lookup: LookupFn, signal: AbortSignal):
   return addresses;
 }
 
-/**
- * A Client for one hop whose sockets can only reach `addresses`: the connector's lookup answers
- * with them (and nothing else) when Node's socket resolves the host name. With an IP-literal
- * host, Node does not look anything up: the literal is the checked address.
- */
-function pinnedClient(url: URL, addresses: LookupAddress[], ctx: OutboundContext, timeoutMs: number): Client {
-  return new Client(url.origin, pinnedOptions(url, addresses, ctx, timeoutMs));
-}
-
-function pinnedOptions(url: URL, addresses: LookupAddress[], ctx: OutboundContext, timeoutMs: number): Client.Options {
-  const protocol = url.protocol as 'http:' | 'https:';
-  const port = url.port === '' ? (protocol === 'https:' ? 443 : 80) : Number(url.port);
-  const hostname = ipLiteral(url.hostname) ?? url.hostname;
-  const target: ConnectTarget = Object.freeze({ protocol, hostname, port, addresses: Object.freeze(addresses.map((a) => a.address)) });
-
-  const lookup: LookupFunction = (name: string, options: LookupOptions, callback) => {
-    process.nextTick(() => {
-      if (name.toLowerCase() !== hostname.toLowerCase()) {
-        callback(Object.assign(new Error(`refusing to resolve ${name}: the connection is pinned to ${hostname}`), { code: 'EPINNED' }), '', 0);
-        return;
-      }
-      try {
-        ctx.onConnect?.(target);
-      } catch (err) {
-        callback(err as NodeJS.ErrnoException, '', 0);
-        return;
-      }
-      const family = options.family === 4 || options.family === 6 ? options.family : 0;
-      const usable = family === 0 ? addresses : addresses.filter((a) => a.family === family);
-      if (options.all) callback(null, usable);
-      else if (usable[0]) callback(null, usable[0].address, usable[0].family);
-      else callback(Object.assign(new Error(`${hostname} has no IPv${family} address`), { code: 'ENOTFOUND' }), '', 0);
-    });
-  };
-
-  const extraCa = ctx.ca === undefined ? undefined : typeof ctx.ca === 'string' ? [ctx.ca] : [...ctx.ca];
-  const connector = buildConnector({
-    timeout: timeoutMs,
-    lookup,
-    ...(extraCa ? { ca: [...rootCertificates, ...extraCa] } : {}),
-  } as buildConnector.BuildOptions);
-  const literal = ipLiteral(url.hostname) !== undefined;
-
-  return {
-    connect: (opts, callback) => {
-      if (literal && ctx.onConnect) {
-        try {
-          ctx.onConnect(target);
-        } catch (err) {
-          callback(err as Error, null);
-          return;
-        }
-      }
-      connector(opts, callback);
-    },
-    // The call's own deadline (an AbortSignal) bounds the whole exchange.
-    headersTimeout: 0,
-    bodyTimeout: 0,
-    pipelining: 1,
-  };
-}
-
-function redirectTarget(current: URL, location: string): URL {
-  let next: URL;
-  try {
-    next = new URL(location, current);
-  } catch {
-    throw new OutboundError('NETWORK', `${show(current)} redirected to ${quote(location)}, which is not a URL`);
-  }
-  if (next.protocol !== 'http:' && next.protocol !== 'https:') {
-    throw new OutboundError('NETWORK', `${show(current)} redirected to ${next.protocol} URL, not http or https`);
-  }
-  if (next.username !== '' || next.password !== '') {
-    throw new OutboundError('NETWORK', `${show(current)} redirected to a URL with user info`);
-  }
-  next.hash = '';
-  return next;
-}
-
-type Body = AsyncIterable<Buffer> & { destroy(): unknown; on(event: 'error', listener: (err: Error) => void): unknown };
-
-/** Drops a response body we will not read (undici reports an unread, destroyed body as an error). */
-function discard(body: Body): void {
-  body.on('error', () => {});
-  body.destroy();
-}
-
-async function readCapped(body: Body, contentLength: unknown, url: URL, max: number): Promise<Uint8Array> {
-  const over = (): OutboundError =>
-    new OutboundError('LIMIT_EXCEEDED', `response from ${show(url)} is larger than the limit of ${bytes(max)} (maxResponseBytes)`);
-  if (typeof contentLength === 'string' && /^[0-9]+$/.test(contentLength) && Number(contentLength) > max) {
-    discard(body);
-    throw over();
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.length;
-    if (size > max) {
-      discard(body);
-      throw over();
-    }
-    chunks.push(chunk);
-  }
-  // A fresh ArrayBuffer of exactly this size (Buffer.concat may hand out a slice of Node's shared
-  // pool, which a structured clone or a transfer to the worker would copy or detach whole).
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.length;
-  }
-  return out;
-}
-
-/** A response that has no body whatever its content-length says. */
-function bodyless(method: string, status: number): boolean {
-  return method === 'HEAD' || status === 204 || status === 304;
-}
-
-/** Flattens undici's header object; values back from bytes (latin1) to UTF-8 text. */
-function responseHeaders(headers: Record<string, string | string[] | undefined>): Array<[string, string]> {
-  const out: Array<[string, string]> = [];
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined) continue;
-    for (const v of Array.isArray(value) ? value : [value]) out.push([name.toLowerCase(), Buffer.from(v, 'latin1').toString('utf8')]);
-  }
-  return out;
-}
 
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
 
@@ -540,21 +270,6 @@ function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
-/** A URL for messages and logs: no query (it may carry keys), no fragment. */
-function show(url: URL): string {
-  return `${url.origin}${url.pathname}`;
-}
-
-function quote(v: unknown): string {
-  const s = typeof v === 'string' ? v : String(v);
-  return JSON.stringify(s.length > 80 ? s.slice(0, 80) + '…' : s);
-}
-
-function bytes(n: number): string {
-  if (n >= 1024 * 1024 && n % (1024 * 1024) === 0) return `${n / (1024 * 1024)} MiB`;
-  if (n >= 1024 && n % 1024 === 0) return `${n / 1024} KiB`;
-  return `${n} bytes`;
-}
 
 function article(cls: AddressClass): string {
   return cls === 'unspecified' ? 'an' : 'a';

@@ -4,6 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { closeOutboundPool, sendOutbound } from './fetch.js';
 import { createOutboundPolicy } from './policy.js';
+import { outboundLimits } from './limits.js';
 
 async function server(host: string, port: number, name: string) {
   let connections = 0;
@@ -37,5 +38,26 @@ test('a pooled connection is reused only while DNS gives the same checked addres
     await closeOutboundPool();
     await a.close();
     await b.close();
+  }
+});
+
+test("one component's outbound timeout never applies to another's calls: pooled connections are kept per timeout", async () => {
+  const a = await server('127.0.0.1', 0, 'a');
+  const lookup = async () => [{ address: '127.0.0.1', family: 4 }];
+  const policy = createOutboundPolicy(['http://pool.verge.test:*']);
+  const pause = () => new Promise((r) => setTimeout(r, 10));
+  const get = (timeoutMs: number) =>
+    sendOutbound({ method: 'GET', url: `http://pool.verge.test:${a.port}/`, headers: [], body: new Uint8Array() }, { policy, lookup, limits: outboundLimits({ timeoutMs }) });
+  try {
+    await get(2000);
+    await pause();
+    await get(2000);
+    assert.equal(a.connections(), 1, 'calls with the same limits share a connection');
+    await pause();
+    await get(9000);
+    assert.equal(a.connections(), 2, 'a component with another timeout got its own pooled client (whose connect timeout is its own)');
+  } finally {
+    await closeOutboundPool();
+    await a.close();
   }
 });

@@ -1,67 +1,60 @@
 /**
- * verge:v1 kv_* for WAGI modules: argument checks against KV_LIMITS, the grant check, and the
- * store call (in this worker for SQLite, over the host bridge for main-thread backends).
+ * verge:v1 kv_* for WAGI modules: lengths are checked (checks.ts) before guest memory is read,
+ * then kv/access.ts checks the grant and the operation and runs it.
  */
 import { HostCallError, Status } from '../../abi.js';
 import type { KvOp } from '../../../dispatch/protocol.js';
 import type { GuestScope } from '../../guest-scope.js';
+import { kvAccess } from '../access.js';
+import { checkDecoded, checkKeyLength, checkValueLength } from '../checks.js';
 import { KV_LIMITS } from '../limits.js';
 
 const encoder = new TextEncoder();
 
 export function kvImports(scope: GuestScope) {
   const mem = scope.memory;
+  const kv = kvAccess(scope);
 
   const key = (ptr: number, len: number, api: string): string => {
-    if (len >>> 0 === 0) throw new HostCallError('INVALID_ARGUMENT', `${api}: the key is empty`);
-    if (len >>> 0 > KV_LIMITS.maxKeyBytes) {
-      throw new HostCallError('LIMIT_EXCEEDED', `${api}: a key may be at most ${KV_LIMITS.maxKeyBytes} bytes, got ${len >>> 0}`);
-    }
-    const k = mem.string(ptr, len, api);
-    if (k === undefined) throw new HostCallError('INVALID_ARGUMENT', `${api}: the key is not valid UTF-8`);
-    return k;
+    checkKeyLength(len >>> 0, api);
+    return checkDecoded(mem.string(ptr, len, api), 'key', api);
   };
   const value = (ptr: number, len: number, api: string): Uint8Array => {
-    if (len >>> 0 > KV_LIMITS.maxValueBytes) {
-      throw new HostCallError('LIMIT_EXCEEDED', `${api}: a value may be at most ${KV_LIMITS.maxValueBytes} bytes (1 MiB), got ${len >>> 0}`);
-    }
+    checkValueLength(len >>> 0, api);
     return mem.copy(ptr, len, api);
   };
-  const run = <T>(store: number, op: KvOp): T => scope.kv(store, op) as T;
+  const run = <T>(store: number, op: KvOp, api: string): T => kv.byHandle(store, op, api) as T;
 
   return {
     kv_open: (namePtr: number, nameLen: number) =>
-      scope.guard('kv_open', () => {
-        const name = mem.string(namePtr, nameLen, 'kv_open');
-        if (name === undefined) throw new HostCallError('INVALID_ARGUMENT', 'kv_open: the store name is not valid UTF-8');
-        return scope.openStore(name);
-      }),
+      scope.guard('kv_open', () => kv.open(checkDecoded(mem.string(namePtr, nameLen, 'kv_open'), 'store name', 'kv_open'))),
     kv_get: (store: number, keyPtr: number, keyLen: number, outPtr: number, outCap: number) =>
       scope.guard('kv_get', () => {
-        const v = run<Uint8Array | undefined>(store, { method: 'get', key: key(keyPtr, keyLen, 'kv_get') });
+        const v = run<Uint8Array | undefined>(store, { method: 'get', key: key(keyPtr, keyLen, 'kv_get') }, 'kv_get');
         return v === undefined ? Status.NOT_FOUND : mem.writeOut(outPtr, outCap, v, 'kv_get');
       }),
     kv_set: (store: number, keyPtr: number, keyLen: number, valPtr: number, valLen: number) =>
       scope.guard('kv_set', () => {
-        run(store, { method: 'set', key: key(keyPtr, keyLen, 'kv_set'), value: value(valPtr, valLen, 'kv_set') });
+        run(store, { method: 'set', key: key(keyPtr, keyLen, 'kv_set'), value: value(valPtr, valLen, 'kv_set') }, 'kv_set');
         return Status.OK;
       }),
     kv_delete: (store: number, keyPtr: number, keyLen: number) =>
-      scope.guard('kv_delete', () => (run<boolean>(store, { method: 'delete', key: key(keyPtr, keyLen, 'kv_delete') }) ? 1 : 0)),
+      scope.guard('kv_delete', () => (run<boolean>(store, { method: 'delete', key: key(keyPtr, keyLen, 'kv_delete') }, 'kv_delete') ? 1 : 0)),
     kv_exists: (store: number, keyPtr: number, keyLen: number) =>
-      scope.guard('kv_exists', () => (run<boolean>(store, { method: 'exists', key: key(keyPtr, keyLen, 'kv_exists') }) ? 1 : 0)),
+      scope.guard('kv_exists', () => (run<boolean>(store, { method: 'exists', key: key(keyPtr, keyLen, 'kv_exists') }, 'kv_exists') ? 1 : 0)),
     kv_increment: (store: number, keyPtr: number, keyLen: number, delta: bigint, outPtr: number) =>
       scope.guard('kv_increment', () => {
         mem.range(outPtr, 8, 'kv_increment');
-        const next = run<bigint>(store, { method: 'increment', key: key(keyPtr, keyLen, 'kv_increment'), delta });
+        const next = run<bigint>(store, { method: 'increment', key: key(keyPtr, keyLen, 'kv_increment'), delta }, 'kv_increment');
         mem.setI64(outPtr, next, 'kv_increment');
         return Status.OK;
       }),
     kv_compare_and_swap: (store: number, keyPtr: number, keyLen: number, expPtr: number, expLen: number, newPtr: number, newLen: number) =>
       scope.guard('kv_compare_and_swap', () => {
-        const expected = expLen === -1 ? null : value(expPtr, expLen, 'kv_compare_and_swap');
-        const op: KvOp = { method: 'compareAndSwap', key: key(keyPtr, keyLen, 'kv_compare_and_swap'), expected, value: value(newPtr, newLen, 'kv_compare_and_swap') };
-        return run<boolean>(store, op) ? Status.OK : Status.CONFLICT;
+        const api = 'kv_compare_and_swap';
+        const expected = expLen === -1 ? null : value(expPtr, expLen, api);
+        const op: KvOp = { method: 'compareAndSwap', key: key(keyPtr, keyLen, api), expected, value: value(newPtr, newLen, api) };
+        return run<boolean>(store, op, api) ? Status.OK : Status.CONFLICT;
       }),
     kv_list_keys: (store: number, prefixPtr: number, prefixLen: number, afterPtr: number, afterLen: number, outPtr: number, outCap: number) =>
       scope.guard('kv_list_keys', () => {
@@ -70,7 +63,7 @@ export function kvImports(scope: GuestScope) {
         if (prefix === undefined || (afterLen >>> 0 !== 0 && after === undefined)) {
           throw new HostCallError('INVALID_ARGUMENT', 'kv_list_keys: the prefix or cursor is not valid UTF-8');
         }
-        const keys = run<string[]>(store, { method: 'listKeys', prefix, after, limit: KV_LIMITS.maxKeysPerPage });
+        const keys = run<string[]>(store, { method: 'listKeys', prefix, after, limit: KV_LIMITS.maxKeysPerPage }, 'kv_list_keys');
         return writeKeyRecords(keys, outPtr, outCap, scope);
       }),
   };

@@ -5,6 +5,7 @@
  */
 import { HostCallError, Status } from '../../abi.js';
 import type { GuestScope } from '../../guest-scope.js';
+import { outboundAccess } from '../access.js';
 
 const encoder = new TextEncoder();
 
@@ -23,6 +24,7 @@ export function parseHeaderLines(text: string): Array<[string, string]> {
 
 export function outboundImports(scope: GuestScope) {
   const mem = scope.memory;
+  const http = outboundAccess(scope);
   const text = (ptr: number, len: number, what: string) => {
     const s = mem.string(ptr, len, 'http_send');
     if (s === undefined) throw new HostCallError('INVALID_ARGUMENT', `http_send: the ${what} is not valid UTF-8`);
@@ -31,24 +33,24 @@ export function outboundImports(scope: GuestScope) {
   return {
     http_send: (mPtr: number, mLen: number, uPtr: number, uLen: number, hPtr: number, hLen: number, bPtr: number, bLen: number) =>
       scope.guard('http_send', () =>
-        scope.send({
+        http.send({
           method: text(mPtr, mLen, 'method'),
           url: text(uPtr, uLen, 'URL'),
           headers: parseHeaderLines(text(hPtr, hLen, 'header block')),
           body: mem.copy(bPtr, bLen, 'http_send'),
         }),
       ),
-    http_response_status: (handle: number) => scope.guard('http_response_status', () => scope.response(handle).status),
+    http_response_status: (handle: number) => scope.guard('http_response_status', () => http.response(handle).status),
     http_response_headers: (handle: number, outPtr: number, outCap: number) =>
       scope.guard('http_response_headers', () => {
-        const lines = scope.response(handle).headers.map(([n, v]) => `${n.toLowerCase()}: ${v}\n`).join('');
+        const lines = http.response(handle).headers.map(([n, v]) => `${n.toLowerCase()}: ${v}\n`).join('');
         return mem.writeOut(outPtr, outCap, encoder.encode(lines), 'http_response_headers');
       }),
     http_response_body: (handle: number, outPtr: number, outCap: number) =>
-      scope.guard('http_response_body', () => mem.writeOut(outPtr, outCap, scope.response(handle).body, 'http_response_body')),
+      scope.guard('http_response_body', () => mem.writeOut(outPtr, outCap, http.response(handle).body, 'http_response_body')),
     http_close: (handle: number) =>
       scope.guard('http_close', () => {
-        scope.closeResponse(handle);
+        http.close(handle);
         return Status.OK;
       }),
   };

@@ -1,0 +1,63 @@
+/**
+ * Every store backend, in one literal map, each with where it runs and its options schema. A
+ * `worker` backend is opened synchronously inside each worker (SQLite: a file every worker can
+ * open); a `main` backend lives once on the main thread and is reached over the host bridge
+ * (memory; later Redis and NATS, whose clients are asynchronous). Nothing else in Verge tests a
+ * backend's name.
+ */
+import path from 'node:path';
+import type { Fields, ManifestProblems } from '../manifest/fields.js';
+import type { KvStore, SyncKvStore } from './store.js';
+import { createMemoryStore } from './memory/memory-store.js';
+import { openSqliteStore } from './sqlite/sqlite-store.js';
+
+/** Where one app's store lives, resolved on the main thread and handed to whoever opens it. */
+export interface StoreLocation {
+  /** A file path (SQLite), a URL (later: Redis, NATS), or undefined (memory). */
+  address: string | undefined;
+}
+
+interface BackendBase {
+  /** Reads the backend's own keys of `[key_value_stores.NAME]` (beyond `backend`); unknown keys are refused by the caller. */
+  readOptions(t: Fields, problems: ManifestProblems): Readonly<Record<string, unknown>>;
+  /** Where the store `name` of the app in `appDir` lives, given the node's data dir. */
+  locate(ctx: { appDir: string; dataDir: string; name: string; options: Readonly<Record<string, unknown>> }): StoreLocation;
+}
+
+export interface WorkerBackend extends BackendBase {
+  runsIn: 'worker';
+  open(location: StoreLocation): SyncKvStore;
+}
+
+export interface MainBackend extends BackendBase {
+  runsIn: 'main';
+  open(location: StoreLocation): KvStore;
+}
+
+export type Backend = WorkerBackend | MainBackend;
+
+const noOptions = (): Readonly<Record<string, unknown>> => Object.freeze({});
+
+const sqlite: WorkerBackend = {
+  runsIn: 'worker',
+  readOptions: noOptions,
+  locate: ({ appDir, dataDir, name }) => ({ address: path.join(path.resolve(appDir, dataDir), `${name}.sqlite`) }),
+  open: ({ address }) => openSqliteStore(address!),
+};
+
+const memory: MainBackend = {
+  runsIn: 'main',
+  readOptions: noOptions,
+  locate: () => ({ address: undefined }),
+  open: () => createMemoryStore(),
+};
+
+export const BACKENDS = { sqlite, memory } as const;
+
+export type BackendName = keyof typeof BACKENDS;
+export const BACKEND_NAMES = Object.keys(BACKENDS) as BackendName[];
+export const DEFAULT_BACKEND: BackendName = 'sqlite';
+
+export function backend(name: BackendName): Backend {
+  return BACKENDS[name];
+}

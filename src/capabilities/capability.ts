@@ -1,0 +1,75 @@
+/**
+ * The contract every capability meets (as Spin's factors and miniflare's plugins do). A
+ * capability is one folder holding: its manifest schema (read once, at load), its named limits,
+ * the state it builds on the main thread for one app version, the state it keeps per worker,
+ * the guest-input checks (once, in the worker, shared by both bindings), and two thin bindings —
+ * verge:v1 for WAGI modules and its wasi:* interfaces for components. index.ts lists them all.
+ */
+import type { Fields, ManifestProblems } from '../manifest/fields.js';
+import type { AppConfig, ComponentConfig } from '../manifest/config.js';
+import type { Logger } from '../logging.js';
+import type { ComponentGrants, HostCall, HostReply } from '../dispatch/protocol.js';
+import type { GuestScope } from './guest-scope.js';
+import type { OnBreakerChange } from './kv/store-breakers.js';
+
+/** The AppConfig and ComponentConfig fields the capabilities own. */
+export type CapabilityAppFields = Pick<AppConfig, 'keyValueStores' | 'variables'>;
+export type CapabilityComponentFields = Pick<ComponentConfig, 'keyValueStores' | 'allowedOutboundHosts' | 'variables'>;
+
+export interface CapabilityManifest {
+  /** App-level tables (`[key_value_stores.x]`, `[variables]`); problems go to `problems`. */
+  readApp?(root: Fields, problems: ManifestProblems): Partial<CapabilityAppFields>;
+  /** The component's grants, checked against what the app declares. */
+  readComponent?(c: Fields, app: CapabilityAppFields, problems: ManifestProblems): Partial<CapabilityComponentFields>;
+}
+
+/** What the main thread gives a capability to build an app version's state. */
+export interface HostContext {
+  /** Stores live under this folder, relative to the app's folder. */
+  dataDir: string;
+  env: NodeJS.ProcessEnv;
+  envFile: string | undefined;
+  logger: Logger;
+  onBreaker: OnBreakerChange | undefined;
+  /**
+   * State shared by every version of this app (a store), made on first use under `key` and
+   * closed with the host: two versions of one app see the same data.
+   */
+  shared<T>(key: string, make: () => T, close: (value: T) => Promise<void>): T;
+}
+
+/** One inbound request's main-thread state, across capabilities. */
+export interface RequestContext {
+  /** Aborted when the request ends: stops its outbound calls. */
+  signal: AbortSignal;
+  local<T>(key: string, make: () => T): T;
+}
+
+type HostHandlers = { [Op in HostCall['op']]?: (call: Extract<HostCall, { op: Op }>, request: RequestContext) => Promise<HostReply> };
+
+/** A capability's state for one app version. */
+export interface PreparedCapability {
+  /** Its part of a component's grants: plain data for the worker. */
+  grants?(c: ComponentConfig): Partial<ComponentGrants>;
+  /** The host calls it answers, by op. */
+  hostCalls?: HostHandlers;
+  /** The version is unloaded. Shared state (stores) stays. */
+  release?(): void;
+}
+
+export interface Capability {
+  readonly name: string;
+  readonly manifest: CapabilityManifest;
+  /** Its verge:v1 functions and wasi:* interfaces: a module importing anything no capability provides fails at load. */
+  readonly provides: { readonly vergeV1: readonly string[]; readonly wasi: readonly string[] };
+  /** The main thread answers TIMEOUT after this long (and never after the request's deadline). */
+  readonly hostCallTimeoutMs?: number;
+  /** Validates and builds one app version's state; a problem (a missing variable) throws a VergeError. */
+  prepare?(app: AppConfig, ctx: HostContext): PreparedCapability;
+  /** Releases what the capability holds for the whole node (pooled connections). */
+  close?(): Promise<void>;
+  readonly bindings: {
+    wasiP1(scope: GuestScope): Record<string, (...args: never[]) => number>;
+    component(scope: GuestScope): Record<string, Record<string, unknown>>;
+  };
+}

@@ -1,0 +1,147 @@
+/**
+ * The capabilities' main-thread side for a node: app versions' state (built by each capability's
+ * `prepare`), state shared by every version of an app (its stores), per-request state (outbound
+ * budget, an AbortController), and the answer to every host call, routed by the call's version.
+ */
+import { VergeError } from '../errors.js';
+import type { AppConfig } from '../manifest/config.js';
+import type { Logger } from '../logging.js';
+import type { ComponentGrants, HostCall, HostReply } from '../dispatch/protocol.js';
+import type { OnBreakerChange } from './kv/store-breakers.js';
+import type { Capability, HostContext, PreparedCapability, RequestContext } from './capability.js';
+import { CAPABILITY_LIST } from './index.js';
+import { withinBound } from './host-bridge.js';
+
+/** Where stores live unless --data-dir says otherwise, relative to the app's folder. */
+export const DEFAULT_DATA_DIR = '.verge/data';
+
+export interface CapabilityHostOptions {
+  dataDir: string;
+  env: NodeJS.ProcessEnv;
+  envFile?: string | undefined;
+  onBreaker?: OnBreakerChange | undefined;
+  logger: Logger;
+  /** The capabilities to serve: the map in index.ts unless a test brings its own. */
+  capabilities?: readonly Capability[];
+}
+
+export interface CapabilityHost {
+  /**
+   * Validates and builds one app version's state (resolves variables — a missing one throws a
+   * VergeError naming it; parses outbound policies once). Stores are per (app name, store name)
+   * and shared by every version of that app.
+   */
+  prepare(versionId: string, app: AppConfig): PreparedApp;
+  /** Answers a worker's host call; routes by call.version (a versionId given to prepare). */
+  handle(call: HostCall): Promise<HostReply>;
+  /** The inbound request ended: abort its outbound calls, forget its budget. */
+  endRequest(requestId: string): void;
+  close(): Promise<void>;
+}
+
+export interface PreparedApp {
+  /** Plain, structured-cloneable grants for the worker. */
+  grantsFor(component: string): ComponentGrants;
+  /** The version is unloaded: drop its per-version state (not the shared stores). */
+  release(): void;
+}
+
+interface Version {
+  app: AppConfig;
+  parts: Array<{ capability: Capability; state: PreparedCapability }>;
+}
+
+export function createCapabilityHost(opts: CapabilityHostOptions): CapabilityHost {
+  const capabilities = opts.capabilities ?? CAPABILITY_LIST;
+  const versions = new Map<string, Version>();
+  const shared = new Map<string, { value: unknown; close: (value: unknown) => Promise<void> }>();
+  const requests = new Map<string, { abort: AbortController; locals: Map<string, unknown> }>();
+
+  const requestContext = (id: string): RequestContext => {
+    let r = requests.get(id);
+    if (!r) requests.set(id, (r = { abort: new AbortController(), locals: new Map() }));
+    const { abort, locals } = r;
+    return {
+      signal: abort.signal,
+      local<T>(key: string, make: () => T): T {
+        let v = locals.get(key) as T | undefined;
+        if (v === undefined) locals.set(key, (v = make()));
+        return v;
+      },
+    };
+  };
+
+  /** The bound of the capability answering the call's op. */
+  const boundFor = (call: HostCall): number | undefined =>
+    versions.get(call.version)?.parts.find(({ state }) => state.hostCalls?.[call.op] !== undefined)?.capability.hostCallTimeoutMs;
+
+  const dispatch = async (call: HostCall): Promise<HostReply> => {
+    const version = versions.get(call.version);
+    if (!version) return { ok: false, status: 'UNAVAILABLE', message: `app version ${call.version} is not loaded on this node` };
+    for (const { state } of version.parts) {
+      const handler = state.hostCalls?.[call.op] as ((c: HostCall, r: RequestContext) => Promise<HostReply>) | undefined;
+      if (!handler) continue;
+      return handler(call, requestContext(call.requestId));
+    }
+    return { ok: false, status: 'UNAVAILABLE', message: `no capability answers ${call.op} host calls` };
+  };
+
+  return {
+    prepare(versionId, app) {
+      if (versions.has(versionId)) throw new VergeError('INTERNAL', `app version ${versionId} is prepared already`);
+      const ctx: HostContext = {
+        dataDir: opts.dataDir,
+        env: opts.env,
+        envFile: opts.envFile,
+        logger: opts.logger,
+        onBreaker: opts.onBreaker,
+        shared<T>(key: string, make: () => T, close: (value: T) => Promise<void>): T {
+          const full = `${app.name}\0${key}`;
+          let entry = shared.get(full);
+          if (!entry) shared.set(full, (entry = { value: make(), close: close as (value: unknown) => Promise<void> }));
+          return entry.value as T;
+        },
+      };
+      const parts = capabilities.flatMap((capability) => (capability.prepare ? [{ capability, state: capability.prepare(app, ctx) }] : []));
+      versions.set(versionId, { app, parts });
+      return {
+        grantsFor(component) {
+          const c = app.components.get(component);
+          if (!c) throw new VergeError('INTERNAL', `app ${app.name} has no component ${component}`);
+          const grants: ComponentGrants = { kvStores: [], variables: [], outbound: false };
+          for (const { state } of parts) Object.assign(grants, state.grants?.(c));
+          return grants;
+        },
+        release() {
+          if (!versions.delete(versionId)) return;
+          for (const { state } of parts) state.release?.();
+        },
+      };
+    },
+
+    /** Anything but a capability's refusal is a bug in Verge: logged here, UNAVAILABLE for the guest. */
+    async handle(call) {
+      try {
+        return await withinBound(call, boundFor(call), dispatch(call));
+      } catch (err) {
+        opts.logger.error({ request_id: call.requestId, component: call.component, op: call.op, err }, 'host call failed');
+        return { ok: false, status: 'UNAVAILABLE', message: `the host failed while serving ${call.op}: ${err instanceof Error ? err.message : String(err)}` };
+      }
+    },
+
+    endRequest(id) {
+      const r = requests.get(id);
+      if (!r) return;
+      r.abort.abort();
+      requests.delete(id);
+    },
+
+    async close() {
+      const entries = [...shared.values()];
+      shared.clear();
+      versions.clear();
+      await Promise.all(entries.map((e) => e.close(e.value)));
+      await Promise.all(capabilities.map((c) => c.close?.()));
+    },
+  };
+}

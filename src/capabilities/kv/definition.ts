@@ -1,0 +1,57 @@
+/** The key-value capability: `[key_value_stores.x]`, verge:v1 kv_*, wasi:keyvalue. */
+import { BACKENDS } from '../../backends/registry.js';
+import { StoreError, type KvStore } from '../../backends/store.js';
+import type { Capability } from '../capability.js';
+import { kvImports } from './bindings/wasi-p1.js';
+import { kvComponentImports } from './bindings/component.js';
+import { KV_LIMITS } from './limits.js';
+import { applyKvOp } from './ops.js';
+import { readKeyValueStores, readStoreGrants } from './schema.js';
+import { StoreBreakers } from './store-breakers.js';
+
+export const kvCapability: Capability = {
+  name: 'kv',
+  manifest: {
+    readApp: (root, problems) => ({ keyValueStores: readKeyValueStores(root, problems) }),
+    readComponent: (c, app, problems) => ({ keyValueStores: Object.freeze(readStoreGrants(c, app.keyValueStores, problems)) }),
+  },
+  provides: {
+    vergeV1: ['kv_open', 'kv_get', 'kv_set', 'kv_delete', 'kv_exists', 'kv_increment', 'kv_compare_and_swap', 'kv_list_keys'],
+    wasi: ['wasi:keyvalue/store', 'wasi:keyvalue/atomics', 'wasi:keyvalue/batch'],
+  },
+  hostCallTimeoutMs: KV_LIMITS.hostCallTimeoutMs,
+  prepare(app, ctx) {
+    const addresses = new Map<string, string | undefined>();
+    const mainStores = new Map<string, { store: KvStore; breakers: StoreBreakers }>();
+    for (const decl of app.keyValueStores.values()) {
+      const backend = BACKENDS[decl.backend];
+      const location = backend.locate({ appDir: app.dir, dataDir: ctx.dataDir, name: decl.name, options: decl.options });
+      addresses.set(decl.name, location.address);
+      if (backend.runsIn !== 'main') continue;
+      const entry = ctx.shared(
+        `kv/${decl.name}/${decl.backend}/${location.address ?? ''}`,
+        () => ({ store: backend.open(location), breakers: new StoreBreakers(decl.name, ctx.onBreaker) }),
+        (s) => s.store.close(),
+      );
+      mainStores.set(decl.name, entry);
+    }
+    return {
+      grants: (c) => ({
+        kvStores: c.keyValueStores.map((name) => ({ name, backend: app.keyValueStores.get(name)!.backend, address: addresses.get(name) })),
+      }),
+      hostCalls: {
+        kv: async (call) => {
+          const entry = mainStores.get(call.store);
+          if (!entry) return { ok: false, status: 'UNAVAILABLE', message: `store ${call.store} is not served by this node` };
+          try {
+            return { ok: true, value: await entry.breakers.for(call.kv).callAsync(() => applyKvOp(entry.store, call.kv)) };
+          } catch (err) {
+            if (err instanceof StoreError) return { ok: false, status: err.reason, message: `store ${call.store}: ${err.message}` };
+            throw err;
+          }
+        },
+      },
+    };
+  },
+  bindings: { wasiP1: kvImports, component: kvComponentImports },
+};

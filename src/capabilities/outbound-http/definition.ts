@@ -1,0 +1,58 @@
+/** The outbound HTTP capability: `allowed_outbound_hosts`, verge:v1 http_*, wasi:http/outgoing-handler. */
+import { VergeError } from '../../errors.js';
+import type { OutboundResponseSpec } from '../../dispatch/protocol.js';
+import type { Capability } from '../capability.js';
+import { outboundImports } from './bindings/wasi-p1.js';
+import { outboundComponentImports } from './bindings/component.js';
+import { isOutboundError } from './errors.js';
+import { createRequestBudget, outboundLimits, type OutboundLimits } from './limits.js';
+import { parseAllowedHosts, type OutboundPolicy } from './policy.js';
+import { readOutboundGrants } from './schema.js';
+
+/** undici costs ~45 ms to import: loaded on the first outbound call, not at every start. */
+let fetchModule: Promise<typeof import('./fetch.js')> | undefined;
+
+export const outboundHttpCapability: Capability = {
+  name: 'outbound-http',
+  manifest: {
+    readComponent: (c, _app, problems) => ({ allowedOutboundHosts: Object.freeze(readOutboundGrants(c, problems)) }),
+  },
+  provides: {
+    vergeV1: ['http_send', 'http_response_status', 'http_response_headers', 'http_response_body', 'http_close'],
+    wasi: ['wasi:http/outgoing-handler'],
+  },
+  prepare(app) {
+    const policies = new Map<string, { policy: OutboundPolicy; limits: OutboundLimits }>();
+    for (const c of app.components.values()) {
+      if (c.allowedOutboundHosts.length === 0) continue;
+      const parsed = parseAllowedHosts(c.allowedOutboundHosts, `component.${c.name}.allowed_outbound_hosts`);
+      if ('errors' in parsed) throw new VergeError('MANIFEST_INVALID', parsed.errors.join('\n')); // validated at load already
+      policies.set(c.name, { policy: parsed.policy, limits: outboundLimits({ timeoutMs: c.limits.outboundTimeoutMs }) });
+    }
+    return {
+      grants: (c) => {
+        const p = policies.get(c.name);
+        return { outbound: p ? { maxRequestBodyBytes: p.limits.maxRequestBodyBytes } : false };
+      },
+      hostCalls: {
+        http: async (call, request) => {
+          const outbound = policies.get(call.component);
+          if (!outbound) return { ok: false, status: 'ACCESS_DENIED', message: `component ${call.component} has no allowed_outbound_hosts` };
+          try {
+            request.local('http.budget', () => createRequestBudget()).take();
+            const { sendOutbound } = await (fetchModule ??= import('./fetch.js'));
+            const response: OutboundResponseSpec = await sendOutbound(call.request, { ...outbound, signal: request.signal });
+            return { ok: true, value: response };
+          } catch (err) {
+            if (isOutboundError(err)) return { ok: false, status: err.code, message: err.message };
+            throw err;
+          }
+        },
+      },
+    };
+  },
+  async close() {
+    if (fetchModule) await (await fetchModule).closeOutboundPool();
+  },
+  bindings: { wasiP1: outboundImports, component: outboundComponentImports },
+};

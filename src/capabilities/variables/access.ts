@@ -1,0 +1,17 @@
+/** Variables inside a worker, shared by both bindings. Values never reach the log: a denial names the variable only. */
+import { HostCallError } from '../abi.js';
+import type { GuestScope } from '../guest-scope.js';
+
+export function variablesAccess(scope: GuestScope) {
+  return {
+    get(name: string): string | undefined {
+      const { grants, component } = scope.frame;
+      const v = grants.variables.find((g) => g.name === name);
+      if (!v) throw new HostCallError('ACCESS_DENIED', `variable ${JSON.stringify(name)} is not granted to component ${component}`);
+      return v.value;
+    },
+    all(): Array<[string, string]> {
+      return scope.frame.grants.variables.flatMap((v) => (v.value === undefined ? [] : [[v.name, v.value] as [string, string]]));
+    },
+  };
+}

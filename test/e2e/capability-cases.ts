@@ -1,0 +1,227 @@
+/**
+ * One list of capability cases that both guest interfaces must pass with the same outcomes (as
+ * Hono's routers share common.case.test.ts): capabilities-wagi.test.ts runs it through a WAGI
+ * guest (verge:v1), capabilities-component.test.ts through a wasi:http component (wasi:*).
+ * Both probes answer 200 {"value": ...} or 500 {"error": "<verge:v1 status name>"}.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { writeApp } from '../support/app.js';
+import { startVerge, type VergeProcess } from '../support/verge-process.js';
+
+/** The components every run declares, each the same probe with different grants; a case picks one. */
+export const GRANT_SETS = {
+  kv: 'key_value_stores = ["default", "cache"]',
+  'kv-cache-only': 'key_value_stores = ["cache"]',
+  vars: 'variables = ["greeting", "api_key", "unset"]',
+  none: '',
+  outbound: 'allowed_outbound_hosts = ["http://127.0.0.1:*"]',
+  'outbound-any-host': 'allowed_outbound_hosts = ["http://*:*"]',
+} as const;
+export type GrantSet = keyof typeof GRANT_SETS;
+
+export const SECRET = 'sk-live-0123456789abcdef';
+const APP_TOML = `[key_value_stores.cache]\nbackend = "memory"\n\n[variables]\ngreeting = { default = "hello" }\napi_key = { required = true, secret = true }\nunset = { default = "" }`;
+
+export interface Step {
+  op: string;
+  /** `{origin}` in a value is replaced by the test origin's URL. */
+  query?: Record<string, string | number>;
+  expect: { status: number; value?: unknown; error?: string };
+  /** A log record of this request must contain this text (a host refusal, a truncation notice). */
+  log?: string;
+  /** How many `guest` records this request may log at most. */
+  maxGuestRecords?: number;
+}
+
+export interface CapabilityCase {
+  name: string;
+  grants: GrantSet;
+  steps: Step[];
+}
+
+const MiB = 1024 * 1024;
+const ok = (value: unknown) => ({ status: 200, value });
+const refused = (error: string) => ({ status: 500, error });
+const fetchFailed = { status: 502, error: 'FETCH_FAILED' };
+
+/** KV cases run against both backends: SQLite in the worker, memory on the main thread. */
+const kvCases = (store: 'default' | 'cache'): CapabilityCase[] => [
+  {
+    name: `kv (${store}): a value set is read back; a missing key reads as null; delete and exists agree`,
+    grants: 'kv',
+    steps: [
+      { op: 'kv-set', query: { store, key: 'greeting', value: 'hi there' }, expect: ok(true) },
+      { op: 'kv-get', query: { store, key: 'greeting' }, expect: ok('hi there') },
+      { op: 'kv-exists', query: { store, key: 'greeting' }, expect: ok(true) },
+      { op: 'kv-delete', query: { store, key: 'greeting' }, expect: ok(true) },
+      { op: 'kv-exists', query: { store, key: 'greeting' }, expect: ok(false) },
+      { op: 'kv-get', query: { store, key: 'never-set' }, expect: ok(null) },
+    ],
+  },
+  {
+    name: `kv (${store}): an empty key is INVALID_ARGUMENT`,
+    grants: 'kv',
+    steps: [
+      { op: 'kv-set', query: { store, key: '', value: 'x' }, expect: refused('INVALID_ARGUMENT'), log: 'the key is empty' },
+      { op: 'kv-get', query: { store, key: '' }, expect: refused('INVALID_ARGUMENT') },
+    ],
+  },
+  {
+    name: `kv (${store}): a key over 512 bytes is LIMIT_EXCEEDED, naming the limit; 512 bytes is accepted`,
+    grants: 'kv',
+    steps: [
+      { op: 'kv-set', query: { store, key_bytes: 4096, value: 'x' }, expect: refused('LIMIT_EXCEEDED'), log: 'a key may be at most 512 bytes' },
+      { op: 'kv-get', query: { store, key_bytes: 513 }, expect: refused('LIMIT_EXCEEDED') },
+      { op: 'kv-set', query: { store, key_bytes: 512, value: 'x' }, expect: ok(true) },
+    ],
+  },
+  {
+    name: `kv (${store}): a value over 1 MiB is LIMIT_EXCEEDED, naming the limit; 1 MiB is accepted`,
+    grants: 'kv',
+    steps: [
+      { op: 'kv-set', query: { store, key: 'big', value_bytes: 3 * MiB }, expect: refused('LIMIT_EXCEEDED'), log: 'a value may be at most 1048576 bytes' },
+      { op: 'kv-set', query: { store, key: 'big', value_bytes: MiB + 1 }, expect: refused('LIMIT_EXCEEDED') },
+      { op: 'kv-set', query: { store, key: 'big', value_bytes: MiB }, expect: ok(true) },
+    ],
+  },
+  {
+    name: `kv (${store}): increment adds to a missing key from 0, and refuses a value that is not a number`,
+    grants: 'kv',
+    steps: [
+      { op: 'kv-incr', query: { store, key: 'counter', by: 5 }, expect: ok(5) },
+      { op: 'kv-incr', query: { store, key: 'counter', by: 37 }, expect: ok(42) },
+      { op: 'kv-get', query: { store, key: 'counter' }, expect: ok('42') },
+      { op: 'kv-set', query: { store, key: 'word', value: 'abc' }, expect: ok(true) },
+      { op: 'kv-incr', query: { store, key: 'word' }, expect: refused('NOT_A_NUMBER') },
+    ],
+  },
+  {
+    name: `kv (${store}): compare-and-swap succeeds from the value read, and conflicts after a write in between`,
+    grants: 'kv',
+    steps: [
+      { op: 'kv-cas', query: { store, key: 'cas', value: 'first' }, expect: ok(true) },
+      { op: 'kv-cas', query: { store, key: 'cas', value: 'second' }, expect: ok(true) },
+      { op: 'kv-get', query: { store, key: 'cas' }, expect: ok('second') },
+      { op: 'kv-cas-race', query: { store, key: 'cas', value: 'lost' }, expect: refused('CONFLICT') },
+      { op: 'kv-get', query: { store, key: 'cas' }, expect: ok('intruder') },
+    ],
+  },
+];
+
+export const CAPABILITY_CASES: CapabilityCase[] = [
+  ...kvCases('default'),
+  ...kvCases('cache'),
+  {
+    name: 'kv: a store not granted is ACCESS_DENIED, naming the store and the grants',
+    grants: 'kv-cache-only',
+    steps: [{ op: 'kv-get', query: { store: 'default', key: 'a' }, expect: refused('ACCESS_DENIED'), log: 'store "default" is not granted to component kv-cache-only' }],
+  },
+  {
+    name: 'kv: a component without stores is denied every store',
+    grants: 'none',
+    steps: [{ op: 'kv-set', query: { store: 'default', key: 'a', value: 'b' }, expect: refused('ACCESS_DENIED') }],
+  },
+  {
+    name: 'variables: a granted variable and a secret are read; an empty one reads as empty',
+    grants: 'vars',
+    steps: [
+      { op: 'var', query: { name: 'greeting' }, expect: ok('hello') },
+      { op: 'var', query: { name: 'api_key' }, expect: ok(SECRET) },
+      { op: 'var', query: { name: 'unset' }, expect: ok('') },
+    ],
+  },
+  {
+    name: 'variables: a variable not granted is ACCESS_DENIED, and the secret never reaches the log',
+    grants: 'none',
+    steps: [{ op: 'var', query: { name: 'api_key' }, expect: refused('ACCESS_DENIED'), log: 'variable "api_key" is not granted to component none' }],
+  },
+  {
+    name: 'logging: 200 records per request are kept, then one truncation notice',
+    grants: 'none',
+    steps: [{ op: 'log-many', query: { msg: 'again and again', times: 500 }, expect: ok('logged'), log: 'log truncated', maxGuestRecords: 200 }],
+  },
+  {
+    name: 'outbound: an allowed origin answers through the guest',
+    grants: 'outbound',
+    steps: [{ op: 'fetch-case', query: { url: '{origin}/data' }, expect: ok('200 origin saw GET /data') }],
+  },
+  {
+    name: 'outbound: a component without allowed_outbound_hosts is refused and the origin sees nothing',
+    grants: 'none',
+    steps: [{ op: 'fetch-case', query: { url: '{origin}/data' }, expect: fetchFailed, log: 'component none has no allowed_outbound_hosts' }],
+  },
+  {
+    name: 'outbound: a host outside allowed_outbound_hosts is refused',
+    grants: 'outbound',
+    steps: [{ op: 'fetch-case', query: { url: 'http://127.0.0.2:9/x' }, expect: fetchFailed, log: 'is not allowed by allowed_outbound_hosts' }],
+  },
+  {
+    name: 'outbound: loopback under a wildcard host is refused (SSRF)',
+    grants: 'outbound-any-host',
+    steps: [{ op: 'fetch-case', query: { url: '{origin}/data' }, expect: fetchFailed, log: 'loopback' }],
+  },
+];
+
+/**
+ * Runs every case against `verge up` serving `probe` once per grant set (route /<set>/...).
+ * `interfaceName` names the suite; the expectations are the same for both interfaces.
+ */
+export function runCapabilityCases(interfaceName: string, probe: () => Promise<Uint8Array>): void {
+  describe(`capability cases through ${interfaceName}`, () => {
+    let node: VergeProcess;
+    let origin: http.Server;
+    let originUrl = '';
+    let originHits = 0;
+
+    before(async () => {
+      origin = http.createServer((req, res) => {
+        originHits++;
+        res.writeHead(200, { 'content-type': 'text/plain' }).end(`origin saw ${req.method} ${req.url}`);
+      });
+      await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r));
+      originUrl = `http://127.0.0.1:${(origin.address() as AddressInfo).port}`;
+      const wasm = await probe();
+      const components = Object.fromEntries(
+        Object.entries(GRANT_SETS).map(([set, extra]) => [set, { route: `/${set}/...`, wasm, extra, limits: 'timeout_ms = 10000' }]),
+      );
+      node = await startVerge(writeApp('caps', components, APP_TOML), ['--workers', '2'], { env: { VERGE_VAR_API_KEY: SECRET } });
+    });
+
+    after(async () => {
+      await node?.stop();
+      origin?.close();
+    });
+
+    for (const c of CAPABILITY_CASES) {
+      test(c.name, async () => {
+        for (const step of c.steps) {
+          const query = new URLSearchParams(Object.entries(step.query ?? {}).map(([k, v]): [string, string] => [k, String(v).replace('{origin}', originUrl)]));
+          const hitsBefore = originHits;
+          const res = await fetch(`${node.url}/${c.grants}/${step.op}?${query}`);
+          const body = (await res.json()) as { value?: unknown; error?: string };
+          const where = `${step.op}?${query.toString().slice(0, 120)}`;
+          assert.deepEqual({ status: res.status, ...body }, step.expect, where);
+          if (step.expect.error === 'FETCH_FAILED') assert.equal(originHits, hitsBefore, `${where}: the origin received nothing`);
+          const id = res.headers.get('x-request-id');
+          if (step.log) await waitFor(() => node.logs().some((l) => l.request_id === id && String(l.line).includes(step.log!)), `${where}: a log line with ${JSON.stringify(step.log)}`);
+          if (step.maxGuestRecords !== undefined) {
+            const records = node.logs().filter((l) => l.request_id === id && l.stream === 'guest').length;
+            assert.equal(records, step.maxGuestRecords, `${where}: guest log records`);
+          }
+        }
+        assert.ok(!node.stdout().includes(SECRET) && !node.stderr().includes(SECRET), 'the secret value never reaches the log');
+      });
+    }
+  });
+}
+
+async function waitFor(cond: () => boolean, what: string, ms = 5000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > until) throw new Error(`not seen in ${ms} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
