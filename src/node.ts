@@ -83,8 +83,9 @@ function listen(server: http.Server, where: { host: string; port: number }, flag
 }
 
 export function listenError(err: NodeJS.ErrnoException, where: { host: string; port: number }, flag: string): VergeError {
-  const address = `${where.host.includes(':') ? `[${where.host}]` : where.host}:${where.port}`;
-  const freePort = `${flag} ${where.host.includes(':') ? `[${where.host}]` : where.host}:0 lets the system pick a free port`;
+  const host = where.host.includes(':') ? `[${where.host}]` : where.host;
+  const address = `${host}:${where.port}`;
+  const freePort = `${flag} ${host}:0 lets the system pick a free port`;
   const why =
     err.code === 'EADDRINUSE'
       ? `the address is already in use, probably by another process (another verge up?); stop it, or choose another port (${freePort})`
@@ -136,40 +137,53 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   });
   // Whatever has started is stopped again if a later step fails: a node that cannot serve exits.
   const started: Array<() => unknown> = [() => caps.close(), () => flush()];
-  let draining = false;
-  let server: http.Server | undefined;
-  let admin: http.Server | undefined;
-  let url: string;
-  let adminUrl: string | undefined;
-  try {
-    started.push(() => pool.close(0));
-    await pool.start();
-    metrics = createMetrics({ queued: () => pool.queued, busy: () => pool.busy, workers: () => pool.workers });
-    server = createIngress({ router: buildRouter(app), pool, logger, metrics, draining: () => draining });
-    started.push(closeServer(server));
-    url = await listen(server, listenAt, '--listen');
-    if (adminAt) {
-      admin = createAdmin(metrics);
-      started.push(closeServer(admin));
-      adminUrl = await listen(admin, adminAt, '--admin');
+  const step = async <T>(run: () => Promise<T>): Promise<T> => {
+    try {
+      return await run();
+    } catch (err) {
+      logger.error({ error: isVergeError(err) ? err.code : 'INTERNAL', reason: err instanceof Error ? err.message : String(err) }, 'start failed');
+      for (const stop of started.splice(0).reverse()) await Promise.resolve().then(stop).catch(() => undefined);
+      throw err;
     }
-  } catch (err) {
-    logger.error({ error: isVergeError(err) ? err.code : 'INTERNAL', reason: err instanceof Error ? err.message : String(err) }, 'start failed');
-    for (const stop of started.reverse()) await Promise.resolve().then(stop).catch(() => undefined);
-    throw err;
+  };
+  started.push(() => pool.close(0));
+  await step(() => pool.start());
+  metrics = createMetrics({ queued: () => pool.queued, busy: () => pool.busy, workers: () => pool.workers });
+
+  let draining = false;
+  const server = createIngress({ router: buildRouter(app), pool, logger, metrics, draining: () => draining });
+  started.push(closeServer(server));
+  const url = await step(() => listen(server, listenAt, '--listen'));
+
+  let admin: http.Server | undefined;
+  let adminUrl: string | undefined;
+  if (adminAt) {
+    const registry = metrics.registry;
+    admin = http.createServer((req, res) => {
+      if (req.method === 'GET' && (req.url === '/metrics' || req.url?.startsWith('/metrics?'))) {
+        registry.metrics().then(
+          (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+          (err: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(err.message),
+        );
+        return;
+      }
+      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'NOT_FOUND', message: 'the admin listener serves GET /metrics' }));
+    });
+    started.push(closeServer(admin));
+    const adminServer = admin;
+    adminUrl = await step(() => listen(adminServer, adminAt, '--admin'));
   }
-  const ingress = server;
 
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
       draining = true;
-      ingress.close();
+      server.close();
       admin?.close();
-      ingress.closeIdleConnections();
+      server.closeIdleConnections();
       await pool.close(opts.drainMs ?? DEFAULT_DRAIN_MS);
       await caps.close();
-      ingress.closeAllConnections();
+      server.closeAllConnections();
       admin?.closeAllConnections();
       logger.info({}, 'stopped');
       flush();
@@ -184,18 +198,4 @@ function closeServer(server: http.Server): () => void {
     server.close();
     server.closeAllConnections();
   };
-}
-
-function createAdmin(metrics: Metrics): http.Server {
-  const registry = metrics.registry;
-  return http.createServer((req, res) => {
-    if (req.method === 'GET' && (req.url === '/metrics' || req.url?.startsWith('/metrics?'))) {
-      registry.metrics().then(
-        (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
-        (err: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(err.message),
-      );
-      return;
-    }
-    res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'NOT_FOUND', message: 'the admin listener serves GET /metrics' }));
-  });
 }
