@@ -1,6 +1,6 @@
 /** The admin listener: GET /metrics today; the admin API (deploys, versions) lives here next. */
 import http from 'node:http';
-import type { Metrics } from '../metrics.js';
+import type { Metrics } from '../telemetry/metrics.js';
 
 export function createAdminServer(metrics: Metrics): http.Server {
   const registry = metrics.registry;

@@ -7,9 +7,9 @@
  */
 import type { Fields, ManifestProblems } from '../manifest/fields.js';
 import type { AppConfig, ComponentConfig } from '../manifest/config.js';
-import type { Logger } from '../logging.js';
+import type { Logger } from '../telemetry/logging.js';
 import type { ComponentGrants, HostCall, HostReply } from '../dispatch/protocol.js';
-import type { GuestScope } from './guest-scope.js';
+import type { GuestScope } from '../sandbox/scope.js';
 import type { OnBreakerChange } from './kv/store-breakers.js';
 
 /** The AppConfig and ComponentConfig fields the capabilities own. */

@@ -1,7 +1,7 @@
 /** What the wasi:* bindings of every capability share: a refusal becomes the interface's error value. */
 import { HostCallError } from './abi.js';
-import type { GuestScope } from './guest-scope.js';
-import { err, ok, type Result } from '../component/wasi-io.js';
+import type { GuestScope } from '../sandbox/scope.js';
+import { err, ok, type Result } from '../sandbox/component/wasi-io.js';
 
 /** Runs a capability call; a refusal is logged (naming what was refused) and returned as the interface's error. */
 export function guarded<T, E>(scope: GuestScope, api: string, fn: () => T, toError: (e: HostCallError) => E): Result<T, E> {

@@ -16,10 +16,10 @@ import { fuzzParameters } from '../../test/support/fuzz.js';
 import { Status } from './abi.js';
 import { VERGE_ABI_NAMES } from './index.js';
 import { createVergeImports } from './guest-imports.js';
-import { GuestScope } from './guest-scope.js';
-import { HostBridge, createBridgeEnds, type BridgeEnds } from './host-bridge.js';
+import { GuestScope } from '../sandbox/scope.js';
+import { HostBridge, createBridgeEnds, type BridgeEnds } from '../dispatch/host-bridge.js';
 import type { ComponentGrants } from '../dispatch/protocol.js';
-import { Errno, ProcExit, WASI_P1_FUNCTIONS, cStringList, createWasiImports, type WasiRequest } from '../guest/wasi-p1.js';
+import { Errno, ProcExit, WASI_P1_FUNCTIONS, cStringList, createWasiImports, type WasiRequest } from '../sandbox/wagi/wasi-p1.js';
 
 const PAGE = 65536;
 const STATUSES = new Set<number>(Object.values(Status));

@@ -1,12 +1,12 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { GuestScope } from './guest-scope.js';
-import type { HostBridge } from './host-bridge.js';
+import { GuestScope } from '../sandbox/scope.js';
+import type { HostBridge } from '../dispatch/host-bridge.js';
 import { createComponentImports } from './guest-imports.js';
-import { LineSink } from '../guest/output.js';
+import { LineSink } from '../sandbox/output.js';
 import type { ComponentGrants, HostCallRequest } from '../dispatch/protocol.js';
-import type { FutureIncomingResponse, OutgoingTypes } from '../component/wasi-http.js';
-import { Fields } from '../component/wasi-http.js';
+import type { FutureIncomingResponse, OutgoingTypes } from '../sandbox/component/wasi-http.js';
+import { Fields } from '../sandbox/component/wasi-http.js';
 
 const grants = (maxRequestBodyBytes: number): ComponentGrants => ({ kvStores: [], variables: [], outbound: { maxRequestBodyBytes } });
 

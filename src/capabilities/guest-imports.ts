@@ -1,14 +1,14 @@
 /**
  * The two import objects a worker hands its guests, assembled from the capability map: verge:v1
  * for WAGI modules, and the wasi:* interfaces for components (the non-capability ones from
- * component/imports.ts, then each capability's).
+ * sandbox/component/imports.ts, then each capability's).
  */
-import type { GuestScope } from './guest-scope.js';
+import type { GuestScope } from '../sandbox/scope.js';
 import type { Capability } from './capability.js';
 import { CAPABILITY_LIST } from './index.js';
 import { DEFAULT_LIMITS } from '../manifest/config.js';
-import { createBaseImports, type ComponentIo } from '../component/imports.js';
-import { createOutgoingTypes } from '../component/wasi-http.js';
+import { createBaseImports, type ComponentIo } from '../sandbox/component/imports.js';
+import { createOutgoingTypes } from '../sandbox/component/wasi-http.js';
 import { DEFAULT_MAX_REQUEST_BODY_BYTES } from './outbound-http/limits.js';
 
 export function createVergeImports(scope: GuestScope, capabilities: readonly Capability[] = CAPABILITY_LIST): Record<string, (...args: never[]) => number> {

@@ -5,12 +5,12 @@
  */
 import { VergeError } from '../errors.js';
 import type { AppConfig } from '../manifest/config.js';
-import type { Logger } from '../logging.js';
+import type { Logger } from '../telemetry/logging.js';
 import type { ComponentGrants, HostCall, HostReply } from '../dispatch/protocol.js';
 import type { OnBreakerChange } from './kv/store-breakers.js';
 import type { Capability, HostContext, PreparedCapability, RequestContext } from './capability.js';
 import { CAPABILITY_LIST } from './index.js';
-import { withinBound } from './host-bridge.js';
+import { withinBound } from '../dispatch/host-bridge.js';
 
 /** Where stores live unless --data-dir says otherwise, relative to the app's folder. */
 export const DEFAULT_DATA_DIR = '.verge/data';

@@ -3,7 +3,7 @@
  * granted. A new capability is a folder meeting capability.ts's contract plus one line here.
  */
 import type { Capability } from './capability.js';
-import { BASE_INTERFACES } from '../component/imports.js';
+import { BASE_INTERFACES } from '../sandbox/component/imports.js';
 import { kvCapability } from './kv/definition.js';
 import { outboundHttpCapability } from './outbound-http/definition.js';
 import { variablesCapability } from './variables/definition.js';

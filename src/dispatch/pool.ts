@@ -20,7 +20,7 @@
 import { Worker } from 'node:worker_threads';
 import { VergeError } from '../errors.js';
 import type { FromWorker, GuestRequest, GuestResponse, HostCall, HostReply, ModuleSpec, ToWorker } from './protocol.js';
-import { createBridgeEnds, serveHostCalls } from '../capabilities/host-bridge.js';
+import { createBridgeEnds, serveHostCalls } from './host-bridge.js';
 import type { LogLevelName } from '../capabilities/logging/levels.js';
 import type { OnBreakerChange } from '../capabilities/kv/store-breakers.js';
 import { JobClaims, type Claim } from './job-claims.js';
@@ -80,7 +80,7 @@ interface Slot {
   watch: NodeJS.Timeout | undefined;
 }
 
-const WORKER_URL = new URL('../guest/worker.js', import.meta.url);
+const WORKER_URL = new URL('../sandbox/worker.js', import.meta.url);
 
 export class WorkerPool {
   private readonly active: Slot[] = [];

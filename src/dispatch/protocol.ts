@@ -134,7 +134,7 @@ export type HostCallBody = { op: 'kv'; store: string; kv: KvOp } | { op: 'http';
 export type HostCallRequest = HostCallBody & { requestId: string; version: string; component: string };
 
 /**
- * Worker → main, over the host bridge (capabilities/host-bridge.ts). `callId` is echoed on the
+ * Worker → main, over the host bridge (dispatch/host-bridge.ts). `callId` is echoed on the
  * reply, so a late reply to a call the worker gave up on is dropped; `deadlineAt` (the request's)
  * bounds how long the main thread works on it.
  */

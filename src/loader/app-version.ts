@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { AppConfig } from '../manifest/config.js';
-import { compileComponent, type LoadedComponent } from '../guest/load.js';
+import { compileComponent, type LoadedComponent } from './module.js';
 
 /** What an app source hands over: the parsed manifest, its text, and each component's module bytes. */
 export interface AppDraft {

@@ -5,7 +5,7 @@ import { WorkerPool } from '../dispatch/pool.js';
 import type { GuestRequest } from '../dispatch/protocol.js';
 import { parseManifest } from '../manifest/load.js';
 import { contentId, loadVersion, type LoadedVersion } from '../loader/app-version.js';
-import { createLogger } from '../logging.js';
+import { createLogger } from '../telemetry/logging.js';
 import { createCapabilityHost } from '../capabilities/index.js';
 import { AppRegistry } from './registry.js';
 

@@ -10,7 +10,7 @@
  */
 import { VergeError } from '../errors.js';
 import type { AppConfig, ComponentConfig } from '../manifest/config.js';
-import type { LoadedComponent } from '../guest/load.js';
+import type { LoadedComponent } from '../loader/module.js';
 import type { LoadedVersion } from '../loader/app-version.js';
 import type { ModuleSpec } from '../dispatch/protocol.js';
 import type { WorkerPool } from '../dispatch/pool.js';

@@ -4,7 +4,7 @@
  * files); uploaded bundles and a cluster are further sources behind the same interface.
  */
 import { parseManifest, readManifestText, resolveManifestPath } from '../manifest/load.js';
-import { readModuleFile } from '../guest/load.js';
+import { readModuleFile } from '../loader/module.js';
 import type { AppDraft } from '../loader/app-version.js';
 
 export interface AppSource {

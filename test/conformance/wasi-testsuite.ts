@@ -13,7 +13,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { ProcExit, WASI_MODULE, cStringList, createWasiImports, type OutputSink, type WasiRequest } from '../../src/guest/wasi-p1.js';
+import { ProcExit, WASI_MODULE, cStringList, createWasiImports, type OutputSink, type WasiRequest } from '../../src/sandbox/wagi/wasi-p1.js';
 
 interface Spec {
   args: string[];

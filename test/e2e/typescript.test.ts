@@ -99,7 +99,6 @@ describe('verge new ts-http → verge build → verge up', () => {
     assert.match(again.stderr, /is not empty: refusing/);
   });
 
-  // Needs Verge to serve wasi:http components (src/component/); until then this fails at `verge up`.
   test('verge up serves the handler: GET returns the scaffold JSON', async () => {
     assert.equal(build.code, 0, build.stderr);
     let node: VergeProcess | undefined;

@@ -4,7 +4,7 @@
  * the store call — in this worker for `worker` backends, over the host bridge for `main` ones.
  */
 import { HostCallError } from '../abi.js';
-import type { GuestScope } from '../guest-scope.js';
+import type { GuestScope } from '../../sandbox/scope.js';
 import type { ComponentGrants, KvOp } from '../../dispatch/protocol.js';
 import { StoreError } from '../../backends/store.js';
 import { applyKvOp } from './ops.js';

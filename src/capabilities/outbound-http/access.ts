@@ -4,7 +4,7 @@
  * the network is), and verge:v1's per-request response handles.
  */
 import { HostCallError } from '../abi.js';
-import type { GuestScope } from '../guest-scope.js';
+import type { GuestScope } from '../../sandbox/scope.js';
 import type { OutboundRequestSpec, OutboundResponseSpec } from '../../dispatch/protocol.js';
 
 export function outboundAccess(scope: GuestScope) {

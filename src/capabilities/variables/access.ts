@@ -1,6 +1,6 @@
 /** Variables inside a worker, shared by both bindings. Values never reach the log: a denial names the variable only. */
 import { HostCallError } from '../abi.js';
-import type { GuestScope } from '../guest-scope.js';
+import type { GuestScope } from '../../sandbox/scope.js';
 
 export function variablesAccess(scope: GuestScope) {
   return {

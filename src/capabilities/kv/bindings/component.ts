@@ -4,9 +4,9 @@
  */
 import type { HostCallError } from '../../abi.js';
 import type { KvOp } from '../../../dispatch/protocol.js';
-import type { GuestScope } from '../../guest-scope.js';
+import type { GuestScope } from '../../../sandbox/scope.js';
 import { described, guarded } from '../../component-result.js';
-import { err, ok, type Result } from '../../../component/wasi-io.js';
+import { err, ok, type Result } from '../../../sandbox/component/wasi-io.js';
 import { kvAccess } from '../access.js';
 import { KV_LIMITS } from '../limits.js';
 

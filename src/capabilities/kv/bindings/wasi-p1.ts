@@ -4,7 +4,7 @@
  */
 import { HostCallError, Status } from '../../abi.js';
 import type { KvOp } from '../../../dispatch/protocol.js';
-import type { GuestScope } from '../../guest-scope.js';
+import type { GuestScope } from '../../../sandbox/scope.js';
 import { kvAccess } from '../access.js';
 import { checkDecoded, checkKeyLength, checkValueLength } from '../checks.js';
 import { KV_LIMITS } from '../limits.js';

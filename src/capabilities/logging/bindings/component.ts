@@ -1,5 +1,5 @@
 /** wasi:logging for components: records share the request's log budget with stdout and stderr lines. */
-import type { GuestScope } from '../../guest-scope.js';
+import type { GuestScope } from '../../../sandbox/scope.js';
 import type { LogLevelName } from '../levels.js';
 
 const LOG_LEVELS: Record<string, LogLevelName> = {

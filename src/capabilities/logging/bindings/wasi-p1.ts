@@ -1,6 +1,6 @@
 /** verge:v1 log for WAGI modules: a JSON log record with the request id, within the per-request budget. */
 import { HostCallError, Status } from '../../abi.js';
-import type { GuestScope } from '../../guest-scope.js';
+import type { GuestScope } from '../../../sandbox/scope.js';
 import { LOG_LEVEL_NAMES } from '../levels.js';
 
 export function loggingImports(scope: GuestScope) {

@@ -4,10 +4,10 @@
  * http_send. A future kept by a reused instance past the request that made it fails.
  */
 import type { HostCallError } from '../../abi.js';
-import type { GuestScope } from '../../guest-scope.js';
+import type { GuestScope } from '../../../sandbox/scope.js';
 import { guarded } from '../../component-result.js';
-import { err, ok, type Result } from '../../../component/wasi-io.js';
-import { FORBIDDEN_HEADERS, Fields, FutureIncomingResponse, IncomingResponse, methodName, type ErrorCode, type OutgoingRequest, type RequestOptions } from '../../../component/wasi-http.js';
+import { err, ok, type Result } from '../../../sandbox/component/wasi-io.js';
+import { FORBIDDEN_HEADERS, Fields, FutureIncomingResponse, IncomingResponse, methodName, type ErrorCode, type OutgoingRequest, type RequestOptions } from '../../../sandbox/component/wasi-http.js';
 import { outboundAccess } from '../access.js';
 
 const httpError = (e: HostCallError): ErrorCode => {

@@ -4,7 +4,7 @@
  * where the network is.
  */
 import { HostCallError, Status } from '../../abi.js';
-import type { GuestScope } from '../../guest-scope.js';
+import type { GuestScope } from '../../../sandbox/scope.js';
 import { outboundAccess } from '../access.js';
 
 const encoder = new TextEncoder();

@@ -1,7 +1,7 @@
 /** wasi:config/store for components: the same grants as verge:v1's variable_get; an error names the status first. */
-import type { GuestScope } from '../../guest-scope.js';
+import type { GuestScope } from '../../../sandbox/scope.js';
 import { described, guarded } from '../../component-result.js';
-import { ok } from '../../../component/wasi-io.js';
+import { ok } from '../../../sandbox/component/wasi-io.js';
 import { variablesAccess } from '../access.js';
 
 export function variablesComponentImports(scope: GuestScope): Record<string, Record<string, unknown>> {

@@ -1,6 +1,6 @@
 /** verge:v1 variable_get for WAGI modules. Values never reach the log: denials name the variable only. */
 import { HostCallError, Status } from '../../abi.js';
-import type { GuestScope } from '../../guest-scope.js';
+import type { GuestScope } from '../../../sandbox/scope.js';
 import { variablesAccess } from '../access.js';
 
 const encoder = new TextEncoder();

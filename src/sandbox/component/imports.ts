@@ -5,7 +5,7 @@
  * Keys are the unversioned interface names jco's glue asks for.
  */
 import { randomFillSync } from 'node:crypto';
-import type { LineSink } from '../guest/output.js';
+import type { LineSink } from '../output.js';
 import { InputStream, IoError, OutputStream, Pollable, err, poll, type Result } from './wasi-io.js';
 import {
   Fields,

@@ -4,7 +4,7 @@
  * can receive is one of these. Bodies are whole byte arrays behind wasi:io streams; trailers are
  * accepted and ignored (incoming requests never have any).
  */
-import { VergeError } from '../errors.js';
+import { VergeError } from '../../errors.js';
 import { InputStream, OutputStream, Pollable, err, ok, type ByteSink, type Result } from './wasi-io.js';
 
 export type HeaderError = { tag: 'invalid-syntax' } | { tag: 'forbidden' } | { tag: 'immutable' };

@@ -9,7 +9,7 @@
  * the worker swaps in before each run, so no closures are allocated per request.
  */
 import { randomFillSync } from 'node:crypto';
-import { GuestMemory } from './guest-memory.js';
+import { GuestMemory } from '../guest-memory.js';
 
 export const WASI_MODULE = 'wasi_snapshot_preview1';
 

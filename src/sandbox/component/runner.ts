@@ -8,11 +8,11 @@
  * response is posted, off the request's latency. With `instance_reuse = N` one instance serves
  * up to N requests, one at a time; an instance that failed a request is never reused.
  */
-import { VergeError } from '../errors.js';
-import { SANDBOX_MEMORY_IMPORT } from '../wasm/binary.js';
-import type { MemoryRecycler, MemoryShelf } from '../guest/memory-recycler.js';
-import type { ComponentModuleSpec, GuestRequest, GuestResponse } from '../dispatch/protocol.js';
-import { HOP_BY_HOP } from '../guest/cgi.js';
+import { VergeError } from '../../errors.js';
+import { SANDBOX_MEMORY_IMPORT } from '../../wasm/binary.js';
+import type { MemoryRecycler, MemoryShelf } from '../memory-recycler.js';
+import type { ComponentModuleSpec, GuestRequest, GuestResponse } from '../../dispatch/protocol.js';
+import { HOP_BY_HOP } from '../wagi/cgi.js';
 import { ComponentExit } from './imports.js';
 import { Fields, IncomingRequest, ResponseOutparam, flattenHeaders, methodOf, FORBIDDEN_HEADERS } from './wasi-http.js';
 

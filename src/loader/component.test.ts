@@ -9,7 +9,7 @@ import { componentImporting as componentImportingAll } from '../../test/support/
 import { isComponentBinary } from '../wasm/binary.js';
 import { PROVIDED_INTERFACES } from '../capabilities/index.js';
 import { wat } from '../../test/support/wat.js';
-import { IMPLEMENTED_VERSIONS, importRefusal, isFetchEventHandler, prepareComponent, vergeCacheDir } from './prepare.js';
+import { IMPLEMENTED_VERSIONS, importRefusal, isFetchEventHandler, prepareComponent, vergeCacheDir } from './component.js';
 
 /** The smallest real components: an empty instance type imported under a name (test/support/component-bytes.ts). */
 const componentImporting = (name: string, form = 0x00) => componentImportingAll([name], form);

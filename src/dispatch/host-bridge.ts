@@ -12,8 +12,8 @@
  * main thread is stuck. worker.terminate() still interrupts the wait.
  */
 import { MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import { HostCallError, type StatusName } from './abi.js';
-import type { HostAnswer, HostCall, HostCallRequest, HostReply } from '../dispatch/protocol.js';
+import { HostCallError, type StatusName } from '../capabilities/abi.js';
+import type { HostAnswer, HostCall, HostCallRequest, HostReply } from './protocol.js';
 
 export interface BridgeEnds {
   /** Stays on the main thread. */

@@ -6,19 +6,19 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { isVergeError, type ErrorCode } from '../errors.js';
-import { parseCgiResponse, writeCgiEnvironment, writeWagiArgv } from './cgi.js';
+import { parseCgiResponse, writeCgiEnvironment, writeWagiArgv } from './wagi/cgi.js';
 import { CappedBuffer, LineSink } from './output.js';
-import { CStringListBuilder, ProcExit, WASI_MODULE, cStringList, createWasiImports, type WasiRequest } from './wasi-p1.js';
+import { CStringListBuilder, ProcExit, WASI_MODULE, cStringList, createWasiImports, type WasiRequest } from './wagi/wasi-p1.js';
 import { SANDBOX_MEMORY_IMPORT } from '../wasm/binary.js';
 import { MemoryRecycler, type MemoryShelf } from './memory-recycler.js';
 import { releaseGuestMemories } from './guest-memory.js';
 import type { FromWorker, GuestRequest, GuestResponse, ToWorker, WagiModuleSpec } from '../dispatch/protocol.js';
 import { VERGE_ABI_MODULE } from '../capabilities/abi.js';
 import { createComponentImports, createVergeImports } from '../capabilities/guest-imports.js';
-import { GuestScope } from '../capabilities/guest-scope.js';
-import { HostBridge } from '../capabilities/host-bridge.js';
-import { ComponentExit } from '../component/imports.js';
-import { ComponentRunner } from '../component/runner.js';
+import { GuestScope } from './scope.js';
+import { HostBridge } from '../dispatch/host-bridge.js';
+import { ComponentExit } from './component/imports.js';
+import { ComponentRunner } from './component/runner.js';
 import { JobClaims } from '../dispatch/job-claims.js';
 
 /** Room for the CGI header block on top of the body cap. */
@@ -31,7 +31,7 @@ interface LoadedModule extends WagiModuleSpec {
 }
 
 const port = parentPort;
-if (!port) throw new Error('guest/worker.js must run in a worker thread');
+if (!port) throw new Error('sandbox/worker.js must run in a worker thread');
 const post = (msg: FromWorker, transfer?: ArrayBuffer[]) => port.postMessage(msg, transfer ?? []);
 
 /** Module sets by app version, then by component name. */

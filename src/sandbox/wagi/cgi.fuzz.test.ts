@@ -7,8 +7,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { validateHeaderName, validateHeaderValue } from 'node:http';
 import fc from 'fast-check';
-import { isVergeError } from '../errors.js';
-import { fuzzParameters } from '../../test/support/fuzz.js';
+import { isVergeError } from '../../errors.js';
+import { fuzzParameters } from '../../../test/support/fuzz.js';
 import { HOP_BY_HOP, parseCgiResponse } from './cgi.js';
 
 function parsesOrExplains(out: Uint8Array, cap: number): void {

@@ -2,8 +2,8 @@
  * WAGI (CGI/1.1 over WASI): the request becomes environment variables and stdin; the guest's
  * stdout is a CGI response. docs/wagi.md documents the variables.
  */
-import { VergeError } from '../errors.js';
-import type { GuestRequest, GuestResponse } from '../dispatch/protocol.js';
+import { VergeError } from '../../errors.js';
+import type { GuestRequest, GuestResponse } from '../../dispatch/protocol.js';
 
 /** Headers CGI passes as their own variables; and guest headers Verge sets itself or must not forward. */
 const NOT_FORWARDED_AS_HTTP = new Set(['content-type', 'content-length']);

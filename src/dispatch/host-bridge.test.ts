@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
-import type { HostCall, HostReply } from '../dispatch/protocol.js';
+import type { HostCall, HostReply } from './protocol.js';
 import { WORKER_WAIT_GRACE_MS, callBound, createBridgeEnds, serveHostCalls, withinBound } from './host-bridge.js';
 import type { BridgeFixtureData, BridgeFixtureResult } from './host-bridge.fixture.js';
 

@@ -1,6 +1,6 @@
 /** Sinks for what a guest writes: a capped stdout buffer reused across requests, and a stderr line splitter. */
 import { VergeError } from '../errors.js';
-import type { OutputSink } from './wasi-p1.js';
+import type { OutputSink } from './wagi/wasi-p1.js';
 import { GUEST_LOG_LIMITS } from '../capabilities/logging/levels.js';
 
 const INITIAL_BYTES = 64 * 1024;

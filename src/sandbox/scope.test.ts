@@ -1,12 +1,12 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { GuestScope } from './guest-scope.js';
-import type { HostBridge } from './host-bridge.js';
+import { GuestScope } from './scope.js';
+import type { HostBridge } from '../dispatch/host-bridge.js';
 import type { ComponentGrants, FromWorker } from '../dispatch/protocol.js';
-import { GUEST_LOG_LIMITS } from './logging/levels.js';
-import { Status } from './abi.js';
-import { createVergeImports } from './guest-imports.js';
-import { KV_LIMITS } from './kv/limits.js';
+import { GUEST_LOG_LIMITS } from '../capabilities/logging/levels.js';
+import { Status } from '../capabilities/abi.js';
+import { createVergeImports } from '../capabilities/guest-imports.js';
+import { KV_LIMITS } from '../capabilities/kv/limits.js';
 
 const grants = (variable: string): ComponentGrants => ({ kvStores: [], variables: [{ name: variable, value: 'v', secret: false }], outbound: false });
 

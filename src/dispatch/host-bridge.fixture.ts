@@ -4,7 +4,7 @@
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { HostBridge } from './host-bridge.js';
-import { HostCallError } from './abi.js';
+import { HostCallError } from '../capabilities/abi.js';
 
 export interface BridgeFixtureData {
   port: MessagePort;

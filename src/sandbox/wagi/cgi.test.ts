@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { VergeError } from '../errors.js';
-import type { GuestRequest } from '../dispatch/protocol.js';
+import { VergeError } from '../../errors.js';
+import type { GuestRequest } from '../../dispatch/protocol.js';
 import { cgiEnvironment, paramVariable, parseCgiResponse, writeWagiArgv } from './cgi.js';
 
 function request(overrides: Partial<GuestRequest> = {}): GuestRequest {

@@ -8,8 +8,8 @@ import { VergeError, isVergeError } from '../errors.js';
 import { MAX_MODULE_BYTES, type ComponentConfig } from '../manifest/config.js';
 import { SANDBOX_MEMORY_IMPORT, WASM_PAGE_BYTES, isComponentBinary, sandboxModule } from '../wasm/binary.js';
 import type { ComponentModuleSpec, WagiModuleSpec } from '../dispatch/protocol.js';
-import { prepareComponent } from '../component/prepare.js';
-import { WASI_MODULE, WASI_P1_FUNCTIONS } from './wasi-p1.js';
+import { prepareComponent } from './component.js';
+import { WASI_MODULE, WASI_P1_FUNCTIONS } from '../sandbox/wagi/wasi-p1.js';
 import { VERGE_ABI_MODULE } from '../capabilities/abi.js';
 import { VERGE_ABI_NAMES } from '../capabilities/index.js';
 

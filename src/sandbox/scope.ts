@@ -6,10 +6,10 @@
  * its caller's grants or budget. Work a frame started (an outbound response, a store handle) is
  * refused once the frame has ended: a reused instance carries nothing into its next request.
  */
-import { HostCallError, Status, type StatusName } from './abi.js';
-import { GuestMemory } from '../guest/guest-memory.js';
-import type { HostBridge } from './host-bridge.js';
-import { GUEST_LOG_LIMITS, type LogLevelName } from './logging/levels.js';
+import { HostCallError, Status, type StatusName } from '../capabilities/abi.js';
+import { GuestMemory } from './guest-memory.js';
+import type { HostBridge } from '../dispatch/host-bridge.js';
+import { GUEST_LOG_LIMITS, type LogLevelName } from '../capabilities/logging/levels.js';
 import type { ComponentGrants, FromWorker, HostCallBody } from '../dispatch/protocol.js';
 
 /** How loud a refused host call is: denials and failing backends matter to operators; NOT_FOUND and CONFLICT are normal flow. */

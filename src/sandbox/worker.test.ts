@@ -4,7 +4,7 @@ import { Worker, type MessagePort } from 'node:worker_threads';
 import wabtInit from 'wabt';
 import { sandboxModule } from '../wasm/binary.js';
 import type { FromWorker, GuestRequest, ModuleSpec, ToWorker } from '../dispatch/protocol.js';
-import { createBridgeEnds } from '../capabilities/host-bridge.js';
+import { createBridgeEnds } from '../dispatch/host-bridge.js';
 import { JobClaims } from '../dispatch/job-claims.js';
 import { guestRequest } from '../../test/support/guest-request.js';
 

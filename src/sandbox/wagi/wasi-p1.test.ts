@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isVergeError } from '../errors.js';
+import { isVergeError } from '../../errors.js';
 import { Errno, cStringList, createWasiImports, type WasiRequest } from './wasi-p1.js';
 
 type Call = (...args: number[]) => number;

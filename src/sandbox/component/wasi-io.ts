@@ -5,7 +5,7 @@
  * is ready, except clock pollables, which sleep the worker thread (the request deadline still
  * holds: the pool terminates the worker).
  */
-import { VergeError } from '../errors.js';
+import { VergeError } from '../../errors.js';
 
 export type Result<T, E> = { tag: 'ok'; val: T } | { tag: 'err'; val: E };
 export const ok = <T>(val: T): Result<T, never> => ({ tag: 'ok', val });
