@@ -1,0 +1,33 @@
+/** How a worker answers the pool: a response (transferred when large) or a failure with its code. */
+import { isVergeError, type ErrorCode } from '../errors.js';
+import type { FromWorker, GuestResponse } from '../dispatch/protocol.js';
+import { ProcExit } from './wagi/wasi-p1.js';
+import { ComponentExit } from './component/imports.js';
+
+/** Below this a response body is cheaper to clone than to transfer. */
+const TRANSFER_MIN_BYTES = 16 * 1024;
+
+export type Post = (msg: FromWorker, transfer?: ArrayBuffer[]) => void;
+
+export interface Failure {
+  code: ErrorCode;
+  message: string;
+}
+
+export function classify(err: unknown): Failure {
+  if (isVergeError(err)) return { code: err.code, message: err.message };
+  if (err instanceof ProcExit) return { code: 'GUEST_EXIT', message: `the guest exited with code ${err.code}` };
+  if (err instanceof ComponentExit) return { code: 'GUEST_EXIT', message: `${err.message} before setting a response` };
+  if (err instanceof WebAssembly.RuntimeError) return { code: 'GUEST_TRAP', message: `the guest trapped: ${err.message}` };
+  if (err instanceof RangeError && /call stack/i.test(err.message)) {
+    return { code: 'GUEST_TRAP', message: 'the guest trapped: call stack exhausted (unbounded recursion?)' };
+  }
+  if (err instanceof WebAssembly.LinkError) return { code: 'INTERNAL', message: `could not link the guest: ${err.message}` };
+  return { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) };
+}
+
+export function postResponse(post: Post, id: string, response: GuestResponse, settling = false): void {
+  const body = response.body;
+  const transfer = body.length >= TRANSFER_MIN_BYTES && body.byteOffset === 0 && body.byteLength === body.buffer.byteLength ? [body.buffer as ArrayBuffer] : undefined;
+  post(settling ? { t: 'done', id, response, settling } : { t: 'done', id, response }, transfer);
+}

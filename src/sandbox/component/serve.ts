@@ -1,0 +1,41 @@
+/** One request through a component runner, answered to the pool; then the runner's next instance is made. */
+import type { GuestRequest, GuestResponse } from '../../dispatch/protocol.js';
+import { classify, postResponse, type Failure, type Post } from '../answer.js';
+import type { LineSink } from '../output.js';
+import type { GuestScope } from '../scope.js';
+import type { ComponentRunner } from './runner.js';
+
+export interface ComponentContext {
+  scope: GuestScope;
+  post: Post;
+  stdout: LineSink;
+  stderr: LineSink;
+}
+
+export function serveComponent(ctx: ComponentContext, runner: ComponentRunner, req: GuestRequest, deadlineAt: number | undefined): void {
+  const { scope, post, stdout, stderr } = ctx;
+  const { spec } = runner;
+  scope.begin({ id: req.id, version: req.version, component: spec.component, grants: spec.grants, deadlineAt, maxResponseBytes: spec.maxResponseBytes });
+  stdout.reset();
+  stderr.reset();
+  let response: GuestResponse | undefined;
+  let failure: Failure | undefined;
+  try {
+    response = runner.run(req);
+  } catch (err) {
+    failure = classify(err);
+  }
+  stdout.flush();
+  stderr.flush();
+  scope.end();
+  // Making the next instance takes milliseconds: the pool sends the next request elsewhere meanwhile.
+  const settling = runner.hasNext() ? undefined : (true as const);
+  if (response) postResponse(post, req.id, response, settling);
+  else post({ t: 'fail', id: req.id, ...failure!, settling });
+  try {
+    runner.prepareNext();
+  } catch {
+    // The next request instantiates again and fails with the reason.
+  }
+  if (settling) post({ t: 'settled' });
+}

@@ -1,0 +1,98 @@
+/**
+ * Serving a request with a WAGI module inside a worker: a fresh instance per request, the request
+ * as a CGI environment, argv and stdin, the response parsed from stdout. The instance's memory
+ * comes from the worker's recycler and goes back to it after the answer is posted.
+ */
+import type { GuestRequest, WagiModuleSpec } from '../../dispatch/protocol.js';
+import { VERGE_ABI_MODULE } from '../../capabilities/abi.js';
+import { SANDBOX_MEMORY_IMPORT } from '../../wasm/binary.js';
+import { classify, postResponse, type Failure, type Post } from '../answer.js';
+import type { MemoryRecycler, MemoryShelf } from '../memory-recycler.js';
+import { CappedBuffer, type LineSink } from '../output.js';
+import type { GuestScope } from '../scope.js';
+import type { createVergeImports } from '../../capabilities/guest-imports.js';
+import { parseCgiResponse, writeCgiEnvironment, writeWagiArgv } from './cgi.js';
+import { CStringListBuilder, ProcExit, WASI_MODULE, cStringList, createWasiImports, type WasiRequest } from './wasi-p1.js';
+
+/** Room for the CGI header block on top of the body cap. */
+const HEADER_ALLOWANCE = 64 * 1024;
+
+export interface WagiModule extends WagiModuleSpec {
+  memories: MemoryShelf | undefined;
+}
+
+export interface WagiContext {
+  scope: GuestScope;
+  post: Post;
+  stderr: LineSink;
+  vergeImports: ReturnType<typeof createVergeImports>;
+}
+
+export function loadWagiModule(spec: WagiModuleSpec, recycler: MemoryRecycler): WagiModule {
+  return { ...spec, memories: spec.memory && recycler.shelf(spec.memory, 1) };
+}
+
+/** One per worker: the buffers and WASI imports are reused by every request it runs. */
+export function createWagiRunner(ctx: WagiContext) {
+  const stdout = new CappedBuffer();
+  const emptyOut = { write() {} };
+  let state: WasiRequest = {
+    memory: undefined,
+    args: cStringList([]),
+    env: cStringList([]),
+    stdin: new Uint8Array(0),
+    stdinOffset: 0,
+    stdout: emptyOut,
+    stderr: emptyOut,
+    startedNs: 0n,
+  };
+  const wasi = createWasiImports(() => state);
+  const env = new CStringListBuilder();
+  const setEnv = (name: string, value: string) => void env.addPair(name, value);
+  const argv = new CStringListBuilder();
+  const addArg = (arg: string) => void argv.add(arg);
+
+  return {
+    /** The memory of the instance running now (the verge:v1 bindings read and write it). */
+    memory: (): WebAssembly.Memory | undefined => state.memory,
+
+    run(m: WagiModule, req: GuestRequest, deadlineAt: number | undefined): void {
+      const { scope, post, stderr } = ctx;
+      scope.begin({ id: req.id, version: req.version, component: m.component, grants: m.grants, deadlineAt, maxResponseBytes: m.maxResponseBytes });
+      stdout.reset(m.maxResponseBytes + HEADER_ALLOWANCE);
+      stderr.reset();
+      const memory = m.memories?.take();
+      env.reset();
+      writeCgiEnvironment(req, setEnv);
+      argv.reset();
+      writeWagiArgv(req, addArg);
+      state = { memory, args: argv.list(), env: env.list(), stdin: req.body, stdinOffset: 0, stdout, stderr, startedNs: process.hrtime.bigint() };
+      let failure: Failure | undefined;
+      try {
+        const instance = new WebAssembly.Instance(m.module, {
+          [WASI_MODULE]: wasi,
+          [VERGE_ABI_MODULE]: ctx.vergeImports,
+          [SANDBOX_MEMORY_IMPORT.module]: { [SANDBOX_MEMORY_IMPORT.name]: memory as WebAssembly.Memory },
+        });
+        (instance.exports._start as () => void)();
+      } catch (err) {
+        if (!(err instanceof ProcExit && err.code === 0)) failure = classify(err);
+      }
+      stderr.flush();
+      scope.end();
+      if (!failure) {
+        try {
+          const parsed = parseCgiResponse(stdout.view(), m.maxResponseBytes);
+          // Copy the body out of the reusable buffer; a large one is transferred rather than cloned again.
+          postResponse(post, req.id, { ...parsed, body: parsed.body.slice() });
+        } catch (err) {
+          failure = classify(err);
+        }
+      }
+      if (failure) post({ t: 'fail', id: req.id, ...failure });
+      // Zeroing happens after the answer is posted, off the request's latency.
+      state = { ...state, memory: undefined, stdin: new Uint8Array(0) };
+      if (memory) m.memories!.give(memory);
+    },
+  };
+}
