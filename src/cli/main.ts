@@ -11,6 +11,7 @@ import { watchApps } from './watch.js';
 import { hostPatternKey } from '../manifest/hosts.js';
 import { newApp, ScaffoldError, TEMPLATES } from './new.js';
 import { readDotenv, resolveVariables } from '../capabilities/variables/resolve.js';
+import { DEFAULT_DATA_DIR } from '../capabilities/index.js';
 
 const say = (line: string) => process.stderr.write(line + '\n');
 
@@ -64,7 +65,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--workers <n>', `worker threads (default: ${defaultWorkers()}, the available cores)`, positiveInt)
     .option('--queue <n>', 'requests that may wait for a worker before 503', positiveInt)
     .option('--build', 'run each component build command first')
-    .option('--data-dir <dir>', 'where SQLite key-value stores live (relative to the manifest folder)', '.verge/data')
+    .option('--data-dir <dir>', 'where SQLite key-value stores live (relative to the manifest folder)', DEFAULT_DATA_DIR)
     .option('--env-file <file>', 'a dotenv file with VERGE_VAR_* variable values')
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
     .option('--watch', 'rebuild and reload an app when its manifest, module or build inputs change')

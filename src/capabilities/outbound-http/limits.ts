@@ -1,7 +1,8 @@
 import { OutboundError } from './errors.js';
+import { DEFAULT_LIMITS } from '../../manifest/config.js';
 
-/** Total wall-clock time for one `http_send`, DNS, connects, redirects and body included. */
-export const DEFAULT_OUTBOUND_TIMEOUT_MS = 10_000;
+/** Total wall-clock time for one `http_send`, DNS, connects, redirects and body included: the manifest's default, written once there. */
+export const DEFAULT_OUTBOUND_TIMEOUT_MS = DEFAULT_LIMITS.outboundTimeoutMs;
 /** The response body is buffered by the host; past this many bytes the call fails. */
 export const DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024;
 /** Redirect hops followed per call; one more is a NETWORK error. */
