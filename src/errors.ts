@@ -2,6 +2,10 @@
  * The error catalogue. Every error Verge produces has a stable UPPER_SNAKE code, an HTTP status
  * (for errors that answer a request), and who is to blame. docs/errors.md lists the same codes;
  * test/docs-sync.test.ts keeps the two in sync.
+ *
+ * This is one of Verge's two error families, the one for clients, operators and config authors.
+ * The other is what a capability answers a *guest*: HostCallError (capabilities/abi.ts) and its
+ * members StoreError and OutboundError, whose status is a verge:v1 status name.
  */
 export type Blame = 'client' | 'guest' | 'host' | 'config';
 
@@ -39,6 +43,7 @@ export const ERROR_CATALOGUE = {
   VARIABLE_MISSING: { status: 0, blame: 'config', summary: 'A required variable has no value (from VERGE_VAR_NAME in the environment or the --env-file), or the env file cannot be read.' },
   LISTEN_FAILED: { status: 0, blame: 'config', summary: 'verge up could not listen on the --listen or --admin address (in use, not on this machine, or a privileged port); everything already started is stopped and it exits 1.' },
   BUILD_FAILED: { status: 0, blame: 'config', summary: "A component's build command failed." },
+  SCAFFOLD_REFUSED: { status: 0, blame: 'config', summary: 'verge new refused: the app name is not valid, the template is unknown, or the target folder exists and is not empty.' },
   APP_CONFLICT: { status: 0, blame: 'config', summary: 'An app routes a path that another app on the node already routes for the same hosts; the message names both apps and the route.' },
 } as const satisfies Record<string, CatalogueEntry>;
 

@@ -6,6 +6,7 @@
  * the capability layer owns the named limits so every backend refuses the same things with the
  * same message. contract.ts is the test suite every backend runs.
  */
+import { HostCallError } from '../capabilities/abi.js';
 
 export interface KvStore {
   readonly kind: string;
@@ -52,14 +53,15 @@ export interface SyncKvStore {
  */
 export type StoreErrorReason = 'UNAVAILABLE' | 'TIMEOUT' | 'NOT_A_NUMBER';
 
-export class StoreError extends Error {
-  constructor(
-    readonly reason: StoreErrorReason,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
+/** A store's failure, in the guest-facing error family: its reason is the status the guest gets. */
+export class StoreError extends HostCallError {
+  constructor(reason: StoreErrorReason, message: string, options?: { cause?: unknown }) {
+    super(reason, message, options);
     this.name = 'StoreError';
+  }
+
+  get reason(): StoreErrorReason {
+    return this.status as StoreErrorReason;
   }
 }
 

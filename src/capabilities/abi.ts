@@ -18,13 +18,19 @@ export const Status = {
 } as const;
 export type StatusName = keyof typeof Status;
 
-/** A refusal or failure a host call reports to the guest as a status code, with a sentence for the log. */
+/**
+ * The guest-facing error family: a refusal or failure a host call reports to the guest as a
+ * status code, with a sentence for the log. Backends (StoreError) and capabilities
+ * (OutboundError) throw members of it; everything Verge answers to clients and operators is a
+ * VergeError (src/errors.ts) instead.
+ */
 export class HostCallError extends Error {
   constructor(
     readonly status: StatusName,
     message: string,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
     this.name = 'HostCallError';
   }
 }

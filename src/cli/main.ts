@@ -9,7 +9,7 @@ import { LOG_LEVELS, type LogLevel } from '../telemetry/logging.js';
 import { buildApp } from './build.js';
 import { watchApps } from './watch.js';
 import { hostPatternKey } from '../manifest/hosts.js';
-import { newApp, ScaffoldError, TEMPLATES } from './new.js';
+import { newApp, TEMPLATES } from './new.js';
 import { readDotenv, resolveVariables } from '../capabilities/variables/resolve.js';
 import { DEFAULT_DATA_DIR } from '../capabilities/index.js';
 
@@ -168,7 +168,7 @@ export async function main(argv: string[]): Promise<void> {
         say(`Created ${app.dir}: ${app.files.join(', ')}`);
         say(`Next: cd ${o.dir ?? name} && verge build && verge up`);
       } catch (err) {
-        if (!(err instanceof ScaffoldError)) throw err;
+        if (!isVergeError(err, 'SCAFFOLD_REFUSED')) throw err;
         say(`verge new: ${err.message}`);
         process.exitCode = 1;
       }

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadManifest } from '../manifest/load.js';
 import { isVergeError } from '../errors.js';
-import { newApp, ScaffoldError, targetName, validateAppName } from './new.js';
+import { newApp, targetName, validateAppName } from './new.js';
 
 const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'verge-new-'));
 
@@ -31,7 +31,7 @@ test('ts-http scaffolds a manifest that loads, a typed handler, tsconfig, .gitig
 test('refuses a non-empty folder and writes nothing into it', async () => {
   const dir = tmp();
   writeFileSync(path.join(dir, 'keep.txt'), 'mine');
-  await assert.rejects(newApp({ template: 'ts-http', name: 'x', dir }), (err) => err instanceof ScaffoldError && /is not empty/.test(err.message));
+  await assert.rejects(newApp({ template: 'ts-http', name: 'x', dir }), (err) => isVergeError(err, 'SCAFFOLD_REFUSED') && /is not empty/.test(err.message));
   assert.equal(readFileSync(path.join(dir, 'keep.txt'), 'utf8'), 'mine');
 });
 

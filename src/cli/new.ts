@@ -3,6 +3,7 @@
  * .txt (so the repo's tsc never compiles them) and may contain {{name}}; `gitignore.txt` becomes
  * `.gitignore`. The TypeScript template also gets the SDK's wasi.d.ts as src/wasi.d.ts.
  */
+import { VergeError } from '../errors.js';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -23,13 +24,11 @@ const EXTRA_FILES: Record<TemplateName, Array<[string, string]>> = {
   'ts-http': [[SDK_WASI_TYPES, 'src/wasi.d.ts']],
 };
 
-/** A refusal the user can fix (bad name, folder in the way); the CLI prints it and exits 1. */
-export class ScaffoldError extends Error {
-  override name = 'ScaffoldError';
-}
+/** A refusal the user can fix (bad name, folder in the way): a VergeError the CLI prints before exiting 1. */
+const refused = (message: string) => new VergeError('SCAFFOLD_REFUSED', message);
 
 export function validateAppName(name: string): void {
-  if (!NAME.test(name)) throw new ScaffoldError(`"${name}" is not a valid app name: expected ${NAME_EXPECTED}`);
+  if (!NAME.test(name)) throw refused(`"${name}" is not a valid app name: expected ${NAME_EXPECTED}`);
 }
 
 export interface NewAppOptions {
@@ -41,7 +40,7 @@ export interface NewAppOptions {
 
 /** Writes the app and returns its folder and the files written (relative, sorted). */
 export async function newApp(opts: NewAppOptions): Promise<{ dir: string; files: string[] }> {
-  if (!TEMPLATES.includes(opts.template)) throw new ScaffoldError(`unknown template "${opts.template}": expected one of ${TEMPLATES.join(', ')}`);
+  if (!TEMPLATES.includes(opts.template)) throw refused(`unknown template "${opts.template}": expected one of ${TEMPLATES.join(', ')}`);
   validateAppName(opts.name);
   const dir = path.resolve(opts.dir ?? opts.name);
   refuseNonEmpty(dir);
@@ -63,8 +62,8 @@ export async function newApp(opts: NewAppOptions): Promise<{ dir: string; files:
 
 function refuseNonEmpty(dir: string): void {
   if (!existsSync(dir)) return;
-  if (!statSync(dir).isDirectory()) throw new ScaffoldError(`${dir} exists and is not a folder`);
-  if (readdirSync(dir).length > 0) throw new ScaffoldError(`${dir} is not empty: refusing to write into it (choose another NAME or --dir)`);
+  if (!statSync(dir).isDirectory()) throw refused(`${dir} exists and is not a folder`);
+  if (readdirSync(dir).length > 0) throw refused(`${dir} is not empty: refusing to write into it (choose another NAME or --dir)`);
 }
 
 async function listFiles(root: string, sub = ''): Promise<string[]> {

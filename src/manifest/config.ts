@@ -1,6 +1,7 @@
 /** The validated, frozen shape of an application: what the rest of Verge reads. */
 import type { KvStoreDecl } from '../capabilities/kv/schema.js';
 import type { VariableDecl } from '../capabilities/variables/schema.js';
+import type { OutboundPolicy } from '../capabilities/outbound-http/policy.js';
 import type { RoutePattern } from '../ingress/router.js';
 import type { HostPattern } from './hosts.js';
 
@@ -47,6 +48,8 @@ export interface ComponentConfig {
   /** Grants: default-deny, each names what the component may use. */
   keyValueStores: readonly string[];
   allowedOutboundHosts: readonly string[];
+  /** The same list, parsed once at load; undefined when it is empty (default-deny). */
+  outboundPolicy: OutboundPolicy | undefined;
   variables: readonly string[];
   /**
    * Components only: how many requests one instance serves before it is dropped (1 = a fresh

@@ -104,7 +104,7 @@ export function parseManifest(text: string, file: string, capabilities: readonly
     );
   }
 
-  const routes: Array<Omit<RouteConfig, 'pattern'> & { pattern: RouteConfig['pattern'] }> = [];
+  const routes: RouteConfig[] = [];
   const shapes = new Map<string, string>();
   const routeTables = root.array('route');
   if (routeTables.length === 0 && (doc.route === undefined || (Array.isArray(doc.route) && doc.route.length === 0))) problems.add('route', 'is required: expected at least one [[route]] with a path and a component');

@@ -1,12 +1,11 @@
 /** The outbound HTTP capability: `allowed_outbound_hosts`, verge:v1 http_*, wasi:http/outgoing-handler. */
-import { VergeError } from '../../errors.js';
 import type { OutboundResponseSpec } from '../../dispatch/protocol.js';
 import type { Capability } from '../capability.js';
 import { outboundImports } from './bindings/wasi-p1.js';
 import { outboundComponentImports } from './bindings/component.js';
 import { isOutboundError } from './errors.js';
 import { createRequestBudget, outboundLimits, type OutboundLimits } from './limits.js';
-import { parseAllowedHosts, type OutboundPolicy } from './policy.js';
+import type { OutboundPolicy } from './policy.js';
 import { readOutboundGrants } from './schema.js';
 
 /** undici costs ~45 ms to import: loaded on the first outbound call, not at every start. */
@@ -15,7 +14,10 @@ let fetchModule: Promise<typeof import('./fetch.js')> | undefined;
 export const outboundHttpCapability: Capability = {
   name: 'outbound-http',
   manifest: {
-    readComponent: (c, _app, problems) => ({ allowedOutboundHosts: Object.freeze(readOutboundGrants(c, problems)) }),
+    readComponent: (c, _app, problems) => {
+      const { hosts, policy } = readOutboundGrants(c, problems);
+      return { allowedOutboundHosts: Object.freeze(hosts), outboundPolicy: policy };
+    },
   },
   provides: {
     vergeV1: ['http_send', 'http_response_status', 'http_response_headers', 'http_response_body', 'http_close'],
@@ -24,10 +26,8 @@ export const outboundHttpCapability: Capability = {
   prepare(app) {
     const policies = new Map<string, { policy: OutboundPolicy; limits: OutboundLimits }>();
     for (const c of app.components.values()) {
-      if (c.allowedOutboundHosts.length === 0) continue;
-      const parsed = parseAllowedHosts(c.allowedOutboundHosts, `component.${c.name}.allowed_outbound_hosts`);
-      if ('errors' in parsed) throw new VergeError('MANIFEST_INVALID', parsed.errors.join('\n')); // validated at load already
-      policies.set(c.name, { policy: parsed.policy, limits: outboundLimits({ timeoutMs: c.limits.outboundTimeoutMs }) });
+      if (!c.outboundPolicy) continue;
+      policies.set(c.name, { policy: c.outboundPolicy, limits: outboundLimits({ timeoutMs: c.limits.outboundTimeoutMs }) });
     }
     return {
       grants: (c) => {

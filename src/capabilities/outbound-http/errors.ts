@@ -3,6 +3,8 @@
  * one to one: the worker-side binding turns `err.code` into the negative number with
  * `OUTBOUND_ABI_CODES[err.code]` and logs `err.message` (which names the URL or host and the rule).
  */
+import { HostCallError } from '../abi.js';
+
 export type OutboundErrorCode = 'ACCESS_DENIED' | 'INVALID_ARGUMENT' | 'LIMIT_EXCEEDED' | 'TIMEOUT' | 'NETWORK';
 
 /** The `verge:v1` result code for each error (docs/abi.md). */
@@ -14,12 +16,15 @@ export const OUTBOUND_ABI_CODES: Readonly<Record<OutboundErrorCode, number>> = O
   NETWORK: -8,
 });
 
-export class OutboundError extends Error {
-  readonly code: OutboundErrorCode;
+/** An outbound call's refusal or failure, in the guest-facing error family: its code is the status the guest gets. */
+export class OutboundError extends HostCallError {
   constructor(code: OutboundErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(code, message, options);
     this.name = 'OutboundError';
-    this.code = code;
+  }
+
+  get code(): OutboundErrorCode {
+    return this.status as OutboundErrorCode;
   }
 }
 
