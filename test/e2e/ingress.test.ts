@@ -58,8 +58,12 @@ describe('ingress limits', () => {
     try {
       const responses = await Promise.all(Array.from({ length: 7 }, () => fetch(`${node.url}/`)));
       const statuses = responses.map((r) => r.status).sort();
-      // The worker holds PIPELINE_DEPTH (2): one running, one posted behind it; two wait in the queue; three are refused.
-      assert.deepEqual(statuses, [200, 200, 200, 200, 503, 503, 503]);
+      // One runs and two wait in the queue. A fourth may be posted behind the running guest if it
+      // arrives within the pool's take-back bound (5 ms); after that it would be taken back to the
+      // queue, so a burst that arrives more slowly finds room for three. The rest are refused.
+      const admitted = statuses.filter((s) => s === 200).length;
+      assert.ok(admitted === 3 || admitted === 4, `admitted ${admitted}: ${statuses.join(' ')}`);
+      assert.deepEqual(statuses.slice(admitted), Array(7 - admitted).fill(503));
       const refused = responses.find((r) => r.status === 503)!;
       assert.equal(refused.headers.get('retry-after'), '1');
       assert.equal(((await refused.json()) as { error: string }).error, 'QUEUE_FULL');
