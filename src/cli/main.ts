@@ -68,10 +68,11 @@ export async function main(argv: string[]): Promise<void> {
     .option('--data-dir <dir>', 'where SQLite key-value stores live (relative to the manifest folder)', DEFAULT_DATA_DIR)
     .option('--env-file <file>', 'a dotenv file with VERGE_VAR_* variable values')
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
-    .option('--watch', 'rebuild and reload an app when its manifest, module or build inputs change')
+    .option('--watch', 'build, then rebuild and reload an app when its manifest, module or build inputs change')
     .action(async (paths: string[], o: UpOptions) => {
       const apps = paths.length > 0 ? paths : ['.'];
-      if (o.build) for (const p of apps) await buildApp(loadManifest(p), say);
+      // Like `spin watch`, watching starts from a fresh build: the sources are what is watched.
+      if (o.build || o.watch) for (const p of apps) await buildApp(loadManifest(p), say);
       const node = await startNode({
         apps,
         listen: o.listen,

@@ -20,7 +20,8 @@ before(async () => {
   app = path.join(root, 'examples', 'hello');
   cpSync(path.join(REPO_ROOT, 'examples', 'hello'), app, { recursive: true, filter: (src) => !/[/\\](build|node_modules|\.verge)$/.test(src) });
   symlinkSync(path.join(REPO_ROOT, 'node_modules'), path.join(root, 'node_modules'));
-  node = await startVerge(app, ['--watch', '--build'], { readyMs: 120_000 });
+  // A fresh copy with no build output: --watch builds it first, as a newcomer's first run does.
+  node = await startVerge(app, ['--watch'], { readyMs: 120_000 });
 });
 
 after(async () => {
