@@ -1,5 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Worker } from 'node:worker_threads';
 import { RECYCLE_GROWTH_BYTES, WASM_PAGE_BYTES } from '../wasm/binary.js';
 import { COLLECT_AFTER_DROPPED_BYTES, MemoryRecycler } from './memory-recycler.js';
 
@@ -90,5 +91,34 @@ describe('MemoryRecycler (zeroed memories for the next instance, in one worker)'
     assert.ok(recycler.collectionDue);
     assert.doesNotThrow(() => recycler.collectDropped());
     assert.equal((globalThis as { gc?: unknown }).gc, undefined, 'gc is not left exposed to guests or glue');
+  });
+
+  test('workers collecting at the same moment never fail, though the flag they each toggle is process-wide', async () => {
+    // Each worker's first collection exposes V8's gc; all of them do it at once, released together.
+    const code = `
+      const { parentPort, workerData } = require('node:worker_threads');
+      parentPort.postMessage('ready');
+      Atomics.wait(new Int32Array(workerData.start), 0, 0);
+      (async () => {
+        // A fresh module instance per round (a distinct URL), so every round exposes gc anew.
+        for (let round = 0; round < 40; round++) {
+          const { MemoryRecycler } = await import(workerData.url + '?round=' + round);
+          try { new MemoryRecycler().collectDropped(); } catch (err) { return parentPort.postMessage(String(err)); }
+        }
+        parentPort.postMessage('collected');
+      })();`;
+    const start = new SharedArrayBuffer(4);
+    const url = new URL('./memory-recycler.js', import.meta.url).href;
+    const workers = Array.from({ length: 8 }, () => new Worker(code, { eval: true, workerData: { url, start } }));
+    const next = (w: Worker) => new Promise<string>((resolve, reject) => (w.once('message', resolve), w.once('error', reject)));
+    try {
+      assert.deepEqual(await Promise.all(workers.map(next)), Array(8).fill('ready'));
+      const results = workers.map(next);
+      Atomics.store(new Int32Array(start), 0, 1);
+      Atomics.notify(new Int32Array(start), 0);
+      assert.deepEqual(await Promise.all(results), Array(8).fill('collected'));
+    } finally {
+      await Promise.all(workers.map((w) => w.terminate()));
+    }
   });
 });

@@ -144,16 +144,25 @@ let gc: (() => void) | undefined;
 
 /**
  * V8's collector, made callable from this thread. Workers cannot take --expose-gc as an option,
- * so the flag is set just long enough for a new context to be created with `gc` in it.
+ * so the flag is set just long enough for a new context to be created with `gc` in it. The flag
+ * is process-wide: another worker doing the same may switch it off between our two steps (seen
+ * when an unload made every worker collect at once), so a context without `gc` is tried again,
+ * and a collection that could not be had is skipped — never a reason to fail a worker.
  */
 function fullGc(): void {
-  if (!gc) {
+  gc ??= exposeGc();
+  gc?.();
+}
+
+function exposeGc(): (() => void) | undefined {
+  for (let attempt = 0; attempt < 5; attempt++) {
     v8.setFlagsFromString('--expose-gc');
     try {
-      gc = vm.runInNewContext('gc') as () => void;
+      const found = vm.runInNewContext('typeof gc === "function" ? gc : undefined') as (() => void) | undefined;
+      if (found) return found;
     } finally {
       v8.setFlagsFromString('--no-expose-gc');
     }
   }
-  gc();
+  return undefined;
 }
