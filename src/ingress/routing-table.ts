@@ -90,14 +90,6 @@ export class RoutingTable<T> {
     return this.any.router.match(path);
   }
 
-  /** Every route, for banners and listings: host pattern (undefined: any host) and pattern. */
-  get entries(): Array<{ host: string | undefined; pattern: RoutePattern }> {
-    const out: Array<{ host: string | undefined; pattern: RoutePattern }> = [];
-    for (const [host, level] of this.exact) for (const p of level.router.patterns) out.push({ host, pattern: p });
-    for (const { suffix, level } of this.suffixes) for (const p of level.router.patterns) out.push({ host: '*' + suffix, pattern: p });
-    for (const p of this.any.router.patterns) out.push({ host: undefined, pattern: p });
-    return out;
-  }
 }
 
 function newLevel<T>(): Level<T> {

@@ -36,7 +36,7 @@ export const INGRESS_LIMITS = {
 
 export interface IngressOptions {
   /** Host (name only, lower case) and path → the route, bound to its app version. */
-  bind: (host: string | undefined, path: string, requestId: string) => BoundRoute | undefined;
+  bind: (host: string | undefined, path: string) => BoundRoute | undefined;
   pool: WorkerPool;
   logger: Logger;
   metrics: Metrics;
@@ -99,7 +99,7 @@ async function handle(opts: IngressOptions, req: IncomingMessage, res: ServerRes
     const url = path + query;
     const rawHeaders = authority === undefined ? req.rawHeaders : withHost(req.rawHeaders, authority);
     try {
-      match = opts.bind(hostOf(authority ?? req.headers.host), path, id);
+      match = opts.bind(hostOf(authority ?? req.headers.host), path);
     } catch {
       throw new VergeError('BAD_REQUEST', `the path ${JSON.stringify(path.slice(0, 200))} has a malformed percent-encoding in a route parameter`);
     }

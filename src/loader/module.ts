@@ -37,6 +37,11 @@ export interface LoadedComponent {
 /** Over this much core code a component is heavy to instantiate per request (a JS engine is ~13 MB): `verge check` suggests instance_reuse. */
 export const HEAVY_COMPONENT_BYTES = 4 * 1024 * 1024;
 
+/** Refused before reading (a file) or compiling (bytes from anywhere). */
+function checkSize(c: ComponentConfig, size: number, maxModuleBytes: number): void {
+  if (size > maxModuleBytes) throw new VergeError('MODULE_TOO_LARGE', `${where(c)}: the module is ${size} bytes, over the limit of ${maxModuleBytes} bytes`);
+}
+
 function where(c: ComponentConfig): string {
   return `component ${c.name} (${c.source})`;
 }
@@ -50,9 +55,7 @@ export async function readModuleFile(c: ComponentConfig, maxModuleBytes = MAX_MO
     const hint = c.build ? '; run `verge build` (or `verge up --build`) first' : '';
     throw new VergeError('MODULE_INVALID', `${where(c)}: cannot read the module (${(err as NodeJS.ErrnoException).code ?? String(err)})${hint}`);
   }
-  if (size > maxModuleBytes) {
-    throw new VergeError('MODULE_TOO_LARGE', `${where(c)}: the module is ${size} bytes, over the limit of ${maxModuleBytes} bytes`);
-  }
+  checkSize(c, size, maxModuleBytes);
   return new Uint8Array(await fs.readFile(c.source));
 }
 
@@ -63,9 +66,7 @@ export async function loadComponent(c: ComponentConfig, maxModuleBytes = MAX_MOD
 /** Bytes in, a compiled module out: the same checks whether the bytes came from a file or an upload. */
 export async function compileComponent(c: ComponentConfig, raw: Uint8Array, maxModuleBytes = MAX_MODULE_BYTES): Promise<LoadedComponent> {
   const size = raw.byteLength;
-  if (size > maxModuleBytes) {
-    throw new VergeError('MODULE_TOO_LARGE', `${where(c)}: the module is ${size} bytes, over the limit of ${maxModuleBytes} bytes`);
-  }
+  checkSize(c, size, maxModuleBytes);
   const capPages = Math.floor((c.limits.memoryMib * 1024 * 1024) / WASM_PAGE_BYTES);
   if (isComponentBinary(raw)) {
     const prepared = await prepareComponent(raw, {

@@ -2,7 +2,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import wabtInit from 'wabt';
 import { WorkerPool } from '../dispatch/pool.js';
-import type { GuestRequest } from '../dispatch/protocol.js';
+import { guestRequest } from '../../test/support/guest-request.js';
 import { parseManifest } from '../manifest/load.js';
 import { contentId, loadVersion, type LoadedVersion } from '../loader/app-version.js';
 import { createLogger } from '../telemetry/logging.js';
@@ -37,25 +37,7 @@ function version(name: string, text: string, opts: { spin?: number; route?: stri
   return loadVersion({ app, manifestText, modules: new Map([['c', guest(text, opts.spin)]]) });
 }
 
-function request(id: string, v: string): GuestRequest {
-  return {
-    id,
-    version: v,
-    component: 'c',
-    method: 'GET',
-    url: '/',
-    httpVersion: '1.1',
-    rawHeaders: [],
-    remoteAddr: '127.0.0.1',
-    serverName: 'localhost',
-    serverPort: '80',
-    route: '/...',
-    scriptName: '',
-    pathInfo: '/',
-    params: [],
-    body: new Uint8Array(0),
-  };
-}
+const request = (id: string, v: string) => guestRequest(id, 'c', v);
 
 describe('AppRegistry', () => {
   let pool: WorkerPool;
@@ -66,7 +48,7 @@ describe('AppRegistry', () => {
   /** Binds a request for `path` and runs it on the version it bound to. */
   async function serve(path = '/', host?: string): Promise<string> {
     const id = `r${++n}`;
-    const bound = registry.bind(host, path, id);
+    const bound = registry.bind(host, path);
     if (!bound) return 'no route';
     try {
       const out = await pool.run(request(id, bound.target.version.key), 5000);

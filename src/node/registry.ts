@@ -72,12 +72,8 @@ export class AppRegistry {
     return [...this.retiring];
   }
 
-  get routes(): RoutingTable<RouteTarget> {
-    return this.table;
-  }
-
   /** Finds the route and binds the request to the version serving it. Throws URIError on a bad escape. */
-  bind(host: string | undefined, path: string, requestId: string): Binding | undefined {
+  bind(host: string | undefined, path: string): Binding | undefined {
     const match = this.table.match(host, path);
     if (!match) return undefined;
     const version = match.target.version;

@@ -159,7 +159,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     await pool.start();
     metrics = createMetrics({ queued: () => pool.queued, busy: () => pool.busy, workers: () => pool.workers, versions: () => pool.loadedVersions.length });
     for (const v of firstVersions) await registry.install(v);
-    server = createIngress({ bind: (host, path, id) => registry.bind(host, path, id), pool, logger, metrics, draining: () => draining });
+    server = createIngress({ bind: (host, path) => registry.bind(host, path), pool, logger, metrics, draining: () => draining });
     url = await listen(server, listenAt, '--listen');
     if (adminAt) {
       admin = createAdminServer(metrics);
