@@ -62,7 +62,7 @@ export interface Capability {
   readonly manifest: CapabilityManifest;
   /** Its verge:v1 functions and wasi:* interfaces: a module importing anything no capability provides fails at load. */
   readonly provides: { readonly vergeV1: readonly string[]; readonly wasi: readonly string[] };
-  /** The main thread answers TIMEOUT after this long (and never after the request's deadline). */
+  /** The main thread answers TIMEOUT after this long (the pool ends the request itself at its deadline). */
   readonly hostCallTimeoutMs?: number;
   /** Validates and builds one app version's state; a problem (a missing variable) throws a VergeError. */
   prepare?(app: AppConfig, ctx: HostContext): PreparedCapability;

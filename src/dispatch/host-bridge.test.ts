@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import type { HostCall, HostReply } from './protocol.js';
-import { WORKER_WAIT_GRACE_MS, callBound, createBridgeEnds, serveHostCalls, withinBound } from './host-bridge.js';
+import { DEADLINE_BACKSTOP_MS, WORKER_WAIT_GRACE_MS, callBound, createBridgeEnds, serveHostCalls, withinBound } from './host-bridge.js';
 import type { BridgeFixtureData, BridgeFixtureResult } from './host-bridge.fixture.js';
 
 /** A worker making `calls` over a bridge whose main side is `handle`; resolves with what each call returned. */
@@ -67,7 +67,7 @@ describe('host-call bound on the main thread', () => {
   const call = (deadlineAt: number | undefined) => ({ op: 'kv' as const, deadlineAt });
 
   test('is the tighter of the capability bound and what is left of the deadline', () => {
-    assert.deepEqual(callBound(call(1_000 + 300), 5000, 1_000), { ms: 300, why: "the request's deadline" });
+    assert.deepEqual(callBound(call(1_000 + 300), 5000, 1_000), { ms: 300 + DEADLINE_BACKSTOP_MS, why: "the request's deadline" });
     assert.deepEqual(callBound(call(1_000 + 9000), 5000, 1_000), { ms: 5000, why: 'the host-call bound' });
     assert.deepEqual(callBound(call(undefined), 5000, 1_000), { ms: 5000, why: 'the host-call bound' });
     assert.equal(callBound(call(undefined), undefined, 1_000), undefined);

@@ -7,7 +7,7 @@
  *
  * Every call carries a correlation id, echoed on its answer: the worker drops an answer that is
  * not for the call it waits on (a late one, for a call it gave up on). Both sides bound a call:
- * the main thread answers TIMEOUT once min(the capability's bound, the request's deadline) has
+ * the main thread answers TIMEOUT once min(the capability's bound, just past the request's deadline) has
  * passed (withinBound), and the worker stops waiting a little after the deadline even if the
  * main thread is stuck. worker.terminate() still interrupts the wait.
  */
@@ -61,10 +61,18 @@ export function withinBound(call: Pick<HostCall, 'op' | 'deadlineAt'>, capabilit
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
-/** The tighter of the capability's bound and what is left of the request's deadline. */
+/**
+ * How long past the request's deadline the main thread still waits for the work. The pool ends a
+ * request at its deadline itself (DEADLINE_EXCEEDED, worker terminated), and its timer must win:
+ * a TIMEOUT answered at the same instant could reach the guest first, which would then answer
+ * with its own error (CI saw a 500 where a 504 was due). So this answer is only a backstop.
+ */
+export const DEADLINE_BACKSTOP_MS = 250;
+
+/** The tighter of the capability's bound and what is left of the request's deadline (plus the backstop's grace). */
 export function callBound(call: Pick<HostCall, 'deadlineAt'>, capabilityMs: number | undefined, now: number): { ms: number; why: string } | undefined {
   const left = call.deadlineAt === undefined ? undefined : call.deadlineAt - now;
-  if (left !== undefined && (capabilityMs === undefined || left <= capabilityMs)) return { ms: left, why: "the request's deadline" };
+  if (left !== undefined && (capabilityMs === undefined || left <= capabilityMs)) return { ms: left + DEADLINE_BACKSTOP_MS, why: "the request's deadline" };
   if (capabilityMs !== undefined) return { ms: capabilityMs, why: 'the host-call bound' };
   return undefined;
 }
