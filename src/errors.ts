@@ -45,6 +45,17 @@ export const ERROR_CATALOGUE = {
   BUILD_FAILED: { status: 0, blame: 'config', summary: "A component's build command failed." },
   SCAFFOLD_REFUSED: { status: 0, blame: 'config', summary: 'verge new refused: the app name is not valid, the template is unknown, or the target folder exists and is not empty.' },
   APP_CONFLICT: { status: 0, blame: 'config', summary: 'An app routes a path that another app on the node already routes for the same hosts; the message names both apps and the route.' },
+  // The admin API and deploys (docs/deploy.md)
+  ADMIN_UNAUTHORIZED: { status: 401, blame: 'client', summary: 'An admin API call (or /metrics off loopback) without the bearer token, or with a wrong one.' },
+  ADMIN_TOKEN_REQUIRED: { status: 0, blame: 'config', summary: 'The admin listener is not on loopback and no token is configured (VERGE_ADMIN_TOKEN or --admin-token-file); the node does not start.' },
+  ADMIN_TOKEN_INVALID: { status: 0, blame: 'config', summary: 'The admin token file cannot be read, or the token is shorter than 16 characters or has spaces.' },
+  APP_NOT_FOUND: { status: 404, blame: 'client', summary: 'The admin API names an app this node has no version or deployment of.' },
+  VERSION_NOT_FOUND: { status: 404, blame: 'client', summary: 'The admin API names a version the app does not have (or a prefix matching several), or a rollback has nothing earlier to go back to.' },
+  VERSION_IN_USE: { status: 409, blame: 'client', summary: 'A version in the active deployment cannot be deleted.' },
+  VERSION_CORRUPT: { status: 500, blame: 'host', summary: "A stored version's files no longer hash to its id (edited on disk): it is not loaded." },
+  DEPLOYMENT_INVALID: { status: 400, blame: 'client', summary: 'A deploy or rollback request is malformed: no version with a weight above 0, a bad weight, sticky or auto_rollback setting, a version listed twice.' },
+  APP_MISMATCH: { status: 400, blame: 'client', summary: "The uploaded bundle's verge.toml names another app than the URL." },
+  APP_NOT_DEPLOYABLE: { status: 409, blame: 'client', summary: 'The app is served from a path on this node (verge up PATH); the admin API does not deploy over it.' },
 } as const satisfies Record<string, CatalogueEntry>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

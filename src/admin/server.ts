@@ -1,17 +1,37 @@
-/** The admin listener: GET /metrics today; the admin API (deploys, versions) lives here next. */
+/** The admin listener: GET /metrics and the admin API under /v1/ (api.ts), behind auth.ts. */
 import http from 'node:http';
 import type { Metrics } from '../telemetry/metrics.js';
+import type { AdminAuth } from './auth.js';
 
-export function createAdminServer(metrics: Metrics): http.Server {
-  const registry = metrics.registry;
+export interface AdminDeps {
+  metrics: Metrics;
+  auth: AdminAuth;
+  api: (req: http.IncomingMessage, res: http.ServerResponse, path: string) => Promise<void>;
+}
+
+export function createAdminServer(deps: AdminDeps): http.Server {
+  const registry = deps.metrics.registry;
   return http.createServer((req, res) => {
-    if (req.method === 'GET' && (req.url === '/metrics' || req.url?.startsWith('/metrics?'))) {
+    const path = (req.url ?? '/').split('?')[0]!;
+    if (path === '/v1' || path.startsWith('/v1/')) {
+      void deps.api(req, res, path);
+      return;
+    }
+    if (req.method === 'GET' && path === '/metrics') {
+      // Off loopback the metrics say too much about the node to give to anyone.
+      if (!deps.auth.loopback && deps.auth.check(req.headers.authorization) === undefined) {
+        return json(res, 401, { error: 'ADMIN_UNAUTHORIZED', message: 'GET /metrics off loopback needs the bearer token: authorization: Bearer <token>' });
+      }
       registry.metrics().then(
         (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
         (err: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(err.message),
       );
       return;
     }
-    res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'NOT_FOUND', message: 'the admin listener serves GET /metrics' }));
+    json(res, 404, { error: 'NOT_FOUND', message: 'the admin listener serves GET /metrics and the admin API under /v1/ (docs/deploy.md)' });
   });
+}
+
+function json(res: http.ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
 }

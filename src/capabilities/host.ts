@@ -31,7 +31,7 @@ export interface CapabilityHost {
    * VergeError naming it; parses outbound policies once). Stores are per (app name, store name)
    * and shared by every version of that app.
    */
-  prepare(versionId: string, app: AppConfig): PreparedApp;
+  prepare(versionId: string, app: AppConfig, opts?: { dataDir?: string | undefined }): PreparedApp;
   /** Answers a worker's host call; routes by call.version (a versionId given to prepare). */
   handle(call: HostCall): Promise<HostReply>;
   /** The inbound request ended: abort its outbound calls, forget its budget. */
@@ -87,10 +87,11 @@ export function createCapabilityHost(opts: CapabilityHostOptions): CapabilityHos
   };
 
   return {
-    prepare(versionId, app) {
+    prepare(versionId, app, prepareOpts) {
       if (versions.has(versionId)) throw new VergeError('INTERNAL', `app version ${versionId} is prepared already`);
       const ctx: HostContext = {
-        dataDir: opts.dataDir,
+        // An uploaded app's stores live under the node's data dir, whatever folder its version sits in.
+        dataDir: prepareOpts?.dataDir ?? opts.dataDir,
         env: opts.env,
         envFile: opts.envFile,
         logger: opts.logger,

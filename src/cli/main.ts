@@ -1,5 +1,5 @@
 /** Commander wiring only: each verb's work lives in its own module. */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { Argument, Command, InvalidArgumentError, Option } from 'commander';
 import { isVergeError } from '../errors.js';
 import { loadManifest } from '../manifest/load.js';
@@ -12,6 +12,8 @@ import { hostPatternKey } from '../manifest/hosts.js';
 import { newApp, TEMPLATES } from './new.js';
 import { readDotenv, resolveVariables } from '../capabilities/variables/resolve.js';
 import { DEFAULT_DATA_DIR } from '../capabilities/index.js';
+import { AdminCallError, adminTarget, type AdminTarget } from './admin-client.js';
+import { deploy, listVersions, rollback, status } from './deploy.js';
 
 const say = (line: string) => process.stderr.write(line + '\n');
 
@@ -32,11 +34,22 @@ interface UpOptions {
   logLevel: LogLevel;
   dataDir: string;
   envFile?: string;
+  adminTokenFile?: string;
+  retainUploads?: number;
+  trustKey: string[];
+  trustFile?: string;
+  revocationFile?: string;
 }
 
 function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+}
+
+function percent(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 100) throw new InvalidArgumentError('expected a whole percentage from 1 to 100');
   return n;
 }
 
@@ -61,16 +74,22 @@ export async function main(argv: string[]): Promise<void> {
     .description('serve the apps described by verge.toml files (one node, each app versioned on its own)')
     .argument('[paths...]', 'verge.toml files or folders holding one (default: the current folder)')
     .option('--listen <host:port>', 'address to serve on', listenAddress, DEFAULT_LISTEN)
-    .option('--admin <host:port>', 'serve GET /metrics on this address (off by default)', listenAddress)
+    .option('--admin <host:port>', 'serve the admin API (deploys, versions) and GET /metrics on this address (off by default)', listenAddress)
+    .option('--admin-token-file <file>', 'the admin API bearer token (else VERGE_ADMIN_TOKEN); required when --admin is not on loopback')
+    .option('--retain-uploads <n>', 'uploaded versions kept besides every version that was ever live (default 10)', positiveInt)
+    .option('--trust-key <file>', 'a trusted public signing key (repeatable): every module must then be signed by a trusted key', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--trust-file <file>', 'a file listing trusted public key files, one per line')
+    .option('--revocation-file <file>', 'revoked key ids, one per line; re-read when it changes')
     .option('--workers <n>', `worker threads (default: ${defaultWorkers()}, the available cores)`, positiveInt)
     .option('--queue <n>', 'requests that may wait for a worker before 503', positiveInt)
     .option('--build', 'run each component build command first')
-    .option('--data-dir <dir>', 'where SQLite key-value stores live (relative to the manifest folder)', DEFAULT_DATA_DIR)
+    .option('--data-dir <dir>', 'where SQLite key-value stores live (relative to the manifest folder); uploaded versions live here too (relative to the current folder)', DEFAULT_DATA_DIR)
     .option('--env-file <file>', 'a dotenv file with VERGE_VAR_* variable values')
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
     .option('--watch', 'build, then rebuild and reload an app when its manifest, module or build inputs change')
     .action(async (paths: string[], o: UpOptions) => {
-      const apps = paths.length > 0 ? paths : ['.'];
+      // A node with an admin listener may start with no app from a path: it serves what was deployed to it.
+      const apps = paths.length > 0 ? paths : o.admin && !existsSync('verge.toml') ? [] : ['.'];
       // Like `spin watch`, watching starts from a fresh build: the sources are what is watched.
       if (o.build || o.watch) for (const p of apps) await buildApp(loadManifest(p), say);
       const node = await startNode({
@@ -82,14 +101,18 @@ export async function main(argv: string[]): Promise<void> {
         logLevel: o.logLevel,
         dataDir: o.dataDir,
         envFile: o.envFile,
+        adminTokenFile: o.adminTokenFile,
+        retainUploads: o.retainUploads,
+        trust: { trustKeyFiles: o.trustKey, trustFile: o.trustFile, revocationFile: o.revocationFile },
       });
-      say(`Serving ${[...node.registry.apps.keys()].join(', ')} on ${node.url}`);
+      const names = [...node.registry.apps.keys()];
+      say(names.length > 0 ? `Serving ${names.join(', ')} on ${node.url}` : `Serving no app yet on ${node.url} (deploy one through ${node.adminUrl})`);
       say('Available routes:');
       for (const v of node.registry.apps.values()) {
         const hosts = v.app.hosts.length > 0 ? ` (hosts ${v.app.hosts.map(hostPatternKey).join(', ')})` : '';
         for (const r of v.app.routes) say(`  ${node.registry.apps.size > 1 ? `${v.app.name}/` : ''}${r.component}: ${node.url}${r.path}${hosts}`);
       }
-      if (node.adminUrl) say(`Metrics: ${node.adminUrl}/metrics`);
+      if (node.adminUrl) say(`Admin API: ${node.adminUrl}/v1/apps; metrics: ${node.adminUrl}/metrics`);
       const watcher = o.watch ? watchApps(node, say) : undefined;
       let stopping = false;
       const stop = (signal: string) => {
@@ -175,9 +198,76 @@ export async function main(argv: string[]): Promise<void> {
       }
     });
 
+  const remote = (run: (target: AdminTarget) => Promise<void>) => async (target: AdminTarget) => {
+    try {
+      await run(target);
+    } catch (err) {
+      if (!(err instanceof AdminCallError)) throw err;
+      say(`verge: ${err.message}${err.code ? ` (${err.code})` : ''}`);
+      process.exitCode = err.exitCode;
+    }
+  };
+  const targetOf = (o: { to?: string; from?: string; tokenFile?: string }) => adminTarget(o.to ?? o.from, o.tokenFile);
+
+  program
+    .command('deploy')
+    .description("bundle an app, upload it to a node's admin API and make it serve (prints the version id)")
+    .argument('[path]', 'a verge.toml or a folder holding one', '.')
+    .option('--to <url>', "the node's admin URL (else VERGE_ADMIN_URL)")
+    .option('--token-file <file>', 'the admin token (else VERGE_ADMIN_TOKEN)')
+    .option('--weight <percent>', 'share of the traffic for the new version (1-100); the current version keeps the rest', percent, 100)
+    .option('--sticky <how>', 'keep each client on one version: header:NAME, cookie:NAME or client')
+    .option('--key <file>', 'sign the manifest and every module with this private key first')
+    .option('--build', "run each component's build command first")
+    .option('--health <path>', 'wait until the new version answers this path on the public listener with a 2xx')
+    .option('--health-timeout <ms>', 'how long to wait for the health path (default 30000)', positiveInt)
+    .action(async (p: string, o: { to?: string; tokenFile?: string; weight: number; sticky?: string; key?: string; build?: boolean; health?: string; healthTimeout?: number }) => {
+      await remote(async (target) => {
+        if (o.build) await buildApp(loadManifest(p), say);
+        const id = await deploy({ path: p, target, weight: o.weight, key: o.key, sticky: o.sticky, health: o.health, healthTimeoutMs: o.healthTimeout, say, progress: true });
+        process.stdout.write(id + '\n');
+      })(targetOf(o));
+    });
+
+  program
+    .command('versions')
+    .description("list an app's versions on a node")
+    .argument('<app>', 'the app name')
+    .option('--from <url>', "the node's admin URL (else VERGE_ADMIN_URL)")
+    .option('--token-file <file>', 'the admin token (else VERGE_ADMIN_TOKEN)')
+    .action(async (app: string, o: { from?: string; tokenFile?: string }) => {
+      await remote((target) => listVersions(target, app, (l) => process.stdout.write(l + '\n')))(targetOf(o));
+    });
+
+  program
+    .command('rollback')
+    .description('serve the deployment before the current one, or one version alone')
+    .argument('<app>', 'the app name')
+    .argument('[version]', 'a version id (or a unique prefix of one); default: the previous deployment')
+    .option('--to <url>', "the node's admin URL (else VERGE_ADMIN_URL)")
+    .option('--token-file <file>', 'the admin token (else VERGE_ADMIN_TOKEN)')
+    .action(async (app: string, version: string | undefined, o: { to?: string; tokenFile?: string }) => {
+      await remote((target) => rollback(target, app, version, say))(targetOf(o));
+    });
+
+  program
+    .command('status')
+    .description('per version: weight, requests, 5xx rate and p50/p99 over the last minute, and automatic rollbacks')
+    .argument('[app]', 'one app (default: every deployed app)')
+    .option('--from <url>', "the node's admin URL (else VERGE_ADMIN_URL)")
+    .option('--token-file <file>', 'the admin token (else VERGE_ADMIN_TOKEN)')
+    .action(async (app: string | undefined, o: { from?: string; tokenFile?: string }) => {
+      await remote((target) => status(target, app, (l) => process.stdout.write(l + '\n')))(targetOf(o));
+    });
+
   try {
     await program.parseAsync(argv);
   } catch (err) {
+    if (err instanceof AdminCallError) {
+      say(`verge: ${err.message}`);
+      process.exitCode = err.exitCode;
+      return;
+    }
     if (isVergeError(err)) {
       say(err.message);
       say(`(${err.code})`);

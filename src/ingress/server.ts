@@ -17,8 +17,18 @@ import type { RouteMatch } from './router.js';
 import { hostOf } from '../manifest/hosts.js';
 
 /** A route found and the request bound to the app version serving it, until `release`. */
-export interface BoundRoute extends RouteMatch<{ version: { key: string }; component: ComponentConfig }> {
-  release(): void;
+export interface BoundRoute extends RouteMatch<{ version: { key: string; shortId: string }; component: ComponentConfig }> {
+  /** Headers every response to the request carries (x-verge-version, a sticky cookie). */
+  readonly headers: readonly string[];
+  /** With the status and the time taken, for the version's window. */
+  release(status?: number, ms?: number): void;
+}
+
+/** What a deployment's split may look at: request headers and the client's address. */
+export interface BindFacts {
+  headers: Readonly<Record<string, string | string[] | undefined>>;
+  clientAddress: string;
+  secure: boolean;
 }
 
 /** Connection-level limits (slowloris and oversized headers); per-route limits live in the manifest. */
@@ -36,7 +46,7 @@ export const INGRESS_LIMITS = {
 
 export interface IngressOptions {
   /** Host (name only, lower case) and path → the route, bound to its app version. */
-  bind: (host: string | undefined, path: string) => BoundRoute | undefined;
+  bind: (host: string | undefined, path: string, facts: BindFacts) => BoundRoute | undefined;
   pool: WorkerPool;
   logger: Logger;
   metrics: Metrics;
@@ -92,6 +102,7 @@ async function handle(opts: IngressOptions, req: IncomingMessage, res: ServerRes
   let component: ComponentConfig | undefined;
   let route = '-';
   let match: BoundRoute | undefined;
+  let answered: number | undefined;
   try {
     if (opts.draining()) throw new VergeError('SHUTTING_DOWN', 'the node is shutting down');
     const { path, query, authority } = parseRequestTarget(req.url ?? '/');
@@ -99,7 +110,7 @@ async function handle(opts: IngressOptions, req: IncomingMessage, res: ServerRes
     const url = path + query;
     const rawHeaders = authority === undefined ? req.rawHeaders : withHost(req.rawHeaders, authority);
     try {
-      match = opts.bind(hostOf(authority ?? req.headers.host), path);
+      match = opts.bind(hostOf(authority ?? req.headers.host), path, factsOf(req));
     } catch {
       throw new VergeError('BAD_REQUEST', `the path ${JSON.stringify(path.slice(0, 200))} has a malformed percent-encoding in a route parameter`);
     }
@@ -130,17 +141,23 @@ async function handle(opts: IngressOptions, req: IncomingMessage, res: ServerRes
     const { status, headers, body: out } = outcome.response;
     // A HEAD handler may leave the body out; then the length of the GET body is unknown.
     if (out.length > 0 || request.method !== 'HEAD') headers.push('content-length', String(out.length));
-    headers.push('x-request-id', id);
+    headers.push('x-request-id', id, ...match.headers);
     res.writeHead(status, headers);
     res.end(out);
-    finish(opts, req, id, route, component, status, started);
+    answered = status;
+    finish(opts, req, id, route, component, status, started, match);
   } catch (err) {
     const error = isVergeError(err) ? err : new VergeError('INTERNAL', 'internal error', { cause: err });
-    sendError(res, error, id);
-    finish(opts, req, id, route, component, error.status, started, error);
+    sendError(res, error, id, match?.headers);
+    answered = error.status;
+    finish(opts, req, id, route, component, error.status, started, match, error);
   } finally {
-    match?.release();
+    match?.release(answered, Number(process.hrtime.bigint() - started) / 1e6);
   }
+}
+
+function factsOf(req: IncomingMessage): BindFacts {
+  return { headers: req.headers, clientAddress: req.socket.remoteAddress ?? '', secure: 'encrypted' in req.socket && req.socket.encrypted === true };
 }
 
 /** RFC 9112 §3.2.2: the authority of an absolute-form target replaces any Host header. */
@@ -160,7 +177,7 @@ function hostName(host: string | undefined): string | undefined {
   return colon === -1 ? host : host.slice(0, colon);
 }
 
-function sendError(res: ServerResponse, error: VergeError, id: string): void {
+function sendError(res: ServerResponse, error: VergeError, id: string, extra: readonly string[] = []): void {
   if (res.headersSent) {
     res.destroy();
     return;
@@ -173,6 +190,7 @@ function sendError(res: ServerResponse, error: VergeError, id: string): void {
   };
   if (error.code === 'QUEUE_FULL' || error.code === 'QUEUE_TIMEOUT' || error.code === 'SHUTTING_DOWN') headers['retry-after'] = 1;
   if (error.code === 'SHUTTING_DOWN') headers.connection = 'close';
+  for (let i = 0; i + 1 < extra.length; i += 2) headers[extra[i]!] = extra[i + 1]!;
   res.writeHead(error.status, headers);
   res.end(body);
   if (error.code === 'PAYLOAD_TOO_LARGE') discardRestOfBody(res);
@@ -205,11 +223,13 @@ function finish(
   component: ComponentConfig | undefined,
   status: number,
   started: bigint,
+  match: BoundRoute | undefined,
   error?: VergeError,
 ): void {
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const name = component?.name ?? '-';
-  opts.metrics.observeRequest(name, status, component ? seconds : undefined);
+  const version = match?.target.version.shortId;
+  opts.metrics.observeRequest(name, status, component ? seconds : undefined, version);
   if (error?.code === 'DEADLINE_EXCEEDED') opts.metrics.deadlineKills.inc({ component: name });
   if (error && GUEST_FAILURES.has(error.code)) opts.metrics.traps.inc({ component: name, code: error.code });
   const failed = error !== undefined && error.status >= 500;
@@ -220,6 +240,7 @@ function finish(
     path: req.url,
     route,
     component: name,
+    ...(version ? { version } : {}),
     status,
     duration_ms: Math.round(seconds * 1e6) / 1e3,
     ...(error ? { error: error.code, reason: error.message } : {}),

@@ -1,9 +1,12 @@
 /**
- * An app version: everything needed to serve one app, immutable once made. Its content id is a
- * SHA-256 over the manifest text and every component's module bytes, so the same inputs always
- * give the same id (a reload that changed nothing is recognised) and any change gives another.
+ * An app version: everything needed to serve one app, immutable once made. Its content id is the
+ * bundle id (src/bundle/id.ts) of its files: the manifest as verge.toml, each module at its path
+ * relative to the manifest's folder, and any other file the version carries (signatures). So the
+ * same inputs always give the same id (a reload that changed nothing is recognised), any change
+ * gives another, and `verge up ./app` and a node serving the bundle of ./app agree on it.
  */
-import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { bundleId, listingEntry } from '../bundle/id.js';
 import type { AppConfig } from '../manifest/config.js';
 import { compileComponent, type LoadedComponent } from './module.js';
 
@@ -13,6 +16,8 @@ export interface AppDraft {
   manifestText: string;
   /** By component name. */
   modules: ReadonlyMap<string, Uint8Array>;
+  /** Other files of the version (detached signatures), by path relative to the manifest's folder. */
+  files?: ReadonlyMap<string, Uint8Array>;
 }
 
 export interface LoadedVersion {
@@ -22,20 +27,19 @@ export interface LoadedVersion {
   components: LoadedComponent[];
 }
 
+/** A file's path relative to the app's folder, '/'-separated: its path in a bundle and in the content id. */
+export function appRelative(app: Pick<AppConfig, 'dir'>, file: string): string {
+  return path.relative(app.dir, file).split(path.sep).join('/');
+}
+
 export function contentId(draft: AppDraft): string {
-  const hash = createHash('sha256');
-  const field = (bytes: Uint8Array | string) => {
-    const b = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
-    const len = Buffer.alloc(8);
-    len.writeBigUInt64LE(BigInt(b.byteLength));
-    hash.update(len).update(b);
-  };
-  field(draft.manifestText);
-  for (const name of [...draft.modules.keys()].sort()) {
-    field(name);
-    field(draft.modules.get(name)!);
+  const files = new Map<string, Uint8Array>([['verge.toml', Buffer.from(draft.manifestText)]]);
+  for (const c of draft.app.components.values()) {
+    const bytes = draft.modules.get(c.name);
+    if (bytes) files.set(appRelative(draft.app, c.source), bytes);
   }
-  return hash.digest('hex');
+  for (const [p, bytes] of draft.files ?? []) files.set(p, bytes);
+  return bundleId([...files].map(([p, bytes]) => listingEntry(p, bytes)));
 }
 
 /** Compiles every component (transpiling components through the cache). Throws the first component's VergeError. */

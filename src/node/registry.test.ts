@@ -125,4 +125,49 @@ describe('AppRegistry', () => {
     assert.equal(await serve('/f'), 'good');
     assert.equal(pool.loadedVersions.filter((k) => k.startsWith('f@')).length, 1);
   });
+
+  test('a deployment of two versions splits requests by weight, and a weight change loads nothing again', async () => {
+    const one = await version('g', 'g-one', { route: '/g' });
+    const two = await version('g', 'g-two', { route: '/g' });
+    await registry.deploy('g', [
+      { loaded: one, weight: 50 },
+      { loaded: two, weight: 50 },
+    ]);
+    const seen = new Set<string>();
+    for (let i = 0; i < 60; i++) seen.add(await serve('/g'));
+    assert.deepEqual([...seen].sort(), ['g-one', 'g-two']);
+    const keys = registry.deployments.get('g')!.entries.map((e) => e.version.key);
+    await registry.deploy('g', [
+      { id: one.id, weight: 0 },
+      { id: two.id, weight: 100 },
+    ]);
+    for (let i = 0; i < 20; i++) assert.equal(await serve('/g'), 'g-two');
+    assert.deepEqual(registry.deployments.get('g')!.entries.map((e) => e.version.key), keys, 'the same loaded versions');
+    assert.ok(keys.every((k) => pool.loadedVersions.includes(k)), 'a version at weight 0 stays loaded');
+  });
+
+  test('a version the chosen split does not route answers as that version would: no route', async () => {
+    const narrow = await version('h', 'h-narrow', { route: '/h/a' });
+    const wide = await version('h', 'h-wide', { route: '/h/...' });
+    await registry.deploy('h', [
+      { loaded: narrow, weight: 1 },
+      { loaded: wide, weight: 0 },
+    ]);
+    assert.equal(await serve('/h/a'), 'h-narrow');
+    assert.equal(await serve('/h/b'), 'no route');
+  });
+
+  test('every binding names its version in x-verge-version, and release feeds its window', async () => {
+    await registry.install(await version('i', 'i', { route: '/i' }));
+    const bound = registry.bind(undefined, '/i')!;
+    assert.deepEqual(bound.headers, ['x-verge-version', bound.target.version.shortId]);
+    bound.release(503, 12);
+    assert.equal(bound.target.version.stats.snapshot().requests, 1);
+    assert.equal(bound.target.version.stats.snapshot().errors5xx, 1);
+  });
+
+  test('a deployment without a weight above 0, or naming a version that is not loaded, is refused', async () => {
+    await assert.rejects(registry.deploy('j', [{ loaded: await version('j', 'j'), weight: 0 }]), /at least one version with a weight above 0/);
+    await assert.rejects(registry.deploy('j', [{ id: 'f'.repeat(64), weight: 1 }]), /is not loaded on this node/);
+  });
 });

@@ -3,9 +3,10 @@
  * turns drafts into versions and installs them. Today: a verge.toml on disk (with its module
  * files); uploaded bundles and a cluster are further sources behind the same interface.
  */
+import { promises as fs } from 'node:fs';
 import { parseManifest, readManifestText, resolveManifestPath } from '../manifest/load.js';
 import { readModuleFile } from '../loader/module.js';
-import type { AppDraft } from '../loader/app-version.js';
+import { appRelative, type AppDraft } from '../loader/app-version.js';
 
 export interface AppSource {
   /** What to call the source in messages: a manifest path, an upload id, ... */
@@ -29,7 +30,25 @@ export function fileSource(target: string): FileAppSource {
       const app = parseManifest(text, manifestFile);
       const modules = new Map<string, Uint8Array>();
       for (const c of app.components.values()) modules.set(c.name, await readModuleFile(c));
-      return { app, manifestText: text, modules };
+      // Detached signatures beside the manifest and the modules (verge deploy --key writes them).
+      // In a version the manifest is verge.toml whatever its name on disk, and so is its signature.
+      const files = new Map<string, Uint8Array>();
+      const manifestSig = await readIfExists(`${manifestFile}.sig`);
+      if (manifestSig) files.set('verge.toml.sig', manifestSig);
+      for (const c of app.components.values()) {
+        const sig = await readIfExists(`${c.source}.sig`);
+        if (sig) files.set(`${appRelative(app, c.source)}.sig`, sig);
+      }
+      return { app, manifestText: text, modules, files };
     },
   };
+}
+
+async function readIfExists(file: string): Promise<Uint8Array | undefined> {
+  try {
+    return new Uint8Array(await fs.readFile(file));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
 }

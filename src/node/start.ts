@@ -15,6 +15,15 @@ import { createAdminServer } from '../admin/server.js';
 import { loadVersion, type LoadedVersion } from '../loader/app-version.js';
 import { createCapabilityHost, DEFAULT_DATA_DIR } from '../capabilities/index.js';
 import { AppRegistry, type InstallResult } from './registry.js';
+import path from 'node:path';
+import { promises as fs } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { createOverride } from '../deploy/override.js';
+import { createAdminAuth, readAdminToken } from '../admin/auth.js';
+import { createAdminApi } from '../admin/api.js';
+import { DeployService } from '../deploy/service.js';
+import { DEFAULT_RETAIN_UPLOADS, VersionStore } from '../deploy/version-store.js';
+import { createDraftVerifier, type TrustOptions } from '../deploy/verify.js';
 import { fileSource, type AppSource, type FileAppSource } from './sources.js';
 
 export interface NodeOptions {
@@ -31,6 +40,14 @@ export interface NodeOptions {
   dataDir?: string | undefined;
   /** A dotenv file with VERGE_VAR_* values. */
   envFile?: string | undefined;
+  /** The admin token's file (else VERGE_ADMIN_TOKEN). */
+  adminTokenFile?: string | undefined;
+  /** Uploads kept beyond every version that was ever live (default 10). */
+  retainUploads?: number | undefined;
+  /** Trusted signing keys and revocations: when any key is trusted, every module must be signed by one. */
+  trust?: TrustOptions | undefined;
+  /** Environment (VERGE_ADMIN_TOKEN, VERGE_VAR_*); default process.env. */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface RunningNode {
@@ -38,6 +55,7 @@ export interface RunningNode {
   adminUrl: string | undefined;
   registry: AppRegistry;
   sources: FileAppSource[];
+  deploys: DeployService;
   logger: Logger;
   metrics: Metrics;
   /** Reads the source again and installs what it holds now; the serving version stays if anything fails. */
@@ -99,12 +117,36 @@ function logLoad(logger: Logger, loaded: LoadedVersion): void {
   }
 }
 
+/** 32 random bytes kept under the data dir (mode 0600), so override cookies stay valid across restarts. */
+async function nodeSecret(stateDir: string): Promise<Uint8Array> {
+  const file = path.join(stateDir, 'override.key');
+  try {
+    const bytes = await fs.readFile(file);
+    if (bytes.length >= 32) return bytes;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  await fs.mkdir(stateDir, { recursive: true });
+  const secret = randomBytes(32);
+  await fs.writeFile(file, secret, { mode: 0o600 });
+  return secret;
+}
+
 export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const listenAt = parseListen(opts.listen ?? DEFAULT_LISTEN);
   const adminAt = opts.admin ? parseListen(opts.admin, '--admin') : undefined;
+  const env = opts.env ?? process.env;
+  const auth = adminAt ? createAdminAuth(readAdminToken({ env, tokenFile: opts.adminTokenFile }), adminAt.host) : undefined;
+  const verifier = createDraftVerifier(opts.trust ?? {});
   const sources = opts.apps.map((a) => fileSource(a));
-  // Every app is read and compiled before anything starts: a bad one fails the start with its reason.
-  const firstVersions = await Promise.all(sources.map(async (s) => loadVersion(await s.read())));
+  // Every app is read, verified and compiled before anything starts: a bad one fails the start with its reason.
+  const firstVersions = await Promise.all(
+    sources.map(async (s) => {
+      const draft = await s.read();
+      verifier.verify(draft, s.label);
+      return loadVersion(draft);
+    }),
+  );
   const { logger, flush } = createLogger(opts.logLevel ?? 'info');
   for (const v of firstVersions) logLoad(logger, v);
 
@@ -129,10 +171,26 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       logger.warn({ reason }, 'worker replaced');
     },
   });
+  // Uploaded versions, deployments and the override cookies' secret live under the data dir, relative to the current folder.
+  const stateDir = path.resolve(opts.dataDir ?? DEFAULT_DATA_DIR);
+  const override = auth ? createOverride({ secret: await nodeSecret(stateDir), checkAdminToken: auth.matches }) : undefined;
   const registry = new AppRegistry({
     pool,
     capabilities,
+    override,
     onUnload: (v) => logger.debug({ app: v.app.name, version: v.id.slice(0, 12) }, 'version unloaded'),
+  });
+
+  const store = new VersionStore(stateDir);
+  const fileApps = new Set(firstVersions.map((v) => v.app.name));
+  const deploys = new DeployService({
+    store,
+    registry,
+    logger,
+    verifier,
+    fileApps: () => fileApps,
+    retainUploads: opts.retainUploads ?? DEFAULT_RETAIN_UPLOADS,
+    onAutoRollback: (app) => metrics?.autoRollbacks.inc({ app }),
   });
 
   let draining = false;
@@ -142,6 +200,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const close = () =>
     (closing ??= (async () => {
       draining = true;
+      deploys.stop();
       server?.close();
       admin?.close();
       server?.closeIdleConnections();
@@ -159,11 +218,16 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     await pool.start();
     metrics = createMetrics({ queued: () => pool.queued, busy: () => pool.busy, workers: () => pool.workers, versions: () => pool.loadedVersions.length });
     for (const v of firstVersions) await registry.install(v);
-    server = createIngress({ bind: (host, path) => registry.bind(host, path), pool, logger, metrics, draining: () => draining });
+    if (auth) {
+      await deploys.boot();
+      deploys.startWatching();
+    }
+    server = createIngress({ bind: (host, p, facts) => registry.bind(host, p, facts), pool, logger, metrics, draining: () => draining });
     url = await listen(server, listenAt, '--listen');
-    if (adminAt) {
-      admin = createAdminServer(metrics);
+    if (adminAt && auth) {
+      admin = createAdminServer({ metrics, auth, api: createAdminApi({ service: deploys, auth, logger, override, node: () => ({ url, workers: pool.workers, apps: [...registry.deployments.keys()] }) }) });
       adminUrl = await listen(admin, adminAt, '--admin');
+      if (!auth.required) logger.warn({ admin: adminUrl }, 'the admin API has no token: any process on this machine can deploy (set VERGE_ADMIN_TOKEN)');
     }
   } catch (err) {
     // Whatever started is stopped again: a node that cannot serve exits.
@@ -173,7 +237,9 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   }
 
   const reload = async (source: AppSource): Promise<InstallResult> => {
-    const loaded = await loadVersion(await source.read());
+    const draft = await source.read();
+    verifier.verify(draft, source.label);
+    const loaded = await loadVersion(draft);
     logLoad(logger, loaded);
     const result = await registry.install(loaded);
     if (result.kind === 'installed') {
@@ -183,5 +249,5 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   };
 
   logger.info({ apps: [...registry.apps.keys()], url, admin: adminUrl, workers: pool.workers }, 'serving');
-  return { url, adminUrl, registry, sources, logger, metrics: metrics!, reload, close };
+  return { url, adminUrl, registry, sources, deploys, logger, metrics: metrics!, reload, close };
 }

@@ -3,14 +3,15 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 
 export interface Metrics {
   registry: Registry;
-  requests: Counter<'component' | 'status'>;
+  requests: Counter<'component' | 'status' | 'version'>;
   duration: Histogram<'component'>;
   workerRestarts: Counter<'reason'>;
   deadlineKills: Counter<'component'>;
   traps: Counter<'component' | 'code'>;
   breakerTransitions: Counter<'store' | 'side' | 'state'>;
+  autoRollbacks: Counter<'app'>;
   /** The per-request update, on the hot path: label children are looked up once and cached. */
-  observeRequest(component: string, status: number, seconds: number | undefined): void;
+  observeRequest(component: string, status: number, seconds: number | undefined, version?: string): void;
 }
 
 export function createMetrics(gauges: { queued: () => number; busy: () => number; workers: () => number; versions: () => number }): Metrics {
@@ -18,8 +19,8 @@ export function createMetrics(gauges: { queued: () => number; busy: () => number
   collectDefaultMetrics({ register: registry, prefix: 'verge_process_' });
   const requests = new Counter({
     name: 'verge_requests_total',
-    help: 'Requests answered, by component ("-" when no route matched) and HTTP status.',
-    labelNames: ['component', 'status'] as const,
+    help: 'Requests answered, by component ("-" when no route matched), HTTP status and app version (the first 12 characters of its id).',
+    labelNames: ['component', 'status', 'version'] as const,
     registers: [registry],
   });
   const duration = new Histogram({
@@ -53,6 +54,12 @@ export function createMetrics(gauges: { queued: () => number; busy: () => number
     labelNames: ['store', 'side', 'state'] as const,
     registers: [registry],
   });
+  const autoRollbacks = new Counter({
+    name: 'verge_canary_rollbacks_total',
+    help: 'Canary versions whose weight was set to 0 automatically (5xx rate or p99 worse than the stable version), by app.',
+    labelNames: ['app'] as const,
+    registers: [registry],
+  });
   new Gauge({ name: 'verge_queue_depth', help: 'Requests admitted and waiting for a worker.', registers: [registry], collect() { this.set(gauges.queued()); } });
   new Gauge({ name: 'verge_requests_in_flight', help: 'Requests admitted and not yet answered.', registers: [registry], collect() { this.set(gauges.busy()); } });
   new Gauge({ name: 'verge_workers', help: 'Workers serving requests (spares not counted).', registers: [registry], collect() { this.set(gauges.workers()); } });
@@ -66,15 +73,15 @@ export function createMetrics(gauges: { queued: () => number; busy: () => number
   });
   const requestChildren = new Map<string, Counter.Internal>();
   const durationChildren = new Map<string, Histogram.Internal<'component'>>();
-  const observeRequest = (component: string, status: number, seconds: number | undefined) => {
-    const key = `${component} ${status}`;
+  const observeRequest = (component: string, status: number, seconds: number | undefined, version = '-') => {
+    const key = `${component} ${status} ${version}`;
     let counter = requestChildren.get(key);
-    if (!counter) requestChildren.set(key, (counter = requests.labels(component, String(status))));
+    if (!counter) requestChildren.set(key, (counter = requests.labels(component, String(status), version)));
     counter.inc();
     if (seconds === undefined) return;
     let histogram = durationChildren.get(component);
     if (!histogram) durationChildren.set(component, (histogram = duration.labels(component)));
     histogram.observe(seconds);
   };
-  return { registry, requests, duration, workerRestarts, deadlineKills, traps, breakerTransitions, observeRequest };
+  return { registry, requests, duration, workerRestarts, deadlineKills, traps, breakerTransitions, autoRollbacks, observeRequest };
 }

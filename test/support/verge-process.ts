@@ -47,7 +47,8 @@ export async function startVerge(
   extraArgs: string[] = [],
   opts: { admin?: boolean; readyMs?: number; env?: Record<string, string> } = {},
 ): Promise<VergeProcess> {
-  const args = [VERGE_BIN, 'up', manifest, '--listen', '127.0.0.1:0', ...extraArgs];
+  // An empty manifest: a node that serves only what is deployed to it.
+  const args = [VERGE_BIN, 'up', ...(manifest ? [manifest] : []), '--listen', '127.0.0.1:0', ...extraArgs];
   if (opts.admin) args.push('--admin', '127.0.0.1:0');
   const proc = spawn(process.execPath, args, { cwd: REPO_ROOT, env: childEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -82,7 +83,7 @@ export async function startVerge(
 
   const deadline = Date.now() + (opts.readyMs ?? 20_000);
   // With --admin, the metrics line is written after the routes: wait for it too.
-  const ready = opts.admin ? /Metrics: http:\/\/\S+\/metrics/ : /Serving .* on (http:\/\/\S+)/;
+  const ready = opts.admin || extraArgs.includes('--admin') ? /metrics: https?:\/\/\S+\/metrics/ : /Serving .* on (https?:\/\/\S+)/;
   while (!ready.test(err)) {
     if (proc.exitCode !== null) throw new Error(`verge up exited with ${proc.exitCode}:\n${err}`);
     if (Date.now() > deadline) {
@@ -91,8 +92,8 @@ export async function startVerge(
     }
     await new Promise((r) => setTimeout(r, 20));
   }
-  const url = /Serving .* on (http:\/\/\S+)/.exec(err)![1]!;
-  const adminUrl = /Metrics: (http:\/\/\S+)\/metrics/.exec(err)?.[1];
+  const url = /Serving .* on (https?:\/\/\S+)/.exec(err)![1]!;
+  const adminUrl = /metrics: (https?:\/\/\S+)\/metrics/.exec(err)?.[1];
   return { proc, pid: proc.pid!, url, adminUrl, logs: () => records, stderr: () => err, stdout: () => rawOut, stop };
 }
 

@@ -1,0 +1,131 @@
+/**
+ * The admin API, JSON under /v1/ (docs/deploy.md):
+ *
+ *   GET    /v1/node                          the node: its public URL, workers, Verge version
+ *   GET    /v1/apps                          apps and what serves them
+ *   GET    /v1/apps/APP/versions             an app's versions
+ *   POST   /v1/apps/APP/versions             upload a bundle (the body): 201 new, 200 known already
+ *   GET    /v1/apps/APP/versions/ID          one version (ID may be a unique prefix)
+ *   DELETE /v1/apps/APP/versions/ID          delete a version no deployment uses
+ *   GET    /v1/apps/APP/deployment           the active deployment
+ *   PUT    /v1/apps/APP/deployment           set it: {"versions": [{"id", "weight"}], "sticky", "auto_rollback"}
+ *   POST   /v1/apps/APP/rollback             back to the previous deployment, or {"version": ID}
+ *   GET    /v1/apps/APP/status               per version: requests, 5xx rate, p50/p99 over the last minute
+ *   POST   /v1/apps/APP/override-cookie      a signed cookie that selects {"version", "ttl_seconds"} in a browser
+ *
+ * Every call needs the bearer token when one is configured; errors are `{error, message}` with
+ * the catalogue's codes (manifest problems listed in `problems`).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { VergeError, isVergeError } from '../errors.js';
+import type { Logger } from '../telemetry/logging.js';
+import type { DeployService } from '../deploy/service.js';
+import type { AdminAuth } from './auth.js';
+import type { Override } from '../deploy/override.js';
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+/** Deploy and rollback bodies are small; bundles stream to the store instead. */
+const MAX_JSON_BYTES = 64 * 1024;
+const APP = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+export function createAdminApi(deps: { service: DeployService; auth: AdminAuth; logger: Logger; override: Override | undefined; node: () => Record<string, unknown> }) {
+  return async function handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    try {
+      const who = deps.auth.check(req.headers.authorization);
+      if (who === undefined) {
+        throw new VergeError('ADMIN_UNAUTHORIZED', 'the admin API needs the bearer token: authorization: Bearer <token> (VERGE_ADMIN_TOKEN of the node)');
+      }
+      const parts = path.split('/').slice(2); // '', 'v1', ...
+      const method = req.method ?? 'GET';
+      const s = deps.service;
+      if (parts.length === 1 && parts[0] === 'node' && method === 'GET') return send(res, 200, deps.node());
+      if (parts.length === 1 && parts[0] === 'apps' && method === 'GET') return send(res, 200, { apps: await s.apps() });
+      if (parts[0] !== 'apps' || parts.length < 3) throw notFound(method, path);
+      const app = decodeURIComponent(parts[1]!);
+      if (!APP.test(app)) throw new VergeError('APP_NOT_FOUND', `${JSON.stringify(app)} is not an app name`);
+      const what = parts[2];
+      const id = parts[3] === undefined ? undefined : decodeURIComponent(parts[3]);
+      if (what === 'versions' && parts.length === 3) {
+        if (method === 'GET') return send(res, 200, { versions: await s.versions(app) });
+        if (method === 'POST') {
+          const out = await s.upload(app, req, who);
+          return send(res, out.created ? 201 : 200, out);
+        }
+      }
+      if (what === 'versions' && parts.length === 4 && id !== undefined) {
+        if (method === 'GET') return send(res, 200, await s.version(app, id));
+        if (method === 'DELETE') {
+          await s.remove(app, id, who);
+          return send(res, 200, { deleted: id });
+        }
+      }
+      if (what === 'deployment' && parts.length === 3) {
+        if (method === 'GET') return send(res, 200, (await s.status(app)).deployment);
+        if (method === 'PUT') return send(res, 200, await s.deploy(app, await readJson(req), who));
+      }
+      if (what === 'rollback' && parts.length === 3 && method === 'POST') {
+        const body = (await readJson(req, true)) as { version?: unknown } | undefined;
+        if (body?.version !== undefined && typeof body.version !== 'string') throw new VergeError('DEPLOYMENT_INVALID', 'version: expected a version id string');
+        return send(res, 200, await s.rollback(app, body?.version as string | undefined, who));
+      }
+      if (what === 'status' && parts.length === 3 && method === 'GET') return send(res, 200, await s.status(app));
+      if (what === 'override-cookie' && parts.length === 3 && method === 'POST' && deps.override) {
+        const body = (await readJson(req)) as { version?: unknown; ttl_seconds?: unknown };
+        if (typeof body?.version !== 'string') throw new VergeError('DEPLOYMENT_INVALID', 'version: expected a version id string');
+        const version = (await s.version(app, body.version)).id as string;
+        const ttl = body.ttl_seconds ?? 3600;
+        let issued;
+        try {
+          issued = deps.override.issueCookie(app, version, ttl as number, { secure: false });
+        } catch (err) {
+          throw new VergeError('DEPLOYMENT_INVALID', (err as Error).message);
+        }
+        deps.logger.info({ admin: who, action: 'override-cookie', app, version: version.slice(0, 12), expires_at: issued.expiresAt }, 'admin');
+        return send(res, 200, { cookie: `verge-override=${issued.value}`, expires_at: issued.expiresAt });
+      }
+      throw notFound(method, path);
+    } catch (err) {
+      const error = isVergeError(err) ? err : new VergeError('INTERNAL', 'internal error', { cause: err });
+      if (error.code === 'INTERNAL') deps.logger.error({ err, path }, 'admin API failed');
+      // Load-time codes (status 0) answer 422: the request was understood, its content is refused.
+      const status = error.status === 0 ? 422 : error.status;
+      const body: Record<string, unknown> = { error: error.code, message: error.message };
+      if (error.problems && error.problems.length > 0) body.problems = error.problems;
+      if (!req.complete) res.setHeader('connection', 'close');
+      send(res, status, body);
+      // An upload refused midway: stop reading it.
+      if (!req.complete) req.resume();
+    }
+  };
+}
+
+function notFound(method: string, path: string): VergeError {
+  return new VergeError('NOT_FOUND', `the admin API has no ${method} ${path} (see docs/deploy.md)`);
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const text = JSON.stringify(body, null, 2) + '\n';
+  res.writeHead(status, { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.end(text);
+}
+
+async function readJson(req: IncomingMessage, optional = false): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_JSON_BYTES) throw new VergeError('DEPLOYMENT_INVALID', `the request body is larger than ${MAX_JSON_BYTES} bytes`);
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks).toString('utf8').trim();
+  if (text === '' && optional) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new VergeError('DEPLOYMENT_INVALID', 'the request body is not JSON');
+  }
+}
