@@ -1,4 +1,9 @@
-/** Test helpers for src/deploy: a seeded random source, so statistical tests give the same numbers every run. */
+/**
+ * Test helpers for src/deploy: a seeded random source, so statistical tests give the same numbers
+ * every run, and shortcuts for the deploy-request parsers.
+ */
+import assert from 'node:assert/strict';
+import type { ProblemSink } from './problems.js';
 
 /** mulberry32: a small, well-mixed 32-bit generator; `seed` picks the sequence. Values in [0, 1). */
 export function seededRandom(seed: number): () => number {
@@ -13,9 +18,26 @@ export function seededRandom(seed: number): () => number {
 }
 
 /** A sink that keeps each problem as `path: message`, in order. */
-export function collectProblems(): { add(path: string, message: string): void; list: string[] } {
+export function collectProblems(): ProblemSink & { list: string[] } {
   const list: string[] = [];
   return { add: (path, message) => list.push(`${path}: ${message}`), list };
+}
+
+type Parser<T> = (raw: unknown, path: string, problems: ProblemSink) => T | undefined;
+
+/** What `parse` makes of `raw`, asserting it reported no problem. */
+export function parsedClean<T>(parse: Parser<T>, raw: unknown, path: string): T | undefined {
+  const problems = collectProblems();
+  const value = parse(raw, path, problems);
+  assert.deepEqual(problems.list, []);
+  return value;
+}
+
+/** The problems `parse` reports for `raw`, asserting it gave no value. */
+export function problemsFrom<T>(parse: Parser<T>, raw: unknown, path: string): string[] {
+  const problems = collectProblems();
+  assert.equal(parse(raw, path, problems), undefined);
+  return problems.list;
 }
 
 /** Whether `observed` successes out of `n` are within `sigmas` standard deviations of share `p`. */

@@ -1,31 +1,25 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { hashKey, parseSplit, pick, SPLIT_LIMITS, type Split } from './split.js';
-import { collectProblems, seededRandom, withinSigmas } from './fixtures.js';
+import { parsedClean, problemsFrom, seededRandom, withinSigmas } from './fixtures.js';
 
 function split(...entries: Array<[string, number]>): Split {
   return entries.map(([version, weight]) => ({ version, weight }));
 }
 
-function problemsOf(raw: unknown): string[] {
-  const problems = collectProblems();
-  assert.equal(parseSplit(raw, 'split', problems), undefined);
-  return problems.list;
-}
+const problemsOf = (raw: unknown): string[] => problemsFrom(parseSplit, raw, 'split');
 
 const KEYS = Array.from({ length: 10_000 }, (_, i) => `user-${i}`);
 
 describe('parseSplit', () => {
   test('accepts an ordered list of versions with integer weights and freezes it', () => {
-    const problems = collectProblems();
-    const parsed = parseSplit([{ version: 'stable1', weight: 95 }, { version: 'canary2', weight: 5 }], 'split', problems);
-    assert.deepEqual(problems.list, []);
+    const parsed = parsedClean(parseSplit, [{ version: 'stable1', weight: 95 }, { version: 'canary2', weight: 5 }], 'split');
     assert.deepEqual(parsed, split(['stable1', 95], ['canary2', 5]));
     assert.ok(Object.isFrozen(parsed) && Object.isFrozen(parsed![0]));
   });
 
   test('accepts a weight of 0: the version stays in the split and serves nothing', () => {
-    assert.deepEqual(parseSplit([{ version: 'a', weight: 100 }, { version: 'b', weight: 0 }], 'split', collectProblems()), split(['a', 100], ['b', 0]));
+    assert.deepEqual(parsedClean(parseSplit, [{ version: 'a', weight: 100 }, { version: 'b', weight: 0 }], 'split'), split(['a', 100], ['b', 0]));
   });
 
   test('refuses anything but a non-empty array of at most the limit, saying what it got', () => {

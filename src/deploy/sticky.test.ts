@@ -1,20 +1,10 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_STICKY_COOKIE, NO_STICKY, STICKY_COOKIE_MAX_AGE_SECONDS, keyFor, newStickyCookie, parseSticky, type StickyConfig } from './sticky.js';
-import { collectProblems } from './fixtures.js';
+import { parsedClean, problemsFrom } from './fixtures.js';
 
-function parsed(raw: unknown): StickyConfig | undefined {
-  const problems = collectProblems();
-  const config = parseSticky(raw, 'sticky', problems);
-  assert.deepEqual(problems.list, []);
-  return config;
-}
-
-function problemsOf(raw: unknown): string[] {
-  const problems = collectProblems();
-  assert.equal(parseSticky(raw, 'sticky', problems), undefined);
-  return problems.list;
-}
+const parsed = (raw: unknown): StickyConfig | undefined => parsedClean(parseSticky, raw, 'sticky');
+const problemsOf = (raw: unknown): string[] => problemsFrom(parseSticky, raw, 'sticky');
 
 describe('parseSticky', () => {
   test('reads each kind, lower-cases a header name and gives the cookie a default name', () => {
