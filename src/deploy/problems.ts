@@ -35,9 +35,13 @@ export function knownKeysOnly(raw: Record<string, unknown>, known: readonly stri
   return clean;
 }
 
-/** An integer in [min, max], or a problem naming the range and its unit. */
-export function integerIn(raw: unknown, path: string, problems: ProblemSink, opts: { min: number; max: number; unit: string }): number | undefined {
+/**
+ * An integer in [min, max], or a problem naming the range and its unit; `subject` starts the
+ * message when the path alone does not say what the value belongs to (`version "a": …`).
+ */
+export function integerIn(raw: unknown, path: string, problems: ProblemSink, opts: { min: number; max: number; unit: string; subject?: string }): number | undefined {
   if (typeof raw === 'number' && Number.isInteger(raw) && raw >= opts.min && raw <= opts.max) return raw;
-  problems.add(path, `expected an integer from ${opts.min} to ${opts.max} (${opts.unit}), got ${describeJson(raw)}`);
+  const subject = opts.subject ? `${opts.subject}: ` : '';
+  problems.add(path, `${subject}expected an integer from ${opts.min} to ${opts.max} (${opts.unit}), got ${describeJson(raw)}`);
   return undefined;
 }

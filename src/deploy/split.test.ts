@@ -2,6 +2,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { hashKey, parseSplit, pick, SPLIT_LIMITS, type Split } from './split.js';
 import { parsedClean, problemsFrom, seededRandom, withinSigmas } from './fixtures.js';
+import { ManifestProblems } from '../manifest/fields.js';
 
 function split(...entries: Array<[string, number]>): Split {
   return entries.map(([version, weight]) => ({ version, weight }));
@@ -33,10 +34,10 @@ describe('parseSplit', () => {
     assert.deepEqual(
       problemsOf([{ version: 'a', weight: -1 }, { version: 'b.c', weight: 1 }, { version: 'd', weight: 2.5 }, { version: 'e', weight: '5' }, 'f']),
       [
-        'split[0] (version "a").weight: expected an integer from 0 to 1000000 (a share of the total weight), got the number -1',
+        'split[0].weight: version "a": expected an integer from 0 to 1000000 (a share of the total weight), got the number -1',
         'split[1].version: expected a version id (1 to 128 letters, digits, "-" or "_"), got the string "b.c"',
-        'split[2] (version "d").weight: expected an integer from 0 to 1000000 (a share of the total weight), got the number 2.5',
-        'split[3] (version "e").weight: expected an integer from 0 to 1000000 (a share of the total weight), got the string "5"',
+        'split[2].weight: version "d": expected an integer from 0 to 1000000 (a share of the total weight), got the number 2.5',
+        'split[3].weight: version "e": expected an integer from 0 to 1000000 (a share of the total weight), got the string "5"',
         'split[4]: expected an object { "version": …, "weight": … }, got the string "f"',
       ],
     );
@@ -44,7 +45,7 @@ describe('parseSplit', () => {
 
   test('refuses an unknown key, a missing weight and a version listed twice', () => {
     assert.deepEqual(problemsOf([{ version: 'a', weight: 1, wieght: 2 }]), ['split[0].wieght: is not a known key (expected "version", "weight")']);
-    assert.deepEqual(problemsOf([{ version: 'a' }]), ['split[0] (version "a").weight: expected an integer from 0 to 1000000 (a share of the total weight), got nothing']);
+    assert.deepEqual(problemsOf([{ version: 'a' }]), ['split[0].weight: version "a": expected an integer from 0 to 1000000 (a share of the total weight), got nothing']);
     assert.deepEqual(problemsOf([{ version: 'a', weight: 1 }, { version: 'a', weight: 2 }]), ['split[1].version: version "a" is listed twice']);
   });
 
@@ -144,3 +145,11 @@ describe('hashKey', () => {
 });
 
 const PINNED = [2872998923, 2005895916, 339622278];
+
+test('parseSplit reports through ManifestProblems too, so a deploy request answers with the problem list verge check gives', () => {
+  const problems = new ManifestProblems('deploy request');
+  assert.equal(parseSplit([{ version: 'a', weight: -1 }], 'split', problems), undefined);
+  assert.deepEqual(problems.items, [
+    { file: 'deploy request', path: 'split[0].weight', message: 'version "a": expected an integer from 0 to 1000000 (a share of the total weight), got the number -1' },
+  ]);
+});

@@ -70,8 +70,12 @@ function parseEntry(item: unknown, path: string, problems: ProblemSink): SplitEn
   const clean = knownKeysOnly(item, ['version', 'weight'], path, problems);
   const version = typeof item.version === 'string' && VERSION_ID.test(item.version) ? item.version : undefined;
   if (version === undefined) problems.add(`${path}.version`, `expected a version id (1 to 128 letters, digits, "-" or "_"), got ${describeJson(item.version)}`);
-  const named = version === undefined ? path : `${path} (version ${JSON.stringify(version)})`;
-  const weight = integerIn(item.weight, `${named}.weight`, problems, { min: 0, max: SPLIT_LIMITS.maxTotalWeight, unit: 'a share of the total weight' });
+  const weight = integerIn(item.weight, `${path}.weight`, problems, {
+    min: 0,
+    max: SPLIT_LIMITS.maxTotalWeight,
+    unit: 'a share of the total weight',
+    subject: version === undefined ? undefined : `version ${JSON.stringify(version)}`,
+  });
   return !clean || version === undefined || weight === undefined ? undefined : { version, weight };
 }
 
