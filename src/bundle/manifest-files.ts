@@ -29,7 +29,7 @@ export function referencedFiles(app: AppConfig, text: string): ReferencedFile[] 
     if (path.isAbsolute(written)) throw refuse('is absolute: a bundled app names its modules relative to verge.toml');
     const relative = path.relative(app.dir, c.source).split(path.sep).join('/');
     const problem = entryPathProblem(relative);
-    if (problem !== undefined) throw refuse(`is outside the app folder ${app.dir}: its path ${problem}`);
+    if (problem !== undefined) throw refuse(`is outside the app folder: its path ${problem}`);
     return { by: `component ${c.name}`, path: relative };
   });
 }

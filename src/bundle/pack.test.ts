@@ -108,7 +108,7 @@ test('a module outside the app folder, or named by an absolute path, is refused 
   const parent = tempDir();
   writeFileSync(path.join(parent, 'outside.wasm'), 'x');
   const app = writeAppDir({ 'verge.toml': manifest({ web: '../outside.wasm' }) }, path.join(parent, 'app'));
-  await refused(app, 'BUNDLE_INVALID', /component web: source "\.\.\/outside\.wasm" is outside the app folder .*: its path has a "\.\." segment/);
+  await refused(app, 'BUNDLE_INVALID', /component web: source "\.\.\/outside\.wasm" is outside the app folder: its path has a "\.\." segment/);
   const absolute = writeAppDir({ 'verge.toml': manifest({ web: '/ABS/web.wasm' }), 'web.wasm': 'x' });
   writeFileSync(path.join(absolute, 'verge.toml'), manifest({ web: path.join(absolute, 'web.wasm') }));
   await refused(absolute, 'BUNDLE_INVALID', /component web: source ".*web\.wasm" is absolute: a bundled app names its modules relative to verge\.toml/);
