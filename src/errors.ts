@@ -34,6 +34,9 @@ export const ERROR_CATALOGUE = {
   RESPONSE_TOO_LARGE: { status: 502, blame: 'guest', summary: "The guest wrote more than the component's max_response_bytes." },
   WORKER_CRASHED: { status: 500, blame: 'host', summary: 'The worker thread running the request died; it was replaced.' },
   INTERNAL: { status: 500, blame: 'host', summary: 'An unexpected error in Verge itself.' },
+  // Bundles: `verge bundle`, and a bundle uploaded to a node
+  BUNDLE_INVALID: { status: 400, blame: 'client', summary: 'A bundle cannot be packed or unpacked: a path that is absolute, climbs out with "..", or has a backslash or control character; a link, device or extension entry; a corrupt or truncated archive; no verge.toml, or a module it needs missing; a file outside the app folder.' },
+  BUNDLE_TOO_LARGE: { status: 413, blame: 'client', summary: 'A bundle is over a cap: one file, all files uncompressed, the number of files and folders, or the compressed upload; refused as the bytes stream, before the rest is read.' },
   // Load, check and build errors (no request involved)
   MANIFEST_INVALID: { status: 0, blame: 'config', summary: 'verge.toml is missing, is not valid TOML, or breaks the schema; the message names the file, the key and what was expected.' },
   MODULE_INVALID: { status: 0, blame: 'config', summary: 'A component source is missing, is not a WebAssembly module or component, does not validate, or cannot be transpiled.' },

@@ -7,6 +7,7 @@ import { HEAVY_COMPONENT_BYTES, loadComponent } from '../loader/module.js';
 import { DEFAULT_LISTEN, defaultWorkers, parseListen, startNode } from '../node/start.js';
 import { LOG_LEVELS, type LogLevel } from '../telemetry/logging.js';
 import { buildApp } from './build.js';
+import { bundleApp } from './bundle.js';
 import { watchApps } from './watch.js';
 import { hostPatternKey } from '../manifest/hosts.js';
 import { newApp, TEMPLATES } from './new.js';
@@ -178,6 +179,20 @@ export async function main(argv: string[]): Promise<void> {
       const app = loadManifest(path);
       const n = await buildApp(app, say);
       say(n === 0 ? 'No component has a [component.NAME.build] command.' : `Built ${n} component${n === 1 ? '' : 's'}.`);
+    });
+
+  program
+    .command('bundle')
+    .description('pack an app (its manifest and the modules it names) into one file to upload to a node')
+    .argument('[path]', 'a verge.toml or a folder holding one', '.')
+    .option('-o, --output <file>', 'where to write it (default: NAME.vbundle in the current folder)')
+    .action(async (path: string, o: { output?: string }) => {
+      const b = await bundleApp(path, o.output);
+      const unpacked = b.files.reduce((sum, f) => sum + f.size, 0);
+      say(`Bundled ${b.app}: ${b.files.length} file${b.files.length === 1 ? '' : 's'}, ${unpacked} bytes (${b.bytes} compressed) in ${b.file}`);
+      say(`id ${b.id}`);
+      // The id alone on stdout, for scripts: ID=$(verge bundle).
+      process.stdout.write(`${b.id}\n`);
     });
 
   program
