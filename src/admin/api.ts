@@ -17,6 +17,8 @@
  * the catalogue's codes (manifest problems listed in `problems`).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { PassThrough } from 'node:stream';
+import { NAME as APP_NAME } from '../manifest/load.js';
 import { VergeError, isVergeError } from '../errors.js';
 import type { Logger } from '../telemetry/logging.js';
 import type { DeployService } from '../deploy/service.js';
@@ -26,7 +28,8 @@ import type { Override } from '../deploy/override.js';
 const JSON_TYPE = 'application/json; charset=utf-8';
 /** Deploy and rollback bodies are small; bundles stream to the store instead. */
 const MAX_JSON_BYTES = 64 * 1024;
-const APP = /^[a-z0-9][a-z0-9-]{0,62}$/;
+/** How long the rest of a refused upload is read and dropped before the connection is closed. */
+const DISCARD_MS = 5000;
 
 export function createAdminApi(deps: { service: DeployService; auth: AdminAuth; logger: Logger; override: Override | undefined; node: () => Record<string, unknown> }) {
   return async function handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
@@ -42,13 +45,16 @@ export function createAdminApi(deps: { service: DeployService; auth: AdminAuth; 
       if (parts.length === 1 && parts[0] === 'apps' && method === 'GET') return send(res, 200, { apps: await s.apps() });
       if (parts[0] !== 'apps' || parts.length < 3) throw notFound(method, path);
       const app = decodeURIComponent(parts[1]!);
-      if (!APP.test(app)) throw new VergeError('APP_NOT_FOUND', `${JSON.stringify(app)} is not an app name`);
+      if (!APP_NAME.test(app)) throw new VergeError('APP_NOT_FOUND', `${JSON.stringify(app)} is not an app name`);
       const what = parts[2];
       const id = parts[3] === undefined ? undefined : decodeURIComponent(parts[3]);
       if (what === 'versions' && parts.length === 3) {
         if (method === 'GET') return send(res, 200, { versions: await s.versions(app) });
         if (method === 'POST') {
-          const out = await s.upload(app, req, who);
+          // Through a pass-through: a refused bundle destroys this stream, not the request, which still gets its answer.
+          const body = new PassThrough();
+          req.pipe(body);
+          const out = await s.upload(app, body, who);
           return send(res, out.created ? 201 : 200, out);
         }
       }
@@ -93,8 +99,12 @@ export function createAdminApi(deps: { service: DeployService; auth: AdminAuth; 
       if (error.problems && error.problems.length > 0) body.problems = error.problems;
       if (!req.complete) res.setHeader('connection', 'close');
       send(res, status, body);
-      // An upload refused midway: stop reading it.
-      if (!req.complete) req.resume();
+      // An upload refused midway: read and drop the rest for a while so the client sees the answer, then hang up.
+      if (!req.complete) {
+        req.unpipe();
+        req.resume();
+        setTimeout(() => req.socket.destroy(), DISCARD_MS).unref();
+      }
     }
   };
 }

@@ -7,13 +7,13 @@ import { VergeError } from '../errors.js';
 import { pick, type Split } from './split.js';
 import { keyFor, newStickyCookie, parseSticky, NO_STICKY, type StickyConfig } from './sticky.js';
 import type { Override } from './override.js';
-import { parseThresholds, thresholdsJson, type Thresholds } from './auto-rollback.js';
+import { parseThresholds, type RollbackThresholds } from './auto-rollback.js';
 import type { RequestHeaders } from './http.js';
 
 export interface DeploymentPolicy {
   sticky?: StickyConfig;
   /** Undefined: canaries are never rolled back automatically. */
-  autoRollback?: Thresholds | undefined;
+  autoRollback?: RollbackThresholds | undefined;
 }
 
 export interface RequestFacts {
@@ -75,5 +75,9 @@ export function parseDeploymentPolicy(raw: Record<string, unknown>): DeploymentP
 
 /** The policy as the deploy request spells it, for the stored record and the API's answers. */
 export function policyJson(p: DeploymentPolicy): Record<string, unknown> {
-  return { sticky: p.sticky ?? NO_STICKY, auto_rollback: p.autoRollback ? thresholdsJson(p.autoRollback) : false };
+  const t = p.autoRollback;
+  return {
+    sticky: p.sticky ?? NO_STICKY,
+    auto_rollback: t ? { min_requests: t.minRequests, max_error_rate_increase: t.maxErrorRateIncrease, max_p99_ratio: t.maxP99Ratio, window_seconds: t.windowSeconds } : false,
+  };
 }

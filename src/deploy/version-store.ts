@@ -15,13 +15,7 @@ import { promises as fs, constants as fsConstants } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { VergeError } from '../errors.js';
-import { unpackBundle, type BundleLimits } from '../bundle/unpack.js';
-
-export interface ListingEntry {
-  path: string;
-  size: number;
-  sha256: string;
-}
+import { unpackBundle, type BundleLimits, type Listing } from '../bundle/index.js';
 
 export interface StoredVersion {
   id: string;
@@ -29,7 +23,7 @@ export interface StoredVersion {
   created: string;
   /** Uncompressed bytes of every file. */
   size: number;
-  files: ListingEntry[];
+  files: Listing[];
   /** Key ids of the signers checked at upload (empty when the node trusts no key). */
   signers: string[];
 }
@@ -62,7 +56,7 @@ export interface PendingVersion {
   id: string;
   app: string;
   dir: string;
-  files: ListingEntry[];
+  files: Listing[];
   /** The version already exists (same content): nothing to commit. */
   existing: StoredVersion | undefined;
   commit(signers: string[]): Promise<StoredVersion>;

@@ -6,7 +6,8 @@
  * gives another, and `verge up ./app` and a node serving the bundle of ./app agree on it.
  */
 import path from 'node:path';
-import { bundleId, listingEntry } from '../bundle/id.js';
+import { createHash } from 'node:crypto';
+import { bundleId } from '../bundle/id.js';
 import type { AppConfig } from '../manifest/config.js';
 import { compileComponent, type LoadedComponent } from './module.js';
 
@@ -39,7 +40,7 @@ export function contentId(draft: AppDraft): string {
     if (bytes) files.set(appRelative(draft.app, c.source), bytes);
   }
   for (const [p, bytes] of draft.files ?? []) files.set(p, bytes);
-  return bundleId([...files].map(([p, bytes]) => listingEntry(p, bytes)));
+  return bundleId([...files].map(([p, bytes]) => ({ path: p, size: bytes.byteLength, sha256: createHash('sha256').update(bytes).digest('hex') })));
 }
 
 /** Compiles every component (transpiling components through the cache). Throws the first component's VergeError. */

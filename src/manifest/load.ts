@@ -16,7 +16,8 @@ import { CAPABILITY_LIST } from '../capabilities/index.js';
 import type { Capability, CapabilityAppFields, CapabilityComponentFields } from '../capabilities/capability.js';
 
 export const MANIFEST_FILE = 'verge.toml';
-const NAME = /^[a-z0-9]([a-z0-9_-]{0,62}[a-z0-9])?$/;
+/** App and component names. */
+export const NAME = /^[a-z0-9]([a-z0-9_-]{0,62}[a-z0-9])?$/;
 const NAME_EXPECTED = 'a name of lowercase letters, digits, "-" and "_" (at most 64 characters, starting and ending with a letter or digit)';
 const MIB = 1024 * 1024;
 

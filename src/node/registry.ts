@@ -221,7 +221,7 @@ export class AppRegistry {
       if (!version) {
         if (!('loaded' in item)) throw new VergeError('VERSION_NOT_FOUND', `app ${name}: version ${id.slice(0, 12)} is not loaded on this node`);
         if (item.loaded.app.name !== name) throw new VergeError('DEPLOYMENT_INVALID', `version ${id.slice(0, 12)} belongs to app ${item.loaded.app.name}, not ${name}`);
-        version = this.newVersion(item.loaded);
+        version = this.newVersion(item.loaded, (opts.policy ?? before?.policy)?.autoRollback?.windowSeconds);
         fresh.push(version);
       }
       entries.push({ version, weight: item.weight });
@@ -266,7 +266,8 @@ export class AppRegistry {
     return deployment;
   }
 
-  private newVersion(loaded: LoadedVersion): ServingVersion {
+  /** `windowSeconds`: how far back its stats look (the deployment's auto-rollback window; default 60 s). */
+  private newVersion(loaded: LoadedVersion, windowSeconds = 60): ServingVersion {
     const key = `${loaded.app.name}@${loaded.id.slice(0, 12)}#${++this.installs}`;
     const version: ServingVersion = {
       key,
@@ -277,7 +278,7 @@ export class AppRegistry {
       components: loaded.components,
       installedAt: new Date(),
       router: new Router<RouteTarget>(),
-      stats: new SlidingWindow(),
+      stats: new SlidingWindow({ windowMs: windowSeconds * 1000 }),
       inflight: 0,
       retired: false,
       capabilities: undefined as unknown as PreparedApp,
