@@ -10,6 +10,7 @@ import { buildApp } from './build.js';
 import { watchApps } from './watch.js';
 import { hostPatternKey } from '../manifest/hosts.js';
 import { newApp, TEMPLATES } from './new.js';
+import { keygenCommand, signCommand, verifyCommand, type SignOptions, type VerifyOptions } from './sign.js';
 import { readDotenv, resolveVariables } from '../capabilities/variables/resolve.js';
 import { DEFAULT_DATA_DIR } from '../capabilities/index.js';
 
@@ -39,6 +40,9 @@ function positiveInt(value: string): number {
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
   return n;
 }
+
+/** For repeatable options: each occurrence adds to the list. */
+const collect = (value: string, previous: string[]) => [...previous, value];
 
 function listenAddress(value: string): string {
   try {
@@ -173,6 +177,34 @@ export async function main(argv: string[]): Promise<void> {
         say(`verge new: ${err.message}`);
         process.exitCode = 1;
       }
+    });
+
+  program
+    .command('keygen')
+    .description('make an Ed25519 key pair for signing: PREFIX.key (private, mode 0600) and PREFIX.pub; never overwrites')
+    .option('-o, --output <prefix>', 'the path and name of the two files, without extension', 'verge')
+    .action((o: { output: string }) => keygenCommand(o.output, say));
+
+  program
+    .command('sign')
+    .description('sign a module or component (embedded, first section), adding to the signatures it has; or any file with --detached')
+    .argument('<file>', 'the .wasm file (or, with --detached, any file such as verge.toml)')
+    .requiredOption('--key <file>', 'the private key (from verge keygen, or a wasmsign2 secret key)')
+    .option('-o, --output <file>', 'write the signed module here instead of replacing the file')
+    .addOption(new Option('--detached <sigfile>', 'write the signature to this file (adding to it if it exists); the signed file is not changed').conflicts('output'))
+    .action((file: string, o: SignOptions) => signCommand(file, o, say));
+
+  program
+    .command('verify')
+    .description('check that a trusted key signed a module (or a file, with --signature); exit 1 with the reason if not')
+    .argument('<file>', 'the .wasm file, or a file with a detached signature')
+    .option('--trust-key <file>', 'a trusted public key file (repeatable)', collect, [])
+    .option('--trust-file <file>', 'a file of trusted PEM public keys')
+    .option('--revocation-file <file>', 'revoked key ids, one per line')
+    .option('--signature <sigfile>', 'a detached signature (default: the one embedded in the module)')
+    .action((file: string, o: VerifyOptions & { trustKey: string[] }, cmd: Command) => {
+      if (o.trustKey.length === 0 && !o.trustFile) cmd.error('error: give at least one --trust-key FILE or a --trust-file FILE: the keys a signature must be by');
+      verifyCommand(file, { trustKeyFiles: o.trustKey, trustFile: o.trustFile, revocationFile: o.revocationFile, signature: o.signature }, say);
     });
 
   try {
