@@ -15,7 +15,9 @@
  *  7. wasi:http components (bench/lib/components.ts): examples/users-api (a KV read) and a wasi:http-only
  *     fixture under Verge with a fresh instance per request and with instance_reuse, the fixture
  *     under `jco serve --isolate-requests instance`, and examples/hello for scale.
- *  8. A dated section prepended to bench/RESULTS.md.
+ *  8. Signed modules (bench/lib/signing.ts): sign and verify a generated ~500 KB and ~13 MB module
+ *     in-process through the node's trust policy, beside SHA-256 alone and WebAssembly.compile.
+ *  9. A dated section prepended to bench/RESULTS.md.
  *
  * Knobs (environment): BENCH_SECONDS (10), BENCH_ROUNDS (3), BENCH_WARMUP_SECONDS (3),
  * BENCH_CONNECTIONS ("50,1"), BENCH_STARTUP_RUNS (7), BENCH_FIRST_RUNS (5), BENCH_BIG_KB (300),
@@ -24,8 +26,8 @@
  * BENCH_OUTBOUND_REQUESTS (25), BENCH_CAP_WARMUP (5 rounds),
  * BENCH_RESIZE_SECONDS (10), BENCH_RESIZE_ROUNDS (2), BENCH_RESIZE_CONNECTIONS ("1,2,8"), BENCH_RESIZE_FIRST_RUNS (3),
  * BENCH_COMPONENTS_SECONDS (5), BENCH_COMPONENTS_ROUNDS (2), BENCH_COMPONENTS_WARMUP (2), BENCH_COMPONENTS_CONNECTIONS ("1,16"),
- * BENCH_COMPONENTS_REUSE (100),
- * BENCH_ONLY (all): a comma-separated subset of load,startup,first,kv,outbound,resize,components, e.g. BENCH_ONLY=kv,outbound
+ * BENCH_COMPONENTS_REUSE (100), BENCH_SIGNING_RUNS (21), BENCH_SIGNING_SIZES_KB ("500,13000"),
+ * BENCH_ONLY (all): a comma-separated subset of load,startup,first,kv,outbound,resize,components,signing, e.g. BENCH_ONLY=kv,outbound
  * (combine with BENCH_RESULTS=/tmp/x.md to keep partial runs out of bench/RESULTS.md).
  * Every server listens on 127.0.0.1 on a free port and is stopped by PID, even on failure.
  */
@@ -58,6 +60,7 @@ import { fmtInt, fmtMiB, fmtMs, fmtPct, fmtRatio, median, medianBy, prependSecti
 import { capabilityPhases, renderCapabilities, type CapResults } from './lib/capabilities.js';
 import { renderResize, resizePhase, type ResizeResults } from './lib/resize.js';
 import { componentsPhase, renderComponents, type ComponentsResults } from './lib/components.js';
+import { renderSigning, signingPhase, type SigningResults } from './lib/signing.js';
 
 // ---------------------------------------------------------------------------------------------
 // Configuration
@@ -101,7 +104,7 @@ const OUTBOUND_CALLS = intEnv('BENCH_OUTBOUND_CALLS', 20);
 const OUTBOUND_REQUESTS = intEnv('BENCH_OUTBOUND_REQUESTS', 25);
 const CAP_WARMUP = intEnv('BENCH_CAP_WARMUP', 5);
 
-const PARTS = ['load', 'startup', 'first', 'kv', 'outbound', 'resize', 'components'] as const;
+const PARTS = ['load', 'startup', 'first', 'kv', 'outbound', 'resize', 'components', 'signing'] as const;
 type Part = (typeof PARTS)[number];
 const ONLY: ReadonlySet<Part> = (() => {
   const raw = (process.env.BENCH_ONLY ?? '').trim();
@@ -509,6 +512,7 @@ interface Results {
   caps?: CapResults;
   resize?: ResizeResults;
   components?: ComponentsResults;
+  signing?: SigningResults;
 }
 
 function render(m: Machine, prep: Prepared, res: Results): string {
@@ -528,6 +532,7 @@ function render(m: Machine, prep: Prepared, res: Results): string {
   }
   if (res.resize) out.push(renderResize(res.resize, VERGE_WORKERS));
   if (res.components) out.push(renderComponents(res.components));
+  if (res.signing) out.push(renderSigning(res.signing));
   if (notes.length > 0) {
     out.push('### Notes');
     out.push('');
@@ -739,6 +744,8 @@ async function main(): Promise<void> {
   if (runs('components')) {
     res.components = await componentsPhase({ root: ROOT, work: WORK, vergeBin: VERGE_BIN, vergeWorkerArgs: VERGE_WORKER_ARGS, vergeWorkers: VERGE_WORKERS, log, notes, track });
   }
+
+  if (runs('signing')) res.signing = await signingPhase({ work: WORK, log });
 
   const section = render(m, prep, res);
   prependSection(RESULTS, section);

@@ -37,6 +37,12 @@ export const ERROR_CATALOGUE = {
   // Bundles: `verge bundle`, and a bundle uploaded to a node
   BUNDLE_INVALID: { status: 400, blame: 'client', summary: 'A bundle cannot be packed or unpacked: a path that is absolute, climbs out with "..", or has a backslash or control character; a link, device or extension entry; a corrupt or truncated archive; no verge.toml, or a module it needs missing; a file outside the app folder.' },
   BUNDLE_TOO_LARGE: { status: 413, blame: 'client', summary: 'A bundle is over a cap: one file, all files uncompressed, the number of files and folders, or the compressed upload; refused as the bytes stream, before the rest is read.' },
+  // Signed modules (docs/signing.md): an upload is answered with these; a load from disk fails with them.
+  SIGNATURE_MISSING: { status: 422, blame: 'client', summary: 'The node requires signatures and the module (or the manifest) carries none: no signature section first in the module and no detached signature.' },
+  SIGNATURE_INVALID: { status: 422, blame: 'client', summary: 'A signature by a trusted key does not match: the module or manifest changed after it was signed (code or data edited, a section added or removed), or the signature data is malformed or misplaced.' },
+  SIGNATURE_UNSUPPORTED: { status: 422, blame: 'client', summary: 'The signature uses a spec version, content type, hash function or signature algorithm Verge does not implement, or signs the module in parts (partial signatures).' },
+  SIGNATURE_UNTRUSTED: { status: 422, blame: 'client', summary: 'The module or manifest is signed, but by no key this node trusts.' },
+  KEY_REVOKED: { status: 422, blame: 'client', summary: "Every trusted key that signed the module or manifest is in the node's revocation list." },
   // Load, check and build errors (no request involved)
   MANIFEST_INVALID: { status: 0, blame: 'config', summary: 'verge.toml is missing, is not valid TOML, or breaks the schema; the message names the file, the key and what was expected.' },
   MODULE_INVALID: { status: 0, blame: 'config', summary: 'A component source is missing, is not a WebAssembly module or component, does not validate, or cannot be transpiled.' },
@@ -47,6 +53,7 @@ export const ERROR_CATALOGUE = {
   LISTEN_FAILED: { status: 0, blame: 'config', summary: 'verge up could not listen on the --listen or --admin address (in use, not on this machine, or a privileged port); everything already started is stopped and it exits 1.' },
   BUILD_FAILED: { status: 0, blame: 'config', summary: "A component's build command failed." },
   SCAFFOLD_REFUSED: { status: 0, blame: 'config', summary: 'verge new refused: the app name is not valid, the template is unknown, or the target folder exists and is not empty.' },
+  KEY_INVALID: { status: 0, blame: 'config', summary: 'A key file, the trust file or the revocation list is missing, unreadable, readable by others (a private key) or not in the expected format, or verge keygen would overwrite a key file; the message names the file and what was expected.' },
   APP_CONFLICT: { status: 0, blame: 'config', summary: 'An app routes a path that another app on the node already routes for the same hosts; the message names both apps and the route.' },
   // The admin API and deploys (docs/deploy.md)
   ADMIN_UNAUTHORIZED: { status: 401, blame: 'client', summary: 'An admin API call (or /metrics off loopback) without the bearer token, or with a wrong one.' },

@@ -11,6 +11,7 @@ import { bundleApp } from './bundle.js';
 import { watchApps } from './watch.js';
 import { hostPatternKey } from '../manifest/hosts.js';
 import { newApp, TEMPLATES } from './new.js';
+import { keygenCommand, signCommand, verifyCommand, type SignOptions, type VerifyOptions } from './sign.js';
 import { readDotenv, resolveVariables } from '../capabilities/variables/resolve.js';
 import { DEFAULT_DATA_DIR } from '../capabilities/index.js';
 import { AdminCallError, adminTarget, type AdminTarget } from './admin-client.js';
@@ -53,6 +54,8 @@ function percent(value: string): number {
   if (!Number.isInteger(n) || n < 1 || n > 100) throw new InvalidArgumentError('expected a whole percentage from 1 to 100');
   return n;
 }
+/** For repeatable options: each occurrence adds to the list. */
+const collect = (value: string, previous: string[]) => [...previous, value];
 
 function listenAddress(value: string): string {
   try {
@@ -78,7 +81,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--admin <host:port>', 'serve the admin API (deploys, versions) and GET /metrics on this address (off by default)', listenAddress)
     .option('--admin-token-file <file>', 'the admin API bearer token (else VERGE_ADMIN_TOKEN); required when --admin is not on loopback')
     .option('--retain-uploads <n>', 'uploaded versions kept besides every version that was ever live (default 10)', positiveInt)
-    .option('--trust-key <file>', 'a trusted public signing key (repeatable): every module must then be signed by a trusted key', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--trust-key <file>', 'a trusted public signing key (repeatable): every module must then be signed by a trusted key', collect, [] as string[])
     .option('--trust-file <file>', 'a file listing trusted public key files, one per line')
     .option('--revocation-file <file>', 'revoked key ids, one per line; re-read when it changes')
     .option('--workers <n>', `worker threads (default: ${defaultWorkers()}, the available cores)`, positiveInt)
@@ -273,6 +276,34 @@ export async function main(argv: string[]): Promise<void> {
     .option('--token-file <file>', 'the admin token (else VERGE_ADMIN_TOKEN)')
     .action(async (app: string | undefined, o: { from?: string; tokenFile?: string }) => {
       await remote((target) => status(target, app, (l) => process.stdout.write(l + '\n')))(targetOf(o));
+    });
+
+  program
+    .command('keygen')
+    .description('make an Ed25519 key pair for signing: PREFIX.key (private, mode 0600) and PREFIX.pub; never overwrites')
+    .option('-o, --output <prefix>', 'the path and name of the two files, without extension', 'verge')
+    .action((o: { output: string }) => keygenCommand(o.output, say));
+
+  program
+    .command('sign')
+    .description('sign a module or component (embedded, first section), adding to the signatures it has; or any file with --detached')
+    .argument('<file>', 'the .wasm file (or, with --detached, any file such as verge.toml)')
+    .requiredOption('--key <file>', 'the private key (from verge keygen, or a wasmsign2 secret key)')
+    .option('-o, --output <file>', 'write the signed module here instead of replacing the file')
+    .addOption(new Option('--detached <sigfile>', 'write the signature to this file (adding to it if it exists); the signed file is not changed').conflicts('output'))
+    .action((file: string, o: SignOptions) => signCommand(file, o, say));
+
+  program
+    .command('verify')
+    .description('check that a trusted key signed a module (or a file, with --signature); exit 1 with the reason if not')
+    .argument('<file>', 'the .wasm file, or a file with a detached signature')
+    .option('--trust-key <file>', 'a trusted public key file (repeatable)', collect, [])
+    .option('--trust-file <file>', 'a file of trusted PEM public keys')
+    .option('--revocation-file <file>', 'revoked key ids, one per line')
+    .option('--signature <sigfile>', 'a detached signature (default: the one embedded in the module)')
+    .action((file: string, o: VerifyOptions & { trustKey: string[] }, cmd: Command) => {
+      if (o.trustKey.length === 0 && !o.trustFile) cmd.error('error: give at least one --trust-key FILE or a --trust-file FILE: the keys a signature must be by');
+      verifyCommand(file, { trustKeyFiles: o.trustKey, trustFile: o.trustFile, revocationFile: o.revocationFile, signature: o.signature }, say);
     });
 
   try {

@@ -49,19 +49,32 @@ export interface ModuleLayout {
   memories: Array<MemoryLimits & { shared: boolean; memory64: boolean }>;
 }
 
-class Reader {
+/**
+ * Reads the binary format's integers and names between `start` and `end`. `fail` makes the error
+ * for malformed input: MODULE_INVALID by default; the signature reader (src/signing) passes its own.
+ */
+export class Reader {
   pos: number;
   constructor(
     readonly bytes: Uint8Array,
     start = 0,
     readonly end = bytes.length,
+    readonly fail: (detail: string) => Error = malformed,
   ) {
     this.pos = start;
   }
 
   byte(): number {
-    if (this.pos >= this.end) throw malformed('unexpected end of section');
+    if (this.pos >= this.end) throw this.fail('unexpected end of section');
     return this.bytes[this.pos++]!;
+  }
+
+  /** The next `length` bytes, as a view. */
+  take(length: number): Uint8Array {
+    if (length > this.end - this.pos) throw this.fail(`${length} bytes run past the end`);
+    const view = this.bytes.subarray(this.pos, this.pos + length);
+    this.pos += length;
+    return view;
   }
 
   u32(): number {
@@ -72,9 +85,9 @@ class Reader {
       result += (b & 0x7f) * 2 ** shift;
       if ((b & 0x80) === 0) break;
       shift += 7;
-      if (shift > 28) throw malformed('LEB128 integer too long');
+      if (shift > 28) throw this.fail('LEB128 integer too long');
     }
-    if (result > 0xffffffff) throw malformed('LEB128 integer out of range');
+    if (result > 0xffffffff) throw this.fail('LEB128 integer out of range');
     return result;
   }
 
@@ -87,7 +100,7 @@ class Reader {
       result += (b & 0x7f) * 2 ** shift;
       if ((b & 0x80) === 0) return result;
       shift += 7;
-      if (shift > 63) throw malformed('LEB128 integer too long');
+      if (shift > 63) throw this.fail('LEB128 integer too long');
     }
   }
 
@@ -102,24 +115,24 @@ class Reader {
     let shift = 0;
     let b: number;
     do {
-      if (shift >= 35) throw malformed('LEB128 integer too long');
+      if (shift >= 35) throw this.fail('LEB128 integer too long');
       b = this.byte();
       result += (b & 0x7f) * 2 ** shift;
       shift += 7;
     } while (b & 0x80);
     // The sign bit of the last byte: a negative s33 that is not a primitive is no value type.
-    if (b & 0x40) throw malformed(`unknown value type 0x${(first ?? 0).toString(16)}`);
-    if (result > 0xffffffff) throw malformed('a type index is out of range');
+    if (b & 0x40) throw this.fail(`unknown value type 0x${(first ?? 0).toString(16)}`);
+    if (result > 0xffffffff) throw this.fail('a type index is out of range');
   }
 
   name(): string {
     const len = this.u32();
-    if (this.pos + len > this.end) throw malformed('name runs past the section');
+    if (this.pos + len > this.end) throw this.fail('name runs past the section');
     let s: string;
     try {
       s = new TextDecoder('utf-8', { fatal: true }).decode(this.bytes.subarray(this.pos, this.pos + len));
     } catch {
-      throw malformed('a name is not valid UTF-8');
+      throw this.fail('a name is not valid UTF-8');
     }
     this.pos += len;
     return s;
@@ -127,7 +140,7 @@ class Reader {
 
   limits(): MemoryLimits & { shared: boolean; memory64: boolean } {
     const flags = this.byte();
-    if (flags > 0x07) throw malformed(`unknown limits flags 0x${flags.toString(16)}`);
+    if (flags > 0x07) throw this.fail(`unknown limits flags 0x${flags.toString(16)}`);
     const memory64 = (flags & 0x04) !== 0;
     const read = () => (memory64 ? this.u64() : this.u32());
     const initialPages = read();
