@@ -46,7 +46,8 @@ function get(url: string, headers: Record<string, string> = {}): Promise<Answer>
   });
 }
 
-async function admin(node: VergeProcess, method: string, p: string, body?: unknown, token: string | undefined = TOKEN): Promise<{ status: number; json: Record<string, unknown> }> {
+/** `token`: null sends none. */
+async function admin(node: VergeProcess, method: string, p: string, body?: unknown, token: string | null = TOKEN): Promise<{ status: number; json: Record<string, unknown> }> {
   const res = await fetch(`${node.adminUrl}${p}`, {
     method,
     headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
@@ -130,7 +131,7 @@ describe('deploys through the admin API', () => {
   });
 
   test('an admin call without the token, or with a wrong one, is refused with 401 and changes nothing', async () => {
-    for (const token of [undefined, 'x'.repeat(48)]) {
+    for (const token of [null, 'x'.repeat(48)]) {
       const r = await admin(node, 'GET', '/v1/apps', undefined, token);
       assert.equal(r.status, 401);
       assert.equal(r.json.error, 'ADMIN_UNAUTHORIZED');
@@ -297,7 +298,7 @@ describe('a node restarted after deploys', () => {
     const req = http.request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-length': bytes.length } });
     req.on('error', () => undefined);
     req.write(bytes.subarray(0, Math.floor(bytes.length / 2)));
-    await waitFor('the upload to start', 5000, async () => readdirSync(path.join(dataDir, 'apps', 'shop', 'versions')).some((n) => n.startsWith('.incoming')));
+    await waitFor('the upload to start', 5000, async () => readdirSync(path.join(dataDir, 'apps', 'shop', 'versions')).some((n) => n.startsWith('.')));
     node.proc.kill('SIGKILL');
     await new Promise((resolve) => node.proc.once('exit', resolve));
 
