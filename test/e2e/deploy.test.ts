@@ -355,3 +355,49 @@ describe('the admin listener', () => {
     }
   });
 });
+
+describe('a node that trusts signing keys', () => {
+  test('takes only bundles signed by a trusted key, refuses a revoked key at once, and checks stored versions again at start', async () => {
+    const keys = mkdtempSync(path.join(os.tmpdir(), 'verge-keys-'));
+    for (const name of ['trusted', 'stranger']) {
+      const k = await runVerge(['keygen', '-o', path.join(keys, name)]);
+      assert.equal(k.code, 0, k.stderr);
+    }
+    const revocations = path.join(keys, 'revoked.txt');
+    writeFileSync(revocations, '');
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'verge-deploy-signed-'));
+    const env = { VERGE_ADMIN_TOKEN: TOKEN };
+    const nodeArgs = ['--data-dir', dataDir, '--trust-key', path.join(keys, 'trusted.pub'), '--revocation-file', revocations];
+    let node = await startVerge('', nodeArgs, { admin: true, env });
+    try {
+      const app = await shopApp('signed');
+      const unsigned = await runVerge(['deploy', app, '--to', node.adminUrl!], { env });
+      assert.equal(unsigned.code, 3, unsigned.stderr);
+      assert.match(unsigned.stderr, /SIGNATURE_MISSING/);
+      const stranger = await runVerge(['deploy', app, '--to', node.adminUrl!, '--key', path.join(keys, 'stranger.key')], { env });
+      assert.equal(stranger.code, 3, stranger.stderr);
+      assert.match(stranger.stderr, /SIGNATURE_UNTRUSTED/);
+
+      const signed = await runVerge(['deploy', app, '--to', node.adminUrl!, '--key', path.join(keys, 'trusted.key')], { env });
+      assert.equal(signed.code, 0, signed.stderr);
+      assert.equal((await get(`${node.url}/`)).body, 'signed');
+      const version = (await admin(node, 'GET', `/v1/apps/shop/versions/${signed.stdout.trim()}`)).json;
+      assert.equal((version.signers as string[]).length, 1, 'the signer is recorded');
+
+      // Revoked while running: the next upload is refused, without a restart.
+      writeFileSync(revocations, `${(version.signers as string[])[0]}\n`);
+      const other = await shopApp('signed again');
+      const revoked = await runVerge(['deploy', other, '--to', node.adminUrl!, '--key', path.join(keys, 'trusted.key')], { env });
+      assert.equal(revoked.code, 3, revoked.stderr);
+      assert.match(revoked.stderr, /KEY_REVOKED/);
+      await node.stop();
+
+      // At start the stored version is verified again: its key is revoked now, so it is not served.
+      node = await startVerge('', nodeArgs, { admin: true, env });
+      assert.equal((await get(`${node.url}/`)).status, 404);
+      assert.ok(node.logs().some((l) => l.error === 'KEY_REVOKED' && l.msg === 'stored deployment not served'));
+    } finally {
+      await node.stop();
+    }
+  });
+});
