@@ -109,9 +109,9 @@ async function signAppForDeploy(app: AppConfig, keyFile: string, say: Say): Prom
 }
 
 export function parseStickyFlag(value: string): Record<string, string> {
-  if (value === 'client') return { kind: 'client' };
+  if (value === 'client' || value === 'cookie') return { kind: value };
   const m = /^(header|cookie):(.+)$/.exec(value);
-  if (!m) throw new AdminCallError(`--sticky ${value}: expected header:NAME, cookie:NAME or client`, EXIT.usage);
+  if (!m) throw new AdminCallError(`--sticky ${value}: expected header:NAME, cookie, cookie:NAME or client`, EXIT.usage);
   return { kind: m[1]!, name: m[2]! };
 }
 

@@ -234,7 +234,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--to <url>', "the node's admin URL (else VERGE_ADMIN_URL)")
     .option('--token-file <file>', 'the admin token (else VERGE_ADMIN_TOKEN)')
     .option('--weight <percent>', 'share of the traffic for the new version (1-100); the current version keeps the rest', percent, 100)
-    .option('--sticky <how>', 'keep each client on one version: header:NAME, cookie:NAME or client')
+    .option('--sticky <how>', 'keep each client on one version: header:NAME, cookie[:NAME] (a cookie Verge sets) or client')
     .option('--key <file>', 'sign the manifest and every module with this private key first')
     .option('--build', "run each component's build command first")
     .option('--health <path>', 'wait until the new version answers this path on the public listener with a 2xx')
