@@ -24,7 +24,7 @@ import { fixtureComponent } from '../support/components.js';
 import { startVerge, type VergeProcess } from '../support/verge-process.js';
 
 /** Headers that belong to the connection or to the server, not to the component. */
-const SERVER_HEADERS = new Set(['date', 'connection', 'keep-alive', 'transfer-encoding', 'content-length', 'x-request-id']);
+const SERVER_HEADERS = new Set(['date', 'connection', 'keep-alive', 'transfer-encoding', 'content-length', 'x-request-id', 'x-verge-version']);
 
 interface Answer {
   status: number;

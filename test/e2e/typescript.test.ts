@@ -117,7 +117,7 @@ describe('verge new ts-http → verge build → verge up', () => {
     assert.equal(build.code, 0, build.stderr);
     const entry = path.join(app, 'src/index.ts');
     const good = readFileSync(entry, 'utf8');
-    const node = await startVerge(app, ['--watch']);
+    const node = await startVerge(app, ['--watch'], { readyMs: 90_000 }); // --watch componentizes first: ~5 s alone, 20 s and more on a loaded machine
     const message = async () => ((await (await fetch(`${node.url}/`)).json()) as { message: string }).message;
     const reloads = () => (node.stderr().match(/^Reloaded hello-ts in \d+ ms: version [0-9a-f]{12} \(changed: .*src\/index\.ts; rebuilt hello-ts\)$/gm) ?? []).length;
     try {
