@@ -75,7 +75,6 @@ export class VersionStore {
 
   /** Removes what a crash left half-done. */
   async init(): Promise<void> {
-    await fs.mkdir(this.appsDir(), { recursive: true });
     for (const app of await this.apps()) {
       const dir = this.versionsDir(app);
       for (const name of await readdirOrEmpty(dir)) {

@@ -218,10 +218,9 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     await pool.start();
     metrics = createMetrics({ queued: () => pool.queued, busy: () => pool.busy, workers: () => pool.workers, versions: () => pool.loadedVersions.length });
     for (const v of firstVersions) await registry.install(v);
-    if (auth) {
-      await deploys.boot();
-      deploys.startWatching();
-    }
+    // What was deployed here before serves again, with or without the admin listener this time.
+    await deploys.boot();
+    deploys.startWatching();
     server = createIngress({ bind: (host, p, facts) => registry.bind(host, p, facts), pool, logger, metrics, draining: () => draining });
     url = await listen(server, listenAt, '--listen');
     if (adminAt && auth) {
