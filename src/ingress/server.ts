@@ -114,6 +114,7 @@ async function handle(opts: IngressOptions, req: IncomingMessage, res: ServerRes
       component: component.name,
       method: req.method ?? 'GET',
       url,
+      scheme: 'http',
       httpVersion: req.httpVersion,
       rawHeaders,
       remoteAddr: req.socket.remoteAddress ?? '',
