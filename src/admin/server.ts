@@ -1,10 +1,13 @@
 /** The admin listener: GET /metrics today; the admin API (deploys, versions) lives here next. */
 import http from 'node:http';
+import https from 'node:https';
+import type { SecureContextOptions } from 'node:tls';
 import type { Metrics } from '../telemetry/metrics.js';
 
-export function createAdminServer(metrics: Metrics): http.Server {
+/** Plain HTTP, or HTTPS (HTTP/1.1) with `tls`'s certificate and key. */
+export function createAdminServer(metrics: Metrics, tls?: SecureContextOptions): http.Server {
   const registry = metrics.registry;
-  return http.createServer((req, res) => {
+  const handler: http.RequestListener = (req, res) => {
     if (req.method === 'GET' && (req.url === '/metrics' || req.url?.startsWith('/metrics?'))) {
       registry.metrics().then(
         (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
@@ -13,5 +16,6 @@ export function createAdminServer(metrics: Metrics): http.Server {
       return;
     }
     res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'NOT_FOUND', message: 'the admin listener serves GET /metrics' }));
-  });
+  };
+  return tls ? https.createServer(tls, handler) : http.createServer(handler);
 }

@@ -12,6 +12,7 @@ import { hostPatternKey } from '../manifest/hosts.js';
 import { newApp, TEMPLATES } from './new.js';
 import { readDotenv, resolveVariables } from '../capabilities/variables/resolve.js';
 import { DEFAULT_DATA_DIR } from '../capabilities/index.js';
+import { ADMIN_TLS_FLAGS, PUBLIC_TLS_FLAGS, tlsFilesFrom } from '../node/tls.js';
 
 const say = (line: string) => process.stderr.write(line + '\n');
 
@@ -32,6 +33,10 @@ interface UpOptions {
   logLevel: LogLevel;
   dataDir: string;
   envFile?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  adminTlsCert?: string;
+  adminTlsKey?: string;
 }
 
 function positiveInt(value: string): number {
@@ -62,6 +67,10 @@ export async function main(argv: string[]): Promise<void> {
     .argument('[paths...]', 'verge.toml files or folders holding one (default: the current folder)')
     .option('--listen <host:port>', 'address to serve on', listenAddress, DEFAULT_LISTEN)
     .option('--admin <host:port>', 'serve GET /metrics on this address (off by default)', listenAddress)
+    .option('--tls-cert <file>', 'serve HTTPS (HTTP/2 and HTTP/1.1) with this PEM certificate (chain); with --tls-key')
+    .option('--tls-key <file>', 'the PEM private key of --tls-cert')
+    .option('--admin-tls-cert <file>', 'serve the admin listener over HTTPS with this PEM certificate; with --admin-tls-key')
+    .option('--admin-tls-key <file>', 'the PEM private key of --admin-tls-cert')
     .option('--workers <n>', `worker threads (default: ${defaultWorkers()}, the available cores)`, positiveInt)
     .option('--queue <n>', 'requests that may wait for a worker before 503', positiveInt)
     .option('--build', 'run each component build command first')
@@ -71,6 +80,8 @@ export async function main(argv: string[]): Promise<void> {
     .option('--watch', 'build, then rebuild and reload an app when its manifest, module or build inputs change')
     .action(async (paths: string[], o: UpOptions) => {
       const apps = paths.length > 0 ? paths : ['.'];
+      const tls = tlsFilesFrom(o.tlsCert, o.tlsKey, PUBLIC_TLS_FLAGS);
+      const adminTls = tlsFilesFrom(o.adminTlsCert, o.adminTlsKey, ADMIN_TLS_FLAGS);
       // Like `spin watch`, watching starts from a fresh build: the sources are what is watched.
       if (o.build || o.watch) for (const p of apps) await buildApp(loadManifest(p), say);
       const node = await startNode({
@@ -82,7 +93,10 @@ export async function main(argv: string[]): Promise<void> {
         logLevel: o.logLevel,
         dataDir: o.dataDir,
         envFile: o.envFile,
+        tls,
+        adminTls,
       });
+      for (const w of node.warnings) say(`Warning: ${w}`);
       say(`Serving ${[...node.registry.apps.keys()].join(', ')} on ${node.url}`);
       say('Available routes:');
       for (const v of node.registry.apps.values()) {
@@ -107,6 +121,13 @@ export async function main(argv: string[]): Promise<void> {
       };
       process.on('SIGINT', () => stop('SIGINT'));
       process.on('SIGTERM', () => stop('SIGTERM'));
+      // Without TLS, SIGHUP keeps its default (the process ends, as when its terminal closes).
+      if (tls || adminTls) {
+        process.on('SIGHUP', () => {
+          const failed = node.reloadTls();
+          say(failed.length === 0 ? 'SIGHUP: TLS certificates reloaded' : `SIGHUP: ${failed.map((e) => e.message).join('; ')} (TLS_CONFIG_INVALID); the current certificate stays in use`);
+        });
+      }
     });
 
   program

@@ -3,11 +3,14 @@
  * ingress, plus the admin listener. The CLI's `up` is a thin wrapper over `startNode`.
  */
 import type http from 'node:http';
+import type https from 'node:https';
 import os from 'node:os';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server } from 'node:net';
+import type tls from 'node:tls';
 import { VergeError, isVergeError } from '../errors.js';
 import { WorkerPool } from '../dispatch/pool.js';
 import { createIngress } from '../ingress/server.js';
+import type { Listener } from '../ingress/listeners.js';
 import { createLogger, type LogLevel, type Logger } from '../telemetry/logging.js';
 import { createMetrics, type Metrics } from '../telemetry/metrics.js';
 import type { OnBreakerChange } from '../capabilities/kv/store-breakers.js';
@@ -16,6 +19,7 @@ import { loadVersion, type LoadedVersion } from '../loader/app-version.js';
 import { createCapabilityHost, DEFAULT_DATA_DIR } from '../capabilities/index.js';
 import { AppRegistry, type InstallResult } from './registry.js';
 import { fileSource, type AppSource, type FileAppSource } from './sources.js';
+import { ADMIN_TLS_FLAGS, PUBLIC_TLS_FLAGS, describeCertificate, loadTls, type TlsFiles, type TlsFlags, type TlsMaterial } from './tls.js';
 
 export interface NodeOptions {
   /** verge.toml files, or folders holding one: one app each. */
@@ -31,6 +35,10 @@ export interface NodeOptions {
   dataDir?: string | undefined;
   /** A dotenv file with VERGE_VAR_* values. */
   envFile?: string | undefined;
+  /** PEM certificate and key for the public listener (--tls-cert, --tls-key): HTTPS with HTTP/2 and HTTP/1.1. */
+  tls?: TlsFiles | undefined;
+  /** PEM certificate and key for the admin listener (--admin-tls-cert, --admin-tls-key). */
+  adminTls?: TlsFiles | undefined;
 }
 
 export interface RunningNode {
@@ -42,6 +50,14 @@ export interface RunningNode {
   metrics: Metrics;
   /** Reads the source again and installs what it holds now; the serving version stays if anything fails. */
   reload(source: AppSource): Promise<InstallResult>;
+  /**
+   * Reads each TLS listener's files again and swaps them in for new connections (SIGHUP); open
+   * connections keep theirs. A listener whose files fail keeps its certificate; its error is
+   * logged and returned.
+   */
+  reloadTls(): VergeError[];
+  /** Start-up warnings (also logged), for the CLI to print. */
+  warnings: readonly string[];
   close(): Promise<void>;
 }
 
@@ -61,7 +77,7 @@ export function parseListen(value: string, flag = '--listen'): { host: string; p
 }
 
 /** Listens, or fails with a LISTEN_FAILED that names the flag and says what to do. */
-function listen(server: http.Server, where: { host: string; port: number }, flag: string): Promise<string> {
+function listen(server: Server, where: { host: string; port: number }, flag: string, scheme: 'http' | 'https'): Promise<string> {
   return new Promise((resolve, reject) => {
     const fail = (err: NodeJS.ErrnoException) => reject(listenError(err, where, flag));
     server.once('error', fail);
@@ -69,9 +85,29 @@ function listen(server: http.Server, where: { host: string; port: number }, flag
       server.off('error', fail);
       const addr = server.address() as AddressInfo;
       const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-      resolve(`http://${host}:${addr.port}`);
+      resolve(`${scheme}://${host}:${addr.port}`);
     });
   });
+}
+
+/** 127.0.0.0/8 and ::1, also as IPv4-mapped IPv6: the addresses no other machine can reach. */
+export function isLoopback(address: string): boolean {
+  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
+  return v4.startsWith('127.') || address === '::1';
+}
+
+/** One TLS listener: its files, the flags that named them, and the server to swap a new certificate into. */
+interface TlsListener {
+  name: 'public' | 'admin';
+  files: TlsFiles;
+  flags: TlsFlags;
+  server: tls.Server;
+}
+
+function logCertificate(logger: Logger, listener: string, material: TlsMaterial, event: string): void {
+  const line = { listener, ...describeCertificate(material.certificate) };
+  if (new Date(material.certificate.validTo).getTime() < Date.now()) logger.warn(line, `${event}; the certificate has expired, clients will refuse it`);
+  else logger.info(line, event);
 }
 
 export function listenError(err: NodeJS.ErrnoException, where: { host: string; port: number }, flag: string): VergeError {
@@ -102,6 +138,10 @@ function logLoad(logger: Logger, loaded: LoadedVersion): void {
 export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const listenAt = parseListen(opts.listen ?? DEFAULT_LISTEN);
   const adminAt = opts.admin ? parseListen(opts.admin, '--admin') : undefined;
+  // Bad TLS files fail the start before any app is compiled.
+  if (opts.adminTls && !adminAt) throw new VergeError('TLS_CONFIG_INVALID', `${ADMIN_TLS_FLAGS.cert} and ${ADMIN_TLS_FLAGS.key} are for the admin listener: give --admin HOST:PORT too`);
+  const publicTls = opts.tls && loadTls(opts.tls, PUBLIC_TLS_FLAGS);
+  const adminTls = opts.adminTls && loadTls(opts.adminTls, ADMIN_TLS_FLAGS);
   const sources = opts.apps.map((a) => fileSource(a));
   // Every app is read and compiled before anything starts: a bad one fails the start with its reason.
   const firstVersions = await Promise.all(sources.map(async (s) => loadVersion(await s.read())));
@@ -136,18 +176,17 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   });
 
   let draining = false;
-  let server: http.Server | undefined;
+  let ingress: Listener | undefined;
   let admin: http.Server | undefined;
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
       draining = true;
-      server?.close();
+      ingress?.stopAccepting();
       admin?.close();
-      server?.closeIdleConnections();
       await pool.close(opts.drainMs ?? DEFAULT_DRAIN_MS);
       await capabilities.close();
-      server?.closeAllConnections();
+      ingress?.closeAllConnections();
       admin?.closeAllConnections();
       logger.info({}, 'stopped');
       flush();
@@ -155,15 +194,30 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
 
   let url: string;
   let adminUrl: string | undefined;
+  const tlsListeners: TlsListener[] = [];
+  const warnings: string[] = [];
   try {
     await pool.start();
     metrics = createMetrics({ queued: () => pool.queued, busy: () => pool.busy, workers: () => pool.workers, versions: () => pool.loadedVersions.length });
     for (const v of firstVersions) await registry.install(v);
-    server = createIngress({ bind: (host, path) => registry.bind(host, path), pool, logger, metrics, draining: () => draining });
-    url = await listen(server, listenAt, '--listen');
+    ingress = createIngress({ bind: (host, path) => registry.bind(host, path), pool, logger, metrics, draining: () => draining, tls: publicTls?.context });
+    url = await listen(ingress.server, listenAt, '--listen', publicTls ? 'https' : 'http');
+    if (opts.tls && publicTls) {
+      tlsListeners.push({ name: 'public', files: opts.tls, flags: PUBLIC_TLS_FLAGS, server: ingress.server as tls.Server });
+      logCertificate(logger, 'public', publicTls, 'tls certificate loaded');
+    }
     if (adminAt) {
-      admin = createAdminServer(metrics);
-      adminUrl = await listen(admin, adminAt, '--admin');
+      admin = createAdminServer(metrics, adminTls?.context);
+      adminUrl = await listen(admin, adminAt, '--admin', adminTls ? 'https' : 'http');
+      if (opts.adminTls && adminTls) {
+        tlsListeners.push({ name: 'admin', files: opts.adminTls, flags: ADMIN_TLS_FLAGS, server: admin as https.Server });
+        logCertificate(logger, 'admin', adminTls, 'tls certificate loaded');
+      } else if (!isLoopback((admin.address() as AddressInfo).address)) {
+        warnings.push(
+          `the admin listener ${adminUrl} is reachable from other machines and has no TLS: what it serves travels in clear text. ` +
+            `Give it ${ADMIN_TLS_FLAGS.cert} and ${ADMIN_TLS_FLAGS.key}, or listen on 127.0.0.1`,
+        );
+      }
     }
   } catch (err) {
     // Whatever started is stopped again: a node that cannot serve exits.
@@ -182,6 +236,23 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     return result;
   };
 
+  const reloadTls = (): VergeError[] => {
+    const failed: VergeError[] = [];
+    for (const l of tlsListeners) {
+      try {
+        const material = loadTls(l.files, l.flags);
+        l.server.setSecureContext(material.context);
+        logCertificate(logger, l.name, material, 'tls certificate reloaded');
+      } catch (err) {
+        const error = isVergeError(err) ? err : new VergeError('TLS_CONFIG_INVALID', `${l.flags.cert} ${l.files.cert}: ${String(err)}`, { cause: err });
+        logger.error({ listener: l.name, error: error.code, reason: error.message }, 'tls reload failed; the listener keeps its current certificate');
+        failed.push(error);
+      }
+    }
+    return failed;
+  };
+
+  for (const w of warnings) logger.warn({ admin: adminUrl }, w);
   logger.info({ apps: [...registry.apps.keys()], url, admin: adminUrl, workers: pool.workers }, 'serving');
-  return { url, adminUrl, registry, sources, logger, metrics: metrics!, reload, close };
+  return { url, adminUrl, registry, sources, logger, metrics: metrics!, reload, reloadTls, warnings, close };
 }

@@ -98,7 +98,7 @@ export async function startVerge(
 
   const deadline = Date.now() + (opts.readyMs ?? 20_000);
   // With --admin, the metrics line is written after the routes: wait for it too.
-  const ready = opts.admin ? /Metrics: http:\/\/\S+\/metrics/ : /Serving .* on (http:\/\/\S+)/;
+  const ready = opts.admin ? /Metrics: https?:\/\/\S+\/metrics/ : /Serving .* on (https?:\/\/\S+)/;
   while (!ready.test(err)) {
     if (proc.exitCode !== null) throw new Error(`verge up exited with ${proc.exitCode}:\n${err}`);
     if (Date.now() > deadline) {
@@ -107,8 +107,8 @@ export async function startVerge(
     }
     await new Promise((r) => setTimeout(r, 20));
   }
-  const url = /Serving .* on (http:\/\/\S+)/.exec(err)![1]!;
-  const adminUrl = /Metrics: (http:\/\/\S+)\/metrics/.exec(err)?.[1];
+  const url = /Serving .* on (https?:\/\/\S+)/.exec(err)![1]!;
+  const adminUrl = /Metrics: (https?:\/\/\S+)\/metrics/.exec(err)?.[1];
   return { proc, pid: proc.pid!, url, adminUrl, logs: () => records, stderr: () => err, stdout: () => rawOut, stop };
 }
 
