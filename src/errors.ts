@@ -51,6 +51,7 @@ export const ERROR_CATALOGUE = {
   MODULE_IMPORT: { status: 0, blame: 'config', summary: 'A module imports a function, or a component an interface, that Verge does not provide.' },
   VARIABLE_MISSING: { status: 0, blame: 'config', summary: 'A required variable has no value (from VERGE_VAR_NAME in the environment or the --env-file), or the env file cannot be read.' },
   LISTEN_FAILED: { status: 0, blame: 'config', summary: 'verge up could not listen on the --listen or --admin address (in use, not on this machine, or a privileged port); everything already started is stopped and it exits 1.' },
+  TLS_CONFIG_INVALID: { status: 0, blame: 'config', summary: 'A --tls-cert/--tls-key or --admin-tls-cert/--admin-tls-key file is missing, unreadable or not PEM, the key is encrypted or does not match the certificate, or only one of a pair is given; the message names the flag and the file.' },
   BUILD_FAILED: { status: 0, blame: 'config', summary: "A component's build command failed." },
   SCAFFOLD_REFUSED: { status: 0, blame: 'config', summary: 'verge new refused: the app name is not valid, the template is unknown, or the target folder exists and is not empty.' },
   KEY_INVALID: { status: 0, blame: 'config', summary: 'A key file, the trust file or the revocation list is missing, unreadable, readable by others (a private key) or not in the expected format, or verge keygen would overwrite a key file; the message names the file and what was expected.' },

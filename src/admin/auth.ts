@@ -47,8 +47,10 @@ export function readAdminToken(opts: { env: NodeJS.ProcessEnv; tokenFile?: strin
   return token;
 }
 
+/** 127.0.0.0/8, ::1 (also as IPv4-mapped IPv6) and localhost: the addresses no other machine can reach. */
 export function isLoopbackHost(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  let h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  if (h.startsWith('::ffff:') && isIP(h.slice(7)) === 4) h = h.slice(7);
   if (h === 'localhost') return true;
   if (isIP(h) === 4) return h.startsWith('127.');
   return h === '::1';

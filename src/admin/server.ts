@@ -1,5 +1,7 @@
-/** The admin listener: GET /metrics and the admin API under /v1/ (api.ts), behind auth.ts. */
+/** The admin listener: GET /metrics and the admin API under /v1/ (api.ts), behind auth.ts; plain HTTP or HTTPS. */
 import http from 'node:http';
+import https from 'node:https';
+import type { SecureContextOptions } from 'node:tls';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { AdminAuth } from './auth.js';
 
@@ -9,9 +11,10 @@ export interface AdminDeps {
   api: (req: http.IncomingMessage, res: http.ServerResponse, path: string) => Promise<void>;
 }
 
-export function createAdminServer(deps: AdminDeps): http.Server {
+/** Plain HTTP, or HTTPS (HTTP/1.1) with `tls`'s certificate and key. */
+export function createAdminServer(deps: AdminDeps, tls?: SecureContextOptions): http.Server {
   const registry = deps.metrics.registry;
-  return http.createServer((req, res) => {
+  const handler: http.RequestListener = (req, res) => {
     const path = (req.url ?? '/').split('?')[0]!;
     if (path === '/v1' || path.startsWith('/v1/')) {
       void deps.api(req, res, path);
@@ -29,7 +32,8 @@ export function createAdminServer(deps: AdminDeps): http.Server {
       return;
     }
     json(res, 404, { error: 'NOT_FOUND', message: 'the admin listener serves GET /metrics and the admin API under /v1/ (docs/deploy.md)' });
-  });
+  };
+  return tls ? https.createServer(tls, handler) : http.createServer(handler);
 }
 
 function json(res: http.ServerResponse, status: number, body: unknown): void {

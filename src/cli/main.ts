@@ -16,6 +16,7 @@ import { readDotenv, resolveVariables } from '../capabilities/variables/resolve.
 import { DEFAULT_DATA_DIR } from '../capabilities/index.js';
 import { AdminCallError, adminTarget, type AdminTarget } from './admin-client.js';
 import { deploy, listVersions, rollback, status } from './deploy.js';
+import { ADMIN_TLS_FLAGS, PUBLIC_TLS_FLAGS, tlsFilesFrom } from '../node/tls.js';
 
 const say = (line: string) => process.stderr.write(line + '\n');
 
@@ -41,6 +42,10 @@ interface UpOptions {
   trustKey: string[];
   trustFile?: string;
   revocationFile?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  adminTlsCert?: string;
+  adminTlsKey?: string;
 }
 
 function positiveInt(value: string): number {
@@ -84,6 +89,10 @@ export async function main(argv: string[]): Promise<void> {
     .option('--trust-key <file>', 'a trusted public signing key (repeatable): every module must then be signed by a trusted key', collect, [] as string[])
     .option('--trust-file <file>', 'a file listing trusted public key files, one per line')
     .option('--revocation-file <file>', 'revoked key ids, one per line; re-read when it changes')
+    .option('--tls-cert <file>', 'serve HTTPS (HTTP/2 and HTTP/1.1) with this PEM certificate (chain); with --tls-key')
+    .option('--tls-key <file>', 'the PEM private key of --tls-cert')
+    .option('--admin-tls-cert <file>', 'serve the admin listener over HTTPS with this PEM certificate; with --admin-tls-key')
+    .option('--admin-tls-key <file>', 'the PEM private key of --admin-tls-cert')
     .option('--workers <n>', `worker threads (default: ${defaultWorkers()}, the available cores)`, positiveInt)
     .option('--queue <n>', 'requests that may wait for a worker before 503', positiveInt)
     .option('--build', 'run each component build command first')
@@ -94,6 +103,8 @@ export async function main(argv: string[]): Promise<void> {
     .action(async (paths: string[], o: UpOptions) => {
       // A node with an admin listener may start with no app from a path: it serves what was deployed to it.
       const apps = paths.length > 0 ? paths : o.admin && !existsSync('verge.toml') ? [] : ['.'];
+      const tls = tlsFilesFrom(o.tlsCert, o.tlsKey, PUBLIC_TLS_FLAGS);
+      const adminTls = tlsFilesFrom(o.adminTlsCert, o.adminTlsKey, ADMIN_TLS_FLAGS);
       // Like `spin watch`, watching starts from a fresh build: the sources are what is watched.
       if (o.build || o.watch) for (const p of apps) await buildApp(loadManifest(p), say);
       const node = await startNode({
@@ -108,7 +119,10 @@ export async function main(argv: string[]): Promise<void> {
         adminTokenFile: o.adminTokenFile,
         retainUploads: o.retainUploads,
         trust: { trustKeyFiles: o.trustKey, trustFile: o.trustFile, revocationFile: o.revocationFile },
+        tls,
+        adminTls,
       });
+      for (const w of node.warnings) say(`Warning: ${w}`);
       const names = [...node.registry.apps.keys()];
       say(names.length > 0 ? `Serving ${names.join(', ')} on ${node.url}` : `Serving no app yet on ${node.url} (deploy one through ${node.adminUrl})`);
       say('Available routes:');
@@ -134,6 +148,13 @@ export async function main(argv: string[]): Promise<void> {
       };
       process.on('SIGINT', () => stop('SIGINT'));
       process.on('SIGTERM', () => stop('SIGTERM'));
+      // Without TLS, SIGHUP keeps its default (the process ends, as when its terminal closes).
+      if (tls || adminTls) {
+        process.on('SIGHUP', () => {
+          const failed = node.reloadTls();
+          say(failed.length === 0 ? 'SIGHUP: TLS certificates reloaded' : `SIGHUP: ${failed.map((e) => e.message).join('; ')} (TLS_CONFIG_INVALID); the current certificate stays in use`);
+        });
+      }
     });
 
   program

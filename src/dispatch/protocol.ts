@@ -63,6 +63,8 @@ export interface GuestRequest {
   method: string;
   /** The request target as received: path and query. */
   url: string;
+  /** How the client reached the node: over TLS or not. */
+  scheme: 'http' | 'https';
   httpVersion: string;
   /** node's rawHeaders: name, value, name, value, ... */
   rawHeaders: string[];

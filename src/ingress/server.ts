@@ -1,20 +1,26 @@
 /**
- * The ingress: node:http with header and body timeouts and a header size cap, a request id on
- * every response, routing, the bounded body read, dispatch to the worker pool, and the access log.
+ * The ingress: a request id on every response, routing, the bounded body read, dispatch to the
+ * worker pool, and the access log, alike over HTTP/1.1 and HTTP/2. listeners.ts holds the
+ * connections (plain or TLS) and their limits.
  */
 import { randomUUID } from 'node:crypto';
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import http, { type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
+import http2 from 'node:http2';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { SecureContextOptions } from 'node:tls';
 import { ERROR_CATALOGUE, VergeError, isVergeError, type ErrorCode } from '../errors.js';
 import type { ComponentConfig } from '../manifest/config.js';
 import type { Logger } from '../telemetry/logging.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { WorkerPool } from '../dispatch/pool.js';
 import type { GuestRequest } from '../dispatch/protocol.js';
-import { readBody } from './body.js';
+import { readBody, type BodyOptions } from './body.js';
 import { parseRequestTarget } from './request-path.js';
 import type { RouteMatch } from './router.js';
 import { hostOf } from '../manifest/hosts.js';
+import { INGRESS_LIMITS } from './limits.js';
+import { plainListener, secureListener, type Exchange, type Listener } from './listeners.js';
 
 /** A route found and the request bound to the app version serving it, until `release`. */
 export interface BoundRoute extends RouteMatch<{ version: { key: string; shortId: string }; component: ComponentConfig }> {
@@ -31,19 +37,6 @@ export interface BindFacts {
   secure: boolean;
 }
 
-/** Connection-level limits (slowloris and oversized headers); per-route limits live in the manifest. */
-export const INGRESS_LIMITS = {
-  maxHeaderBytes: 16 * 1024,
-  headersTimeoutMs: 10_000,
-  /** Time to receive the whole request, headers and body. */
-  requestTimeoutMs: 60_000,
-  keepAliveTimeoutMs: 5_000,
-  /** After a 413, how long the rest of the body is read and thrown away before the connection is dropped. */
-  discardBodyMs: 5_000,
-  /** How often node:http looks for connections past the two timeouts above. */
-  connectionsCheckingIntervalMs: 1_000,
-} as const;
-
 export interface IngressOptions {
   /** Host (name only, lower case) and path → the route, bound to its app version. */
   bind: (host: string | undefined, path: string, facts: BindFacts) => BoundRoute | undefined;
@@ -52,23 +45,21 @@ export interface IngressOptions {
   metrics: Metrics;
   /** Set while draining: new requests get 503 SHUTTING_DOWN. */
   draining: () => boolean;
+  /** Serve TLS, HTTP/2 and HTTP/1.1 offered by ALPN, with this certificate and key; plain HTTP/1.1 without. */
+  tls?: SecureContextOptions | undefined;
 }
 
 const JSON_TYPE = 'application/json';
 
-export function createIngress(opts: IngressOptions): http.Server {
-  const server = http.createServer(
-    {
-      maxHeaderSize: INGRESS_LIMITS.maxHeaderBytes,
-      requestTimeout: INGRESS_LIMITS.requestTimeoutMs,
-      headersTimeout: INGRESS_LIMITS.headersTimeoutMs,
-      connectionsCheckingInterval: INGRESS_LIMITS.connectionsCheckingIntervalMs,
-    },
-    (req, res) => void handle(opts, req, res),
-  );
-  server.keepAliveTimeout = INGRESS_LIMITS.keepAliveTimeoutMs;
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => onClientError(opts, err, socket));
-  return server;
+export function createIngress(opts: IngressOptions): Listener {
+  const handlers = {
+    request: (exchange: Exchange) => void handle(opts, exchange),
+    clientError: (err: NodeJS.ErrnoException, socket: Duplex) => onClientError(opts, err, socket),
+    // Scanners and plain-HTTP clients fail handshakes all day: worth a debug line, not the access log.
+    handshakeError: (err: NodeJS.ErrnoException, socket: Duplex) =>
+      opts.logger.debug({ remote: (socket as Socket).remoteAddress, reason: err.code ?? err.message }, 'tls handshake failed'),
+  };
+  return opts.tls ? secureListener(opts.tls, handlers) : plainListener(handlers);
 }
 
 /** Errors node:http raises before a request exists: answer them in our JSON shape, then close. */
@@ -96,7 +87,8 @@ function onClientError(opts: IngressOptions, err: NodeJS.ErrnoException, socket:
   );
 }
 
-async function handle(opts: IngressOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(opts: IngressOptions, ex: Exchange): Promise<void> {
+  const req = ex.req;
   const started = process.hrtime.bigint();
   const id = randomUUID();
   let component: ComponentConfig | undefined;
@@ -105,19 +97,23 @@ async function handle(opts: IngressOptions, req: IncomingMessage, res: ServerRes
   let answered: number | undefined;
   try {
     if (opts.draining()) throw new VergeError('SHUTTING_DOWN', 'the node is shutting down');
-    const { path, query, authority } = parseRequestTarget(req.url ?? '/');
+    const { path, query, authority: absolute } = parseRequestTarget(req.url ?? '/');
     // The guest sees the path that was routed, never the spelling that might climb out of its route.
     const url = path + query;
-    const rawHeaders = authority === undefined ? req.rawHeaders : withHost(req.rawHeaders, authority);
+    // RFC 9112 §3.2.2: an absolute-form target's authority replaces any Host header; HTTP/2 sends
+    // its Host as :authority (RFC 9113 §8.3.1). Router and guest see the one host either way.
+    const authority = absolute ?? (ex.http2 ? ex.req.headers[':authority'] : undefined);
+    const rawHeaders = authority === undefined && !ex.http2 ? req.rawHeaders : guestHeaders(req.rawHeaders, authority);
+    const host = authority ?? req.headers.host;
     try {
-      match = opts.bind(hostOf(authority ?? req.headers.host), path, factsOf(req));
+      match = opts.bind(hostOf(host), path, factsOf(req));
     } catch {
       throw new VergeError('BAD_REQUEST', `the path ${JSON.stringify(path.slice(0, 200))} has a malformed percent-encoding in a route parameter`);
     }
     if (!match) throw new VergeError('NOT_FOUND', `no route matches ${JSON.stringify(path.slice(0, 200))}`);
     component = match.target.component;
     route = match.pattern;
-    const body = await readBody(req, component.limits.maxRequestBytes);
+    const body = await readBody(req, component.limits.maxRequestBytes, bodyOptions(ex));
     const local = req.socket.localAddress ?? '';
     const request: GuestRequest = {
       id,
@@ -125,10 +121,11 @@ async function handle(opts: IngressOptions, req: IncomingMessage, res: ServerRes
       component: component.name,
       method: req.method ?? 'GET',
       url,
+      scheme: opts.tls ? 'https' : 'http',
       httpVersion: req.httpVersion,
       rawHeaders,
       remoteAddr: req.socket.remoteAddress ?? '',
-      serverName: hostName(authority ?? req.headers.host) ?? local,
+      serverName: hostName(host) ?? local,
       serverPort: String(req.socket.localPort ?? ''),
       route,
       scriptName: match.scriptName,
@@ -139,16 +136,17 @@ async function handle(opts: IngressOptions, req: IncomingMessage, res: ServerRes
     const outcome = await opts.pool.run(request, component.limits.timeoutMs);
     if (!outcome.ok) throw outcome.error;
     const { status, headers, body: out } = outcome.response;
+    // node:http would write a 1xx as the final answer and HTTP/2 refuses it: a guest's bad response either way.
+    if (status < 200 || status > 599) throw new VergeError('GUEST_BAD_RESPONSE', `the guest answered status ${status}; a response status must be from 200 to 599`);
     // A HEAD handler may leave the body out; then the length of the GET body is unknown.
     if (out.length > 0 || request.method !== 'HEAD') headers.push('content-length', String(out.length));
     headers.push('x-request-id', id, ...match.headers);
-    res.writeHead(status, headers);
-    res.end(out);
+    respond(ex, status, headers, out);
     answered = status;
     finish(opts, req, id, route, component, status, started, match);
   } catch (err) {
     const error = isVergeError(err) ? err : new VergeError('INTERNAL', 'internal error', { cause: err });
-    sendError(res, error, id, match?.headers);
+    sendError(ex, error, id, match?.headers);
     answered = error.status;
     finish(opts, req, id, route, component, error.status, started, match, error);
   } finally {
@@ -156,17 +154,51 @@ async function handle(opts: IngressOptions, req: IncomingMessage, res: ServerRes
   }
 }
 
-function factsOf(req: IncomingMessage): BindFacts {
+function factsOf(req: Exchange['req']): BindFacts {
   return { headers: req.headers, clientAddress: req.socket.remoteAddress ?? '', secure: 'encrypted' in req.socket && req.socket.encrypted === true };
 }
 
-/** RFC 9112 §3.2.2: the authority of an absolute-form target replaces any Host header. */
-function withHost(rawHeaders: string[], authority: string): string[] {
+/**
+ * The headers as the guest sees them: HTTP/2's pseudo-headers (:method, :path, ...) are not
+ * headers, and an authority from the target or :authority is the one host header.
+ */
+function guestHeaders(rawHeaders: string[], authority: string | undefined): string[] {
   const out: string[] = [];
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-    if (rawHeaders[i]!.toLowerCase() !== 'host') out.push(rawHeaders[i]!, rawHeaders[i + 1]!);
+    const name = rawHeaders[i]!;
+    if (name.startsWith(':') || (authority !== undefined && name.toLowerCase() === 'host')) continue;
+    out.push(name, rawHeaders[i + 1]!);
   }
-  out.push('host', authority);
+  if (authority !== undefined) out.push('host', authority);
+  return out;
+}
+
+function bodyOptions(ex: Exchange): BodyOptions {
+  // node:http bounds the time to receive a request itself; the HTTP/2 compatibility API does not.
+  if (ex.http2) return { present: !ex.req.stream.endAfterHeaders, timeoutMs: INGRESS_LIMITS.requestTimeoutMs };
+  return { present: ex.req.headers['content-length'] !== undefined || ex.req.headers['transfer-encoding'] !== undefined };
+}
+
+/** The HTTP/2 compatibility API takes headers as an object, a repeated name as an array (set-cookie). */
+function respond(ex: Exchange, status: number, headers: string[] | OutgoingHttpHeaders, body: Uint8Array): void {
+  if (!ex.http2) {
+    ex.res.writeHead(status, headers).end(body);
+    return;
+  }
+  const fields: OutgoingHttpHeaders = {};
+  const entries = Array.isArray(headers) ? pairs(headers) : Object.entries(headers);
+  for (const [rawName, value] of entries) {
+    const name = rawName.toLowerCase();
+    if (value === undefined) continue;
+    const prev = fields[name];
+    fields[name] = prev === undefined ? value : [prev, value].flat().map(String);
+  }
+  ex.res.writeHead(status, fields).end(body);
+}
+
+function pairs(flat: string[]): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) out.push([flat[i]!, flat[i + 1]!]);
   return out;
 }
 
@@ -177,9 +209,9 @@ function hostName(host: string | undefined): string | undefined {
   return colon === -1 ? host : host.slice(0, colon);
 }
 
-function sendError(res: ServerResponse, error: VergeError, id: string, extra: readonly string[] = []): void {
-  if (res.headersSent) {
-    res.destroy();
+function sendError(ex: Exchange, error: VergeError, id: string, extra: readonly string[] = []): void {
+  if (ex.res.headersSent) {
+    ex.res.destroy();
     return;
   }
   const body = JSON.stringify({ error: error.code, message: error.message, request_id: id });
@@ -189,11 +221,19 @@ function sendError(res: ServerResponse, error: VergeError, id: string, extra: re
     'x-request-id': id,
   };
   if (error.code === 'QUEUE_FULL' || error.code === 'QUEUE_TIMEOUT' || error.code === 'SHUTTING_DOWN') headers['retry-after'] = 1;
-  if (error.code === 'SHUTTING_DOWN') headers.connection = 'close';
+  // HTTP/2 has no connection header: a draining node sends each session GOAWAY instead.
+  if (error.code === 'SHUTTING_DOWN' && !ex.http2) headers.connection = 'close';
   for (let i = 0; i + 1 < extra.length; i += 2) headers[extra[i]!] = extra[i + 1]!;
-  res.writeHead(error.status, headers);
-  res.end(body);
-  if (error.code === 'PAYLOAD_TOO_LARGE') discardRestOfBody(res);
+  respond(ex, error.status, headers, Buffer.from(body));
+  endUnreadBody(ex, error);
+}
+
+/** Answered before the client finished sending: stop the upload, keep the answer. */
+function endUnreadBody(ex: Exchange, error: VergeError): void {
+  if (ex.req.complete) return;
+  // RFC 9113 §8.1: RST_STREAM with NO_ERROR after a complete response stops the upload; node sends it once the response is out.
+  if (ex.http2) ex.req.stream.close(http2.constants.NGHTTP2_NO_ERROR);
+  else if (error.code === 'PAYLOAD_TOO_LARGE') discardRestOfBody(ex.res);
 }
 
 /**
@@ -217,7 +257,7 @@ const GUEST_FAILURES = new Set<ErrorCode>(
 
 function finish(
   opts: IngressOptions,
-  req: IncomingMessage,
+  req: Exchange['req'],
   id: string,
   route: string,
   component: ComponentConfig | undefined,

@@ -3,11 +3,14 @@
  * ingress, plus the admin listener. The CLI's `up` is a thin wrapper over `startNode`.
  */
 import type http from 'node:http';
+import type https from 'node:https';
 import os from 'node:os';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server } from 'node:net';
+import type tls from 'node:tls';
 import { VergeError, isVergeError } from '../errors.js';
 import { WorkerPool } from '../dispatch/pool.js';
 import { createIngress } from '../ingress/server.js';
+import type { Listener } from '../ingress/listeners.js';
 import { createLogger, type LogLevel, type Logger } from '../telemetry/logging.js';
 import { createMetrics, type Metrics } from '../telemetry/metrics.js';
 import type { OnBreakerChange } from '../capabilities/kv/store-breakers.js';
@@ -25,6 +28,7 @@ import { DeployService } from '../deploy/service.js';
 import { DEFAULT_RETAIN_UPLOADS, VersionStore } from '../deploy/version-store.js';
 import { createDraftVerifier, type TrustOptions } from '../deploy/verify.js';
 import { fileSource, type AppSource, type FileAppSource } from './sources.js';
+import { ADMIN_TLS_FLAGS, PUBLIC_TLS_FLAGS, describeCertificate, loadTls, type TlsFiles, type TlsFlags, type TlsMaterial } from './tls.js';
 
 export interface NodeOptions {
   /** verge.toml files, or folders holding one: one app each. */
@@ -48,6 +52,10 @@ export interface NodeOptions {
   trust?: TrustOptions | undefined;
   /** Environment (VERGE_ADMIN_TOKEN, VERGE_VAR_*); default process.env. */
   env?: NodeJS.ProcessEnv;
+  /** PEM certificate and key for the public listener (--tls-cert, --tls-key): HTTPS with HTTP/2 and HTTP/1.1. */
+  tls?: TlsFiles | undefined;
+  /** PEM certificate and key for the admin listener (--admin-tls-cert, --admin-tls-key). */
+  adminTls?: TlsFiles | undefined;
 }
 
 export interface RunningNode {
@@ -60,6 +68,14 @@ export interface RunningNode {
   metrics: Metrics;
   /** Reads the source again and installs what it holds now; the serving version stays if anything fails. */
   reload(source: AppSource): Promise<InstallResult>;
+  /**
+   * Reads each TLS listener's files again and swaps them in for new connections (SIGHUP); open
+   * connections keep theirs. A listener whose files fail keeps its certificate; its error is
+   * logged and returned.
+   */
+  reloadTls(): VergeError[];
+  /** Start-up warnings (also logged), for the CLI to print. */
+  warnings: readonly string[];
   close(): Promise<void>;
 }
 
@@ -79,7 +95,7 @@ export function parseListen(value: string, flag = '--listen'): { host: string; p
 }
 
 /** Listens, or fails with a LISTEN_FAILED that names the flag and says what to do. */
-function listen(server: http.Server, where: { host: string; port: number }, flag: string): Promise<string> {
+function listen(server: Server, where: { host: string; port: number }, flag: string, scheme: 'http' | 'https'): Promise<string> {
   return new Promise((resolve, reject) => {
     const fail = (err: NodeJS.ErrnoException) => reject(listenError(err, where, flag));
     server.once('error', fail);
@@ -87,9 +103,23 @@ function listen(server: http.Server, where: { host: string; port: number }, flag
       server.off('error', fail);
       const addr = server.address() as AddressInfo;
       const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-      resolve(`http://${host}:${addr.port}`);
+      resolve(`${scheme}://${host}:${addr.port}`);
     });
   });
+}
+
+/** One TLS listener: its files, the flags that named them, and the server to swap a new certificate into. */
+interface TlsListener {
+  name: 'public' | 'admin';
+  files: TlsFiles;
+  flags: TlsFlags;
+  server: tls.Server;
+}
+
+function logCertificate(logger: Logger, listener: string, material: TlsMaterial, event: string): void {
+  const line = { listener, ...describeCertificate(material.certificate) };
+  if (new Date(material.certificate.validTo).getTime() < Date.now()) logger.warn(line, `${event}; the certificate has expired, clients will refuse it`);
+  else logger.info(line, event);
 }
 
 export function listenError(err: NodeJS.ErrnoException, where: { host: string; port: number }, flag: string): VergeError {
@@ -135,6 +165,10 @@ async function nodeSecret(stateDir: string): Promise<Uint8Array> {
 export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const listenAt = parseListen(opts.listen ?? DEFAULT_LISTEN);
   const adminAt = opts.admin ? parseListen(opts.admin, '--admin') : undefined;
+  // Bad TLS files fail the start before any app is compiled.
+  if (opts.adminTls && !adminAt) throw new VergeError('TLS_CONFIG_INVALID', `${ADMIN_TLS_FLAGS.cert} and ${ADMIN_TLS_FLAGS.key} are for the admin listener: give --admin HOST:PORT too`);
+  const publicTls = opts.tls && loadTls(opts.tls, PUBLIC_TLS_FLAGS);
+  const adminTls = opts.adminTls && loadTls(opts.adminTls, ADMIN_TLS_FLAGS);
   const env = opts.env ?? process.env;
   const auth = adminAt ? createAdminAuth(readAdminToken({ env, tokenFile: opts.adminTokenFile }), adminAt.host) : undefined;
   const verifier = createDraftVerifier(opts.trust ?? {});
@@ -194,19 +228,18 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   });
 
   let draining = false;
-  let server: http.Server | undefined;
+  let ingress: Listener | undefined;
   let admin: http.Server | undefined;
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
       draining = true;
       deploys.stop();
-      server?.close();
+      ingress?.stopAccepting();
       admin?.close();
-      server?.closeIdleConnections();
       await pool.close(opts.drainMs ?? DEFAULT_DRAIN_MS);
       await capabilities.close();
-      server?.closeAllConnections();
+      ingress?.closeAllConnections();
       admin?.closeAllConnections();
       logger.info({}, 'stopped');
       flush();
@@ -214,6 +247,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
 
   let url: string;
   let adminUrl: string | undefined;
+  const tlsListeners: TlsListener[] = [];
+  const warnings: string[] = [];
   try {
     await pool.start();
     metrics = createMetrics({ queued: () => pool.queued, busy: () => pool.busy, workers: () => pool.workers, versions: () => pool.loadedVersions.length });
@@ -221,12 +256,26 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     // What was deployed here before serves again, with or without the admin listener this time.
     await deploys.boot();
     deploys.startWatching();
-    server = createIngress({ bind: (host, p, facts) => registry.bind(host, p, facts), pool, logger, metrics, draining: () => draining });
-    url = await listen(server, listenAt, '--listen');
+    ingress = createIngress({ bind: (host, p, facts) => registry.bind(host, p, facts), pool, logger, metrics, draining: () => draining, tls: publicTls?.context });
+    url = await listen(ingress.server, listenAt, '--listen', publicTls ? 'https' : 'http');
+    if (opts.tls && publicTls) {
+      tlsListeners.push({ name: 'public', files: opts.tls, flags: PUBLIC_TLS_FLAGS, server: ingress.server as tls.Server });
+      logCertificate(logger, 'public', publicTls, 'tls certificate loaded');
+    }
     if (adminAt && auth) {
-      admin = createAdminServer({ metrics, auth, api: createAdminApi({ service: deploys, auth, logger, override, node: () => ({ url, workers: pool.workers, apps: [...registry.deployments.keys()] }) }) });
-      adminUrl = await listen(admin, adminAt, '--admin');
+      const api = createAdminApi({ service: deploys, auth, logger, override, node: () => ({ url, workers: pool.workers, apps: [...registry.deployments.keys()] }) });
+      admin = createAdminServer({ metrics, auth, api }, adminTls?.context);
+      adminUrl = await listen(admin, adminAt, '--admin', adminTls ? 'https' : 'http');
       if (!auth.required) logger.warn({ admin: adminUrl }, 'the admin API has no token: any process on this machine can deploy (set VERGE_ADMIN_TOKEN)');
+      if (opts.adminTls && adminTls) {
+        tlsListeners.push({ name: 'admin', files: opts.adminTls, flags: ADMIN_TLS_FLAGS, server: admin as https.Server });
+        logCertificate(logger, 'admin', adminTls, 'tls certificate loaded');
+      } else if (!auth.loopback) {
+        warnings.push(
+          `the admin listener ${adminUrl} is reachable from other machines and has no TLS: what it serves travels in clear text. ` +
+            `Give it ${ADMIN_TLS_FLAGS.cert} and ${ADMIN_TLS_FLAGS.key}, or listen on 127.0.0.1`,
+        );
+      }
     }
   } catch (err) {
     // Whatever started is stopped again: a node that cannot serve exits.
@@ -247,6 +296,23 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     return result;
   };
 
+  const reloadTls = (): VergeError[] => {
+    const failed: VergeError[] = [];
+    for (const l of tlsListeners) {
+      try {
+        const material = loadTls(l.files, l.flags);
+        l.server.setSecureContext(material.context);
+        logCertificate(logger, l.name, material, 'tls certificate reloaded');
+      } catch (err) {
+        const error = isVergeError(err) ? err : new VergeError('TLS_CONFIG_INVALID', `${l.flags.cert} ${l.files.cert}: ${String(err)}`, { cause: err });
+        logger.error({ listener: l.name, error: error.code, reason: error.message }, 'tls reload failed; the listener keeps its current certificate');
+        failed.push(error);
+      }
+    }
+    return failed;
+  };
+
+  for (const w of warnings) logger.warn({ admin: adminUrl }, w);
   logger.info({ apps: [...registry.apps.keys()], url, admin: adminUrl, workers: pool.workers }, 'serving');
-  return { url, adminUrl, registry, sources, deploys, logger, metrics: metrics!, reload, close };
+  return { url, adminUrl, registry, sources, deploys, logger, metrics: metrics!, reload, reloadTls, warnings, close };
 }

@@ -3,14 +3,9 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
-import { FD_WRITE, POLL_ONEOFF, SLEEP, respondWith, wat } from '../support/wat.js';
+import { sleeper, wat } from '../support/wat.js';
 import { writeApp } from '../support/app.js';
 import { startVerge } from '../support/verge-process.js';
-
-async function sleeper(ms: number): Promise<Uint8Array> {
-  return wat(`(module ${FD_WRITE} ${POLL_ONEOFF} (memory 1) ${respondWith('content-type: text/plain\n\nslept')} ${SLEEP}
-    (func (export "_start") (call $sleep_ms (i32.const ${ms})) (call $respond)))`);
-}
 
 /** Sends raw bytes on a fresh connection and collects what comes back until the server closes. */
 async function rawExchange(url: string, payload: string, opts: { holdOpenMs?: number } = {}): Promise<{ text: string; ms: number }> {

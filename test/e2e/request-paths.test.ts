@@ -6,23 +6,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
-import { FD_WRITE, WRITE, at, wat } from '../support/wat.js';
+import { environmentEcho, parseEnvironment } from '../support/wat.js';
 import { writeApp } from '../support/app.js';
 import { startVerge, type VergeProcess } from '../support/verge-process.js';
-
-/** A guest that answers with its whole environment, NUL-separated. */
-function environmentEcho(): Promise<Uint8Array> {
-  const [header, headerLength] = at(1024, 'content-type: text/plain\n\n');
-  return wat(`(module
-    (import "wasi_snapshot_preview1" "environ_sizes_get" (func $environ_sizes_get (param i32 i32) (result i32)))
-    (import "wasi_snapshot_preview1" "environ_get" (func $environ_get (param i32 i32) (result i32)))
-    ${FD_WRITE} (memory 2) ${header} ${WRITE}
-    (func (export "_start")
-      (drop (call $environ_sizes_get (i32.const 16) (i32.const 20)))
-      (drop (call $environ_get (i32.const 4096) (i32.const 16384)))
-      (call $write (i32.const 1024) (i32.const ${headerLength}))
-      (call $write (i32.const 16384) (i32.load (i32.const 20)))))`);
-}
 
 interface RawResponse {
   status: number;
@@ -43,12 +29,7 @@ async function rawGet(url: string, target: string, host = 'localhost'): Promise<
   clearTimeout(guard);
   const status = Number(/^HTTP\/1\.1 (\d{3}) /.exec(text)?.[1] ?? NaN);
   const body = text.slice(text.indexOf('\r\n\r\n') + 4);
-  const env: Record<string, string> = {};
-  for (const entry of body.split('\0')) {
-    const eq = entry.indexOf('=');
-    if (eq > 0) env[entry.slice(0, eq)] = entry.slice(eq + 1);
-  }
-  return { status, body, env };
+  return { status, body, env: parseEnvironment(body) };
 }
 
 describe('request paths that would climb out of a route', () => {

@@ -1,28 +1,11 @@
 /** A node that cannot start stops what it started and exits 1, saying which flag to change. */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { once } from 'node:events';
 import { FD_WRITE, respondWith, wat } from '../support/wat.js';
 import { writeApp } from '../support/app.js';
-import { REPO_ROOT, VERGE_BIN, childEnv } from '../support/verge-process.js';
-
-/** Runs `verge up`; a process still alive after `ms` is killed and reported as such. */
-async function upWithin(args: string[], ms: number): Promise<{ code: number | null; stderr: string; killed: boolean; elapsedMs: number }> {
-  const started = Date.now();
-  const proc = spawn(process.execPath, [VERGE_BIN, 'up', ...args], { cwd: REPO_ROOT, env: childEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  proc.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  let killed = false;
-  const timer = setTimeout(() => {
-    killed = true;
-    proc.kill('SIGKILL');
-  }, ms);
-  const [code] = (await once(proc, 'close')) as [number | null];
-  clearTimeout(timer);
-  return { code, stderr, killed, elapsedMs: Date.now() - started };
-}
+import { upWithin } from '../support/verge-process.js';
 
 describe('a listener that cannot start', () => {
   let app: string;

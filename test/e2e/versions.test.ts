@@ -5,11 +5,11 @@
  */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import http from 'node:http';
 import { FD_WRITE, respondWith, wat } from '../support/wat.js';
-import { writeApp } from '../support/app.js';
+import { setHosts, writeApp } from '../support/app.js';
 import { rssBytes, runVerge, startVerge, type VergeProcess } from '../support/verge-process.js';
 
 /** A guest answering `text`, with `pages` of linear memory it touches, so an unloaded version's memory shows in RSS. */
@@ -138,10 +138,6 @@ describe('several apps on one node', () => {
   test('two apps bound to different hosts share a path, and an unknown host gets the 404 JSON', async () => {
     const api = writeApp('api', { api: { wasm: await answering('from api'), route: '/...' } }, '');
     const www = writeApp('www', { www: { wasm: await answering('from www'), route: '/...' } }, '');
-    const setHosts = (dir: string, hosts: string) => {
-      const file = path.join(dir, 'verge.toml');
-      writeFileSync(file, readFileSync(file, 'utf8').replace('[application]\n', `[application]\nhosts = ${hosts}\n`));
-    };
     setHosts(api, '["api.example.com"]');
     setHosts(www, '["www.example.com", "*.example.org"]');
     const node = await startVerge(api, [www]);

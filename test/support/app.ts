@@ -1,5 +1,5 @@
 /** Writes a throwaway app (verge.toml + modules) into a temp folder for end-to-end tests. */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -26,4 +26,10 @@ export function writeApp(name: string, components: Record<string, TestComponent>
   if (appToml) toml += `\n${appToml}\n`;
   writeFileSync(path.join(dir, 'verge.toml'), toml);
   return dir;
+}
+
+/** Binds a written app to host patterns: `hosts` is a TOML array, e.g. `["api.example.com"]`. */
+export function setHosts(dir: string, hosts: string): void {
+  const file = path.join(dir, 'verge.toml');
+  writeFileSync(file, readFileSync(file, 'utf8').replace('[application]\n', `[application]\nhosts = ${hosts}\n`));
 }

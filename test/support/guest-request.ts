@@ -8,6 +8,7 @@ export function guestRequest(id: string, component: string, version = 'v1'): Gue
     component,
     method: 'GET',
     url: '/',
+    scheme: 'http',
     httpVersion: '1.1',
     rawHeaders: [],
     remoteAddr: '127.0.0.1',

@@ -42,6 +42,22 @@ export function runVerge(args: string[], opts: { cwd?: string; env?: Record<stri
   });
 }
 
+/** Runs `verge up`; a process still alive after `ms` is killed and reported as such. */
+export async function upWithin(args: string[], ms: number): Promise<{ code: number | null; stderr: string; killed: boolean; elapsedMs: number }> {
+  const started = Date.now();
+  const proc = spawn(process.execPath, [VERGE_BIN, 'up', ...args], { cwd: REPO_ROOT, env: childEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  proc.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  let killed = false;
+  const timer = setTimeout(() => {
+    killed = true;
+    proc.kill('SIGKILL');
+  }, ms);
+  const [code] = (await once(proc, 'close')) as [number | null];
+  clearTimeout(timer);
+  return { code, stderr, killed, elapsedMs: Date.now() - started };
+}
+
 export async function startVerge(
   manifest: string,
   extraArgs: string[] = [],

@@ -73,3 +73,33 @@ export const WRITE = `
 export function at(offset: number, text: string): [string, number] {
   return [`(data (i32.const ${offset}) ${watString(text)})`, Buffer.byteLength(text)];
 }
+
+/** A guest that answers with its whole environment, NUL-separated (read it with parseEnvironment). */
+export function environmentEcho(): Promise<Uint8Array> {
+  const [header, headerLength] = at(1024, 'content-type: text/plain\n\n');
+  return wat(`(module
+    (import "wasi_snapshot_preview1" "environ_sizes_get" (func $environ_sizes_get (param i32 i32) (result i32)))
+    (import "wasi_snapshot_preview1" "environ_get" (func $environ_get (param i32 i32) (result i32)))
+    ${FD_WRITE} (memory 2) ${header} ${WRITE}
+    (func (export "_start")
+      (drop (call $environ_sizes_get (i32.const 16) (i32.const 20)))
+      (drop (call $environ_get (i32.const 4096) (i32.const 16384)))
+      (call $write (i32.const 1024) (i32.const ${headerLength}))
+      (call $write (i32.const 16384) (i32.load (i32.const 20)))))`);
+}
+
+/** The NAME=value entries an environmentEcho guest answered with. */
+export function parseEnvironment(body: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const entry of body.split('\0')) {
+    const eq = entry.indexOf('=');
+    if (eq > 0) env[entry.slice(0, eq)] = entry.slice(eq + 1);
+  }
+  return env;
+}
+
+/** A guest that sleeps `ms` (through poll_oneoff), then answers "slept". */
+export function sleeper(ms: number): Promise<Uint8Array> {
+  return wat(`(module ${FD_WRITE} ${POLL_ONEOFF} (memory 1) ${respondWith('content-type: text/plain\n\nslept')} ${SLEEP}
+    (func (export "_start") (call $sleep_ms (i32.const ${ms})) (call $respond)))`);
+}

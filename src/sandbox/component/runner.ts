@@ -183,7 +183,7 @@ function incomingRequest(req: GuestRequest): IncomingRequest {
   return new IncomingRequest({
     method: methodOf(req.method),
     pathWithQuery: req.url,
-    scheme: { tag: 'HTTP' },
+    scheme: { tag: req.scheme === 'https' ? 'HTTPS' : 'HTTP' },
     authority: host ?? `${req.serverName}:${req.serverPort}`,
     headers,
     body: req.body,

@@ -11,6 +11,7 @@ function request(overrides: Partial<GuestRequest> = {}): GuestRequest {
     component: 'api',
     method: 'GET',
     url: '/api/users/42?x=1&y=two',
+    scheme: 'http',
     httpVersion: '1.1',
     rawHeaders: ['Host', 'example.test:8080', 'Accept', 'text/html'],
     remoteAddr: '203.0.113.9',
@@ -74,6 +75,10 @@ describe('cgiEnvironment', () => {
     assert.equal(env.get('X_MATCHED_ROUTE'), '/api/users/:id');
     assert.equal(env.get('X_FULL_URL'), 'http://example.test:8080/api/users/42?x=1&y=two');
     assert.equal(env.get('X_VERGE_REQUEST_ID'), 'req-1');
+  });
+
+  test('X_FULL_URL starts with https:// for a request that came over TLS', () => {
+    assert.equal(envOf(request({ scheme: 'https' })).get('X_FULL_URL'), 'https://example.test:8080/api/users/42?x=1&y=two');
   });
 
   test('passes SCRIPT_NAME and PATH_INFO from the route match', () => {

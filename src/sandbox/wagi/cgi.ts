@@ -36,7 +36,7 @@ export function writeCgiEnvironment(req: GuestRequest, set: (name: string, value
   set('QUERY_STRING', queryAt === -1 ? '' : req.url.slice(queryAt + 1));
   set('REMOTE_ADDR', req.remoteAddr);
   set('X_MATCHED_ROUTE', req.route);
-  set('X_FULL_URL', `http://${req.serverName}:${req.serverPort}${req.url}`);
+  set('X_FULL_URL', `${req.scheme}://${req.serverName}:${req.serverPort}${req.url}`);
   set('X_VERGE_REQUEST_ID', req.id);
   set('CONTENT_LENGTH', String(req.body.length));
   let contentType = '';
