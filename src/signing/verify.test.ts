@@ -115,6 +115,12 @@ describe('verifyModuleSignature fails closed', () => {
     expectCode('SIGNATURE_INVALID', () => verifyModuleSignature(signatureAltered, undefined, trustOf([alice]), 'g.wasm'));
   });
 
+  test('SIGNATURE_UNTRUSTED when the key id was altered: the id is not signed, so only the key it names is tried', () => {
+    // The key id follows version, content type, hash function, set count and length, the hash, signature count, record length and key id length.
+    const idAltered = withSignatureData((d) => flipByte(d, 41));
+    expectCode('SIGNATURE_UNTRUSTED', () => verifyModuleSignature(idAltered, undefined, trustOf([alice]), 'g.wasm'));
+  });
+
   test('SIGNATURE_INVALID for a detached signature of another module', async () => {
     const other = signModuleDetached(await guestModule('status: 204\n\n'), alice, undefined, 'o').signature;
     expectCode('SIGNATURE_INVALID', () => verifyModuleSignature(MODULE, other, trustOf([alice]), 'g.wasm'));

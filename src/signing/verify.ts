@@ -76,11 +76,12 @@ function check(data: SignatureData, hash: Uint8Array, trust: TrustView, label: s
         otherAlgorithms++;
         continue;
       }
-      // A key id that names a trusted key says which one to try; otherwise (none, or another
-      // tool's id scheme) every trusted key is tried.
+      // A key id says which key signed: only that key is tried, as wasmsign2 does (the id is not
+      // signed, so trying others would accept a signature whose id was altered). A signature
+      // without one is tried with every trusted key.
       const keyId = Buffer.from(s.keyId).toString('hex');
       const named = keyId ? trust.keys.find((k) => k.keyId === keyId) : undefined;
-      const key = (named ? [named] : trust.keys).find((k) => verifyEd25519(null, message, k.publicKey, s.signature));
+      const key = (keyId ? (named ? [named] : []) : trust.keys).find((k) => verifyEd25519(null, message, k.publicKey, s.signature));
       if (key) matches.push({ key, set });
       else if (named) claimed.push(named);
       else others.push(keyId ? `key ${keyId}` : 'a key with no key id');
