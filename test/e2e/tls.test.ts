@@ -357,7 +357,11 @@ describe('the admin listener', () => {
 
   test('off loopback without TLS it prints a warning at start-up; on loopback it does not', async () => {
     const app = writeApp('admin-open', { s: { route: '/...', wasm: await sleeper(0) } });
-    const [open, local] = await Promise.all([startVerge(app, ['--admin', '0.0.0.0:0']), startVerge(app, [], { admin: true })]);
+    // Off loopback the admin listener needs a token to start at all.
+    const [open, local] = await Promise.all([
+      startVerge(app, ['--admin', '0.0.0.0:0'], { env: { VERGE_ADMIN_TOKEN: 'a-token-of-sixteen-or-more' } }),
+      startVerge(app, [], { admin: true }),
+    ]);
     try {
       assert.match(open.stderr(), /Warning: the admin listener http:\/\/0\.0\.0\.0:\d+ is reachable from other machines and has no TLS/);
       assert.match(open.stderr(), /--admin-tls-cert and --admin-tls-key, or listen on 127\.0\.0\.1/);
