@@ -2,8 +2,9 @@
  * The dashboard in a real browser: Debian's Chromium driven by playwright-core against a real
  * node started with --admin and a token, serving an app whose requests write to its SQLite
  * store. Sign-in (a wrong token refused), a request made here showing in recent requests, the
- * app and its version, the live numbers updating without a reload, and a key a request wrote,
- * browsed to its value. Screenshots go to a temp folder whose path is printed.
+ * app and its version, the live numbers updating without a reload, a key a request wrote
+ * browsed to its value, and keys paged by prefix. Screenshots go to a temp folder whose path is
+ * printed.
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,6 +16,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { counter } from '../support/capability-guests.js';
 import { writeApp } from '../support/app.js';
 import { startVerge, type VergeProcess } from '../support/verge-process.js';
+import { openSqliteStore } from '../../src/backends/sqlite/sqlite-store.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = randomBytes(24).toString('hex');
@@ -23,6 +25,7 @@ const WAIT_MS = 15_000;
 
 describe('the dashboard in Chromium', { timeout: 240_000 }, () => {
   let node: VergeProcess;
+  let dataDir: string;
   let browser: Browser;
   let page: Page;
   let shots: string;
@@ -52,7 +55,7 @@ describe('the dashboard in Chromium', { timeout: 240_000 }, () => {
   before(async () => {
     assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium (.ci/run installs it)`);
     const dir = writeApp('shop', { count: { route: '/count', wasm: await counter('default'), extra: 'key_value_stores = ["default"]' } });
-    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'verge-dashboard-data-'));
+    dataDir = mkdtempSync(path.join(os.tmpdir(), 'verge-dashboard-data-'));
     node = await startVerge(dir, ['--data-dir', dataDir], { admin: true, env: { VERGE_ADMIN_TOKEN: TOKEN } });
     for (let i = 0; i < 3; i++) await count();
     shots = mkdtempSync(path.join(os.tmpdir(), 'verge-dashboard-screenshots-'));
@@ -161,6 +164,33 @@ describe('the dashboard in Chromium', { timeout: 240_000 }, () => {
     await shot('7-value');
   });
 
+  test('keys come 50 a page in byte order, and a JSON value reads pretty-printed', async () => {
+    // Another writer beside the node's workers, as a second process would be: the same SQLite file.
+    const store = openSqliteStore(path.join(dataDir, 'default.sqlite'));
+    try {
+      for (let i = 0; i < 60; i++) store.set(`user:${String(i).padStart(3, '0')}`, Buffer.from(JSON.stringify({ id: i, name: `user ${i}` })));
+    } finally {
+      store.close();
+    }
+    await page.getByRole('link', { name: 'default', exact: true }).click();
+    await page.getByLabel('Key prefix').fill('user:');
+    await page.getByRole('button', { name: 'List keys' }).click();
+    const keys = page.getByRole('navigation', { name: 'Keys' }).getByRole('link');
+    await page.getByRole('heading', { name: 'Keys starting with “user:”' }).waitFor();
+    assert.equal(await keys.count(), 50);
+    assert.equal(await keys.first().innerText(), 'user:000');
+    assert.equal(await keys.last().innerText(), 'user:049');
+    await page.getByRole('link', { name: 'Next page' }).click();
+    await page.getByRole('heading', { name: 'Keys starting with “user:” after “user:049”' }).waitFor();
+    assert.deepEqual(await keys.allInnerTexts(), Array.from({ length: 10 }, (_, i) => `user:0${50 + i}`));
+    assert.equal(await page.getByRole('link', { name: 'Next page' }).count(), 0, 'the last page has no next page');
+    await page.getByRole('link', { name: 'user:059' }).click();
+    await page.getByRole('heading', { name: 'Key user:059' }).waitFor();
+    assert.equal(await page.getByRole('button', { name: 'JSON' }).getAttribute('aria-pressed'), 'true');
+    assert.equal(await page.getByLabel('Value', { exact: true }).innerText(), '{\n  "id": 59,\n  "name": "user 59"\n}');
+    await shot('8-json-value');
+  });
+
   test('the page can be used from the keyboard: a skip link first, then the sections as links', async () => {
     // A fresh load (only the hash changing would keep the focus where it is); the tab keeps the token.
     await page.goto(`${node.adminUrl}/#/requests`);
@@ -185,8 +215,9 @@ describe('the dashboard in Chromium', { timeout: 240_000 }, () => {
     assert.deepEqual(await get('apps/shop/stores/default/keys/no-such-key'), { status: 404, error: 'KV_KEY_NOT_FOUND' });
     assert.deepEqual(await get('apps/elsewhere/routes'), { status: 404, error: 'APP_NOT_FOUND' });
     assert.deepEqual(await get('apps/shop/stores/default/keys?limit=0'), { status: 400, error: 'BAD_REQUEST' });
-    const listing = await fetch(`${node.adminUrl}/v1/apps/shop/stores/default/keys?limit=1`, { headers: { authorization: `Bearer ${TOKEN}` } });
-    assert.deepEqual(await listing.json(), { store: 'default', prefix: '', keys: ['hits'], next: null });
+    const keys = async (query: string) => (await fetch(`${node.adminUrl}/v1/apps/shop/stores/default/keys?${query}`, { headers: { authorization: `Bearer ${TOKEN}` } })).json();
+    assert.deepEqual(await keys('limit=1'), { store: 'default', prefix: '', keys: ['hits'], next: 'hits' });
+    assert.deepEqual(await keys('limit=1&prefix=hi'), { store: 'default', prefix: 'hi', keys: ['hits'], next: null });
   });
 
   test('nothing on the page failed or broke its own content policy', () => {
