@@ -67,6 +67,11 @@ export const ERROR_CATALOGUE = {
   DEPLOYMENT_INVALID: { status: 400, blame: 'client', summary: 'A deploy or rollback request is malformed: no version with a weight above 0, a bad weight, sticky or auto_rollback setting, a version listed twice.' },
   APP_MISMATCH: { status: 400, blame: 'client', summary: "The uploaded bundle's verge.toml names another app than the URL." },
   APP_NOT_DEPLOYABLE: { status: 409, blame: 'client', summary: 'The app is served from a path on this node (verge up PATH); the admin API does not deploy over it.' },
+  // The dashboard's calls on the admin API (docs/observability.md)
+  REQUEST_NOT_FOUND: { status: 404, blame: 'client', summary: 'The request id is not among the last requests the node keeps (500 by default), or was never answered by this node.' },
+  KV_STORE_NOT_FOUND: { status: 404, blame: 'client', summary: 'The app declares no key-value store of that name.' },
+  KV_KEY_NOT_FOUND: { status: 404, blame: 'client', summary: 'The store has no such key (or the key is empty or longer than 512 bytes).' },
+  KV_STORE_UNAVAILABLE: { status: 503, blame: 'host', summary: 'The store could not be read (its backend is failing or locked); the message says why.' },
 } as const satisfies Record<string, CatalogueEntry>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

@@ -13,8 +13,9 @@
  *   GET    /v1/apps/APP/status               per version: requests, 5xx rate, p50/p99 over the last minute
  *   POST   /v1/apps/APP/override-cookie      a signed cookie that selects {"version", "ttl_seconds"} in a browser
  *
- * Every call needs the bearer token when one is configured; errors are `{error, message}` with
- * the catalogue's codes (manifest problems listed in `problems`).
+ * More read-only calls come as `routes` (the dashboard's, src/dashboard/api.ts). Every call needs
+ * the bearer token when one is configured; errors are `{error, message}` with the catalogue's
+ * codes (manifest problems listed in `problems`).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PassThrough } from 'node:stream';
@@ -31,7 +32,24 @@ const MAX_JSON_BYTES = 64 * 1024;
 /** How long the rest of a refused upload is read and dropped before the connection is closed. */
 const DISCARD_MS = 5000;
 
-export function createAdminApi(deps: { service: DeployService; auth: AdminAuth; logger: Logger; override: Override | undefined; node: () => Record<string, unknown> }) {
+/** A call after the token check: the path's segments after /v1/ (still percent-encoded) and the query. */
+export interface AdminRequest {
+  readonly method: string;
+  readonly parts: readonly string[];
+  readonly query: URLSearchParams;
+}
+
+/** Answers the calls it knows with a JSON body (status 200), or undefined for the others. */
+export type AdminRoute = (req: AdminRequest) => Promise<unknown> | undefined;
+
+export function createAdminApi(deps: {
+  service: DeployService;
+  auth: AdminAuth;
+  logger: Logger;
+  override: Override | undefined;
+  node: () => Record<string, unknown>;
+  routes?: readonly AdminRoute[];
+}) {
   return async function handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     try {
       const who = deps.auth.check(req.headers.authorization);
@@ -41,6 +59,11 @@ export function createAdminApi(deps: { service: DeployService; auth: AdminAuth; 
       const parts = path.split('/').slice(2); // '', 'v1', ...
       const method = req.method ?? 'GET';
       const s = deps.service;
+      const query = new URL(req.url ?? '/', 'http://admin').searchParams;
+      for (const route of deps.routes ?? []) {
+        const answer = route({ method, parts, query });
+        if (answer !== undefined) return send(res, 200, await answer);
+      }
       if (parts.length === 1 && parts[0] === 'node' && method === 'GET') return send(res, 200, deps.node());
       if (parts.length === 1 && parts[0] === 'apps' && method === 'GET') return send(res, 200, { apps: await s.apps() });
       if (parts[0] !== 'apps' || parts.length < 3) throw notFound(method, path);

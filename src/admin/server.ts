@@ -1,4 +1,7 @@
-/** The admin listener: GET /metrics and the admin API under /v1/ (api.ts), behind auth.ts; plain HTTP or HTTPS. */
+/**
+ * The admin listener: GET /metrics, the admin API under /v1/ (api.ts) behind auth.ts, and the
+ * dashboard's page and assets at / and /assets/ (src/dashboard/assets.ts); plain HTTP or HTTPS.
+ */
 import http from 'node:http';
 import https from 'node:https';
 import type { SecureContextOptions } from 'node:tls';
@@ -9,6 +12,8 @@ export interface AdminDeps {
   metrics: Metrics;
   auth: AdminAuth;
   api: (req: http.IncomingMessage, res: http.ServerResponse, path: string) => Promise<void>;
+  /** Serves the dashboard's files; false for a path that is not one. */
+  dashboard?: (req: http.IncomingMessage, res: http.ServerResponse, path: string) => boolean;
 }
 
 /** Plain HTTP, or HTTPS (HTTP/1.1) with `tls`'s certificate and key. */
@@ -31,7 +36,8 @@ export function createAdminServer(deps: AdminDeps, tls?: SecureContextOptions): 
       );
       return;
     }
-    json(res, 404, { error: 'NOT_FOUND', message: 'the admin listener serves GET /metrics and the admin API under /v1/ (docs/deploy.md)' });
+    if (deps.dashboard?.(req, res, path)) return;
+    json(res, 404, { error: 'NOT_FOUND', message: 'the admin listener serves the dashboard at /, GET /metrics and the admin API under /v1/ (docs/deploy.md)' });
   };
   return tls ? https.createServer(tls, handler) : http.createServer(handler);
 }

@@ -5,6 +5,7 @@
  * (memory; later Redis and NATS, whose clients are asynchronous). Nothing else in Verge tests a
  * backend's name.
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Fields, ManifestProblems } from '../manifest/fields.js';
 import type { KvStore, SyncKvStore } from './store.js';
@@ -27,6 +28,8 @@ interface BackendBase {
 export interface WorkerBackend extends BackendBase {
   runsIn: 'worker';
   open(location: StoreLocation): SyncKvStore;
+  /** Something was stored there already: a read-only look (the dashboard) must not create the store. */
+  exists(location: StoreLocation): boolean;
 }
 
 export interface MainBackend extends BackendBase {
@@ -43,6 +46,7 @@ const sqlite: WorkerBackend = {
   readOptions: noOptions,
   locate: ({ appDir, dataDir, name }) => ({ address: path.join(path.resolve(appDir, dataDir), `${name}.sqlite`) }),
   open: ({ address }) => openSqliteStore(address!),
+  exists: ({ address }) => address !== undefined && existsSync(address),
 };
 
 const memory: MainBackend = {

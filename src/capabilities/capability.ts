@@ -11,6 +11,7 @@ import type { Logger } from '../telemetry/logging.js';
 import type { ComponentGrants, HostCall, HostReply } from '../dispatch/protocol.js';
 import type { GuestScope } from '../sandbox/scope.js';
 import type { OnBreakerChange } from './kv/store-breakers.js';
+import type { KvStore } from '../backends/store.js';
 
 /** The AppConfig and ComponentConfig fields the capabilities own. */
 export type CapabilityAppFields = Pick<AppConfig, 'keyValueStores' | 'variables'>;
@@ -47,6 +48,17 @@ export interface RequestContext {
 
 type HostHandlers = { [Op in HostCall['op']]?: (call: Extract<HostCall, { op: Op }>, request: RequestContext) => Promise<HostReply> };
 
+/** What of a store an operator's browser may call: reads only. */
+export type ReadableStore = Pick<KvStore, 'get' | 'listKeys'>;
+
+/** One of an app's stores, for the dashboard's key-value browser. */
+export interface StoreView {
+  readonly name: string;
+  readonly backend: string;
+  /** Runs `use` on the store opened for reading; a store nothing wrote to yet reads as empty and is not created. */
+  read<T>(use: (store: ReadableStore) => Promise<T>): Promise<T>;
+}
+
 /** A capability's state for one app version. */
 export interface PreparedCapability {
   /** Its part of a component's grants: plain data for the worker. */
@@ -55,6 +67,8 @@ export interface PreparedCapability {
   hostCalls?: HostHandlers;
   /** The version is unloaded. Shared state (stores) stays. */
   release?(): void;
+  /** The stores it serves, to browse (the key-value capability). */
+  stores?: readonly StoreView[];
 }
 
 export interface Capability {

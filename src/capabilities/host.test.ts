@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
@@ -8,6 +8,7 @@ import { parseManifest } from '../manifest/load.js';
 import { isVergeError } from '../errors.js';
 import type { HostCall, HostCallBody } from '../dispatch/protocol.js';
 import { createCapabilityHost } from './host.js';
+import { openSqliteStore } from '../backends/sqlite/sqlite-store.js';
 
 const MANIFEST = `
 [application]
@@ -101,6 +102,30 @@ describe('capability host', () => {
     host.prepare('v1', app);
     const reply = await host.handle(call('v1', { op: 'http', request: { method: 'GET', url: 'https://api.example.com/', headers: [], body: new Uint8Array() } }, 'bare'));
     assert.deepEqual(reply, { ok: false, status: 'ACCESS_DENIED', message: 'component bare has no allowed_outbound_hosts' });
+    await host.close();
+  });
+
+  test('the stores browse read-only: the memory store the guests use, a SQLite file once something wrote it, and no file made by looking', async () => {
+    const { dir, app, host, call } = harness();
+    const stores = host.prepare('v1', app).stores();
+    assert.deepEqual(stores.map((s) => [s.name, s.backend]), [['default', 'sqlite'], ['cache', 'memory']]);
+    const [sqlite, memory] = stores as [(typeof stores)[number], (typeof stores)[number]];
+    const file = path.join(dir, '.verge/data/default.sqlite');
+
+    assert.deepEqual(await sqlite.read((s) => s.listKeys('', undefined, 10)), []);
+    assert.equal(existsSync(file), false);
+
+    await host.handle(call('v1', set('user:1', 'ada')));
+    await host.handle(call('v1', set('user:2', 'grace')));
+    assert.deepEqual(await memory.read((s) => s.listKeys('user:', 'user:1', 10)), ['user:2']);
+
+    const writer = openSqliteStore(file);
+    writer.set('hits', new TextEncoder().encode('3'));
+    assert.deepEqual(await sqlite.read((s) => s.listKeys('', undefined, 10)), ['hits']);
+    assert.equal(new TextDecoder().decode(await sqlite.read((s) => s.get('hits'))), '3');
+    writer.close();
+    // What a browse may call is what its type allows: nothing that writes.
+    await sqlite.read(async (s) => assert.deepEqual(Object.keys(s).sort(), ['get', 'listKeys']));
     await host.close();
   });
 

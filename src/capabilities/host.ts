@@ -8,7 +8,7 @@ import type { AppConfig } from '../manifest/config.js';
 import type { Logger } from '../telemetry/logging.js';
 import type { ComponentGrants, HostCall, HostReply } from '../dispatch/protocol.js';
 import type { OnBreakerChange } from './kv/store-breakers.js';
-import type { Capability, HostContext, PreparedCapability, RequestContext } from './capability.js';
+import type { Capability, HostContext, PreparedCapability, RequestContext, StoreView } from './capability.js';
 import { CAPABILITY_LIST } from './index.js';
 import { withinBound } from '../dispatch/host-bridge.js';
 
@@ -44,6 +44,8 @@ export interface PreparedApp {
   grantsFor(component: string): ComponentGrants;
   /** The version is unloaded: drop its per-version state (not the shared stores). */
   release(): void;
+  /** The version's stores, read-only, for the dashboard. */
+  stores(): readonly StoreView[];
 }
 
 interface Version {
@@ -117,6 +119,7 @@ export function createCapabilityHost(opts: CapabilityHostOptions): CapabilityHos
           if (!versions.delete(versionId)) return;
           for (const { state } of parts) state.release?.();
         },
+        stores: () => parts.flatMap(({ state }) => state.stores ?? []),
       };
     },
 

@@ -130,6 +130,7 @@ export async function main(argv: string[]): Promise<void> {
         const hosts = v.app.hosts.length > 0 ? ` (hosts ${v.app.hosts.map(hostPatternKey).join(', ')})` : '';
         for (const r of v.app.routes) say(`  ${node.registry.apps.size > 1 ? `${v.app.name}/` : ''}${r.component}: ${node.url}${r.path}${hosts}`);
       }
+      if (node.adminUrl) say(`Dashboard: ${node.adminUrl}/`);
       if (node.adminUrl) say(`Admin API: ${node.adminUrl}/v1/apps; metrics: ${node.adminUrl}/metrics`);
       const watcher = o.watch ? watchApps(node, say) : undefined;
       let stopping = false;

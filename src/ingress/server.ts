@@ -23,7 +23,7 @@ import { INGRESS_LIMITS } from './limits.js';
 import { plainListener, secureListener, type Exchange, type Listener } from './listeners.js';
 
 /** A route found and the request bound to the app version serving it, until `release`. */
-export interface BoundRoute extends RouteMatch<{ version: { key: string; shortId: string }; component: ComponentConfig }> {
+export interface BoundRoute extends RouteMatch<{ version: { key: string; shortId: string; app: { name: string } }; component: ComponentConfig }> {
   /** Headers every response to the request carries (x-verge-version, a sticky cookie). */
   readonly headers: readonly string[];
   /** With the status and the time taken, for the version's window. */
@@ -47,6 +47,28 @@ export interface IngressOptions {
   draining: () => boolean;
   /** Serve TLS, HTTP/2 and HTTP/1.1 offered by ALPN, with this certificate and key; plain HTTP/1.1 without. */
   tls?: SecureContextOptions | undefined;
+  /** Told of every answered request, after its access-log line (the dashboard's recent requests and per-route stats). */
+  onAnswered?: ((request: AnsweredRequest) => void) | undefined;
+}
+
+/** One answered request, as the ingress saw it. */
+export interface AnsweredRequest {
+  /** The x-request-id. */
+  readonly id: string;
+  /** When it arrived, in milliseconds since the epoch. */
+  readonly at: number;
+  readonly method: string;
+  /** The path without its query, which may carry secrets. */
+  readonly path: string;
+  /** The route pattern that matched; '-' when none did. */
+  readonly route: string;
+  readonly app: string | undefined;
+  readonly component: string | undefined;
+  /** The version's short id (x-verge-version). */
+  readonly version: string | undefined;
+  readonly status: number;
+  readonly durationMs: number;
+  readonly error: ErrorCode | undefined;
 }
 
 const JSON_TYPE = 'application/json';
@@ -90,6 +112,7 @@ function onClientError(opts: IngressOptions, err: NodeJS.ErrnoException, socket:
 async function handle(opts: IngressOptions, ex: Exchange): Promise<void> {
   const req = ex.req;
   const started = process.hrtime.bigint();
+  const arrived = Date.now();
   const id = randomUUID();
   let component: ComponentConfig | undefined;
   let route = '-';
@@ -143,12 +166,12 @@ async function handle(opts: IngressOptions, ex: Exchange): Promise<void> {
     headers.push('x-request-id', id, ...match.headers);
     respond(ex, status, headers, out);
     answered = status;
-    finish(opts, req, id, route, component, status, started, match);
+    finish(opts, req, id, route, component, status, started, arrived, match);
   } catch (err) {
     const error = isVergeError(err) ? err : new VergeError('INTERNAL', 'internal error', { cause: err });
     sendError(ex, error, id, match?.headers);
     answered = error.status;
-    finish(opts, req, id, route, component, error.status, started, match, error);
+    finish(opts, req, id, route, component, error.status, started, arrived, match, error);
   } finally {
     match?.release(answered, Number(process.hrtime.bigint() - started) / 1e6);
   }
@@ -263,6 +286,7 @@ function finish(
   component: ComponentConfig | undefined,
   status: number,
   started: bigint,
+  arrived: number,
   match: BoundRoute | undefined,
   error?: VergeError,
 ): void {
@@ -272,6 +296,19 @@ function finish(
   opts.metrics.observeRequest(name, status, component ? seconds : undefined, version);
   if (error?.code === 'DEADLINE_EXCEEDED') opts.metrics.deadlineKills.inc({ component: name });
   if (error && GUEST_FAILURES.has(error.code)) opts.metrics.traps.inc({ component: name, code: error.code });
+  opts.onAnswered?.({
+    id,
+    at: arrived,
+    method: req.method ?? 'GET',
+    path: (req.url ?? '/').split('?', 1)[0]!,
+    route,
+    app: match?.target.version.app.name,
+    component: component?.name,
+    version,
+    status,
+    durationMs: seconds * 1e3,
+    error: error?.code,
+  });
   const failed = error !== undefined && error.status >= 500;
   if (!opts.logger.isLevelEnabled(failed ? 'warn' : 'info')) return;
   const line = {

@@ -9,7 +9,7 @@ import type { AddressInfo, Server } from 'node:net';
 import type tls from 'node:tls';
 import { VergeError, isVergeError } from '../errors.js';
 import { WorkerPool } from '../dispatch/pool.js';
-import { createIngress } from '../ingress/server.js';
+import { createIngress, type AnsweredRequest } from '../ingress/server.js';
 import type { Listener } from '../ingress/listeners.js';
 import { createLogger, type LogLevel, type Logger } from '../telemetry/logging.js';
 import { createMetrics, type Metrics } from '../telemetry/metrics.js';
@@ -24,6 +24,10 @@ import { randomBytes } from 'node:crypto';
 import { createOverride } from '../deploy/override.js';
 import { createAdminAuth, readAdminToken } from '../admin/auth.js';
 import { createAdminApi } from '../admin/api.js';
+import { createDashboardApi } from '../dashboard/api.js';
+import { createAssetHandler } from '../dashboard/assets.js';
+import { RecentRequests } from '../dashboard/recent-requests.js';
+import { RouteStats } from '../dashboard/route-stats.js';
 import { DeployService } from '../deploy/service.js';
 import { DEFAULT_RETAIN_UPLOADS, VersionStore } from '../deploy/version-store.js';
 import { createDraftVerifier, type TrustOptions } from '../deploy/verify.js';
@@ -185,6 +189,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   for (const v of firstVersions) logLoad(logger, v);
 
   let metrics: Metrics | undefined;
+  let workerRestarts = 0;
   const onBreaker: OnBreakerChange = (store, side, state, reason) => {
     metrics?.breakerTransitions.inc({ store, side, state });
     const line = { store, side, state, reason };
@@ -201,6 +206,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     hostCall: capabilities.handle,
     onRequestEnd: capabilities.endRequest,
     onWorkerReplaced: (reason) => {
+      workerRestarts++;
       metrics?.workerRestarts.inc({ reason });
       logger.warn({ reason }, 'worker replaced');
     },
@@ -256,15 +262,27 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     // What was deployed here before serves again, with or without the admin listener this time.
     await deploys.boot();
     deploys.startWatching();
-    ingress = createIngress({ bind: (host, p, facts) => registry.bind(host, p, facts), pool, logger, metrics, draining: () => draining, tls: publicTls?.context });
+    // What the dashboard shows of the traffic: kept only when an admin listener can show it.
+    const traffic = adminAt ? { recent: new RecentRequests(), routes: new RouteStats() } : undefined;
+    const onAnswered = traffic && ((r: AnsweredRequest): void => {
+      traffic.recent.add(r);
+      traffic.routes.record(r);
+    });
+    ingress = createIngress({ bind: (host, p, facts) => registry.bind(host, p, facts), pool, logger, metrics, draining: () => draining, tls: publicTls?.context, onAnswered });
     url = await listen(ingress.server, listenAt, '--listen', publicTls ? 'https' : 'http');
     if (opts.tls && publicTls) {
       tlsListeners.push({ name: 'public', files: opts.tls, flags: PUBLIC_TLS_FLAGS, server: ingress.server as tls.Server });
       logCertificate(logger, 'public', publicTls, 'tls certificate loaded');
     }
-    if (adminAt && auth) {
-      const api = createAdminApi({ service: deploys, auth, logger, override, node: () => ({ url, workers: pool.workers, apps: [...registry.deployments.keys()] }) });
-      admin = createAdminServer({ metrics, auth, api }, adminTls?.context);
+    if (adminAt && auth && traffic) {
+      const dashboardApi = createDashboardApi({
+        registry,
+        recent: traffic.recent,
+        stats: traffic.routes,
+        pool: () => ({ workers: pool.workers, busy: pool.busy, queued: pool.queued, restarts: workerRestarts }),
+      });
+      const api = createAdminApi({ service: deploys, auth, logger, override, node: () => ({ url, workers: pool.workers, apps: [...registry.deployments.keys()] }), routes: [dashboardApi] });
+      admin = createAdminServer({ metrics, auth, api, dashboard: createAssetHandler() }, adminTls?.context);
       adminUrl = await listen(admin, adminAt, '--admin', adminTls ? 'https' : 'http');
       if (!auth.required) logger.warn({ admin: adminUrl }, 'the admin API has no token: any process on this machine can deploy (set VERGE_ADMIN_TOKEN)');
       if (opts.adminTls && adminTls) {

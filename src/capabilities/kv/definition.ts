@@ -8,6 +8,8 @@ import { KV_LIMITS } from './limits.js';
 import { applyKvOp } from './ops.js';
 import { readKeyValueStores, readStoreGrants } from './schema.js';
 import { StoreBreakers } from './store-breakers.js';
+import { storeView } from './browse.js';
+import type { StoreView } from '../capability.js';
 
 export const kvCapability: Capability = {
   name: 'kv',
@@ -23,19 +25,23 @@ export const kvCapability: Capability = {
   prepare(app, ctx) {
     const addresses = new Map<string, string | undefined>();
     const mainStores = new Map<string, { store: KvStore; breakers: StoreBreakers }>();
+    const views: StoreView[] = [];
     for (const decl of app.keyValueStores.values()) {
       const backend = BACKENDS[decl.backend];
       const location = backend.locate({ appDir: app.dir, dataDir: ctx.dataDir, name: decl.name, options: decl.options });
       addresses.set(decl.name, location.address);
-      if (backend.runsIn !== 'main') continue;
-      const entry = ctx.shared(
-        `kv/${decl.name}/${decl.backend}/${location.address ?? ''}`,
-        () => ({ store: backend.open(location), breakers: new StoreBreakers(decl.name, ctx.onBreaker) }),
-        (s) => s.store.close(),
-      );
-      mainStores.set(decl.name, entry);
+      if (backend.runsIn === 'main') {
+        const entry = ctx.shared(
+          `kv/${decl.name}/${decl.backend}/${location.address ?? ''}`,
+          () => ({ store: backend.open(location), breakers: new StoreBreakers(decl.name, ctx.onBreaker) }),
+          (s) => s.store.close(),
+        );
+        mainStores.set(decl.name, entry);
+      }
+      views.push(storeView(decl, backend, location, mainStores.get(decl.name)?.store));
     }
     return {
+      stores: views,
       grants: (c) => ({
         kvStores: c.keyValueStores.map((name) => ({ name, backend: app.keyValueStores.get(name)!.backend, address: addresses.get(name) })),
       }),

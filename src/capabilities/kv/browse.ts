@@ -1,0 +1,38 @@
+/**
+ * An app's stores as the dashboard's key-value browser reads them, from the main thread. A store
+ * on the main thread (memory) is the very instance the guests use; a worker store (SQLite) is
+ * opened for the one look and closed again, beside the workers' own connections (WAL lets a
+ * reader in while they write). A store nothing has written to yet reads as empty and is not
+ * created by looking.
+ */
+import type { KvStore } from '../../backends/store.js';
+import type { Backend, StoreLocation } from '../../backends/registry.js';
+import type { ReadableStore, StoreView } from '../capability.js';
+import type { KvStoreDecl } from './schema.js';
+
+const EMPTY: ReadableStore = {
+  get: async () => undefined,
+  listKeys: async () => [],
+};
+
+/** Only the reads, also at run time: whatever the caller does, it holds nothing that writes. */
+function readsOf(store: ReadableStore): ReadableStore {
+  return { get: (key) => store.get(key), listKeys: (prefix, after, limit) => store.listKeys(prefix, after, limit) };
+}
+
+export function storeView(decl: KvStoreDecl, backend: Backend, location: StoreLocation, mainStore: KvStore | undefined): StoreView {
+  return {
+    name: decl.name,
+    backend: decl.backend,
+    async read(use) {
+      if (backend.runsIn === 'main') return use(mainStore ? readsOf(mainStore) : EMPTY);
+      if (!backend.exists(location)) return use(EMPTY);
+      const store = backend.open(location);
+      try {
+        return await use({ get: async (key) => store.get(key), listKeys: async (prefix, after, limit) => store.listKeys(prefix, after, limit) });
+      } finally {
+        store.close();
+      }
+    },
+  };
+}

@@ -1,0 +1,89 @@
+/**
+ * Recent requests, newest first and refreshed live, and one request's details. The trace
+ * waterfall and the request's log records are panes that say what they need until the node
+ * has tracing and a logs API.
+ */
+import { api, seg } from './client.js';
+import { facts, h, link, missing, replace, section, table } from './dom.js';
+import { ms, time } from './format.js';
+import type { RequestRecord } from './types.js';
+import { route, type View } from './view.js';
+
+const POLL_MS = 2000;
+
+export const requestsView: View = async (ctx) => {
+  const failedOnly = ctx.route.query.get('failed') === '1';
+  const list = h('div');
+  let paused = false;
+  const pause = h('button', { type: 'button', 'aria-pressed': 'false' }, 'Pause');
+  pause.addEventListener('click', () => {
+    paused = !paused;
+    pause.setAttribute('aria-pressed', String(paused));
+    pause.textContent = paused ? 'Resume' : 'Pause';
+  });
+  replace(
+    ctx.main,
+    h('h1', null, 'Recent requests'),
+    h(
+      'div',
+      { class: 'toolbar' },
+      failedOnly ? link('/requests', 'Show every request') : link('/requests?failed=1', 'Show only 5xx answers'),
+      pause,
+    ),
+    list,
+  );
+  await ctx.poll(async () => {
+    if (paused) return;
+    const { requests, capacity } = await api<{ requests: RequestRecord[]; capacity: number }>(`requests?limit=100${failedOnly ? '&failed=1' : ''}`);
+    replace(
+      list,
+      table(
+        `The last ${requests.length} of up to ${capacity} requests the node keeps`,
+        ['Time', 'Request', 'Status', 'Duration', 'App', 'Version', 'Route'],
+        requests.map((r) => [
+          time(r.at),
+          link(route('requests', r.id), `${r.method} ${r.path}`),
+          h('span', { class: r.status >= 500 ? 'bad' : r.status >= 400 ? 'warn' : 'ok' }, r.status),
+          ms(r.duration_ms),
+          r.app ? link(route('apps', r.app), r.app) : '–',
+          r.version ? h('code', null, r.version) : '–',
+          h('code', null, r.route),
+        ]),
+        { empty: 'No request yet since the node started.', numeric: [2, 3] },
+      ),
+    );
+    // Each row names its request, so a test (or a user's script) can find it.
+    list.querySelectorAll('tbody tr').forEach((tr, i) => tr.setAttribute('data-request-id', requests[i]!.id));
+  }, POLL_MS);
+};
+
+export const requestView: View = async (ctx) => {
+  const id = ctx.route.path[1]!;
+  const r = await api<RequestRecord>(`requests/${seg(id)}`);
+  replace(
+    ctx.main,
+    h('p', { class: 'crumbs' }, link('/requests', 'Recent requests'), ' / ', r.id),
+    h('h1', null, `${r.method} ${r.path}`),
+    facts([
+      ['Request id', h('code', null, r.id)],
+      ['Time', time(r.at)],
+      ['Status', String(r.status)],
+      ['Duration', ms(r.duration_ms)],
+      ['Error', r.error ? h('code', null, r.error) : 'none'],
+      ['App', r.app ? link(route('apps', r.app), r.app) : 'no route matched'],
+      ['Component', r.component ?? '–'],
+      ['Version', r.version ? h('code', null, r.version) : '–'],
+      ['Route', h('code', null, r.route)],
+    ]),
+    section(
+      'Trace',
+      // The waterfall slot: spans of this request (queue wait, instantiation, guest, host calls) once the node records traces.
+      missing('No trace for this request', 'This node does not record traces yet, so there is no waterfall of queue wait, instantiation, guest execution and host calls to show.'),
+    ),
+    section(
+      'Log records',
+      // The log slot: GET /v1/logs?request_id=ID once the node has its logs API.
+      missing('No log records here yet', `This node has no logs API yet (GET /v1/logs). Its log lines for this request are on its standard output, with "request_id":"${r.id}".`),
+    ),
+  );
+};
