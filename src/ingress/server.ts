@@ -23,7 +23,7 @@ import { INGRESS_LIMITS } from './limits.js';
 import { plainListener, secureListener, type Exchange, type Listener } from './listeners.js';
 
 /** A route found and the request bound to the app version serving it, until `release`. */
-export interface BoundRoute extends RouteMatch<{ version: { key: string; shortId: string }; component: ComponentConfig }> {
+export interface BoundRoute extends RouteMatch<{ version: { key: string; shortId: string; app: { name: string } }; component: ComponentConfig }> {
   /** Headers every response to the request carries (x-verge-version, a sticky cookie). */
   readonly headers: readonly string[];
   /** With the status and the time taken, for the version's window. */
@@ -276,6 +276,7 @@ function finish(
   if (!opts.logger.isLevelEnabled(failed ? 'warn' : 'info')) return;
   const line = {
     request_id: id,
+    ...(match ? { app: match.target.version.app.name } : {}),
     method: req.method,
     path: req.url,
     route,
