@@ -67,6 +67,8 @@ export const ERROR_CATALOGUE = {
   DEPLOYMENT_INVALID: { status: 400, blame: 'client', summary: 'A deploy or rollback request is malformed: no version with a weight above 0, a bad weight, sticky or auto_rollback setting, a version listed twice.' },
   APP_MISMATCH: { status: 400, blame: 'client', summary: "The uploaded bundle's verge.toml names another app than the URL." },
   APP_NOT_DEPLOYABLE: { status: 409, blame: 'client', summary: 'The app is served from a path on this node (verge up PATH); the admin API does not deploy over it.' },
+  // Observability (docs/observability.md)
+  LOGS_QUERY_INVALID: { status: 400, blame: 'client', summary: 'GET /v1/logs was given an unknown parameter, a level that is not a log level, a limit out of range or a filter that is too long.' },
 } as const satisfies Record<string, CatalogueEntry>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;
