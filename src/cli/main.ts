@@ -339,6 +339,11 @@ export async function main(argv: string[]): Promise<void> {
     .option('-f, --follow', 'keep printing new records until Ctrl-C')
     .addOption(new Option('--format <format>', 'readable lines, or one JSON record a line').choices(LOG_FORMATS).default('pretty'))
     .action(async (o: LogsCliOptions) => {
+      // `verge logs | head` closes the pipe early: that ends the command, it is not an error.
+      process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EPIPE') throw err;
+        process.exit(0);
+      });
       const color = o.format === 'pretty' && process.stdout.isTTY === true && process.stdout.hasColors();
       const print = (r: RecordJson) => process.stdout.write((o.format === 'json' ? JSON.stringify(r) : formatPretty(recordFromJson(r), { color })) + '\n');
       const filter = { app: o.app, component: o.component, level: o.level, request_id: o.requestId, q: o.search };
