@@ -72,6 +72,8 @@ export const ERROR_CATALOGUE = {
   KV_STORE_NOT_FOUND: { status: 404, blame: 'client', summary: 'The app declares no key-value store of that name.' },
   KV_KEY_NOT_FOUND: { status: 404, blame: 'client', summary: 'The store has no such key (or the key is empty or longer than 512 bytes).' },
   KV_STORE_UNAVAILABLE: { status: 503, blame: 'host', summary: 'The store could not be read (its backend is failing or locked); the message says why.' },
+  // Observability (docs/observability.md)
+  LOGS_QUERY_INVALID: { status: 400, blame: 'client', summary: 'GET /v1/logs was given an unknown parameter, a level that is not a log level, a limit out of range or a filter that is too long.' },
 } as const satisfies Record<string, CatalogueEntry>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

@@ -12,6 +12,7 @@
  *   POST   /v1/apps/APP/rollback             back to the previous deployment, or {"version": ID}
  *   GET    /v1/apps/APP/status               per version: requests, 5xx rate, p50/p99 over the last minute
  *   POST   /v1/apps/APP/override-cookie      a signed cookie that selects {"version", "ttl_seconds"} in a browser
+ *   GET    /v1/logs                          recent log records; follow=1 streams new ones (logs.ts, docs/observability.md)
  *
  * More read-only calls come as `routes` (the dashboard's, src/dashboard/api.ts). Every call needs
  * the bearer token when one is configured; errors are `{error, message}` with the catalogue's
@@ -25,6 +26,8 @@ import type { Logger } from '../telemetry/logging.js';
 import type { DeployService } from '../deploy/service.js';
 import type { AdminAuth } from './auth.js';
 import type { Override } from '../deploy/override.js';
+import type { LogRing } from '../telemetry/log-ring.js';
+import { serveLogs } from './logs.js';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 /** Deploy and rollback bodies are small; bundles stream to the store instead. */
@@ -49,6 +52,7 @@ export function createAdminApi(deps: {
   override: Override | undefined;
   node: () => Record<string, unknown>;
   routes?: readonly AdminRoute[];
+  logs?: LogRing;
 }) {
   return async function handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     try {
@@ -66,6 +70,7 @@ export function createAdminApi(deps: {
       }
       if (parts.length === 1 && parts[0] === 'node' && method === 'GET') return send(res, 200, deps.node());
       if (parts.length === 1 && parts[0] === 'apps' && method === 'GET') return send(res, 200, { apps: await s.apps() });
+      if (parts.length === 1 && parts[0] === 'logs' && method === 'GET' && deps.logs) return serveLogs(deps.logs, req, res);
       if (parts[0] !== 'apps' || parts.length < 3) throw notFound(method, path);
       const app = decodeURIComponent(parts[1]!);
       if (!APP_NAME.test(app)) throw new VergeError('APP_NOT_FOUND', `${JSON.stringify(app)} is not an app name`);

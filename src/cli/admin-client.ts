@@ -7,7 +7,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
 
-/** Exit codes of deploy, rollback, versions and status. */
+/** Exit codes of deploy, rollback, versions, status and logs. */
 export const EXIT = {
   /** Bad arguments, an unreadable file, an app that does not build or bundle. */
   usage: 1,
@@ -80,17 +80,10 @@ export function call<T = Record<string, unknown>>(target: AdminTarget, path: str
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
         const text = Buffer.concat(chunks).toString('utf8');
-        let body: Record<string, unknown>;
-        try {
-          body = JSON.parse(text) as Record<string, unknown>;
-        } catch {
-          return reject(new AdminCallError(`${url.origin}${url.pathname}: answered ${res.statusCode} with something that is not JSON; is this a Verge admin listener?`, EXIT.refused));
-        }
         const status = res.statusCode ?? 0;
-        if (status >= 400) {
-          const problems = Array.isArray(body.problems) ? '\n' + (body.problems as Array<{ file?: string; path?: string; message?: string }>).map((p) => `  ${p.file ?? ''} ${p.path ?? ''}: ${p.message ?? ''}`).join('\n') : '';
-          return reject(new AdminCallError(`${String(body.message ?? `HTTP ${status}`)}${problems}`, EXIT.refused, typeof body.error === 'string' ? body.error : undefined));
-        }
+        const body = parseAnswer(url, status, text);
+        if (body instanceof AdminCallError) return reject(body);
+        if (status >= 400) return reject(refusal(status, body));
         resolve({ status, body: body as T });
       });
       res.on('error', (err) => reject(new AdminCallError(`${url.origin}: ${err.message}`, EXIT.unreachable)));
@@ -112,4 +105,19 @@ export function call<T = Record<string, unknown>>(target: AdminTarget, path: str
     };
     writeMore();
   });
+}
+
+/** An answer's JSON body, or the error to report when it has none. */
+export function parseAnswer(url: URL, status: number, text: string): Record<string, unknown> | AdminCallError {
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    return new AdminCallError(`${url.origin}${url.pathname}: answered ${status} with something that is not JSON; is this a Verge admin listener?`, EXIT.refused);
+  }
+}
+
+/** The node's refusal (an error answer's `{error, message, problems}`) as the CLI reports it. */
+export function refusal(status: number, body: Record<string, unknown>): AdminCallError {
+  const problems = Array.isArray(body.problems) ? '\n' + (body.problems as Array<{ file?: string; path?: string; message?: string }>).map((p) => `  ${p.file ?? ''} ${p.path ?? ''}: ${p.message ?? ''}`).join('\n') : '';
+  return new AdminCallError(`${String(body.message ?? `HTTP ${status}`)}${problems}`, EXIT.refused, typeof body.error === 'string' ? body.error : undefined);
 }

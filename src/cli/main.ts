@@ -5,7 +5,10 @@ import { isVergeError } from '../errors.js';
 import { loadManifest } from '../manifest/load.js';
 import { HEAVY_COMPONENT_BYTES, loadComponent } from '../loader/module.js';
 import { DEFAULT_LISTEN, defaultWorkers, parseListen, startNode } from '../node/start.js';
-import { LOG_LEVELS, type LogLevel } from '../telemetry/logging.js';
+import { LOG_FORMATS, LOG_LEVELS, defaultLogFormat, type LogFormat, type LogLevel } from '../telemetry/logging.js';
+import { RECORD_LEVELS, recordFromJson, type RecordJson, type RecordLevel } from '../telemetry/log-record.js';
+import { formatPretty } from '../telemetry/log-pretty.js';
+import { readLogs } from './logs.js';
 import { buildApp } from './build.js';
 import { bundleApp } from './bundle.js';
 import { watchApps } from './watch.js';
@@ -27,6 +30,19 @@ function packageVersion(): string {
   return (JSON.parse(readFileSync(PACKAGE_JSON, 'utf8')) as { version: string }).version;
 }
 
+interface LogsCliOptions {
+  from?: string;
+  tokenFile?: string;
+  app?: string;
+  component?: string;
+  level?: RecordLevel;
+  requestId?: string;
+  search?: string;
+  limit?: number;
+  follow?: boolean;
+  format: LogFormat;
+}
+
 interface UpOptions {
   listen: string;
   admin?: string;
@@ -35,6 +51,7 @@ interface UpOptions {
   build?: boolean;
   watch?: boolean;
   logLevel: LogLevel;
+  logFormat?: LogFormat;
   dataDir: string;
   envFile?: string;
   adminTokenFile?: string;
@@ -51,6 +68,12 @@ interface UpOptions {
 function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+}
+
+function wholeNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number (0 or more)');
   return n;
 }
 
@@ -99,6 +122,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--data-dir <dir>', 'where SQLite key-value stores live (relative to the manifest folder); uploaded versions live here too (relative to the current folder)', DEFAULT_DATA_DIR)
     .option('--env-file <file>', 'a dotenv file with VERGE_VAR_* variable values')
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
+    .addOption(new Option('--log-format <format>', 'log lines on stdout: readable, or JSON (default: pretty on a terminal, else json)').choices(LOG_FORMATS))
     .option('--watch', 'build, then rebuild and reload an app when its manifest, module or build inputs change')
     .action(async (paths: string[], o: UpOptions) => {
       // A node with an admin listener may start with no app from a path: it serves what was deployed to it.
@@ -114,6 +138,8 @@ export async function main(argv: string[]): Promise<void> {
         workers: o.workers,
         queueLimit: o.queue,
         logLevel: o.logLevel,
+        logFormat: defaultLogFormat(o.logFormat, process.stdout.isTTY === true),
+        logColor: process.stdout.isTTY === true && process.stdout.hasColors(),
         dataDir: o.dataDir,
         envFile: o.envFile,
         adminTokenFile: o.adminTokenFile,
@@ -298,6 +324,33 @@ export async function main(argv: string[]): Promise<void> {
     .option('--token-file <file>', 'the admin token (else VERGE_ADMIN_TOKEN)')
     .action(async (app: string | undefined, o: { from?: string; tokenFile?: string }) => {
       await remote((target) => status(target, app, (l) => process.stdout.write(l + '\n')))(targetOf(o));
+    });
+
+  program
+    .command('logs')
+    .description("a node's recent log records, and with --follow each new one as it is logged (like wrangler tail)")
+    .option('--from <url>', "the node's admin URL (else VERGE_ADMIN_URL)")
+    .option('--token-file <file>', 'the admin token (else VERGE_ADMIN_TOKEN)')
+    .option('--app <name>', "only this app's records")
+    .option('--component <name>', "only this component's records")
+    .addOption(new Option('--level <level>', 'only records at this level or above').choices(RECORD_LEVELS))
+    .option('--request-id <id>', 'only the records of one request (its x-request-id)')
+    .option('--search <text>', 'only records whose message or a field holds this text (any case)')
+    .option('-n, --limit <n>', 'how many recent records to print first (default 100; 0 with --follow: new ones only)', wholeNumber)
+    .option('-f, --follow', 'keep printing new records until Ctrl-C')
+    .addOption(new Option('--format <format>', 'readable lines, or one JSON record a line').choices(LOG_FORMATS).default('pretty'))
+    .action(async (o: LogsCliOptions) => {
+      // `verge logs | head` closes the pipe early: that ends the command, it is not an error.
+      process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EPIPE') throw err;
+        process.exit(0);
+      });
+      const color = o.format === 'pretty' && process.stdout.isTTY === true && process.stdout.hasColors();
+      const print = (r: RecordJson) => process.stdout.write((o.format === 'json' ? JSON.stringify(r) : formatPretty(recordFromJson(r), { color })) + '\n');
+      const filter = { app: o.app, component: o.component, level: o.level, request_id: o.requestId, q: o.search };
+      await remote((target) =>
+        readLogs(target, { filter, limit: o.limit, follow: o.follow === true, onFollowing: () => say(`Following the log of ${target.url.origin} (Ctrl-C to stop)`), onDropped: (n) => say(`verge: the node dropped ${n} records: this reader fell behind`) }, print),
+      )(targetOf(o));
     });
 
   program

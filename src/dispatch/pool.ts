@@ -39,7 +39,8 @@ export interface PoolOptions {
   /** Warm workers kept loaded to replace killed ones. */
   spares: number;
   queueLimit: number;
-  onGuestLog?: (id: string, component: string, stream: 'stdout' | 'stderr' | 'guest' | 'host', level: LogLevelName, line: string) => void;
+  /** `version`: the app version's key, as the request carries it. */
+  onGuestLog?: (id: string, component: string, stream: 'stdout' | 'stderr' | 'guest' | 'host', level: LogLevelName, line: string, version: string) => void;
   onWorkerReplaced?: (reason: 'deadline' | 'crash') => void;
   onBreaker?: OnBreakerChange;
   /** Work a worker asks of the main thread (capabilities/host-calls.ts). */
@@ -309,7 +310,7 @@ export class WorkerPool {
     const job = slot.jobs[0];
     if (!job || job.request.id !== msg.id) return;
     if (msg.t === 'log') {
-      if (!job.done) this.options.onGuestLog?.(msg.id, job.request.component, msg.stream, msg.level, msg.line);
+      if (!job.done) this.options.onGuestLog?.(msg.id, job.request.component, msg.stream, msg.level, msg.line, job.request.version);
       return;
     }
     slot.jobs.shift();

@@ -313,6 +313,7 @@ function finish(
   if (!opts.logger.isLevelEnabled(failed ? 'warn' : 'info')) return;
   const line = {
     request_id: id,
+    ...(match ? { app: match.target.version.app.name } : {}),
     method: req.method,
     path: req.url,
     route,

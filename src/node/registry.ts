@@ -268,7 +268,7 @@ export class AppRegistry {
 
   /** `windowSeconds`: how far back its stats look (the deployment's auto-rollback window; default 60 s). */
   private newVersion(loaded: LoadedVersion, windowSeconds = 60): ServingVersion {
-    const key = `${loaded.app.name}@${loaded.id.slice(0, 12)}#${++this.installs}`;
+    const key = versionKey(loaded.app.name, loaded.id.slice(0, 12), ++this.installs);
     const version: ServingVersion = {
       key,
       id: loaded.id,
@@ -339,4 +339,17 @@ function routesOf(d: Deployment): AppRoutes<TableTarget> {
   // A version bound to no host answers every host, and so does the deployment.
   const anyHost = d.entries.some((e) => e.version.app.hosts.length === 0);
   return { app: d.app, hosts: anyHost ? [] : [...hosts.values()], routes: [...routes.values()] };
+}
+
+/** A version's key, unique per install: APP@SHORTID#N (an app name has no "@"). */
+function versionKey(app: string, shortId: string, install: number): string {
+  return `${app}@${shortId}#${install}`;
+}
+
+/** The app and short version id a key names, for log records made where only the key is known. */
+export function versionKeyParts(key: string): { app?: string; version?: string } {
+  const at = key.indexOf('@');
+  if (at === -1) return {};
+  const hash = key.indexOf('#', at);
+  return { app: key.slice(0, at), version: key.slice(at + 1, hash === -1 ? undefined : hash) };
 }

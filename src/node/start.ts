@@ -11,13 +11,14 @@ import { VergeError, isVergeError } from '../errors.js';
 import { WorkerPool } from '../dispatch/pool.js';
 import { createIngress, type AnsweredRequest } from '../ingress/server.js';
 import type { Listener } from '../ingress/listeners.js';
-import { createLogger, type LogLevel, type Logger } from '../telemetry/logging.js';
+import { createLogger, type LogFormat, type LogLevel, type Logger } from '../telemetry/logging.js';
+import { createLogRing, type LogRing } from '../telemetry/log-ring.js';
 import { createMetrics, type Metrics } from '../telemetry/metrics.js';
 import type { OnBreakerChange } from '../capabilities/kv/store-breakers.js';
 import { createAdminServer } from '../admin/server.js';
 import { loadVersion, type LoadedVersion } from '../loader/app-version.js';
 import { createCapabilityHost, DEFAULT_DATA_DIR } from '../capabilities/index.js';
-import { AppRegistry, type InstallResult } from './registry.js';
+import { AppRegistry, versionKeyParts, type InstallResult } from './registry.js';
 import path from 'node:path';
 import { promises as fs } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -42,6 +43,9 @@ export interface NodeOptions {
   workers?: number;
   queueLimit?: number;
   logLevel?: LogLevel;
+  /** JSON lines (default) or readable lines on stdout; `logColor` paints the readable ones. */
+  logFormat?: LogFormat;
+  logColor?: boolean;
   /** How long SIGTERM waits for in-flight requests. */
   drainMs?: number;
   /** SQLite stores live here (default .verge/data, relative to each manifest's folder). */
@@ -69,6 +73,8 @@ export interface RunningNode {
   sources: FileAppSource[];
   deploys: DeployService;
   logger: Logger;
+  /** The recent log records (GET /v1/logs). */
+  logs: LogRing;
   metrics: Metrics;
   /** Reads the source again and installs what it holds now; the serving version stays if anything fails. */
   reload(source: AppSource): Promise<InstallResult>;
@@ -185,7 +191,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       return loadVersion(draft);
     }),
   );
-  const { logger, flush } = createLogger(opts.logLevel ?? 'info');
+  const logs = createLogRing();
+  const { logger, flush } = createLogger(opts.logLevel ?? 'info', { format: opts.logFormat, color: opts.logColor, ring: logs });
   for (const v of firstVersions) logLoad(logger, v);
 
   let metrics: Metrics | undefined;
@@ -201,7 +208,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     size: opts.workers ?? defaultWorkers(),
     spares: 1,
     queueLimit: opts.queueLimit ?? DEFAULT_QUEUE_LIMIT,
-    onGuestLog: (id, component, stream, level, line) => logger[level]({ request_id: id, component, stream, line }, stream === 'host' ? 'host call' : 'guest'),
+    onGuestLog: (id, component, stream, level, line, versionKey) =>
+      logger[level]({ request_id: id, ...versionKeyParts(versionKey), component, stream, line }, stream === 'host' ? 'host call' : 'guest'),
     onBreaker,
     hostCall: capabilities.handle,
     onRequestEnd: capabilities.endRequest,
@@ -281,7 +289,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         stats: traffic.routes,
         pool: () => ({ workers: pool.workers, busy: pool.busy, queued: pool.queued, restarts: workerRestarts }),
       });
-      const api = createAdminApi({ service: deploys, auth, logger, override, node: () => ({ url, workers: pool.workers, apps: [...registry.deployments.keys()] }), routes: [dashboardApi] });
+      const api = createAdminApi({ service: deploys, auth, logger, override, logs, node: () => ({ url, workers: pool.workers, apps: [...registry.deployments.keys()] }), routes: [dashboardApi] });
       admin = createAdminServer({ metrics, auth, api, dashboard: createAssetHandler() }, adminTls?.context);
       adminUrl = await listen(admin, adminAt, '--admin', adminTls ? 'https' : 'http');
       if (!auth.required) logger.warn({ admin: adminUrl }, 'the admin API has no token: any process on this machine can deploy (set VERGE_ADMIN_TOKEN)');
@@ -332,5 +340,5 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
 
   for (const w of warnings) logger.warn({ admin: adminUrl }, w);
   logger.info({ apps: [...registry.apps.keys()], url, admin: adminUrl, workers: pool.workers }, 'serving');
-  return { url, adminUrl, registry, sources, deploys, logger, metrics: metrics!, reload, reloadTls, warnings, close };
+  return { url, adminUrl, registry, sources, deploys, logger, logs, metrics: metrics!, reload, reloadTls, warnings, close };
 }
