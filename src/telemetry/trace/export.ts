@@ -56,8 +56,9 @@ export function createResource(version: string): Resource {
 }
 
 export function createExporter(config: TraceConfig): SpanExporter {
-  // Headers, timeout, compression and certificates still come from the OTEL_EXPORTER_OTLP_* variables, read by the exporter.
-  const options = { url: config.url, timeoutMillis: config.batch.exportTimeoutMs };
+  // Headers, the per-request timeout (OTEL_EXPORTER_OTLP_TIMEOUT), compression and certificates
+  // come from the OTEL_EXPORTER_OTLP_* variables, read by the exporter; the queue bounds a whole export.
+  const options = { url: config.url };
   return config.protocol === 'http/json' ? new JsonExporter(options) : new ProtobufExporter(options);
 }
 
