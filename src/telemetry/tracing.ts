@@ -15,9 +15,10 @@ import type { Logger } from './logging.js';
 import type { SpanRecord, TraceContext } from '../dispatch/protocol.js';
 import { epochMs, newSpanId, newTraceId, parseTraceparent, type ParentContext } from './trace/context.js';
 import type { TraceConfig } from './trace/config.js';
-import type { DropReason } from './trace/export.js';
+import type { DropReason, SpanShape } from './trace/export.js';
 
 export { traceConfigFromEnv, type TraceConfig } from './trace/config.js';
+export type { SpanShape } from './trace/export.js';
 
 /** One inbound request's trace, from the ingress's begin to its end. */
 export interface RequestTrace {
@@ -47,6 +48,11 @@ export interface TracingOptions {
   logger: Logger;
   /** Spans that will never reach the collector, by why. */
   onDropped?: (count: number, reason: DropReason) => void;
+  /**
+   * Every sampled request's spans as they go to the export queue, server span first (for a
+   * dashboard's waterfall). Called on the request path: keep it cheap.
+   */
+  onTrace?: (requestId: string, spans: readonly SpanShape[]) => void;
 }
 
 /** A collector that stays down is reported this often, not once per failed export. */
@@ -100,9 +106,10 @@ export async function createTracing(config: TraceConfig | undefined, opts: Traci
     end(trace, server, workerSpans) {
       const { context } = trace;
       if (!context.sampled) return;
-      const shape = (s: Omit<Parameters<typeof sdk.readableSpan>[0], 'traceId'>) => sdk.readableSpan({ traceId: context.traceId, ...s }, resource, scope);
-      queue.add(
-        shape({
+      const traceId = context.traceId;
+      const shapes: SpanShape[] = [
+        {
+          traceId,
           id: context.serverSpanId,
           parent: trace.parent && { id: trace.parent.spanId, remote: true },
           name: server.name,
@@ -112,23 +119,14 @@ export async function createTracing(config: TraceConfig | undefined, opts: Traci
           attributes: server.attributes,
           error: server.error,
           events: undefined,
-        }),
-      );
+        },
+      ];
       for (const s of workerSpans ?? []) {
-        queue.add(
-          shape({
-            id: s.id,
-            parent: { id: s.parent, remote: false },
-            name: s.name,
-            kind: s.kind,
-            start: s.start,
-            end: s.end,
-            attributes: s.attributes,
-            error: s.error,
-            events: s.events,
-          }),
-        );
+        shapes.push({ traceId, id: s.id, parent: { id: s.parent, remote: false }, name: s.name, kind: s.kind, start: s.start, end: s.end, attributes: s.attributes, error: s.error, events: s.events });
       }
+      const requestId = server.attributes['verge.request_id'];
+      if (opts.onTrace && typeof requestId === 'string') opts.onTrace(requestId, shapes);
+      for (const s of shapes) queue.add(sdk.readableSpan(s, resource, scope));
     },
 
     shutdown: (ms) => queue.flush(ms),
