@@ -48,7 +48,7 @@ function randomHex(bytes: number): string {
     const hex = pool.toString('hex', offset, offset + bytes);
     offset += bytes;
     // An all-zero id is invalid; 2^-64 at worst, but cheap to rule out.
-    if (!/^0+$/.test(hex)) return hex;
+    if (hex !== ZERO_SPAN && hex !== ZERO_TRACE) return hex;
   }
 }
 
