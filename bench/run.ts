@@ -17,7 +17,9 @@
  *     under `jco serve --isolate-requests instance`, and examples/hello for scale.
  *  8. Signed modules (bench/lib/signing.ts): sign and verify a generated ~500 KB and ~13 MB module
  *     in-process through the node's trust policy, beside SHA-256 alone and WebAssembly.compile.
- *  9. A dated section prepended to bench/RESULTS.md.
+ *  9. Tracing (bench/lib/tracing.ts): the hello load with tracing off, on at 100 % and on at 1 %,
+ *     exporting to a local OTLP/HTTP sink.
+ * 10. A dated section prepended to bench/RESULTS.md.
  *
  * Knobs (environment): BENCH_SECONDS (10), BENCH_ROUNDS (3), BENCH_WARMUP_SECONDS (3),
  * BENCH_CONNECTIONS ("50,1"), BENCH_STARTUP_RUNS (7), BENCH_FIRST_RUNS (5), BENCH_BIG_KB (300),
@@ -27,7 +29,8 @@
  * BENCH_RESIZE_SECONDS (10), BENCH_RESIZE_ROUNDS (2), BENCH_RESIZE_CONNECTIONS ("1,2,8"), BENCH_RESIZE_FIRST_RUNS (3),
  * BENCH_COMPONENTS_SECONDS (5), BENCH_COMPONENTS_ROUNDS (2), BENCH_COMPONENTS_WARMUP (2), BENCH_COMPONENTS_CONNECTIONS ("1,16"),
  * BENCH_COMPONENTS_REUSE (100), BENCH_SIGNING_RUNS (21), BENCH_SIGNING_SIZES_KB ("500,13000"),
- * BENCH_ONLY (all): a comma-separated subset of load,startup,first,kv,outbound,resize,components,signing, e.g. BENCH_ONLY=kv,outbound
+ * BENCH_TRACING_SECONDS (10), BENCH_TRACING_ROUNDS (3), BENCH_TRACING_WARMUP (3 s), BENCH_TRACING_CONNECTIONS ("50,1"),
+ * BENCH_ONLY (all): a comma-separated subset of load,startup,first,kv,outbound,resize,components,signing,tracing, e.g. BENCH_ONLY=kv,outbound
  * (combine with BENCH_RESULTS=/tmp/x.md to keep partial runs out of bench/RESULTS.md).
  * Every server listens on 127.0.0.1 on a free port and is stopped by PID, even on failure.
  */
@@ -61,6 +64,7 @@ import { capabilityPhases, renderCapabilities, type CapResults } from './lib/cap
 import { renderResize, resizePhase, type ResizeResults } from './lib/resize.js';
 import { componentsPhase, renderComponents, type ComponentsResults } from './lib/components.js';
 import { renderSigning, signingPhase, type SigningResults } from './lib/signing.js';
+import { renderTracing, tracingPhase, type TracingResults } from './lib/tracing.js';
 
 // ---------------------------------------------------------------------------------------------
 // Configuration
@@ -104,7 +108,7 @@ const OUTBOUND_CALLS = intEnv('BENCH_OUTBOUND_CALLS', 20);
 const OUTBOUND_REQUESTS = intEnv('BENCH_OUTBOUND_REQUESTS', 25);
 const CAP_WARMUP = intEnv('BENCH_CAP_WARMUP', 5);
 
-const PARTS = ['load', 'startup', 'first', 'kv', 'outbound', 'resize', 'components', 'signing'] as const;
+const PARTS = ['load', 'startup', 'first', 'kv', 'outbound', 'resize', 'components', 'signing', 'tracing'] as const;
 type Part = (typeof PARTS)[number];
 const ONLY: ReadonlySet<Part> = (() => {
   const raw = (process.env.BENCH_ONLY ?? '').trim();
@@ -236,7 +240,7 @@ async function prepare(): Promise<Prepared> {
   }
   if (!existsSync(path.join(HELLO_DIR, 'verge.toml'))) throw new Error(`missing ${HELLO_DIR}/verge.toml`);
   mkdirSync(WORK, { recursive: true });
-  if (!(runs('load') || runs('startup') || runs('first'))) return { helloBytes: NaN, helloSha: 'n/a', bigManifest: '', bigBytes: NaN, bigFunctions: 0 };
+  if (!(runs('load') || runs('startup') || runs('first') || runs('tracing'))) return { helloBytes: NaN, helloSha: 'n/a', bigManifest: '', bigBytes: NaN, bigFunctions: 0 };
   log('building examples/hello (verge build examples/hello)');
   run(process.execPath, [VERGE_BIN, 'build', 'examples/hello'], 'verge build examples/hello');
   const hello = readFileSync(HELLO_WASM);
@@ -513,6 +517,7 @@ interface Results {
   resize?: ResizeResults;
   components?: ComponentsResults;
   signing?: SigningResults;
+  tracing?: TracingResults;
 }
 
 function render(m: Machine, prep: Prepared, res: Results): string {
@@ -533,6 +538,7 @@ function render(m: Machine, prep: Prepared, res: Results): string {
   if (res.resize) out.push(renderResize(res.resize, VERGE_WORKERS));
   if (res.components) out.push(renderComponents(res.components));
   if (res.signing) out.push(renderSigning(res.signing));
+  if (res.tracing) out.push(renderTracing(res.tracing));
   if (notes.length > 0) {
     out.push('### Notes');
     out.push('');
@@ -746,6 +752,10 @@ async function main(): Promise<void> {
   }
 
   if (runs('signing')) res.signing = await signingPhase({ work: WORK, log });
+
+  if (runs('tracing')) {
+    res.tracing = await tracingPhase({ root: ROOT, work: WORK, vergeBin: VERGE_BIN, vergeWorkerArgs: VERGE_WORKER_ARGS, vergeWorkers: VERGE_WORKERS, log, notes, track });
+  }
 
   const section = render(m, prep, res);
   prependSection(RESULTS, section);

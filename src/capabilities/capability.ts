@@ -15,7 +15,7 @@ import type { KvStore } from '../backends/store.js';
 
 /** The AppConfig and ComponentConfig fields the capabilities own. */
 export type CapabilityAppFields = Pick<AppConfig, 'keyValueStores' | 'variables'>;
-export type CapabilityComponentFields = Pick<ComponentConfig, 'keyValueStores' | 'allowedOutboundHosts' | 'outboundPolicy' | 'variables'>;
+export type CapabilityComponentFields = Pick<ComponentConfig, 'keyValueStores' | 'allowedOutboundHosts' | 'outboundPolicy' | 'tracePropagation' | 'variables'>;
 
 export interface CapabilityManifest {
   /** App-level tables (`[key_value_stores.x]`, `[variables]`); problems go to `problems`. */

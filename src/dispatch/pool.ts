@@ -19,7 +19,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { VergeError } from '../errors.js';
-import type { FromWorker, GuestRequest, GuestResponse, HostCall, HostReply, ModuleSpec, ToWorker } from './protocol.js';
+import type { FromWorker, GuestRequest, GuestResponse, HostCall, HostReply, ModuleSpec, SpanRecord, ToWorker } from './protocol.js';
 import { createBridgeEnds, serveHostCalls } from './host-bridge.js';
 import type { LogLevelName } from '../capabilities/logging/levels.js';
 import type { OnBreakerChange } from '../capabilities/kv/store-breakers.js';
@@ -49,7 +49,8 @@ export interface PoolOptions {
   onRequestEnd?: (id: string) => void;
 }
 
-export type Outcome = { ok: true; response: GuestResponse } | { ok: false; error: VergeError };
+/** spans: what the worker recorded for a sampled request (absent when it sent none, as when it was killed). */
+export type Outcome = { ok: true; response: GuestResponse; spans?: SpanRecord[] | undefined } | { ok: false; error: VergeError; spans?: SpanRecord[] | undefined };
 
 interface Job {
   request: GuestRequest;
@@ -315,8 +316,8 @@ export class WorkerPool {
     }
     slot.jobs.shift();
     slot.settling = msg.settling === true;
-    if (msg.t === 'done') this.finish(job, { ok: true, response: msg.response });
-    else this.finish(job, { ok: false, error: new VergeError(msg.code, msg.message) });
+    if (msg.t === 'done') this.finish(job, { ok: true, response: msg.response, spans: msg.spans });
+    else this.finish(job, { ok: false, error: new VergeError(msg.code, msg.message), spans: msg.spans });
     // The worker went straight on to the next one posted.
     const next = slot.jobs[0];
     if (next) {

@@ -51,7 +51,42 @@ export interface ComponentGrants {
    * False without allowed outbound hosts (the main thread checks each URL); otherwise the largest
    * request body the guest may send.
    */
-  outbound: false | { maxRequestBodyBytes: number };
+  outbound: false | { maxRequestBodyBytes: number; /** Send `traceparent` on its outbound requests (`trace_propagation`, default true). */ propagateTrace: boolean };
+}
+
+/**
+ * A request's W3C trace context, present when tracing is on (telemetry/tracing.ts). Ids are
+ * lower-case hex: a trace id of 32 digits, span ids of 16.
+ */
+export interface TraceContext {
+  traceId: string;
+  /** The server span, made on the main thread: queue wait and instantiation hang under it. */
+  serverSpanId: string;
+  /**
+   * The guest's execution span, where host calls hang; the parent a guest and its outbound calls
+   * see. When the request is not sampled, the inbound parent (or a fresh id) that is passed on.
+   */
+  spanId: string;
+  /** Recorded and exported: the worker makes spans only then. */
+  sampled: boolean;
+  /** The inbound `tracestate`, passed on unchanged. */
+  tracestate: string | undefined;
+  /** Epoch milliseconds when the ingress handed the request to the pool: its queue wait starts there. */
+  admittedAt: number;
+}
+
+/** One finished span made in a worker, sent back with the request's answer. Times are epoch milliseconds. */
+export interface SpanRecord {
+  id: string;
+  parent: string;
+  name: string;
+  kind: 'internal' | 'client';
+  start: number;
+  end: number;
+  attributes: Record<string, string | number | boolean>;
+  /** Set when the span failed: the reason, never a value the guest handled. */
+  error?: string;
+  events?: Array<{ name: string; time: number; attributes: Record<string, string | number | boolean> }>;
 }
 
 /** What a guest needs to know about its request; the worker turns it into a CGI environment. */
@@ -76,6 +111,8 @@ export interface GuestRequest {
   pathInfo: string;
   params: Array<[string, string]>;
   body: Uint8Array;
+  /** Absent when tracing is off. */
+  trace?: TraceContext | undefined;
 }
 
 export type ToWorker =
@@ -100,8 +137,8 @@ export type FromWorker =
   | { t: 'loaded'; version: string }
   | { t: 'load-failed'; version: string; message: string }
   /** settling: the worker has work left from this request (a component's next instance) and says 'settled' when done. */
-  | { t: 'done'; id: string; response: GuestResponse; settling?: true }
-  | { t: 'fail'; id: string; code: ErrorCode; message: string; settling?: true }
+  | { t: 'done'; id: string; response: GuestResponse; settling?: true; spans?: SpanRecord[] }
+  | { t: 'fail'; id: string; code: ErrorCode; message: string; settling?: true; spans?: SpanRecord[] }
   | { t: 'settled' }
   | { t: 'log'; id: string; stream: 'stdout' | 'stderr' | 'guest' | 'host'; level: LogLevelName; line: string }
   | { t: 'breaker'; store: string; side: 'read' | 'write'; state: 'closed' | 'open' | 'half-open'; reason: string | undefined };
@@ -127,10 +164,15 @@ export interface OutboundResponseSpec {
   status: number;
   headers: Array<[string, string]>;
   body: Uint8Array;
+  /** Redirects followed to get it. */
+  redirects?: number;
 }
 
 /** What a capability asks the main thread for; the scope adds who is asking. */
-export type HostCallBody = { op: 'kv'; store: string; kv: KvOp } | { op: 'http'; request: OutboundRequestSpec };
+export type HostCallBody =
+  | { op: 'kv'; store: string; kv: KvOp }
+  /** traceparent: sent on every hop unless the guest set its own (absent when propagation is off). */
+  | { op: 'http'; request: OutboundRequestSpec; traceparent?: string | undefined };
 
 /** Who is asking: the request, its app version (the state that answers) and its component. */
 export type HostCallRequest = HostCallBody & { requestId: string; version: string; component: string };

@@ -14,7 +14,9 @@ import type { ComponentConfig } from '../manifest/config.js';
 import type { Logger } from '../telemetry/logging.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { WorkerPool } from '../dispatch/pool.js';
-import type { GuestRequest } from '../dispatch/protocol.js';
+import type { GuestRequest, SpanRecord, TraceContext } from '../dispatch/protocol.js';
+import type { RequestTrace, ServerSpan, Tracing } from '../telemetry/tracing.js';
+import { epochMs, formatTraceparent } from '../telemetry/trace/context.js';
 import { readBody, type BodyOptions } from './body.js';
 import { parseRequestTarget } from './request-path.js';
 import type { RouteMatch } from './router.js';
@@ -47,6 +49,8 @@ export interface IngressOptions {
   draining: () => boolean;
   /** Serve TLS, HTTP/2 and HTTP/1.1 offered by ALPN, with this certificate and key; plain HTTP/1.1 without. */
   tls?: SecureContextOptions | undefined;
+  /** Absent when tracing is off. */
+  tracing?: Tracing | undefined;
   /** Told of every answered request, after its access-log line (the dashboard's recent requests and per-route stats). */
   onAnswered?: ((request: AnsweredRequest) => void) | undefined;
 }
@@ -118,6 +122,8 @@ async function handle(opts: IngressOptions, ex: Exchange): Promise<void> {
   let route = '-';
   let match: BoundRoute | undefined;
   let answered: number | undefined;
+  const trace = opts.tracing?.begin(req.headers.traceparent, req.headers.tracestate);
+  let workerSpans: SpanRecord[] | undefined;
   try {
     if (opts.draining()) throw new VergeError('SHUTTING_DOWN', 'the node is shutting down');
     const { path, query, authority: absolute } = parseRequestTarget(req.url ?? '/');
@@ -126,7 +132,8 @@ async function handle(opts: IngressOptions, ex: Exchange): Promise<void> {
     // RFC 9112 §3.2.2: an absolute-form target's authority replaces any Host header; HTTP/2 sends
     // its Host as :authority (RFC 9113 §8.3.1). Router and guest see the one host either way.
     const authority = absolute ?? (ex.http2 ? ex.req.headers[':authority'] : undefined);
-    const rawHeaders = authority === undefined && !ex.http2 ? req.rawHeaders : guestHeaders(req.rawHeaders, authority);
+    let rawHeaders = authority === undefined && !ex.http2 ? req.rawHeaders : guestHeaders(req.rawHeaders, authority);
+    if (trace) rawHeaders = withTraceHeaders(rawHeaders, trace.context);
     const host = authority ?? req.headers.host;
     try {
       match = opts.bind(hostOf(host), path, factsOf(req));
@@ -156,7 +163,12 @@ async function handle(opts: IngressOptions, ex: Exchange): Promise<void> {
       params: match.params,
       body,
     };
+    if (trace) {
+      trace.context.admittedAt = epochMs();
+      request.trace = trace.context;
+    }
     const outcome = await opts.pool.run(request, component.limits.timeoutMs);
+    workerSpans = outcome.spans;
     if (!outcome.ok) throw outcome.error;
     const { status, headers, body: out } = outcome.response;
     // node:http would write a 1xx as the final answer and HTTP/2 refuses it: a guest's bad response either way.
@@ -166,15 +178,32 @@ async function handle(opts: IngressOptions, ex: Exchange): Promise<void> {
     headers.push('x-request-id', id, ...match.headers);
     respond(ex, status, headers, out);
     answered = status;
-    finish(opts, req, id, route, component, status, started, arrived, match);
+    finish(opts, req, id, route, component, status, started, arrived, match, trace, workerSpans);
   } catch (err) {
     const error = isVergeError(err) ? err : new VergeError('INTERNAL', 'internal error', { cause: err });
     sendError(ex, error, id, match?.headers);
     answered = error.status;
-    finish(opts, req, id, route, component, error.status, started, arrived, match, error);
+    finish(opts, req, id, route, component, error.status, started, arrived, match, trace, workerSpans, error);
   } finally {
     match?.release(answered, Number(process.hrtime.bigint() - started) / 1e6);
   }
+}
+
+/**
+ * The guest sees the trace context it runs in: `traceparent` names its execution span (a WAGI
+ * guest reads it as HTTP_TRACEPARENT), so what it sends on by itself continues the trace.
+ */
+function withTraceHeaders(rawHeaders: string[], trace: TraceContext): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    const lower = name.toLowerCase();
+    if (lower === 'traceparent' || lower === 'tracestate') continue;
+    out.push(name, rawHeaders[i + 1]!);
+  }
+  out.push('traceparent', formatTraceparent(trace.traceId, trace.spanId, trace.sampled));
+  if (trace.tracestate !== undefined) out.push('tracestate', trace.tracestate);
+  return out;
 }
 
 function factsOf(req: Exchange['req']): BindFacts {
@@ -288,11 +317,14 @@ function finish(
   started: bigint,
   arrived: number,
   match: BoundRoute | undefined,
+  trace: RequestTrace | undefined,
+  workerSpans: SpanRecord[] | undefined,
   error?: VergeError,
 ): void {
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const name = component?.name ?? '-';
   const version = match?.target.version.shortId;
+  if (trace) opts.tracing!.end(trace, serverSpan(opts, req, id, route, match, status, error), workerSpans);
   opts.metrics.observeRequest(name, status, component ? seconds : undefined, version);
   if (error?.code === 'DEADLINE_EXCEEDED') opts.metrics.deadlineKills.inc({ component: name });
   if (error && GUEST_FAILURES.has(error.code)) opts.metrics.traps.inc({ component: name, code: error.code });
@@ -319,10 +351,41 @@ function finish(
     route,
     component: name,
     ...(version ? { version } : {}),
+    ...(trace ? { trace_id: trace.context.traceId } : {}),
     status,
     duration_ms: Math.round(seconds * 1e6) / 1e3,
     ...(error ? { error: error.code, reason: error.message } : {}),
   };
   if (failed) opts.logger.warn(line, 'request failed');
   else opts.logger.info(line, 'request');
+}
+
+/** The server span: HTTP semantic-convention attributes and Verge's own (app, component, version, request id). */
+function serverSpan(opts: IngressOptions, req: Exchange['req'], id: string, route: string, match: BoundRoute | undefined, status: number, error: VergeError | undefined): ServerSpan {
+  const method = req.method ?? 'GET';
+  const url = req.url ?? '/';
+  const query = url.indexOf('?');
+  const attributes: ServerSpan['attributes'] = {
+    'http.request.method': method,
+    // The path without its query, which may carry a secret.
+    'url.path': query === -1 ? url : url.slice(0, query),
+    'url.scheme': opts.tls ? 'https' : 'http',
+    'network.protocol.version': req.httpVersion,
+    'http.response.status_code': status,
+    'verge.request_id': id,
+  };
+  const host = hostName(req.headers.host ?? (req.headers[':authority'] as string | undefined));
+  if (host) attributes['server.address'] = host;
+  if (req.socket.localPort) attributes['server.port'] = req.socket.localPort;
+  if (req.socket.remoteAddress) attributes['client.address'] = req.socket.remoteAddress;
+  const agent = req.headers['user-agent'];
+  if (agent) attributes['user_agent.original'] = agent;
+  if (match) {
+    attributes['http.route'] = route;
+    attributes['verge.app'] = match.target.version.app.name;
+    attributes['verge.component'] = match.target.component.name;
+    attributes['verge.version'] = match.target.version.shortId;
+  }
+  if (error) attributes['error.type'] = error.code;
+  return { name: match ? `${method} ${route}` : method, attributes, error: error && error.status >= 500 ? error.code : undefined };
 }

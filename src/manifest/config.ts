@@ -50,6 +50,8 @@ export interface ComponentConfig {
   allowedOutboundHosts: readonly string[];
   /** The same list, parsed once at load; undefined when it is empty (default-deny). */
   outboundPolicy: OutboundPolicy | undefined;
+  /** `trace_propagation` (default true): outbound requests carry the request's `traceparent` when tracing is on. */
+  tracePropagation: boolean;
   variables: readonly string[];
   /**
    * Components only: how many requests one instance serves before it is dropped (1 = a fresh

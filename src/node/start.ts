@@ -14,6 +14,7 @@ import type { Listener } from '../ingress/listeners.js';
 import { createLogger, type LogFormat, type LogLevel, type Logger } from '../telemetry/logging.js';
 import { createLogRing, type LogRing } from '../telemetry/log-ring.js';
 import { createMetrics, type Metrics } from '../telemetry/metrics.js';
+import { createTracing, traceConfigFromEnv, type Tracing } from '../telemetry/tracing.js';
 import type { OnBreakerChange } from '../capabilities/kv/store-breakers.js';
 import { createAdminServer } from '../admin/server.js';
 import { loadVersion, type LoadedVersion } from '../loader/app-version.js';
@@ -92,6 +93,8 @@ export interface RunningNode {
 export const DEFAULT_LISTEN = '127.0.0.1:3000';
 export const DEFAULT_QUEUE_LIMIT = 1024;
 export const DEFAULT_DRAIN_MS = 10_000;
+/** How long a stopping node keeps exporting the spans still queued. */
+export const TRACE_FLUSH_MS = 2_000;
 
 export function defaultWorkers(): number {
   return Math.max(1, os.availableParallelism());
@@ -180,6 +183,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const publicTls = opts.tls && loadTls(opts.tls, PUBLIC_TLS_FLAGS);
   const adminTls = opts.adminTls && loadTls(opts.adminTls, ADMIN_TLS_FLAGS);
   const env = opts.env ?? process.env;
+  // A bad OTEL_* value fails the start before any app is compiled, like a bad flag.
+  const traceConfig = traceConfigFromEnv(env);
   const auth = adminAt ? createAdminAuth(readAdminToken({ env, tokenFile: opts.adminTokenFile }), adminAt.host) : undefined;
   const verifier = createDraftVerifier(opts.trust ?? {});
   const sources = opts.apps.map((a) => fileSource(a));
@@ -197,6 +202,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
 
   let metrics: Metrics | undefined;
   let workerRestarts = 0;
+  const tracing: Tracing | undefined = await createTracing(traceConfig, { logger, onDropped: (count, reason) => metrics?.spansDropped.inc({ reason }, count) });
   const onBreaker: OnBreakerChange = (store, side, state, reason) => {
     metrics?.breakerTransitions.inc({ store, side, state });
     const line = { store, side, state, reason };
@@ -252,6 +258,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       ingress?.stopAccepting();
       admin?.close();
       await pool.close(opts.drainMs ?? DEFAULT_DRAIN_MS);
+      // The last requests' spans go out, within a bound: a collector that is down cannot hold the exit.
+      await tracing?.shutdown(TRACE_FLUSH_MS);
       await capabilities.close();
       ingress?.closeAllConnections();
       admin?.closeAllConnections();
@@ -276,7 +284,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       traffic.recent.add(r);
       traffic.routes.record(r);
     });
-    ingress = createIngress({ bind: (host, p, facts) => registry.bind(host, p, facts), pool, logger, metrics, draining: () => draining, tls: publicTls?.context, onAnswered });
+    ingress = createIngress({ bind: (host, p, facts) => registry.bind(host, p, facts), pool, logger, metrics, draining: () => draining, tls: publicTls?.context, onAnswered, tracing });
     url = await listen(ingress.server, listenAt, '--listen', publicTls ? 'https' : 'http');
     if (opts.tls && publicTls) {
       tlsListeners.push({ name: 'public', files: opts.tls, flags: PUBLIC_TLS_FLAGS, server: ingress.server as tls.Server });

@@ -1,6 +1,6 @@
 /** How a worker answers the pool: a response (transferred when large) or a failure with its code. */
 import { isVergeError, type ErrorCode } from '../errors.js';
-import type { FromWorker, GuestResponse } from '../dispatch/protocol.js';
+import type { FromWorker, GuestResponse, SpanRecord } from '../dispatch/protocol.js';
 import { ProcExit } from './wagi/wasi-p1.js';
 import { ComponentExit } from './component/imports.js';
 
@@ -26,8 +26,11 @@ export function classify(err: unknown): Failure {
   return { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) };
 }
 
-export function postResponse(post: Post, id: string, response: GuestResponse, settling = false): void {
+/** spans: the request's, when it is sampled (they travel with the answer, not apart). */
+export function postResponse(post: Post, id: string, response: GuestResponse, settling = false, spans?: SpanRecord[]): void {
   const body = response.body;
   const transfer = body.length >= TRANSFER_MIN_BYTES && body.byteOffset === 0 && body.byteLength === body.buffer.byteLength ? [body.buffer as ArrayBuffer] : undefined;
-  post(settling ? { t: 'done', id, response, settling } : { t: 'done', id, response }, transfer);
+  const msg: Extract<FromWorker, { t: 'done' }> = settling ? { t: 'done', id, response, settling } : { t: 'done', id, response };
+  if (spans) msg.spans = spans;
+  post(msg, transfer);
 }

@@ -7,6 +7,7 @@ import { GUEST_LOG_LIMITS } from '../capabilities/logging/levels.js';
 import { Status } from '../capabilities/abi.js';
 import { createVergeImports } from '../capabilities/guest-imports.js';
 import { KV_LIMITS } from '../capabilities/kv/limits.js';
+import { variablesAccess } from '../capabilities/variables/access.js';
 
 const grants = (variable: string): ComponentGrants => ({ kvStores: [], variables: [{ name: variable, value: 'v', secret: false }], outbound: false });
 
@@ -91,6 +92,39 @@ describe('guest scope: kv_open handles', () => {
   test('the next request starts with no handles open', () => {
     begin();
     assert.equal(kvOpen(0, name.length), 0);
+    s.end();
+  });
+});
+
+describe('guest scope: spans of a sampled request', () => {
+  const trace = (sampled: boolean) => ({ traceId: '4bf92f3577b34da6a3ce929d0e0e4736', serverSpanId: '1111111111111111', spanId: '2222222222222222', sampled, tracestate: undefined, admittedAt: Date.now() - 5 });
+
+  test('each host call is a span under the execution span with its outcome, a guest log record an event, and a variable span names no value', () => {
+    const { s } = scope();
+    const frame = s.begin({ id: 'r', version: 'v1', component: 'a', grants: grants('greeting'), trace: trace(true) });
+    frame.spans!.queued();
+    frame.spans!.startGuest();
+    const variables = variablesAccess(s);
+    assert.equal(variables.get('greeting'), 'v');
+    assert.throws(() => variables.get('other'), /not granted/);
+    s.log('info', 'hello');
+    const records = frame.spans!.finish();
+    s.end();
+    const [queued, execute, granted, denied] = records;
+    assert.equal(queued!.parent, '1111111111111111');
+    assert.equal(execute!.id, '2222222222222222', 'the id the guest was given');
+    assert.deepEqual([granted!.parent, granted!.attributes, granted!.error], ['2222222222222222', { 'verge.variable.name': 'greeting', 'verge.outcome': 'OK' }, undefined]);
+    assert.deepEqual([denied!.attributes['verge.outcome'], denied!.error], ['ACCESS_DENIED', 'ACCESS_DENIED']);
+    assert.ok(!JSON.stringify(records).includes('"v"'), 'no value in any span');
+    assert.deepEqual(execute!.events?.map((e) => e.attributes['log.message']), ['hello']);
+    assert.ok(records.every((r) => r.end >= r.start && r.end > 0));
+  });
+
+  test('an unsampled request records no span', () => {
+    const { s } = scope();
+    const frame = s.begin({ id: 'r', version: 'v1', component: 'a', grants: grants('greeting'), trace: trace(false) });
+    variablesAccess(s).get('greeting');
+    assert.equal(frame.spans, undefined);
     s.end();
   });
 });

@@ -10,7 +10,8 @@ import { HostCallError, Status, type StatusName } from '../capabilities/abi.js';
 import { GuestMemory } from './guest-memory.js';
 import type { HostBridge } from '../dispatch/host-bridge.js';
 import { GUEST_LOG_LIMITS, type LogLevelName } from '../capabilities/logging/levels.js';
-import type { ComponentGrants, FromWorker, HostCallBody } from '../dispatch/protocol.js';
+import type { ComponentGrants, FromWorker, HostCallBody, SpanRecord, TraceContext } from '../dispatch/protocol.js';
+import { RequestSpans, type Attributes } from '../telemetry/trace/request-spans.js';
 
 /** How loud a refused host call is: denials and failing backends matter to operators; NOT_FOUND and CONFLICT are normal flow. */
 const LOG_LEVEL_FOR: Record<StatusName, LogLevelName> = {
@@ -36,6 +37,8 @@ export interface FrameInit {
   deadlineAt?: number | undefined;
   /** The largest response body the guest may write. */
   maxResponseBytes?: number | undefined;
+  /** The request's trace context, when tracing is on. */
+  trace?: TraceContext | undefined;
 }
 
 export class Frame {
@@ -45,6 +48,9 @@ export class Frame {
   readonly grants: ComponentGrants;
   readonly deadlineAt: number | undefined;
   readonly maxResponseBytes: number | undefined;
+  readonly trace: TraceContext | undefined;
+  /** The request's spans, when it is sampled. */
+  readonly spans: RequestSpans | undefined;
   logRecords = 0;
   logTruncated = false;
   /** False once the request ended. */
@@ -58,6 +64,8 @@ export class Frame {
     this.grants = init.grants;
     this.deadlineAt = init.deadlineAt;
     this.maxResponseBytes = init.maxResponseBytes;
+    this.trace = init.trace;
+    this.spans = init.trace?.sampled ? new RequestSpans(init.trace) : undefined;
   }
 
   /** This request's state for one capability (its handles), made on first use. */
@@ -123,6 +131,30 @@ export class GuestScope {
   }
 
   /**
+   * Runs a host call in a span under the guest's execution span when the request is sampled:
+   * `outcome` names how it went (its result, or the HostCallError status it threw).
+   */
+  traced<T>(name: string, attributes: () => Attributes, fn: (span: SpanRecord | undefined) => T, outcome?: (result: T, span: SpanRecord) => void, kind: SpanRecord['kind'] = 'internal'): T {
+    const spans = this.frames[this.frames.length - 1]?.spans;
+    if (!spans) return fn(undefined);
+    const span = spans.start(name, attributes(), kind);
+    let result: T;
+    try {
+      result = fn(span);
+    } catch (err) {
+      if (err instanceof HostCallError) span.attributes['verge.outcome'] = err.status;
+      // NOT_FOUND and CONFLICT are answers, not failures (as for the log).
+      const normal = err instanceof HostCallError && LOG_LEVEL_FOR[err.status] === 'debug';
+      spans.end(span, normal ? undefined : err instanceof HostCallError ? err.status : err instanceof Error ? err.name : 'error');
+      throw err;
+    }
+    span.attributes['verge.outcome'] = 'OK';
+    outcome?.(result, span);
+    spans.end(span);
+    return result;
+  }
+
+  /**
    * Runs a binding: a HostCallError becomes its status code for the guest (and a log record);
    * a guest memory fault or anything unexpected propagates and fails the request.
    */
@@ -155,6 +187,7 @@ export class GuestScope {
     }
     frame.logRecords++;
     const text = line.length > GUEST_LOG_LIMITS.maxRecordBytes ? line.slice(0, GUEST_LOG_LIMITS.maxRecordBytes) + '…' : line;
+    frame.spans?.log(level, stream, text);
     this.post({ t: 'log', id: frame.id, stream, level, line: text });
   }
 }

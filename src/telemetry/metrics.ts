@@ -10,6 +10,7 @@ export interface Metrics {
   traps: Counter<'component' | 'code'>;
   breakerTransitions: Counter<'store' | 'side' | 'state'>;
   autoRollbacks: Counter<'app'>;
+  spansDropped: Counter<'reason'>;
   /** The per-request update, on the hot path: label children are looked up once and cached. */
   observeRequest(component: string, status: number, seconds: number | undefined, version?: string): void;
 }
@@ -60,6 +61,12 @@ export function createMetrics(gauges: { queued: () => number; busy: () => number
     labelNames: ['app'] as const,
     registers: [registry],
   });
+  const spansDropped = new Counter({
+    name: 'verge_trace_spans_dropped_total',
+    help: 'Spans that will never reach the OTLP collector, by reason (queue_full: the export queue was full; export_failed: the collector refused, failed or timed out).',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
   new Gauge({ name: 'verge_queue_depth', help: 'Requests admitted and waiting for a worker.', registers: [registry], collect() { this.set(gauges.queued()); } });
   new Gauge({ name: 'verge_requests_in_flight', help: 'Requests admitted and not yet answered.', registers: [registry], collect() { this.set(gauges.busy()); } });
   new Gauge({ name: 'verge_workers', help: 'Workers serving requests (spares not counted).', registers: [registry], collect() { this.set(gauges.workers()); } });
@@ -83,5 +90,5 @@ export function createMetrics(gauges: { queued: () => number; busy: () => number
     if (!histogram) durationChildren.set(component, (histogram = duration.labels(component)));
     histogram.observe(seconds);
   };
-  return { registry, requests, duration, workerRestarts, deadlineKills, traps, breakerTransitions, autoRollbacks, observeRequest };
+  return { registry, requests, duration, workerRestarts, deadlineKills, traps, breakerTransitions, autoRollbacks, spansDropped, observeRequest };
 }

@@ -18,6 +18,11 @@ function guest(body: string, segments: string[]): Promise<Uint8Array> {
       (call $write (i32.const 340) (i32.const ${failLen}))
       (i32.store8 (i32.const 90) (i32.sub (i32.const 48) (local.get $code)))
       (call $write (i32.const 90) (i32.const 1)))
+    ;; the three decimal digits of an HTTP status, at 80..82
+    (func $status3 (param $s i32)
+      (i32.store8 (i32.const 80) (i32.add (i32.const 48) (i32.div_u (local.get $s) (i32.const 100))))
+      (i32.store8 (i32.const 81) (i32.add (i32.const 48) (i32.rem_u (i32.div_u (local.get $s) (i32.const 10)) (i32.const 10))))
+      (i32.store8 (i32.const 82) (i32.add (i32.const 48) (i32.rem_u (local.get $s) (i32.const 10)))))
     ;; decimal digits of an unsigned i64, ending at 4200; returns where they start
     (func $itoa (param $v i64) (result i32) (local $p i32)
       (local.set $p (i32.const 4200))
@@ -77,28 +82,60 @@ export function logger(message: string, times: number): Promise<Uint8Array> {
   );
 }
 
+/**
+ * WAT that reads the URL from the variable named at `nameAt` (into 4096), GETs it ("GET" at
+ * `getAt`), and leaves the response handle in $h and its status in $status ($n, $h, $status are
+ * the caller's locals).
+ */
+function getFromVariable(nameAt: number, nameLen: number, getAt: number): string {
+  return `(local.set $n (call $variable_get (i32.const ${nameAt}) (i32.const ${nameLen}) (i32.const 4096) (i32.const 2048)))
+      (if (i32.lt_s (local.get $n) (i32.const 0)) (then (call $fail (local.get $n)) (return)))
+      (local.set $h (call $http_send (i32.const ${getAt}) (i32.const 3) (i32.const 4096) (local.get $n)
+        (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0)))
+      (if (i32.lt_s (local.get $h) (i32.const 0)) (then (call $fail (local.get $h)) (return)))
+      (local.set $status (call $http_response_status (local.get $h)))`;
+}
+
 /** GETs the URL held in variable `urlVariable` and answers "STATUS BODY". */
 export function fetcher(urlVariable: string): Promise<Uint8Array> {
   const [nameSeg, nameLen] = at(100, urlVariable);
   const [getSeg] = at(200, 'GET');
   return guest(
     `(func (export "_start") (local $n i32) (local $h i32) (local $status i32) (local $b i32)
-      (local.set $n (call $variable_get (i32.const 100) (i32.const ${nameLen}) (i32.const 4096) (i32.const 2048)))
-      (if (i32.lt_s (local.get $n) (i32.const 0)) (then (call $fail (local.get $n)) (return)))
-      (local.set $h (call $http_send (i32.const 200) (i32.const 3) (i32.const 4096) (local.get $n)
-        (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0)))
-      (if (i32.lt_s (local.get $h) (i32.const 0)) (then (call $fail (local.get $h)) (return)))
-      (local.set $status (call $http_response_status (local.get $h)))
+      ${getFromVariable(100, nameLen, 200)}
       (local.set $b (call $http_response_body (local.get $h) (i32.const 8192) (i32.const 65536)))
       (if (i32.lt_s (local.get $b) (i32.const 0)) (then (call $fail (local.get $b)) (return)))
       (call $ok)
-      ;; three decimal digits of the status, a space, then the body
-      (i32.store8 (i32.const 80) (i32.add (i32.const 48) (i32.div_u (local.get $status) (i32.const 100))))
-      (i32.store8 (i32.const 81) (i32.add (i32.const 48) (i32.rem_u (i32.div_u (local.get $status) (i32.const 10)) (i32.const 10))))
-      (i32.store8 (i32.const 82) (i32.add (i32.const 48) (i32.rem_u (local.get $status) (i32.const 10))))
+      ;; the status, a space, then the body
+      (call $status3 (local.get $status))
       (i32.store8 (i32.const 83) (i32.const 32))
       (call $write (i32.const 80) (i32.const 4))
       (call $write (i32.const 8192) (local.get $b)))`,
     [nameSeg, getSeg],
+  );
+}
+
+/**
+ * One request that uses every traced host call: increments `hits` in `store`, logs `message`,
+ * then GETs the URL held in variable `urlVariable` and answers "STATUS" (three digits).
+ */
+export function kvLogFetch(store: string, urlVariable: string, message: string): Promise<Uint8Array> {
+  const [storeSeg, storeLen] = at(100, store);
+  const [keySeg, keyLen] = at(150, 'hits');
+  const [nameSeg, nameLen] = at(200, urlVariable);
+  const [getSeg] = at(250, 'GET');
+  const [msgSeg, msgLen] = at(1000, message);
+  return guest(
+    `(func (export "_start") (local $h i32) (local $r i32) (local $n i32) (local $status i32)
+      (local.set $h (call $kv_open (i32.const 100) (i32.const ${storeLen})))
+      (if (i32.lt_s (local.get $h) (i32.const 0)) (then (call $fail (local.get $h)) (return)))
+      (local.set $r (call $kv_increment (local.get $h) (i32.const 150) (i32.const ${keyLen}) (i64.const 1) (i32.const 64)))
+      (if (i32.lt_s (local.get $r) (i32.const 0)) (then (call $fail (local.get $r)) (return)))
+      (drop (call $log (i32.const 2) (i32.const 1000) (i32.const ${msgLen})))
+      ${getFromVariable(200, nameLen, 250)}
+      (call $ok)
+      (call $status3 (local.get $status))
+      (call $write (i32.const 80) (i32.const 3)))`,
+    [storeSeg, keySeg, nameSeg, getSeg, msgSeg],
   );
 }

@@ -33,7 +33,12 @@ export function kvAccess(scope: GuestScope) {
    * An operation on a store by name, checked against the current request's grants: a component
    * instance that serves several requests may keep a wasi:keyvalue bucket from an earlier one.
    */
-  const byName = (name: string, op: KvOp, api: string): unknown => {
+  const byName = (name: string, op: KvOp, api: string): unknown =>
+    scope.traced(`kv.${op.method}`, () => spanAttributes(name, op), () => run(name, op, api), (result, span) => {
+      if (result === undefined && op.method === 'get') span.attributes['verge.outcome'] = 'NOT_FOUND';
+    });
+
+  const run = (name: string, op: KvOp, api: string): unknown => {
     const grant = check(name);
     checkOp(op, api);
     let result: unknown;
@@ -65,4 +70,10 @@ export function kvAccess(scope: GuestScope) {
       return byName(name, op, api);
     },
   };
+}
+
+/** Store, operation and key size: never the key or the value, which may be personal data. */
+function spanAttributes(store: string, op: KvOp): Record<string, string | number> {
+  const key = op.method === 'listKeys' ? op.prefix : op.key;
+  return { 'verge.kv.store': store, 'verge.kv.op': op.method, 'verge.kv.key_size': Buffer.byteLength(key) };
 }

@@ -6,6 +6,7 @@
 import { HostCallError } from '../abi.js';
 import type { GuestScope } from '../../sandbox/scope.js';
 import type { OutboundRequestSpec, OutboundResponseSpec } from '../../dispatch/protocol.js';
+import { formatTraceparent } from '../../telemetry/trace/context.js';
 
 export function outboundAccess(scope: GuestScope) {
   const responses = () => scope.frame.local('http.responses', () => ({ next: 0, open: new Map<number, OutboundResponseSpec>() }));
@@ -15,7 +16,23 @@ export function outboundAccess(scope: GuestScope) {
     if (!grants.outbound) {
       throw new HostCallError('ACCESS_DENIED', `component ${component} has no allowed_outbound_hosts, so ${describeTarget(request.url)} is refused`);
     }
-    return scope.call<OutboundResponseSpec>({ op: 'http', request });
+    const propagate = grants.outbound.propagateTrace;
+    return scope.traced(
+      request.method,
+      () => clientAttributes(request),
+      (span) => {
+        // The callee's parent: this client span when sampled, else the context passed through unsampled.
+        const trace = scope.frame.trace;
+        const traceparent = propagate && trace ? formatTraceparent(trace.traceId, span?.id ?? trace.spanId, trace.sampled) : undefined;
+        return scope.call<OutboundResponseSpec>({ op: 'http', request, traceparent });
+      },
+      (response, span) => {
+        span.attributes['http.response.status_code'] = response.status;
+        span.attributes['verge.http.redirects'] = response.redirects ?? 0;
+        if (response.status >= 400) span.error = String(response.status);
+      },
+      'client',
+    );
   };
 
   const response = (handle: number): OutboundResponseSpec => {
@@ -48,4 +65,18 @@ function describeTarget(url: string): string {
   } catch {
     return 'the request';
   }
+}
+
+/** A client span's attributes (HTTP semantic conventions): the method and host, never the path or query, which may carry secrets. */
+function clientAttributes(request: OutboundRequestSpec): Record<string, string | number> {
+  const attributes: Record<string, string | number> = { 'http.request.method': request.method };
+  try {
+    const u = new URL(request.url);
+    attributes['server.address'] = u.hostname;
+    attributes['server.port'] = Number(u.port) || (u.protocol === 'https:' ? 443 : 80);
+    attributes['url.scheme'] = u.protocol.slice(0, -1);
+  } catch {
+    // An invalid URL is refused on the main thread; the span records the refusal.
+  }
+  return attributes;
 }

@@ -16,7 +16,7 @@ export const outboundHttpCapability: Capability = {
   manifest: {
     readComponent: (c, _app, problems) => {
       const { hosts, policy } = readOutboundGrants(c, problems);
-      return { allowedOutboundHosts: Object.freeze(hosts), outboundPolicy: policy };
+      return { allowedOutboundHosts: Object.freeze(hosts), outboundPolicy: policy, tracePropagation: c.boolean('trace_propagation') ?? true };
     },
   },
   provides: {
@@ -24,15 +24,15 @@ export const outboundHttpCapability: Capability = {
     wasi: ['wasi:http/outgoing-handler'],
   },
   prepare(app) {
-    const policies = new Map<string, { policy: OutboundPolicy; limits: OutboundLimits }>();
+    const policies = new Map<string, { policy: OutboundPolicy; limits: OutboundLimits; propagateTrace: boolean }>();
     for (const c of app.components.values()) {
       if (!c.outboundPolicy) continue;
-      policies.set(c.name, { policy: c.outboundPolicy, limits: outboundLimits({ timeoutMs: c.limits.outboundTimeoutMs }) });
+      policies.set(c.name, { policy: c.outboundPolicy, limits: outboundLimits({ timeoutMs: c.limits.outboundTimeoutMs }), propagateTrace: c.tracePropagation });
     }
     return {
       grants: (c) => {
         const p = policies.get(c.name);
-        return { outbound: p ? { maxRequestBodyBytes: p.limits.maxRequestBodyBytes } : false };
+        return { outbound: p ? { maxRequestBodyBytes: p.limits.maxRequestBodyBytes, propagateTrace: p.propagateTrace } : false };
       },
       hostCalls: {
         http: async (call, request) => {
@@ -41,7 +41,9 @@ export const outboundHttpCapability: Capability = {
           try {
             request.local('http.budget', () => createRequestBudget()).take();
             const { sendOutbound } = await (fetchModule ??= import('./fetch.js'));
-            const response: OutboundResponseSpec = await sendOutbound(call.request, { ...outbound, signal: request.signal });
+            // Propagation off for the component: the worker sends no traceparent, and none is added here.
+            const traceparent = outbound.propagateTrace ? call.traceparent : undefined;
+            const response: OutboundResponseSpec = await sendOutbound(call.request, { ...outbound, signal: request.signal, traceparent });
             return { ok: true, value: response };
           } catch (err) {
             if (isOutboundError(err)) return { ok: false, status: err.code, message: err.message };

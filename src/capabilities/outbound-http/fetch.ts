@@ -41,6 +41,8 @@ export interface OutboundResponse {
   /** Names lower-case, in the order received; a repeated header is repeated. */
   headers: Array<[string, string]>;
   body: Uint8Array;
+  /** Redirects followed to get it. */
+  redirects: number;
 }
 
 /** `dns.promises.lookup` fits. */
@@ -72,6 +74,11 @@ export interface OutboundContext {
    * connection (NETWORK). For audit logs and tests.
    */
   readonly onConnect?: (target: ConnectTarget) => void;
+  /**
+   * The W3C `traceparent` of the call's client span: sent on every hop (each one allowed by the
+   * policy like the first) unless the guest set its own.
+   */
+  readonly traceparent?: string | undefined;
 }
 
 const defaultLookup: LookupFn = (hostname, options) => dns.lookup(hostname, options);
@@ -132,7 +139,7 @@ async function follow(
     const pooled = pooledClient(url, addresses, ctx, limits);
     const client: Client | Pool = pooled ?? pinnedClient(url, addresses, ctx, remaining);
     try {
-      const res = await client.request({ method, path: url.pathname + url.search, headers: headers.flat(), body, signal });
+      const res = await client.request({ method, path: url.pathname + url.search, headers: withTraceparent(headers, ctx.traceparent), body, signal });
       const next = redirectedRequest(hop, res.statusCode, res.headers['location']);
       if (next) {
         discard(res.body);
@@ -147,11 +154,19 @@ async function follow(
         status: res.statusCode,
         headers: responseHeaders(res.headers),
         body: await readCapped(res.body, bodyless(method, res.statusCode) ? undefined : res.headers['content-length'], url, limits.maxResponseBytes),
+        redirects,
       };
     } finally {
       if (!pooled) client.destroy().catch(() => {});
     }
   }
+}
+
+function withTraceparent(headers: ReadonlyArray<readonly [string, string]>, traceparent: string | undefined): string[] {
+  const flat = headers.flat();
+  if (traceparent === undefined || headers.some(([name]) => name.toLowerCase() === 'traceparent')) return flat;
+  flat.push('traceparent', traceparent);
+  return flat;
 }
 
 /** Policy, DNS and address checks for one hop; the addresses the connection may use. */

@@ -14,6 +14,8 @@ import type { MemoryRecycler, MemoryShelf } from '../memory-recycler.js';
 import type { ComponentModuleSpec, GuestRequest, GuestResponse } from '../../dispatch/protocol.js';
 import { HOP_BY_HOP } from '../wagi/cgi.js';
 import { ComponentExit } from './imports.js';
+import type { RequestSpans } from '../../telemetry/trace/request-spans.js';
+import type { SpanRecord } from '../../dispatch/protocol.js';
 import { Fields, IncomingRequest, ResponseOutparam, flattenHeaders, methodOf, FORBIDDEN_HEADERS } from './wasi-http.js';
 
 /**
@@ -119,13 +121,23 @@ export class ComponentRunner {
     for (const { shelf, memory } of memories) shelf.give(memory);
   }
 
-  /** Serves one request; throws on a trap, an exit without a response, or a bad response. */
-  run(req: GuestRequest): GuestResponse {
+  /**
+   * Serves one request; throws on a trap, an exit without a response, or a bad response. With
+   * `spans` (a sampled request), instantiation (unless an instance was ready) and the handler's
+   * run are spans.
+   */
+  run(req: GuestRequest, spans?: RequestSpans): GuestResponse {
+    // A ready instance was made after an earlier response (prepared) or has served before (reused).
+    const how = this.next === undefined ? 'fresh' : this.next.served > 0 ? 'reused' : 'prepared';
+    let step: SpanRecord | undefined;
+    if (!this.next && spans) step = spans.start('instantiate', { 'verge.instance': how });
     const instance = this.next ?? this.instantiate();
+    if (step) spans!.end(step);
     this.next = undefined;
     instance.served++;
     const out = new ResponseOutparam();
     let response: GuestResponse;
+    step = spans?.startGuest({ 'verge.instance': how });
     try {
       try {
         instance.handler.handle(incomingRequest(req), out);
@@ -141,8 +153,10 @@ export class ComponentRunner {
       response = responseOf(out, this.spec.maxResponseBytes);
     } catch (e) {
       this.retired.push(instance.memories);
+      if (step) spans!.end(step, e instanceof Error ? e.name : 'error');
       throw e;
     }
+    if (step) spans!.end(step);
     // Kept for the next request only after a success, and while it has requests left.
     if (instance.served < this.spec.instanceReuse) this.next = instance;
     else this.retired.push(instance.memories);

@@ -15,13 +15,14 @@ export interface ComponentContext {
 export function serveComponent(ctx: ComponentContext, runner: ComponentRunner, req: GuestRequest, deadlineAt: number | undefined): void {
   const { scope, post, stdout, stderr } = ctx;
   const { spec } = runner;
-  scope.begin({ id: req.id, version: req.version, component: spec.component, grants: spec.grants, deadlineAt, maxResponseBytes: spec.maxResponseBytes });
+  const { spans } = scope.begin({ id: req.id, version: req.version, component: spec.component, grants: spec.grants, deadlineAt, maxResponseBytes: spec.maxResponseBytes, trace: req.trace });
+  spans?.queued();
   stdout.reset();
   stderr.reset();
   let response: GuestResponse | undefined;
   let failure: Failure | undefined;
   try {
-    response = runner.run(req);
+    response = runner.run(req, spans);
   } catch (err) {
     failure = classify(err);
   }
@@ -30,8 +31,9 @@ export function serveComponent(ctx: ComponentContext, runner: ComponentRunner, r
   scope.end();
   // Making the next instance takes milliseconds: the pool sends the next request elsewhere meanwhile.
   const settling = runner.hasNext() ? undefined : (true as const);
-  if (response) postResponse(post, req.id, response, settling);
-  else post({ t: 'fail', id: req.id, ...failure!, settling });
+  const records = spans?.finish();
+  if (response) postResponse(post, req.id, response, settling, records);
+  else post({ t: 'fail', id: req.id, ...failure!, settling, ...(records ? { spans: records } : {}) });
   try {
     runner.prepareNext();
   } catch {

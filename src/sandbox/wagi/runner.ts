@@ -58,7 +58,8 @@ export function createWagiRunner(ctx: WagiContext) {
 
     run(m: WagiModule, req: GuestRequest, deadlineAt: number | undefined): void {
       const { scope, post, stderr } = ctx;
-      scope.begin({ id: req.id, version: req.version, component: m.component, grants: m.grants, deadlineAt, maxResponseBytes: m.maxResponseBytes });
+      const { spans } = scope.begin({ id: req.id, version: req.version, component: m.component, grants: m.grants, deadlineAt, maxResponseBytes: m.maxResponseBytes, trace: req.trace });
+      spans?.queued();
       stdout.reset(m.maxResponseBytes + HEADER_ALLOWANCE);
       stderr.reset();
       const memory = m.memories?.take();
@@ -68,28 +69,32 @@ export function createWagiRunner(ctx: WagiContext) {
       writeWagiArgv(req, addArg);
       state = { memory, args: argv.list(), env: env.list(), stdin: req.body, stdinOffset: 0, stdout, stderr, startedNs: process.hrtime.bigint() };
       let failure: Failure | undefined;
+      let step = spans?.start('instantiate', { 'verge.instance': 'fresh' });
       try {
         const instance = new WebAssembly.Instance(m.module, {
           [WASI_MODULE]: wasi,
           [VERGE_ABI_MODULE]: ctx.vergeImports,
           [SANDBOX_MEMORY_IMPORT.module]: { [SANDBOX_MEMORY_IMPORT.name]: memory as WebAssembly.Memory },
         });
+        if (step) spans!.end(step);
+        step = spans?.startGuest();
         (instance.exports._start as () => void)();
       } catch (err) {
         if (!(err instanceof ProcExit && err.code === 0)) failure = classify(err);
       }
       stderr.flush();
+      if (step) spans!.end(step, failure?.code);
       scope.end();
       if (!failure) {
         try {
           const parsed = parseCgiResponse(stdout.view(), m.maxResponseBytes);
           // Copy the body out of the reusable buffer; a large one is transferred rather than cloned again.
-          postResponse(post, req.id, { ...parsed, body: parsed.body.slice() });
+          postResponse(post, req.id, { ...parsed, body: parsed.body.slice() }, false, spans?.finish());
         } catch (err) {
           failure = classify(err);
         }
       }
-      if (failure) post({ t: 'fail', id: req.id, ...failure });
+      if (failure) post({ t: 'fail', id: req.id, ...failure, ...(spans ? { spans: spans.finish() } : {}) });
       // Zeroing happens after the answer is posted, off the request's latency.
       state = { ...state, memory: undefined, stdin: new Uint8Array(0) };
       if (memory) m.memories!.give(memory);
