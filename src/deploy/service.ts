@@ -14,7 +14,7 @@ import type { Logger } from '../telemetry/logging.js';
 import { appRelative, loadVersion, contentId, type AppDraft, type LoadedVersion } from '../loader/app-version.js';
 import { fileSource } from '../node/sources.js';
 import { primary, type AppRegistry, type Deployment } from '../node/registry.js';
-import { VersionStore, type AppState, type DeploymentRecord, type StoredVersion } from './version-store.js';
+import { VersionStore, type DeploymentRecord, type StoredVersion } from './version-store.js';
 import { parseDeploymentPolicy, policyJson, type DeploymentPolicy } from './choose.js';
 import { judge } from './auto-rollback.js';
 import type { Snapshot } from './window.js';
@@ -300,4 +300,3 @@ function snapshotJson(s: Snapshot): Record<string, unknown> {
   return { requests: s.requests, errors_5xx: s.errors5xx, error_rate: s.errorRate, p50_ms: s.p50Ms ?? null, p99_ms: s.p99Ms ?? null };
 }
 
-export type { AppState };

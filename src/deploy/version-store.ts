@@ -192,11 +192,7 @@ export class VersionStore {
       history: before.current ? [before.current, ...before.history].slice(0, HISTORY_LIMIT) : before.history,
       everLive,
     };
-    await fs.mkdir(this.appDir(app), { recursive: true });
-    const file = path.join(this.appDir(app), STATE_FILE);
-    await writeSynced(`${file}.tmp`, JSON.stringify(state, null, 2) + '\n');
-    await fs.rename(`${file}.tmp`, file);
-    await syncDir(this.appDir(app));
+    await this.writeState(app, state);
     return { state, record: full };
   }
 
@@ -218,8 +214,14 @@ export class VersionStore {
   async forget(app: string, id: string): Promise<void> {
     const state = await this.readState(app);
     if (!state.everLive.includes(id)) return;
+    await this.writeState(app, { ...state, everLive: state.everLive.filter((v) => v !== id) });
+  }
+
+  /** Replaces the deployment file in one rename, synced: a crash leaves the old state or the new one. */
+  private async writeState(app: string, state: AppState): Promise<void> {
+    await fs.mkdir(this.appDir(app), { recursive: true });
     const file = path.join(this.appDir(app), STATE_FILE);
-    await writeSynced(`${file}.tmp`, JSON.stringify({ ...state, everLive: state.everLive.filter((v) => v !== id) }, null, 2) + '\n');
+    await writeSynced(`${file}.tmp`, JSON.stringify(state, null, 2) + '\n');
     await fs.rename(`${file}.tmp`, file);
     await syncDir(this.appDir(app));
   }

@@ -188,18 +188,6 @@ export class AppRegistry {
     });
   }
 
-  /** Stops serving `app`: every version retires. */
-  remove(app: string): Promise<void> {
-    return this.serialize(async () => {
-      const d = this.deployed.get(app);
-      if (!d) return;
-      const next = new Map(this.deployed);
-      next.delete(app);
-      this.swap(next);
-      for (const e of d.entries) this.retire(e.version);
-    });
-  }
-
   private serialize<T>(work: () => Promise<T>): Promise<T> {
     const next = this.queue.then(work);
     this.queue = next.catch(() => undefined);
@@ -285,14 +273,6 @@ export class AppRegistry {
     };
     for (const r of loaded.app.routes) version.router.add(r.pattern, { version, component: loaded.app.components.get(r.component)! });
     return version;
-  }
-
-  private swap(next: Map<string, Deployment>): void {
-    const built = RoutingTable.build([...next.values()].map(routesOf));
-    if ('conflicts' in built) throw new VergeError('APP_CONFLICT', describeConflicts(built.conflicts));
-    this.deployed.clear();
-    for (const [k, v] of next) this.deployed.set(k, v);
-    this.table = built.table;
   }
 
   private retire(version: ServingVersion): void {
