@@ -148,16 +148,18 @@ export async function main(argv: string[]): Promise<void> {
         tls,
         adminTls,
       });
-      for (const w of node.warnings) say(`Warning: ${w}`);
+      // The banner is one write, so a reader never sees "Serving" without the routes after it.
+      const banner: string[] = node.warnings.map((w) => `Warning: ${w}`);
       const names = [...node.registry.apps.keys()];
-      say(names.length > 0 ? `Serving ${names.join(', ')} on ${node.url}` : `Serving no app yet on ${node.url} (deploy one through ${node.adminUrl})`);
-      say('Available routes:');
+      banner.push(names.length > 0 ? `Serving ${names.join(', ')} on ${node.url}` : `Serving no app yet on ${node.url} (deploy one through ${node.adminUrl})`);
+      banner.push('Available routes:');
       for (const v of node.registry.apps.values()) {
         const hosts = v.app.hosts.length > 0 ? ` (hosts ${v.app.hosts.map(hostPatternKey).join(', ')})` : '';
-        for (const r of v.app.routes) say(`  ${node.registry.apps.size > 1 ? `${v.app.name}/` : ''}${r.component}: ${node.url}${r.path}${hosts}`);
+        for (const r of v.app.routes) banner.push(`  ${node.registry.apps.size > 1 ? `${v.app.name}/` : ''}${r.component}: ${node.url}${r.path}${hosts}`);
       }
-      if (node.adminUrl) say(`Dashboard: ${node.adminUrl}/`);
-      if (node.adminUrl) say(`Admin API: ${node.adminUrl}/v1/apps; metrics: ${node.adminUrl}/metrics`);
+      if (node.adminUrl) banner.push(`Dashboard: ${node.adminUrl}/`);
+      if (node.adminUrl) banner.push(`Admin API: ${node.adminUrl}/v1/apps; metrics: ${node.adminUrl}/metrics`);
+      say(banner.join('\n'));
       const watcher = o.watch ? watchApps(node, say) : undefined;
       let stopping = false;
       const stop = (signal: string) => {
