@@ -19,7 +19,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { VergeError } from '../errors.js';
-import type { FromWorker, GuestRequest, GuestResponse, HostCall, HostReply, ModuleSpec, SpanRecord, ToWorker } from './protocol.js';
+import type { FromWorker, GuestRequest, GuestResponse, HostCall, HostReply, ModuleSpec, SpanRecord, ToWorker, TraceContext } from './protocol.js';
 import { createBridgeEnds, serveHostCalls } from './host-bridge.js';
 import type { LogLevelName } from '../capabilities/logging/levels.js';
 import type { OnBreakerChange } from '../capabilities/kv/store-breakers.js';
@@ -40,7 +40,7 @@ export interface PoolOptions {
   spares: number;
   queueLimit: number;
   /** `version`: the app version's key, as the request carries it. */
-  onGuestLog?: (id: string, component: string, stream: 'stdout' | 'stderr' | 'guest' | 'host', level: LogLevelName, line: string, version: string) => void;
+  onGuestLog?: (id: string, component: string, stream: 'stdout' | 'stderr' | 'guest' | 'host', level: LogLevelName, line: string, version: string, trace: TraceContext | undefined) => void;
   onWorkerReplaced?: (reason: 'deadline' | 'crash') => void;
   onBreaker?: OnBreakerChange;
   /** Work a worker asks of the main thread (capabilities/host-calls.ts). */
@@ -311,7 +311,7 @@ export class WorkerPool {
     const job = slot.jobs[0];
     if (!job || job.request.id !== msg.id) return;
     if (msg.t === 'log') {
-      if (!job.done) this.options.onGuestLog?.(msg.id, job.request.component, msg.stream, msg.level, msg.line, job.request.version);
+      if (!job.done) this.options.onGuestLog?.(msg.id, job.request.component, msg.stream, msg.level, msg.line, job.request.version, job.request.trace);
       return;
     }
     slot.jobs.shift();

@@ -15,6 +15,8 @@ import { createLogger, type LogFormat, type LogLevel, type Logger } from '../tel
 import { createLogRing, type LogRing } from '../telemetry/log-ring.js';
 import { createMetrics, type Metrics } from '../telemetry/metrics.js';
 import { createTracing, traceConfigFromEnv, type Tracing } from '../telemetry/tracing.js';
+import { logsConfigFromEnv } from '../telemetry/trace/config.js';
+import { OtlpExport, safeEndpoint } from '../telemetry/trace/export-client.js';
 import type { OnBreakerChange } from '../capabilities/kv/store-breakers.js';
 import { createAdminServer } from '../admin/server.js';
 import { loadVersion, type LoadedVersion } from '../loader/app-version.js';
@@ -185,6 +187,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const env = opts.env ?? process.env;
   // A bad OTEL_* value fails the start before any app is compiled, like a bad flag.
   const traceConfig = traceConfigFromEnv(env);
+  const logsConfig = logsConfigFromEnv(env);
   const auth = adminAt ? createAdminAuth(readAdminToken({ env, tokenFile: opts.adminTokenFile }), adminAt.host) : undefined;
   const verifier = createDraftVerifier(opts.trust ?? {});
   const sources = opts.apps.map((a) => fileSource(a));
@@ -202,7 +205,19 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
 
   let metrics: Metrics | undefined;
   let workerRestarts = 0;
-  const tracing: Tracing | undefined = await createTracing(traceConfig, { logger, onDropped: (count, reason) => metrics?.spansDropped.inc({ reason }, count) });
+  // One thread exports spans and guest log records over OTLP, when either is configured.
+  const otlp =
+    traceConfig || logsConfig
+      ? new OtlpExport({
+          traces: traceConfig,
+          logs: logsConfig,
+          logger,
+          onDropped: (signal, count, reason) => (signal === 'spans' ? metrics?.spansDropped : metrics?.logRecordsDropped)?.inc({ reason }, count),
+        })
+      : undefined;
+  const tracing: Tracing | undefined = await createTracing(traceConfig, { logger, export: otlp });
+  if (logsConfig) logger.info({ endpoint: safeEndpoint(logsConfig.url), protocol: logsConfig.protocol }, 'guest log export on');
+  const logExport = otlp?.logs;
   const onBreaker: OnBreakerChange = (store, side, state, reason) => {
     metrics?.breakerTransitions.inc({ store, side, state });
     const line = { store, side, state, reason };
@@ -214,8 +229,18 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     size: opts.workers ?? defaultWorkers(),
     spares: 1,
     queueLimit: opts.queueLimit ?? DEFAULT_QUEUE_LIMIT,
-    onGuestLog: (id, component, stream, level, line, versionKey) =>
-      logger[level]({ request_id: id, ...versionKeyParts(versionKey), component, stream, line }, stream === 'host' ? 'host call' : 'guest'),
+    onGuestLog: (id, component, stream, level, line, versionKey, trace) => {
+      const version = versionKeyParts(versionKey);
+      logger[level]({ request_id: id, ...version, component, stream, line }, stream === 'host' ? 'host call' : 'guest');
+      logExport?.push({
+        time: Date.now(),
+        level,
+        body: line,
+        attributes: { 'verge.app': version.app, 'verge.version': version.version, 'verge.component': component, 'verge.request_id': id, 'verge.log.stream': stream },
+        traceId: trace?.sampled ? trace.traceId : undefined,
+        spanId: trace?.sampled ? trace.spanId : undefined,
+      });
+    },
     onBreaker,
     hostCall: capabilities.handle,
     onRequestEnd: capabilities.endRequest,
@@ -258,8 +283,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       ingress?.stopAccepting();
       admin?.close();
       await pool.close(opts.drainMs ?? DEFAULT_DRAIN_MS);
-      // The last requests' spans go out, within a bound: a collector that is down cannot hold the exit.
-      await tracing?.shutdown(TRACE_FLUSH_MS);
+      // The last requests' spans and log records go out, within a bound: a collector that is down cannot hold the exit.
+      await otlp?.flush(TRACE_FLUSH_MS);
       await capabilities.close();
       ingress?.closeAllConnections();
       admin?.closeAllConnections();

@@ -11,6 +11,7 @@ export interface Metrics {
   breakerTransitions: Counter<'store' | 'side' | 'state'>;
   autoRollbacks: Counter<'app'>;
   spansDropped: Counter<'reason'>;
+  logRecordsDropped: Counter<'reason'>;
   /** The per-request update, on the hot path: label children are looked up once and cached. */
   observeRequest(component: string, status: number, seconds: number | undefined, version?: string): void;
 }
@@ -67,6 +68,12 @@ export function createMetrics(gauges: { queued: () => number; busy: () => number
     labelNames: ['reason'] as const,
     registers: [registry],
   });
+  const logRecordsDropped = new Counter({
+    name: 'verge_log_export_records_dropped_total',
+    help: 'Guest log records that will never reach the OTLP collector, by reason (queue_full: the export queue was full; export_failed: the collector refused, failed or timed out).',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
   new Gauge({ name: 'verge_queue_depth', help: 'Requests admitted and waiting for a worker.', registers: [registry], collect() { this.set(gauges.queued()); } });
   new Gauge({ name: 'verge_requests_in_flight', help: 'Requests admitted and not yet answered.', registers: [registry], collect() { this.set(gauges.busy()); } });
   new Gauge({ name: 'verge_workers', help: 'Workers serving requests (spares not counted).', registers: [registry], collect() { this.set(gauges.workers()); } });
@@ -90,5 +97,5 @@ export function createMetrics(gauges: { queued: () => number; busy: () => number
     if (!histogram) durationChildren.set(component, (histogram = duration.labels(component)));
     histogram.observe(seconds);
   };
-  return { registry, requests, duration, workerRestarts, deadlineKills, traps, breakerTransitions, autoRollbacks, spansDropped, observeRequest };
+  return { registry, requests, duration, workerRestarts, deadlineKills, traps, breakerTransitions, autoRollbacks, spansDropped, logRecordsDropped, observeRequest };
 }

@@ -1,15 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { createTracing, traceConfigFromEnv, type SpanShape } from './tracing.js';
 import type { SpanRecord } from '../dispatch/protocol.js';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const PARENT = '00f067aa0ba902b7';
-// A port nothing listens on: these tests read what reaches onTrace, not the export.
-const ENV = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9', OTEL_BSP_SCHEDULE_DELAY: '600000' };
+// These tests read what reaches onTrace; export-client.test.ts follows spans to a collector.
+const ENV = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9' };
 
 async function tracingWith(env: Record<string, string>) {
   const traces: Array<[string, readonly SpanShape[]]> = [];
@@ -39,7 +37,6 @@ test('an inbound sampled traceparent is continued: same trace, the server span u
       ['execute', TRACE, t.context.spanId, { id: t.context.serverSpanId, remote: false }],
     ],
   );
-  await tracing.shutdown(100);
 });
 
 test('an unsampled caller is honoured by the default sampler: its context passes on and nothing is recorded', async () => {
@@ -48,7 +45,6 @@ test('an unsampled caller is honoured by the default sampler: its context passes
   assert.deepEqual([t.context.traceId, t.context.spanId, t.context.sampled], [TRACE, PARENT, false]);
   tracing.end(t, server('r2'), undefined);
   assert.deepEqual(traces, []);
-  await tracing.shutdown(100);
 });
 
 test('without a valid traceparent a new trace starts, and tracestate is not kept', async () => {
@@ -58,7 +54,6 @@ test('without a valid traceparent a new trace starts, and tracestate is not kept
   assert.match(t.context.traceId, /^[0-9a-f]{32}$/);
   assert.equal(t.context.tracestate, undefined);
   assert.equal(t.parent, undefined);
-  await tracing.shutdown(100);
 });
 
 test('the ratio sampler at 0 records nothing, even under a sampled caller', async () => {
@@ -67,39 +62,4 @@ test('the ratio sampler at 0 records nothing, even under a sampled caller', asyn
   assert.equal(t.context.sampled, false);
   tracing.end(t, server('r3'), undefined);
   assert.deepEqual(traces, []);
-  await tracing.shutdown(100);
-});
-
-test('spans reach the collector through the export thread, and shutdown waits for them', async () => {
-  const bodies: string[] = [];
-  const receiver = http.createServer((req, res) => {
-    let body = '';
-    req.setEncoding('utf8').on('data', (d: string) => (body += d));
-    req.on('end', () => {
-      bodies.push(body);
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    });
-  });
-  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-  try {
-    const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
-    const { tracing } = await tracingWith({ OTEL_EXPORTER_OTLP_ENDPOINT: url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' });
-    const t = tracing.begin(undefined, undefined);
-    tracing.end(t, server('r4'), [{ id: t.context.spanId, parent: t.context.serverSpanId, name: 'execute', kind: 'internal', start: t.start, end: t.start + 1, attributes: {} }]);
-    await tracing.shutdown(5000);
-    const names = bodies.flatMap((b) => [...b.matchAll(/"name":"([^"]+)"/g)].map((m) => m[1]));
-    assert.ok(names.includes('GET /x') && names.includes('execute'), `the collector got: ${bodies.join('\n')}`);
-  } finally {
-    receiver.close();
-  }
-});
-
-test('past OTEL_BSP_MAX_QUEUE_SIZE, spans on their way to the export thread are dropped and counted', async () => {
-  const dropped: Array<[number, string]> = [];
-  const tracing = (await createTracing(traceConfigFromEnv({ ...ENV, OTEL_BSP_MAX_QUEUE_SIZE: '2' }), { logger: pino({ level: 'silent' }), onDropped: (n, reason) => void dropped.push([n, reason]) }))!;
-  const t = tracing.begin(undefined, undefined);
-  const span = (name: string): SpanRecord => ({ id: name.padStart(16, '0'), parent: t.context.serverSpanId, name, kind: 'internal', start: t.start, end: t.start + 1, attributes: {} });
-  tracing.end(t, server('r5'), [span('a'), span('b')]);
-  assert.deepEqual(dropped, [[1, 'queue_full']]);
-  await tracing.shutdown(100);
 });

@@ -10,15 +10,13 @@
  * Off (no OTLP endpoint, or OTEL_SDK_DISABLED=true) there is no Tracing at all: the ingress skips
  * every step and the SDK is never loaded.
  */
-import { readFileSync } from 'node:fs';
-import { Worker } from 'node:worker_threads';
 import type { Attributes } from '@opentelemetry/api';
 import type { Logger } from './logging.js';
 import type { SpanRecord, TraceContext } from '../dispatch/protocol.js';
 import { epochMs, newSpanId, newTraceId, parseTraceparent, type ParentContext } from './trace/context.js';
 import type { TraceConfig } from './trace/config.js';
-import type { DropReason, QueueHooks, SpanShape } from './trace/export.js';
-import type { ExportThreadData, FromExportThread, ToExportThread } from './trace/export-thread.js';
+import type { SpanShape } from './trace/export.js';
+import { safeEndpoint, type OtlpExport } from './trace/export-client.js';
 
 export { traceConfigFromEnv, type TraceConfig } from './trace/config.js';
 export type { SpanShape } from './trace/export.js';
@@ -43,14 +41,12 @@ export interface Tracing {
   begin(traceparent: string | string[] | undefined, tracestate: string | string[] | undefined): RequestTrace;
   /** Exports the request's spans when it is sampled: the server span and what its worker recorded. */
   end(trace: RequestTrace, server: ServerSpan, workerSpans: readonly SpanRecord[] | undefined): void;
-  /** Exports what is queued, for at most `ms`. */
-  shutdown(ms: number): Promise<void>;
 }
 
 export interface TracingOptions {
   logger: Logger;
-  /** Spans that will never reach the collector, by why. */
-  onDropped?: (count: number, reason: DropReason) => void;
+  /** Where sampled spans go: the export thread's client, started with this trace config (shared with log export). */
+  export?: OtlpExport | undefined;
   /**
    * Every sampled request's spans as they go to the export queue, server span first (for a
    * dashboard's waterfall). Called on the request path: keep it cheap.
@@ -58,32 +54,12 @@ export interface TracingOptions {
   onTrace?: (requestId: string, spans: readonly SpanShape[]) => void;
 }
 
-/** A collector that stays down is reported this often, not once per failed export. */
-export const EXPORT_FAILURE_LOG_MS = 60_000;
-
-const PACKAGE_JSON = new URL('../../../package.json', import.meta.url);
-
 /** Loads the SDK and starts the exporter; undefined config (tracing off) loads nothing. */
 export async function createTracing(config: TraceConfig | undefined, opts: TracingOptions): Promise<Tracing | undefined> {
   if (!config) return undefined;
   const sdk = await import('./trace/sampler.js');
-  const version = (JSON.parse(readFileSync(PACKAGE_JSON, 'utf8')) as { version: string }).version;
   const sampler = sdk.createSampler(config.sampler, config.ratio);
-  let lastLogged = -Infinity;
-  let droppedSinceLog = 0;
-  const exportThread = new ExportThread({ config, version }, {
-    dropped(count, reason) {
-      droppedSinceLog += count;
-      opts.onDropped?.(count, reason);
-    },
-    failed(reason) {
-      const now = Date.now();
-      if (now - lastLogged < EXPORT_FAILURE_LOG_MS) return;
-      lastLogged = now;
-      opts.logger.warn({ endpoint: safeEndpoint(config.url), reason, dropped_spans: droppedSinceLog }, 'trace export failed; spans are dropped until the collector answers (logged at most once a minute)');
-      droppedSinceLog = 0;
-    },
-  });
+  const spans = opts.export?.spans;
   opts.logger.info({ endpoint: safeEndpoint(config.url), protocol: config.protocol, sampler: config.sampler, ratio: config.ratio }, 'tracing on');
 
   return {
@@ -127,119 +103,7 @@ export async function createTracing(config: TraceConfig | undefined, opts: Traci
       }
       const requestId = server.attributes['verge.request_id'];
       if (opts.onTrace && typeof requestId === 'string') opts.onTrace(requestId, shapes);
-      exportThread.add(shapes);
+      spans?.add(shapes);
     },
-
-    shutdown: (ms) => exportThread.flush(ms),
   };
-}
-
-/** The endpoint without user info or query, which could hold a credential. */
-function safeEndpoint(url: string): string {
-  const u = new URL(url);
-  return `${u.protocol}//${u.host}${u.pathname}`;
-}
-
-/** How often the spans collected on the main thread go to the export thread, at most. */
-const POST_EVERY_MS = 50;
-/** ...or as soon as this many are waiting. */
-const POST_SPANS = 256;
-
-/**
- * The main thread's side of the export thread (trace/export-thread.ts): shapes are collected and
- * posted in batches, so a request costs an array push. What is posted and not yet taken, plus what
- * waits here, is bounded by OTEL_BSP_MAX_QUEUE_SIZE: past it a span is dropped and counted
- * (queue_full), so a stalled export thread can never grow the node's memory.
- */
-class ExportThread {
-  private readonly worker: Worker;
-  private pending: SpanShape[] = [];
-  private posted = 0;
-  private timer: NodeJS.Timeout | undefined;
-  private dead = false;
-  private flushed: (() => void) | undefined;
-
-  constructor(
-    private readonly data: ExportThreadData,
-    private readonly hooks: QueueHooks,
-  ) {
-    this.worker = new Worker(new URL('./trace/export-thread.js', import.meta.url), { workerData: data, stdout: false, stderr: false });
-    // The node's close flushes and stops it; it never keeps the process alive on its own.
-    this.worker.unref();
-    this.worker.on('message', (m: FromExportThread) => {
-      if (m.t === 'taken') this.posted -= m.count;
-      else if (m.t === 'dropped') hooks.dropped(m.count, m.reason);
-      else if (m.t === 'failed') hooks.failed(m.reason);
-      else this.flushed?.();
-    });
-    this.worker.on('error', (err) => this.died(err.message));
-    this.worker.on('exit', (code) => this.died(`the export thread exited with code ${code}`));
-  }
-
-  add(shapes: readonly SpanShape[]): void {
-    if (this.dead) {
-      this.hooks.dropped(shapes.length, 'export_failed');
-      return;
-    }
-    const room = this.data.config.batch.maxQueueSize - this.posted - this.pending.length;
-    if (room < shapes.length) {
-      if (room > 0) this.pending.push(...shapes.slice(0, room));
-      this.hooks.dropped(shapes.length - Math.max(room, 0), 'queue_full');
-    } else {
-      for (const s of shapes) this.pending.push(s);
-    }
-    if (this.pending.length >= POST_SPANS) this.post();
-    else if (!this.timer && this.pending.length > 0) {
-      this.timer = setTimeout(() => this.post(), POST_EVERY_MS);
-      this.timer.unref();
-    }
-  }
-
-  /** Posts what waits, then has the thread export its queue for at most `ms`, then stops it. */
-  async flush(ms: number): Promise<void> {
-    this.post();
-    if (this.dead) return;
-    const done = new Promise<void>((r) => (this.flushed = r));
-    this.send({ t: 'flush', ms });
-    let timer: NodeJS.Timeout | undefined;
-    // The thread bounds its own flush by `ms`; this bound is for a thread that cannot answer.
-    await Promise.race([done, new Promise<void>((r) => (timer = setTimeout(r, ms + 100)))]);
-    clearTimeout(timer);
-    this.dead = true;
-    await this.worker.terminate();
-  }
-
-  private post(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    if (this.pending.length === 0 || this.dead) return;
-    const spans = this.pending;
-    this.pending = [];
-    this.posted += spans.length;
-    this.send({ t: 'spans', spans });
-  }
-
-  private send(m: ToExportThread): void {
-    try {
-      this.worker.postMessage(m);
-    } catch (err) {
-      // A span that cannot be cloned (an attribute value a guest made?) costs its batch, never the node.
-      if (m.t === 'spans') {
-        this.posted -= m.spans.length;
-        this.hooks.dropped(m.spans.length, 'export_failed');
-        this.hooks.failed(`spans could not be sent to the export thread: ${err instanceof Error ? err.message : String(err)}`);
-      }
-    }
-  }
-
-  private died(reason: string): void {
-    if (this.dead) return;
-    this.dead = true;
-    this.hooks.failed(reason);
-    const lost = this.posted + this.pending.length;
-    this.pending = [];
-    this.posted = 0;
-    if (lost > 0) this.hooks.dropped(lost, 'export_failed');
-    this.flushed?.();
-  }
 }

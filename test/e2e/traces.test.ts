@@ -11,7 +11,7 @@ import { startVerge, type VergeProcess } from '../support/verge-process.js';
 import { writeApp } from '../support/app.js';
 import { kvLogFetch } from '../support/capability-guests.js';
 import { environmentEcho, parseEnvironment } from '../support/wat.js';
-import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../support/otlp-receiver.js';
+import { startOtlpReceiver, type OtlpReceiver, type ReceivedLog, type ReceivedSpan } from '../support/otlp-receiver.js';
 import { fixtureComponent } from '../support/components.js';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -20,7 +20,7 @@ const SERVER = 2;
 const CLIENT = 3;
 
 /** Export quickly: the tests wait for spans, not for the SDK's 5 s default delay. */
-const FAST_EXPORT = { OTEL_BSP_SCHEDULE_DELAY: '50', OTEL_SERVICE_NAME: 'verge-e2e' };
+const FAST_EXPORT = { OTEL_BSP_SCHEDULE_DELAY: '50', OTEL_BLRP_SCHEDULE_DELAY: '50', OTEL_SERVICE_NAME: 'verge-e2e' };
 
 interface Origin {
   url: string;
@@ -156,6 +156,23 @@ describe('traces exported over OTLP/HTTP protobuf', () => {
     );
     // Within a millisecond: worker threads read the same wall clock through their own time origin.
     for (const s of spans) assert.ok(s.startNs + 1_000_000n >= server.startNs && s.endNs <= server.endNs + 1_000_000n, `${s.name} lies within the request`);
+  });
+
+  test('the guest’s log record is exported as an OpenTelemetry log record carrying its trace and execution span', async () => {
+    const res = await get(`${node.url}/work`);
+    assert.equal(res.status, 200, res.body);
+    const mine = (logs: ReceivedLog[]) => logs.filter((l) => l.attributes['verge.request_id'] === res.requestId);
+    const [record] = mine(await receiver.waitForLogs((logs) => mine(logs).length > 0));
+    const execute = requestSpans(await receiver.waitFor((all) => requestSpans(all, res.requestId).length >= 7), res.requestId).find((s) => s.name === 'execute')!;
+    assert.equal(record!.body, 'traced guest says hi');
+    assert.equal(record!.severityText, 'INFO');
+    assert.equal(record!.severityNumber, 9);
+    assert.equal(record!.encoding, 'protobuf');
+    assert.deepEqual([record!.traceId, record!.spanId], [execute.traceId, execute.spanId]);
+    assert.equal(record!.attributes['verge.app'], 'traced');
+    assert.equal(record!.attributes['verge.component'], 'work');
+    assert.equal(record!.attributes['verge.log.stream'], 'guest');
+    assert.equal(record!.resource['service.name'], 'verge-e2e');
   });
 
   test('an outbound call to an allowed server carries a traceparent with the same trace id, naming the client span', async () => {

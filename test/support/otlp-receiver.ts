@@ -1,6 +1,6 @@
 /**
- * A real OTLP/HTTP trace receiver for end-to-end tests: a node:http server that decodes what the
- * OpenTelemetry exporters send, in protobuf (a minimal reader of the few OTLP messages, written
+ * A real OTLP/HTTP receiver for end-to-end tests: a node:http server that decodes what the
+ * OpenTelemetry exporters send to /v1/traces and /v1/logs, in protobuf (a minimal reader of the few OTLP messages, written
  * here so the test does not trust the exporter's own code) or JSON. It can also be slow (never
  * answers) or failing (answers 500), to stand for a collector in trouble.
  */
@@ -27,18 +27,34 @@ export interface ReceivedSpan {
   encoding: 'protobuf' | 'json';
 }
 
+export interface ReceivedLog {
+  body: string;
+  severityText: string;
+  severityNumber: number;
+  /** Empty when the record belongs to no span. */
+  traceId: string;
+  spanId: string;
+  attributes: Record<string, string | number | boolean>;
+  resource: Record<string, string | number | boolean>;
+  encoding: 'protobuf' | 'json';
+}
+
 export interface OtlpReceiver {
   url: string;
   spans: ReceivedSpan[];
+  logs: ReceivedLog[];
   /** Export requests received (answered or not). */
   posts: number;
   /** Resolves with the spans once `match` holds for them, or rejects after `ms`. */
   waitFor(match: (spans: ReceivedSpan[]) => boolean, ms?: number): Promise<ReceivedSpan[]>;
+  /** Resolves with the log records once `match` holds for them, or rejects after `ms`. */
+  waitForLogs(match: (logs: ReceivedLog[]) => boolean, ms?: number): Promise<ReceivedLog[]>;
   close(): Promise<void>;
 }
 
 export async function startOtlpReceiver(mode: 'ok' | 'slow' | 'fail' = 'ok'): Promise<OtlpReceiver> {
   const spans: ReceivedSpan[] = [];
+  const logs: ReceivedLog[] = [];
   const receiver = { posts: 0 };
   const hanging = new Set<http.ServerResponse>();
   const server = http.createServer((req, res) => {
@@ -58,7 +74,8 @@ export async function startOtlpReceiver(mode: 'ok' | 'slow' | 'fail' = 'ok'): Pr
       if (req.headers['content-encoding'] === 'gzip') body = gunzipSync(body);
       const type = req.headers['content-type'] ?? '';
       try {
-        spans.push(...(type.includes('json') ? decodeJson(body) : decodeProtobuf(body)));
+        if (req.url === '/v1/logs') logs.push(...(type.includes('json') ? decodeJsonLogs(body) : decodeProtobufLogs(body)));
+        else spans.push(...(type.includes('json') ? decodeJson(body) : decodeProtobuf(body)));
       } catch (err) {
         res.writeHead(400).end(String(err));
         return;
@@ -72,6 +89,7 @@ export async function startOtlpReceiver(mode: 'ok' | 'slow' | 'fail' = 'ok'): Pr
   return {
     url: `http://127.0.0.1:${port}`,
     spans,
+    logs,
     get posts() {
       return receiver.posts;
     },
@@ -82,6 +100,14 @@ export async function startOtlpReceiver(mode: 'ok' | 'slow' | 'fail' = 'ok'): Pr
         await new Promise((r) => setTimeout(r, 25));
       }
       return spans;
+    },
+    async waitForLogs(match, ms = 10_000) {
+      const until = Date.now() + ms;
+      while (!match(logs)) {
+        if (Date.now() > until) throw new Error(`the receiver did not get the expected log records within ${ms} ms; it has ${logs.length}: ${logs.map((l) => l.body).join(' | ')}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      return logs;
     },
     async close() {
       for (const res of hanging) res.destroy();
@@ -140,7 +166,32 @@ function decodeJson(body: Buffer): ReceivedSpan[] {
   return out;
 }
 
-// --- protobuf (opentelemetry/proto/collector/trace/v1/trace_service.proto and what it includes) ---
+function decodeJsonLogs(body: Buffer): ReceivedLog[] {
+  const doc = JSON.parse(body.toString('utf8')) as {
+    resourceLogs?: Array<{ resource?: { attributes?: JsonKeyValue[] }; scopeLogs?: Array<{ logRecords?: Array<Record<string, unknown>> }> }>;
+  };
+  const out: ReceivedLog[] = [];
+  for (const rl of doc.resourceLogs ?? []) {
+    const resource = jsonAttributes(rl.resource?.attributes);
+    for (const sl of rl.scopeLogs ?? []) {
+      for (const r of sl.logRecords ?? []) {
+        out.push({
+          body: String(jsonValue((r.body ?? {}) as Record<string, unknown>)),
+          severityText: String(r.severityText ?? ''),
+          severityNumber: Number(r.severityNumber ?? 0),
+          traceId: String(r.traceId ?? ''),
+          spanId: String(r.spanId ?? ''),
+          attributes: jsonAttributes(r.attributes as JsonKeyValue[] | undefined),
+          resource,
+          encoding: 'json',
+        });
+      }
+    }
+  }
+  return out;
+}
+
+// --- protobuf (opentelemetry/proto/collector/{trace,logs}/v1/*_service.proto and what they include) ---
 
 type Field = { no: number; wire: number; varint: bigint; bytes: Uint8Array };
 
@@ -238,6 +289,32 @@ function decodeProtobuf(body: Buffer): ReceivedSpan[] {
             code: Number(statusFields.find((f) => f.no === 3)?.varint ?? 0n),
             message: text(statusFields.find((f) => f.no === 2)?.bytes ?? new Uint8Array(0)),
           },
+          resource,
+          encoding: 'protobuf',
+        });
+      }
+    }
+  }
+  return out;
+}
+
+function decodeProtobufLogs(body: Buffer): ReceivedLog[] {
+  const out: ReceivedLog[] = [];
+  for (const rl of fields(body).filter((f) => f.no === 1)) {
+    const rlFields = fields(rl.bytes);
+    const resourceField = rlFields.find((f) => f.no === 1);
+    const resource = resourceField ? keyValues(fields(resourceField.bytes), 1) : {};
+    for (const sl of rlFields.filter((f) => f.no === 2)) {
+      for (const lr of fields(sl.bytes).filter((f) => f.no === 2)) {
+        const r = fields(lr.bytes);
+        const one = (no: number) => r.find((f) => f.no === no);
+        out.push({
+          body: String(one(5) ? anyValue(one(5)!.bytes) : ''),
+          severityNumber: Number(one(2)?.varint ?? 0n),
+          severityText: text(one(3)?.bytes ?? new Uint8Array(0)),
+          traceId: hex(one(9)?.bytes ?? new Uint8Array(0)),
+          spanId: hex(one(10)?.bytes ?? new Uint8Array(0)),
+          attributes: keyValues(r, 6),
           resource,
           encoding: 'protobuf',
         });

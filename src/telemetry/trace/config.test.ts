@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BATCH_DEFAULTS, traceConfigFromEnv } from './config.js';
+import { BATCH_DEFAULTS, LOG_BATCH_DEFAULTS, logsConfigFromEnv, traceConfigFromEnv } from './config.js';
 import { isVergeError } from '../../errors.js';
 
 const ENDPOINT = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318' };
@@ -56,4 +56,19 @@ test('a value Verge does not accept fails with TELEMETRY_CONFIG_INVALID naming t
       name,
     );
   }
+});
+
+test('guest log export follows the same rules with its own variables: /v1/logs, OTEL_LOGS_EXPORTER, OTEL_BLRP_*', () => {
+  assert.equal(logsConfigFromEnv({}), undefined);
+  assert.equal(logsConfigFromEnv({ ...ENDPOINT, OTEL_LOGS_EXPORTER: 'none' }), undefined);
+  assert.equal(logsConfigFromEnv({ ...ENDPOINT, OTEL_SDK_DISABLED: 'true' }), undefined);
+  const config = logsConfigFromEnv({ ...ENDPOINT, OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: 'http/json', OTEL_BLRP_SCHEDULE_DELAY: '250' });
+  assert.equal(config?.url, 'http://127.0.0.1:4318/v1/logs');
+  assert.equal(config?.protocol, 'http/json');
+  assert.deepEqual(config?.batch, { ...LOG_BATCH_DEFAULTS, scheduledDelayMs: 250 });
+  assert.equal(logsConfigFromEnv({ OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: 'https://c.example/l' })?.url, 'https://c.example/l');
+  // Traces without logs: each signal can be turned off alone.
+  assert.equal(traceConfigFromEnv({ ...ENDPOINT, OTEL_LOGS_EXPORTER: 'none' })?.url, 'http://127.0.0.1:4318/v1/traces');
+  assert.throws(() => logsConfigFromEnv({ ...ENDPOINT, OTEL_BLRP_MAX_QUEUE_SIZE: '0' }), /OTEL_BLRP_MAX_QUEUE_SIZE="0": expected a positive integer/);
+  assert.throws(() => logsConfigFromEnv({ ...ENDPOINT, OTEL_LOGS_EXPORTER: 'console' }), /OTEL_LOGS_EXPORTER="console": expected "otlp" or "none"/);
 });

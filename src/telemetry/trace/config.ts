@@ -1,7 +1,7 @@
 /**
- * Trace export configured by the standard OpenTelemetry variables only, read once at start:
- * tracing is on when an OTLP endpoint is set (and the SDK is not disabled), and every value is
- * checked here, so a typo fails the start with the variable's name instead of tracing nothing.
+ * Trace and log export configured by the standard OpenTelemetry variables only, read once at
+ * start: a signal is on when an OTLP endpoint is set for it (and the SDK is not disabled), and
+ * every value is checked here, so a typo fails the start with the variable's name instead of tracing nothing.
  * Plain data: the SDK is loaded only when tracing is on (export.ts).
  */
 import { VergeError } from '../../errors.js';
@@ -35,32 +35,45 @@ export const BATCH_DEFAULTS: BatchConfig = Object.freeze({ maxQueueSize: 2048, m
 const invalid = (name: string, value: string, expected: string) =>
   new VergeError('TELEMETRY_CONFIG_INVALID', `${name}=${JSON.stringify(value.slice(0, 100))}: expected ${expected}`);
 
-/** The trace export settings, or undefined when tracing is off (no endpoint, OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none). */
-export function traceConfigFromEnv(env: NodeJS.ProcessEnv): TraceConfig | undefined {
-  const get = (name: string): string | undefined => {
+/** The batch log record processor's defaults (OpenTelemetry specification, "Batching processor"). */
+export const LOG_BATCH_DEFAULTS: BatchConfig = Object.freeze({ maxQueueSize: 2048, maxExportBatchSize: 512, scheduledDelayMs: 1000, exportTimeoutMs: 30000 });
+
+export interface LogsConfig {
+  /** Where log records are posted: the logs endpoint as given, or the base endpoint + v1/logs. */
+  url: string;
+  protocol: Protocol;
+  batch: BatchConfig;
+}
+
+type Env = (name: string) => string | undefined;
+
+function reader(env: NodeJS.ProcessEnv): Env {
+  return (name) => {
     const v = env[name]?.trim();
     return v ? v : undefined;
   };
-  if (get('OTEL_SDK_DISABLED')?.toLowerCase() === 'true') return undefined;
-  const exporter = get('OTEL_TRACES_EXPORTER');
-  if (exporter === 'none') return undefined;
-  if (exporter !== undefined && exporter !== 'otlp') throw invalid('OTEL_TRACES_EXPORTER', exporter, '"otlp" or "none"');
-  const url = endpoint(get('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'), get('OTEL_EXPORTER_OTLP_ENDPOINT'));
-  if (url === undefined) return undefined;
+}
 
-  const protocolName = get('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') !== undefined ? 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL' : 'OTEL_EXPORTER_OTLP_PROTOCOL';
+/**
+ * What every signal reads alike: whether its exporter is on, its endpoint and its protocol.
+ * Undefined when the signal is off (OTEL_SDK_DISABLED=true, OTEL_<SIGNAL>_EXPORTER=none, or no endpoint).
+ */
+function otlpTarget(get: Env, signal: 'TRACES' | 'LOGS'): { url: string; protocol: Protocol } | undefined {
+  if (get('OTEL_SDK_DISABLED')?.toLowerCase() === 'true') return undefined;
+  const exporterName = `OTEL_${signal}_EXPORTER`;
+  const exporter = get(exporterName);
+  if (exporter === 'none') return undefined;
+  if (exporter !== undefined && exporter !== 'otlp') throw invalid(exporterName, exporter, '"otlp" or "none"');
+  const url = endpoint(signal, get(`OTEL_EXPORTER_OTLP_${signal}_ENDPOINT`), get('OTEL_EXPORTER_OTLP_ENDPOINT'));
+  if (url === undefined) return undefined;
+  const protocolName = get(`OTEL_EXPORTER_OTLP_${signal}_PROTOCOL`) !== undefined ? `OTEL_EXPORTER_OTLP_${signal}_PROTOCOL` : 'OTEL_EXPORTER_OTLP_PROTOCOL';
   const protocol = get(protocolName) ?? 'http/protobuf';
   if (!(PROTOCOLS as readonly string[]).includes(protocol)) throw invalid(protocolName, protocol, `one of ${PROTOCOLS.join(', ')} (gRPC is not supported)`);
+  return { url, protocol: protocol as Protocol };
+}
 
-  const sampler = get('OTEL_TRACES_SAMPLER') ?? 'parentbased_always_on';
-  if (!(SAMPLERS as readonly string[]).includes(sampler)) throw invalid('OTEL_TRACES_SAMPLER', sampler, `one of ${SAMPLERS.join(', ')}`);
-  const arg = get('OTEL_TRACES_SAMPLER_ARG');
-  let ratio = 1;
-  if (arg !== undefined && sampler.endsWith('traceidratio')) {
-    ratio = Number(arg);
-    if (!Number.isFinite(ratio) || ratio < 0 || ratio > 1) throw invalid('OTEL_TRACES_SAMPLER_ARG', arg, 'a number from 0 to 1');
-  }
-
+/** A batch processor's settings from OTEL_BSP_* (spans) or OTEL_BLRP_* (log records). */
+function batchConfig(get: Env, prefix: 'OTEL_BSP' | 'OTEL_BLRP', defaults: BatchConfig): BatchConfig {
   const positive = (name: string, fallback: number): number => {
     const v = get(name);
     if (v === undefined) return fallback;
@@ -69,19 +82,42 @@ export function traceConfigFromEnv(env: NodeJS.ProcessEnv): TraceConfig | undefi
     return n;
   };
   const batch: BatchConfig = {
-    maxQueueSize: positive('OTEL_BSP_MAX_QUEUE_SIZE', BATCH_DEFAULTS.maxQueueSize),
-    maxExportBatchSize: positive('OTEL_BSP_MAX_EXPORT_BATCH_SIZE', BATCH_DEFAULTS.maxExportBatchSize),
-    scheduledDelayMs: positive('OTEL_BSP_SCHEDULE_DELAY', BATCH_DEFAULTS.scheduledDelayMs),
-    exportTimeoutMs: positive('OTEL_BSP_EXPORT_TIMEOUT', BATCH_DEFAULTS.exportTimeoutMs),
+    maxQueueSize: positive(`${prefix}_MAX_QUEUE_SIZE`, defaults.maxQueueSize),
+    maxExportBatchSize: positive(`${prefix}_MAX_EXPORT_BATCH_SIZE`, defaults.maxExportBatchSize),
+    scheduledDelayMs: positive(`${prefix}_SCHEDULE_DELAY`, defaults.scheduledDelayMs),
+    exportTimeoutMs: positive(`${prefix}_EXPORT_TIMEOUT`, defaults.exportTimeoutMs),
   };
   // As the SDK does: a batch never holds more than the queue.
   batch.maxExportBatchSize = Math.min(batch.maxExportBatchSize, batch.maxQueueSize);
-  return { url, protocol: protocol as Protocol, sampler: sampler as SamplerName, ratio, batch };
+  return batch;
 }
 
-function endpoint(traces: string | undefined, base: string | undefined): string | undefined {
-  const name = traces !== undefined ? 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT' : 'OTEL_EXPORTER_OTLP_ENDPOINT';
-  const raw = traces ?? base;
+/** The trace export settings, or undefined when tracing is off (no endpoint, OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none). */
+export function traceConfigFromEnv(env: NodeJS.ProcessEnv): TraceConfig | undefined {
+  const get = reader(env);
+  const target = otlpTarget(get, 'TRACES');
+  if (target === undefined) return undefined;
+  const sampler = get('OTEL_TRACES_SAMPLER') ?? 'parentbased_always_on';
+  if (!(SAMPLERS as readonly string[]).includes(sampler)) throw invalid('OTEL_TRACES_SAMPLER', sampler, `one of ${SAMPLERS.join(', ')}`);
+  const arg = get('OTEL_TRACES_SAMPLER_ARG');
+  let ratio = 1;
+  if (arg !== undefined && sampler.endsWith('traceidratio')) {
+    ratio = Number(arg);
+    if (!Number.isFinite(ratio) || ratio < 0 || ratio > 1) throw invalid('OTEL_TRACES_SAMPLER_ARG', arg, 'a number from 0 to 1');
+  }
+  return { ...target, sampler: sampler as SamplerName, ratio, batch: batchConfig(get, 'OTEL_BSP', BATCH_DEFAULTS) };
+}
+
+/** The guest log export settings, or undefined when it is off (no endpoint, OTEL_SDK_DISABLED=true or OTEL_LOGS_EXPORTER=none). */
+export function logsConfigFromEnv(env: NodeJS.ProcessEnv): LogsConfig | undefined {
+  const get = reader(env);
+  const target = otlpTarget(get, 'LOGS');
+  return target && { ...target, batch: batchConfig(get, 'OTEL_BLRP', LOG_BATCH_DEFAULTS) };
+}
+
+function endpoint(signal: 'TRACES' | 'LOGS', own: string | undefined, base: string | undefined): string | undefined {
+  const name = own !== undefined ? `OTEL_EXPORTER_OTLP_${signal}_ENDPOINT` : 'OTEL_EXPORTER_OTLP_ENDPOINT';
+  const raw = own ?? base;
   if (raw === undefined) return undefined;
   let url: URL;
   try {
@@ -91,6 +127,7 @@ function endpoint(traces: string | undefined, base: string | undefined): string 
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw invalid(name, raw, 'an http:// or https:// URL');
   // The signal-specific endpoint is used as is; the base one gets the signal's path (the spec's rule).
-  if (traces !== undefined) return url.href;
-  return url.href.endsWith('/') ? `${url.href}v1/traces` : `${url.href}/v1/traces`;
+  if (own !== undefined) return url.href;
+  const path = `v1/${signal.toLowerCase()}`;
+  return url.href.endsWith('/') ? `${url.href}${path}` : `${url.href}/${path}`;
 }

@@ -1,48 +1,54 @@
 /**
- * The thread that exports spans (docs/observability.md#traces). Turning a span into the SDK's
- * ReadableSpan and encoding it as OTLP costs ~10 µs a span, and the HTTP client posting the
- * batches is more work again: on the main thread that was most of what a sampled request cost (the
- * main thread is the one every request crosses). So the main thread only collects plain span
- * shapes and posts them here in batches (ExportThread, below); this thread builds the SDK's spans,
- * queues them in the bounded SpanQueue and runs the OpenTelemetry exporter.
+ * The thread that exports spans and guest log records over OTLP (docs/observability.md). Turning a
+ * span into the SDK's ReadableSpan and encoding it costs ~10 µs, and the HTTP client posting the
+ * batches is more work again: on the main thread, the one every request crosses, that was most of
+ * what a sampled request cost. So the main thread only collects plain shapes and posts them here
+ * in batches (export-client.ts); this thread builds the SDK's records, keeps them in a bounded
+ * ExportQueue per signal and runs the OpenTelemetry exporters.
  *
- * Messages in: `spans` (a batch of shapes; answered by `taken` with the count, which is the main
+ * Messages in: `items` (a batch of one signal's shapes; answered by `taken` with the count, the main
  * thread's bound on what is in flight), `flush` (export what is queued within `ms`, then answer
  * `flushed`). Messages out: `taken`, `dropped`, `failed`, `flushed`.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { createExporter, createResource, readableSpan, SpanQueue, type DropReason, type SpanShape } from './export.js';
-import type { TraceConfig } from './config.js';
+import { createExporter, createLogExporter, createResource, ExportQueue, readableLogRecord, readableSpan, type DropReason, type LogShape, type SpanShape } from './export.js';
+import type { LogsConfig, TraceConfig } from './config.js';
+
+export type Signal = 'spans' | 'logs';
 
 export interface ExportThreadData {
-  config: TraceConfig;
+  traces: TraceConfig | undefined;
+  logs: LogsConfig | undefined;
   version: string;
 }
 
-export type ToExportThread = { t: 'spans'; spans: SpanShape[] } | { t: 'flush'; ms: number };
+export type ToExportThread = { t: 'items'; signal: 'spans'; items: SpanShape[] } | { t: 'items'; signal: 'logs'; items: LogShape[] } | { t: 'flush'; ms: number };
 
 export type FromExportThread =
-  | { t: 'taken'; count: number }
-  | { t: 'dropped'; count: number; reason: DropReason }
-  | { t: 'failed'; reason: string }
+  | { t: 'taken'; signal: Signal; count: number }
+  | { t: 'dropped'; signal: Signal; count: number; reason: DropReason }
+  | { t: 'failed'; signal: Signal; reason: string }
   | { t: 'flushed' };
 
 if (parentPort) {
   const port = parentPort;
-  const { config, version } = workerData as ExportThreadData;
+  const { traces, logs, version } = workerData as ExportThreadData;
   const post = (m: FromExportThread) => port.postMessage(m);
   const resource = createResource(version);
   const scope = { name: 'verge', version };
-  const queue = new SpanQueue(createExporter(config), config.batch, {
-    dropped: (count, reason) => post({ t: 'dropped', count, reason }),
-    failed: (reason) => post({ t: 'failed', reason }),
+  const hooks = (signal: Signal) => ({
+    dropped: (count: number, reason: DropReason) => post({ t: 'dropped', signal, count, reason }),
+    failed: (reason: string) => post({ t: 'failed', signal, reason }),
   });
+  const spans = traces && new ExportQueue(createExporter(traces), traces.batch, hooks('spans'));
+  const records = logs && new ExportQueue(createLogExporter(logs), logs.batch, hooks('logs'));
   port.on('message', (m: ToExportThread) => {
-    if (m.t === 'spans') {
-      for (const s of m.spans) queue.add(readableSpan(s, resource, scope));
-      post({ t: 'taken', count: m.spans.length });
-    } else {
-      void queue.flush(m.ms).then(() => post({ t: 'flushed' }));
+    if (m.t === 'flush') {
+      void Promise.all([spans?.flush(m.ms), records?.flush(m.ms)]).then(() => post({ t: 'flushed' }));
+      return;
     }
+    if (m.signal === 'spans') for (const s of m.items) spans?.add(readableSpan(s, resource, scope));
+    else for (const r of m.items) records?.add(readableLogRecord(r, resource, scope));
+    post({ t: 'taken', signal: m.signal, count: m.items.length });
   });
 }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
-import { createResource, hrTime, readableSpan, SpanQueue, type DropReason } from './export.js';
+import { createResource, hrTime, readableSpan, ExportQueue, type DropReason } from './export.js';
 import { BATCH_DEFAULTS, type BatchConfig } from './config.js';
 
 /** An exporter whose answers the test decides: each export waits in `calls` until the test answers it. */
@@ -28,7 +28,7 @@ function queueWith(batch: Partial<BatchConfig>) {
   const { exporter, calls } = scriptedExporter();
   const dropped: Array<[number, DropReason]> = [];
   const failures: string[] = [];
-  const queue = new SpanQueue(exporter, { ...BATCH_DEFAULTS, scheduledDelayMs: 10, ...batch }, { dropped: (n, r) => void dropped.push([n, r]), failed: (r) => void failures.push(r) });
+  const queue = new ExportQueue(exporter, { ...BATCH_DEFAULTS, scheduledDelayMs: 10, ...batch }, { dropped: (n, r) => void dropped.push([n, r]), failed: (r) => void failures.push(r) });
   return { queue, calls, dropped, failures };
 }
 

@@ -10,11 +10,16 @@
 import { SpanKind, SpanStatusCode, TraceFlags, type Attributes, type HrTime, type SpanContext } from '@opentelemetry/api';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { defaultResource, detectResources, envDetector, resourceFromAttributes, type Resource } from '@opentelemetry/resources';
-import { ExportResultCode } from '@opentelemetry/core';
+import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { OTLPTraceExporter as ProtobufExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { OTLPTraceExporter as JsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { OTLPLogExporter as ProtobufLogExporter } from '@opentelemetry/exporter-logs-otlp-proto';
+import { OTLPLogExporter as JsonLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
+import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
+import { SeverityNumber } from '@opentelemetry/api-logs';
 import type { SpanRecord } from '../../dispatch/protocol.js';
-import type { BatchConfig, TraceConfig } from './config.js';
+import type { BatchConfig, LogsConfig, TraceConfig } from './config.js';
+import type { LogLevelName } from '../../capabilities/logging/levels.js';
 
 export type DropReason = 'queue_full' | 'export_failed';
 
@@ -36,6 +41,47 @@ export function createExporter(config: TraceConfig): SpanExporter {
   // come from the OTEL_EXPORTER_OTLP_* variables, read by the exporter; the queue bounds a whole export.
   const options = { url: config.url };
   return config.protocol === 'http/json' ? new JsonExporter(options) : new ProtobufExporter(options);
+}
+
+export function createLogExporter(config: LogsConfig): ItemExporter<ReadableLogRecord> {
+  const options = { url: config.url };
+  return config.protocol === 'http/json' ? new JsonLogExporter(options) : new ProtobufLogExporter(options);
+}
+
+/** A guest's log record as the main thread hands it over: plain data, cheap to clone. */
+export interface LogShape {
+  time: number;
+  level: LogLevelName;
+  body: string;
+  attributes: Attributes;
+  /** The request's trace and the span the guest ran in, when the request was sampled. */
+  traceId: string | undefined;
+  spanId: string | undefined;
+}
+
+const SEVERITY: Record<LogShape['level'], SeverityNumber> = {
+  trace: SeverityNumber.TRACE,
+  debug: SeverityNumber.DEBUG,
+  info: SeverityNumber.INFO,
+  warn: SeverityNumber.WARN,
+  error: SeverityNumber.ERROR,
+};
+
+/** A log record as the SDK's exporters read it, tied to its span when the request was traced. */
+export function readableLogRecord(r: LogShape, resource: Resource, scope: { name: string; version: string }): ReadableLogRecord {
+  const time = hrTime(r.time);
+  return {
+    hrTime: time,
+    hrTimeObserved: time,
+    spanContext: r.traceId !== undefined && r.spanId !== undefined ? { traceId: r.traceId, spanId: r.spanId, traceFlags: TraceFlags.SAMPLED } : undefined,
+    severityText: r.level.toUpperCase(),
+    severityNumber: SEVERITY[r.level],
+    body: r.body,
+    resource,
+    instrumentationScope: scope,
+    attributes: r.attributes,
+    droppedAttributesCount: 0,
+  };
 }
 
 export function hrTime(epochMs: number): HrTime {
@@ -91,25 +137,31 @@ export function readableSpan(s: SpanShape, resource: Resource, scope: { name: st
   };
 }
 
-export class SpanQueue {
-  private queue: ReadableSpan[] = [];
+/** What the SDK's span and log record exporters have in common. */
+export interface ItemExporter<T> {
+  export(items: T[], resultCallback: (result: ExportResult) => void): void;
+  shutdown(): Promise<void>;
+}
+
+export class ExportQueue<T> {
+  private queue: T[] = [];
   private timer: NodeJS.Timeout | undefined;
   private exporting: Promise<void> | undefined;
   /** Set by flush: from then on it drives the exports itself. */
   private closing = false;
 
   constructor(
-    private readonly exporter: SpanExporter,
+    private readonly exporter: ItemExporter<T>,
     private readonly batch: BatchConfig,
     private readonly hooks: QueueHooks,
   ) {}
 
-  add(span: ReadableSpan): void {
+  add(item: T): void {
     if (this.queue.length >= this.batch.maxQueueSize) {
       this.hooks.dropped(1, 'queue_full');
       return;
     }
-    this.queue.push(span);
+    this.queue.push(item);
     this.schedule();
   }
 

@@ -1,0 +1,194 @@
+/**
+ * The main thread's side of the export thread (export-thread.ts). Spans and guest log records are
+ * collected as plain shapes and posted in batches, every 50 ms or at 256, so a request costs an
+ * array push. Per signal, what is posted and not yet taken plus what waits here is bounded by the
+ * signal's queue size (OTEL_BSP_MAX_QUEUE_SIZE, OTEL_BLRP_MAX_QUEUE_SIZE): past it an item is
+ * dropped and counted (queue_full), so a stalled export thread never grows the node's memory.
+ * An export that keeps failing is logged at most once a minute per signal.
+ */
+import { readFileSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
+import type { Logger } from '../logging.js';
+import type { LogsConfig, TraceConfig } from './config.js';
+import type { DropReason, LogShape, SpanShape } from './export.js';
+import type { ExportThreadData, FromExportThread, Signal, ToExportThread } from './export-thread.js';
+
+/** How often the collected items go to the export thread, at most... */
+const POST_EVERY_MS = 50;
+/** ...or as soon as this many are waiting. */
+const POST_ITEMS = 256;
+/** A collector that stays down is reported this often, not once per failed export. */
+export const EXPORT_FAILURE_LOG_MS = 60_000;
+
+const PACKAGE_JSON = new URL('../../../../package.json', import.meta.url);
+
+export interface OtlpExportOptions {
+  traces: TraceConfig | undefined;
+  logs: LogsConfig | undefined;
+  logger: Logger;
+  /** Items that will never reach the collector, by signal and why. */
+  onDropped?: (signal: Signal, count: number, reason: DropReason) => void;
+}
+
+/** One signal's way to the thread. */
+export class ExportChannel<T> {
+  private pending: T[] = [];
+  private posted = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly owner: OtlpExport,
+    private readonly signal: Signal,
+    private readonly maxQueueSize: number,
+  ) {}
+
+  /** One item: a guest's log record as it is written. */
+  push(item: T): void {
+    if (this.owner.dead) this.owner.dropped(this.signal, 1, 'export_failed');
+    else if (this.posted + this.pending.length >= this.maxQueueSize) this.owner.dropped(this.signal, 1, 'queue_full');
+    else {
+      this.pending.push(item);
+      if (this.pending.length >= POST_ITEMS) this.post();
+      else this.schedule();
+    }
+  }
+
+  /** A request's items together: they are kept or dropped from the first that does not fit. */
+  add(items: readonly T[]): void {
+    if (this.owner.dead) {
+      this.owner.dropped(this.signal, items.length, 'export_failed');
+      return;
+    }
+    const room = this.maxQueueSize - this.posted - this.pending.length;
+    if (room < items.length) {
+      for (let i = 0; i < room; i++) this.pending.push(items[i]!);
+      this.owner.dropped(this.signal, items.length - Math.max(room, 0), 'queue_full');
+    } else {
+      for (const item of items) this.pending.push(item);
+    }
+    if (this.pending.length >= POST_ITEMS) this.post();
+    else this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.timer || this.pending.length === 0) return;
+    this.timer = setTimeout(() => this.post(), POST_EVERY_MS);
+    this.timer.unref();
+  }
+
+  post(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.pending.length === 0 || this.owner.dead) return;
+    const items = this.pending;
+    this.pending = [];
+    this.posted += items.length;
+    if (!this.owner.send({ t: 'items', signal: this.signal, items } as ToExportThread)) {
+      this.posted -= items.length;
+      this.owner.dropped(this.signal, items.length, 'export_failed');
+    }
+  }
+
+  taken(count: number): void {
+    this.posted -= count;
+  }
+
+  /** Everything not yet taken by a thread that is gone. */
+  lose(): number {
+    const lost = this.posted + this.pending.length;
+    clearTimeout(this.timer);
+    this.pending = [];
+    this.posted = 0;
+    return lost;
+  }
+}
+
+export class OtlpExport {
+  readonly spans: ExportChannel<SpanShape> | undefined;
+  readonly logs: ExportChannel<LogShape> | undefined;
+  dead = false;
+  private readonly worker: Worker;
+  private readonly lastLogged = { spans: -Infinity, logs: -Infinity };
+  private readonly droppedSinceLog = { spans: 0, logs: 0 };
+  private flushed: (() => void) | undefined;
+
+  constructor(private readonly opts: OtlpExportOptions) {
+    const version = (JSON.parse(readFileSync(PACKAGE_JSON, 'utf8')) as { version: string }).version;
+    const data: ExportThreadData = { traces: opts.traces, logs: opts.logs, version };
+    this.spans = opts.traces && new ExportChannel(this, 'spans', opts.traces.batch.maxQueueSize);
+    this.logs = opts.logs && new ExportChannel(this, 'logs', opts.logs.batch.maxQueueSize);
+    this.worker = new Worker(new URL('./export-thread.js', import.meta.url), { workerData: data, stdout: false, stderr: false });
+    // The node's close flushes and stops it; it never keeps the process alive on its own.
+    this.worker.unref();
+    this.worker.on('message', (m: FromExportThread) => {
+      if (m.t === 'taken') (m.signal === 'spans' ? this.spans : this.logs)?.taken(m.count);
+      else if (m.t === 'dropped') this.dropped(m.signal, m.count, m.reason);
+      else if (m.t === 'failed') this.failed(m.signal, m.reason);
+      else this.flushed?.();
+    });
+    this.worker.on('error', (err) => this.died(`the export thread failed: ${err.message}`));
+    this.worker.on('exit', (code) => this.died(`the export thread exited with code ${code}`));
+  }
+
+  /** Posts what waits, has the thread export its queues for at most `ms`, then stops it. */
+  async flush(ms: number): Promise<void> {
+    this.spans?.post();
+    this.logs?.post();
+    if (this.dead) return;
+    const done = new Promise<void>((r) => (this.flushed = r));
+    this.send({ t: 'flush', ms });
+    let timer: NodeJS.Timeout | undefined;
+    // The thread bounds its own flush by `ms`; this bound is for a thread that cannot answer.
+    await Promise.race([done, new Promise<void>((r) => (timer = setTimeout(r, ms + 100)))]);
+    clearTimeout(timer);
+    this.dead = true;
+    await this.worker.terminate();
+  }
+
+  /** False when the message could not be sent (a value that cannot be cloned). */
+  send(m: ToExportThread): boolean {
+    try {
+      this.worker.postMessage(m);
+      return true;
+    } catch (err) {
+      if (m.t === 'items') this.failed(m.signal, `items could not be sent to the export thread: ${err instanceof Error ? err.message : String(err)}`);
+      return false;
+    }
+  }
+
+  dropped(signal: Signal, count: number, reason: DropReason): void {
+    this.droppedSinceLog[signal] += count;
+    this.opts.onDropped?.(signal, count, reason);
+  }
+
+  private failed(signal: Signal, reason: string): void {
+    const now = Date.now();
+    if (now - this.lastLogged[signal] < EXPORT_FAILURE_LOG_MS) return;
+    this.lastLogged[signal] = now;
+    const url = (signal === 'spans' ? this.opts.traces : this.opts.logs)?.url;
+    const what = signal === 'spans' ? 'trace' : 'log';
+    this.opts.logger.warn(
+      { endpoint: url && safeEndpoint(url), reason, [`dropped_${signal === 'spans' ? 'spans' : 'log_records'}`]: this.droppedSinceLog[signal] },
+      `${what} export failed; ${signal === 'spans' ? 'spans' : 'log records'} are dropped until the collector answers (logged at most once a minute)`,
+    );
+    this.droppedSinceLog[signal] = 0;
+  }
+
+  private died(reason: string): void {
+    if (this.dead) return;
+    this.dead = true;
+    for (const [signal, channel] of [['spans', this.spans], ['logs', this.logs]] as const) {
+      if (!channel) continue;
+      this.failed(signal, reason);
+      const lost = channel.lose();
+      if (lost > 0) this.dropped(signal, lost, 'export_failed');
+    }
+    this.flushed?.();
+  }
+}
+
+/** The endpoint without user info or query, which could hold a credential. */
+export function safeEndpoint(url: string): string {
+  const u = new URL(url);
+  return `${u.protocol}//${u.host}${u.pathname}`;
+}
