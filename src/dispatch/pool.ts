@@ -19,7 +19,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { VergeError } from '../errors.js';
-import type { FromWorker, GuestRequest, GuestResponse, HostCall, HostReply, ModuleSpec, SpanRecord, ToWorker } from './protocol.js';
+import type { FromWorker, GuestRequest, GuestResponse, HostCall, HostReply, ModuleSpec, RunMeasures, SpanRecord, ToWorker } from './protocol.js';
 import { createBridgeEnds, serveHostCalls } from './host-bridge.js';
 import type { LogLevelName } from '../capabilities/logging/levels.js';
 import type { OnBreakerChange } from '../capabilities/kv/store-breakers.js';
@@ -49,8 +49,13 @@ export interface PoolOptions {
   onRequestEnd?: (id: string) => void;
 }
 
-/** spans: what the worker recorded for a sampled request (absent when it sent none, as when it was killed). */
-export type Outcome = { ok: true; response: GuestResponse; spans?: SpanRecord[] | undefined } | { ok: false; error: VergeError; spans?: SpanRecord[] | undefined };
+/**
+ * spans: what the worker recorded for a sampled request; measures: what it measured of any
+ * request it ran (both absent when it sent none, as when it was killed or never started it).
+ */
+export type Outcome =
+  | { ok: true; response: GuestResponse; spans?: SpanRecord[] | undefined; measures?: RunMeasures | undefined }
+  | { ok: false; error: VergeError; spans?: SpanRecord[] | undefined; measures?: RunMeasures | undefined };
 
 interface Job {
   request: GuestRequest;
@@ -65,6 +70,8 @@ interface Job {
   /** performance.now() when it became the first request of its worker (running): NaN before. */
   startedAt: number;
   done: boolean;
+  /** Host-call timings the worker sent ahead of the answer (a request that made very many). */
+  hostCalls: Float64Array[] | undefined;
 }
 
 interface Slot {
@@ -173,7 +180,7 @@ export class WorkerPool {
         resolve({ ok: false, error: new VergeError('QUEUE_FULL', `all ${this.active.length} workers are busy and ${this.queue.length} requests are queued`) });
         return;
       }
-      const job: Job = { request, deadlineMs, resolve, timer: undefined, slot: undefined, claim: undefined, startedAt: NaN, done: false };
+      const job: Job = { request, deadlineMs, resolve, timer: undefined, slot: undefined, claim: undefined, startedAt: NaN, done: false, hostCalls: undefined };
       this.inFlight++;
       // Both bounds are deadlineMs long: one timer, restarted when the guest starts.
       job.timer = setTimeout(() => (Number.isNaN(job.startedAt) ? this.waitedTooLong(job) : this.expire(job)), deadlineMs);
@@ -314,10 +321,15 @@ export class WorkerPool {
       if (!job.done) this.options.onGuestLog?.(msg.id, job.request.component, msg.stream, msg.level, msg.line, job.request.version);
       return;
     }
+    if (msg.t === 'host-calls') {
+      (job.hostCalls ??= []).push(msg.calls);
+      return;
+    }
     slot.jobs.shift();
     slot.settling = msg.settling === true;
-    if (msg.t === 'done') this.finish(job, { ok: true, response: msg.response, spans: msg.spans });
-    else this.finish(job, { ok: false, error: new VergeError(msg.code, msg.message), spans: msg.spans });
+    const measures = job.hostCalls && msg.measures ? withEarlierHostCalls(msg.measures, job.hostCalls) : msg.measures;
+    if (msg.t === 'done') this.finish(job, { ok: true, response: msg.response, spans: msg.spans, measures });
+    else this.finish(job, { ok: false, error: new VergeError(msg.code, msg.message), spans: msg.spans, measures });
     // The worker went straight on to the next one posted.
     const next = slot.jobs[0];
     if (next) {
@@ -408,4 +420,16 @@ export class WorkerPool {
     // The other workers may have room for what came back to the queue.
     for (const s of this.active) this.refill(s);
   }
+}
+
+/** The answer's measures with the host-call batches sent ahead of it, in one array. */
+function withEarlierHostCalls(measures: RunMeasures, earlier: Float64Array[]): RunMeasures {
+  const parts = measures.hostCalls ? [...earlier, measures.hostCalls] : earlier;
+  const all = new Float64Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    all.set(p, at);
+    at += p.length;
+  }
+  return { ...measures, hostCalls: all };
 }

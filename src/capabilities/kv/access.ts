@@ -34,9 +34,9 @@ export function kvAccess(scope: GuestScope) {
    * instance that serves several requests may keep a wasi:keyvalue bucket from an earlier one.
    */
   const byName = (name: string, op: KvOp, api: string): unknown =>
-    scope.traced(`kv.${op.method}`, () => spanAttributes(name, op), () => run(name, op, api), (result, span) => {
-      if (result === undefined && op.method === 'get') span.attributes['verge.outcome'] = 'NOT_FOUND';
-    });
+    scope.traced('kv', `kv.${op.method}`, () => spanAttributes(name, op), () => run(name, op, api), (result) =>
+      result === undefined && op.method === 'get' ? 'NOT_FOUND' : undefined,
+    );
 
   const run = (name: string, op: KvOp, api: string): unknown => {
     const grant = check(name);
@@ -55,14 +55,20 @@ export function kvAccess(scope: GuestScope) {
     check,
     byName,
     open(name: string): number {
-      check(name);
-      const list = handles();
-      // Each call makes a new handle: a guest looping on kv_open would grow the table without end.
-      if (list.length >= KV_LIMITS.maxStoreHandles) {
-        throw new HostCallError('LIMIT_EXCEEDED', `at most ${KV_LIMITS.maxStoreHandles} kv_open handles per request: open each store once and keep its handle`);
-      }
-      list.push(name);
-      return list.length - 1;
+      return scope.measured('kv', () => {
+        check(name);
+        const list = handles();
+        // Each call makes a new handle: a guest looping on kv_open would grow the table without end.
+        if (list.length >= KV_LIMITS.maxStoreHandles) {
+          throw new HostCallError('LIMIT_EXCEEDED', `at most ${KV_LIMITS.maxStoreHandles} kv_open handles per request: open each store once and keep its handle`);
+        }
+        list.push(name);
+        return list.length - 1;
+      });
+    },
+    /** wasi:keyvalue/store.open: the grant check, timed like any host call. */
+    openBucket(name: string): void {
+      scope.measured('kv', () => check(name));
     },
     byHandle(handle: number, op: KvOp, api: string): unknown {
       const name = handles()[handle];
