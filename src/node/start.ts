@@ -209,7 +209,14 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     if (state === 'open') logger.warn(line, 'kv circuit breaker opened');
     else logger.info(line, `kv circuit breaker ${state}`);
   };
-  const capabilities = createCapabilityHost({ dataDir: opts.dataDir ?? DEFAULT_DATA_DIR, env: process.env, envFile: opts.envFile, onBreaker, logger });
+  const capabilities = createCapabilityHost({
+    dataDir: opts.dataDir ?? DEFAULT_DATA_DIR,
+    env: process.env,
+    envFile: opts.envFile,
+    onBreaker,
+    logger,
+    onHostCall: (call, capability, outcome, seconds) => metrics?.observeHostCall(call.version, call.component, capability, outcome, seconds),
+  });
   const pool = new WorkerPool({
     size: opts.workers ?? defaultWorkers(),
     spares: 1,
@@ -232,7 +239,10 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     pool,
     capabilities,
     override,
-    onUnload: (v) => logger.debug({ app: v.app.name, version: v.id.slice(0, 12) }, 'version unloaded'),
+    onUnload: (v) => {
+      metrics?.forgetVersion(v.key);
+      logger.debug({ app: v.app.name, version: v.id.slice(0, 12) }, 'version unloaded');
+    },
   });
 
   const store = new VersionStore(stateDir);
@@ -273,7 +283,10 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const warnings: string[] = [];
   try {
     await pool.start();
-    metrics = createMetrics({ queued: () => pool.queued, busy: () => pool.busy, workers: () => pool.workers, versions: () => pool.loadedVersions.length });
+    metrics = createMetrics(
+      { queued: () => pool.queued, busy: () => pool.busy, workers: () => pool.workers, versions: () => pool.loadedVersions.length },
+      { versionLabels: (key) => ({ app: '-', version: '-', ...versionKeyParts(key) }) },
+    );
     for (const v of firstVersions) await registry.install(v);
     // What was deployed here before serves again, with or without the admin listener this time.
     await deploys.boot();
