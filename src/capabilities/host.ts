@@ -7,7 +7,7 @@ import { VergeError } from '../errors.js';
 import type { AppConfig } from '../manifest/config.js';
 import type { Logger } from '../telemetry/logging.js';
 import type { ComponentGrants, HostCall, HostReply } from '../dispatch/protocol.js';
-import type { OnBreakerChange } from './kv/store-breakers.js';
+import type { OnAppBreakerChange } from './kv/store-breakers.js';
 import type { Capability, HostContext, PreparedCapability, RequestContext, StoreView } from './capability.js';
 import { CAPABILITY_LIST } from './index.js';
 import { withinBound } from '../dispatch/host-bridge.js';
@@ -20,7 +20,7 @@ export interface CapabilityHostOptions {
   dataDir: string;
   env: NodeJS.ProcessEnv;
   envFile?: string | undefined;
-  onBreaker?: OnBreakerChange | undefined;
+  onBreaker?: OnAppBreakerChange | undefined;
   logger: Logger;
   /** The capabilities to serve: the map in index.ts unless a test brings its own. */
   capabilities?: readonly Capability[];

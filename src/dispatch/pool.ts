@@ -22,7 +22,6 @@ import { VergeError } from '../errors.js';
 import type { FromWorker, GuestRequest, GuestResponse, HostCall, HostReply, ModuleSpec, RunMeasures, SpanRecord, ToWorker } from './protocol.js';
 import { createBridgeEnds, serveHostCalls } from './host-bridge.js';
 import type { LogLevelName } from '../capabilities/logging/levels.js';
-import type { OnBreakerChange } from '../capabilities/kv/store-breakers.js';
 import { JobClaims, type Claim } from './job-claims.js';
 
 /** Requests posted to one worker at once: the running one and the next. */
@@ -41,8 +40,10 @@ export interface PoolOptions {
   queueLimit: number;
   /** `version`: the app version's key, as the request carries it. */
   onGuestLog?: (id: string, component: string, stream: 'stdout' | 'stderr' | 'guest' | 'host', level: LogLevelName, line: string, version: string) => void;
-  onWorkerReplaced?: (reason: 'deadline' | 'crash') => void;
-  onBreaker?: OnBreakerChange;
+  /** `worker`: the replaced worker's thread id. */
+  onWorkerReplaced?: (reason: 'deadline' | 'crash', worker: number) => void;
+  /** A breaker in a worker (one per worker for a store that lives there) changed state; `worker`: its thread id. */
+  onBreaker?: (change: Extract<FromWorker, { t: 'breaker' }>, worker: number) => void;
   /** Work a worker asks of the main thread (capabilities/host-calls.ts). */
   hostCall: (call: HostCall) => Promise<HostReply>;
   /** A request is answered or abandoned: release what the main thread holds for it. */
@@ -314,7 +315,7 @@ export class WorkerPool {
       slot.settling = false;
       return;
     }
-    if (msg.t === 'breaker') return this.options.onBreaker?.(msg.store, msg.side, msg.state, msg.reason);
+    if (msg.t === 'breaker') return this.options.onBreaker?.(msg, slot.worker.threadId);
     const job = slot.jobs[0];
     if (!job || job.request.id !== msg.id) return;
     if (msg.t === 'log') {
@@ -408,7 +409,7 @@ export class WorkerPool {
     const activeIndex = this.active.indexOf(slot);
     if (activeIndex !== -1) {
       this.active.splice(activeIndex, 1);
-      this.options.onWorkerReplaced?.(reason);
+      this.options.onWorkerReplaced?.(reason, slot.worker.threadId);
       if (this.closed) return;
       // A spare that is still warming up can take work at once: its worker handles the load
       // message before any run message, so a request only waits for the rest of its start.

@@ -164,7 +164,8 @@ export type FromWorker =
   | { t: 'host-calls'; id: string; calls: Float64Array }
   | { t: 'settled' }
   | { t: 'log'; id: string; stream: 'stdout' | 'stderr' | 'guest' | 'host'; level: LogLevelName; line: string }
-  | { t: 'breaker'; store: string; side: 'read' | 'write'; state: 'closed' | 'open' | 'half-open'; reason: string | undefined };
+  /** version: the key of the version whose request saw the change (its app owns the store). */
+  | { t: 'breaker'; version: string; store: string; side: 'read' | 'write'; state: 'closed' | 'open' | 'half-open'; reason: string | undefined };
 
 /** One store operation; the same shape runs against a synchronous store in the worker or an async one on the main thread. */
 export type KvOp =

@@ -15,7 +15,8 @@ import { createLogger, type LogFormat, type LogLevel, type Logger } from '../tel
 import { createLogRing, type LogRing } from '../telemetry/log-ring.js';
 import { createMetrics, type Metrics } from '../telemetry/metrics.js';
 import { createTracing, traceConfigFromEnv, type Tracing } from '../telemetry/tracing.js';
-import type { OnBreakerChange } from '../capabilities/kv/store-breakers.js';
+import type { BreakerSide } from '../capabilities/kv/store-breakers.js';
+import type { BreakerState } from '../capabilities/kv/breaker.js';
 import { createAdminServer } from '../admin/server.js';
 import { loadVersion, type LoadedVersion } from '../loader/app-version.js';
 import { createCapabilityHost, DEFAULT_DATA_DIR } from '../capabilities/index.js';
@@ -203,9 +204,10 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   let metrics: Metrics | undefined;
   let workerRestarts = 0;
   const tracing: Tracing | undefined = await createTracing(traceConfig, { logger, onDropped: (count, reason) => metrics?.spansDropped.inc({ reason }, count) });
-  const onBreaker: OnBreakerChange = (store, side, state, reason) => {
-    metrics?.breakerTransitions.inc({ store, side, state });
-    const line = { store, side, state, reason };
+  /** source: 'main' for a store on the main thread, else the thread id of the worker whose breaker it is. */
+  const onBreaker = (source: string | number, app: string, store: string, side: BreakerSide, state: BreakerState, reason: string | undefined) => {
+    metrics?.observeBreaker(source, app, store, side, state);
+    const line = { app, store, side, state, reason };
     if (state === 'open') logger.warn(line, 'kv circuit breaker opened');
     else logger.info(line, `kv circuit breaker ${state}`);
   };
@@ -213,7 +215,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     dataDir: opts.dataDir ?? DEFAULT_DATA_DIR,
     env: process.env,
     envFile: opts.envFile,
-    onBreaker,
+    onBreaker: (...change) => onBreaker('main', ...change),
     logger,
     onHostCall: (call, capability, outcome, seconds) => metrics?.observeHostCall(call.version, call.component, capability, outcome, seconds),
   });
@@ -223,12 +225,13 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     queueLimit: opts.queueLimit ?? DEFAULT_QUEUE_LIMIT,
     onGuestLog: (id, component, stream, level, line, versionKey) =>
       logger[level]({ request_id: id, ...versionKeyParts(versionKey), component, stream, line }, stream === 'host' ? 'host call' : 'guest'),
-    onBreaker,
+    onBreaker: (b, worker) => onBreaker(worker, versionKeyParts(b.version).app ?? '-', b.store, b.side, b.state, b.reason),
     hostCall: capabilities.handle,
     onRequestEnd: capabilities.endRequest,
-    onWorkerReplaced: (reason) => {
+    onWorkerReplaced: (reason, worker) => {
       workerRestarts++;
       metrics?.workerRestarts.inc({ reason });
+      metrics?.forgetBreakers(worker);
       logger.warn({ reason }, 'worker replaced');
     },
   });

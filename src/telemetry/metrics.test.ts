@@ -96,6 +96,22 @@ describe('metrics', () => {
     assert.equal(lookups, 6);
   });
 
+  test('a KV breaker is exported as a state gauge: the worst of its breakers, 0 again once they close, and a replaced worker\'s breakers forgotten', async () => {
+    const m = metrics();
+    const state = async (app: string) => value(m, 'verge_kv_breaker_state', { app, store: 'default', side: 'write' });
+    m.observeBreaker(11, 'shop', 'default', 'write', 'open');
+    m.observeBreaker(12, 'shop', 'default', 'write', 'half-open');
+    m.observeBreaker('main', 'blog', 'default', 'write', 'closed');
+    assert.deepEqual([await state('shop'), await state('blog')], [2, 0], 'two apps with a store named default are told apart');
+    m.forgetBreakers(11);
+    assert.equal(await state('shop'), 1);
+    m.observeBreaker(12, 'shop', 'default', 'write', 'closed');
+    assert.equal(await state('shop'), 0);
+    m.forgetBreakers(12);
+    assert.equal(await state('shop'), 0, 'still listed, as closed');
+    assert.equal(await value(m, 'verge_kv_breaker_transitions_total', { app: 'shop', store: 'default', side: 'write', state: 'open' }), 1);
+  });
+
   test("an unloaded version's series go once the grace time has passed, unless the same version serves again", async () => {
     const m = metrics(20);
     m.observeRequest(route('/a', 'shop@aaaaaaaaaaaa#1'), 200, 0.01, 1000, measured());

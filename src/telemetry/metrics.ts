@@ -19,6 +19,8 @@ export interface MeteredRoute {
 }
 
 type RequestLabel = 'app' | 'route' | 'component' | 'version';
+export type BreakerLevel = 'closed' | 'half-open' | 'open';
+const BREAKER_LEVELS: Record<BreakerLevel, number> = { closed: 0, 'half-open': 1, open: 2 };
 type ComponentLabel = 'app' | 'component' | 'version';
 
 export interface Metrics {
@@ -32,7 +34,7 @@ export interface Metrics {
   workerRestarts: Counter<'reason'>;
   deadlineKills: Counter<'component'>;
   traps: Counter<'component' | 'code'>;
-  breakerTransitions: Counter<'store' | 'side' | 'state'>;
+  breakerTransitions: Counter<'app' | 'store' | 'side' | 'state'>;
   autoRollbacks: Counter<'app'>;
   spansDropped: Counter<'reason'>;
   /**
@@ -44,6 +46,13 @@ export interface Metrics {
   observeRequest(route: MeteredRoute | undefined, status: number, seconds: number | undefined, admittedAt?: number, measures?: RunMeasures, gaveUpWaiting?: boolean): void;
   /** A host call answered on the main thread (over the host bridge), by the key of the version that made it. */
   observeHostCall(versionKey: string, component: string, capability: string, outcome: StatusName, seconds: number): void;
+  /**
+   * A KV breaker changed state: counted, and kept for the state gauge. `source` names the breaker's
+   * owner: 'main' for a store on the main thread, a worker's thread id for its own breakers.
+   */
+  observeBreaker(source: string | number, app: string, store: string, side: 'read' | 'write', state: BreakerLevel): void;
+  /** A worker is gone, and its breakers with it. */
+  forgetBreakers(source: string | number): void;
   /**
    * The version was unloaded: its series are removed after `forgetAfterMs` (by then scraped with
    * their last values), unless the same app version (a reinstall of the same content) serves again.
@@ -177,9 +186,30 @@ export function createMetrics(
   });
   const breakerTransitions = new Counter({
     name: 'verge_kv_breaker_transitions_total',
-    help: 'KV circuit breaker state changes, by store, side (read or write) and new state (each worker has its own breakers for SQLite stores).',
-    labelNames: ['store', 'side', 'state'] as const,
+    help: 'KV circuit breaker state changes, by app, store, side (read or write) and new state (each worker has its own breakers for SQLite stores).',
+    labelNames: ['app', 'store', 'side', 'state'] as const,
     registers: [registry],
+  });
+  /** Each breaker's last state, by owner, app, store and side; and every (app, store, side) ever seen, so a closed one reads 0 rather than vanishing. */
+  const breakers = new Map<string, { source: string; labels: { app: string; store: string; side: string }; level: number }>();
+  const breakerKeys = new Map<string, { app: string; store: string; side: string }>();
+  new Gauge({
+    name: 'verge_kv_breaker_state',
+    help:
+      'KV circuit breaker state by app, store and side: 0 closed, 1 half-open, 2 open; the worst of the node\'s breakers for it (each worker ' +
+      'has its own for a SQLite store, a store on the main thread has one). Listed once a breaker of the store has changed state.',
+    labelNames: ['app', 'store', 'side'] as const,
+    registers: [registry],
+    collect() {
+      const worst = new Map<string, number>();
+      for (const [key] of breakerKeys) worst.set(key, 0);
+      for (const b of breakers.values()) {
+        const key = `${b.labels.app}\0${b.labels.store}\0${b.labels.side}`;
+        worst.set(key, Math.max(worst.get(key) ?? 0, b.level));
+      }
+      this.reset();
+      for (const [key, level] of worst) this.set(breakerKeys.get(key)!, level);
+    },
   });
   const autoRollbacks = new Counter({
     name: 'verge_canary_rollbacks_total',
@@ -300,6 +330,17 @@ export function createMetrics(
     timer.unref();
   };
 
+  const observeBreaker: Metrics['observeBreaker'] = (source, app, store, side, state) => {
+    breakerTransitions.inc({ app, store, side, state });
+    const labels = { app, store, side };
+    const key = `${app}\0${store}\0${side}`;
+    breakerKeys.set(key, labels);
+    breakers.set(`${source}\0${key}`, { source: String(source), labels, level: BREAKER_LEVELS[state] });
+  };
+  const forgetBreakers = (source: string | number): void => {
+    for (const [key, b] of breakers) if (b.source === String(source)) breakers.delete(key);
+  };
+
   return {
     registry,
     requests,
@@ -316,6 +357,8 @@ export function createMetrics(
     spansDropped,
     observeRequest,
     observeHostCall,
+    observeBreaker,
+    forgetBreakers,
     forgetVersion,
   };
 }

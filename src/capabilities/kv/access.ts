@@ -15,7 +15,8 @@ import { REMOTE, WorkerStores } from './worker-stores.js';
 export type KvAccess = ReturnType<typeof kvAccess>;
 
 export function kvAccess(scope: GuestScope) {
-  const stores = scope.worker('kv', () => new WorkerStores((store, side, state, reason) => scope.post({ t: 'breaker', store, side, state, reason })));
+  // A breaker changes state during a call, so the current request names the app whose store it guards.
+  const stores = scope.worker('kv', () => new WorkerStores((store, side, state, reason) => scope.post({ t: 'breaker', version: scope.depth > 0 ? scope.frame.version : '', store, side, state, reason })));
   const handles = () => scope.frame.local<string[]>('kv.handles', () => []);
 
   /** Throws ACCESS_DENIED, naming the store and the grants, unless the current request's component may use it. */

@@ -33,7 +33,7 @@ export const kvCapability: Capability = {
       if (backend.runsIn === 'main') {
         const entry = ctx.shared(
           `kv/${decl.name}/${decl.backend}/${location.address ?? ''}`,
-          () => ({ store: backend.open(location), breakers: new StoreBreakers(decl.name, ctx.onBreaker) }),
+          () => ({ store: backend.open(location), breakers: new StoreBreakers(decl.name, (...change) => ctx.onBreaker?.(app.name, ...change)) }),
           (s) => s.store.close(),
         );
         mainStores.set(decl.name, entry);
