@@ -1,5 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { createMetrics, type MeteredRoute, type Metrics } from './metrics.js';
 import { hostCallCode } from './host-call-codes.js';
 import type { RunMeasures } from '../dispatch/protocol.js';
@@ -130,4 +131,22 @@ describe('metrics', () => {
     assert.match(text, /verge_requests_total\{app="shop",route="\/b",component="web",version="bbbbbbbbbbbb",status_class="2xx"\} 2/, 'still served by #3');
     assert.match(text, /verge_queue_depth 0/);
   });
+});
+
+test('docs/observability.md lists every series with its labels, and none that does not exist', async () => {
+  const doc = readFileSync(new URL('../../../docs/observability.md', import.meta.url), 'utf8');
+  const documented = new Map<string, string[]>();
+  for (const line of doc.split('\n')) {
+    const row = /^\| `(verge_[a-z_]+)` \|[^|]*\|([^|]*)\|/.exec(line);
+    if (row) documented.set(row[1]!, row[2]!.trim() === '' ? [] : row[2]!.split(',').map((l) => l.trim().replaceAll('`', '')));
+  }
+  const m = metrics();
+  const exported = new Map(
+    m.registry
+      .getMetricsAsArray()
+      .filter((metric) => !metric.name.startsWith('verge_process_'))
+      .map((metric) => [metric.name, [...((metric as unknown as { labelNames: string[] }).labelNames ?? [])]]),
+  );
+  assert.deepEqual([...documented.keys()].sort(), [...exported.keys()].sort());
+  for (const [name, labels] of exported) assert.deepEqual(documented.get(name), labels, name);
 });
