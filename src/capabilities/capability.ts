@@ -10,7 +10,7 @@ import type { AppConfig, ComponentConfig } from '../manifest/config.js';
 import type { Logger } from '../telemetry/logging.js';
 import type { ComponentGrants, HostCall, HostReply } from '../dispatch/protocol.js';
 import type { GuestScope } from '../sandbox/scope.js';
-import type { OnBreakerChange } from './kv/store-breakers.js';
+import type { OnAppBreakerChange } from './kv/store-breakers.js';
 import type { KvStore } from '../backends/store.js';
 
 /** The AppConfig and ComponentConfig fields the capabilities own. */
@@ -31,7 +31,7 @@ export interface HostContext {
   env: NodeJS.ProcessEnv;
   envFile: string | undefined;
   logger: Logger;
-  onBreaker: OnBreakerChange | undefined;
+  onBreaker: OnAppBreakerChange | undefined;
   /**
    * State shared by every version of this app (a store), made on first use under `key` and
    * closed with the host: two versions of one app see the same data.

@@ -17,7 +17,8 @@ import { createMetrics, type Metrics } from '../telemetry/metrics.js';
 import { createTracing, traceConfigFromEnv, type Tracing } from '../telemetry/tracing.js';
 import { logsConfigFromEnv } from '../telemetry/trace/config.js';
 import { OtlpExport, safeEndpoint } from '../telemetry/trace/export-client.js';
-import type { OnBreakerChange } from '../capabilities/kv/store-breakers.js';
+import type { BreakerSide } from '../capabilities/kv/store-breakers.js';
+import type { BreakerState } from '../capabilities/kv/breaker.js';
 import { createAdminServer } from '../admin/server.js';
 import { loadVersion, type LoadedVersion } from '../loader/app-version.js';
 import { createCapabilityHost, DEFAULT_DATA_DIR } from '../capabilities/index.js';
@@ -218,13 +219,21 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const tracing: Tracing | undefined = await createTracing(traceConfig, { logger, export: otlp });
   if (logsConfig) logger.info({ endpoint: safeEndpoint(logsConfig.url), protocol: logsConfig.protocol }, 'guest log export on');
   const logExport = otlp?.logs;
-  const onBreaker: OnBreakerChange = (store, side, state, reason) => {
-    metrics?.breakerTransitions.inc({ store, side, state });
-    const line = { store, side, state, reason };
+  /** source: 'main' for a store on the main thread, else the thread id of the worker whose breaker it is. */
+  const onBreaker = (source: string | number, app: string, store: string, side: BreakerSide, state: BreakerState, reason: string | undefined) => {
+    metrics?.observeBreaker(source, app, store, side, state);
+    const line = { app, store, side, state, reason };
     if (state === 'open') logger.warn(line, 'kv circuit breaker opened');
     else logger.info(line, `kv circuit breaker ${state}`);
   };
-  const capabilities = createCapabilityHost({ dataDir: opts.dataDir ?? DEFAULT_DATA_DIR, env: process.env, envFile: opts.envFile, onBreaker, logger });
+  const capabilities = createCapabilityHost({
+    dataDir: opts.dataDir ?? DEFAULT_DATA_DIR,
+    env: process.env,
+    envFile: opts.envFile,
+    onBreaker: (...change) => onBreaker('main', ...change),
+    logger,
+    onHostCall: (call, capability, outcome, seconds) => metrics?.observeHostCall(call.version, call.component, capability, outcome, seconds),
+  });
   const pool = new WorkerPool({
     size: opts.workers ?? defaultWorkers(),
     spares: 1,
@@ -241,12 +250,13 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         spanId: trace?.sampled ? trace.spanId : undefined,
       });
     },
-    onBreaker,
+    onBreaker: (b, worker) => onBreaker(worker, versionKeyParts(b.version).app ?? '-', b.store, b.side, b.state, b.reason),
     hostCall: capabilities.handle,
     onRequestEnd: capabilities.endRequest,
-    onWorkerReplaced: (reason) => {
+    onWorkerReplaced: (reason, worker) => {
       workerRestarts++;
       metrics?.workerRestarts.inc({ reason });
+      metrics?.forgetBreakers(worker);
       logger.warn({ reason }, 'worker replaced');
     },
   });
@@ -257,7 +267,10 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     pool,
     capabilities,
     override,
-    onUnload: (v) => logger.debug({ app: v.app.name, version: v.id.slice(0, 12) }, 'version unloaded'),
+    onUnload: (v) => {
+      metrics?.forgetVersion(v.key);
+      logger.debug({ app: v.app.name, version: v.id.slice(0, 12) }, 'version unloaded');
+    },
   });
 
   const store = new VersionStore(stateDir);
@@ -298,7 +311,10 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const warnings: string[] = [];
   try {
     await pool.start();
-    metrics = createMetrics({ queued: () => pool.queued, busy: () => pool.busy, workers: () => pool.workers, versions: () => pool.loadedVersions.length });
+    metrics = createMetrics(
+      { queued: () => pool.queued, busy: () => pool.busy, workers: () => pool.workers, versions: () => pool.loadedVersions.length },
+      { versionLabels: (key) => ({ app: '-', version: '-', ...versionKeyParts(key) }) },
+    );
     for (const v of firstVersions) await registry.install(v);
     // What was deployed here before serves again, with or without the admin listener this time.
     await deploys.boot();

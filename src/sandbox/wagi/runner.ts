@@ -6,7 +6,7 @@
 import type { GuestRequest, WagiModuleSpec } from '../../dispatch/protocol.js';
 import { VERGE_ABI_MODULE } from '../../capabilities/abi.js';
 import { SANDBOX_MEMORY_IMPORT } from '../../wasm/binary.js';
-import { classify, postResponse, type Failure, type Post } from '../answer.js';
+import { classify, postFailure, postResponse, type Failure, type Post } from '../answer.js';
 import type { MemoryRecycler, MemoryShelf } from '../memory-recycler.js';
 import { CappedBuffer, type LineSink } from '../output.js';
 import type { GuestScope } from '../scope.js';
@@ -71,11 +71,13 @@ export function createWagiRunner(ctx: WagiContext) {
       let failure: Failure | undefined;
       let step = spans?.start('instantiate', { 'verge.instance': 'fresh' });
       try {
+        const started = performance.now();
         const instance = new WebAssembly.Instance(m.module, {
           [WASI_MODULE]: wasi,
           [VERGE_ABI_MODULE]: ctx.vergeImports,
           [SANDBOX_MEMORY_IMPORT.module]: { [SANDBOX_MEMORY_IMPORT.name]: memory as WebAssembly.Memory },
         });
+        scope.measures.instantiated(performance.now() - started, false);
         if (step) spans!.end(step);
         step = spans?.startGuest();
         (instance.exports._start as () => void)();
@@ -85,16 +87,17 @@ export function createWagiRunner(ctx: WagiContext) {
       stderr.flush();
       if (step) spans!.end(step, failure?.code);
       scope.end();
+      if (memory) scope.measures.memory(memory.buffer.byteLength);
       if (!failure) {
         try {
           const parsed = parseCgiResponse(stdout.view(), m.maxResponseBytes);
           // Copy the body out of the reusable buffer; a large one is transferred rather than cloned again.
-          postResponse(post, req.id, { ...parsed, body: parsed.body.slice() }, false, spans?.finish());
+          postResponse(post, req.id, { ...parsed, body: parsed.body.slice() }, false, spans?.finish(), scope.measures.take());
         } catch (err) {
           failure = classify(err);
         }
       }
-      if (failure) post({ t: 'fail', id: req.id, ...failure, ...(spans ? { spans: spans.finish() } : {}) });
+      if (failure) postFailure(post, req.id, failure, undefined, spans?.finish(), scope.measures.take());
       // Zeroing happens after the answer is posted, off the request's latency.
       state = { ...state, memory: undefined, stdin: new Uint8Array(0) };
       if (memory) m.memories!.give(memory);
