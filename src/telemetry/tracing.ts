@@ -4,20 +4,20 @@
  * parent-based samplers), otherwise a new trace starts, and the sampler chosen by
  * OTEL_TRACES_SAMPLER decides. The worker records its spans for a sampled request and sends them
  * back with the answer (telemetry/trace/request-spans.ts); `end` adds the server span and hands
- * them all to the export queue.
+ * them all to `onTrace` (the dashboard's store) and, with an OTLP endpoint, to the export queue.
  *
- * Off (no OTLP endpoint, or OTEL_SDK_DISABLED=true) there is no Tracing at all: the ingress skips
- * every step and the SDK is never loaded.
+ * Off (neither an OTLP endpoint nor an admin listener, or OTEL_SDK_DISABLED=true) there is no
+ * Tracing at all: the ingress skips every step and the SDK is never loaded.
  */
 import { readFileSync } from 'node:fs';
 import type { Attributes } from '@opentelemetry/api';
 import type { Logger } from './logging.js';
 import type { SpanRecord, TraceContext } from '../dispatch/protocol.js';
 import { epochMs, newSpanId, newTraceId, parseTraceparent, type ParentContext } from './trace/context.js';
-import type { TraceConfig } from './trace/config.js';
+import type { SamplerConfig, TraceConfig } from './trace/config.js';
 import type { DropReason, SpanShape } from './trace/export.js';
 
-export { traceConfigFromEnv, type TraceConfig } from './trace/config.js';
+export { samplerConfigFromEnv, traceConfigFromEnv, type SamplerConfig, type TraceConfig } from './trace/config.js';
 export type { SpanShape } from './trace/export.js';
 
 /** One inbound request's trace, from the ingress's begin to its end. */
@@ -60,14 +60,12 @@ export const EXPORT_FAILURE_LOG_MS = 60_000;
 
 const PACKAGE_JSON = new URL('../../../package.json', import.meta.url);
 
-/** Loads the SDK and starts the exporter; undefined config (tracing off) loads nothing. */
-export async function createTracing(config: TraceConfig | undefined, opts: TracingOptions): Promise<Tracing | undefined> {
-  if (!config) return undefined;
+/** The OTLP side: the SDK's exporter behind a bounded queue, and the `tracing on` line naming the endpoint. */
+async function startExport(config: TraceConfig, opts: TracingOptions): Promise<{ add(spans: readonly SpanShape[]): void; shutdown(ms: number): Promise<void> }> {
   const sdk = await import('./trace/export.js');
   const version = (JSON.parse(readFileSync(PACKAGE_JSON, 'utf8')) as { version: string }).version;
   const resource = sdk.createResource(version);
   const scope = { name: 'verge', version };
-  const sampler = sdk.createSampler(config.sampler, config.ratio);
   let lastLogged = -Infinity;
   let droppedSinceLog = 0;
   const queue = new sdk.SpanQueue(sdk.createExporter(config), config.batch, {
@@ -84,12 +82,31 @@ export async function createTracing(config: TraceConfig | undefined, opts: Traci
     },
   });
   opts.logger.info({ endpoint: safeEndpoint(config.url), protocol: config.protocol, sampler: config.sampler, ratio: config.ratio }, 'tracing on');
+  return {
+    add(spans) {
+      for (const s of spans) queue.add(sdk.readableSpan(s, resource, scope));
+    },
+    shutdown: (ms) => queue.flush(ms),
+  };
+}
+
+/**
+ * Loads the sampler, and with an export config (an OTLP endpoint) the SDK's exporter too; a
+ * sampler alone records traces for `onTrace` only (the dashboard's) and loads no exporter.
+ * Undefined config (tracing off) loads nothing.
+ */
+export async function createTracing(config: SamplerConfig | TraceConfig | undefined, opts: TracingOptions): Promise<Tracing | undefined> {
+  if (!config) return undefined;
+  const { createSampler, shouldSample } = await import('./trace/sampler.js');
+  const sampler = createSampler(config.sampler, config.ratio);
+  const exporter = 'url' in config ? await startExport(config, opts) : undefined;
+  if (!exporter) opts.logger.info({ sampler: config.sampler, ratio: config.ratio }, 'tracing on for the dashboard; no OTLP endpoint, so nothing is exported');
 
   return {
     begin(traceparent, tracestate) {
       const parent = parseTraceparent(traceparent);
       const traceId = parent?.traceId ?? newTraceId();
-      const sampled = sdk.shouldSample(sampler, traceId, parent);
+      const sampled = shouldSample(sampler, traceId, parent);
       // Unsampled, the request passes its parent on (or a fresh id, flagged unsampled): no span of ours exists.
       const serverSpanId = sampled ? newSpanId() : (parent?.spanId ?? newSpanId());
       const context: TraceContext = {
@@ -126,10 +143,10 @@ export async function createTracing(config: TraceConfig | undefined, opts: Traci
       }
       const requestId = server.attributes['verge.request_id'];
       if (opts.onTrace && typeof requestId === 'string') opts.onTrace(requestId, shapes);
-      for (const s of shapes) queue.add(sdk.readableSpan(s, resource, scope));
+      exporter?.add(shapes);
     },
 
-    shutdown: (ms) => queue.flush(ms),
+    shutdown: (ms) => exporter?.shutdown(ms) ?? Promise.resolve(),
   };
 }
 

@@ -1,8 +1,10 @@
 /**
- * Trace export configured by the standard OpenTelemetry variables only, read once at start:
- * tracing is on when an OTLP endpoint is set (and the SDK is not disabled), and every value is
+ * Tracing configured by the standard OpenTelemetry variables only, read once at start: traces
+ * are exported when an OTLP endpoint is set (and the SDK is not disabled), recorded for the
+ * dashboard with the same sampler when the admin listener is on (node/start.ts), and every value is
  * checked here, so a typo fails the start with the variable's name instead of tracing nothing.
- * Plain data: the SDK is loaded only when tracing is on (export.ts).
+ * Plain data: the SDK's sampler is loaded only when tracing is on (sampler.ts), its exporter only
+ * when an endpoint is set (export.ts).
  */
 import { VergeError } from '../../errors.js';
 
@@ -19,13 +21,17 @@ export interface BatchConfig {
   exportTimeoutMs: number;
 }
 
-export interface TraceConfig {
-  /** Where spans are posted: the traces endpoint as given, or the base endpoint + v1/traces. */
-  url: string;
-  protocol: Protocol;
+/** Which requests are traced: what a node needs to record traces, with or without export. */
+export interface SamplerConfig {
   sampler: SamplerName;
   /** For the ratio samplers: the share of new traces kept. */
   ratio: number;
+}
+
+export interface TraceConfig extends SamplerConfig {
+  /** Where spans are posted: the traces endpoint as given, or the base endpoint + v1/traces. */
+  url: string;
+  protocol: Protocol;
   batch: BatchConfig;
 }
 
@@ -35,13 +41,22 @@ export const BATCH_DEFAULTS: BatchConfig = Object.freeze({ maxQueueSize: 2048, m
 const invalid = (name: string, value: string, expected: string) =>
   new VergeError('TELEMETRY_CONFIG_INVALID', `${name}=${JSON.stringify(value.slice(0, 100))}: expected ${expected}`);
 
-/** The trace export settings, or undefined when tracing is off (no endpoint, OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none). */
-export function traceConfigFromEnv(env: NodeJS.ProcessEnv): TraceConfig | undefined {
-  const get = (name: string): string | undefined => {
+type Variables = (name: string) => string | undefined;
+
+/** The variables as read here: trimmed, and an empty one counts as unset. */
+function variables(env: NodeJS.ProcessEnv): Variables {
+  return (name) => {
     const v = env[name]?.trim();
     return v ? v : undefined;
   };
-  if (get('OTEL_SDK_DISABLED')?.toLowerCase() === 'true') return undefined;
+}
+
+const disabled = (get: Variables): boolean => get('OTEL_SDK_DISABLED')?.toLowerCase() === 'true';
+
+/** The trace export settings, or undefined when nothing is exported (no endpoint, OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none). */
+export function traceConfigFromEnv(env: NodeJS.ProcessEnv): TraceConfig | undefined {
+  const get = variables(env);
+  if (disabled(get)) return undefined;
   const exporter = get('OTEL_TRACES_EXPORTER');
   if (exporter === 'none') return undefined;
   if (exporter !== undefined && exporter !== 'otlp') throw invalid('OTEL_TRACES_EXPORTER', exporter, '"otlp" or "none"');
@@ -52,14 +67,7 @@ export function traceConfigFromEnv(env: NodeJS.ProcessEnv): TraceConfig | undefi
   const protocol = get(protocolName) ?? 'http/protobuf';
   if (!(PROTOCOLS as readonly string[]).includes(protocol)) throw invalid(protocolName, protocol, `one of ${PROTOCOLS.join(', ')} (gRPC is not supported)`);
 
-  const sampler = get('OTEL_TRACES_SAMPLER') ?? 'parentbased_always_on';
-  if (!(SAMPLERS as readonly string[]).includes(sampler)) throw invalid('OTEL_TRACES_SAMPLER', sampler, `one of ${SAMPLERS.join(', ')}`);
-  const arg = get('OTEL_TRACES_SAMPLER_ARG');
-  let ratio = 1;
-  if (arg !== undefined && sampler.endsWith('traceidratio')) {
-    ratio = Number(arg);
-    if (!Number.isFinite(ratio) || ratio < 0 || ratio > 1) throw invalid('OTEL_TRACES_SAMPLER_ARG', arg, 'a number from 0 to 1');
-  }
+  const { sampler, ratio } = samplerFrom(get);
 
   const positive = (name: string, fallback: number): number => {
     const v = get(name);
@@ -76,7 +84,28 @@ export function traceConfigFromEnv(env: NodeJS.ProcessEnv): TraceConfig | undefi
   };
   // As the SDK does: a batch never holds more than the queue.
   batch.maxExportBatchSize = Math.min(batch.maxExportBatchSize, batch.maxQueueSize);
-  return { url, protocol: protocol as Protocol, sampler: sampler as SamplerName, ratio, batch };
+  return { url, protocol: protocol as Protocol, sampler, ratio, batch };
+}
+
+/**
+ * The sampler alone, for a node that records traces without exporting them (the dashboard's, with
+ * no OTLP endpoint); undefined when OTEL_SDK_DISABLED=true turns all tracing off.
+ */
+export function samplerConfigFromEnv(env: NodeJS.ProcessEnv): SamplerConfig | undefined {
+  const get = variables(env);
+  return disabled(get) ? undefined : samplerFrom(get);
+}
+
+function samplerFrom(get: Variables): SamplerConfig {
+  const sampler = get('OTEL_TRACES_SAMPLER') ?? 'parentbased_always_on';
+  if (!(SAMPLERS as readonly string[]).includes(sampler)) throw invalid('OTEL_TRACES_SAMPLER', sampler, `one of ${SAMPLERS.join(', ')}`);
+  const arg = get('OTEL_TRACES_SAMPLER_ARG');
+  let ratio = 1;
+  if (arg !== undefined && sampler.endsWith('traceidratio')) {
+    ratio = Number(arg);
+    if (!Number.isFinite(ratio) || ratio < 0 || ratio > 1) throw invalid('OTEL_TRACES_SAMPLER_ARG', arg, 'a number from 0 to 1');
+  }
+  return { sampler: sampler as SamplerName, ratio };
 }
 
 function endpoint(traces: string | undefined, base: string | undefined): string | undefined {

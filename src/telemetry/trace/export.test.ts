@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
-import { createResource, createSampler, hrTime, readableSpan, shouldSample, SpanQueue, type DropReason } from './export.js';
+import { createResource, hrTime, readableSpan, SpanQueue, type DropReason } from './export.js';
 import { BATCH_DEFAULTS, type BatchConfig } from './config.js';
 
 /** An exporter whose answers the test decides: each export waits in `calls` until the test answers it. */
@@ -131,14 +131,4 @@ test('a span becomes an SDK ReadableSpan with its parent, kind, status, events a
 test('hrTime never carries a billion nanoseconds', () => {
   const [, nanos] = hrTime(1999.9999999999);
   assert.ok(nanos < 1e9);
-});
-
-test('the parent-based sampler follows the caller and the ratio sampler keeps none at 0', () => {
-  const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
-  const parentBased = createSampler('parentbased_always_on', 1);
-  assert.equal(shouldSample(parentBased, traceId, undefined), true);
-  assert.equal(shouldSample(parentBased, traceId, { traceId, spanId: '00f067aa0ba902b7', sampled: false }), false);
-  assert.equal(shouldSample(parentBased, traceId, { traceId, spanId: '00f067aa0ba902b7', sampled: true }), true);
-  assert.equal(shouldSample(createSampler('traceidratio', 0), traceId, { traceId, spanId: '00f067aa0ba902b7', sampled: true }), false);
-  assert.equal(shouldSample(createSampler('always_off', 1), traceId, undefined), false);
 });

@@ -1,6 +1,6 @@
 /**
- * The OpenTelemetry SDK side of tracing, loaded only when tracing is on: the sampler the
- * variables name, the resource (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES), the OTLP/HTTP
+ * The OpenTelemetry SDK side of trace export, loaded only when an OTLP endpoint is set (the
+ * sampler is sampler.ts): the resource (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES), the OTLP/HTTP
  * exporter for the chosen protocol, spans as the SDK's ReadableSpan, and a bounded export queue.
  *
  * The queue is ours rather than the SDK's BatchSpanProcessor because every span it cannot keep must
@@ -8,24 +8,14 @@
  * export drops its batch (export_failed). One export runs at a time, so a slow collector fills the
  * queue and costs spans, never requests: nothing on the request path waits for it.
  */
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, trace, type Attributes, type HrTime, type SpanContext } from '@opentelemetry/api';
-import {
-  AlwaysOffSampler,
-  AlwaysOnSampler,
-  ParentBasedSampler,
-  SamplingDecision,
-  TraceIdRatioBasedSampler,
-  type ReadableSpan,
-  type Sampler,
-  type SpanExporter,
-} from '@opentelemetry/sdk-trace';
+import { SpanKind, SpanStatusCode, TraceFlags, type Attributes, type HrTime, type SpanContext } from '@opentelemetry/api';
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { defaultResource, detectResources, envDetector, resourceFromAttributes, type Resource } from '@opentelemetry/resources';
 import { ExportResultCode } from '@opentelemetry/core';
 import { OTLPTraceExporter as ProtobufExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { OTLPTraceExporter as JsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import type { SpanRecord } from '../../dispatch/protocol.js';
-import type { BatchConfig, SamplerName, TraceConfig } from './config.js';
-import type { ParentContext } from './context.js';
+import type { BatchConfig, TraceConfig } from './config.js';
 
 export type DropReason = 'queue_full' | 'export_failed';
 
@@ -33,19 +23,6 @@ export interface QueueHooks {
   dropped(count: number, reason: DropReason): void;
   /** An export failed or timed out (its spans are already counted as dropped). */
   failed(reason: string): void;
-}
-
-export function createSampler(name: SamplerName, ratio: number): Sampler {
-  const root = name.endsWith('always_off') ? new AlwaysOffSampler() : name.endsWith('traceidratio') ? new TraceIdRatioBasedSampler(ratio) : new AlwaysOnSampler();
-  return name.startsWith('parentbased_') ? new ParentBasedSampler({ root }) : root;
-}
-
-/** Asks the sampler whether a request with this (possibly absent) remote parent is recorded. */
-export function shouldSample(sampler: Sampler, traceId: string, parent: ParentContext | undefined): boolean {
-  const context = parent
-    ? trace.setSpanContext(ROOT_CONTEXT, { traceId, spanId: parent.spanId, traceFlags: parent.sampled ? TraceFlags.SAMPLED : TraceFlags.NONE, isRemote: true })
-    : ROOT_CONTEXT;
-  return sampler.shouldSample(context, traceId, 'request', SpanKind.SERVER, {}, []).decision === SamplingDecision.RECORD_AND_SAMPLED;
 }
 
 /** Verge's name and version, then what the OTEL_* variables say (they win). */
