@@ -14,7 +14,7 @@ import type { Listener } from '../ingress/listeners.js';
 import { createLogger, type LogFormat, type LogLevel, type Logger } from '../telemetry/logging.js';
 import { createLogRing, type LogRing } from '../telemetry/log-ring.js';
 import { createMetrics, type Metrics } from '../telemetry/metrics.js';
-import { createTracing, traceConfigFromEnv, type Tracing } from '../telemetry/tracing.js';
+import { createTracing, samplerConfigFromEnv, traceConfigFromEnv, type Tracing } from '../telemetry/tracing.js';
 import type { OnBreakerChange } from '../capabilities/kv/store-breakers.js';
 import { createAdminServer } from '../admin/server.js';
 import { loadVersion, type LoadedVersion } from '../loader/app-version.js';
@@ -29,6 +29,7 @@ import { createAdminApi } from '../admin/api.js';
 import { createDashboardApi } from '../dashboard/api.js';
 import { createAssetHandler } from '../dashboard/assets.js';
 import { RecentRequests } from '../dashboard/recent-requests.js';
+import { RecentTraces } from '../dashboard/recent-traces.js';
 import { RouteStats } from '../dashboard/route-stats.js';
 import { DeployService } from '../deploy/service.js';
 import { DEFAULT_RETAIN_UPLOADS, VersionStore } from '../deploy/version-store.js';
@@ -185,6 +186,9 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const env = opts.env ?? process.env;
   // A bad OTEL_* value fails the start before any app is compiled, like a bad flag.
   const traceConfig = traceConfigFromEnv(env);
+  // With an admin listener the dashboard shows traces, OTLP endpoint or not: recorded with the same sampler, exported only to an endpoint.
+  const sampling = traceConfig ?? (adminAt ? samplerConfigFromEnv(env) : undefined);
+  const traces = adminAt && sampling ? new RecentTraces() : undefined;
   const auth = adminAt ? createAdminAuth(readAdminToken({ env, tokenFile: opts.adminTokenFile }), adminAt.host) : undefined;
   const verifier = createDraftVerifier(opts.trust ?? {});
   const sources = opts.apps.map((a) => fileSource(a));
@@ -202,7 +206,11 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
 
   let metrics: Metrics | undefined;
   let workerRestarts = 0;
-  const tracing: Tracing | undefined = await createTracing(traceConfig, { logger, onDropped: (count, reason) => metrics?.spansDropped.inc({ reason }, count) });
+  const tracing: Tracing | undefined = await createTracing(sampling, {
+    logger,
+    onDropped: (count, reason) => metrics?.spansDropped.inc({ reason }, count),
+    onTrace: traces && ((requestId, spans) => traces.add(requestId, spans)),
+  });
   const onBreaker: OnBreakerChange = (store, side, state, reason) => {
     metrics?.breakerTransitions.inc({ store, side, state });
     const line = { store, side, state, reason };
@@ -296,6 +304,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         recent: traffic.recent,
         stats: traffic.routes,
         pool: () => ({ workers: pool.workers, busy: pool.busy, queued: pool.queued, restarts: workerRestarts }),
+        traces: traces && sampling && { store: traces, sampler: sampling },
       });
       const api = createAdminApi({ service: deploys, auth, logger, override, logs, node: () => ({ url, workers: pool.workers, apps: [...registry.deployments.keys()] }), routes: [dashboardApi] });
       admin = createAdminServer({ metrics, auth, api, dashboard: createAssetHandler() }, adminTls?.context);
