@@ -12,7 +12,7 @@ import { SseParser } from './sse.js';
 import type { LogRecordJson } from './types.js';
 import { route, type View } from './view.js';
 
-export const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
+const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 const FILTERS = ['level', 'app', 'component', 'request_id', 'q'] as const;
 /** Records shown at the most; older ones leave the page as new ones come. */
 const MAX_ROWS = 500;
@@ -32,7 +32,7 @@ export function logRow(r: LogRecordJson): HTMLTableRowElement {
   const others = Object.keys(r).filter((k) => !SHOWN.has(k) && r[k] !== undefined);
   // A guest's line (and a host call's) reads as the line itself.
   const message = typeof r.line === 'string' ? [h('span', { class: 'muted' }, `${r.msg}: `), r.line] : [r.msg];
-  const row = h(
+  return h(
     'tr',
     { 'data-seq': r.seq, class: `level-${r.level}` },
     h('td', { class: 'nowrap' }, time(r.time)),
@@ -43,7 +43,6 @@ export function logRow(r: LogRecordJson): HTMLTableRowElement {
     h('td', null, r.component ?? '–'),
     h('td', null, others.length === 0 ? '' : h('ul', { class: 'fields' }, others.map((k) => h('li', null, h('code', null, k), ' ', fieldText(r[k]))))),
   );
-  return row;
 }
 
 /** A log table to fill: its tbody is where the rows go. */
