@@ -236,6 +236,13 @@ describe('the dashboard in Chromium', { timeout: 240_000 }, () => {
     const texts = await table.locator('tbody tr td:nth-child(3)').allInnerTexts();
     assert.ok(texts.length >= 1 && texts.every((t) => t.includes(GUEST_LINE)), texts.join('\n'));
     await shot('10-logs-live');
+    // Paused, the page closes its stream; resumed, it asks for what came after the last record it showed.
+    await page.getByRole('button', { name: 'Pause' }).click();
+    await page.getByRole('status').filter({ hasText: 'Paused.' }).waitFor();
+    const whilePaused = await work();
+    await page.getByRole('button', { name: 'Resume' }).click();
+    await table.locator('tbody tr').filter({ has: page.getByRole('link', { name: whilePaused }) }).waitFor();
+    assert.equal(await table.locator('tbody tr').filter({ has: page.getByRole('link', { name: id }) }).count(), 1, 'nothing shown twice');
   });
 
   test('the app shows with its live version, its weight, its route and the component serving it', async () => {
