@@ -17,8 +17,8 @@
  *     under `jco serve --isolate-requests instance`, and examples/hello for scale.
  *  8. Signed modules (bench/lib/signing.ts): sign and verify a generated ~500 KB and ~13 MB module
  *     in-process through the node's trust policy, beside SHA-256 alone and WebAssembly.compile.
- *  9. Tracing (bench/lib/tracing.ts): the hello load with tracing off, on at 100 % and on at 1 %,
- *     exporting to a local OTLP/HTTP sink.
+ *  9. Tracing (bench/lib/tracing.ts): the hello load with tracing off, recorded for the dashboard
+ *     only, and exported at 100 % and at 1 % to a local OTLP/HTTP sink.
  * 10. A dated section prepended to bench/RESULTS.md.
  *
  * Knobs (environment): BENCH_SECONDS (10), BENCH_ROUNDS (3), BENCH_WARMUP_SECONDS (3),

@@ -14,7 +14,7 @@ import type { Listener } from '../ingress/listeners.js';
 import { createLogger, type LogFormat, type LogLevel, type Logger } from '../telemetry/logging.js';
 import { createLogRing, type LogRing } from '../telemetry/log-ring.js';
 import { createMetrics, type Metrics } from '../telemetry/metrics.js';
-import { createTracing, traceConfigFromEnv, type Tracing } from '../telemetry/tracing.js';
+import { createTracing, samplerConfigFromEnv, traceConfigFromEnv, type Tracing } from '../telemetry/tracing.js';
 import { logsConfigFromEnv } from '../telemetry/trace/config.js';
 import { OtlpExport, safeEndpoint } from '../telemetry/trace/export-client.js';
 import type { BreakerSide } from '../capabilities/kv/store-breakers.js';
@@ -32,6 +32,7 @@ import { createAdminApi } from '../admin/api.js';
 import { createDashboardApi } from '../dashboard/api.js';
 import { createAssetHandler } from '../dashboard/assets.js';
 import { RecentRequests } from '../dashboard/recent-requests.js';
+import { RecentTraces } from '../dashboard/recent-traces.js';
 import { RouteStats } from '../dashboard/route-stats.js';
 import { DeployService } from '../deploy/service.js';
 import { DEFAULT_RETAIN_UPLOADS, VersionStore } from '../deploy/version-store.js';
@@ -189,6 +190,9 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   // A bad OTEL_* value fails the start before any app is compiled, like a bad flag.
   const traceConfig = traceConfigFromEnv(env);
   const logsConfig = logsConfigFromEnv(env);
+  // With an admin listener the dashboard shows traces, OTLP endpoint or not: recorded with the same sampler, exported only to an endpoint.
+  const sampling = traceConfig ?? (adminAt ? samplerConfigFromEnv(env) : undefined);
+  const traces = adminAt && sampling ? new RecentTraces() : undefined;
   const auth = adminAt ? createAdminAuth(readAdminToken({ env, tokenFile: opts.adminTokenFile }), adminAt.host) : undefined;
   const verifier = createDraftVerifier(opts.trust ?? {});
   const sources = opts.apps.map((a) => fileSource(a));
@@ -216,7 +220,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
           onDropped: (signal, count, reason) => (signal === 'spans' ? metrics?.spansDropped : metrics?.logRecordsDropped)?.inc({ reason }, count),
         })
       : undefined;
-  const tracing: Tracing | undefined = await createTracing(traceConfig, { logger, export: otlp });
+  const tracing: Tracing | undefined = await createTracing(sampling, { logger, export: otlp, onTrace: traces && ((requestId, spans) => traces.add(requestId, spans)) });
   if (logsConfig) logger.info({ endpoint: safeEndpoint(logsConfig.url), protocol: logsConfig.protocol }, 'guest log export on');
   const logExport = otlp?.logs;
   /** source: 'main' for a store on the main thread, else the thread id of the worker whose breaker it is. */
@@ -337,6 +341,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         recent: traffic.recent,
         stats: traffic.routes,
         pool: () => ({ workers: pool.workers, busy: pool.busy, queued: pool.queued, restarts: workerRestarts }),
+        traces: traces && sampling && { store: traces, sampler: sampling },
       });
       const api = createAdminApi({ service: deploys, auth, logger, override, logs, node: () => ({ url, workers: pool.workers, apps: [...registry.deployments.keys()] }), routes: [dashboardApi] });
       admin = createAdminServer({ metrics, auth, api, dashboard: createAssetHandler() }, adminTls?.context);
