@@ -11,6 +11,7 @@ import type { OnBreakerChange } from './kv/store-breakers.js';
 import type { Capability, HostContext, PreparedCapability, RequestContext, StoreView } from './capability.js';
 import { CAPABILITY_LIST } from './index.js';
 import { withinBound } from '../dispatch/host-bridge.js';
+import type { DirNode } from './files/tree.js';
 
 /** Where stores live unless --data-dir says otherwise, relative to the app's folder. */
 export const DEFAULT_DATA_DIR = '.verge/data';
@@ -31,7 +32,7 @@ export interface CapabilityHost {
    * VergeError naming it; parses outbound policies once). Stores are per (app name, store name)
    * and shared by every version of that app.
    */
-  prepare(versionId: string, app: AppConfig, opts?: { dataDir?: string | undefined }): PreparedApp;
+  prepare(versionId: string, app: AppConfig, opts?: { dataDir?: string | undefined; files?: ReadonlyMap<string, DirNode> | undefined }): PreparedApp;
   /** Answers a worker's host call; routes by call.version (a versionId given to prepare). */
   handle(call: HostCall): Promise<HostReply>;
   /** The inbound request ended: abort its outbound calls, forget its budget. */
@@ -98,6 +99,7 @@ export function createCapabilityHost(opts: CapabilityHostOptions): CapabilityHos
         envFile: opts.envFile,
         logger: opts.logger,
         onBreaker: opts.onBreaker,
+        files: prepareOpts?.files,
         shared<T>(key: string, make: () => T, close: (value: T) => Promise<void>): T {
           const full = `${app.name}\0${key}`;
           let entry = shared.get(full);
