@@ -37,7 +37,8 @@ export class HostFile {
     closeSync(fd);
   }
 
-  private open(): number {
+  /** Opens the host file (once) and checks it is still the one checked at load; throws StaleFileError if not. */
+  open(): number {
     if (this.fd !== undefined) return this.fd;
     const { host, identity: id } = this.node;
     let fd: number;

@@ -27,7 +27,10 @@ const datetime = (ns: bigint): Datetime => ({ seconds: ns / 1_000_000_000n, nano
 export function filesComponentImports(scope: GuestScope): Record<string, Record<string, unknown>> {
   /** Reads through `file`, whose host descriptor (opened on the first read) closes when the request ends. */
   const readChunk = (file: HostFile, length: number, position: number): Uint8Array => {
-    if (!file.isOpen) scope.frame.atEnd(() => file.close());
+    if (!file.isOpen) {
+      scope.frame.atEnd(() => file.close());
+      file.open();
+    }
     const out = new Uint8Array(Math.max(0, Math.min(length, MAX_READ_CHUNK, file.node.size - position)));
     let got = 0;
     while (got < out.length) {
@@ -119,7 +122,7 @@ export function filesComponentImports(scope: GuestScope): Record<string, Record<
           return ok(found);
       }
     }
-    private hostFile(): HostFile {
+    hostFile(): HostFile {
       return (this.file ??= new HostFile(this.node as FileNode));
     }
 
@@ -201,7 +204,16 @@ export function filesComponentImports(scope: GuestScope): Record<string, Record<
       if (openFlags.directory && node.kind !== 'dir') return err('not-directory');
       if (flags.write || openFlags.truncate) return err(node.kind === 'dir' ? 'is-directory' : 'read-only');
       if (flags.mutateDirectory) return readOnly();
-      return ok(new Descriptor(node));
+      const opened = new Descriptor(node);
+      if (node.kind === 'file') {
+        // Opened now, so a file that changed since load fails the open, not a later read.
+        try {
+          readChunk(opened.hostFile(), 0, 0);
+        } catch (e) {
+          return err(stale(e));
+        }
+      }
+      return ok(opened);
     }
     readlinkAt(_path: string): Result<string, ErrorCode> {
       const r = this.at(_path);

@@ -244,10 +244,20 @@ export function createPreview1FileImports(mem: GuestMemory, table: () => FdTable
       const inherit = BigInt.asUintN(64, inheriting) & ALL_RIGHTS;
       const t = table()!;
       const at = mem.range(out, 4, 'path_open');
-      const newFd =
-        node.kind === 'dir'
-          ? t.add({ kind: 'dir', node, preopen: undefined, base: DIR_RIGHTS, inheriting: ALL_RIGHTS })
-          : t.add({ kind: 'file', node, file: new HostFile(node), pos: 0, base: rights, inheriting: inherit });
+      let newFd: number;
+      if (node.kind === 'dir') newFd = t.add({ kind: 'dir', node, preopen: undefined, base: DIR_RIGHTS, inheriting: ALL_RIGHTS });
+      else {
+        // Opened now, so a file that changed since load fails the open (EIO), not a later read.
+        const file = new HostFile(node);
+        try {
+          file.open();
+        } catch (err) {
+          if (!(err instanceof StaleFileError)) throw err;
+          t.warn(err.message);
+          return Errno.IO;
+        }
+        newFd = t.add({ kind: 'file', node, file, pos: 0, base: rights, inheriting: inherit });
+      }
       mem.dv.setUint32(at, newFd, true);
       return Errno.SUCCESS;
     },
