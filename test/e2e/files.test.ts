@@ -1,6 +1,6 @@
 /**
- * Read-only files end to end, through the real CLI: a C guest (wasi-libc) reads, lists and stats
- * the files its component mounts, streams a 50 MiB file with 2 MiB of memory, and every way out of
+ * Read-only files end to end, through the real CLI: a C guest (wasi-libc) and a wasi:http
+ * component (wasi:filesystem) read, list and stat the files their components mount; the C guest streams a 50 MiB file with 2 MiB of memory, and every way out of
  * the mount or into changing it is refused — `..`, absolute paths, links placed in the folder
  * before or after load, a folder swapped for a link between load and open, a file edited after
  * load, and every kind of write.
@@ -14,6 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeApp } from '../support/app.js';
 import { runVerge, startVerge, type VergeProcess } from '../support/verge-process.js';
+import { fixtureComponent } from '../support/components.js';
 
 const SOURCE = fileURLToPath(new URL('../../../test/fixtures/files-probe.c', import.meta.url));
 const MIB = 1024 * 1024;
@@ -31,11 +32,11 @@ function fnv1a(bytes: Uint8Array): number {
 }
 
 /** An app whose `files` component mounts static/** at /static and config/ at /etc, beside a secret it must never reach. */
-function filesApp(wasm: Uint8Array, extra = ''): { dir: string; outside: string } {
+function filesApp(wasm: Uint8Array, limits = 'memory_mib = 2, timeout_ms = 20000'): { dir: string; outside: string } {
   const outside = mkdtempSync(path.join(os.tmpdir(), 'verge-outside-'));
   writeFileSync(path.join(outside, 'secret.txt'), 'the secret outside the app\n');
   const dir = writeApp('files', {
-    files: { wasm, route: '/...', limits: 'memory_mib = 2, timeout_ms = 20000', extra: `files = ["static/**", { source = "config/", destination = "/etc" }]\n${extra}` },
+    files: { wasm, route: '/...', limits, extra: 'files = ["static/**", { source = "config/", destination = "/etc" }]' },
   });
   mkdirSync(path.join(dir, 'static/css'), { recursive: true });
   mkdirSync(path.join(dir, 'config'));
@@ -189,5 +190,44 @@ describe('mounts that could lead out of the app are refused at load', () => {
       mkdirSync(path.join(dir, 'static'));
       assert.match(await check(dir), expected, files);
     }
+  });
+});
+
+describe('a wasi:http component reading the same mounts through wasi:filesystem', () => {
+  let node: VergeProcess;
+  let app: { dir: string; outside: string };
+  before(async () => {
+    app = filesApp(await fixtureComponent('files'), 'memory_mib = 128, timeout_ms = 20000');
+    writeFileSync(path.join(app.dir, 'static/big.bin'), Buffer.alloc(3 * MIB, 7));
+    node = await startVerge(app.dir, [], { readyMs: 120_000 });
+  });
+  after(async () => {
+    await node.stop();
+  });
+
+  const json = async (op: string, p: string) => {
+    const res = await fetch(`${node.url}/${op}?${encodeURIComponent(p)}`);
+    return { status: res.status, body: (await res.json()) as unknown };
+  };
+
+  test('one folder is preopened, at /, and files read by glob path and by folder mapping', async () => {
+    assert.deepEqual(await json('preopens', ''), { status: 200, body: ['/'] });
+    const res = await fetch(`${node.url}/read?static/index.html`);
+    assert.equal(await res.text(), '<h1>hello</h1>\n');
+    assert.equal(await (await fetch(`${node.url}/read?etc/app.json`)).text(), '{"greeting":"hi"}\n');
+    assert.deepEqual(await json('list', 'static'), { status: 200, body: ['big.bin', 'css/', 'index.html'] });
+    assert.deepEqual(await json('stat', 'etc/app.json'), { status: 200, body: { type: 'regular-file', size: 18 } });
+  });
+
+  test('a file streams in chunks of at most what the guest asks for', async () => {
+    assert.deepEqual(await json('sum', 'static/big.bin'), { status: 200, body: { size: 3 * MIB, chunks: 48 } });
+  });
+
+  test('paths out of the mount are not-permitted or no-entry, and opening for writing is read-only', async () => {
+    assert.deepEqual(await json('read', '../verge.toml'), { status: 500, body: { error: 'not-permitted' } });
+    assert.deepEqual(await json('read', 'static/../../private/key.txt'), { status: 500, body: { error: 'not-permitted' } });
+    assert.deepEqual(await json('read', '/static/index.html'), { status: 500, body: { error: 'not-permitted' } });
+    assert.deepEqual(await json('read', 'private/key.txt'), { status: 500, body: { error: 'no-entry' } });
+    assert.deepEqual(await json('write', 'static/index.html'), { status: 500, body: { error: 'read-only' } });
   });
 });
