@@ -12,10 +12,11 @@ import type { ComponentGrants, HostCall, HostReply } from '../dispatch/protocol.
 import type { GuestScope } from '../sandbox/scope.js';
 import type { OnAppBreakerChange } from './kv/store-breakers.js';
 import type { KvStore } from '../backends/store.js';
+import type { DirNode } from './files/tree.js';
 
 /** The AppConfig and ComponentConfig fields the capabilities own. */
 export type CapabilityAppFields = Pick<AppConfig, 'keyValueStores' | 'variables'>;
-export type CapabilityComponentFields = Pick<ComponentConfig, 'keyValueStores' | 'allowedOutboundHosts' | 'outboundPolicy' | 'tracePropagation' | 'variables'>;
+export type CapabilityComponentFields = Pick<ComponentConfig, 'keyValueStores' | 'allowedOutboundHosts' | 'outboundPolicy' | 'tracePropagation' | 'variables' | 'files'>;
 
 export interface CapabilityManifest {
   /** App-level tables (`[key_value_stores.x]`, `[variables]`); problems go to `problems`. */
@@ -37,6 +38,8 @@ export interface HostContext {
    * closed with the host: two versions of one app see the same data.
    */
   shared<T>(key: string, make: () => T, close: (value: T) => Promise<void>): T;
+  /** The version's mounted files: each component's tree, by name (capabilities/files). */
+  files: ReadonlyMap<string, DirNode> | undefined;
 }
 
 /** One inbound request's main-thread state, across capabilities. */

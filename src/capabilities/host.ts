@@ -12,6 +12,7 @@ import type { Capability, HostContext, PreparedCapability, RequestContext, Store
 import { CAPABILITY_LIST } from './index.js';
 import { withinBound } from '../dispatch/host-bridge.js';
 import type { StatusName } from './abi.js';
+import type { DirNode } from './files/tree.js';
 
 /** Where stores live unless --data-dir says otherwise, relative to the app's folder. */
 export const DEFAULT_DATA_DIR = '.verge/data';
@@ -34,7 +35,7 @@ export interface CapabilityHost {
    * VergeError naming it; parses outbound policies once). Stores are per (app name, store name)
    * and shared by every version of that app.
    */
-  prepare(versionId: string, app: AppConfig, opts?: { dataDir?: string | undefined }): PreparedApp;
+  prepare(versionId: string, app: AppConfig, opts?: { dataDir?: string | undefined; files?: ReadonlyMap<string, DirNode> | undefined }): PreparedApp;
   /** Answers a worker's host call; routes by call.version (a versionId given to prepare). */
   handle(call: HostCall): Promise<HostReply>;
   /** The inbound request ended: abort its outbound calls, forget its budget. */
@@ -96,6 +97,7 @@ export function createCapabilityHost(opts: CapabilityHostOptions): CapabilityHos
         envFile: opts.envFile,
         logger: opts.logger,
         onBreaker: opts.onBreaker,
+        files: prepareOpts?.files,
         shared<T>(key: string, make: () => T, close: (value: T) => Promise<void>): T {
           const full = `${app.name}\0${key}`;
           let entry = shared.get(full);

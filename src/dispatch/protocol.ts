@@ -8,6 +8,7 @@ import type { ErrorCode } from '../errors.js';
 import type { StatusName } from '../capabilities/abi.js';
 import type { BackendName } from '../backends/registry.js';
 import type { LogLevelName } from '../capabilities/logging/levels.js';
+import type { DirNode } from '../capabilities/files/tree.js';
 
 /** A WAGI command module (WASI preview1). */
 export interface WagiModuleSpec {
@@ -52,6 +53,8 @@ export interface ComponentGrants {
    * request body the guest may send.
    */
   outbound: false | { maxRequestBodyBytes: number; /** Send `traceparent` on its outbound requests (`trace_propagation`, default true). */ propagateTrace: boolean };
+  /** The component's mounted files (`files`), read-only, preopened at `/`; absent: no file system. */
+  files?: DirNode | undefined;
 }
 
 /**

@@ -58,6 +58,7 @@ export class Frame {
   /** False once the request ended. */
   live = true;
   private readonly locals = new Map<string, unknown>();
+  private readonly endings: Array<() => void> = [];
 
   constructor(init: FrameInit) {
     this.id = init.id;
@@ -75,6 +76,16 @@ export class Frame {
     let v = this.locals.get(key) as T | undefined;
     if (v === undefined) this.locals.set(key, (v = make()));
     return v;
+  }
+
+  /** Runs `fn` when the request ends (a host file it opened is closed), its caller's frame or not. */
+  atEnd(fn: () => void): void {
+    this.endings.push(fn);
+  }
+
+  /** @internal GuestScope.end */
+  runEndings(): void {
+    for (const fn of this.endings.splice(0)) fn();
   }
 }
 
@@ -105,7 +116,9 @@ export class GuestScope {
   /** Ends the innermost request; its caller's frame is current again. */
   end(): void {
     const frame = this.frames.pop();
-    if (frame) frame.live = false;
+    if (!frame) return;
+    frame.live = false;
+    frame.runEndings();
   }
 
   /** The request being served; throws outside one (a guest running between requests is a bug). */

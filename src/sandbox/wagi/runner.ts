@@ -12,6 +12,7 @@ import { CappedBuffer, type LineSink } from '../output.js';
 import type { GuestScope } from '../scope.js';
 import type { createVergeImports } from '../../capabilities/guest-imports.js';
 import { parseCgiResponse, writeCgiEnvironment, writeWagiArgv } from './cgi.js';
+import { FdTable } from '../../capabilities/files/bindings/wasi-p1.js';
 import { CStringListBuilder, ProcExit, WASI_MODULE, cStringList, createWasiImports, type WasiRequest } from './wasi-p1.js';
 
 /** Room for the CGI header block on top of the body cap. */
@@ -67,7 +68,8 @@ export function createWagiRunner(ctx: WagiContext) {
       writeCgiEnvironment(req, setEnv);
       argv.reset();
       writeWagiArgv(req, addArg);
-      state = { memory, args: argv.list(), env: env.list(), stdin: req.body, stdinOffset: 0, stdout, stderr, startedNs: process.hrtime.bigint() };
+      const files = m.grants.files && new FdTable([{ name: '/', root: m.grants.files }], (line) => scope.log('warn', line, 'host'));
+      state = { memory, args: argv.list(), env: env.list(), stdin: req.body, stdinOffset: 0, stdout, stderr, startedNs: process.hrtime.bigint(), files };
       let failure: Failure | undefined;
       let step = spans?.start('instantiate', { 'verge.instance': 'fresh' });
       try {
@@ -85,6 +87,7 @@ export function createWagiRunner(ctx: WagiContext) {
         if (!(err instanceof ProcExit && err.code === 0)) failure = classify(err);
       }
       stderr.flush();
+      files?.closeAll();
       if (step) spans!.end(step, failure?.code);
       scope.end();
       if (memory) scope.measures.memory(memory.buffer.byteLength);
@@ -99,7 +102,7 @@ export function createWagiRunner(ctx: WagiContext) {
       }
       if (failure) postFailure(post, req.id, failure, undefined, spans?.finish(), scope.measures.take());
       // Zeroing happens after the answer is posted, off the request's latency.
-      state = { ...state, memory: undefined, stdin: new Uint8Array(0) };
+      state = { ...state, memory: undefined, stdin: new Uint8Array(0), files: undefined };
       if (memory) m.memories!.give(memory);
     },
   };
