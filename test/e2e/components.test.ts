@@ -55,12 +55,15 @@ describe('wasi:http components', () => {
           extra: `key_value_stores = ["default"]\nvariables = ["greeting", "api_key"]\nallowed_outbound_hosts = ["${originUrl}"]`,
         },
         bare: { route: '/bare/...', wasm: probe },
+        // The probe again with room in its deadline: on a loaded machine, filling 64 MiB can take
+        // longer than /p/...'s 3 s, and the 504 would hide the memory failure this route shows.
+        hungry: { route: '/h/...', wasm: probe, limits: 'timeout_ms = 30000, memory_mib = 64' },
         fresh: { route: '/fresh/...', wasm: counter },
         reused: { route: '/reused/...', wasm: counter, extra: 'instance_reuse = 3\nkey_value_stores = ["default"]' },
       },
       `[variables]\ngreeting = { default = "hello" }\napi_key = { required = true, secret = true }\n\n[key_value_stores.other]\nbackend = "memory"`,
     );
-    node = await startVerge(dir, ['--workers', '2'], { env: { VERGE_VAR_API_KEY: SECRET, VERGE_CACHE_DIR: cacheDir } });
+    node = await startVerge(dir, ['--workers', '2'], { env: { VERGE_VAR_API_KEY: SECRET, VERGE_CACHE_DIR: cacheDir }, readyMs: 90_000 });
   });
 
   after(async () => {
@@ -89,7 +92,7 @@ describe('wasi:http components', () => {
 
   test('logs at start how each component was loaded: transpiled now, or from the cache', async () => {
     const loaded = node.logs().filter((l) => l.msg === 'wasi:http component loaded');
-    assert.deepEqual(loaded.map((l) => l.component).sort(), ['bare', 'fresh', 'probe', 'reused']);
+    assert.deepEqual(loaded.map((l) => l.component).sort(), ['bare', 'fresh', 'hungry', 'probe', 'reused']);
     for (const l of loaded) {
       assert.ok(typeof l.transpile_ms === 'number' || l.from === 'transpile cache', JSON.stringify(l));
       assert.ok(String(l.cache).startsWith(cacheDir), 'the cache is under VERGE_CACHE_DIR');
@@ -127,7 +130,7 @@ describe('wasi:http components', () => {
   });
 
   test('with one worker: an instance serves exactly instance_reuse requests, and a failed one is replaced at once', async () => {
-    const one = await startVerge(dir, ['--workers', '1'], { env: { VERGE_VAR_API_KEY: SECRET, VERGE_CACHE_DIR: cacheDir } });
+    const one = await startVerge(dir, ['--workers', '1'], { env: { VERGE_VAR_API_KEY: SECRET, VERGE_CACHE_DIR: cacheDir }, readyMs: 90_000 });
     try {
       const served = async (action: string) => (await json(`${one.url}/reused/${action}`)).value.served as number;
       const counts: number[] = [];
@@ -240,8 +243,8 @@ describe('wasi:http components', () => {
   });
 
   test('answers a component that runs out of its memory_mib with a 500 of its own, node fine', async () => {
-    const r = await get(`${node.url}/p/oom`);
-    assert.equal(r.status, 500);
+    const r = await get(`${node.url}/h/oom`);
+    assert.equal(r.status, 500, r.body);
     assert.equal((await get(`${node.url}/p/status?code=200&body=alive`)).body, 'alive');
   });
 
