@@ -140,9 +140,13 @@ describe('a WAGI guest reading the files its component mounts', () => {
     symlinkSync(path.join(app.outside, 'swapdir'), path.join(app.dir, 'static/swapdir'));
     assert.equal(await errnoOf(node, 'read', '/static/swapdir/inner.txt'), 'EIO');
 
-    const warned = node.logs().filter((r) => r.stream === 'host' && r.level === 'warn').map((r) => String(r.line));
+    // The log lines come through the node's stdout: poll for them, within a bound.
+    const warned = () => node.logs().filter((r) => r.stream === 'host' && r.level === 'warn').map((r) => String(r.line));
+    const told = (file: string) => warned().some((line) => line.includes(`static/${file}`) && /changed after the app version was loaded|cannot be opened any more/.test(line));
     for (const file of ['edited.txt', 'swapped.txt', 'swapdir/inner.txt']) {
-      assert.ok(warned.some((line) => line.includes(`static/${file}`) && /changed after the app version was loaded|cannot be opened any more/.test(line)), `the operator is told about ${file}: ${warned.join('\n')}`);
+      const until = Date.now() + 10_000;
+      while (!told(file) && Date.now() < until) await new Promise((r) => setTimeout(r, 25));
+      assert.ok(told(file), `the operator is told about ${file}: ${warned().join('\n')}`);
     }
   });
 });
