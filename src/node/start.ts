@@ -220,6 +220,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
           onDropped: (signal, count, reason) => (signal === 'spans' ? metrics?.spansDropped : metrics?.logRecordsDropped)?.inc({ reason }, count),
         })
       : undefined;
+  // Bounded: a thread that cannot start is reported by the export client and costs only telemetry.
+  if (otlp) await Promise.race([otlp.ready, new Promise((r) => setTimeout(r, 10_000).unref())]);
   const tracing: Tracing | undefined = await createTracing(sampling, { logger, export: otlp, onTrace: traces && ((requestId, spans) => traces.add(requestId, spans)) });
   if (logsConfig) logger.info({ endpoint: safeEndpoint(logsConfig.url), protocol: logsConfig.protocol }, 'guest log export on');
   const logExport = otlp?.logs;

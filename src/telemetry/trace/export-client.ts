@@ -111,6 +111,12 @@ export class OtlpExport {
   private readonly lastLogged = { spans: -Infinity, logs: -Infinity };
   private readonly droppedSinceLog = { spans: 0, logs: 0 };
   private flushed: (() => void) | undefined;
+  private started: () => void = () => undefined;
+  /**
+   * Settles when the thread has loaded the SDK and its exporters (or is gone): the node waits for it
+   * before it listens, so that loading never competes with the first requests for the CPU.
+   */
+  readonly ready = new Promise<void>((r) => (this.started = r));
 
   constructor(private readonly opts: OtlpExportOptions) {
     const version = (JSON.parse(readFileSync(PACKAGE_JSON, 'utf8')) as { version: string }).version;
@@ -124,6 +130,7 @@ export class OtlpExport {
       if (m.t === 'taken') (m.signal === 'spans' ? this.spans : this.logs)?.taken(m.count);
       else if (m.t === 'dropped') this.dropped(m.signal, m.count, m.reason);
       else if (m.t === 'failed') this.failed(m.signal, m.reason);
+      else if (m.t === 'ready') this.started();
       else this.flushed?.();
     });
     this.worker.on('error', (err) => this.died(`the export thread failed: ${err.message}`));
@@ -177,6 +184,7 @@ export class OtlpExport {
   private died(reason: string): void {
     if (this.dead) return;
     this.dead = true;
+    this.started();
     for (const [signal, channel] of [['spans', this.spans], ['logs', this.logs]] as const) {
       if (!channel) continue;
       this.failed(signal, reason);

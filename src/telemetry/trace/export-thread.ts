@@ -8,7 +8,8 @@
  *
  * Messages in: `items` (a batch of one signal's shapes; answered by `taken` with the count, the main
  * thread's bound on what is in flight), `flush` (export what is queued within `ms`, then answer
- * `flushed`). Messages out: `taken`, `dropped`, `failed`, `flushed`.
+ * `flushed`). Messages out: `ready` (once, when the exporters are loaded), `taken`, `dropped`,
+ * `failed`, `flushed`.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { createExporter, createLogExporter, createResource, ExportQueue, readableLogRecord, readableSpan, type DropReason, type LogShape, type SpanShape } from './export.js';
@@ -28,7 +29,8 @@ export type FromExportThread =
   | { t: 'taken'; signal: Signal; count: number }
   | { t: 'dropped'; signal: Signal; count: number; reason: DropReason }
   | { t: 'failed'; signal: Signal; reason: string }
-  | { t: 'flushed' };
+  | { t: 'flushed' }
+  | { t: 'ready' };
 
 if (parentPort) {
   const port = parentPort;
@@ -47,8 +49,18 @@ if (parentPort) {
       void Promise.all([spans?.flush(m.ms), records?.flush(m.ms)]).then(() => post({ t: 'flushed' }));
       return;
     }
-    if (m.signal === 'spans') for (const s of m.items) spans?.add(readableSpan(s, resource, scope));
-    else for (const r of m.items) records?.add(readableLogRecord(r, resource, scope));
+    // With the queue full (a slow collector), what cannot be kept is counted, never built.
+    if (m.signal === 'spans' && spans) {
+      const kept = Math.min(m.items.length, spans.room);
+      for (let i = 0; i < kept; i++) spans.add(readableSpan(m.items[i]!, resource, scope));
+      spans.refuse(m.items.length - kept);
+    } else if (m.signal === 'logs' && records) {
+      const kept = Math.min(m.items.length, records.room);
+      for (let i = 0; i < kept; i++) records.add(readableLogRecord(m.items[i]!, resource, scope));
+      records.refuse(m.items.length - kept);
+    }
     post({ t: 'taken', signal: m.signal, count: m.items.length });
   });
+  // The exporters are loaded: the node may start serving without this thread's start-up competing with requests.
+  post({ t: 'ready' });
 }

@@ -169,6 +169,16 @@ export class ExportQueue<T> {
     return this.queue.length;
   }
 
+  /** Items the queue can take now: past this, add() only counts a drop (so a caller can skip building them). */
+  get room(): number {
+    return this.batch.maxQueueSize - this.queue.length;
+  }
+
+  /** Counts items dropped before they were built, because the queue had no room. */
+  refuse(count: number): void {
+    if (count > 0) this.hooks.dropped(count, 'queue_full');
+  }
+
   /** Exports what is queued, for at most `ms` (at shutdown); what is left then is dropped. */
   async flush(ms: number): Promise<void> {
     this.closing = true;
