@@ -42,15 +42,9 @@ export class ExportChannel<T> {
     private readonly maxQueueSize: number,
   ) {}
 
-  /** One item: a guest's log record as it is written. */
+  /** One item: a guest's log record as it is written (a log line costs far more than this array). */
   push(item: T): void {
-    if (this.owner.dead) this.owner.dropped(this.signal, 1, 'export_failed');
-    else if (this.posted + this.pending.length >= this.maxQueueSize) this.owner.dropped(this.signal, 1, 'queue_full');
-    else {
-      this.pending.push(item);
-      if (this.pending.length >= POST_ITEMS) this.post();
-      else this.schedule();
-    }
+    this.add([item]);
   }
 
   /** A request's items together: they are kept or dropped from the first that does not fit. */
