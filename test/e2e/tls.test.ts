@@ -215,7 +215,13 @@ describe('the public listener over TLS', { concurrency: true }, () => {
     try {
       assert.equal(session.remoteSettings.maxHeaderListSize, 16 * 1024);
       const res = await h2Request(session, { ':path': '/echo/', 'x-big': 'a'.repeat(20_000) });
-      assert.equal(res.rstCode, http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
+      assert.equal(res.status, 0, 'no answer reaches a reset stream');
+      // Node submits ENHANCE_YOUR_CALM, but nghttp2 queues its own INTERNAL_ERROR reset for the refused header; when
+      // the session is mid-write (a loaded machine), Node defers its reset and nghttp2's goes out first.
+      assert.ok(
+        [http2.constants.NGHTTP2_ENHANCE_YOUR_CALM, http2.constants.NGHTTP2_INTERNAL_ERROR].includes(res.rstCode ?? -1),
+        `reset with code ${res.rstCode}`,
+      );
       assert.equal((await h2Request(session, { ':path': '/echo/' })).status, 200);
     } finally {
       session.close();
