@@ -328,7 +328,8 @@ export class WorkerPool {
     }
     slot.jobs.shift();
     slot.settling = msg.settling === true;
-    const measures = job.hostCalls && msg.measures ? withEarlierHostCalls(msg.measures, job.hostCalls) : msg.measures;
+    // The answer is its measures (their fields are its own), unless batches of host calls came ahead of it.
+    const measures = msg.claimedAt === undefined ? undefined : job.hostCalls ? withEarlierHostCalls(msg, job.hostCalls) : msg;
     if (msg.t === 'done') this.finish(job, { ok: true, response: msg.response, spans: msg.spans, measures });
     else this.finish(job, { ok: false, error: new VergeError(msg.code, msg.message), spans: msg.spans, measures });
     // The worker went straight on to the next one posted.
@@ -432,5 +433,5 @@ function withEarlierHostCalls(measures: RunMeasures, earlier: Float64Array[]): R
     all.set(p, at);
     at += p.length;
   }
-  return { ...measures, hostCalls: all };
+  return { claimedAt: measures.claimedAt, instantiateMs: measures.instantiateMs, prepared: measures.prepared, memoryBytes: measures.memoryBytes, hostCalls: all };
 }

@@ -136,8 +136,9 @@ export interface GuestResponse {
 }
 
 /**
- * What a worker measures of every request it runs, sampled for tracing or not, sent with the
- * answer (no message of its own): numbers only, observed as metrics on the main thread.
+ * What a worker measures of every request it runs, sampled for tracing or not, observed as
+ * metrics on the main thread. Fields of the answer itself: no message, and no object of their own
+ * to clone.
  */
 export interface RunMeasures {
   /** Epoch milliseconds (performance.timeOrigin + now) when the worker claimed the request: its queue wait ends there. */
@@ -156,13 +157,16 @@ export interface RunMeasures {
   hostCalls?: Float64Array;
 }
 
+/** An answer carries its run's measures; the one for a request that never ran (its version not loaded there) does not. */
+type Measured = RunMeasures | { claimedAt?: undefined };
+
 export type FromWorker =
   | { t: 'ready' }
   | { t: 'loaded'; version: string }
   | { t: 'load-failed'; version: string; message: string }
   /** settling: the worker has work left from this request (a component's next instance) and says 'settled' when done. */
-  | { t: 'done'; id: string; response: GuestResponse; settling?: true; spans?: SpanRecord[]; measures?: RunMeasures }
-  | { t: 'fail'; id: string; code: ErrorCode; message: string; settling?: true; spans?: SpanRecord[]; measures?: RunMeasures }
+  | ({ t: 'done'; id: string; response: GuestResponse; settling?: true; spans?: SpanRecord[] } & Measured)
+  | ({ t: 'fail'; id: string; code: ErrorCode; message: string; settling?: true; spans?: SpanRecord[] } & Measured)
   /** A request made more host calls than one answer carries: a full batch of their timings (as RunMeasures.hostCalls), sent ahead of the answer. */
   | { t: 'host-calls'; id: string; calls: Float64Array }
   | { t: 'settled' }

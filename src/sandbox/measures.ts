@@ -17,10 +17,10 @@ const INITIAL_CALLS = 32;
 
 export class RequestMeasures {
   private id = '';
-  private claimedAt = 0;
-  private instantiateMs = -1;
-  private prepared = false;
-  private memoryBytes = -1;
+  private claimed = 0;
+  private instantiation = -1;
+  private ahead = false;
+  private memoryAtEnd = -1;
   /** code, seconds, code, seconds, ... */
   private calls = new Float64Array(INITIAL_CALLS * 2);
   private used = 0;
@@ -30,22 +30,36 @@ export class RequestMeasures {
   /** The worker claimed request `id`: what was measured before is dropped. */
   start(id: string, claimedAt: number): void {
     this.id = id;
-    this.claimedAt = claimedAt;
-    this.instantiateMs = -1;
-    this.prepared = false;
-    this.memoryBytes = -1;
+    this.claimed = claimedAt;
+    this.instantiation = -1;
+    this.ahead = false;
+    this.memoryAtEnd = -1;
     this.used = 0;
   }
 
   /** An instance was made for the request: on its path, or ahead of it (`prepared`). */
   instantiated(ms: number, prepared: boolean): void {
-    this.instantiateMs = ms;
-    this.prepared = prepared;
+    this.instantiation = ms;
+    this.ahead = prepared;
   }
 
   /** The guest's linear memory when the request ended, in bytes. */
   memory(bytes: number): void {
-    this.memoryBytes = bytes;
+    this.memoryAtEnd = bytes;
+  }
+
+  // The fields of RunMeasures, for the answer to copy.
+  get claimedAt(): number {
+    return this.claimed;
+  }
+  get instantiateMs(): number {
+    return this.instantiation;
+  }
+  get prepared(): boolean {
+    return this.ahead;
+  }
+  get memoryBytes(): number {
+    return this.memoryAtEnd;
   }
 
   /** A host call the worker completed: its code (telemetry/host-call-codes.ts) and duration. */
@@ -56,12 +70,10 @@ export class RequestMeasures {
     this.used += 2;
   }
 
-  /** What goes back with the answer; the host calls are handed over (the next request starts with none). */
-  take(): RunMeasures {
-    const m: RunMeasures = { claimedAt: this.claimedAt, instantiateMs: this.instantiateMs, prepared: this.prepared, memoryBytes: this.memoryBytes };
-    if (this.used > 0) m.hostCalls = this.calls.slice(0, this.used);
+  /** Puts the host calls timed so far on the answer (`answer` already has the other fields); the next request starts with none. */
+  handOver(answer: RunMeasures): void {
+    if (this.used > 0) answer.hostCalls = this.calls.slice(0, this.used);
     this.used = 0;
-    return m;
   }
 
   private makeRoom(): void {

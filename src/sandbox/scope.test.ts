@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { GuestScope } from './scope.js';
 import type { HostBridge } from '../dispatch/host-bridge.js';
-import type { ComponentGrants, FromWorker } from '../dispatch/protocol.js';
+import type { ComponentGrants, FromWorker, RunMeasures } from '../dispatch/protocol.js';
 import { GUEST_LOG_LIMITS } from '../capabilities/logging/levels.js';
 import { Status } from '../capabilities/abi.js';
 import { createComponentImports, createVergeImports } from '../capabilities/guest-imports.js';
@@ -136,7 +136,9 @@ describe('guest scope: spans of a sampled request', () => {
 describe('guest scope: host calls timed for every request', () => {
   /** The (capability, outcome) of each host call the worker timed, from the measures it would send back. */
   const timed = (s: GuestScope) => {
-    const calls = s.measures.take().hostCalls ?? new Float64Array(0);
+    const answer: RunMeasures = { claimedAt: 0, instantiateMs: -1, prepared: false, memoryBytes: -1 };
+    s.measures.handOver(answer);
+    const calls = answer.hostCalls ?? new Float64Array(0);
     const out: string[] = [];
     for (let i = 0; i < calls.length; i += 2) {
       const d = describeHostCallCode(calls[i]!)!;

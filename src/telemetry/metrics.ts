@@ -1,9 +1,10 @@
 /** Prometheus metrics, served on the admin listener's /metrics. docs/observability.md lists every series. */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type LabelValues } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { RunMeasures } from '../dispatch/protocol.js';
 import type { StatusName } from '../capabilities/abi.js';
 import { describeHostCallCode, hostCallCode, type CapabilityName } from './host-call-codes.js';
 import { epochMs } from './trace/context.js';
+import { CounterFamily, HistogramFamily, type CounterChild, type HistogramChild } from './series.js';
 
 /**
  * What the metrics need of a request's route: its pattern, and the app version and component
@@ -18,19 +19,18 @@ export interface MeteredRoute {
   };
 }
 
-type RequestLabel = 'app' | 'route' | 'component' | 'version';
 export type BreakerLevel = 'closed' | 'half-open' | 'open';
 const BREAKER_LEVELS: Record<BreakerLevel, number> = { closed: 0, 'half-open': 1, open: 2 };
-type ComponentLabel = 'app' | 'component' | 'version';
 
 export interface Metrics {
   registry: Registry;
-  requests: Counter<RequestLabel | 'status_class'>;
-  duration: Histogram<RequestLabel>;
-  queueWait: Histogram<ComponentLabel>;
-  instantiation: Histogram<ComponentLabel | 'instance'>;
-  guestMemory: Histogram<ComponentLabel>;
-  hostCalls: Histogram<ComponentLabel | 'capability' | 'outcome'>;
+  /** The request path's families (series.ts): a child is its series, so observing costs no label lookup. */
+  requests: CounterFamily;
+  duration: HistogramFamily;
+  queueWait: HistogramFamily;
+  instantiation: HistogramFamily;
+  guestMemory: HistogramFamily;
+  hostCalls: HistogramFamily;
   workerRestarts: Counter<'reason'>;
   deadlineKills: Counter<'component'>;
   traps: Counter<'component' | 'code'>;
@@ -79,16 +79,17 @@ const MEMORY_BUCKETS = Array.from({ length: 17 }, (_, i) => 65536 * 2 ** i);
 const STATUS_CLASSES = ['1xx', '1xx', '2xx', '3xx', '4xx', '5xx'];
 const UNMATCHED = '-';
 
-type Removable = { remove(labels: LabelValues<string>): void };
+type Labels = Record<string, string>;
+type Removable = { remove(labels: Labels): void };
 
 /** One app version's series: made lazily, removed together some time after it is unloaded. */
 interface VersionSeries {
   readonly app: string;
   readonly version: string;
   /** Host-call children by component, then by code: shared by the worker's and the main thread's observations. */
-  readonly hostCalls: Map<string, Array<Histogram.Internal<string> | undefined>>;
+  readonly hostCalls: Map<string, Array<HistogramChild | undefined>>;
   /** Every label set made for the version, by metric name and labels. */
-  readonly made: Map<string, { metric: Removable; labels: LabelValues<string> }>;
+  readonly made: Map<string, { metric: Removable; labels: Labels }>;
   forgotten: boolean;
 }
 
@@ -97,13 +98,13 @@ interface RequestSeries {
   readonly v: VersionSeries;
   readonly route: string;
   readonly component: string;
-  readonly byClass: Array<Counter.Internal | undefined>;
-  duration: Histogram.Internal<string> | undefined;
-  queueWait: Histogram.Internal<string> | undefined;
+  readonly byClass: Array<CounterChild | undefined>;
+  duration: HistogramChild | undefined;
+  queueWait: HistogramChild | undefined;
   /** Fresh, then prepared. */
-  readonly instantiation: Array<Histogram.Internal<string> | undefined>;
-  memory: Histogram.Internal<string> | undefined;
-  readonly hostCalls: Array<Histogram.Internal<string> | undefined>;
+  readonly instantiation: Array<HistogramChild | undefined>;
+  memory: HistogramChild | undefined;
+  readonly hostCalls: Array<HistogramChild | undefined>;
 }
 
 export function createMetrics(
@@ -113,60 +114,55 @@ export function createMetrics(
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'verge_process_' });
   const forgetAfterMs = options.forgetAfterMs ?? FORGET_VERSION_AFTER_MS;
-  const requests = new Counter({
-    name: 'verge_requests_total',
-    help:
-      'Requests answered, by app, route (the manifest route pattern), component, app version (the first 12 characters of its id) ' +
+  const requests = new CounterFamily(
+    'verge_requests_total',
+    'Requests answered, by app, route (the manifest route pattern), component, app version (the first 12 characters of its id) ' +
       'and status class (2xx, 3xx, 4xx, 5xx). Requests no route matched have "-" for app, route, component and version.',
-    labelNames: ['app', 'route', 'component', 'version', 'status_class'] as const,
-    registers: [registry],
-  });
-  const duration = new Histogram({
-    name: 'verge_request_duration_seconds',
-    help: 'Time from the request arriving to its response being written, by app, route, component and version (requests a route matched).',
-    labelNames: ['app', 'route', 'component', 'version'] as const,
-    buckets: SECONDS_BUCKETS,
-    registers: [registry],
-  });
-  const queueWait = new Histogram({
-    name: 'verge_queue_wait_seconds',
-    help:
-      'Time from admission to a worker taking the request, by app, component and version: every request a worker ran, ' +
+    ['app', 'route', 'component', 'version', 'status_class'],
+    registry,
+  );
+  const duration = new HistogramFamily(
+    'verge_request_duration_seconds',
+    'Time from the request arriving to its response being written, by app, route, component and version (requests a route matched).',
+    ['app', 'route', 'component', 'version'],
+    SECONDS_BUCKETS,
+    registry,
+  );
+  const queueWait = new HistogramFamily(
+    'verge_queue_wait_seconds',
+    'Time from admission to a worker taking the request, by app, component and version: every request a worker answered, ' +
       'and those that gave up waiting (503 QUEUE_TIMEOUT) with the time they waited.',
-    labelNames: ['app', 'component', 'version'] as const,
-    buckets: QUEUE_BUCKETS,
-    registers: [registry],
-  });
-  const instantiation = new Histogram({
-    name: 'verge_instantiation_seconds',
-    help:
-      'Time to make the guest instance that served a request, by app, component, version and instance: fresh (made on the ' +
+    ['app', 'component', 'version'],
+    QUEUE_BUCKETS,
+    registry,
+  );
+  const instantiation = new HistogramFamily(
+    'verge_instantiation_seconds',
+    'Time to make the guest instance that served a request, by app, component, version and instance: fresh (made on the ' +
       "request's path) or prepared (a component's instance made ahead, after the previous response). Requests served by a kept " +
       'instance (instance_reuse) made none and are not observed.',
-    labelNames: ['app', 'component', 'version', 'instance'] as const,
-    buckets: INSTANTIATION_BUCKETS,
-    registers: [registry],
-  });
-  const guestMemory = new Histogram({
-    name: 'verge_guest_memory_bytes',
-    help:
-      "The guest's linear memory when its request ended (its core modules' together), by app, component and version. Linear memory " +
+    ['app', 'component', 'version', 'instance'],
+    INSTANTIATION_BUCKETS,
+    registry,
+  );
+  const guestMemory = new HistogramFamily(
+    'verge_guest_memory_bytes',
+    "The guest's linear memory when its request ended (its core modules' together), by app, component and version. Linear memory " +
       'never shrinks, so this is the high-water mark of the instance; a recycled memory keeps (zeroed) what an earlier request grew it by, ' +
       'up to a bound. A histogram rather than a max gauge: it shows how many requests come near memory_mib, and sums across nodes.',
-    labelNames: ['app', 'component', 'version'] as const,
-    buckets: MEMORY_BUCKETS,
-    registers: [registry],
-  });
-  const hostCalls = new Histogram({
-    name: 'verge_host_call_duration_seconds',
-    help:
-      'Host calls a guest made, by app, component, version, capability (kv, outbound-http, variables, logging) and outcome ' +
+    ['app', 'component', 'version'],
+    MEMORY_BUCKETS,
+    registry,
+  );
+  const hostCalls = new HistogramFamily(
+    'verge_host_call_duration_seconds',
+    'Host calls a guest made, by app, component, version, capability (kv, outbound-http, variables, logging) and outcome ' +
       '(ok, or the status: not_found, access_denied, limit_exceeded, unavailable, timeout, network, ...; error: a fault that is no status). ' +
       'Timed where they complete: in the worker, or on the main thread for calls over the host bridge.',
-    labelNames: ['app', 'component', 'version', 'capability', 'outcome'] as const,
-    buckets: HOST_CALL_BUCKETS,
-    registers: [registry],
-  });
+    ['app', 'component', 'version', 'capability', 'outcome'],
+    HOST_CALL_BUCKETS,
+    registry,
+  );
   const workerRestarts = new Counter({
     name: 'verge_worker_restarts_total',
     help: 'Workers replaced, by reason (deadline: terminated at a deadline; crash: the worker died).',
@@ -249,7 +245,7 @@ export function createMetrics(
     return v;
   };
   /** A label child of a version's series, remembered so it can be removed with the version. */
-  const child = <T>(v: VersionSeries, metric: Removable & { labels(labels: LabelValues<string>): T }, name: string, labels: LabelValues<string>): T => {
+  const child = <T>(v: VersionSeries, metric: Removable & { labels(labels: Labels): T }, name: string, labels: Labels): T => {
     const id = `${name}\0${JSON.stringify(labels)}`;
     if (!v.made.has(id)) v.made.set(id, { metric, labels });
     return metric.labels(labels);
@@ -259,7 +255,7 @@ export function createMetrics(
     if (!table) v.hostCalls.set(component, (table = []));
     return table;
   };
-  const hostCallChild = (v: VersionSeries, component: string, table: RequestSeries['hostCalls'], code: number): Histogram.Internal<string> | undefined => {
+  const hostCallChild = (v: VersionSeries, component: string, table: RequestSeries['hostCalls'], code: number): HistogramChild | undefined => {
     const known = table[code];
     if (known) return known;
     const labels = describeHostCallCode(code);
@@ -288,7 +284,7 @@ export function createMetrics(
     }
     return s;
   };
-  const unmatched: Array<Counter.Internal | undefined> = [];
+  const unmatched: Array<CounterChild | undefined> = [];
   const componentLabels = (s: RequestSeries) => ({ app: s.v.app, component: s.component, version: s.v.version });
 
   const observeRequest: Metrics['observeRequest'] = (route, status, seconds, admittedAt = NaN, measures, gaveUpWaiting = false) => {

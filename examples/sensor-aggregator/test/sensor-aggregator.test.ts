@@ -277,6 +277,7 @@ describe('examples/sensor-aggregator when its store fails', () => {
       assert.ok(elapsed < 8 * 250, `8 readings took ${elapsed} ms`);
       const metrics = await (await fetch(`${node.adminUrl}/metrics`)).text();
       assert.match(metrics, /verge_kv_breaker_transitions_total\{app="sensor-aggregator",store="default",side="write",state="open"\} 1/);
+      assert.match(metrics, /verge_kv_breaker_state\{app="sensor-aggregator",store="default",side="write"\} 2/);
       // Reads have their own breaker: the statistics stay readable while writes are refused.
       const stats = await call(node, 'GET', `/regions/${region}`);
       assert.equal(stats.status, 200, stats.text);

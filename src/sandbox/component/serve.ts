@@ -32,8 +32,8 @@ export function serveComponent(ctx: ComponentContext, runner: ComponentRunner, r
   // Making the next instance takes milliseconds: the pool sends the next request elsewhere meanwhile.
   const settling = runner.hasNext() ? undefined : (true as const);
   const records = spans?.finish();
-  if (response) postResponse(post, req.id, response, settling === true, records, scope.measures.take());
-  else postFailure(post, req.id, failure!, settling, records, scope.measures.take());
+  if (response) postResponse(post, req.id, response, settling === true, records, scope.measures);
+  else postFailure(post, req.id, failure!, settling, records, scope.measures);
   try {
     runner.prepareNext();
   } catch {
