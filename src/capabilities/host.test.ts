@@ -59,7 +59,7 @@ describe('capability host', () => {
       { name: 'greeting', value: 'hello', secret: false },
       { name: 'token', value: 't0k3n', secret: true },
     ]);
-    assert.deepEqual(grants.outbound, { maxRequestBodyBytes: 10 * 1024 * 1024, propagateTrace: true });
+    assert.deepEqual(grants.outbound, { maxRequestBodyBytes: 10 * 1024 * 1024 });
     assert.deepEqual(host.prepare('v2', app).grantsFor('bare'), { kvStores: [], variables: [], outbound: false });
     structuredClone(grants);
     await host.close();

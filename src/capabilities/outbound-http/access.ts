@@ -16,14 +16,14 @@ export function outboundAccess(scope: GuestScope) {
     if (!grants.outbound) {
       throw new HostCallError('ACCESS_DENIED', `component ${component} has no allowed_outbound_hosts, so ${describeTarget(request.url)} is refused`);
     }
-    const propagate = grants.outbound.propagateTrace;
     return scope.traced(
       request.method,
       () => clientAttributes(request),
       (span) => {
         // The callee's parent: this client span when sampled, else the context passed through unsampled.
+        // The main thread decides whether it leaves the node (trace_propagation); a chained call's callee always joins the trace.
         const trace = scope.frame.trace;
-        const traceparent = propagate && trace ? formatTraceparent(trace.traceId, span?.id ?? trace.spanId, trace.sampled) : undefined;
+        const traceparent = trace ? formatTraceparent(trace.traceId, span?.id ?? trace.spanId, trace.sampled) : undefined;
         return scope.call<OutboundResponseSpec>({ op: 'http', request, traceparent });
       },
       (response, span) => {
