@@ -64,6 +64,8 @@ export interface PoolOptions {
   onRequestEnd?: (id: string) => void;
   /** Workers added while others wait on chained calls (default EXTRA_WORKERS). */
   extraWorkers?: number;
+  /** How long an extra worker idles before it goes (default EXTRA_IDLE_MS). */
+  extraIdleMs?: number;
 }
 
 /** A request made by another request's guest (a chained call), which waits for it. */
@@ -297,7 +299,7 @@ export class WorkerPool {
         void idle.worker.terminate();
       }
       this.trimLater();
-    }, EXTRA_IDLE_MS);
+    }, this.options.extraIdleMs ?? EXTRA_IDLE_MS);
     this.trimTimer.unref();
   }
 
