@@ -63,7 +63,8 @@ interface Link {
   readonly inbound: GuestRequest;
 }
 
-type Refusal = { ok: false; status: 'NOT_FOUND' | 'LIMIT_EXCEEDED' | 'TIMEOUT' | 'UNAVAILABLE' | 'INVALID_ARGUMENT'; message: string };
+/** Refusals a guest's log shows (NOT_FOUND would pass as normal flow and go unlogged). */
+type Refusal = { ok: false; status: 'LIMIT_EXCEEDED' | 'TIMEOUT' | 'UNAVAILABLE' | 'INVALID_ARGUMENT'; message: string };
 
 export class Chains {
   private readonly links = new Map<string, Link>();
@@ -128,12 +129,12 @@ export class Chains {
     if (c.target === NEXT_COMPONENT) {
       const [callee, ...next] = caller?.next ?? [];
       if (!callee) {
-        return { ok: false, status: 'NOT_FOUND', message: `http://${NEXT_COMPONENT}.${INTERNAL_DOMAIN}: component ${c.from.component} is not running as a route's middleware, so nothing comes next` };
+        return { ok: false, status: 'INVALID_ARGUMENT', message: `http://${NEXT_COMPONENT}.${INTERNAL_DOMAIN}: component ${c.from.component} is not running as a route's middleware, so nothing comes next` };
       }
       return { ok: true, callee, next };
     }
     const callee = app.components.get(c.target);
-    if (!callee) return { ok: false, status: 'NOT_FOUND', message: `http://${c.target}.${INTERNAL_DOMAIN}: app ${app.name} has no component ${c.target}` };
+    if (!callee) return { ok: false, status: 'INVALID_ARGUMENT', message: `http://${c.target}.${INTERNAL_DOMAIN}: app ${app.name} has no component ${c.target}` };
     return { ok: true, callee, next: [] };
   }
 
