@@ -70,8 +70,10 @@ export function createCapabilityHost(opts: CapabilityHostOptions): CapabilityHos
     let r = requests.get(id);
     if (r) return r;
     const root = opts.requestRoot?.(id) ?? id;
-    // A chained request's locals are its inbound request's, and it ends when that one does.
-    const parent = root === id ? undefined : entry(root);
+    // A chained request's locals are its inbound request's, and it ends when that one does. The
+    // inbound request made the call that started the chain, so its entry exists while the chain
+    // runs; when it is gone (it just ended) none is made again for it, to be left behind.
+    const parent = root === id ? undefined : requests.get(root);
     r = { abort: new AbortController(), locals: parent?.locals ?? new Map() };
     if (parent) parent.abort.signal.addEventListener('abort', () => r!.abort.abort(), { once: true, signal: r.abort.signal });
     requests.set(id, r);

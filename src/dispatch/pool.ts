@@ -307,28 +307,19 @@ export class WorkerPool {
   private cancel(job: Job): void {
     if (job.done) return;
     const slot = job.slot;
-    const running = slot !== undefined && slot.jobs[0] === job && !Number.isNaN(job.startedAt);
-    if (!running) {
-      if (slot) {
-        if (!this.revoke(job)) return this.cancelRunning(job, slot);
-      } else {
-        const at = this.queue.indexOf(job);
-        if (at !== -1) this.queue.splice(at, 1);
-      }
-      return this.finish(job, { ok: false, error: callerEnded() });
+    if (!slot) this.queue.splice(this.queue.indexOf(job), 1);
+    else if (slot.jobs[0] === job || !this.revoke(job)) {
+      // Running (or claimed by its worker just now): a guest is stopped only with its worker.
+      this.finish(job, { ok: false, error: callerEnded() });
+      return this.replace(slot, 'deadline');
     }
-    this.cancelRunning(job, slot);
-  }
-
-  /** A running guest can only be stopped with its worker. */
-  private cancelRunning(job: Job, slot: Slot): void {
     this.finish(job, { ok: false, error: callerEnded() });
-    this.replace(slot, 'deadline');
   }
 
   /** Waits until nothing is queued or running, or `ms` passes; then stops every worker. */
   async close(ms: number): Promise<void> {
     this.closed = true;
+    clearTimeout(this.trimTimer);
     const until = Date.now() + ms;
     while (this.inFlight > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
     const leftover = [...this.queue, ...this.active.flatMap((s) => s.jobs)];
