@@ -17,8 +17,8 @@
  *     under `jco serve --isolate-requests instance`, and examples/hello for scale.
  *  8. Signed modules (bench/lib/signing.ts): sign and verify a generated ~500 KB and ~13 MB module
  *     in-process through the node's trust policy, beside SHA-256 alone and WebAssembly.compile.
- *  9. Tracing (bench/lib/tracing.ts): the hello load with tracing off, on at 100 % and on at 1 %,
- *     exporting to a local OTLP/HTTP sink.
+ *  9. Tracing (bench/lib/tracing.ts): the hello load with tracing off, recorded for the dashboard
+ *     only, and exported at 100 % and at 1 % to a local OTLP/HTTP sink.
  * 10. Service chaining (bench/lib/chaining.ts): one chained call (http://COMPONENT.verge.internal)
  *     against one outbound call to a node:http server on loopback, from the same WAT guest.
  * 11. A dated section prepended to bench/RESULTS.md.

@@ -72,6 +72,7 @@ export const ERROR_CATALOGUE = {
   APP_NOT_DEPLOYABLE: { status: 409, blame: 'client', summary: 'The app is served from a path on this node (verge up PATH); the admin API does not deploy over it.' },
   // The dashboard's calls on the admin API (docs/observability.md)
   REQUEST_NOT_FOUND: { status: 404, blame: 'client', summary: 'The request id is not among the last requests the node keeps (500 by default), or was never answered by this node.' },
+  TRACE_NOT_FOUND: { status: 404, blame: 'client', summary: 'The node keeps the request but no trace of it: tracing is off (OTEL_SDK_DISABLED=true), the request was not sampled (the sampler left it out, or its caller marked it unsampled), or newer traces pushed its trace out.' },
   KV_STORE_NOT_FOUND: { status: 404, blame: 'client', summary: 'The app declares no key-value store of that name.' },
   KV_KEY_NOT_FOUND: { status: 404, blame: 'client', summary: 'The store has no such key (or the key is empty or longer than 512 bytes).' },
   KV_STORE_UNAVAILABLE: { status: 503, blame: 'host', summary: 'The store could not be read (its backend is failing or locked); the message says why.' },

@@ -1,17 +1,19 @@
 /**
- * The `tracing` part: the hello load (examples/hello, `GET /api/hello`) under three Verge nodes that
- * differ only in their OpenTelemetry variables: tracing off (no endpoint), on and sampling every
- * request, and on sampling 1 % (`OTEL_TRACES_SAMPLER=traceidratio`, `OTEL_TRACES_SAMPLER_ARG=0.01`).
- * The two traced nodes export over OTLP/HTTP protobuf to a local sink in the harness process that
- * reads each export and answers 200 (a collector that keeps up); the sink counts what it got, and
- * each node's /metrics says how many spans it dropped.
+ * The `tracing` part: the hello load (examples/hello, `GET /api/hello`) under four Verge nodes, each
+ * with the admin listener, that differ only in their OpenTelemetry variables: tracing off
+ * (`OTEL_SDK_DISABLED=true`: with --admin and no endpoint a node records traces for its dashboard),
+ * recording for the dashboard only (no variable), exporting every request, and exporting 1 %
+ * (`OTEL_TRACES_SAMPLER=traceidratio`, `OTEL_TRACES_SAMPLER_ARG=0.01`). The exporting nodes send
+ * OTLP/HTTP protobuf to a local sink in the harness process that reads each export and answers 200
+ * (a collector that keeps up); the sink counts what it got, and each node's /metrics says how many
+ * spans it dropped.
  *
  * Rounds alternate like the load part: per round and connection count each node gets a warm-up,
  * then a measured `wrk -t1 -cN --latency` run; the first node rotates per round; the figures are
  * the median round by req/s.
  *
  * Knobs: BENCH_TRACING_SECONDS (10), BENCH_TRACING_ROUNDS (3), BENCH_TRACING_WARMUP (3 s),
- * BENCH_TRACING_CONNECTIONS ("50,1"). About 4 minutes with the defaults (3 nodes × 2 × 3 × 13 s).
+ * BENCH_TRACING_CONNECTIONS ("50,1"). About 5 minutes with the defaults (4 nodes × 2 × 3 × 13 s).
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -23,7 +25,7 @@ import type { ResizeConfig } from './resize.js';
 
 export type TracingConfig = ResizeConfig;
 
-type Key = 'off' | 'all' | 'one-percent';
+type Key = 'off' | 'dashboard' | 'all' | 'one-percent';
 
 interface Node {
   key: Key;
@@ -85,7 +87,8 @@ export async function tracingPhase(cfg: TracingConfig): Promise<TracingResults> 
   const connections = (process.env.BENCH_TRACING_CONNECTIONS ?? '50,1').split(',').map((s) => Number(s.trim()));
   const sink = await startSink();
   const variants: Array<{ key: Key; label: string; env: Record<string, string> }> = [
-    { key: 'off', label: 'tracing off', env: {} },
+    { key: 'off', label: 'tracing off', env: { OTEL_SDK_DISABLED: 'true' } },
+    { key: 'dashboard', label: 'recorded for the dashboard, 100 %', env: {} },
     { key: 'all', label: 'tracing on, 100 %', env: { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url } },
     { key: 'one-percent', label: 'tracing on, 1 %', env: { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.01' } },
   ];
@@ -142,15 +145,15 @@ export async function tracingPhase(cfg: TracingConfig): Promise<TracingResults> 
 
 export function renderTracing(r: TracingResults): string {
   const out: string[] = [];
-  out.push('### Tracing: the hello load with tracing off, on at 100 % and on at 1 %');
+  out.push('### Tracing: the hello load with tracing off, recorded for the dashboard, exported at 100 % and at 1 %');
   out.push('');
   out.push(
-    `- Three nodes, \`verge up examples/hello --admin … --log-level warn\`, ${r.vergeWorkers} workers + 1 spare each, differing only in their variables: ` +
+    `- ${r.nodes.length} nodes, \`verge up examples/hello --admin … --log-level warn\`, ${r.vergeWorkers} workers + 1 spare each, differing only in their variables: ` +
       r.nodes.map((n) => `${n.label}: ${Object.keys(n.env).length ? Object.entries(n.env).map(([k, v]) => `\`${k}=${k.endsWith('ENDPOINT') ? '<sink>' : v}\``).join(' ') : 'no OTEL_* variable'}`).join('; ') +
       '. The sink is a node:http server in the harness process that reads each OTLP/HTTP protobuf export and answers 200.',
   );
   out.push(
-    `- \`wrk -t1 -cN -d${r.seconds}s --latency\` after a ${r.warmup} s warm-up, ${r.rounds} rounds per connection count, the three nodes alternating (first rotated per round); the median round by req/s. ` +
+    `- \`wrk -t1 -cN -d${r.seconds}s --latency\` after a ${r.warmup} s warm-up, ${r.rounds} rounds per connection count, the nodes alternating (first rotated per round); the median round by req/s. ` +
       `The sink got ${fmtInt(r.sink.posts)} exports, ${fmtInt(r.sink.bytes)} bytes in all. This part alone: \`BENCH_ONLY=tracing npm run bench\`.`,
   );
   out.push('');

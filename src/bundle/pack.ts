@@ -1,6 +1,6 @@
 /**
- * Packs an app into a bundle: its manifest (as verge.toml) and every file it references, at their
- * paths relative to the manifest's folder, so the unpacked manifest works unchanged. Everything is
+ * Packs an app into a bundle: its manifest (as verge.toml), every file it references (modules and
+ * the files its components mount), at their paths relative to the manifest's folder, so the unpacked manifest works unchanged. Everything is
  * checked before a byte is written: each file must exist, be a regular file, resolve inside the app
  * folder (no symbolic link out of it) and fit the caps. The output is deterministic: sorted
  * entries, fixed modes, owners and times, one gzip level.
@@ -22,6 +22,7 @@ import { bundleLimits, tooLarge, type BundleLimits } from './limits.js';
 import { BUNDLE_MANIFEST, referencedFiles } from './manifest-files.js';
 import { fsyncPath } from './fsync.js';
 import { tarStream, type TarFile } from './tar-writer.js';
+import { snapshotFiles } from '../capabilities/files/snapshot.js';
 
 export interface PackOptions {
   /** More files to include, relative to the manifest's folder with "/" separators ("static/index.html"). */
@@ -97,6 +98,8 @@ async function planBundle(manifestPath: string, opts: PackOptions): Promise<Plan
     // The manifest goes in as the text that was parsed, not as whatever the file holds by now.
     { by: 'the manifest', path: BUNDLE_MANIFEST, source: file, bytes: Buffer.from(text, 'utf8') },
     ...referencedFiles(app, text).map((f) => ({ ...f, source: path.join(app.dir, f.path), hint: '; build the app first (`verge build`)' })),
+    // The files the components mount are part of the version: checked as a load checks them.
+    ...((await snapshotFiles(app))?.listing ?? []).map((f) => ({ by: 'a mounted file', path: f.path, source: path.join(app.dir, ...f.path.split('/')) })),
     ...(opts.extraFiles ?? []).map((f) => extraFile(app.dir, f)),
   ];
   return plan(app.dir, wanted, limits);

@@ -10,12 +10,13 @@ import type { AppConfig, ComponentConfig } from '../manifest/config.js';
 import type { Logger } from '../telemetry/logging.js';
 import type { ComponentGrants, HostCall, HostReply } from '../dispatch/protocol.js';
 import type { GuestScope } from '../sandbox/scope.js';
-import type { OnBreakerChange } from './kv/store-breakers.js';
+import type { OnAppBreakerChange } from './kv/store-breakers.js';
 import type { KvStore } from '../backends/store.js';
+import type { DirNode } from './files/tree.js';
 
 /** The AppConfig and ComponentConfig fields the capabilities own. */
 export type CapabilityAppFields = Pick<AppConfig, 'keyValueStores' | 'variables'>;
-export type CapabilityComponentFields = Pick<ComponentConfig, 'keyValueStores' | 'allowedOutboundHosts' | 'outboundPolicy' | 'tracePropagation' | 'variables'>;
+export type CapabilityComponentFields = Pick<ComponentConfig, 'keyValueStores' | 'allowedOutboundHosts' | 'outboundPolicy' | 'tracePropagation' | 'variables' | 'files'>;
 
 export interface CapabilityManifest {
   /** App-level tables (`[key_value_stores.x]`, `[variables]`); problems go to `problems`. */
@@ -33,7 +34,7 @@ export interface HostContext {
   env: NodeJS.ProcessEnv;
   envFile: string | undefined;
   logger: Logger;
-  onBreaker: OnBreakerChange | undefined;
+  onBreaker: OnAppBreakerChange | undefined;
   /** Serves chained calls (docs/composition.md); absent where no pool runs them (a bare capability host). */
   chain: ChainDispatch | undefined;
   /**
@@ -41,6 +42,8 @@ export interface HostContext {
    * closed with the host: two versions of one app see the same data.
    */
   shared<T>(key: string, make: () => T, close: (value: T) => Promise<void>): T;
+  /** The version's mounted files: each component's tree, by name (capabilities/files). */
+  files: ReadonlyMap<string, DirNode> | undefined;
 }
 
 /**

@@ -7,8 +7,8 @@ import pino from 'pino';
 import { parseManifest } from '../manifest/load.js';
 import { isVergeError } from '../errors.js';
 import type { HostCall, HostCallBody } from '../dispatch/protocol.js';
-import { createCapabilityHost } from './host.js';
-import type { ChainCall } from './capability.js';
+import { createCapabilityHost, type CapabilityHostOptions } from './host.js';
+import type { Capability, ChainCall } from './capability.js';
 import { openSqliteStore } from '../backends/sqlite/sqlite-store.js';
 
 const MANIFEST = `
@@ -36,10 +36,10 @@ greeting = { default = "hello" }
 token = { required = true, secret = true }
 `;
 
-function harness(env: NodeJS.ProcessEnv = { VERGE_VAR_TOKEN: 't0k3n' }) {
+function harness(env: NodeJS.ProcessEnv = { VERGE_VAR_TOKEN: 't0k3n' }, extra: Partial<CapabilityHostOptions> = {}) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'verge-host-'));
   const app = parseManifest(MANIFEST, path.join(dir, 'verge.toml'));
-  const host = createCapabilityHost({ dataDir: '.verge/data', env, logger: pino({ level: 'silent' }) });
+  const host = createCapabilityHost({ dataDir: '.verge/data', env, logger: pino({ level: 'silent' }), ...extra });
   let n = 0;
   const call = (version: string, body: HostCallBody, component = 'api'): HostCall => ({ ...body, version, component, requestId: `req-${++n}`, callId: n, deadlineAt: undefined });
   return { dir, app, host, call };
@@ -127,6 +127,45 @@ describe('capability host', () => {
     writer.close();
     // What a browse may call is what its type allows: nothing that writes.
     await sqlite.read(async (s) => assert.deepEqual(Object.keys(s).sort(), ['get', 'listKeys']));
+    await host.close();
+  });
+
+  test('every host call answered here is reported with the capability, how it went and how long it took', async () => {
+    const seen: Array<[string, string, string, number]> = [];
+    const { app, host, call } = harness(undefined, { onHostCall: (c, capability, outcome, seconds) => seen.push([c.component, capability, outcome, seconds]) });
+    host.prepare('v1', app);
+    await host.handle(call('v1', set('k', 'v')));
+    await host.handle(call('v1', get('k')));
+    await host.handle(call('v1', get('missing')));
+    await host.handle(call('v1', { op: 'http', request: { method: 'GET', url: 'https://api.example.com/', headers: [], body: new Uint8Array() } }, 'bare'));
+    await host.handle(call('gone', get('k')));
+    assert.deepEqual(
+      seen.map(([component, capability, outcome]) => `${component} ${capability} ${outcome}`),
+      ['api kv OK', 'api kv OK', 'api kv NOT_FOUND', 'bare outbound-http ACCESS_DENIED'],
+      'a call for a version not loaded here has no capability to report it under',
+    );
+    assert.ok(seen.every(([, , , seconds]) => seconds >= 0 && seconds < 5));
+    await host.close();
+  });
+
+  test('a host call that fails inside Verge is logged with its app and component, and answered UNAVAILABLE', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = pino({ level: 'error' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const broken: Capability = {
+      name: 'kv',
+      manifest: {},
+      provides: { vergeV1: [], wasi: [] },
+      prepare: () => ({ hostCalls: { kv: () => Promise.reject(new Error('bug')) } }),
+      bindings: { wasiP1: () => ({}), component: () => ({}) },
+    };
+    const outcomes: string[] = [];
+    const { app, host, call } = harness(undefined, { logger, capabilities: [broken], onHostCall: (_c, _cap, outcome) => outcomes.push(outcome) });
+    host.prepare('v1', app);
+    const reply = await host.handle(call('v1', get('k')));
+    assert.deepEqual(reply, { ok: false, status: 'UNAVAILABLE', message: 'the host failed while serving kv: bug' });
+    const failed = lines.find((l) => l.msg === 'host call failed');
+    assert.deepEqual([failed?.app, failed?.component, failed?.op], ['shop', 'api', 'kv']);
+    assert.deepEqual(outcomes, ['UNAVAILABLE']);
     await host.close();
   });
 

@@ -7,10 +7,12 @@ import { VergeError } from '../errors.js';
 import type { AppConfig } from '../manifest/config.js';
 import type { Logger } from '../telemetry/logging.js';
 import type { ComponentGrants, HostCall, HostReply } from '../dispatch/protocol.js';
-import type { OnBreakerChange } from './kv/store-breakers.js';
+import type { OnAppBreakerChange } from './kv/store-breakers.js';
 import type { Capability, ChainDispatch, HostContext, PreparedCapability, RequestContext, StoreView } from './capability.js';
 import { CAPABILITY_LIST } from './index.js';
 import { withinBound } from '../dispatch/host-bridge.js';
+import type { StatusName } from './abi.js';
+import type { DirNode } from './files/tree.js';
 
 /** Where stores live unless --data-dir says otherwise, relative to the app's folder. */
 export const DEFAULT_DATA_DIR = '.verge/data';
@@ -19,10 +21,12 @@ export interface CapabilityHostOptions {
   dataDir: string;
   env: NodeJS.ProcessEnv;
   envFile?: string | undefined;
-  onBreaker?: OnBreakerChange | undefined;
+  onBreaker?: OnAppBreakerChange | undefined;
   logger: Logger;
   /** The capabilities to serve: the map in index.ts unless a test brings its own. */
   capabilities?: readonly Capability[];
+  /** Told of every host call answered here: the capability that answered, how it went (OK or the status) and how long it took. */
+  onHostCall?: ((call: HostCall, capability: string, outcome: StatusName, seconds: number) => void) | undefined;
   /** Serves chained calls (docs/composition.md). */
   chain?: ChainDispatch | undefined;
   /**
@@ -38,7 +42,7 @@ export interface CapabilityHost {
    * VergeError naming it; parses outbound policies once). Stores are per (app name, store name)
    * and shared by every version of that app.
    */
-  prepare(versionId: string, app: AppConfig, opts?: { dataDir?: string | undefined }): PreparedApp;
+  prepare(versionId: string, app: AppConfig, opts?: { dataDir?: string | undefined; files?: ReadonlyMap<string, DirNode> | undefined }): PreparedApp;
   /** Answers a worker's host call; routes by call.version (a versionId given to prepare). */
   handle(call: HostCall): Promise<HostReply>;
   /** The inbound request ended: abort its outbound calls, forget its budget. */
@@ -92,19 +96,14 @@ export function createCapabilityHost(opts: CapabilityHostOptions): CapabilityHos
     };
   };
 
-  /** The bound of the capability answering the call's op. */
-  const boundFor = (call: HostCall): number | undefined =>
-    versions.get(call.version)?.parts.find(({ state }) => state.hostCalls?.[call.op] !== undefined)?.capability.hostCallTimeoutMs;
+  /** The capability answering the call's op, in the call's version. */
+  const answering = (version: Version | undefined, call: HostCall) => version?.parts.find(({ state }) => state.hostCalls?.[call.op] !== undefined);
 
-  const dispatch = async (call: HostCall): Promise<HostReply> => {
-    const version = versions.get(call.version);
+  const dispatch = async (version: Version | undefined, part: Version['parts'][number] | undefined, call: HostCall): Promise<HostReply> => {
     if (!version) return { ok: false, status: 'UNAVAILABLE', message: `app version ${call.version} is not loaded on this node` };
-    for (const { state } of version.parts) {
-      const handler = state.hostCalls?.[call.op] as ((c: HostCall, r: RequestContext) => Promise<HostReply>) | undefined;
-      if (!handler) continue;
-      return handler(call, requestContext(call.requestId));
-    }
-    return { ok: false, status: 'UNAVAILABLE', message: `no capability answers ${call.op} host calls` };
+    if (!part) return { ok: false, status: 'UNAVAILABLE', message: `no capability answers ${call.op} host calls` };
+    const handler = part.state.hostCalls![call.op] as (c: HostCall, r: RequestContext) => Promise<HostReply>;
+    return handler(call, requestContext(call.requestId));
   };
 
   return {
@@ -118,6 +117,7 @@ export function createCapabilityHost(opts: CapabilityHostOptions): CapabilityHos
         logger: opts.logger,
         onBreaker: opts.onBreaker,
         chain: opts.chain,
+        files: prepareOpts?.files,
         shared<T>(key: string, make: () => T, close: (value: T) => Promise<void>): T {
           const full = `${app.name}\0${key}`;
           let entry = shared.get(full);
@@ -145,12 +145,18 @@ export function createCapabilityHost(opts: CapabilityHostOptions): CapabilityHos
 
     /** Anything but a capability's refusal is a bug in Verge: logged here, UNAVAILABLE for the guest. */
     async handle(call) {
+      const started = performance.now();
+      const version = versions.get(call.version);
+      const part = answering(version, call);
+      let reply: HostReply;
       try {
-        return await withinBound(call, boundFor(call), dispatch(call));
+        reply = await withinBound(call, part?.capability.hostCallTimeoutMs, dispatch(version, part, call));
       } catch (err) {
-        opts.logger.error({ request_id: call.requestId, component: call.component, op: call.op, err }, 'host call failed');
-        return { ok: false, status: 'UNAVAILABLE', message: `the host failed while serving ${call.op}: ${err instanceof Error ? err.message : String(err)}` };
+        opts.logger.error({ request_id: call.requestId, app: version?.app.name, component: call.component, op: call.op, err }, 'host call failed');
+        reply = { ok: false, status: 'UNAVAILABLE', message: `the host failed while serving ${call.op}: ${err instanceof Error ? err.message : String(err)}` };
       }
+      if (part) opts.onHostCall?.(call, part.capability.name, reply.ok ? (reply.outcome ?? 'OK') : reply.status, (performance.now() - started) / 1e3);
+      return reply;
     },
 
     endRequest(id) {

@@ -20,6 +20,7 @@ import { DEFAULT_DATA_DIR } from '../capabilities/index.js';
 import { AdminCallError, adminTarget, type AdminTarget } from './admin-client.js';
 import { deploy, listVersions, rollback, status } from './deploy.js';
 import { ADMIN_TLS_FLAGS, PUBLIC_TLS_FLAGS, tlsFilesFrom } from '../node/tls.js';
+import { snapshotFiles } from '../capabilities/files/snapshot.js';
 
 const say = (line: string) => process.stderr.write(line + '\n');
 
@@ -198,14 +199,14 @@ export async function main(argv: string[]): Promise<void> {
     .action(async (path: string, o: { envFile?: string }) => {
       const app = loadManifest(path);
       resolveVariables(app.variables, { env: process.env, dotenv: o.envFile ? readDotenv(o.envFile) : undefined });
-      const results = await Promise.allSettled([...app.components.values()].map((c) => loadComponent(c)));
-      const errors = results.flatMap((r) => (r.status === 'rejected' ? [r.reason instanceof Error ? r.reason.message : String(r.reason)] : []));
+      const [mounted, ...results] = await Promise.allSettled([snapshotFiles(app), ...[...app.components.values()].map((c) => loadComponent(c))]);
+      const errors = [mounted!, ...results].flatMap((r) => (r.status === 'rejected' ? [r.reason instanceof Error ? r.reason.message : String(r.reason)] : []));
       if (errors.length > 0) {
         for (const e of errors) say(e);
         process.exitCode = 1;
         return;
       }
-      for (const r of results) {
+      for (const r of results as Array<PromiseSettledResult<Awaited<ReturnType<typeof loadComponent>>>>) {
         if (r.status !== 'fulfilled') continue;
         const c = app.components.get(r.value.spec.component)!;
         const loaded = r.value.component;
@@ -225,6 +226,8 @@ export async function main(argv: string[]): Promise<void> {
           );
         }
       }
+      const files = mounted!.status === 'fulfilled' ? mounted!.value?.listing : undefined;
+      if (files) say(`ok  mounted files: ${files.length}, ${files.reduce((n, f) => n + f.size, 0)} bytes`);
       say(`${app.file}: ${app.routes.length} routes, ${app.components.size} components: ok`);
     });
 

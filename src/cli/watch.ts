@@ -1,6 +1,6 @@
 /**
- * `verge up --watch`: each app's manifest, its components' module files and their build inputs
- * (`[component.x.build] watch` globs) are watched. A change is debounced, the components whose
+ * `verge up --watch`: each app's manifest, its components' module files, the files they mount
+ * and their build inputs (`[component.x.build] watch` globs) are watched. A change is debounced, the components whose
  * inputs changed are rebuilt (a build that a newer change makes stale is cancelled), then the app
  * is reloaded in-process: the new version is installed only if it loads, so a failed build or an
  * invalid manifest keeps the old version serving. One line per reload says what changed and how
@@ -46,7 +46,14 @@ function triggersFor(manifestFile: string, components: Iterable<ComponentConfig>
     matches: (rel) => rel === path.basename(file),
   });
   const triggers: Trigger[] = [exactly(manifestFile, undefined)];
+  const appDir = path.dirname(manifestFile);
   for (const c of components) {
+    // Mounted files are part of the version: a change to one reloads the app (no build).
+    for (const g of c.files?.globs ?? []) {
+      const prefix = g.base === '.' ? '' : `${g.base}/`;
+      triggers.push({ component: undefined, base: path.resolve(appDir, g.base), recursive: true, matches: (rel) => g.re.test(prefix + rel) && !(prefix + rel).startsWith('.verge/') });
+    }
+    for (const m of c.files?.folders ?? []) triggers.push({ component: undefined, base: path.resolve(appDir, m.source), recursive: true, matches: () => true });
     // A built module is a build output: the build that wrote it reloads the app itself.
     if (!c.build) {
       triggers.push(exactly(c.source, undefined));

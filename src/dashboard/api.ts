@@ -5,6 +5,7 @@
  *                                                 request rate, 5xx rate and p50/p99 over the last 10 s
  *   GET /v1/requests?limit=&app=&failed=          the last requests answered, newest first
  *   GET /v1/requests/ID                           one of them
+ *   GET /v1/requests/ID/trace                     its spans, for the waterfall (when it was sampled)
  *   GET /v1/apps/APP/routes                       per live version: its weight, routes and components
  *   GET /v1/apps/APP/stores                       the app's key-value stores
  *   GET /v1/apps/APP/stores/S/keys?prefix=&after=&limit=   keys in byte order, a page at a time
@@ -21,6 +22,8 @@ import type { ReadableStore, StoreView } from '../capabilities/capability.js';
 import type { AdminRequest, AdminRoute } from '../admin/api.js';
 import type { AnsweredRequest } from '../ingress/server.js';
 import type { RecentRequests } from './recent-requests.js';
+import { traceJson, type RecentTraces, type TraceJson } from './recent-traces.js';
+import type { SamplerConfig } from '../telemetry/tracing.js';
 import type { RateSnapshot, RouteStats } from './route-stats.js';
 import { viewValue } from './kv-value.js';
 
@@ -45,6 +48,8 @@ export interface DashboardDeps {
   recent: RecentRequests;
   stats: RouteStats;
   pool: () => PoolState;
+  /** The traces kept for the waterfall and the sampler that chose them; undefined when tracing is off. */
+  traces: { store: RecentTraces; sampler: SamplerConfig } | undefined;
 }
 
 export function createDashboardApi(deps: DashboardDeps): AdminRoute {
@@ -55,6 +60,7 @@ export function createDashboardApi(deps: DashboardDeps): AdminRoute {
     if (first === 'stats' && n === 1) return Promise.resolve(stats(deps));
     if (first === 'requests' && n === 1) return Promise.resolve(requests(deps, req));
     if (first === 'requests' && n === 2) return Promise.resolve(oneRequest(deps, decode(second!)));
+    if (first === 'requests' && n === 3 && third === 'trace') return Promise.resolve(requestTrace(deps, decode(second!)));
     if (first !== 'apps' || n < 3) return undefined;
     if (third === 'routes' && n === 3) return Promise.resolve(routes(serving(deps, second!)));
     if (third !== 'stores') return undefined;
@@ -113,6 +119,34 @@ function oneRequest(deps: DashboardDeps, id: string): Record<string, unknown> {
   const r = deps.recent.find(id);
   if (!r) throw new VergeError('REQUEST_NOT_FOUND', `request ${JSON.stringify(id.slice(0, 64))} is not among the last ${deps.recent.capacity} requests this node answered`);
   return requestJson(r);
+}
+
+/** A request's trace, or why there is none: tracing off, not sampled, or no longer kept. */
+function requestTrace(deps: DashboardDeps, id: string): TraceJson {
+  const traces = deps.traces;
+  const kept = traces?.store.find(id);
+  if (kept) return traceJson(kept);
+  const shown = JSON.stringify(id.slice(0, 64));
+  if (!deps.recent.find(id)) {
+    throw new VergeError('REQUEST_NOT_FOUND', `request ${shown} is not among the last ${deps.recent.capacity} requests this node answered, and no trace of it is kept`);
+  }
+  if (!traces) throw new VergeError('TRACE_NOT_FOUND', `request ${shown} has no trace: tracing is off on this node (OTEL_SDK_DISABLED=true)`);
+  if (traces.store.wasEvicted(id)) {
+    const { capacity, maxBytes } = traces.store.limits;
+    throw new VergeError('TRACE_NOT_FOUND', `the trace of request ${shown} is no longer kept: the node keeps the last ${capacity} traces within about ${maxBytes / 1024 / 1024} MiB, and newer ones pushed it out`);
+  }
+  throw new VergeError('TRACE_NOT_FOUND', `request ${shown} has no trace: it was not sampled, because ${whyUnsampled(traces.sampler)}`);
+}
+
+function whyUnsampled({ sampler, ratio }: SamplerConfig): string {
+  const caller = 'its caller sent a traceparent marked unsampled';
+  if (sampler === 'parentbased_always_on') return `${caller}, which the sampler (OTEL_TRACES_SAMPLER=${sampler}) follows`;
+  const which = sampler.endsWith('traceidratio')
+    ? `keeps ${Number((ratio * 100).toPrecision(6))} % of new traces`
+    : sampler.endsWith('always_off')
+      ? 'keeps no new trace'
+      : 'samples every request, yet this one was not recorded';
+  return `the sampler (OTEL_TRACES_SAMPLER=${sampler}) ${which}${sampler.startsWith('parentbased_') ? `, or ${caller}` : ''}`;
 }
 
 function requestJson(r: AnsweredRequest): Record<string, unknown> {

@@ -5,14 +5,26 @@ import { guestRequest } from '../../test/support/guest-request.js';
 import { sandboxModule } from '../wasm/binary.js';
 import type { GuestRequest, HostCall, HostReply, ModuleSpec } from './protocol.js';
 import { TAKE_BACK_MS, WorkerPool, type ChainedRun, type Outcome, type PoolOptions } from './pool.js';
+import { HOST_CALLS_PER_BATCH } from '../sandbox/measures.js';
 
 const OK = 'content-type: text/plain\n\nok';
+const CHATTY_CALLS = HOST_CALLS_PER_BATCH * 2 + 100;
 
 /** Real worker threads running tiny WAT guests; host calls are answered (and counted) here. */
 async function modules(): Promise<ModuleSpec[]> {
   const [store, storeLen] = at(2048, 'default');
   const [key, keyLen] = at(2100, 'n');
+  const [variable] = at(2200, 'v');
   const guests: Record<string, string> = {
+    // Reads a variable CHATTY_CALLS times: more host calls than one answer carries.
+    chatty: `(module ${FD_WRITE} ${VERGE} (memory 1) ${respondWith(OK)} ${variable}
+      (func (export "_start") (local $i i32)
+        (block $out (loop $l
+          (br_if $out (i32.ge_u (local.get $i) (i32.const ${CHATTY_CALLS})))
+          (drop (call $variable_get (i32.const 2200) (i32.const 1) (i32.const 3000) (i32.const 16)))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $l)))
+        (call $respond)))`,
     ok: `(module ${FD_WRITE} (memory 1) ${respondWith(OK)} (func (export "_start") (call $respond)))`,
     loop: `(module (memory 1) (func (export "_start") (loop $l (br $l))))`,
     // Sleeps 300 ms, then answers.
@@ -40,7 +52,7 @@ async function modules(): Promise<ModuleSpec[]> {
       maxResponseBytes: 1024,
       grants: {
         kvStores: component === 'count' ? [{ name: 'default', backend: 'memory', address: undefined }] : [],
-        variables: [],
+        variables: component === 'chatty' ? [{ name: 'v', value: 'x', secret: false }] : [],
         outbound: component === 'chain' ? { maxRequestBodyBytes: 1024 } : false,
       },
     });
@@ -111,6 +123,19 @@ describe('WorkerPool', () => {
     assert.equal(errorOf(await looping), 'DEADLINE_EXCEEDED');
     assert.equal(bodyOf(await queued), 'ok');
     assert.equal(p.busy, 0);
+  });
+
+  test('hands back what the worker measured of a request, with every host call it made even when they came in several batches', async () => {
+    const p = await pool({ size: 1 });
+    const admitted = performance.timeOrigin + performance.now();
+    const outcome = await p.run(request('chatty'), 10_000);
+    assert.equal(bodyOf(outcome), 'ok');
+    const m = outcome.measures!;
+    assert.ok(m.claimedAt >= admitted - 5, 'claimed after admission, on the same clock');
+    assert.equal(m.hostCalls!.length / 2, CHATTY_CALLS);
+    // A killed request has no measures, and no batch of it leaks into the next request's.
+    assert.equal((await p.run(request('loop'), 200)).measures, undefined);
+    assert.equal((await p.run(request('ok'), 5000)).measures!.hostCalls, undefined);
   });
 
   test('terminates a guest at its deadline and puts a warm spare in its place', async () => {

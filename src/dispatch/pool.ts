@@ -30,10 +30,9 @@
  */
 import { Worker } from 'node:worker_threads';
 import { VergeError } from '../errors.js';
-import type { FromWorker, GuestRequest, GuestResponse, HostCall, HostReply, ModuleSpec, SpanRecord, ToWorker, TraceContext } from './protocol.js';
+import type { FromWorker, GuestRequest, GuestResponse, HostCall, HostReply, ModuleSpec, RunMeasures, SpanRecord, ToWorker, TraceContext } from './protocol.js';
 import { createBridgeEnds, serveHostCalls } from './host-bridge.js';
 import type { LogLevelName } from '../capabilities/logging/levels.js';
-import type { OnBreakerChange } from '../capabilities/kv/store-breakers.js';
 import { JobClaims, type Claim } from './job-claims.js';
 
 /** Requests posted to one worker at once: the running one and the next. */
@@ -56,8 +55,10 @@ export interface PoolOptions {
   queueLimit: number;
   /** `version`: the app version's key, as the request carries it. */
   onGuestLog?: (id: string, component: string, stream: 'stdout' | 'stderr' | 'guest' | 'host', level: LogLevelName, line: string, version: string, trace: TraceContext | undefined) => void;
-  onWorkerReplaced?: (reason: 'deadline' | 'crash') => void;
-  onBreaker?: OnBreakerChange;
+  /** `worker`: the replaced worker's thread id. */
+  onWorkerReplaced?: (reason: 'deadline' | 'crash', worker: number) => void;
+  /** A breaker in a worker (one per worker for a store that lives there) changed state; `worker`: its thread id. */
+  onBreaker?: (change: Extract<FromWorker, { t: 'breaker' }>, worker: number) => void;
   /** Work a worker asks of the main thread (capabilities/host-calls.ts). */
   hostCall: (call: HostCall) => Promise<HostReply>;
   /** A request is answered or abandoned: release what the main thread holds for it. */
@@ -78,8 +79,13 @@ export interface ChainedRun {
   signal?: AbortSignal | undefined;
 }
 
-/** spans: what the worker recorded for a sampled request (absent when it sent none, as when it was killed). */
-export type Outcome = { ok: true; response: GuestResponse; spans?: SpanRecord[] | undefined } | { ok: false; error: VergeError; spans?: SpanRecord[] | undefined };
+/**
+ * spans: what the worker recorded for a sampled request; measures: what it measured of any
+ * request it ran (both absent when it sent none, as when it was killed or never started it).
+ */
+export type Outcome =
+  | { ok: true; response: GuestResponse; spans?: SpanRecord[] | undefined; measures?: RunMeasures | undefined }
+  | { ok: false; error: VergeError; spans?: SpanRecord[] | undefined; measures?: RunMeasures | undefined };
 
 interface Job {
   request: GuestRequest;
@@ -94,6 +100,8 @@ interface Job {
   /** performance.now() when it became the first request of its worker (running): NaN before. */
   startedAt: number;
   done: boolean;
+  /** Host-call timings the worker sent ahead of the answer (a request that made very many). */
+  hostCalls: Float64Array[] | undefined;
   /** Set for a chained call. */
   chained: ChainedRun | undefined;
   /** The worker its caller waits on, parked until this job is done. */
@@ -208,7 +216,7 @@ export class WorkerPool {
       const refuse = (error: VergeError) => resolve({ ok: false, error });
       if (this.closed) return refuse(new VergeError('SHUTTING_DOWN', 'the node is shutting down'));
       if (chained?.signal?.aborted) return refuse(callerEnded());
-      const job: Job = { request, deadlineMs, resolve, timer: undefined, slot: undefined, claim: undefined, startedAt: NaN, done: false, chained, parked: undefined };
+      const job: Job = { request, deadlineMs, resolve, timer: undefined, slot: undefined, claim: undefined, startedAt: NaN, done: false, hostCalls: undefined, chained, parked: undefined };
       if (chained) {
         job.parked = this.park(chained.parent);
         if (!job.parked) return refuse(callerEnded());
@@ -446,17 +454,22 @@ export class WorkerPool {
       slot.settling = false;
       return;
     }
-    if (msg.t === 'breaker') return this.options.onBreaker?.(msg.store, msg.side, msg.state, msg.reason);
+    if (msg.t === 'breaker') return this.options.onBreaker?.(msg, slot.worker.threadId);
     const job = slot.jobs[0];
     if (!job || job.request.id !== msg.id) return;
     if (msg.t === 'log') {
       if (!job.done) this.options.onGuestLog?.(msg.id, job.request.component, msg.stream, msg.level, msg.line, job.request.version, job.request.trace);
       return;
     }
+    if (msg.t === 'host-calls') {
+      (job.hostCalls ??= []).push(msg.calls);
+      return;
+    }
     slot.jobs.shift();
     slot.settling = msg.settling === true;
-    if (msg.t === 'done') this.finish(job, { ok: true, response: msg.response, spans: msg.spans });
-    else this.finish(job, { ok: false, error: new VergeError(msg.code, msg.message), spans: msg.spans });
+    const measures = job.hostCalls && msg.measures ? withEarlierHostCalls(msg.measures, job.hostCalls) : msg.measures;
+    if (msg.t === 'done') this.finish(job, { ok: true, response: msg.response, spans: msg.spans, measures });
+    else this.finish(job, { ok: false, error: new VergeError(msg.code, msg.message), spans: msg.spans, measures });
     // The worker went straight on to the next one posted.
     const next = slot.jobs[0];
     if (next) {
@@ -538,7 +551,7 @@ export class WorkerPool {
     const activeIndex = this.active.indexOf(slot);
     if (activeIndex !== -1) {
       this.active.splice(activeIndex, 1);
-      this.options.onWorkerReplaced?.(reason);
+      this.options.onWorkerReplaced?.(reason, slot.worker.threadId);
       if (this.closed) return;
       // A spare that is still warming up can take work at once: its worker handles the load
       // message before any run message, so a request only waits for the rest of its start.
@@ -550,6 +563,18 @@ export class WorkerPool {
     // The other workers may have room for what came back to the queue.
     for (const s of this.active) this.refill(s);
   }
+}
+
+/** The answer's measures with the host-call batches sent ahead of it, in one array. */
+function withEarlierHostCalls(measures: RunMeasures, earlier: Float64Array[]): RunMeasures {
+  const parts = measures.hostCalls ? [...earlier, measures.hostCalls] : earlier;
+  const all = new Float64Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    all.set(p, at);
+    at += p.length;
+  }
+  return { ...measures, hostCalls: all };
 }
 
 function callerEnded(): VergeError {

@@ -8,6 +8,7 @@ import type { ErrorCode } from '../errors.js';
 import type { StatusName } from '../capabilities/abi.js';
 import type { BackendName } from '../backends/registry.js';
 import type { LogLevelName } from '../capabilities/logging/levels.js';
+import type { DirNode } from '../capabilities/files/tree.js';
 
 /** A WAGI command module (WASI preview1). */
 export interface WagiModuleSpec {
@@ -52,6 +53,8 @@ export interface ComponentGrants {
    * request body the guest may send.
    */
   outbound: false | { maxRequestBodyBytes: number };
+  /** The component's mounted files (`files`), read-only, preopened at `/`; absent: no file system. */
+  files?: DirNode | undefined;
 }
 
 /**
@@ -132,16 +135,40 @@ export interface GuestResponse {
   body: Uint8Array;
 }
 
+/**
+ * What a worker measures of every request it runs, sampled for tracing or not, sent with the
+ * answer (no message of its own): numbers only, observed as metrics on the main thread.
+ */
+export interface RunMeasures {
+  /** Epoch milliseconds (performance.timeOrigin + now) when the worker claimed the request: its queue wait ends there. */
+  claimedAt: number;
+  /** Milliseconds spent making the instance that served it; -1 when none was made for it (a reused instance, or none at all). */
+  instantiateMs: number;
+  /** That instance was made ahead, after the previous response (a component's prepared instance), not on this request's path. */
+  prepared: boolean;
+  /** Bytes of linear memory the guest's instance had when the request ended (its core modules' together); -1 without any. */
+  memoryBytes: number;
+  /**
+   * Host calls completed in the worker: code, seconds, code, seconds, ... (codes from
+   * telemetry/host-call-codes.ts). Absent when there were none. Calls answered over the host
+   * bridge are observed on the main thread instead.
+   */
+  hostCalls?: Float64Array;
+}
+
 export type FromWorker =
   | { t: 'ready' }
   | { t: 'loaded'; version: string }
   | { t: 'load-failed'; version: string; message: string }
   /** settling: the worker has work left from this request (a component's next instance) and says 'settled' when done. */
-  | { t: 'done'; id: string; response: GuestResponse; settling?: true; spans?: SpanRecord[] }
-  | { t: 'fail'; id: string; code: ErrorCode; message: string; settling?: true; spans?: SpanRecord[] }
+  | { t: 'done'; id: string; response: GuestResponse; settling?: true; spans?: SpanRecord[]; measures?: RunMeasures }
+  | { t: 'fail'; id: string; code: ErrorCode; message: string; settling?: true; spans?: SpanRecord[]; measures?: RunMeasures }
+  /** A request made more host calls than one answer carries: a full batch of their timings (as RunMeasures.hostCalls), sent ahead of the answer. */
+  | { t: 'host-calls'; id: string; calls: Float64Array }
   | { t: 'settled' }
   | { t: 'log'; id: string; stream: 'stdout' | 'stderr' | 'guest' | 'host'; level: LogLevelName; line: string }
-  | { t: 'breaker'; store: string; side: 'read' | 'write'; state: 'closed' | 'open' | 'half-open'; reason: string | undefined };
+  /** version: the key of the version whose request saw the change (its app owns the store). */
+  | { t: 'breaker'; version: string; store: string; side: 'read' | 'write'; state: 'closed' | 'open' | 'half-open'; reason: string | undefined };
 
 /** One store operation; the same shape runs against a synchronous store in the worker or an async one on the main thread. */
 export type KvOp =
@@ -184,7 +211,11 @@ export type HostCallRequest = HostCallBody & { requestId: string; version: strin
  */
 export type HostCall = HostCallRequest & { callId: number; deadlineAt: number | undefined };
 
-export type HostReply = { ok: true; value: unknown } | { ok: false; status: StatusName; message: string };
+/**
+ * outcome: how an answered call went when that is not plainly OK (a get that found nothing:
+ * NOT_FOUND), for the main thread's metrics; the worker ignores it.
+ */
+export type HostReply = { ok: true; value: unknown; outcome?: StatusName } | { ok: false; status: StatusName; message: string };
 
 /** Main → worker: a reply and the call it answers. */
 export interface HostAnswer {

@@ -14,7 +14,7 @@ import type { ComponentConfig } from '../manifest/config.js';
 import type { Logger } from '../telemetry/logging.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { WorkerPool } from '../dispatch/pool.js';
-import type { GuestRequest, SpanRecord, TraceContext } from '../dispatch/protocol.js';
+import type { GuestRequest, RunMeasures, SpanRecord, TraceContext } from '../dispatch/protocol.js';
 import type { RequestTrace, ServerSpan, Tracing } from '../telemetry/tracing.js';
 import { epochMs, formatTraceparent } from '../telemetry/trace/context.js';
 import { readBody, type BodyOptions } from './body.js';
@@ -102,7 +102,7 @@ function onClientError(opts: IngressOptions, err: NodeJS.ErrnoException, socket:
       : code === 'HEADERS_TOO_LARGE'
         ? `the request headers are larger than ${INGRESS_LIMITS.maxHeaderBytes} bytes`
         : `malformed HTTP request (${err.code ?? err.message})`;
-  opts.metrics.observeRequest('-', ERROR_CATALOGUE[code].status, undefined);
+  opts.metrics.observeRequest(undefined, ERROR_CATALOGUE[code].status, undefined);
   opts.logger.info({ request_id: id, route: '-', component: '-', status: ERROR_CATALOGUE[code].status, error: code, reason: message }, 'request rejected');
   if (err.code === 'ECONNRESET' || !socket.writable) {
     socket.destroy();
@@ -127,6 +127,8 @@ async function handle(opts: IngressOptions, ex: Exchange): Promise<void> {
   let answered: number | undefined;
   const trace = opts.tracing?.begin(req.headers.traceparent, req.headers.tracestate);
   let workerSpans: SpanRecord[] | undefined;
+  let measures: RunMeasures | undefined;
+  let admittedAt = NaN;
   try {
     if (opts.draining()) throw new VergeError('SHUTTING_DOWN', 'the node is shutting down');
     const { path, query, authority: absolute } = parseRequestTarget(req.url ?? '/');
@@ -171,12 +173,14 @@ async function handle(opts: IngressOptions, ex: Exchange): Promise<void> {
       params: match.params,
       body,
     };
+    admittedAt = epochMs();
     if (trace) {
-      trace.context.admittedAt = epochMs();
+      trace.context.admittedAt = admittedAt;
       request.trace = trace.context;
     }
     const outcome = await (opts.chains ? opts.chains.serve(request, match.target) : opts.pool.run(request, entry.limits.timeoutMs));
     workerSpans = outcome.spans;
+    measures = outcome.measures;
     if (!outcome.ok) throw outcome.error;
     const { status, headers, body: out } = outcome.response;
     // node:http would write a 1xx as the final answer and HTTP/2 refuses it: a guest's bad response either way.
@@ -186,12 +190,12 @@ async function handle(opts: IngressOptions, ex: Exchange): Promise<void> {
     headers.push('x-request-id', id, ...match.headers);
     respond(ex, status, headers, out);
     answered = status;
-    finish(opts, req, id, route, component, status, started, arrived, match, trace, workerSpans);
+    finish(opts, req, id, route, component, status, started, arrived, match, trace, workerSpans, admittedAt, measures);
   } catch (err) {
     const error = isVergeError(err) ? err : new VergeError('INTERNAL', 'internal error', { cause: err });
     sendError(ex, error, id, match?.headers);
     answered = error.status;
-    finish(opts, req, id, route, component, error.status, started, arrived, match, trace, workerSpans, error);
+    finish(opts, req, id, route, component, error.status, started, arrived, match, trace, workerSpans, admittedAt, measures, error);
   } finally {
     match?.release(answered, Number(process.hrtime.bigint() - started) / 1e6);
   }
@@ -327,13 +331,15 @@ function finish(
   match: BoundRoute | undefined,
   trace: RequestTrace | undefined,
   workerSpans: SpanRecord[] | undefined,
+  admittedAt: number,
+  measures: RunMeasures | undefined,
   error?: VergeError,
 ): void {
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const name = component?.name ?? '-';
   const version = match?.target.version.shortId;
   if (trace) opts.tracing!.end(trace, serverSpan(opts, req, id, route, match, status, error), workerSpans);
-  opts.metrics.observeRequest(name, status, component ? seconds : undefined, version);
+  opts.metrics.observeRequest(match, status, seconds, admittedAt, measures, error?.code === 'QUEUE_TIMEOUT');
   if (error?.code === 'DEADLINE_EXCEEDED') opts.metrics.deadlineKills.inc({ component: name });
   if (error && GUEST_FAILURES.has(error.code)) opts.metrics.traps.inc({ component: name, code: error.code });
   opts.onAnswered?.({

@@ -1,15 +1,16 @@
 /**
  * An app version: everything needed to serve one app, immutable once made. Its content id is the
  * bundle id (src/bundle/id.ts) of its files: the manifest as verge.toml, each module at its path
- * relative to the manifest's folder, and any other file the version carries (signatures). So the
- * same inputs always give the same id (a reload that changed nothing is recognised), any change
- * gives another, and `verge up ./app` and a node serving the bundle of ./app agree on it.
+ * relative to the manifest's folder, every file its components mount, and any other file the
+ * version carries (signatures). So the same inputs always give the same id (a reload that
+ * changed nothing is recognised), any change gives another, and `verge up ./app` and a node serving the bundle of ./app agree on it.
  */
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { bundleId } from '../bundle/id.js';
 import type { AppConfig } from '../manifest/config.js';
 import { compileComponent, type LoadedComponent } from './module.js';
+import type { AppFiles } from '../capabilities/files/snapshot.js';
 
 /** What an app source hands over: the parsed manifest, its text, and each component's module bytes. */
 export interface AppDraft {
@@ -19,6 +20,8 @@ export interface AppDraft {
   modules: ReadonlyMap<string, Uint8Array>;
   /** Other files of the version (detached signatures), by path relative to the manifest's folder. */
   files?: ReadonlyMap<string, Uint8Array>;
+  /** The files its components mount (`files`), snapshotted: listed in the content id, served read-only. */
+  mounted?: AppFiles | undefined;
 }
 
 export interface LoadedVersion {
@@ -26,6 +29,7 @@ export interface LoadedVersion {
   id: string;
   app: AppConfig;
   components: LoadedComponent[];
+  mounted?: AppFiles | undefined;
 }
 
 /** A file's path relative to the app's folder, '/'-separated: its path in a bundle and in the content id. */
@@ -40,7 +44,9 @@ export function contentId(draft: AppDraft): string {
     if (bytes) files.set(appRelative(draft.app, c.source), bytes);
   }
   for (const [p, bytes] of draft.files ?? []) files.set(p, bytes);
-  return bundleId([...files].map(([p, bytes]) => ({ path: p, size: bytes.byteLength, sha256: createHash('sha256').update(bytes).digest('hex') })));
+  const listing = new Map((draft.mounted?.listing ?? []).map((l) => [l.path, l]));
+  for (const [p, bytes] of files) listing.set(p, { path: p, size: bytes.byteLength, sha256: createHash('sha256').update(bytes).digest('hex') });
+  return bundleId([...listing.values()]);
 }
 
 /** Compiles every component (transpiling components through the cache). Throws the first component's VergeError. */
@@ -52,5 +58,5 @@ export async function loadVersion(draft: AppDraft): Promise<LoadedVersion> {
       return compileComponent(c, bytes);
     }),
   );
-  return { id: contentId(draft), app: draft.app, components };
+  return { id: contentId(draft), app: draft.app, components, mounted: draft.mounted };
 }

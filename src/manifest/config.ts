@@ -4,6 +4,7 @@ import type { VariableDecl } from '../capabilities/variables/schema.js';
 import type { OutboundPolicy } from '../capabilities/outbound-http/policy.js';
 import type { RoutePattern } from '../ingress/router.js';
 import type { HostPattern } from './hosts.js';
+import type { FileMounts } from '../capabilities/files/schema.js';
 
 export interface Limits {
   memoryMib: number;
@@ -53,6 +54,8 @@ export interface ComponentConfig {
   /** `trace_propagation` (default true): outbound requests carry the request's `traceparent` when tracing is on. */
   tracePropagation: boolean;
   variables: readonly string[];
+  /** `files` and `exclude_files`: what it mounts read-only (undefined: no file system). */
+  files: FileMounts | undefined;
   /**
    * Components only: how many requests one instance serves before it is dropped (1 = a fresh
    * instance per request, the default). Never concurrently; see docs/components.md.

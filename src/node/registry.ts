@@ -13,6 +13,7 @@
 import { VergeError } from '../errors.js';
 import type { AppConfig, ComponentConfig } from '../manifest/config.js';
 import type { LoadedComponent } from '../loader/module.js';
+import type { DirNode } from '../capabilities/files/tree.js';
 import type { LoadedVersion } from '../loader/app-version.js';
 import type { ModuleSpec } from '../dispatch/protocol.js';
 import type { WorkerPool } from '../dispatch/pool.js';
@@ -35,6 +36,8 @@ export interface ServingVersion {
   readonly headers: readonly string[];
   readonly app: AppConfig;
   readonly components: readonly LoadedComponent[];
+  /** Each component's mounted files (`files`), by component name. */
+  readonly files: ReadonlyMap<string, DirNode> | undefined;
   readonly installedAt: Date;
   /** Its own routes: a request the split sends here is routed again among them. */
   readonly router: Router<RouteTarget>;
@@ -257,7 +260,7 @@ export class AppRegistry {
     const prepared: ServingVersion[] = [];
     try {
       for (const version of fresh) {
-        version.capabilities = this.deps.capabilities.prepare(version.key, version.app, { dataDir: opts.dataDir });
+        version.capabilities = this.deps.capabilities.prepare(version.key, version.app, { dataDir: opts.dataDir, files: version.files });
         prepared.push(version);
         const modules = version.components.map((c): ModuleSpec => ({ ...c.spec, grants: version.capabilities.grantsFor(c.spec.component) }) as ModuleSpec);
         try {
@@ -292,6 +295,7 @@ export class AppRegistry {
       headers: Object.freeze(['x-verge-version', loaded.id.slice(0, 12)]),
       app: loaded.app,
       components: loaded.components,
+      files: loaded.mounted?.trees,
       installedAt: new Date(),
       router: new Router<RouteTarget>(),
       stats: new SlidingWindow({ windowMs: windowSeconds * 1000 }),

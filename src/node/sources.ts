@@ -7,6 +7,7 @@ import { promises as fs } from 'node:fs';
 import { parseManifest, readManifestText, resolveManifestPath } from '../manifest/load.js';
 import { readModuleFile } from '../loader/module.js';
 import { appRelative, type AppDraft } from '../loader/app-version.js';
+import { snapshotFiles } from '../capabilities/files/snapshot.js';
 
 export interface AppSource {
   /** What to call the source in messages: a manifest path, an upload id, ... */
@@ -19,8 +20,12 @@ export interface FileAppSource extends AppSource {
   readonly manifestFile: string;
 }
 
-/** A verge.toml (or a folder holding one) and the module files it names, read afresh at each `read`. */
-export function fileSource(target: string): FileAppSource {
+/**
+ * A verge.toml (or a folder holding one), the module files it names and the files its components
+ * mount, read afresh at each `read`. `only`: the files a stored version holds (its listing), so
+ * that mounts are found among them alone.
+ */
+export function fileSource(target: string, opts: { only?: ReadonlySet<string> } = {}): FileAppSource {
   const manifestFile = resolveManifestPath(target);
   return {
     label: manifestFile,
@@ -39,7 +44,8 @@ export function fileSource(target: string): FileAppSource {
         const sig = await readIfExists(`${c.source}.sig`);
         if (sig) files.set(`${appRelative(app, c.source)}.sig`, sig);
       }
-      return { app, manifestText: text, modules, files };
+      const mounted = await snapshotFiles(app, opts);
+      return { app, manifestText: text, modules, files, mounted };
     },
   };
 }

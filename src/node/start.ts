@@ -14,10 +14,11 @@ import type { Listener } from '../ingress/listeners.js';
 import { createLogger, type LogFormat, type LogLevel, type Logger } from '../telemetry/logging.js';
 import { createLogRing, type LogRing } from '../telemetry/log-ring.js';
 import { createMetrics, type Metrics } from '../telemetry/metrics.js';
-import { createTracing, traceConfigFromEnv, type Tracing } from '../telemetry/tracing.js';
+import { createTracing, samplerConfigFromEnv, traceConfigFromEnv, type Tracing } from '../telemetry/tracing.js';
 import { logsConfigFromEnv } from '../telemetry/trace/config.js';
 import { OtlpExport, safeEndpoint } from '../telemetry/trace/export-client.js';
-import type { OnBreakerChange } from '../capabilities/kv/store-breakers.js';
+import type { BreakerSide } from '../capabilities/kv/store-breakers.js';
+import type { BreakerState } from '../capabilities/kv/breaker.js';
 import { createAdminServer } from '../admin/server.js';
 import { loadVersion, type LoadedVersion } from '../loader/app-version.js';
 import { createCapabilityHost, DEFAULT_DATA_DIR } from '../capabilities/index.js';
@@ -32,6 +33,7 @@ import { createAdminApi } from '../admin/api.js';
 import { createDashboardApi } from '../dashboard/api.js';
 import { createAssetHandler } from '../dashboard/assets.js';
 import { RecentRequests } from '../dashboard/recent-requests.js';
+import { RecentTraces } from '../dashboard/recent-traces.js';
 import { RouteStats } from '../dashboard/route-stats.js';
 import { DeployService } from '../deploy/service.js';
 import { DEFAULT_RETAIN_UPLOADS, VersionStore } from '../deploy/version-store.js';
@@ -189,6 +191,9 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   // A bad OTEL_* value fails the start before any app is compiled, like a bad flag.
   const traceConfig = traceConfigFromEnv(env);
   const logsConfig = logsConfigFromEnv(env);
+  // With an admin listener the dashboard shows traces, OTLP endpoint or not: recorded with the same sampler, exported only to an endpoint.
+  const sampling = traceConfig ?? (adminAt ? samplerConfigFromEnv(env) : undefined);
+  const traces = adminAt && sampling ? new RecentTraces() : undefined;
   const auth = adminAt ? createAdminAuth(readAdminToken({ env, tokenFile: opts.adminTokenFile }), adminAt.host) : undefined;
   const verifier = createDraftVerifier(opts.trust ?? {});
   const sources = opts.apps.map((a) => fileSource(a));
@@ -216,12 +221,13 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
           onDropped: (signal, count, reason) => (signal === 'spans' ? metrics?.spansDropped : metrics?.logRecordsDropped)?.inc({ reason }, count),
         })
       : undefined;
-  const tracing: Tracing | undefined = await createTracing(traceConfig, { logger, export: otlp });
+  const tracing: Tracing | undefined = await createTracing(sampling, { logger, export: otlp, onTrace: traces && ((requestId, spans) => traces.add(requestId, spans)) });
   if (logsConfig) logger.info({ endpoint: safeEndpoint(logsConfig.url), protocol: logsConfig.protocol }, 'guest log export on');
   const logExport = otlp?.logs;
-  const onBreaker: OnBreakerChange = (store, side, state, reason) => {
-    metrics?.breakerTransitions.inc({ store, side, state });
-    const line = { store, side, state, reason };
+  /** source: 'main' for a store on the main thread, else the thread id of the worker whose breaker it is. */
+  const onBreaker = (source: string | number, app: string, store: string, side: BreakerSide, state: BreakerState, reason: string | undefined) => {
+    metrics?.observeBreaker(source, app, store, side, state);
+    const line = { app, store, side, state, reason };
     if (state === 'open') logger.warn(line, 'kv circuit breaker opened');
     else logger.info(line, `kv circuit breaker ${state}`);
   };
@@ -231,8 +237,9 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     dataDir: opts.dataDir ?? DEFAULT_DATA_DIR,
     env: process.env,
     envFile: opts.envFile,
-    onBreaker,
+    onBreaker: (...change) => onBreaker('main', ...change),
     logger,
+    onHostCall: (call, capability, outcome, seconds) => metrics?.observeHostCall(call.version, call.component, capability, outcome, seconds),
     chain: (call) => chains!.call(call),
     requestRoot: (id) => chains?.rootOf(id) ?? id,
   });
@@ -261,12 +268,13 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         spanId: trace?.sampled ? trace.spanId : undefined,
       });
     },
-    onBreaker,
+    onBreaker: (b, worker) => onBreaker(worker, versionKeyParts(b.version).app ?? '-', b.store, b.side, b.state, b.reason),
     hostCall: capabilities.handle,
     onRequestEnd: capabilities.endRequest,
-    onWorkerReplaced: (reason) => {
+    onWorkerReplaced: (reason, worker) => {
       workerRestarts++;
       metrics?.workerRestarts.inc({ reason });
+      metrics?.forgetBreakers(worker);
       logger.warn({ reason }, 'worker replaced');
     },
   });
@@ -277,7 +285,10 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     pool,
     capabilities,
     override,
-    onUnload: (v) => logger.debug({ app: v.app.name, version: v.id.slice(0, 12) }, 'version unloaded'),
+    onUnload: (v) => {
+      metrics?.forgetVersion(v.key);
+      logger.debug({ app: v.app.name, version: v.id.slice(0, 12) }, 'version unloaded');
+    },
   });
   chains = new Chains({ pool, hold: (key) => registry.hold(key), logger, tracing });
 
@@ -319,7 +330,10 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const warnings: string[] = [];
   try {
     await pool.start();
-    metrics = createMetrics({ queued: () => pool.queued, busy: () => pool.busy, workers: () => pool.workers, versions: () => pool.loadedVersions.length });
+    metrics = createMetrics(
+      { queued: () => pool.queued, busy: () => pool.busy, workers: () => pool.workers, versions: () => pool.loadedVersions.length },
+      { versionLabels: (key) => ({ app: '-', version: '-', ...versionKeyParts(key) }) },
+    );
     for (const v of firstVersions) await registry.install(v);
     // What was deployed here before serves again, with or without the admin listener this time.
     await deploys.boot();
@@ -342,6 +356,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         recent: traffic.recent,
         stats: traffic.routes,
         pool: () => ({ workers: pool.workers, busy: pool.busy, queued: pool.queued, restarts: workerRestarts }),
+        traces: traces && sampling && { store: traces, sampler: sampling },
       });
       const api = createAdminApi({ service: deploys, auth, logger, override, logs, node: () => ({ url, workers: pool.workers, apps: [...registry.deployments.keys()] }), routes: [dashboardApi] });
       admin = createAdminServer({ metrics, auth, api, dashboard: createAssetHandler() }, adminTls?.context);

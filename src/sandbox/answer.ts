@@ -1,6 +1,6 @@
 /** How a worker answers the pool: a response (transferred when large) or a failure with its code. */
 import { isVergeError, type ErrorCode } from '../errors.js';
-import type { FromWorker, GuestResponse, SpanRecord } from '../dispatch/protocol.js';
+import type { FromWorker, GuestResponse, RunMeasures, SpanRecord } from '../dispatch/protocol.js';
 import { ProcExit } from './wagi/wasi-p1.js';
 import { ComponentExit } from './component/imports.js';
 
@@ -26,11 +26,19 @@ export function classify(err: unknown): Failure {
   return { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) };
 }
 
-/** spans: the request's, when it is sampled (they travel with the answer, not apart). */
-export function postResponse(post: Post, id: string, response: GuestResponse, settling = false, spans?: SpanRecord[]): void {
+/** spans: the request's, when it is sampled; measures: what the worker measured of it (both travel with the answer, not apart). */
+export function postResponse(post: Post, id: string, response: GuestResponse, settling: boolean, spans: SpanRecord[] | undefined, measures: RunMeasures): void {
   const body = response.body;
   const transfer = body.length >= TRANSFER_MIN_BYTES && body.byteOffset === 0 && body.byteLength === body.buffer.byteLength ? [body.buffer as ArrayBuffer] : undefined;
-  const msg: Extract<FromWorker, { t: 'done' }> = settling ? { t: 'done', id, response, settling } : { t: 'done', id, response };
+  const msg: Extract<FromWorker, { t: 'done' }> = settling ? { t: 'done', id, response, settling, measures } : { t: 'done', id, response, measures };
   if (spans) msg.spans = spans;
   post(msg, transfer);
+}
+
+/** A failed request's answer, with its spans when sampled and what the worker measured of it. */
+export function postFailure(post: Post, id: string, failure: Failure, settling: true | undefined, spans: SpanRecord[] | undefined, measures: RunMeasures): void {
+  const msg: Extract<FromWorker, { t: 'fail' }> = { t: 'fail', id, code: failure.code, message: failure.message, measures };
+  if (settling) msg.settling = settling;
+  if (spans) msg.spans = spans;
+  post(msg);
 }

@@ -5,9 +5,13 @@ import type { HostBridge } from '../dispatch/host-bridge.js';
 import type { ComponentGrants, FromWorker } from '../dispatch/protocol.js';
 import { GUEST_LOG_LIMITS } from '../capabilities/logging/levels.js';
 import { Status } from '../capabilities/abi.js';
-import { createVergeImports } from '../capabilities/guest-imports.js';
+import { createComponentImports, createVergeImports } from '../capabilities/guest-imports.js';
 import { KV_LIMITS } from '../capabilities/kv/limits.js';
 import { variablesAccess } from '../capabilities/variables/access.js';
+import { kvAccess } from '../capabilities/kv/access.js';
+import { outboundAccess } from '../capabilities/outbound-http/access.js';
+import { describeHostCallCode } from '../telemetry/host-call-codes.js';
+import { LineSink } from './output.js';
 
 const grants = (variable: string): ComponentGrants => ({ kvStores: [], variables: [{ name: variable, value: 'v', secret: false }], outbound: false });
 
@@ -126,5 +130,54 @@ describe('guest scope: spans of a sampled request', () => {
     variablesAccess(s).get('greeting');
     assert.equal(frame.spans, undefined);
     s.end();
+  });
+});
+
+describe('guest scope: host calls timed for every request', () => {
+  /** The (capability, outcome) of each host call the worker timed, from the measures it would send back. */
+  const timed = (s: GuestScope) => {
+    const calls = s.measures.take().hostCalls ?? new Float64Array(0);
+    const out: string[] = [];
+    for (let i = 0; i < calls.length; i += 2) {
+      const d = describeHostCallCode(calls[i]!)!;
+      assert.ok(calls[i + 1]! >= 0 && calls[i + 1]! < 1, `a duration in seconds, got ${calls[i + 1]}`);
+      out.push(`${d.capability} ${d.outcome}`);
+    }
+    return out;
+  };
+
+  test('a call done in the worker is timed with its capability and outcome, sampled or not', () => {
+    const { s } = scope();
+    s.measures.start('r', 0);
+    s.begin({ id: 'r', version: 'v1', component: 'a', grants: { kvStores: [], variables: [{ name: 'set', value: 'v', secret: false }, { name: 'unset', value: undefined, secret: false }], outbound: false } });
+    const variables = variablesAccess(s);
+    variables.get('set');
+    variables.get('unset');
+    assert.throws(() => variables.get('other'), /not granted/);
+    assert.throws(() => outboundAccess(s).fetch({ method: 'GET', url: 'https://example.com/', headers: [], body: new Uint8Array(0) }), /allowed_outbound_hosts/);
+    s.end();
+    assert.deepEqual(timed(s), ['variables ok', 'variables not_found', 'variables access_denied', 'outbound-http access_denied']);
+  });
+
+  test('a call that went over the host bridge is left to the main thread, which times it where it completes', () => {
+    const bridge = { call: () => undefined } as unknown as HostBridge;
+    const s = new GuestScope(() => undefined, bridge, () => {});
+    s.measures.start('r', 0);
+    s.begin({ id: 'r', version: 'v1', component: 'a', grants: { kvStores: [{ name: 'mem', backend: 'memory', address: undefined }], variables: [], outbound: false } });
+    const kv = kvAccess(s);
+    kv.byName('mem', { method: 'get', key: 'k' }, 'kv_get');
+    assert.throws(() => kv.byName('other', { method: 'get', key: 'k' }, 'kv_get'), /not granted/);
+    s.end();
+    assert.deepEqual(timed(s), ['kv access_denied'], 'the refusal made in the worker only');
+  });
+
+  test('a log call is timed as the logging capability', () => {
+    const { s } = scope();
+    s.measures.start('r', 0);
+    s.begin({ id: 'r', version: 'v1', component: 'a', grants: grants('x') });
+    const log = createComponentImports(s, { stdout: new LineSink(() => {}), stderr: new LineSink(() => {}) })['wasi:logging/logging']!.log as (level: string, context: string, message: string) => void;
+    log('info', '', 'hello');
+    s.end();
+    assert.deepEqual(timed(s), ['logging ok']);
   });
 });

@@ -12,6 +12,8 @@ import type { HostBridge } from '../dispatch/host-bridge.js';
 import { GUEST_LOG_LIMITS, type LogLevelName } from '../capabilities/logging/levels.js';
 import type { ComponentGrants, FromWorker, HostCallBody, SpanRecord, TraceContext } from '../dispatch/protocol.js';
 import { RequestSpans, type Attributes } from '../telemetry/trace/request-spans.js';
+import { hostCallCode, type CapabilityName } from '../telemetry/host-call-codes.js';
+import { RequestMeasures } from './measures.js';
 
 /** How loud a refused host call is: denials and failing backends matter to operators; NOT_FOUND and CONFLICT are normal flow. */
 const LOG_LEVEL_FOR: Record<StatusName, LogLevelName> = {
@@ -56,6 +58,7 @@ export class Frame {
   /** False once the request ended. */
   live = true;
   private readonly locals = new Map<string, unknown>();
+  private readonly endings: Array<() => void> = [];
 
   constructor(init: FrameInit) {
     this.id = init.id;
@@ -74,12 +77,26 @@ export class Frame {
     if (v === undefined) this.locals.set(key, (v = make()));
     return v;
   }
+
+  /** Runs `fn` when the request ends (a host file it opened is closed), its caller's frame or not. */
+  atEnd(fn: () => void): void {
+    this.endings.push(fn);
+  }
+
+  /** @internal GuestScope.end */
+  runEndings(): void {
+    for (const fn of this.endings.splice(0)) fn();
+  }
 }
 
 export class GuestScope {
   readonly memory: GuestMemory;
+  /** What is measured of the request being run, sampled or not: sent with its answer. */
+  readonly measures: RequestMeasures;
   private readonly frames: Frame[] = [];
   private readonly perWorker = new Map<string, unknown>();
+  /** Set when a host call went over the bridge: the main thread, where it completed, observes it. */
+  private bridged = false;
 
   constructor(
     memory: () => WebAssembly.Memory | undefined,
@@ -87,6 +104,7 @@ export class GuestScope {
     readonly post: (msg: FromWorker) => void,
   ) {
     this.memory = new GuestMemory(memory);
+    this.measures = new RequestMeasures(post);
   }
 
   begin(init: FrameInit): Frame {
@@ -98,7 +116,9 @@ export class GuestScope {
   /** Ends the innermost request; its caller's frame is current again. */
   end(): void {
     const frame = this.frames.pop();
-    if (frame) frame.live = false;
+    if (!frame) return;
+    frame.live = false;
+    frame.runEndings();
   }
 
   /** The request being served; throws outside one (a guest running between requests is a bug). */
@@ -127,31 +147,69 @@ export class GuestScope {
   /** A host call over the bridge on behalf of the current request, bounded by its deadline. */
   call<T>(body: HostCallBody): T {
     const { id, version, component, deadlineAt } = this.frame;
+    this.bridged = true;
     return this.bridge.call<T>({ ...body, requestId: id, version, component }, deadlineAt);
   }
 
   /**
-   * Runs a host call in a span under the guest's execution span when the request is sampled:
-   * `outcome` names how it went (its result, or the HostCallError status it threw).
+   * Runs a host call of `capability`, timed for the request's measures (unless it went over the
+   * bridge: the main thread times those) and, when the request is sampled, in a span under the
+   * guest's execution span. `after` sees the result (and the span, when there is one) and may
+   * name an outcome other than OK (a get that found nothing: NOT_FOUND); a HostCallError thrown
+   * names its own.
    */
-  traced<T>(name: string, attributes: () => Attributes, fn: (span: SpanRecord | undefined) => T, outcome?: (result: T, span: SpanRecord) => void, kind: SpanRecord['kind'] = 'internal'): T {
+  traced<T>(
+    capability: CapabilityName,
+    name: string,
+    attributes: () => Attributes,
+    fn: (span: SpanRecord | undefined) => T,
+    after?: (result: T, span: SpanRecord | undefined) => StatusName | void,
+    kind: SpanRecord['kind'] = 'internal',
+  ): T {
     const spans = this.frames[this.frames.length - 1]?.spans;
-    if (!spans) return fn(undefined);
-    const span = spans.start(name, attributes(), kind);
+    const span = spans?.start(name, attributes(), kind);
+    this.bridged = false;
+    const started = performance.now();
     let result: T;
     try {
       result = fn(span);
     } catch (err) {
-      if (err instanceof HostCallError) span.attributes['verge.outcome'] = err.status;
-      // NOT_FOUND and CONFLICT are answers, not failures (as for the log).
-      const normal = err instanceof HostCallError && LOG_LEVEL_FOR[err.status] === 'debug';
-      spans.end(span, normal ? undefined : err instanceof HostCallError ? err.status : err instanceof Error ? err.name : 'error');
+      const status = err instanceof HostCallError ? err.status : undefined;
+      this.timed(capability, status, started);
+      if (span) {
+        if (status) span.attributes['verge.outcome'] = status;
+        // NOT_FOUND and CONFLICT are answers, not failures (as for the log).
+        const normal = status !== undefined && LOG_LEVEL_FOR[status] === 'debug';
+        spans!.end(span, normal ? undefined : (status ?? (err instanceof Error ? err.name : 'error')));
+      }
       throw err;
     }
-    span.attributes['verge.outcome'] = 'OK';
-    outcome?.(result, span);
-    spans.end(span);
+    const outcome = after?.(result, span) ?? 'OK';
+    this.timed(capability, outcome, started);
+    if (span) {
+      span.attributes['verge.outcome'] = outcome;
+      spans!.end(span);
+    }
     return result;
+  }
+
+  /** Runs a host call of `capability` that makes no span (a log call, opening a store), timed for the request's measures. */
+  measured<T>(capability: CapabilityName, fn: () => T): T {
+    this.bridged = false;
+    const started = performance.now();
+    try {
+      const result = fn();
+      this.timed(capability, 'OK', started);
+      return result;
+    } catch (err) {
+      this.timed(capability, err instanceof HostCallError ? err.status : undefined, started);
+      throw err;
+    }
+  }
+
+  private timed(capability: CapabilityName, outcome: StatusName | undefined, started: number): void {
+    if (this.bridged) return;
+    this.measures.hostCall(hostCallCode(capability, outcome), (performance.now() - started) / 1e3);
   }
 
   /**

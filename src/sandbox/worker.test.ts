@@ -95,6 +95,18 @@ describe('guest worker', () => {
     assert.deepEqual(seen, ['after'], 'the worker ran or answered the request that was taken back');
   });
 
+  test('answers every request with what it measured: when it claimed it, the instantiation and the guest memory at the end', async () => {
+    const before = performance.timeOrigin + performance.now();
+    const answer = await run('measured');
+    assert.equal(answer.t, 'done', JSON.stringify(answer));
+    const m = answer.t === 'done' ? answer.measures! : assert.fail('no measures');
+    assert.ok(m.claimedAt >= before - 5 && m.claimedAt <= performance.timeOrigin + performance.now() + 5, `claimedAt ${m.claimedAt} is on this clock`);
+    assert.ok(m.instantiateMs >= 0 && m.instantiateMs < 1000, `instantiateMs ${m.instantiateMs}`);
+    assert.equal(m.prepared, false);
+    assert.equal(m.memoryBytes, 65536, 'one page, as the guest declares');
+    assert.equal(m.hostCalls, undefined, 'it made no host call');
+  });
+
   test('gives every request a linear memory that starts from zeros, even when it is recycled', async () => {
     const bodies: string[] = [];
     for (const id of ['r1', 'r2', 'r3']) {

@@ -16,6 +16,7 @@ import { GuestScope } from './scope.js';
 import { ComponentRunner } from './component/runner.js';
 import { serveComponent } from './component/serve.js';
 import { createWagiRunner, loadWagiModule, type WagiModule } from './wagi/runner.js';
+import { epochMs } from '../telemetry/trace/context.js';
 
 const port = parentPort;
 if (!port) throw new Error('sandbox/worker.js must run in a worker thread');
@@ -80,6 +81,8 @@ function runIfClaimed(msg: Extract<ToWorker, { t: 'run' }>): void {
   // The deadline runs from here, as the pool's does: host calls are bounded by it.
   const deadlineAt = Date.now() + msg.timeoutMs;
   const req = msg.request;
+  // Its queue wait ends here.
+  scope.measures.start(req.id, epochMs());
   const m = versions.get(req.version)?.get(req.component);
   if (!m) post({ t: 'fail', id: req.id, code: 'INTERNAL', message: `component ${req.component} of version ${req.version} is not loaded in this worker` });
   else if (m instanceof ComponentRunner) serveComponent({ scope, post, stdout: componentStdout, stderr }, m, req, deadlineAt);

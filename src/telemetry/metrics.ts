@@ -1,35 +1,170 @@
-/** Prometheus metrics, served on the admin listener's /metrics. */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+/** Prometheus metrics, served on the admin listener's /metrics. docs/observability.md lists every series. */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type LabelValues } from 'prom-client';
+import type { RunMeasures } from '../dispatch/protocol.js';
+import type { StatusName } from '../capabilities/abi.js';
+import { describeHostCallCode, hostCallCode, type CapabilityName } from './host-call-codes.js';
+import { epochMs } from './trace/context.js';
+
+/**
+ * What the metrics need of a request's route: its pattern, and the app version and component
+ * serving it. The target object is where the request's label children are kept (a route's target
+ * lives as long as the routing table that holds it), so a request builds no label string.
+ */
+export interface MeteredRoute {
+  readonly pattern: string;
+  readonly target: {
+    readonly version: { readonly key: string; readonly shortId: string; readonly app: { readonly name: string } };
+    readonly component: { readonly name: string };
+  };
+}
+
+type RequestLabel = 'app' | 'route' | 'component' | 'version';
+export type BreakerLevel = 'closed' | 'half-open' | 'open';
+const BREAKER_LEVELS: Record<BreakerLevel, number> = { closed: 0, 'half-open': 1, open: 2 };
+type ComponentLabel = 'app' | 'component' | 'version';
 
 export interface Metrics {
   registry: Registry;
-  requests: Counter<'component' | 'status' | 'version'>;
-  duration: Histogram<'component'>;
+  requests: Counter<RequestLabel | 'status_class'>;
+  duration: Histogram<RequestLabel>;
+  queueWait: Histogram<ComponentLabel>;
+  instantiation: Histogram<ComponentLabel | 'instance'>;
+  guestMemory: Histogram<ComponentLabel>;
+  hostCalls: Histogram<ComponentLabel | 'capability' | 'outcome'>;
   workerRestarts: Counter<'reason'>;
   deadlineKills: Counter<'component'>;
   traps: Counter<'component' | 'code'>;
-  breakerTransitions: Counter<'store' | 'side' | 'state'>;
+  breakerTransitions: Counter<'app' | 'store' | 'side' | 'state'>;
   autoRollbacks: Counter<'app'>;
   spansDropped: Counter<'reason'>;
   logRecordsDropped: Counter<'reason'>;
-  /** The per-request update, on the hot path: label children are looked up once and cached. */
-  observeRequest(component: string, status: number, seconds: number | undefined, version?: string): void;
+  /**
+   * The per-request update, on the hot path: label children are looked up once per route and
+   * kept. `route` is undefined when no route matched; `seconds` is observed only when one did.
+   * `admittedAt` (epoch ms, when the pool was handed the request) and the worker's `measures`
+   * give its queue wait; `gaveUpWaiting`: it timed out in the queue (observed with the time it waited).
+   */
+  observeRequest(route: MeteredRoute | undefined, status: number, seconds: number | undefined, admittedAt?: number, measures?: RunMeasures, gaveUpWaiting?: boolean): void;
+  /** A host call answered on the main thread (over the host bridge), by the key of the version that made it. */
+  observeHostCall(versionKey: string, component: string, capability: string, outcome: StatusName, seconds: number): void;
+  /**
+   * A KV breaker changed state: counted, and kept for the state gauge. `source` names the breaker's
+   * owner: 'main' for a store on the main thread, a worker's thread id for its own breakers.
+   */
+  observeBreaker(source: string | number, app: string, store: string, side: 'read' | 'write', state: BreakerLevel): void;
+  /** A worker is gone, and its breakers with it. */
+  forgetBreakers(source: string | number): void;
+  /**
+   * The version was unloaded: its series are removed after `forgetAfterMs` (by then scraped with
+   * their last values), unless the same app version (a reinstall of the same content) serves again.
+   */
+  forgetVersion(versionKey: string): void;
 }
 
-export function createMetrics(gauges: { queued: () => number; busy: () => number; workers: () => number; versions: () => number }): Metrics {
+export interface MetricsOptions {
+  /** The app name and short id in a version key (node/registry.ts's versionKeyParts). */
+  versionLabels: (versionKey: string) => { app: string; version: string };
+  /** How long an unloaded version's series stay (default 5 minutes). */
+  forgetAfterMs?: number;
+}
+
+export const FORGET_VERSION_AFTER_MS = 5 * 60_000;
+
+const SECONDS_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const QUEUE_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const INSTANTIATION_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+const HOST_CALL_BUCKETS = [0.00001, 0.000025, 0.0001, 0.00025, 0.001, 0.0025, 0.01, 0.025, 0.1, 0.25, 1, 2.5, 10, 30];
+/** 64 KiB (one page) to 4 GiB, doubling. */
+const MEMORY_BUCKETS = Array.from({ length: 17 }, (_, i) => 65536 * 2 ** i);
+const STATUS_CLASSES = ['1xx', '1xx', '2xx', '3xx', '4xx', '5xx'];
+const UNMATCHED = '-';
+
+type Removable = { remove(labels: LabelValues<string>): void };
+
+/** One app version's series: made lazily, removed together some time after it is unloaded. */
+interface VersionSeries {
+  readonly app: string;
+  readonly version: string;
+  /** Host-call children by component, then by code: shared by the worker's and the main thread's observations. */
+  readonly hostCalls: Map<string, Array<Histogram.Internal<string> | undefined>>;
+  /** Every label set made for the version, by metric name and labels. */
+  readonly made: Map<string, { metric: Removable; labels: LabelValues<string> }>;
+  forgotten: boolean;
+}
+
+/** A route's label children for one version: made on first use, kept with the route's target. */
+interface RequestSeries {
+  readonly v: VersionSeries;
+  readonly route: string;
+  readonly component: string;
+  readonly byClass: Array<Counter.Internal | undefined>;
+  duration: Histogram.Internal<string> | undefined;
+  queueWait: Histogram.Internal<string> | undefined;
+  /** Fresh, then prepared. */
+  readonly instantiation: Array<Histogram.Internal<string> | undefined>;
+  memory: Histogram.Internal<string> | undefined;
+  readonly hostCalls: Array<Histogram.Internal<string> | undefined>;
+}
+
+export function createMetrics(
+  gauges: { queued: () => number; busy: () => number; workers: () => number; versions: () => number },
+  options: MetricsOptions,
+): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'verge_process_' });
+  const forgetAfterMs = options.forgetAfterMs ?? FORGET_VERSION_AFTER_MS;
   const requests = new Counter({
     name: 'verge_requests_total',
-    help: 'Requests answered, by component ("-" when no route matched), HTTP status and app version (the first 12 characters of its id).',
-    labelNames: ['component', 'status', 'version'] as const,
+    help:
+      'Requests answered, by app, route (the manifest route pattern), component, app version (the first 12 characters of its id) ' +
+      'and status class (2xx, 3xx, 4xx, 5xx). Requests no route matched have "-" for app, route, component and version.',
+    labelNames: ['app', 'route', 'component', 'version', 'status_class'] as const,
     registers: [registry],
   });
   const duration = new Histogram({
     name: 'verge_request_duration_seconds',
-    help: 'Time from the request arriving to its response being written, by component.',
-    labelNames: ['component'] as const,
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    help: 'Time from the request arriving to its response being written, by app, route, component and version (requests a route matched).',
+    labelNames: ['app', 'route', 'component', 'version'] as const,
+    buckets: SECONDS_BUCKETS,
+    registers: [registry],
+  });
+  const queueWait = new Histogram({
+    name: 'verge_queue_wait_seconds',
+    help:
+      'Time from admission to a worker taking the request, by app, component and version: every request a worker ran, ' +
+      'and those that gave up waiting (503 QUEUE_TIMEOUT) with the time they waited.',
+    labelNames: ['app', 'component', 'version'] as const,
+    buckets: QUEUE_BUCKETS,
+    registers: [registry],
+  });
+  const instantiation = new Histogram({
+    name: 'verge_instantiation_seconds',
+    help:
+      'Time to make the guest instance that served a request, by app, component, version and instance: fresh (made on the ' +
+      "request's path) or prepared (a component's instance made ahead, after the previous response). Requests served by a kept " +
+      'instance (instance_reuse) made none and are not observed.',
+    labelNames: ['app', 'component', 'version', 'instance'] as const,
+    buckets: INSTANTIATION_BUCKETS,
+    registers: [registry],
+  });
+  const guestMemory = new Histogram({
+    name: 'verge_guest_memory_bytes',
+    help:
+      "The guest's linear memory when its request ended (its core modules' together), by app, component and version. Linear memory " +
+      'never shrinks, so this is the high-water mark of the instance; a recycled memory keeps (zeroed) what an earlier request grew it by, ' +
+      'up to a bound. A histogram rather than a max gauge: it shows how many requests come near memory_mib, and sums across nodes.',
+    labelNames: ['app', 'component', 'version'] as const,
+    buckets: MEMORY_BUCKETS,
+    registers: [registry],
+  });
+  const hostCalls = new Histogram({
+    name: 'verge_host_call_duration_seconds',
+    help:
+      'Host calls a guest made, by app, component, version, capability (kv, outbound-http, variables, logging) and outcome ' +
+      '(ok, or the status: not_found, access_denied, limit_exceeded, unavailable, timeout, network, ...; error: a fault that is no status). ' +
+      'Timed where they complete: in the worker, or on the main thread for calls over the host bridge.',
+    labelNames: ['app', 'component', 'version', 'capability', 'outcome'] as const,
+    buckets: HOST_CALL_BUCKETS,
     registers: [registry],
   });
   const workerRestarts = new Counter({
@@ -52,9 +187,30 @@ export function createMetrics(gauges: { queued: () => number; busy: () => number
   });
   const breakerTransitions = new Counter({
     name: 'verge_kv_breaker_transitions_total',
-    help: 'KV circuit breaker state changes, by store, side (read or write) and new state (each worker has its own breakers for SQLite stores).',
-    labelNames: ['store', 'side', 'state'] as const,
+    help: 'KV circuit breaker state changes, by app, store, side (read or write) and new state (each worker has its own breakers for SQLite stores).',
+    labelNames: ['app', 'store', 'side', 'state'] as const,
     registers: [registry],
+  });
+  /** Each breaker's last state, by owner, app, store and side; and every (app, store, side) ever seen, so a closed one reads 0 rather than vanishing. */
+  const breakers = new Map<string, { source: string; labels: { app: string; store: string; side: string }; level: number }>();
+  const breakerKeys = new Map<string, { app: string; store: string; side: string }>();
+  new Gauge({
+    name: 'verge_kv_breaker_state',
+    help:
+      'KV circuit breaker state by app, store and side: 0 closed, 1 half-open, 2 open; the worst of the node\'s breakers for it (each worker ' +
+      'has its own for a SQLite store, a store on the main thread has one). Listed once a breaker of the store has changed state.',
+    labelNames: ['app', 'store', 'side'] as const,
+    registers: [registry],
+    collect() {
+      const worst = new Map<string, number>();
+      for (const [key] of breakerKeys) worst.set(key, 0);
+      for (const b of breakers.values()) {
+        const key = `${b.labels.app}\0${b.labels.store}\0${b.labels.side}`;
+        worst.set(key, Math.max(worst.get(key) ?? 0, b.level));
+      }
+      this.reset();
+      for (const [key, level] of worst) this.set(breakerKeys.get(key)!, level);
+    },
   });
   const autoRollbacks = new Counter({
     name: 'verge_canary_rollbacks_total',
@@ -85,17 +241,132 @@ export function createMetrics(gauges: { queued: () => number; busy: () => number
       this.set(gauges.versions());
     },
   });
-  const requestChildren = new Map<string, Counter.Internal>();
-  const durationChildren = new Map<string, Histogram.Internal<'component'>>();
-  const observeRequest = (component: string, status: number, seconds: number | undefined, version = '-') => {
-    const key = `${component} ${status} ${version}`;
-    let counter = requestChildren.get(key);
-    if (!counter) requestChildren.set(key, (counter = requests.labels(component, String(status), version)));
-    counter.inc();
-    if (seconds === undefined) return;
-    let histogram = durationChildren.get(component);
-    if (!histogram) durationChildren.set(component, (histogram = duration.labels(component)));
-    histogram.observe(seconds);
+
+  const versions = new Map<string, VersionSeries>();
+  const versionSeries = (key: string): VersionSeries => {
+    let v = versions.get(key);
+    if (!v) versions.set(key, (v = { ...options.versionLabels(key), hostCalls: new Map(), made: new Map(), forgotten: false }));
+    return v;
   };
-  return { registry, requests, duration, workerRestarts, deadlineKills, traps, breakerTransitions, autoRollbacks, spansDropped, logRecordsDropped, observeRequest };
+  /** A label child of a version's series, remembered so it can be removed with the version. */
+  const child = <T>(v: VersionSeries, metric: Removable & { labels(labels: LabelValues<string>): T }, name: string, labels: LabelValues<string>): T => {
+    const id = `${name}\0${JSON.stringify(labels)}`;
+    if (!v.made.has(id)) v.made.set(id, { metric, labels });
+    return metric.labels(labels);
+  };
+  const hostCallTable = (v: VersionSeries, component: string) => {
+    let table = v.hostCalls.get(component);
+    if (!table) v.hostCalls.set(component, (table = []));
+    return table;
+  };
+  const hostCallChild = (v: VersionSeries, component: string, table: RequestSeries['hostCalls'], code: number): Histogram.Internal<string> | undefined => {
+    const known = table[code];
+    if (known) return known;
+    const labels = describeHostCallCode(code);
+    if (!labels) return undefined;
+    return (table[code] = child(v, hostCalls, 'host_call', { app: v.app, component, version: v.version, ...labels }));
+  };
+
+  const routes = new WeakMap<object, RequestSeries>();
+  const seriesOf = (route: MeteredRoute): RequestSeries => {
+    let s = routes.get(route.target);
+    if (!s) {
+      const v = versionSeries(route.target.version.key);
+      const component = route.target.component.name;
+      s = {
+        v,
+        route: route.pattern,
+        component,
+        byClass: [],
+        duration: undefined,
+        queueWait: undefined,
+        instantiation: [],
+        memory: undefined,
+        hostCalls: hostCallTable(v, component),
+      };
+      routes.set(route.target, s);
+    }
+    return s;
+  };
+  const unmatched: Array<Counter.Internal | undefined> = [];
+  const componentLabels = (s: RequestSeries) => ({ app: s.v.app, component: s.component, version: s.v.version });
+
+  const observeRequest: Metrics['observeRequest'] = (route, status, seconds, admittedAt = NaN, measures, gaveUpWaiting = false) => {
+    const cls = Math.min(5, Math.max(1, (status / 100) | 0));
+    if (!route) {
+      (unmatched[cls] ??= requests.labels({ app: UNMATCHED, route: UNMATCHED, component: UNMATCHED, version: UNMATCHED, status_class: STATUS_CLASSES[cls]! })).inc();
+      return;
+    }
+    const s = seriesOf(route);
+    const { v } = s;
+    (s.byClass[cls] ??= child(v, requests, 'requests', { app: v.app, route: s.route, component: s.component, version: v.version, status_class: STATUS_CLASSES[cls]! })).inc();
+    if (seconds !== undefined) (s.duration ??= child(v, duration, 'duration', { app: v.app, route: s.route, component: s.component, version: v.version })).observe(seconds);
+    const waitedMs = measures ? measures.claimedAt - admittedAt : gaveUpWaiting ? epochMs() - admittedAt : NaN;
+    if (!Number.isNaN(waitedMs)) (s.queueWait ??= child(v, queueWait, 'queue', componentLabels(s))).observe(Math.max(0, waitedMs) / 1e3);
+    if (!measures) return;
+    if (measures.instantiateMs >= 0) {
+      const i = measures.prepared ? 1 : 0;
+      (s.instantiation[i] ??= child(v, instantiation, 'instantiation', { ...componentLabels(s), instance: measures.prepared ? 'prepared' : 'fresh' })).observe(measures.instantiateMs / 1e3);
+    }
+    if (measures.memoryBytes >= 0) (s.memory ??= child(v, guestMemory, 'memory', componentLabels(s))).observe(measures.memoryBytes);
+    const calls = measures.hostCalls;
+    if (calls) for (let i = 0; i + 1 < calls.length; i += 2) hostCallChild(v, s.component, s.hostCalls, calls[i]!)?.observe(calls[i + 1]!);
+  };
+
+  const observeHostCall: Metrics['observeHostCall'] = (versionKey, component, capability, outcome, seconds) => {
+    const v = versionSeries(versionKey);
+    // A capability missing from capabilities/index.ts (a test's own) has no code, and is not observed.
+    hostCallChild(v, component, hostCallTable(v, component), hostCallCode(capability as CapabilityName, outcome))?.observe(seconds);
+  };
+
+  const forgetVersion = (key: string): void => {
+    const v = versions.get(key);
+    if (!v) return;
+    v.forgotten = true;
+    const timer = setTimeout(() => {
+      versions.delete(key);
+      // The same app version installed again under a new key uses the same label children: they stay, and go with it.
+      for (const other of versions.values()) {
+        if (!other.forgotten && other.app === v.app && other.version === v.version) {
+          for (const [id, made] of v.made) if (!other.made.has(id)) other.made.set(id, made);
+          return;
+        }
+      }
+      for (const { metric, labels } of v.made.values()) metric.remove(labels);
+    }, forgetAfterMs);
+    timer.unref();
+  };
+
+  const observeBreaker: Metrics['observeBreaker'] = (source, app, store, side, state) => {
+    breakerTransitions.inc({ app, store, side, state });
+    const labels = { app, store, side };
+    const key = `${app}\0${store}\0${side}`;
+    breakerKeys.set(key, labels);
+    breakers.set(`${source}\0${key}`, { source: String(source), labels, level: BREAKER_LEVELS[state] });
+  };
+  const forgetBreakers = (source: string | number): void => {
+    for (const [key, b] of breakers) if (b.source === String(source)) breakers.delete(key);
+  };
+
+  return {
+    registry,
+    requests,
+    duration,
+    queueWait,
+    instantiation,
+    guestMemory,
+    hostCalls,
+    workerRestarts,
+    deadlineKills,
+    traps,
+    breakerTransitions,
+    autoRollbacks,
+    spansDropped,
+    logRecordsDropped,
+    observeRequest,
+    observeHostCall,
+    observeBreaker,
+    forgetBreakers,
+    forgetVersion,
+  };
 }

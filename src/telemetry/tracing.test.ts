@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import pino from 'pino';
 import { createTracing, traceConfigFromEnv, type SpanShape } from './tracing.js';
 import type { SpanRecord } from '../dispatch/protocol.js';
@@ -62,4 +63,35 @@ test('the ratio sampler at 0 records nothing, even under a sampled caller', asyn
   assert.equal(t.context.sampled, false);
   tracing.end(t, server('r3'), undefined);
   assert.deepEqual(traces, []);
+});
+
+test('a sampler alone records sampled requests for onTrace, with the same decisions', async () => {
+  const traces: Array<[string, readonly SpanShape[]]> = [];
+  const tracing = (await createTracing({ sampler: 'parentbased_always_on', ratio: 1 }, { logger: pino({ level: 'silent' }), onTrace: (id, spans) => void traces.push([id, spans]) }))!;
+  const sampled = tracing.begin(undefined, undefined);
+  tracing.end(sampled, server('r4'), []);
+  const unsampled = tracing.begin(`00-${TRACE}-${PARENT}-00`, undefined);
+  assert.equal(unsampled.context.sampled, false);
+  tracing.end(unsampled, server('r5'), undefined);
+  assert.deepEqual(
+    traces.map(([id, spans]) => [id, spans.map((s) => s.kind)]),
+    [['r4', ['server']]],
+  );
+});
+
+test('the main thread loads no OTLP exporter, with or without an endpoint: the export thread does', () => {
+  // A child process whose module loader refuses the OTLP exporters on its main thread.
+  const hook = `export async function resolve(s, c, next) { if (s.includes('exporter-trace-otlp')) throw new Error('exporter loaded: ' + s); return next(s, c); }`;
+  const script = `
+    import { register } from 'node:module';
+    register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(hook)}));
+    const { createTracing, traceConfigFromEnv } = await import(${JSON.stringify(new URL('./tracing.js', import.meta.url).href)});
+    const logger = { info() {}, warn() {} };
+    const recording = await createTracing({ sampler: 'always_on', ratio: 1 }, { logger });
+    const exporting = await createTracing(traceConfigFromEnv(${JSON.stringify(ENV)}), { logger }).then(() => 'not loaded', (err) => err.message);
+    console.log(JSON.stringify({ recording: recording !== undefined, exporting }));`;
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+  const result = JSON.parse(out.trim().split('\n').at(-1)!) as { recording: boolean; exporting: string };
+  assert.equal(result.recording, true);
+  assert.equal(result.exporting, 'not loaded');
 });

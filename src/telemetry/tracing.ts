@@ -4,21 +4,22 @@
  * parent-based samplers), otherwise a new trace starts, and the sampler chosen by
  * OTEL_TRACES_SAMPLER decides. The worker records its spans for a sampled request and sends them
  * back with the answer (telemetry/trace/request-spans.ts); `end` adds the server span and hands
- * them all, as plain shapes, to the export thread (trace/export-thread.ts), which runs the SDK's
- * exporter away from the thread every request crosses.
+ * them all to `onTrace` (the dashboard's store) and, with an OTLP endpoint, as plain shapes to the
+ * export thread (trace/export-thread.ts), which runs the SDK's exporter away from the thread every
+ * request crosses.
  *
- * Off (no OTLP endpoint, or OTEL_SDK_DISABLED=true) there is no Tracing at all: the ingress skips
- * every step and the SDK is never loaded.
+ * Off (neither an OTLP endpoint nor an admin listener, or OTEL_SDK_DISABLED=true) there is no
+ * Tracing at all: the ingress skips every step and the SDK is never loaded.
  */
 import type { Attributes } from '@opentelemetry/api';
 import type { Logger } from './logging.js';
 import type { SpanRecord, TraceContext } from '../dispatch/protocol.js';
 import { epochMs, newSpanId, newTraceId, parseTraceparent, type ParentContext } from './trace/context.js';
-import type { TraceConfig } from './trace/config.js';
+import type { SamplerConfig, TraceConfig } from './trace/config.js';
 import type { SpanShape } from './trace/export.js';
 import { safeEndpoint, type OtlpExport } from './trace/export-client.js';
 
-export { traceConfigFromEnv, type TraceConfig } from './trace/config.js';
+export { samplerConfigFromEnv, traceConfigFromEnv, type SamplerConfig, type TraceConfig } from './trace/config.js';
 export type { SpanShape } from './trace/export.js';
 
 /** One inbound request's trace, from the ingress's begin to its end. */
@@ -54,19 +55,24 @@ export interface TracingOptions {
   onTrace?: (requestId: string, spans: readonly SpanShape[]) => void;
 }
 
-/** Loads the SDK and starts the exporter; undefined config (tracing off) loads nothing. */
-export async function createTracing(config: TraceConfig | undefined, opts: TracingOptions): Promise<Tracing | undefined> {
+/**
+ * Loads the sampler. With an export config (an OTLP endpoint) sampled spans go to the export
+ * thread too; a sampler alone records traces for `onTrace` only (the dashboard's).
+ * Undefined config (tracing off) loads nothing.
+ */
+export async function createTracing(config: SamplerConfig | TraceConfig | undefined, opts: TracingOptions): Promise<Tracing | undefined> {
   if (!config) return undefined;
-  const sdk = await import('./trace/sampler.js');
-  const sampler = sdk.createSampler(config.sampler, config.ratio);
-  const spans = opts.export?.spans;
-  opts.logger.info({ endpoint: safeEndpoint(config.url), protocol: config.protocol, sampler: config.sampler, ratio: config.ratio }, 'tracing on');
+  const { createSampler, shouldSample } = await import('./trace/sampler.js');
+  const sampler = createSampler(config.sampler, config.ratio);
+  const spans = 'url' in config ? opts.export?.spans : undefined;
+  if ('url' in config) opts.logger.info({ endpoint: safeEndpoint(config.url), protocol: config.protocol, sampler: config.sampler, ratio: config.ratio }, 'tracing on');
+  else opts.logger.info({ sampler: config.sampler, ratio: config.ratio }, 'tracing on for the dashboard; no OTLP endpoint, so nothing is exported');
 
   return {
     begin(traceparent, tracestate) {
       const parent = parseTraceparent(traceparent);
       const traceId = parent?.traceId ?? newTraceId();
-      const sampled = sdk.shouldSample(sampler, traceId, parent);
+      const sampled = shouldSample(sampler, traceId, parent);
       // Unsampled, the request passes its parent on (or a fresh id, flagged unsampled): no span of ours exists.
       const serverSpanId = sampled ? newSpanId() : (parent?.spanId ?? newSpanId());
       const context: TraceContext = {

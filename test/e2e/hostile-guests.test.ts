@@ -314,7 +314,7 @@ describe('hostile guests', () => {
 
   test('the admin listener serves Prometheus metrics for requests, kills and traps', async () => {
     const text = await (await fetch(`${node.adminUrl}/metrics`)).text();
-    assert.match(text, /verge_requests_total\{component="ok",status="200",version="[0-9a-f]{12}"\} \d+/);
+    assert.match(text, /verge_requests_total\{app="hostile",route="\/ok",component="ok",version="[0-9a-f]{12}",status_class="2xx"\} \d+/);
     assert.match(text, /verge_deadline_kills_total\{component="loop"\} [1-9]/);
     assert.match(text, /verge_guest_failures_total\{component="recurse",code="GUEST_TRAP"\} [1-9]/);
     assert.match(text, /verge_request_duration_seconds_bucket/);

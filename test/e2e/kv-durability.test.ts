@@ -1,7 +1,7 @@
 /**
  * The SQLite store under the real CLI: acknowledged writes survive kill -9 of the node, and a
- * locked database answers fast, opens the circuit breaker (visible in /metrics and the log), and
- * recovers when the lock goes away.
+ * locked database answers fast, opens the circuit breaker (its state and transitions in /metrics,
+ * and the log), and recovers when the lock goes away.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -56,8 +56,10 @@ test('a locked SQLite store answers fast, opens the circuit breaker, and recover
       assert.deepEqual(answers.slice(0, 5), Array(5).fill('error:7'));
       assert.deepEqual(answers.slice(5), Array(3).fill('error:5'));
       assert.ok(elapsed < 5 * 250 + 1000, `8 requests took ${elapsed} ms`);
-      assert.match(await metrics(), /verge_kv_breaker_transitions_total\{store="default",side="write",state="open"\} 1/);
-      assert.ok(node.logs().some((l) => l.msg === 'kv circuit breaker opened' && l.store === 'default'));
+      const open = await metrics();
+      assert.match(open, /verge_kv_breaker_transitions_total\{app="locked",store="default",side="write",state="open"\} 1/);
+      assert.match(open, /verge_kv_breaker_state\{app="locked",store="default",side="write"\} 2/);
+      assert.ok(node.logs().some((l) => l.msg === 'kv circuit breaker opened' && l.store === 'default' && l.app === 'locked'));
     } finally {
       holder.exec('ROLLBACK');
       holder.close();
@@ -71,7 +73,9 @@ test('a locked SQLite store answers fast, opens the circuit breaker, and recover
       await new Promise((r) => setTimeout(r, 250));
     }
     assert.equal(answer, '2', 'the store recovered and lost nothing');
-    assert.match(await metrics(), /verge_kv_breaker_transitions_total\{store="default",side="write",state="closed"\} 1/);
+    const closed = await metrics();
+    assert.match(closed, /verge_kv_breaker_transitions_total\{app="locked",store="default",side="write",state="closed"\} 1/);
+    assert.match(closed, /verge_kv_breaker_state\{app="locked",store="default",side="write"\} 0/);
   } finally {
     await node.stop();
   }

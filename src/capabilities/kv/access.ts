@@ -15,7 +15,8 @@ import { REMOTE, WorkerStores } from './worker-stores.js';
 export type KvAccess = ReturnType<typeof kvAccess>;
 
 export function kvAccess(scope: GuestScope) {
-  const stores = scope.worker('kv', () => new WorkerStores((store, side, state, reason) => scope.post({ t: 'breaker', store, side, state, reason })));
+  // A breaker changes state during a call, so the current request names the app whose store it guards.
+  const stores = scope.worker('kv', () => new WorkerStores((store, side, state, reason) => scope.post({ t: 'breaker', version: scope.depth > 0 ? scope.frame.version : '', store, side, state, reason })));
   const handles = () => scope.frame.local<string[]>('kv.handles', () => []);
 
   /** Throws ACCESS_DENIED, naming the store and the grants, unless the current request's component may use it. */
@@ -34,9 +35,9 @@ export function kvAccess(scope: GuestScope) {
    * instance that serves several requests may keep a wasi:keyvalue bucket from an earlier one.
    */
   const byName = (name: string, op: KvOp, api: string): unknown =>
-    scope.traced(`kv.${op.method}`, () => spanAttributes(name, op), () => run(name, op, api), (result, span) => {
-      if (result === undefined && op.method === 'get') span.attributes['verge.outcome'] = 'NOT_FOUND';
-    });
+    scope.traced('kv', `kv.${op.method}`, () => spanAttributes(name, op), () => run(name, op, api), (result) =>
+      result === undefined && op.method === 'get' ? 'NOT_FOUND' : undefined,
+    );
 
   const run = (name: string, op: KvOp, api: string): unknown => {
     const grant = check(name);
@@ -55,14 +56,20 @@ export function kvAccess(scope: GuestScope) {
     check,
     byName,
     open(name: string): number {
-      check(name);
-      const list = handles();
-      // Each call makes a new handle: a guest looping on kv_open would grow the table without end.
-      if (list.length >= KV_LIMITS.maxStoreHandles) {
-        throw new HostCallError('LIMIT_EXCEEDED', `at most ${KV_LIMITS.maxStoreHandles} kv_open handles per request: open each store once and keep its handle`);
-      }
-      list.push(name);
-      return list.length - 1;
+      return scope.measured('kv', () => {
+        check(name);
+        const list = handles();
+        // Each call makes a new handle: a guest looping on kv_open would grow the table without end.
+        if (list.length >= KV_LIMITS.maxStoreHandles) {
+          throw new HostCallError('LIMIT_EXCEEDED', `at most ${KV_LIMITS.maxStoreHandles} kv_open handles per request: open each store once and keep its handle`);
+        }
+        list.push(name);
+        return list.length - 1;
+      });
+    },
+    /** wasi:keyvalue/store.open: the grant check, timed like any host call. */
+    openBucket(name: string): void {
+      scope.measured('kv', () => check(name));
     },
     byHandle(handle: number, op: KvOp, api: string): unknown {
       const name = handles()[handle];

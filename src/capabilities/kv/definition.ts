@@ -33,7 +33,7 @@ export const kvCapability: Capability = {
       if (backend.runsIn === 'main') {
         const entry = ctx.shared(
           `kv/${decl.name}/${decl.backend}/${location.address ?? ''}`,
-          () => ({ store: backend.open(location), breakers: new StoreBreakers(decl.name, ctx.onBreaker) }),
+          () => ({ store: backend.open(location), breakers: new StoreBreakers(decl.name, (...change) => ctx.onBreaker?.(app.name, ...change)) }),
           (s) => s.store.close(),
         );
         mainStores.set(decl.name, entry);
@@ -50,7 +50,9 @@ export const kvCapability: Capability = {
           const entry = mainStores.get(call.store);
           if (!entry) return { ok: false, status: 'UNAVAILABLE', message: `store ${call.store} is not served by this node` };
           try {
-            return { ok: true, value: await entry.breakers.for(call.kv).callAsync(() => applyKvOp(entry.store, call.kv)) };
+            const value = await entry.breakers.for(call.kv).callAsync(() => applyKvOp(entry.store, call.kv));
+            // An answer, not a failure; named for the metrics as the worker names a miss on its own stores.
+            return value === undefined && call.kv.method === 'get' ? { ok: true, value, outcome: 'NOT_FOUND' } : { ok: true, value };
           } catch (err) {
             if (err instanceof StoreError) return { ok: false, status: err.reason, message: `store ${call.store}: ${err.message}` };
             throw err;

@@ -9,6 +9,8 @@ import { createBreaker, type Breaker, type BreakerState } from './breaker.js';
 
 export type BreakerSide = 'read' | 'write';
 export type OnBreakerChange = (store: string, side: BreakerSide, state: BreakerState, reason: string | undefined) => void;
+/** A breaker change as the node hears of it: which app's store (two apps may each have a store "default"). */
+export type OnAppBreakerChange = (app: string, store: string, side: BreakerSide, state: BreakerState, reason: string | undefined) => void;
 
 const READS: ReadonlySet<KvOp['method']> = new Set(['get', 'exists', 'listKeys']);
 

@@ -11,29 +11,30 @@ import { formatTraceparent } from '../../telemetry/trace/context.js';
 export function outboundAccess(scope: GuestScope) {
   const responses = () => scope.frame.local('http.responses', () => ({ next: 0, open: new Map<number, OutboundResponseSpec>() }));
 
-  const fetch = (request: OutboundRequestSpec): OutboundResponseSpec => {
-    const { grants, component } = scope.frame;
-    if (!grants.outbound) {
-      throw new HostCallError('ACCESS_DENIED', `component ${component} has no allowed_outbound_hosts, so ${describeTarget(request.url)} is refused`);
-    }
-    return scope.traced(
+  const fetch = (request: OutboundRequestSpec): OutboundResponseSpec =>
+    scope.traced(
+      'outbound-http',
       request.method,
       () => clientAttributes(request),
       (span) => {
+        // Refused here, the call is still a host call: timed, and a span when sampled.
+        const { grants, component, trace } = scope.frame;
+        if (!grants.outbound) {
+          throw new HostCallError('ACCESS_DENIED', `component ${component} has no allowed_outbound_hosts, so ${describeTarget(request.url)} is refused`);
+        }
         // The callee's parent: this client span when sampled, else the context passed through unsampled.
         // The main thread decides whether it leaves the node (trace_propagation); a chained call's callee always joins the trace.
-        const trace = scope.frame.trace;
         const traceparent = trace ? formatTraceparent(trace.traceId, span?.id ?? trace.spanId, trace.sampled) : undefined;
         return scope.call<OutboundResponseSpec>({ op: 'http', request, traceparent });
       },
       (response, span) => {
+        if (!span) return;
         span.attributes['http.response.status_code'] = response.status;
         span.attributes['verge.http.redirects'] = response.redirects ?? 0;
         if (response.status >= 400) span.error = String(response.status);
       },
       'client',
     );
-  };
 
   const response = (handle: number): OutboundResponseSpec => {
     const r = responses().open.get(handle);

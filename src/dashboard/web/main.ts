@@ -19,6 +19,14 @@ const alertBox = document.getElementById('alert')!;
 
 /** Bumped at every navigation: a page's polls stop once it is no longer the current one. */
 let generation = 0;
+/** The current page's: aborted when another page (or the sign-in form) takes its place. */
+let leaving = new AbortController();
+
+function leave(): AbortSignal {
+  leaving.abort();
+  leaving = new AbortController();
+  return leaving.signal;
+}
 
 function pick(r: Route): View | undefined {
   const [first = '', second, third, fourth, fifth] = r.path;
@@ -66,6 +74,7 @@ function clearError(): void {
 
 async function render(): Promise<void> {
   const mine = ++generation;
+  const signal = leave();
   clearError();
   const r = parseHash();
   // The nav link of the current section says so to screen readers too.
@@ -82,6 +91,7 @@ async function render(): Promise<void> {
   const ctx: ViewContext = {
     main,
     route: r,
+    signal,
     async poll(refresh, ms) {
       const tick = async () => {
         if (mine !== generation) return;
@@ -111,6 +121,7 @@ async function render(): Promise<void> {
 
 function signIn(message?: string): void {
   generation++;
+  leave();
   token.clear();
   nav.hidden = true;
   signOut.hidden = true;

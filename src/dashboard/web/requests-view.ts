@@ -1,12 +1,13 @@
 /**
- * Recent requests, newest first and refreshed live, and one request's details. The trace
- * waterfall and the request's log records are panes that say what they need until the node
- * has tracing and a logs API.
+ * Recent requests, newest first and refreshed live, and one request's details: its facts, its
+ * trace as a waterfall (or why there is none), and its log records.
  */
-import { api, seg } from './client.js';
-import { facts, h, link, missing, replace, section, table } from './dom.js';
+import { ApiError, api, seg } from './client.js';
+import { facts, h, link, missing, replace, section, table, type Child } from './dom.js';
 import { ms, time } from './format.js';
-import type { RequestRecord } from './types.js';
+import { requestLogs } from './logs-view.js';
+import { waterfall } from './trace-view.js';
+import type { RequestRecord, TraceJson } from './types.js';
 import { route, type View } from './view.js';
 
 const POLL_MS = 2000;
@@ -57,9 +58,23 @@ export const requestsView: View = async (ctx) => {
   }, POLL_MS);
 };
 
+/** A pane's content, or what the node said instead: a trace not kept, logs it cannot give. */
+async function orMissing(title: string, load: () => Promise<Child>): Promise<Child> {
+  try {
+    return await load();
+  } catch (err) {
+    if (!(err instanceof ApiError) || err.status === 401) throw err;
+    return missing(title, `${err.message[0]!.toUpperCase()}${err.message.slice(1)}.`);
+  }
+}
+
 export const requestView: View = async (ctx) => {
   const id = ctx.route.path[1]!;
   const r = await api<RequestRecord>(`requests/${seg(id)}`);
+  const [trace, logs] = await Promise.all([
+    orMissing('No trace for this request', async () => waterfall(await api<TraceJson>(`requests/${seg(id)}/trace`))),
+    orMissing('No log records', () => requestLogs(id)),
+  ]);
   replace(
     ctx.main,
     h('p', { class: 'crumbs' }, link('/requests', 'Recent requests'), ' / ', r.id),
@@ -75,15 +90,7 @@ export const requestView: View = async (ctx) => {
       ['Version', r.version ? h('code', null, r.version) : '–'],
       ['Route', h('code', null, r.route)],
     ]),
-    section(
-      'Trace',
-      // The waterfall slot: spans of this request (queue wait, instantiation, guest, host calls) once the node records traces.
-      missing('No trace for this request', 'This node does not record traces yet, so there is no waterfall of queue wait, instantiation, guest execution and host calls to show.'),
-    ),
-    section(
-      'Log records',
-      // The log slot: GET /v1/logs?request_id=ID once the node has its logs API.
-      missing('No log records here yet', `This node has no logs API yet (GET /v1/logs). Its log lines for this request are on its standard output, with "request_id":"${r.id}".`),
-    ),
+    section('Trace', trace),
+    section('Log records', logs),
   );
 };

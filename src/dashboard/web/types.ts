@@ -114,3 +114,40 @@ export interface ValueView {
   hex: string;
   truncated: boolean;
 }
+
+export type AttributeValue = string | number | boolean | Array<string | number | boolean | null> | null;
+
+/** GET /v1/requests/ID/trace: the spans in waterfall order, times in ms from the server span's start. */
+export interface TraceJson {
+  request_id: string;
+  trace_id: string;
+  start: string;
+  duration_ms: number;
+  dropped_spans: number;
+  spans: SpanJson[];
+}
+
+export interface SpanJson {
+  id: string;
+  parent_id: string | null;
+  depth: number;
+  name: string;
+  kind: 'server' | 'client' | 'internal';
+  start_ms: number;
+  duration_ms: number;
+  error: string | null;
+  attributes: Record<string, AttributeValue>;
+  events: Array<{ name: string; at_ms: number; attributes: Record<string, AttributeValue> }>;
+}
+
+/** One record of GET /v1/logs: level, time, msg, seq and the fields the line was logged with. */
+export interface LogRecordJson {
+  level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+  time: string;
+  msg: string;
+  seq: number;
+  request_id?: string;
+  app?: string;
+  component?: string;
+  [field: string]: unknown;
+}

@@ -14,6 +14,8 @@ export interface ViewContext {
    * numbers without reloading. A failed refresh is reported and tried again at the next tick.
    */
   poll(refresh: () => Promise<void>, ms: number): Promise<void>;
+  /** Aborted when the page is left: for what a page keeps open, such as a log stream. */
+  signal: AbortSignal;
 }
 
 export type View = (ctx: ViewContext) => Promise<void>;

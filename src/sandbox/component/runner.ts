@@ -15,6 +15,7 @@ import type { ComponentModuleSpec, GuestRequest, GuestResponse } from '../../dis
 import { HOP_BY_HOP } from '../wagi/cgi.js';
 import { ComponentExit } from './imports.js';
 import type { RequestSpans } from '../../telemetry/trace/request-spans.js';
+import type { RequestMeasures } from '../measures.js';
 import type { SpanRecord } from '../../dispatch/protocol.js';
 import { Fields, IncomingRequest, ResponseOutparam, flattenHeaders, methodOf, FORBIDDEN_HEADERS } from './wasi-http.js';
 
@@ -58,6 +59,8 @@ interface Instance {
 
 export class ComponentRunner {
   private next: Instance | undefined;
+  /** Milliseconds it took to make `next`, when it was made ahead and has not served yet. */
+  private nextMadeMs = -1;
   /** Memories of instances dropped by the last request, zeroed after its response is posted. */
   private retired: Array<Instance['memories']> = [];
   /** Per core module that takes its memory as an import. */
@@ -126,18 +129,34 @@ export class ComponentRunner {
    * `spans` (a sampled request), instantiation (unless an instance was ready) and the handler's
    * run are spans.
    */
-  run(req: GuestRequest, spans?: RequestSpans): GuestResponse {
+  run(req: GuestRequest, spans?: RequestSpans, measures?: RequestMeasures): GuestResponse {
     // A ready instance was made after an earlier response (prepared) or has served before (reused).
     const how = this.next === undefined ? 'fresh' : this.next.served > 0 ? 'reused' : 'prepared';
     let step: SpanRecord | undefined;
     if (!this.next && spans) step = spans.start('instantiate', { 'verge.instance': how });
-    const instance = this.next ?? this.instantiate();
+    let instance = this.next;
+    if (!instance) {
+      const started = performance.now();
+      instance = this.instantiate();
+      measures?.instantiated(performance.now() - started, false);
+    } else if (how === 'prepared') {
+      measures?.instantiated(this.nextMadeMs, true);
+    }
     if (step) spans!.end(step);
     this.next = undefined;
+    try {
+      return this.serve(instance, req, how, spans);
+    } finally {
+      measures?.memory(memoryBytes(instance));
+    }
+  }
+
+  /** The handler's run on the instance chosen for the request. */
+  private serve(instance: Instance, req: GuestRequest, how: string, spans: RequestSpans | undefined): GuestResponse {
     instance.served++;
     const out = new ResponseOutparam();
     let response: GuestResponse;
-    step = spans?.startGuest({ 'verge.instance': how });
+    const step = spans?.startGuest({ 'verge.instance': how });
     try {
       try {
         instance.handler.handle(incomingRequest(req), out);
@@ -178,8 +197,19 @@ export class ComponentRunner {
   /** After a response is posted: recycle what the request left behind, and have an instance ready for the next one. */
   prepareNext(): void {
     for (const memories of this.retired.splice(0)) this.release(memories);
-    if (!this.next) this.next = this.instantiate();
+    if (this.next) return;
+    const started = performance.now();
+    this.next = this.instantiate();
+    this.nextMadeMs = performance.now() - started;
   }
+}
+
+/** The linear memory an instance's core modules hold now (those whose memory Verge supplies: every one that has memory). */
+function memoryBytes(instance: Instance): number {
+  if (instance.memories.length === 0) return -1;
+  let bytes = 0;
+  for (const { memory } of instance.memories) bytes += memory.buffer.byteLength;
+  return bytes;
 }
 
 const enc = new TextEncoder();

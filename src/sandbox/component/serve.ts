@@ -1,6 +1,6 @@
 /** One request through a component runner, answered to the pool; then the runner's next instance is made. */
 import type { GuestRequest, GuestResponse } from '../../dispatch/protocol.js';
-import { classify, postResponse, type Failure, type Post } from '../answer.js';
+import { classify, postFailure, postResponse, type Failure, type Post } from '../answer.js';
 import type { LineSink } from '../output.js';
 import type { GuestScope } from '../scope.js';
 import type { ComponentRunner } from './runner.js';
@@ -22,7 +22,7 @@ export function serveComponent(ctx: ComponentContext, runner: ComponentRunner, r
   let response: GuestResponse | undefined;
   let failure: Failure | undefined;
   try {
-    response = runner.run(req, spans);
+    response = runner.run(req, spans, scope.measures);
   } catch (err) {
     failure = classify(err);
   }
@@ -32,8 +32,8 @@ export function serveComponent(ctx: ComponentContext, runner: ComponentRunner, r
   // Making the next instance takes milliseconds: the pool sends the next request elsewhere meanwhile.
   const settling = runner.hasNext() ? undefined : (true as const);
   const records = spans?.finish();
-  if (response) postResponse(post, req.id, response, settling, records);
-  else post({ t: 'fail', id: req.id, ...failure!, settling, ...(records ? { spans: records } : {}) });
+  if (response) postResponse(post, req.id, response, settling === true, records, scope.measures.take());
+  else postFailure(post, req.id, failure!, settling, records, scope.measures.take());
   try {
     runner.prepareNext();
   } catch {

@@ -6,12 +6,13 @@
 import type { GuestRequest, WagiModuleSpec } from '../../dispatch/protocol.js';
 import { VERGE_ABI_MODULE } from '../../capabilities/abi.js';
 import { SANDBOX_MEMORY_IMPORT } from '../../wasm/binary.js';
-import { classify, postResponse, type Failure, type Post } from '../answer.js';
+import { classify, postFailure, postResponse, type Failure, type Post } from '../answer.js';
 import type { MemoryRecycler, MemoryShelf } from '../memory-recycler.js';
 import { CappedBuffer, type LineSink } from '../output.js';
 import type { GuestScope } from '../scope.js';
 import type { createVergeImports } from '../../capabilities/guest-imports.js';
 import { parseCgiResponse, writeCgiEnvironment, writeWagiArgv } from './cgi.js';
+import { FdTable } from '../../capabilities/files/bindings/wasi-p1.js';
 import { CStringListBuilder, ProcExit, WASI_MODULE, cStringList, createWasiImports, type WasiRequest } from './wasi-p1.js';
 
 /** Room for the CGI header block on top of the body cap. */
@@ -67,15 +68,18 @@ export function createWagiRunner(ctx: WagiContext) {
       writeCgiEnvironment(req, setEnv);
       argv.reset();
       writeWagiArgv(req, addArg);
-      state = { memory, args: argv.list(), env: env.list(), stdin: req.body, stdinOffset: 0, stdout, stderr, startedNs: process.hrtime.bigint() };
+      const files = m.grants.files && new FdTable([{ name: '/', root: m.grants.files }], (line) => scope.log('warn', line, 'host'));
+      state = { memory, args: argv.list(), env: env.list(), stdin: req.body, stdinOffset: 0, stdout, stderr, startedNs: process.hrtime.bigint(), files };
       let failure: Failure | undefined;
       let step = spans?.start('instantiate', { 'verge.instance': 'fresh' });
       try {
+        const started = performance.now();
         const instance = new WebAssembly.Instance(m.module, {
           [WASI_MODULE]: wasi,
           [VERGE_ABI_MODULE]: ctx.vergeImports,
           [SANDBOX_MEMORY_IMPORT.module]: { [SANDBOX_MEMORY_IMPORT.name]: memory as WebAssembly.Memory },
         });
+        scope.measures.instantiated(performance.now() - started, false);
         if (step) spans!.end(step);
         step = spans?.startGuest();
         (instance.exports._start as () => void)();
@@ -83,20 +87,22 @@ export function createWagiRunner(ctx: WagiContext) {
         if (!(err instanceof ProcExit && err.code === 0)) failure = classify(err);
       }
       stderr.flush();
+      files?.closeAll();
       if (step) spans!.end(step, failure?.code);
       scope.end();
+      if (memory) scope.measures.memory(memory.buffer.byteLength);
       if (!failure) {
         try {
           const parsed = parseCgiResponse(stdout.view(), m.maxResponseBytes);
           // Copy the body out of the reusable buffer; a large one is transferred rather than cloned again.
-          postResponse(post, req.id, { ...parsed, body: parsed.body.slice() }, false, spans?.finish());
+          postResponse(post, req.id, { ...parsed, body: parsed.body.slice() }, false, spans?.finish(), scope.measures.take());
         } catch (err) {
           failure = classify(err);
         }
       }
-      if (failure) post({ t: 'fail', id: req.id, ...failure, ...(spans ? { spans: spans.finish() } : {}) });
+      if (failure) postFailure(post, req.id, failure, undefined, spans?.finish(), scope.measures.take());
       // Zeroing happens after the answer is posted, off the request's latency.
-      state = { ...state, memory: undefined, stdin: new Uint8Array(0) };
+      state = { ...state, memory: undefined, stdin: new Uint8Array(0), files: undefined };
       if (memory) m.memories!.give(memory);
     },
   };

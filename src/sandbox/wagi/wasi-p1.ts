@@ -1,8 +1,8 @@
 /**
  * WASI preview1, implemented by Verge for one request at a time. node:wasi is documented as no
  * sandbox, so every call here is written against what a WAGI handler needs and nothing more: no
- * filesystem, no sockets, stdin from the request body, stdout into a capped buffer, stderr to the
- * log. Every pointer and length the guest passes is bounds-checked; a bad one is the guest's fault
+ * sockets, stdin from the request body, stdout into a capped buffer, stderr to the log, and a
+ * read-only file system only over the files the component mounts (capabilities/files). Every pointer and length the guest passes is bounds-checked; a bad one is the guest's fault
  * and ends its request, never the host.
  *
  * The import object is built once per worker; the per-request state lives in a `WasiRequest` that
@@ -10,22 +10,12 @@
  */
 import { randomFillSync } from 'node:crypto';
 import { GuestMemory } from '../guest-memory.js';
+import { Errno } from './errno.js';
+import { createPreview1FileImports, type FdTable } from '../../capabilities/files/bindings/wasi-p1.js';
 
 export const WASI_MODULE = 'wasi_snapshot_preview1';
 
-export const Errno = {
-  SUCCESS: 0,
-  ACCES: 2,
-  BADF: 8,
-  FAULT: 21,
-  INVAL: 28,
-  NOSYS: 52,
-  NOTDIR: 54,
-  NOTSOCK: 57,
-  NOTSUP: 58,
-  SPIPE: 70,
-  NOTCAPABLE: 76,
-} as const;
+export { Errno };
 
 const FILETYPE_CHARACTER_DEVICE = 2;
 const CLOCK_REALTIME = 0;
@@ -59,6 +49,8 @@ export interface WasiRequest {
   stderr: OutputSink;
   /** Monotonic start, for the CPU-time clocks (one request per worker, so wall time is the guest's). */
   startedNs: bigint;
+  /** Descriptors 3 and up: the component's mounted files (`files`), absent when it mounts none. */
+  files?: FdTable | undefined;
 }
 
 /** NUL-terminated UTF-8 strings packed in one buffer, the way args_get and environ_get hand them over. */
@@ -197,9 +189,16 @@ export function createWasiImports(current: () => WasiRequest): WasiImports {
   };
 
   const isStdio = (fd: number) => fd >= 0 && fd <= 2;
-  const notDirectory = (fd: number) => (isStdio(fd) ? Errno.NOTDIR : Errno.BADF);
-  const badFd = () => Errno.BADF;
   const notSocket = (fd: number) => (isStdio(fd) ? Errno.NOTSOCK : Errno.BADF);
+  const files = createPreview1FileImports(mem, () => current().files);
+  type Call = (fd: number, ...rest: never[]) => number;
+  /** stdio's answer for descriptors 0-2, the mounted files' for the others. */
+  const split = (name: string, stdio: Call): Call => {
+    const other = files[name] as Call;
+    return (fd, ...rest) => (isStdio(fd) ? stdio(fd, ...rest) : other(fd, ...rest));
+  };
+  /** Path calls take a folder descriptor: stdio is not one. */
+  const path = (name: string): Call => split(name, () => Errno.NOTDIR);
 
   const imports: WasiImports = {
     args_get: (argv: number, buf: number) => writeList(current().args, argv, buf, 'args_get'),
@@ -219,7 +218,7 @@ export function createWasiImports(current: () => WasiRequest): WasiImports {
       return Errno.SUCCESS;
     },
 
-    fd_read: (fd: number, iovs: number, iovsLen: number, nread: number) => {
+    fd_read: split('fd_read', (fd: number, iovs: number, iovsLen: number, nread: number) => {
       if (fd !== 0) return Errno.BADF;
       const req = current();
       const total = iovecs(iovs, iovsLen, 'fd_read', (at, len) => {
@@ -230,8 +229,8 @@ export function createWasiImports(current: () => WasiRequest): WasiImports {
       });
       setU32(nread, total, 'fd_read');
       return Errno.SUCCESS;
-    },
-    fd_write: (fd: number, iovs: number, iovsLen: number, nwritten: number) => {
+    }),
+    fd_write: split('fd_write', (fd: number, iovs: number, iovsLen: number, nwritten: number) => {
       const req = current();
       const sink = fd === 1 ? req.stdout : fd === 2 ? req.stderr : undefined;
       if (!sink) return Errno.BADF;
@@ -241,58 +240,56 @@ export function createWasiImports(current: () => WasiRequest): WasiImports {
       });
       setU32(nwritten, total, 'fd_write');
       return Errno.SUCCESS;
-    },
+    }),
     // As wasmtime answers: positional I/O on a stream is a seek on a pipe (ESPIPE) where the
     // direction fits the stream, and a bad descriptor where it does not.
-    fd_pread: (fd: number) => (fd === 0 ? Errno.SPIPE : Errno.BADF),
-    fd_pwrite: (fd: number) => (fd === 1 || fd === 2 ? Errno.SPIPE : Errno.BADF),
-    fd_close: (fd: number) => (isStdio(fd) ? Errno.SUCCESS : Errno.BADF),
-    fd_fdstat_get: (fd: number, ptr: number) => {
-      if (!isStdio(fd)) return Errno.BADF;
+    fd_pread: split('fd_pread', (fd: number) => (fd === 0 ? Errno.SPIPE : Errno.BADF)),
+    fd_pwrite: split('fd_pwrite', (fd: number) => (fd === 1 || fd === 2 ? Errno.SPIPE : Errno.BADF)),
+    fd_close: split('fd_close', () => Errno.SUCCESS),
+    fd_fdstat_get: split('fd_fdstat_get', (_fd: number, ptr: number) => {
       const at = range(ptr, 24, 'fd_fdstat_get');
       mem.u8.fill(0, at, at + 24);
       mem.dv.setUint8(at, FILETYPE_CHARACTER_DEVICE);
       mem.dv.setBigUint64(at + 8, RIGHTS_STDIO, true);
       return Errno.SUCCESS;
-    },
-    fd_fdstat_set_flags: (fd: number) => (isStdio(fd) ? Errno.NOTSUP : Errno.BADF),
-    fd_fdstat_set_rights: (fd: number) => (isStdio(fd) ? Errno.NOTCAPABLE : Errno.BADF),
-    fd_filestat_get: (fd: number, ptr: number) => {
-      if (!isStdio(fd)) return Errno.BADF;
+    }),
+    fd_fdstat_set_flags: split('fd_fdstat_set_flags', () => Errno.NOTSUP),
+    fd_fdstat_set_rights: split('fd_fdstat_set_rights', () => Errno.NOTCAPABLE),
+    fd_filestat_get: split('fd_filestat_get', (_fd: number, ptr: number) => {
       const at = range(ptr, 64, 'fd_filestat_get');
       mem.u8.fill(0, at, at + 64);
       mem.dv.setUint8(at + 16, FILETYPE_CHARACTER_DEVICE);
       return Errno.SUCCESS;
-    },
+    }),
     // ftruncate on a pipe or a terminal is EINVAL in POSIX; ESPIPE is for seeks.
-    fd_filestat_set_size: (fd: number) => (isStdio(fd) ? Errno.INVAL : Errno.BADF),
-    fd_filestat_set_times: (fd: number) => (isStdio(fd) ? Errno.NOTCAPABLE : Errno.BADF),
-    fd_advise: (fd: number) => (isStdio(fd) ? Errno.SPIPE : Errno.BADF),
-    fd_allocate: (fd: number) => (isStdio(fd) ? Errno.SPIPE : Errno.BADF),
-    fd_datasync: (fd: number) => (isStdio(fd) ? Errno.INVAL : Errno.BADF),
-    fd_sync: (fd: number) => (isStdio(fd) ? Errno.INVAL : Errno.BADF),
-    fd_seek: (fd: number) => (isStdio(fd) ? Errno.SPIPE : Errno.BADF),
-    fd_tell: (fd: number) => (isStdio(fd) ? Errno.SPIPE : Errno.BADF),
-    // No preopened directories: libc stops scanning at the first EBADF.
-    fd_prestat_get: badFd,
-    fd_prestat_dir_name: badFd,
-    fd_readdir: (fd: number) => (isStdio(fd) ? Errno.NOTDIR : Errno.BADF),
-    fd_renumber: badFd,
+    fd_filestat_set_size: split('fd_filestat_set_size', () => Errno.INVAL),
+    fd_filestat_set_times: split('fd_filestat_set_times', () => Errno.NOTCAPABLE),
+    fd_advise: split('fd_advise', () => Errno.SPIPE),
+    fd_allocate: split('fd_allocate', () => Errno.SPIPE),
+    fd_datasync: split('fd_datasync', () => Errno.INVAL),
+    fd_sync: split('fd_sync', () => Errno.INVAL),
+    fd_seek: split('fd_seek', () => Errno.SPIPE),
+    fd_tell: split('fd_tell', () => Errno.SPIPE),
+    // Preopened folders are 3 and up; libc stops scanning at the first EBADF.
+    fd_prestat_get: split('fd_prestat_get', () => Errno.BADF),
+    fd_prestat_dir_name: split('fd_prestat_dir_name', () => Errno.BADF),
+    fd_readdir: split('fd_readdir', () => Errno.NOTDIR),
+    fd_renumber: files.fd_renumber!,
 
-    // Every path call is relative to a directory descriptor, and a request has none: stdio is not
-    // a directory, any other number is not open. (libc answers ENOTCAPABLE itself before calling
-    // these, when it finds no preopened directory for a path.)
-    path_create_directory: notDirectory,
-    path_filestat_get: notDirectory,
-    path_filestat_set_times: notDirectory,
-    path_link: notDirectory,
-    path_open: notDirectory,
-    path_readlink: notDirectory,
-    path_remove_directory: notDirectory,
-    path_rename: notDirectory,
-    // path_symlink's directory descriptor is its third argument (old_path, old_path_len, fd, ...).
-    path_symlink: (_old: number, _oldLen: number, fd: number) => notDirectory(fd),
-    path_unlink_file: notDirectory,
+    // Every path call is relative to a folder descriptor: stdio is not one, and without mounted
+    // files no other descriptor is open. (libc answers ENOTCAPABLE itself, before calling these,
+    // for a path under no preopened folder.)
+    path_create_directory: path('path_create_directory'),
+    path_filestat_get: path('path_filestat_get'),
+    path_filestat_set_times: path('path_filestat_set_times'),
+    path_link: path('path_link'),
+    path_open: path('path_open'),
+    path_readlink: path('path_readlink'),
+    path_remove_directory: path('path_remove_directory'),
+    path_rename: path('path_rename'),
+    // path_symlink's folder descriptor is its third argument (old_path, old_path_len, fd, ...).
+    path_symlink: (old: number, oldLen: number, fd: number, ...rest: never[]) => (isStdio(fd) ? Errno.NOTDIR : (files.path_symlink as (...a: unknown[]) => number)(old, oldLen, fd, ...rest)),
+    path_unlink_file: path('path_unlink_file'),
 
     poll_oneoff: (inPtr: number, outPtr: number, nsubs: number, neventsPtr: number) => {
       const n = nsubs >>> 0;
@@ -333,8 +330,9 @@ export function createWasiImports(current: () => WasiRequest): WasiImports {
           // Not a member of the subscription union: the call is malformed, as wasmtime answers it.
           return Errno.INVAL;
         } else {
+          // stdio and mounted files are always ready.
           const fd = mem.dv.getUint32(s + 16, true);
-          emit(userdata, tag, isStdio(fd) ? Errno.SUCCESS : Errno.BADF);
+          emit(userdata, tag, isStdio(fd) || current().files?.get(fd) ? Errno.SUCCESS : Errno.BADF);
         }
       }
       if (ready === 0 && wakeAt !== undefined) {

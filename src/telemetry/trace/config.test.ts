@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BATCH_DEFAULTS, LOG_BATCH_DEFAULTS, logsConfigFromEnv, traceConfigFromEnv } from './config.js';
+import { BATCH_DEFAULTS, LOG_BATCH_DEFAULTS, logsConfigFromEnv, samplerConfigFromEnv, traceConfigFromEnv } from './config.js';
 import { isVergeError } from '../../errors.js';
 
 const ENDPOINT = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318' };
@@ -71,4 +71,16 @@ test('guest log export follows the same rules with its own variables: /v1/logs, 
   assert.equal(traceConfigFromEnv({ ...ENDPOINT, OTEL_LOGS_EXPORTER: 'none' })?.url, 'http://127.0.0.1:4318/v1/traces');
   assert.throws(() => logsConfigFromEnv({ ...ENDPOINT, OTEL_BLRP_MAX_QUEUE_SIZE: '0' }), /OTEL_BLRP_MAX_QUEUE_SIZE="0": expected a positive integer/);
   assert.throws(() => logsConfigFromEnv({ ...ENDPOINT, OTEL_LOGS_EXPORTER: 'console' }), /OTEL_LOGS_EXPORTER="console": expected "otlp" or "none"/);
+});
+
+test('the sampler alone is read without an endpoint, for the dashboard, and only OTEL_SDK_DISABLED turns it off', () => {
+  assert.deepEqual(samplerConfigFromEnv({}), { sampler: 'parentbased_always_on', ratio: 1 });
+  assert.deepEqual(samplerConfigFromEnv({ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.25' }), { sampler: 'traceidratio', ratio: 0.25 });
+  // No exporter is not no tracing: the dashboard still records.
+  assert.deepEqual(samplerConfigFromEnv({ OTEL_TRACES_EXPORTER: 'none' }), { sampler: 'parentbased_always_on', ratio: 1 });
+  assert.equal(samplerConfigFromEnv({ OTEL_SDK_DISABLED: 'true', OTEL_TRACES_SAMPLER: 'always_on' }), undefined);
+  assert.throws(
+    () => samplerConfigFromEnv({ OTEL_TRACES_SAMPLER: 'sometimes' }),
+    (err: unknown) => isVergeError(err, 'TELEMETRY_CONFIG_INVALID') && err.message.startsWith('OTEL_TRACES_SAMPLER='),
+  );
 });

@@ -2,7 +2,9 @@
  * Trace and log export configured by the standard OpenTelemetry variables only, read once at
  * start: a signal is on when an OTLP endpoint is set for it (and the SDK is not disabled), and
  * every value is checked here, so a typo fails the start with the variable's name instead of tracing nothing.
- * Plain data: the SDK is loaded only when tracing is on (export.ts).
+ * Traces are also recorded, with the same sampler, for the dashboard when the admin listener is on
+ * (node/start.ts). Plain data: the sampler is loaded only when tracing is on (sampler.ts), the
+ * exporters only in the export thread (export-thread.ts).
  */
 import { VergeError } from '../../errors.js';
 
@@ -19,13 +21,17 @@ export interface BatchConfig {
   exportTimeoutMs: number;
 }
 
-export interface TraceConfig {
-  /** Where spans are posted: the traces endpoint as given, or the base endpoint + v1/traces. */
-  url: string;
-  protocol: Protocol;
+/** Which requests are traced: what a node needs to record traces, with or without export. */
+export interface SamplerConfig {
   sampler: SamplerName;
   /** For the ratio samplers: the share of new traces kept. */
   ratio: number;
+}
+
+export interface TraceConfig extends SamplerConfig {
+  /** Where spans are posted: the traces endpoint as given, or the base endpoint + v1/traces. */
+  url: string;
+  protocol: Protocol;
   batch: BatchConfig;
 }
 
@@ -92,11 +98,24 @@ function batchConfig(get: Env, prefix: 'OTEL_BSP' | 'OTEL_BLRP', defaults: Batch
   return batch;
 }
 
-/** The trace export settings, or undefined when tracing is off (no endpoint, OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none). */
+/** The trace export settings, or undefined when nothing is exported (no endpoint, OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none). */
 export function traceConfigFromEnv(env: NodeJS.ProcessEnv): TraceConfig | undefined {
   const get = reader(env);
   const target = otlpTarget(get, 'TRACES');
   if (target === undefined) return undefined;
+  return { ...target, ...samplerFrom(get), batch: batchConfig(get, 'OTEL_BSP', BATCH_DEFAULTS) };
+}
+
+/**
+ * The sampler alone, for a node that records traces without exporting them (the dashboard's, with
+ * no OTLP endpoint); undefined when OTEL_SDK_DISABLED=true turns all tracing off.
+ */
+export function samplerConfigFromEnv(env: NodeJS.ProcessEnv): SamplerConfig | undefined {
+  const get = reader(env);
+  return get('OTEL_SDK_DISABLED')?.toLowerCase() === 'true' ? undefined : samplerFrom(get);
+}
+
+function samplerFrom(get: Env): SamplerConfig {
   const sampler = get('OTEL_TRACES_SAMPLER') ?? 'parentbased_always_on';
   if (!(SAMPLERS as readonly string[]).includes(sampler)) throw invalid('OTEL_TRACES_SAMPLER', sampler, `one of ${SAMPLERS.join(', ')}`);
   const arg = get('OTEL_TRACES_SAMPLER_ARG');
@@ -105,7 +124,7 @@ export function traceConfigFromEnv(env: NodeJS.ProcessEnv): TraceConfig | undefi
     ratio = Number(arg);
     if (!Number.isFinite(ratio) || ratio < 0 || ratio > 1) throw invalid('OTEL_TRACES_SAMPLER_ARG', arg, 'a number from 0 to 1');
   }
-  return { ...target, sampler: sampler as SamplerName, ratio, batch: batchConfig(get, 'OTEL_BSP', BATCH_DEFAULTS) };
+  return { sampler: sampler as SamplerName, ratio };
 }
 
 /** The guest log export settings, or undefined when it is off (no endpoint, OTEL_SDK_DISABLED=true or OTEL_LOGS_EXPORTER=none). */

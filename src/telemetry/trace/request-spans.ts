@@ -11,9 +11,17 @@ export type Attributes = SpanRecord['attributes'];
 
 /** Guest log records kept as events on the execution span; the log budget bounds them too. */
 const MAX_EVENTS = 128;
+/**
+ * Spans one request may make: a guest looping over host calls would otherwise grow its answer,
+ * and the main thread's work, without bound. Past it, host calls are not recorded (an outbound
+ * call then names the execute span in its traceparent) and the execute span counts them in
+ * `verge.dropped_spans`.
+ */
+export const MAX_SPANS = 512;
 
 export class RequestSpans {
   readonly records: SpanRecord[] = [];
+  private dropped = 0;
   /** The guest's execution span, once started: host calls and log events hang under it. */
   private guest: SpanRecord | undefined;
 
@@ -25,7 +33,11 @@ export class RequestSpans {
   }
 
   /** A span under the server span (instantiation) or under the guest's (a host call, by default). */
-  start(name: string, attributes: Attributes = {}, kind: SpanRecord['kind'] = 'internal', parent: string = this.guest?.id ?? this.context.serverSpanId): SpanRecord {
+  start(name: string, attributes: Attributes = {}, kind: SpanRecord['kind'] = 'internal', parent: string = this.guest?.id ?? this.context.serverSpanId): SpanRecord | undefined {
+    if (this.records.length >= MAX_SPANS) {
+      this.dropped++;
+      return undefined;
+    }
     const span: SpanRecord = { id: newSpanId(), parent, name, kind, start: epochMs(), end: 0, attributes };
     this.records.push(span);
     return span;
@@ -56,6 +68,7 @@ export class RequestSpans {
   /** What goes back with the answer: every span ended (one left open by a trap ends now, failed). */
   finish(): SpanRecord[] {
     for (const s of this.records) if (s.end === 0) this.end(s, 'ended with the request');
+    if (this.dropped > 0 && this.guest) this.guest.attributes['verge.dropped_spans'] = this.dropped;
     return this.records;
   }
 }

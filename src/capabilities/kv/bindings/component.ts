@@ -59,7 +59,7 @@ export function kvComponentImports(scope: GuestScope): Record<string, Record<str
   }
 
   const open = (identifier: string): Result<KvBucket, KvError> =>
-    guarded(scope, 'wasi:keyvalue/store.open', () => (access.check(identifier), new KvBucket(identifier)), kvError);
+    guarded(scope, 'wasi:keyvalue/store.open', () => (access.openBucket(identifier), new KvBucket(identifier)), kvError);
 
   /** Stops at the first error, as wasi:keyvalue/batch allows. */
   const each = <T>(items: T[], fn: (item: T) => Result<unknown, KvError>): Result<void, KvError> => {

@@ -14,7 +14,8 @@ const LOG_LEVELS: Record<string, LogLevelName> = {
 export function loggingComponentImports(scope: GuestScope): Record<string, Record<string, unknown>> {
   return {
     'wasi:logging/logging': {
-      log: (level: string, context: string, message: string) => scope.log(LOG_LEVELS[level] ?? 'info', context ? `${context}: ${message}` : message, 'guest'),
+      log: (level: string, context: string, message: string) =>
+        scope.measured('logging', () => scope.log(LOG_LEVELS[level] ?? 'info', context ? `${context}: ${message}` : message, 'guest')),
     },
   };
 }

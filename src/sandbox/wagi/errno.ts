@@ -1,0 +1,21 @@
+/** WASI preview1 errno values (witx `errno`), the ones Verge answers with. */
+export const Errno = {
+  SUCCESS: 0,
+  ACCES: 2,
+  BADF: 8,
+  EXIST: 20,
+  FAULT: 21,
+  ILSEQ: 25,
+  INVAL: 28,
+  IO: 29,
+  ISDIR: 31,
+  NAMETOOLONG: 37,
+  NOENT: 44,
+  NOSYS: 52,
+  NOTDIR: 54,
+  NOTSOCK: 57,
+  NOTSUP: 58,
+  ROFS: 69,
+  SPIPE: 70,
+  NOTCAPABLE: 76,
+} as const;
