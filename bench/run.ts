@@ -19,7 +19,9 @@
  *     in-process through the node's trust policy, beside SHA-256 alone and WebAssembly.compile.
  *  9. Tracing (bench/lib/tracing.ts): the hello load with tracing off, recorded for the dashboard
  *     only, and exported at 100 % and at 1 % to a local OTLP/HTTP sink.
- * 10. A dated section prepended to bench/RESULTS.md.
+ * 10. Service chaining (bench/lib/chaining.ts): one chained call (http://COMPONENT.verge.internal)
+ *     against one outbound call to a node:http server on loopback, from the same WAT guest.
+ * 11. A dated section prepended to bench/RESULTS.md.
  *
  * Knobs (environment): BENCH_SECONDS (10), BENCH_ROUNDS (3), BENCH_WARMUP_SECONDS (3),
  * BENCH_CONNECTIONS ("50,1"), BENCH_STARTUP_RUNS (7), BENCH_FIRST_RUNS (5), BENCH_BIG_KB (300),
@@ -30,7 +32,8 @@
  * BENCH_COMPONENTS_SECONDS (5), BENCH_COMPONENTS_ROUNDS (2), BENCH_COMPONENTS_WARMUP (2), BENCH_COMPONENTS_CONNECTIONS ("1,16"),
  * BENCH_COMPONENTS_REUSE (100), BENCH_SIGNING_RUNS (21), BENCH_SIGNING_SIZES_KB ("500,13000"),
  * BENCH_TRACING_SECONDS (10), BENCH_TRACING_ROUNDS (3), BENCH_TRACING_WARMUP (3 s), BENCH_TRACING_CONNECTIONS ("50,1"),
- * BENCH_ONLY (all): a comma-separated subset of load,startup,first,kv,outbound,resize,components,signing,tracing, e.g. BENCH_ONLY=kv,outbound
+ * BENCH_CHAIN_CALLS (20 per request), BENCH_CHAIN_REQUESTS (40), BENCH_CHAIN_WARMUP (5 rounds),
+ * BENCH_ONLY (all): a comma-separated subset of load,startup,first,kv,outbound,resize,components,signing,tracing,chaining, e.g. BENCH_ONLY=kv,outbound
  * (combine with BENCH_RESULTS=/tmp/x.md to keep partial runs out of bench/RESULTS.md).
  * Every server listens on 127.0.0.1 on a free port and is stopped by PID, even on failure.
  */
@@ -65,6 +68,7 @@ import { renderResize, resizePhase, type ResizeResults } from './lib/resize.js';
 import { componentsPhase, renderComponents, type ComponentsResults } from './lib/components.js';
 import { renderSigning, signingPhase, type SigningResults } from './lib/signing.js';
 import { renderTracing, tracingPhase, type TracingResults } from './lib/tracing.js';
+import { chainingPhase, renderChaining, type ChainingResults } from './lib/chaining.js';
 
 // ---------------------------------------------------------------------------------------------
 // Configuration
@@ -108,7 +112,7 @@ const OUTBOUND_CALLS = intEnv('BENCH_OUTBOUND_CALLS', 20);
 const OUTBOUND_REQUESTS = intEnv('BENCH_OUTBOUND_REQUESTS', 25);
 const CAP_WARMUP = intEnv('BENCH_CAP_WARMUP', 5);
 
-const PARTS = ['load', 'startup', 'first', 'kv', 'outbound', 'resize', 'components', 'signing', 'tracing'] as const;
+const PARTS = ['load', 'startup', 'first', 'kv', 'outbound', 'resize', 'components', 'signing', 'tracing', 'chaining'] as const;
 type Part = (typeof PARTS)[number];
 const ONLY: ReadonlySet<Part> = (() => {
   const raw = (process.env.BENCH_ONLY ?? '').trim();
@@ -518,6 +522,7 @@ interface Results {
   components?: ComponentsResults;
   signing?: SigningResults;
   tracing?: TracingResults;
+  chaining?: ChainingResults;
 }
 
 function render(m: Machine, prep: Prepared, res: Results): string {
@@ -539,6 +544,7 @@ function render(m: Machine, prep: Prepared, res: Results): string {
   if (res.components) out.push(renderComponents(res.components));
   if (res.signing) out.push(renderSigning(res.signing));
   if (res.tracing) out.push(renderTracing(res.tracing));
+  if (res.chaining) out.push(renderChaining(res.chaining));
   if (notes.length > 0) {
     out.push('### Notes');
     out.push('');
@@ -756,6 +762,8 @@ async function main(): Promise<void> {
   if (runs('tracing')) {
     res.tracing = await tracingPhase({ root: ROOT, work: WORK, vergeBin: VERGE_BIN, vergeWorkerArgs: VERGE_WORKER_ARGS, vergeWorkers: VERGE_WORKERS, log, notes, track });
   }
+
+  if (runs('chaining')) res.chaining = await chainingPhase({ root: ROOT, work: WORK, vergeBin: VERGE_BIN, nodePeer: NODE_PEER, log, notes, track });
 
   const section = render(m, prep, res);
   prependSection(RESULTS, section);

@@ -8,7 +8,7 @@ import type { AppConfig } from '../manifest/config.js';
 import type { Logger } from '../telemetry/logging.js';
 import type { ComponentGrants, HostCall, HostReply } from '../dispatch/protocol.js';
 import type { OnAppBreakerChange } from './kv/store-breakers.js';
-import type { Capability, HostContext, PreparedCapability, RequestContext, StoreView } from './capability.js';
+import type { Capability, ChainDispatch, HostContext, PreparedCapability, RequestContext, StoreView } from './capability.js';
 import { CAPABILITY_LIST } from './index.js';
 import { withinBound } from '../dispatch/host-bridge.js';
 import type { StatusName } from './abi.js';
@@ -27,6 +27,13 @@ export interface CapabilityHostOptions {
   capabilities?: readonly Capability[];
   /** Told of every host call answered here: the capability that answered, how it went (OK or the status) and how long it took. */
   onHostCall?: ((call: HostCall, capability: string, outcome: StatusName, seconds: number) => void) | undefined;
+  /** Serves chained calls (docs/composition.md). */
+  chain?: ChainDispatch | undefined;
+  /**
+   * The inbound request a request belongs to (itself, or the one whose chain called it): every
+   * request of one chain shares the inbound request's per-request state, its outbound budget.
+   */
+  requestRoot?: ((requestId: string) => string) | undefined;
 }
 
 export interface CapabilityHost {
@@ -63,10 +70,22 @@ export function createCapabilityHost(opts: CapabilityHostOptions): CapabilityHos
   const shared = new Map<string, { value: unknown; close: (value: unknown) => Promise<void> }>();
   const requests = new Map<string, { abort: AbortController; locals: Map<string, unknown> }>();
 
-  const requestContext = (id: string): RequestContext => {
+  const entry = (id: string): { abort: AbortController; locals: Map<string, unknown> } => {
     let r = requests.get(id);
-    if (!r) requests.set(id, (r = { abort: new AbortController(), locals: new Map() }));
-    const { abort, locals } = r;
+    if (r) return r;
+    const root = opts.requestRoot?.(id) ?? id;
+    // A chained request's locals are its inbound request's, and it ends when that one does. The
+    // inbound request made the call that started the chain, so its entry exists while the chain
+    // runs; when it is gone (it just ended) none is made again for it, to be left behind.
+    const parent = root === id ? undefined : requests.get(root);
+    r = { abort: new AbortController(), locals: parent?.locals ?? new Map() };
+    if (parent) parent.abort.signal.addEventListener('abort', () => r!.abort.abort(), { once: true, signal: r.abort.signal });
+    requests.set(id, r);
+    return r;
+  };
+
+  const requestContext = (id: string): RequestContext => {
+    const { abort, locals } = entry(id);
     return {
       signal: abort.signal,
       local<T>(key: string, make: () => T): T {
@@ -97,6 +116,7 @@ export function createCapabilityHost(opts: CapabilityHostOptions): CapabilityHos
         envFile: opts.envFile,
         logger: opts.logger,
         onBreaker: opts.onBreaker,
+        chain: opts.chain,
         files: prepareOpts?.files,
         shared<T>(key: string, make: () => T, close: (value: T) => Promise<void>): T {
           const full = `${app.name}\0${key}`;

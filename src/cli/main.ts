@@ -156,7 +156,11 @@ export async function main(argv: string[]): Promise<void> {
       banner.push('Available routes:');
       for (const v of node.registry.apps.values()) {
         const hosts = v.app.hosts.length > 0 ? ` (hosts ${v.app.hosts.map(hostPatternKey).join(', ')})` : '';
-        for (const r of v.app.routes) banner.push(`  ${node.registry.apps.size > 1 ? `${v.app.name}/` : ''}${r.component}: ${node.url}${r.path}${hosts}`);
+        for (const r of v.app.routes) {
+          const where = r.private ? `${r.path} (private: chained calls only)` : `${node.url}${r.path}${hosts}`;
+          const through = r.middleware.length > 0 ? ` through ${r.middleware.join(', ')}` : '';
+          banner.push(`  ${node.registry.apps.size > 1 ? `${v.app.name}/` : ''}${r.component}: ${where}${through}`);
+        }
       }
       if (node.adminUrl) banner.push(`Dashboard: ${node.adminUrl}/`);
       if (node.adminUrl) banner.push(`Admin API: ${node.adminUrl}/v1/apps; metrics: ${node.adminUrl}/metrics`);

@@ -4,7 +4,7 @@ import { FD_WRITE, POLL_ONEOFF, SLEEP, VERGE, at, respondWith, wat } from '../..
 import { guestRequest } from '../../test/support/guest-request.js';
 import { sandboxModule } from '../wasm/binary.js';
 import type { GuestRequest, HostCall, HostReply, ModuleSpec } from './protocol.js';
-import { TAKE_BACK_MS, WorkerPool, type Outcome, type PoolOptions } from './pool.js';
+import { TAKE_BACK_MS, WorkerPool, type ChainedRun, type Outcome, type PoolOptions } from './pool.js';
 import { HOST_CALLS_PER_BATCH } from '../sandbox/measures.js';
 
 const OK = 'content-type: text/plain\n\nok';
@@ -35,6 +35,11 @@ async function modules(): Promise<ModuleSpec[]> {
         (drop (call $kv_increment (call $kv_open (i32.const 2048) (i32.const ${storeLen})) (i32.const 2100) (i32.const ${keyLen}) (i64.const 1) (i32.const 3000)))
         (call $sleep_ms (i32.const ${TAKE_BACK_MS}))
         (call $respond)))`,
+    // One outbound call (a chained call, when the test's host makes it one), then answers.
+    chain: `(module ${FD_WRITE} ${VERGE} (memory 1) ${respondWith(OK)} ${at(2048, 'GET')[0]} ${at(2100, 'http://next')[0]}
+      (func (export "_start")
+        (drop (call $http_send (i32.const 2048) (i32.const 3) (i32.const 2100) (i32.const 11) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0)))
+        (call $respond)))`,
   };
   const specs: ModuleSpec[] = [];
   for (const [component, source] of Object.entries(guests)) {
@@ -48,7 +53,7 @@ async function modules(): Promise<ModuleSpec[]> {
       grants: {
         kvStores: component === 'count' ? [{ name: 'default', backend: 'memory', address: undefined }] : [],
         variables: component === 'chatty' ? [{ name: 'v', value: 'x', secret: false }] : [],
-        outbound: false,
+        outbound: component === 'chain' ? { maxRequestBodyBytes: 1024 } : false,
       },
     });
   }
@@ -204,4 +209,86 @@ describe('WorkerPool', () => {
     assert.deepEqual(new Set(runs), new Set([1]), 'a request ran twice, or not at all');
     assert.ok(p.takenBack > 0, 'no request was taken back: the test did not exercise the race');
   });
+
+  describe('chained calls', () => {
+    /**
+     * A pool whose host answers each `chain` guest's outbound call with a chained run of
+     * `callee(depth)` (undefined: answered at once), made `depth` deep; every chained outcome is kept.
+     */
+    async function chainPool(options: Partial<PoolOptions> & Pick<PoolOptions, 'size'>, callee: (depth: number) => { component: string; deadlineMs: number } | undefined) {
+      const depths = new Map<string, number>();
+      const outcomes: Outcome[] = [];
+      let peakWorkers = 0;
+      const signals = new Map<string, AbortController>();
+      const p: WorkerPool = await pool({
+        ...options,
+        hostCall: async (call: HostCall): Promise<HostReply> => {
+          const depth = depths.get(call.requestId) ?? 1;
+          const next = callee(depth);
+          const answer: HostReply = { ok: true, value: { status: 200, headers: [], body: new Uint8Array(0) } };
+          if (!next) return answer;
+          const req = request(next.component);
+          depths.set(req.id, depth + 1);
+          const abort = new AbortController();
+          signals.set(call.requestId, abort);
+          const chained: ChainedRun = { parent: call.requestId, endBy: call.deadlineAt!, signal: abort.signal };
+          const running = p.run(req, next.deadlineMs, chained);
+          peakWorkers = Math.max(peakWorkers, p.workers);
+          const outcome = await running;
+          outcomes.push(outcome);
+          return outcome.ok ? answer : { ok: false, status: 'UNAVAILABLE', message: outcome.error.code };
+        },
+      });
+      return { p, outcomes, peak: () => peakWorkers, endCaller: (id: string) => signals.get(id)?.abort() };
+    }
+
+    test('a chain deeper than the pool runs: each worker that waits on a callee lends its place to another', async () => {
+      const { p, outcomes, peak } = await chainPool({ size: 1, extraIdleMs: 50 }, (depth) => (depth < 5 ? { component: 'chain', deadlineMs: 5000 } : undefined));
+      assert.equal(bodyOf(await p.run(request('chain'), 5000)), 'ok');
+      assert.deepEqual(outcomes.map(errorOf), ['ok 200', 'ok 200', 'ok 200', 'ok 200']);
+      assert.ok(peak() >= 5, `at most ${peak()} workers for 5 guests that each wait on the next`);
+      // Idle again, the pool gives the extra workers up.
+      await until(() => p.workers === 1, 3000);
+      assert.equal(bodyOf(await p.run(request('ok'), 5000)), 'ok');
+    });
+
+    test('a chained call is refused at once with CHAIN_CAPACITY when every worker waits and the pool may not grow', async () => {
+      const { p, outcomes } = await chainPool({ size: 1, extraWorkers: 1 }, (depth) => (depth < 3 ? { component: 'chain', deadlineMs: 5000 } : undefined));
+      const t0 = performance.now();
+      // The caller still answers: its call failed, it did not wait for a deadline.
+      assert.equal(bodyOf(await p.run(request('chain'), 5000)), 'ok');
+      assert.ok(performance.now() - t0 < 2000, 'the chain waited for a deadline');
+      assert.deepEqual(outcomes.map(errorOf), ['CHAIN_CAPACITY', 'ok 200']);
+    });
+
+    test("a callee's deadline is capped by its caller's", async () => {
+      const { p, outcomes } = await chainPool({ size: 1 }, (depth) => (depth === 1 ? { component: 'loop', deadlineMs: 30_000 } : undefined));
+      const t0 = performance.now();
+      const caller = await p.run(request('chain'), 400);
+      await until(() => outcomes.length === 1);
+      const elapsed = performance.now() - t0;
+      assert.deepEqual(outcomes.map(errorOf), ['DEADLINE_EXCEEDED']);
+      assert.match(outcomes[0]!.ok ? '' : outcomes[0]!.error.message, /caller's deadline/);
+      assert.ok(elapsed < 2000, `the looping callee ran ${elapsed} ms`);
+      // The two deadlines are one: the caller runs out with its callee (whichever timer the pool sees first).
+      assert.ok(errorOf(caller) === 'ok 200' || errorOf(caller) === 'DEADLINE_EXCEEDED', errorOf(caller));
+    });
+
+    test("a callee ends when its caller's request does", async () => {
+      let callerId = '';
+      const { p, outcomes, endCaller } = await chainPool({ size: 1 }, (depth) => (depth === 1 ? { component: 'loop', deadlineMs: 30_000 } : undefined));
+      const req = request('chain');
+      callerId = req.id;
+      const before = replaced.length;
+      const caller = p.run(req, 30_000);
+      await until(() => p.busy === 2);
+      endCaller(callerId);
+      await until(() => outcomes.length === 1);
+      assert.deepEqual(outcomes.map(errorOf), ['DEADLINE_EXCEEDED']);
+      assert.match(outcomes[0]!.ok ? '' : outcomes[0]!.error.message, /caller ended first/);
+      assert.ok(replaced.length > before, "the looping callee's worker was replaced");
+      assert.equal(bodyOf(await caller), 'ok');
+    });
+  });
 });
+

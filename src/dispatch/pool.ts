@@ -16,6 +16,17 @@
  * A request whose deadline passes while it runs gets its worker terminated (the only way to stop
  * a guest that loops); the requests posted behind it never started, so they go back to the front
  * of the queue, and a warm spare, already holding every module, takes the worker's place.
+ *
+ * Chained calls (docs/composition.md) run here too, as requests of their own whose caller waits:
+ * its guest is blocked in a host call, so its worker is *parked* — it takes nothing more, and what
+ * was posted behind it is taken back at once. A parked worker uses no CPU, so the pool lends its
+ * place: while workers are parked it runs up to `size` workers that are not (warm spares promoted,
+ * at most EXTRA_WORKERS more in all), and gives the extra ones up once they have idled for
+ * EXTRA_IDLE_MS. So a chain deeper than the pool still runs, and chains never starve the
+ * requests beside them of workers. A callee goes to the front of the queue (its caller already
+ * holds a worker), its deadline is capped by its caller's, and it ends when its caller's request
+ * does. If every worker is parked and the pool may not grow, the callee is refused at once
+ * (CHAIN_CAPACITY), which answers its caller instead of leaving the chain to wait for deadlines.
  */
 import { Worker } from 'node:worker_threads';
 import { VergeError } from '../errors.js';
@@ -32,6 +43,10 @@ export const PIPELINE_DEPTH = 2;
  * round trip it saves (~0.1 ms); behind a longer one it only adds waiting.
  */
 export const TAKE_BACK_MS = 5;
+/** Workers the pool may add while workers wait on chained calls. */
+export const EXTRA_WORKERS = 16;
+/** An extra worker idle this long goes away again. */
+export const EXTRA_IDLE_MS = 10_000;
 
 export interface PoolOptions {
   size: number;
@@ -48,6 +63,20 @@ export interface PoolOptions {
   hostCall: (call: HostCall) => Promise<HostReply>;
   /** A request is answered or abandoned: release what the main thread holds for it. */
   onRequestEnd?: (id: string) => void;
+  /** Workers added while others wait on chained calls (default EXTRA_WORKERS). */
+  extraWorkers?: number;
+  /** How long an extra worker idles before it goes (default EXTRA_IDLE_MS). */
+  extraIdleMs?: number;
+}
+
+/** A request made by another request's guest (a chained call), which waits for it. */
+export interface ChainedRun {
+  /** The calling request: its worker is parked until this one is answered. */
+  parent: string;
+  /** Epoch milliseconds: the caller's deadline, which caps this one's wait and run. */
+  endBy: number;
+  /** Aborted when the caller's request ends: this one is stopped with it. */
+  signal?: AbortSignal | undefined;
 }
 
 /**
@@ -73,6 +102,10 @@ interface Job {
   done: boolean;
   /** Host-call timings the worker sent ahead of the answer (a request that made very many). */
   hostCalls: Float64Array[] | undefined;
+  /** Set for a chained call. */
+  chained: ChainedRun | undefined;
+  /** The worker its caller waits on, parked until this job is done. */
+  parked: Slot | undefined;
 }
 
 interface Slot {
@@ -88,6 +121,8 @@ interface Slot {
   claims: JobClaims;
   /** Fires when the running guest reaches TAKE_BACK_MS, while requests wait behind it. */
   watch: NodeJS.Timeout | undefined;
+  /** Chained calls its running guest waits on (it takes nothing while any is open). */
+  parked: number;
 }
 
 const WORKER_URL = new URL('../sandbox/worker.js', import.meta.url);
@@ -101,6 +136,9 @@ export class WorkerPool {
   /** Every module set the workers hold, by version: a new worker (a spare) is loaded with all of them before it takes work. */
   private readonly versions = new Map<string, ModuleSpec[]>();
   private tookBack = 0;
+  /** Requests admitted and not yet answered, by id: a chained call finds its caller here. */
+  private readonly jobs = new Map<string, Job>();
+  private trimTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: PoolOptions) {}
 
@@ -169,30 +207,127 @@ export class WorkerPool {
     return this.tookBack;
   }
 
-  /** Admits a request; resolves with the guest's response or the reason it has none. */
-  run(request: GuestRequest, deadlineMs: number): Promise<Outcome> {
+  /**
+   * Admits a request; resolves with the guest's response or the reason it has none. `chained`:
+   * the request is a chained call made by the running request `chained.parent`.
+   */
+  run(request: GuestRequest, deadlineMs: number, chained?: ChainedRun): Promise<Outcome> {
     return new Promise<Outcome>((resolve) => {
-      if (this.closed) {
-        resolve({ ok: false, error: new VergeError('SHUTTING_DOWN', 'the node is shutting down') });
-        return;
+      const refuse = (error: VergeError) => resolve({ ok: false, error });
+      if (this.closed) return refuse(new VergeError('SHUTTING_DOWN', 'the node is shutting down'));
+      if (chained?.signal?.aborted) return refuse(callerEnded());
+      const job: Job = { request, deadlineMs, resolve, timer: undefined, slot: undefined, claim: undefined, startedAt: NaN, done: false, hostCalls: undefined, chained, parked: undefined };
+      if (chained) {
+        job.parked = this.park(chained.parent);
+        if (!job.parked) return refuse(callerEnded());
+        if (this.runnable() === 0) {
+          this.unpark(job.parked);
+          return refuse(
+            new VergeError('CHAIN_CAPACITY', `every one of the ${this.active.length} workers waits on a chained call and the pool may not grow further (${this.extraLimit} extra workers); the chain was refused rather than left to wait`),
+          );
+        }
       }
       const slot = this.leastLoaded();
-      if (!slot && this.queue.length >= this.options.queueLimit) {
-        resolve({ ok: false, error: new VergeError('QUEUE_FULL', `all ${this.active.length} workers are busy and ${this.queue.length} requests are queued`) });
-        return;
+      if (!slot && !chained && this.queue.length >= this.options.queueLimit) {
+        return refuse(new VergeError('QUEUE_FULL', `all ${this.active.length} workers are busy and ${this.queue.length} requests are queued`));
       }
-      const job: Job = { request, deadlineMs, resolve, timer: undefined, slot: undefined, claim: undefined, startedAt: NaN, done: false, hostCalls: undefined };
       this.inFlight++;
-      // Both bounds are deadlineMs long: one timer, restarted when the guest starts.
-      job.timer = setTimeout(() => (Number.isNaN(job.startedAt) ? this.waitedTooLong(job) : this.expire(job)), deadlineMs);
+      this.jobs.set(request.id, job);
+      // Both bounds are deadlineMs long (for a chained call, capped by its caller's deadline): one timer, set again when the guest starts.
+      job.timer = setTimeout(() => this.onTimer(job), this.boundOf(job));
+      chained?.signal?.addEventListener('abort', () => this.cancel(job), { once: true });
       if (slot) this.post(slot, job);
-      else this.queue.push(job);
+      else if (chained) {
+        // Behind the callees already waiting, before every request from outside.
+        const firstOutside = this.queue.findIndex((j) => !j.chained);
+        this.queue.splice(firstOutside === -1 ? this.queue.length : firstOutside, 0, job);
+      } else this.queue.push(job);
     });
+  }
+
+  /** How long the job may wait for a worker, or, once started, run: its deadline, capped by its caller's. */
+  private boundOf(job: Job): number {
+    return job.chained ? Math.max(0, Math.min(job.deadlineMs, job.chained.endBy - Date.now())) : job.deadlineMs;
+  }
+
+  private onTimer(job: Job): void {
+    if (Number.isNaN(job.startedAt)) this.waitedTooLong(job);
+    else this.expire(job);
+  }
+
+  /** Workers whose guest does not wait on a chained call. */
+  private runnable(): number {
+    let n = 0;
+    for (const s of this.active) if (s.parked === 0) n++;
+    return n;
+  }
+
+  private get extraLimit(): number {
+    return this.options.extraWorkers ?? EXTRA_WORKERS;
+  }
+
+  /** The caller's guest waits from now: its worker takes nothing more, and the pool lends its place. */
+  private park(parentId: string): Slot | undefined {
+    const parent = this.jobs.get(parentId);
+    const slot = parent?.slot;
+    if (!slot || slot.jobs[0] !== parent) return undefined;
+    slot.parked++;
+    clearTimeout(slot.watch);
+    slot.watch = undefined;
+    // What was posted behind the caller would wait for the whole chain: other workers take it.
+    this.takeBack(slot);
+    while (this.runnable() < this.options.size && this.active.length < this.options.size + this.extraLimit && !this.closed) {
+      // A warm spare holds every module already; a new spare warms up behind it.
+      const extra = this.spares.shift() ?? this.spawn();
+      this.spares.push(this.spawn());
+      this.active.push(extra);
+      this.refill(extra);
+    }
+    return slot;
+  }
+
+  private unpark(slot: Slot): void {
+    slot.parked--;
+    if (slot.parked > 0 || slot.retired) return;
+    this.refill(slot);
+    this.trimLater();
+  }
+
+  /** Once the pool has more runnable workers than its size, the idle extra ones go after EXTRA_IDLE_MS. */
+  private trimLater(): void {
+    if (this.trimTimer || this.runnable() <= this.options.size) return;
+    this.trimTimer = setTimeout(() => {
+      this.trimTimer = undefined;
+      while (this.runnable() > this.options.size) {
+        const idle = this.active.find((s) => s.parked === 0 && s.jobs.length === 0 && !s.settling);
+        if (!idle) break;
+        this.active.splice(this.active.indexOf(idle), 1);
+        idle.retired = true;
+        clearTimeout(idle.watch);
+        void idle.worker.terminate();
+      }
+      this.trimLater();
+    }, this.options.extraIdleMs ?? EXTRA_IDLE_MS);
+    this.trimTimer.unref();
+  }
+
+  /** The caller's request ended (its deadline, its worker's death): its chained call ends with it. */
+  private cancel(job: Job): void {
+    if (job.done) return;
+    const slot = job.slot;
+    if (!slot) this.queue.splice(this.queue.indexOf(job), 1);
+    else if (slot.jobs[0] === job || !this.revoke(job)) {
+      // Running (or claimed by its worker just now): a guest is stopped only with its worker.
+      this.finish(job, { ok: false, error: callerEnded() });
+      return this.replace(slot, 'deadline');
+    }
+    this.finish(job, { ok: false, error: callerEnded() });
   }
 
   /** Waits until nothing is queued or running, or `ms` passes; then stops every worker. */
   async close(ms: number): Promise<void> {
     this.closed = true;
+    clearTimeout(this.trimTimer);
     const until = Date.now() + ms;
     while (this.inFlight > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
     const leftover = [...this.queue, ...this.active.flatMap((s) => s.jobs)];
@@ -221,15 +356,16 @@ export class WorkerPool {
     return best;
   }
 
-  /** Room for one more request: the pipeline is not full, and not behind a guest that runs long. */
+  /** Room for one more request: the pipeline is not full, and not behind a guest that runs long or waits on a chained call. */
   private hasRoom(slot: Slot, now: number): boolean {
+    if (slot.parked > 0) return false;
     if (slot.jobs.length === 0) return true;
     return slot.jobs.length < PIPELINE_DEPTH && now - slot.jobs[0]!.startedAt < TAKE_BACK_MS;
   }
 
   private spawn(): Slot {
     const worker = new Worker(WORKER_URL, { stdout: false, stderr: false });
-    const slot: Slot = { worker, ready: Promise.resolve(), jobs: [], retired: false, settling: false, loads: new Map(), claims: new JobClaims(), watch: undefined };
+    const slot: Slot = { worker, ready: Promise.resolve(), jobs: [], retired: false, settling: false, loads: new Map(), claims: new JobClaims(), watch: undefined, parked: 0 };
     const initialized = new Promise<void>((resolve, reject) => {
       worker.once('message', (msg: FromWorker) => {
         if (msg.t !== 'ready') return reject(new Error(`worker said ${msg.t} before ready`));
@@ -258,7 +394,7 @@ export class WorkerPool {
     slot.jobs.push(job);
     job.slot = slot;
     job.claim = claim;
-    const msg: ToWorker = { t: 'run', request: job.request, cell: claim.cell, tag: claim.tag, timeoutMs: job.deadlineMs };
+    const msg: ToWorker = { t: 'run', request: job.request, cell: claim.cell, tag: claim.tag, timeoutMs: this.boundOf(job) };
     slot.worker.postMessage(msg);
     if (slot.jobs.length === 1) this.startRunning(job);
     else this.watch(slot);
@@ -267,7 +403,10 @@ export class WorkerPool {
   /** The job is its worker's first: its guest runs now (or once the worker has read the message), and its deadline with it. */
   private startRunning(job: Job): void {
     job.startedAt = performance.now();
-    if (!job.done) job.timer!.refresh();
+    if (job.done) return;
+    if (!job.chained) return void job.timer!.refresh();
+    clearTimeout(job.timer);
+    job.timer = setTimeout(() => this.onTimer(job), this.boundOf(job));
   }
 
   /** While requests wait behind a worker's running guest: look again when that guest reaches TAKE_BACK_MS. */
@@ -354,6 +493,8 @@ export class WorkerPool {
     job.done = true;
     clearTimeout(job.timer);
     this.inFlight--;
+    this.jobs.delete(job.request.id);
+    if (job.parked) this.unpark(job.parked);
     this.options.onRequestEnd?.(job.request.id);
     job.resolve(outcome);
   }
@@ -361,7 +502,8 @@ export class WorkerPool {
   /** Its guest ran past its deadline. */
   private expire(job: Job): void {
     const slot = job.slot!;
-    this.finish(job, { ok: false, error: new VergeError('DEADLINE_EXCEEDED', `the guest did not answer within ${job.deadlineMs} ms; its worker was terminated`) });
+    const within = job.chained ? `its timeout_ms (${job.deadlineMs} ms) or its caller's deadline, whichever came first` : `${job.deadlineMs} ms`;
+    this.finish(job, { ok: false, error: new VergeError('DEADLINE_EXCEEDED', `the guest did not answer within ${within}; its worker was terminated`) });
     this.replace(slot, 'deadline');
   }
 
@@ -434,4 +576,8 @@ function withEarlierHostCalls(measures: RunMeasures, earlier: Float64Array[]): R
     at += p.length;
   }
   return { claimedAt: measures.claimedAt, instantiateMs: measures.instantiateMs, prepared: measures.prepared, memoryBytes: measures.memoryBytes, hostCalls: all };
+}
+
+function callerEnded(): VergeError {
+  return new VergeError('DEADLINE_EXCEEDED', "the chained call's caller ended first (its deadline passed or its worker stopped)");
 }

@@ -52,7 +52,7 @@ export interface ComponentGrants {
    * False without allowed outbound hosts (the main thread checks each URL); otherwise the largest
    * request body the guest may send.
    */
-  outbound: false | { maxRequestBodyBytes: number; /** Send `traceparent` on its outbound requests (`trace_propagation`, default true). */ propagateTrace: boolean };
+  outbound: false | { maxRequestBodyBytes: number };
   /** The component's mounted files (`files`), read-only, preopened at `/`; absent: no file system. */
   files?: DirNode | undefined;
 }
@@ -202,7 +202,7 @@ export interface OutboundResponseSpec {
 /** What a capability asks the main thread for; the scope adds who is asking. */
 export type HostCallBody =
   | { op: 'kv'; store: string; kv: KvOp }
-  /** traceparent: sent on every hop unless the guest set its own (absent when propagation is off). */
+  /** traceparent: the call's client span (absent when tracing is off); the main thread sends it on unless trace_propagation is off. */
   | { op: 'http'; request: OutboundRequestSpec; traceparent?: string | undefined };
 
 /** Who is asking: the request, its app version (the state that answers) and its component. */

@@ -20,12 +20,13 @@ import { epochMs, formatTraceparent } from '../telemetry/trace/context.js';
 import { readBody, type BodyOptions } from './body.js';
 import { parseRequestTarget } from './request-path.js';
 import type { RouteMatch } from './router.js';
-import { hostOf } from '../manifest/hosts.js';
+import { INTERNAL_DOMAIN, hostOf, isInternalHost } from '../manifest/hosts.js';
+import type { Chains } from '../dispatch/chain.js';
 import { INGRESS_LIMITS } from './limits.js';
 import { plainListener, secureListener, type Exchange, type Listener } from './listeners.js';
 
 /** A route found and the request bound to the app version serving it, until `release`. */
-export interface BoundRoute extends RouteMatch<{ version: { key: string; shortId: string; app: { name: string } }; component: ComponentConfig }> {
+export interface BoundRoute extends RouteMatch<{ version: { key: string; shortId: string; app: { name: string } }; component: ComponentConfig; middleware: readonly ComponentConfig[] }> {
   /** Headers every response to the request carries (x-verge-version, a sticky cookie). */
   readonly headers: readonly string[];
   /** With the status and the time taken, for the version's window. */
@@ -43,6 +44,8 @@ export interface IngressOptions {
   /** Host (name only, lower case) and path → the route, bound to its app version. */
   bind: (host: string | undefined, path: string, facts: BindFacts) => BoundRoute | undefined;
   pool: WorkerPool;
+  /** Runs a route's middleware before its component (docs/composition.md); without it, the pool runs the component. */
+  chains?: Pick<Chains, 'serve'> | undefined;
   logger: Logger;
   metrics: Metrics;
   /** Set while draining: new requests get 503 SHUTTING_DOWN. */
@@ -137,15 +140,20 @@ async function handle(opts: IngressOptions, ex: Exchange): Promise<void> {
     let rawHeaders = authority === undefined && !ex.http2 ? req.rawHeaders : guestHeaders(req.rawHeaders, authority);
     if (trace) rawHeaders = withTraceHeaders(rawHeaders, trace.context);
     const host = authority ?? req.headers.host;
+    // Those names mean "a chained call from inside this app" to the guests that get them: never from outside.
+    const routedHost = hostOf(host);
+    if (isInternalHost(routedHost)) throw new VergeError('RESERVED_HOST', `the host ${JSON.stringify(String(host).slice(0, 200))} is under ${INTERNAL_DOMAIN}, which only chained calls inside the node use`);
     try {
-      match = opts.bind(hostOf(host), path, factsOf(req));
+      match = opts.bind(routedHost, path, factsOf(req));
     } catch {
       throw new VergeError('BAD_REQUEST', `the path ${JSON.stringify(path.slice(0, 200))} has a malformed percent-encoding in a route parameter`);
     }
     if (!match) throw new VergeError('NOT_FOUND', `no route matches ${JSON.stringify(path.slice(0, 200))}`);
     component = match.target.component;
     route = match.pattern;
-    const body = await readBody(req, component.limits.maxRequestBytes, bodyOptions(ex));
+    // With middleware, the first one receives the request: its limits hold at the door.
+    const entry = match.target.middleware[0] ?? component;
+    const body = await readBody(req, entry.limits.maxRequestBytes, bodyOptions(ex));
     const local = req.socket.localAddress ?? '';
     const request: GuestRequest = {
       id,
@@ -170,7 +178,7 @@ async function handle(opts: IngressOptions, ex: Exchange): Promise<void> {
       trace.context.admittedAt = admittedAt;
       request.trace = trace.context;
     }
-    const outcome = await opts.pool.run(request, component.limits.timeoutMs);
+    const outcome = await (opts.chains ? opts.chains.serve(request, match.target) : opts.pool.run(request, entry.limits.timeoutMs));
     workerSpans = outcome.spans;
     measures = outcome.measures;
     if (!outcome.ok) throw outcome.error;

@@ -71,6 +71,10 @@ export interface RouteConfig {
   /** The path, parsed once at load. */
   pattern: RoutePattern;
   component: string;
+  /** `private = true`: not reachable from outside, only by a chained call (docs/composition.md). */
+  private: boolean;
+  /** Components that run before `component`, in order, each passing the request on or answering it. */
+  middleware: readonly string[];
 }
 
 export interface AppConfig {

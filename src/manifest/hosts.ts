@@ -36,3 +36,31 @@ export function hostOf(header: string | undefined): string | undefined {
   const colon = value.indexOf(':');
   return colon === -1 ? value : value.slice(0, colon);
 }
+
+/**
+ * Hosts under `verge.internal` name the components of the calling app (`auth.verge.internal`) and,
+ * for a middleware, what comes after it (`next.verge.internal`): they are reached in-process by
+ * chained calls and never from outside (docs/composition.md).
+ */
+export const INTERNAL_DOMAIN = 'verge.internal';
+/** The reserved name a middleware calls to pass its request on. */
+export const NEXT_COMPONENT = 'next';
+
+/** Whether a host name (lower case, no port) is verge.internal or under it. */
+export function isInternalHost(host: string | undefined): boolean {
+  if (host === undefined) return false;
+  const name = host.endsWith('.') ? host.slice(0, -1) : host;
+  return name === INTERNAL_DOMAIN || name.endsWith('.' + INTERNAL_DOMAIN);
+}
+
+/**
+ * The component an internal host names (`auth` for `auth.verge.internal`, `next` for
+ * `next.verge.internal`); '' for an internal host that names none (verge.internal itself, or a
+ * deeper name); undefined for a host outside verge.internal.
+ */
+export function internalTarget(host: string): string | undefined {
+  const name = (host.endsWith('.') ? host.slice(0, -1) : host).toLowerCase();
+  if (!isInternalHost(name)) return undefined;
+  const label = name.slice(0, -(INTERNAL_DOMAIN.length + 1));
+  return label.includes('.') ? '' : label;
+}

@@ -757,3 +757,53 @@ describe('parseManifest: problems as data, hosts and build.watch', () => {
     assertProblem(bad, 'component.api.build.watch', 'expected an array of strings');
   });
 });
+
+describe('parseManifest: composition (docs/composition.md)', () => {
+  const routes = (extra: string) => `[[route]]\npath = "/api/..."\ncomponent = "api"\n${extra}`;
+  const withAuth = (opts: { component?: string; routes?: string; app?: string } = {}) =>
+    manifest({ ...opts, extra: '[component.auth]\nsource = "auth.wasm"\n\n[component.rate]\nsource = "rate.wasm"' });
+
+  test('a route reads private and middleware, in order; by default it is public and has none', () => {
+    const app = parseManifest(withAuth({ routes: `${routes('middleware = ["auth", "rate"]')}\n\n[[route]]\npath = "/internal/..."\ncomponent = "auth"\nprivate = true` }), FILE);
+    assert.deepEqual(
+      app.routes.map((r) => [r.path, r.component, r.private, r.middleware]),
+      [
+        ['/api/...', 'api', false, ['auth', 'rate']],
+        ['/internal/...', 'auth', true, []],
+      ],
+    );
+  });
+
+  test('middleware naming no component, or the route\'s own, is an error naming the entry', () => {
+    const message = parseError(withAuth({ routes: routes('middleware = ["auth", "nope", "api"]') }));
+    assertProblem(message, 'route[0].middleware[1]', 'no [component.nope] is defined');
+    assertProblem(message, 'route[0].middleware[2]', "the route's own component");
+  });
+
+  test('a private route with middleware is an error: chained calls never run middleware', () => {
+    assertProblem(parseError(withAuth({ routes: routes('private = true\nmiddleware = ["auth"]') })), 'route[0].middleware', 'middleware would never run');
+  });
+
+  test('a component may not be called "next": the name is how a middleware passes a request on', () => {
+    assertProblem(parseError(manifest({ extra: '[component.next]\nsource = "n.wasm"' })), 'component.next', 'the name "next" is reserved');
+  });
+
+  test('a chained-call grant must name a component of the app, over plain http without a port', () => {
+    const message = parseError(
+      withAuth({
+        component: 'allowed_outbound_hosts = ["http://auth.verge.internal", "http://*.verge.internal", "http://ghost.verge.internal", "https://rate.verge.internal", "http://rate.verge.internal:81", "http://next.verge.internal", "http://a.b.verge.internal"]',
+      }),
+    );
+    assert.ok(!message.includes('allowed_outbound_hosts[0]') && !message.includes('allowed_outbound_hosts[1]'), message);
+    assertProblem(message, 'component.api.allowed_outbound_hosts[2]', 'no [component.ghost] is defined');
+    assertProblem(message, 'component.api.allowed_outbound_hosts[3]', 'plain http');
+    assertProblem(message, 'component.api.allowed_outbound_hosts[4]', 'without a port');
+    assertProblem(message, 'component.api.allowed_outbound_hosts[5]', 'not a grant');
+    assertProblem(message, 'component.api.allowed_outbound_hosts[6]', 'expected http://COMPONENT.verge.internal or http://*.verge.internal');
+  });
+
+  test('an app may not answer hosts under verge.internal', () => {
+    const message = parseError(manifest({ app: 'hosts = ["api.verge.internal", "*.verge.internal", "verge.internal"]' }));
+    for (const i of [0, 1, 2]) assertProblem(message, `application.hosts[${i}]`, 'only chained calls inside the node use');
+  });
+});

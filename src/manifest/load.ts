@@ -10,7 +10,7 @@ import { VergeError } from '../errors.js';
 import { parsePattern, patternShape } from '../ingress/router.js';
 import { DEFAULT_LIMITS, MAX_INSTANCE_REUSE, type AppConfig, type BuildConfig, type ComponentConfig, type Limits, type RouteConfig } from './config.js';
 import { Fields, ManifestProblems, tomlKey } from './fields.js';
-import { parseHostPattern, type HostPattern } from './hosts.js';
+import { INTERNAL_DOMAIN, NEXT_COMPONENT, isInternalHost, parseHostPattern, type HostPattern } from './hosts.js';
 import { explainTomlError } from './toml-errors.js';
 import { CAPABILITY_LIST } from '../capabilities/index.js';
 import type { Capability, CapabilityAppFields, CapabilityComponentFields } from '../capabilities/capability.js';
@@ -74,7 +74,9 @@ export function parseManifest(text: string, file: string, capabilities: readonly
   for (const [i, raw] of (app?.stringList('hosts', { expected: 'a host name such as "api.example.com" or "*.example.org"' }) ?? []).entries()) {
     const parsed = parseHostPattern(raw);
     if (typeof parsed === 'string') problems.add(`application.hosts[${i}]`, `${parsed}, got ${JSON.stringify(raw)}`);
-    else hosts.push(Object.freeze(parsed));
+    else if (isInternalHost(parsed.kind === 'exact' ? parsed.host : parsed.suffix.slice(1))) {
+      problems.add(`application.hosts[${i}]`, `expected a host outside ${INTERNAL_DOMAIN}, which only chained calls inside the node use (docs/composition.md), got ${JSON.stringify(raw)}`);
+    } else hosts.push(Object.freeze(parsed));
   }
   app?.done();
   // Each capability reads its own app-level tables and, below, its grants on each component.
@@ -83,6 +85,9 @@ export function parseManifest(text: string, file: string, capabilities: readonly
   const components = new Map<string, ComponentConfig>();
   for (const [componentName, c] of root.tables('component')) {
     if (!NAME.test(componentName)) problems.add(c.path, `the component name is not valid: expected ${NAME_EXPECTED}`);
+    else if (componentName === NEXT_COMPONENT) {
+      problems.add(c.path, `the name "${NEXT_COMPONENT}" is reserved: http://${NEXT_COMPONENT}.${INTERNAL_DOMAIN} is how a middleware passes a request on (docs/composition.md); choose another name`);
+    }
     const source = c.string('source', { required: true, expected: 'a path to a .wasm file, relative to the manifest' });
     const componentDescription = c.string('description');
     const limits = readLimits(c.table('limits'));
@@ -112,7 +117,17 @@ export function parseManifest(text: string, file: string, capabilities: readonly
   for (const r of routeTables) {
     const routePath = r.string('path', { required: true, expected: 'a route path such as "/api/hello", "/users/:id" or "/api/..."' });
     const component = r.string('component', { required: true, expected: 'the name of a [component.NAME] table' });
+    const isPrivate = r.boolean('private') ?? false;
+    const middleware = r.stringList('middleware', { expected: 'the name of a [component.NAME] table' });
     r.done();
+    middleware.forEach((m, i) => {
+      const at = `${r.path}.middleware[${i}]`;
+      if (!components.has(m) && !hasComponentTable(doc, m)) problems.add(at, `no [component.${tomlKey(m)}] is defined`);
+      else if (m === component) problems.add(at, `${JSON.stringify(m)} is the route's own component: expected the components that run before it`);
+    });
+    if (isPrivate && middleware.length > 0) {
+      problems.add(`${r.path}.middleware`, 'a private route is reached only by chained calls, which go to the component itself: middleware would never run (remove one of private and middleware)');
+    }
     let pattern: RouteConfig['pattern'] | undefined;
     if (routePath !== undefined) {
       const parsed = parsePattern(routePath);
@@ -129,9 +144,13 @@ export function parseManifest(text: string, file: string, capabilities: readonly
     if (component !== undefined && !components.has(component) && !hasComponentTable(doc, component)) {
       problems.add(`${r.path}.component`, `no [component.${tomlKey(component)}] is defined`);
     }
-    if (routePath !== undefined && pattern !== undefined && component !== undefined) routes.push({ path: routePath, pattern, component });
+    if (routePath !== undefined && pattern !== undefined && component !== undefined) {
+      routes.push({ path: routePath, pattern, component, private: isPrivate, middleware: Object.freeze(middleware) });
+    }
   }
   root.done();
+  // Checks across components and routes (a grant naming another component).
+  for (const cap of capabilities) cap.manifest.checkApp?.({ components, routes }, problems);
 
   if (problems.list.length > 0) {
     throw new VergeError('MANIFEST_INVALID', problems.list.join('\n'), { problems: problems.items });

@@ -51,6 +51,8 @@ export interface ServingVersion {
 export interface RouteTarget {
   version: ServingVersion;
   component: ComponentConfig;
+  /** The route's middleware, in order: the first one receives the request (docs/composition.md). */
+  middleware: readonly ComponentConfig[];
 }
 
 export interface DeploymentEntry {
@@ -164,6 +166,32 @@ export class AppRegistry {
     };
   }
 
+  /**
+   * Holds the live version with this key for a chained call (docs/composition.md), so it is not
+   * unloaded while the call runs; `release` once. Undefined when no such version is loaded.
+   */
+  hold(key: string): { version: ServingVersion; release(): void } | undefined {
+    const version = this.versionByKey(key);
+    if (!version) return undefined;
+    version.inflight++;
+    let released = false;
+    return {
+      version,
+      release: () => {
+        if (released) return;
+        released = true;
+        version.inflight--;
+        if (version.retired && version.inflight === 0) this.unload(version);
+      },
+    };
+  }
+
+  private versionByKey(key: string): ServingVersion | undefined {
+    for (const d of this.deployed.values()) for (const e of d.entries) if (e.version.key === key) return e.version;
+    for (const v of this.retiring) if (v.key === key) return v;
+    return undefined;
+  }
+
   /** Serves `loaded` alone (a file app's version, a watch-mode reload). */
   install(loaded: LoadedVersion, opts: DeployOptions = {}): Promise<InstallResult> {
     return this.serialize(async () => {
@@ -275,7 +303,7 @@ export class AppRegistry {
       retired: false,
       capabilities: undefined as unknown as PreparedApp,
     };
-    for (const r of loaded.app.routes) version.router.add(r.pattern, { version, component: loaded.app.components.get(r.component)! });
+    for (const r of publicRoutes(loaded.app)) version.router.add(r.pattern, routeTarget(version, r));
     return version;
   }
 
@@ -309,13 +337,13 @@ export function primary(d: Deployment): ServingVersion {
 function routesOf(d: Deployment): AppRoutes<TableTarget> {
   if (d.entries.length === 1) {
     const v = d.entries[0]!.version;
-    return { app: d.app, hosts: v.app.hosts, routes: v.app.routes.map((r) => ({ pattern: r.pattern, target: { version: v, component: v.app.components.get(r.component)! } })) };
+    return { app: d.app, hosts: v.app.hosts, routes: publicRoutes(v.app).map((r) => ({ pattern: r.pattern, target: routeTarget(v, r) })) };
   }
   const hosts = new Map<string, AppConfig['hosts'][number]>();
   const routes = new Map<string, { pattern: AppConfig['routes'][number]['pattern']; target: TableTarget }>();
   for (const { version } of d.entries) {
     for (const h of version.app.hosts) hosts.set(JSON.stringify(h), h);
-    for (const r of version.app.routes) {
+    for (const r of publicRoutes(version.app)) {
       const shape = patternShape(r.pattern);
       if (!routes.has(shape)) routes.set(shape, { pattern: r.pattern, target: { deployment: d } });
     }
@@ -323,6 +351,16 @@ function routesOf(d: Deployment): AppRoutes<TableTarget> {
   // A version bound to no host answers every host, and so does the deployment.
   const anyHost = d.entries.some((e) => e.version.app.hosts.length === 0);
   return { app: d.app, hosts: anyHost ? [] : [...hosts.values()], routes: [...routes.values()] };
+}
+
+/** The routes requests from outside reach: a private route is for chained calls only. */
+function publicRoutes(app: AppConfig): AppConfig['routes'] {
+  return app.routes.filter((r) => !r.private);
+}
+
+function routeTarget(version: ServingVersion, r: AppConfig['routes'][number]): RouteTarget {
+  const component = (name: string) => version.app.components.get(name)!;
+  return { version, component: component(r.component), middleware: r.middleware.map(component) };
 }
 
 /** A version's key, unique per install: APP@SHORTID#N (an app name has no "@"). */

@@ -23,6 +23,7 @@ import { createAdminServer } from '../admin/server.js';
 import { loadVersion, type LoadedVersion } from '../loader/app-version.js';
 import { createCapabilityHost, DEFAULT_DATA_DIR } from '../capabilities/index.js';
 import { AppRegistry, versionKeyParts, type InstallResult } from './registry.js';
+import { Chains } from '../dispatch/chain.js';
 import path from 'node:path';
 import { promises as fs } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -232,6 +233,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     if (state === 'open') logger.warn(line, 'kv circuit breaker opened');
     else logger.info(line, `kv circuit breaker ${state}`);
   };
+  // Chained calls need the pool and the registry, which need the capabilities: bound once both exist.
+  let chains: Chains | undefined;
   const capabilities = createCapabilityHost({
     dataDir: opts.dataDir ?? DEFAULT_DATA_DIR,
     env: process.env,
@@ -239,6 +242,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     onBreaker: (...change) => onBreaker('main', ...change),
     logger,
     onHostCall: (call, capability, outcome, seconds) => metrics?.observeHostCall(call.version, call.component, capability, outcome, seconds),
+    chain: (call) => chains!.call(call),
+    requestRoot: (id) => chains?.rootOf(id) ?? id,
   });
   const pool = new WorkerPool({
     size: opts.workers ?? defaultWorkers(),
@@ -246,12 +251,21 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     queueLimit: opts.queueLimit ?? DEFAULT_QUEUE_LIMIT,
     onGuestLog: (id, component, stream, level, line, versionKey, trace) => {
       const version = versionKeyParts(versionKey);
-      logger[level]({ request_id: id, ...version, component, stream, line }, stream === 'host' ? 'host call' : 'guest');
+      // A chained request's lines name the request that called it too.
+      const parent = chains?.parentOf(id);
+      logger[level]({ request_id: id, ...(parent ? { parent_request_id: parent } : {}), ...version, component, stream, line }, stream === 'host' ? 'host call' : 'guest');
       logExport?.push({
         time: Date.now(),
         level,
         body: line,
-        attributes: { 'verge.app': version.app, 'verge.version': version.version, 'verge.component': component, 'verge.request_id': id, 'verge.log.stream': stream },
+        attributes: {
+          'verge.app': version.app,
+          'verge.version': version.version,
+          'verge.component': component,
+          'verge.request_id': id,
+          ...(parent ? { 'verge.parent_request_id': parent } : {}),
+          'verge.log.stream': stream,
+        },
         traceId: trace?.sampled ? trace.traceId : undefined,
         spanId: trace?.sampled ? trace.spanId : undefined,
       });
@@ -278,6 +292,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       logger.debug({ app: v.app.name, version: v.id.slice(0, 12) }, 'version unloaded');
     },
   });
+  chains = new Chains({ pool, hold: (key) => registry.hold(key), logger, tracing });
 
   const store = new VersionStore(stateDir);
   const fileApps = new Set(firstVersions.map((v) => v.app.name));
@@ -331,7 +346,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       traffic.recent.add(r);
       traffic.routes.record(r);
     });
-    ingress = createIngress({ bind: (host, p, facts) => registry.bind(host, p, facts), pool, logger, metrics, draining: () => draining, tls: publicTls?.context, onAnswered, tracing });
+    ingress = createIngress({ bind: (host, p, facts) => registry.bind(host, p, facts), pool, chains, logger, metrics, draining: () => draining, tls: publicTls?.context, onAnswered, tracing });
     url = await listen(ingress.server, listenAt, '--listen', publicTls ? 'https' : 'http');
     if (opts.tls && publicTls) {
       tlsListeners.push({ name: 'public', files: opts.tls, flags: PUBLIC_TLS_FLAGS, server: ingress.server as tls.Server });

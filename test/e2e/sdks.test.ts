@@ -30,6 +30,16 @@ describe('sdk/assemblyscript example', () => {
   test('reads its greeting from a variable the environment overrides', async () => {
     assert.deepEqual(await (await fetch(`${node.url}/greeting`)).json(), { greeting: 'Hi from the environment' });
   });
+
+  test("a middleware written with the SDK's next helpers answers 401 itself, or passes the request on and marks the answer", async () => {
+    const refused = await fetch(`${node.url}/members/greeting`);
+    assert.equal(refused.status, 401);
+    assert.equal(refused.headers.get('www-authenticate'), 'Bearer');
+    const passed = await fetch(`${node.url}/members/greeting`, { headers: { authorization: 'Bearer letmein' } });
+    assert.equal(passed.status, 200);
+    assert.equal(passed.headers.get('x-gate'), 'passed');
+    assert.deepEqual(await passed.json(), { greeting: 'Hi from the environment' });
+  });
 });
 
 /** Debian's cargo and rustc (a rustup toolchain may come first on PATH and lack the std the tests need). */

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT, runVerge } from './verge-process.js';
 
-export type FixtureComponent = 'probe' | 'counter' | 'portable' | 'files';
+export type FixtureComponent = 'probe' | 'counter' | 'portable' | 'files' | 'middleware';
 
 function hashTree(hash: ReturnType<typeof createHash>, dir: string): void {
   for (const entry of readdirSync(dir).sort()) {

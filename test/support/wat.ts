@@ -74,9 +74,12 @@ export function at(offset: number, text: string): [string, number] {
   return [`(data (i32.const ${offset}) ${watString(text)})`, Buffer.byteLength(text)];
 }
 
-/** A guest that answers with its whole environment, NUL-separated (read it with parseEnvironment). */
-export function environmentEcho(): Promise<Uint8Array> {
-  const [header, headerLength] = at(1024, 'content-type: text/plain\n\n');
+/**
+ * A guest that answers with its whole environment, NUL-separated (read it with parseEnvironment),
+ * after `head`, its CGI header block.
+ */
+export function environmentEcho(head = 'content-type: text/plain\n\n'): Promise<Uint8Array> {
+  const [header, headerLength] = at(1024, head);
   return wat(`(module
     (import "wasi_snapshot_preview1" "environ_sizes_get" (func $environ_sizes_get (param i32 i32) (result i32)))
     (import "wasi_snapshot_preview1" "environ_get" (func $environ_get (param i32 i32) (result i32)))

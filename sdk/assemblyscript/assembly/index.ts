@@ -7,6 +7,7 @@ export { ErrorCode, Result, errorName, errorMessage, isUnavailable, ok, err } fr
 export { Request, Response, percentDecode, reasonPhrase } from "./http";
 export { Store } from "./kv";
 export { FetchRequest, FetchResponse } from "./fetch";
+export { NEXT_ORIGIN, callNext, nextRequest, relay } from "./next";
 export { getVariable, getVariableOr } from "./variables";
 export { jsonString, jsonError } from "./json";
 

@@ -13,6 +13,7 @@
 use std::io::{self, Read, Write};
 
 pub mod fetch;
+pub mod next;
 
 /// The request: the CGI environment and the body.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

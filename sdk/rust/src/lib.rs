@@ -8,6 +8,7 @@
 //! - [`kv`]: key-value stores, including compare-and-swap and an optimistic [`kv::Store::update`]
 //!   loop;
 //! - [`http::fetch`]: outbound HTTP;
+//! - [`http::next`]: a middleware passing its request on (docs/composition.md);
 //! - [`variables`]: variables and secrets;
 //! - [`log`]: log records through the host;
 //! - [`Error`]: the ABI's error codes.

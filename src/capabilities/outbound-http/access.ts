@@ -23,7 +23,8 @@ export function outboundAccess(scope: GuestScope) {
           throw new HostCallError('ACCESS_DENIED', `component ${component} has no allowed_outbound_hosts, so ${describeTarget(request.url)} is refused`);
         }
         // The callee's parent: this client span when sampled, else the context passed through unsampled.
-        const traceparent = grants.outbound.propagateTrace && trace ? formatTraceparent(trace.traceId, span?.id ?? trace.spanId, trace.sampled) : undefined;
+        // The main thread decides whether it leaves the node (trace_propagation); a chained call's callee always joins the trace.
+        const traceparent = trace ? formatTraceparent(trace.traceId, span?.id ?? trace.spanId, trace.sampled) : undefined;
         return scope.call<OutboundResponseSpec>({ op: 'http', request, traceparent });
       },
       (response, span) => {

@@ -32,6 +32,7 @@ import { redirectedRequest } from './redirects.js';
 import { closeOutboundPool, pinnedClient, pooledClient } from './client-pool.js';
 import { bodyless, discard, readCapped, responseHeaders } from './body.js';
 import { quote, show } from './text.js';
+import { INTERNAL_DOMAIN, isInternalHost } from '../../manifest/hosts.js';
 
 export { createRequestBudget, type OutboundLimits, type RequestBudget } from './limits.js';
 export { FORBIDDEN_REQUEST_HEADERS, closeOutboundPool, type OutboundRequest };
@@ -172,6 +173,8 @@ function withTraceparent(headers: ReadonlyArray<readonly [string, string]>, trac
 /** Policy, DNS and address checks for one hop; the addresses the connection may use. */
 async function checkHop(url: URL, from: URL | undefined, ctx: OutboundContext, signal: AbortSignal): Promise<LookupAddress[]> {
   const what = from ? `redirect from ${show(from)} to ${show(url)}` : show(url);
+  // Chained calls are answered in-process before any network; a redirect never reaches one, nor asks DNS for the name.
+  if (isInternalHost(url.hostname)) throw new OutboundError('ACCESS_DENIED', `${what}: ${url.hostname} is a component of the node (${INTERNAL_DOMAIN}), reached only by a chained call, not by a redirect`);
   const match = ctx.policy.matches(url);
   if (!match.allowed) {
     throw new OutboundError(

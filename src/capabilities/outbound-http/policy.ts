@@ -22,6 +22,7 @@
 import { domainToASCII } from 'node:url';
 import { isIPv4, isIPv6 } from 'node:net';
 import { describe } from '../../manifest/fields.js';
+import { INTERNAL_DOMAIN, internalTarget, isInternalHost } from '../../manifest/hosts.js';
 
 type Scheme = 'http' | 'https' | '*';
 type HostRule = { kind: 'any' } | { kind: 'suffix'; suffix: string } | { kind: 'exact'; host: string };
@@ -89,6 +90,42 @@ export class OutboundPolicy {
       if (explicit) break;
     }
     return { allowed, explicit };
+  }
+
+  /**
+   * Whether the entries grant chained calls to `component` (docs/composition.md): only an entry
+   * that names `http://COMPONENT.verge.internal` or `http://*.verge.internal` does. A wildcard
+   * that merely covers it (`http://*:*`, `http://*.internal`) does not.
+   */
+  grantsChain(component: string): boolean {
+    return this.rules.some((rule) => {
+      if (rule.scheme === 'https' || (rule.port !== 'default' && rule.port !== '*' && rule.port !== 80)) return false;
+      const h = rule.host;
+      return (h.kind === 'exact' && h.host === `${component}.${INTERNAL_DOMAIN}`) || (h.kind === 'suffix' && h.suffix === INTERNAL_DOMAIN);
+    });
+  }
+
+  /**
+   * The entries that name hosts under verge.internal, by index: the component each grants
+   * (`*` for every one), or what is wrong with it (a phrase to follow "expected ").
+   */
+  internalEntries(): Array<{ index: number; entry: string; grants: string } | { index: number; entry: string; expected: string }> {
+    const out: Array<{ index: number; entry: string; grants: string } | { index: number; entry: string; expected: string }> = [];
+    this.rules.forEach((rule, index) => {
+      const h = rule.host;
+      const host = h.kind === 'exact' ? h.host : h.kind === 'suffix' ? h.suffix : undefined;
+      if (host === undefined || !isInternalHost(host)) return;
+      const entry = rule.entry;
+      const shape = `http://COMPONENT.${INTERNAL_DOMAIN} or http://*.${INTERNAL_DOMAIN}`;
+      if (rule.scheme === 'https') out.push({ index, entry, expected: `${shape}: a chained call is plain http, it never leaves the node` });
+      else if (rule.port !== 'default' && rule.port !== '*' && rule.port !== 80) out.push({ index, entry, expected: `${shape}, without a port` });
+      else if (h.kind === 'suffix') out.push(host === INTERNAL_DOMAIN ? { index, entry, grants: '*' } : { index, entry, expected: shape });
+      else {
+        const target = internalTarget(host);
+        out.push(target ? { index, entry, grants: target } : { index, entry, expected: shape });
+      }
+    });
+    return out;
   }
 }
 

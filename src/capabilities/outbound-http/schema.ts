@@ -1,5 +1,7 @@
 /** `allowed_outbound_hosts = [...]` on a component, validated once at load (policy.ts holds the rules). */
-import type { Fields, ManifestProblems } from '../../manifest/fields.js';
+import { tomlKey, type Fields, type ManifestProblems } from '../../manifest/fields.js';
+import { NEXT_COMPONENT } from '../../manifest/hosts.js';
+import type { AppConfig } from '../../manifest/config.js';
 import { parseAllowedHosts, type OutboundPolicy } from './policy.js';
 
 /** The list as written and the policy parsed from it, once: the capability's state uses the policy. */
@@ -15,4 +17,20 @@ export function readOutboundGrants(c: Fields, problems: ManifestProblems): { hos
   }
   const hosts = (raw as string[]).slice();
   return { hosts, policy: hosts.length > 0 ? parsed.policy : undefined };
+}
+
+/**
+ * Chained-call grants name components of the same app: `http://auth.verge.internal` with no
+ * [component.auth] is a load error, as is a malformed one. `next` is no grant: a component listed
+ * as a route's middleware may pass its request on, and no other.
+ */
+export function checkChainGrants(app: Pick<AppConfig, 'components'>, problems: ManifestProblems): void {
+  for (const c of app.components.values()) {
+    for (const e of c.outboundPolicy?.internalEntries() ?? []) {
+      const at = `component.${tomlKey(c.name)}.allowed_outbound_hosts[${e.index}]`;
+      if ('expected' in e) problems.add(at, `expected ${e.expected}, got ${JSON.stringify(e.entry)}`);
+      else if (e.grants === NEXT_COMPONENT) problems.add(at, `${JSON.stringify(e.entry)} is not a grant: a component listed in a route's middleware may call it, no other component may`);
+      else if (e.grants !== '*' && !app.components.has(e.grants)) problems.add(at, `${JSON.stringify(e.entry)} names no component of this app: no [component.${tomlKey(e.grants)}] is defined`);
+    }
+  }
 }

@@ -3,6 +3,7 @@
 //   GET /count    -> {"count":N}           (atomic increment of "count" in the "default" store)
 //   GET /greeting -> {"greeting":"..."}    (the variable "greeting")
 //   store failing -> 503 {"error":"STORE_UNAVAILABLE",...} with retry-after: 1
+//   /members/count, /members/greeting -> the same, behind the gate middleware (assembly/gate.ts)
 
 import {
   Request, Response, Store, ErrorCode, errorMessage, getVariable, isUnavailable, jsonError, jsonString, log,
@@ -36,7 +37,8 @@ function greeting(): Response {
 }
 
 function handle(req: Request): Response {
-  let path = req.path;
+  // Below its route: /count is /count at the root and /members/count behind the gate.
+  let path = req.pathInfo;
   if (path != "/count" && path != "/greeting") {
     return Response.json(404, jsonError("NOT_FOUND", "No route for " + req.method + " " + path));
   }
