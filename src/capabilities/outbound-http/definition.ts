@@ -19,6 +19,7 @@ export const outboundHttpCapability: Capability = {
       return { allowedOutboundHosts: Object.freeze(hosts), outboundPolicy: policy, tracePropagation: c.boolean('trace_propagation') ?? true };
     },
   },
+  inheritable: [{ key: 'allowed_outbound_hosts', fields: ['allowedOutboundHosts', 'outboundPolicy', 'tracePropagation'] }],
   provides: {
     vergeV1: ['http_send', 'http_response_status', 'http_response_headers', 'http_response_body', 'http_close'],
     wasi: ['wasi:http/outgoing-handler'],
@@ -30,10 +31,10 @@ export const outboundHttpCapability: Capability = {
       policies.set(c.name, { policy: c.outboundPolicy, limits: outboundLimits({ timeoutMs: c.limits.outboundTimeoutMs }), propagateTrace: c.tracePropagation });
     }
     return {
-      grants: (c) => {
-        const p = policies.get(c.name);
-        return { outbound: p ? { maxRequestBodyBytes: p.limits.maxRequestBodyBytes, propagateTrace: p.propagateTrace } : false };
-      },
+      // From the config itself, not by name: a dependency's grants are made from its parent's config (docs/composition.md).
+      grants: (c) => ({
+        outbound: c.outboundPolicy ? { maxRequestBodyBytes: outboundLimits({ timeoutMs: c.limits.outboundTimeoutMs }).maxRequestBodyBytes, propagateTrace: c.tracePropagation } : false,
+      }),
       hostCalls: {
         http: async (call, request) => {
           const outbound = policies.get(call.component);
