@@ -8,7 +8,8 @@
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { bundleId } from '../bundle/id.js';
-import type { AppConfig } from '../manifest/config.js';
+import { MAX_MODULE_BYTES, type AppConfig } from '../manifest/config.js';
+import { isDependencyOnly } from '../manifest/dependencies.js';
 import { compileComponent, type LoadedComponent } from './module.js';
 
 /** What an app source hands over: the parsed manifest, its text, and each component's module bytes. */
@@ -19,6 +20,8 @@ export interface AppDraft {
   modules: ReadonlyMap<string, Uint8Array>;
   /** Other files of the version (detached signatures), by path relative to the manifest's folder. */
   files?: ReadonlyMap<string, Uint8Array>;
+  /** The files of `path` dependencies (docs/composition.md), by absolute path. */
+  dependencies?: ReadonlyMap<string, Uint8Array>;
 }
 
 export interface LoadedVersion {
@@ -39,18 +42,33 @@ export function contentId(draft: AppDraft): string {
     const bytes = draft.modules.get(c.name);
     if (bytes) files.set(appRelative(draft.app, c.source), bytes);
   }
+  for (const [source, bytes] of draft.dependencies ?? []) files.set(appRelative(draft.app, source), bytes);
   for (const [p, bytes] of draft.files ?? []) files.set(p, bytes);
   return bundleId([...files].map(([p, bytes]) => ({ path: p, size: bytes.byteLength, sha256: createHash('sha256').update(bytes).digest('hex') })));
 }
 
-/** Compiles every component (transpiling components through the cache). Throws the first component's VergeError. */
+/**
+ * Compiles every component (transpiling components through the cache), each with its
+ * dependencies. A component that is only a dependency is compiled with its parents, not on its
+ * own: it serves no route. Throws the first component's VergeError.
+ */
 export async function loadVersion(draft: AppDraft): Promise<LoadedVersion> {
   const components = await Promise.all(
-    [...draft.app.components.values()].map((c) => {
-      const bytes = draft.modules.get(c.name);
-      if (!bytes) throw new Error(`the draft of app ${draft.app.name} has no module for component ${c.name}`);
-      return compileComponent(c, bytes);
-    }),
+    [...draft.app.components.values()]
+      .filter((c) => !isDependencyOnly(draft.app, c.name))
+      .map((c) => compileComponent(c, moduleOf(draft, c.name), MAX_MODULE_BYTES, async (d) => ('component' in d.from ? moduleOf(draft, d.from.component) : dependencyOf(draft, d.source)))),
   );
   return { id: contentId(draft), app: draft.app, components };
+}
+
+function moduleOf(draft: AppDraft, component: string): Uint8Array {
+  const bytes = draft.modules.get(component);
+  if (!bytes) throw new Error(`the draft of app ${draft.app.name} has no module for component ${component}`);
+  return bytes;
+}
+
+function dependencyOf(draft: AppDraft, source: string): Uint8Array {
+  const bytes = draft.dependencies?.get(source);
+  if (!bytes) throw new Error(`the draft of app ${draft.app.name} has no file ${source} for a dependency`);
+  return bytes;
 }

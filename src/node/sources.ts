@@ -6,6 +6,9 @@
 import { promises as fs } from 'node:fs';
 import { parseManifest, readManifestText, resolveManifestPath } from '../manifest/load.js';
 import { readModuleFile } from '../loader/module.js';
+import { readDependencyFile } from '../loader/dependencies.js';
+import { dependencyFiles } from '../manifest/dependencies.js';
+import { MAX_MODULE_BYTES } from '../manifest/config.js';
 import { appRelative, type AppDraft } from '../loader/app-version.js';
 
 export interface AppSource {
@@ -30,16 +33,18 @@ export function fileSource(target: string): FileAppSource {
       const app = parseManifest(text, manifestFile);
       const modules = new Map<string, Uint8Array>();
       for (const c of app.components.values()) modules.set(c.name, await readModuleFile(c));
+      const dependencies = new Map<string, Uint8Array>();
+      for (const f of dependencyFiles(app)) dependencies.set(f.source, await readDependencyFile(f.parent, MAX_MODULE_BYTES)(f.dependency));
       // Detached signatures beside the manifest and the modules (verge deploy --key writes them).
       // In a version the manifest is verge.toml whatever its name on disk, and so is its signature.
       const files = new Map<string, Uint8Array>();
       const manifestSig = await readIfExists(`${manifestFile}.sig`);
       if (manifestSig) files.set('verge.toml.sig', manifestSig);
-      for (const c of app.components.values()) {
-        const sig = await readIfExists(`${c.source}.sig`);
-        if (sig) files.set(`${appRelative(app, c.source)}.sig`, sig);
+      for (const source of [...[...app.components.values()].map((c) => c.source), ...dependencies.keys()]) {
+        const sig = await readIfExists(`${source}.sig`);
+        if (sig) files.set(`${appRelative(app, source)}.sig`, sig);
       }
-      return { app, manifestText: text, modules, files };
+      return { app, manifestText: text, modules, files, dependencies };
     },
   };
 }
