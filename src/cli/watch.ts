@@ -11,6 +11,7 @@ import path from 'node:path';
 import { isVergeError } from '../errors.js';
 import type { ComponentConfig } from '../manifest/config.js';
 import { loadManifest } from '../manifest/load.js';
+import { dependencyFiles } from '../manifest/dependencies.js';
 import type { RunningNode } from '../node/start.js';
 import type { FileAppSource } from '../node/sources.js';
 import { buildComponent } from './build.js';
@@ -46,7 +47,10 @@ function triggersFor(manifestFile: string, components: Iterable<ComponentConfig>
     matches: (rel) => rel === path.basename(file),
   });
   const triggers: Trigger[] = [exactly(manifestFile, undefined)];
-  for (const c of components) {
+  const list = [...components];
+  // A `path` dependency's file is a module too: a change reloads the app.
+  for (const f of dependencyFiles({ components: new Map(list.map((c) => [c.name, c])) })) triggers.push(exactly(f.source, undefined));
+  for (const c of list) {
     // A built module is a build output: the build that wrote it reloads the app itself.
     if (!c.build) {
       triggers.push(exactly(c.source, undefined));

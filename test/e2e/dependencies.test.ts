@@ -160,6 +160,26 @@ source = "auth.wasm"
     assert.doesNotMatch(out, /ok {2}auth:/, 'auth is checked as a dependency, not as a handler');
   });
 
+  test('a path dependency is held to the signatures the node requires, like a component source', async () => {
+    const keys = mkdtempSync(path.join(os.tmpdir(), 'verge-deps-keys-'));
+    assert.equal((await runVerge(['keygen', '-o', 'ops'], { cwd: keys })).code, 0);
+    const key = path.join(keys, 'ops.key');
+    const app = writeApp({ 'api.wasm': built.api, 'auth.wasm': built.auth, 'deps/db.wasm': built.db }, API_ONLY('"acme:auth/verify" = { path = "auth.wasm" }\n"acme:db/data" = { path = "deps/db.wasm" }'));
+    for (const file of ['api.wasm', 'auth.wasm']) assert.equal((await runVerge(['sign', path.join(app, file), '--key', key])).code, 0);
+    assert.equal((await runVerge(['sign', path.join(app, 'verge.toml'), '--key', key, '--detached', path.join(app, 'verge.toml.sig')])).code, 0);
+    const trust = ['--trust-key', path.join(keys, 'ops.pub')];
+    const unsigned = await upWithin([app, '--listen', '127.0.0.1:0', ...trust], 120_000);
+    assert.equal(unsigned.code, 1);
+    assert.match(unsigned.stderr, /dependency deps\/db\.wasm[\s\S]*SIGNATURE_MISSING/);
+    assert.equal((await runVerge(['sign', path.join(app, 'deps/db.wasm'), '--key', key])).code, 0);
+    const signed = await startVerge(app, ['--workers', '1', ...trust], { env, readyMs: 120_000 });
+    try {
+      assert.equal((await json(`${signed.url}/profile?token=valid-ada`)).status, 500, 'served: its db has no store granted');
+    } finally {
+      await signed.stop();
+    }
+  });
+
   test('a dependency whose export differs from the import is refused at load, naming both components, the function and the difference', async () => {
     const app = writeApp({ 'api.wasm': built.api, 'auth-mismatch.wasm': built['auth-mismatch'], 'db.wasm': built.db }, API_ONLY('"acme:auth/verify" = { path = "auth-mismatch.wasm" }\n"acme:db/data" = { path = "db.wasm" }'));
     const check = await runVerge(['check', app], { env });
