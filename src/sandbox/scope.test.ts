@@ -172,6 +172,12 @@ describe('guest scope: calls into a dependency', () => {
     s.end();
   });
 
+  test('between requests a dependency acts for no one: its capability calls are refused', () => {
+    const { s } = scope();
+    assert.throws(() => s.dependency(dep, 'acme:auth/verify (instantiation)', () => variablesAccess(s).get('for_auth')), /no request is being served/);
+    assert.equal(s.dependency(dep, 'c', () => 'computed'), 'computed');
+  });
+
   test('host calls from a dependency name its parent, whose main-thread state answers them', () => {
     const calls: unknown[] = [];
     const bridge = { call: (call: unknown) => (calls.push(call), 'answer') } as unknown as HostBridge;

@@ -130,9 +130,12 @@ export class GuestScope {
    * Runs `fn`, a call into a dependency of the current request's component, in the dependency's
    * own frame: its grants, and the request's id, deadline, spans and log budget. The frame is made
    * on the request's first call into that dependency and kept for its later calls (what the
-   * dependency opened in one call it may use in the next); it ends with the request.
+   * dependency opened in one call it may use in the next); it ends with the request. The
+   * dependency's instantiation runs this way too.
    */
   dependency<T>(d: { label: string; grants: ComponentGrants }, call: string, fn: () => T): T {
+    // Between requests (an instance made ahead) there is no one to act for: capability calls are refused.
+    if (this.frames.length === 0) return fn();
     const caller = this.frame;
     const frame = caller.local(`dependency ${d.label}`, () => {
       const { id, version, deadlineAt, maxResponseBytes, trace } = caller;

@@ -124,7 +124,8 @@ export class ComponentRunner {
       // Dependencies first: their exports are the parent's imports.
       const linked: Record<string, unknown> = {};
       for (const d of this.dependencies) {
-        const depExports = d.instantiate(coreModule(d.spec, d.spec.label), this.imports, instantiateCore);
+        // In its own frame too: whatever its start-up calls is the dependency's, not its parent's.
+        const depExports = this.calls!(d.spec, `${d.spec.key} (instantiation)`, () => d.instantiate(coreModule(d.spec, d.spec.label), this.imports, instantiateCore));
         for (const link of d.spec.links) linked[link.parentImport] = this.link(d.spec, link, depExports[link.glueExport], instance);
       }
       exports = this.instantiateGlue(coreModule(this.spec, `component ${this.spec.component}`), this.dependencies.length > 0 ? { ...this.imports, ...linked } : this.imports, instantiateCore);
