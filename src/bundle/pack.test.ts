@@ -114,6 +114,19 @@ test('a module outside the app folder, or named by an absolute path, is refused 
   await refused(absolute, 'BUNDLE_INVALID', /component web: source ".*web\.wasm" is absolute: a bundled app names its modules relative to verge\.toml/);
 });
 
+test("a path dependency's file goes in beside the modules, is needed when unpacking, and may not lie outside the folder", async () => {
+  const deps = '\n[component.web.dependencies]\n"acme:auth/verify" = { path = "deps/auth.wasm" }\n';
+  const app = writeAppDir({ 'verge.toml': manifest({ web: 'web.wasm' }) + deps, 'web.wasm': 'web', 'deps/auth.wasm': 'auth' });
+  const { bytes, result } = await packToBuffer(app);
+  assert.deepEqual(result.files.map((f) => f.path), ['deps/auth.wasm', 'verge.toml', 'web.wasm']);
+  await unpackBundle(Readable.from([bytes]), path.join(tempDir(), 'app'));
+
+  const parent = tempDir();
+  writeFileSync(path.join(parent, 'auth.wasm'), 'x');
+  const outside = writeAppDir({ 'verge.toml': manifest({ web: 'web.wasm' }) + deps.replace('deps/auth.wasm', '../auth.wasm'), 'web.wasm': 'web' }, path.join(parent, 'app'));
+  await refused(outside, 'BUNDLE_INVALID', /dependency "acme:auth\/verify" of component web: path "\.\.\/auth\.wasm" is outside the app folder/);
+});
+
 test('a module reached through a symbolic link out of the app folder is refused; a link inside it is followed', async () => {
   const outside = writeAppDir({ 'secret.wasm': 'not yours', 'lib/x.wasm': 'x' });
   const app = writeAppDir({ 'verge.toml': manifest({ web: 'web.wasm' }) });

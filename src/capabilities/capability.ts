@@ -98,9 +98,20 @@ export interface PreparedCapability {
   stores?: readonly StoreView[];
 }
 
+/**
+ * A grant key a component's dependency may take from its parent (`inherit = ["key_value_stores"]`):
+ * the manifest key and the config fields it sets. A dependency starts with none of them.
+ */
+export interface InheritableGrant {
+  readonly key: string;
+  readonly fields: ReadonlyArray<keyof CapabilityComponentFields>;
+}
+
 export interface Capability {
   readonly name: string;
   readonly manifest: CapabilityManifest;
+  /** The grants a dependency may inherit from its parent component (docs/composition.md). */
+  readonly inheritable?: readonly InheritableGrant[];
   /** Its verge:v1 functions and wasi:* interfaces: a module importing anything no capability provides fails at load. */
   readonly provides: { readonly vergeV1: readonly string[]; readonly wasi: readonly string[] };
   /** The main thread answers TIMEOUT after this long (the pool ends the request itself at its deadline). */

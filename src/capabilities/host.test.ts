@@ -66,6 +66,23 @@ describe('capability host', () => {
     await host.close();
   });
 
+  test("a dependency's grants are none but those its entry inherits from its parent", async () => {
+    const { dir, host } = harness();
+    const withDeps = `${MANIFEST}
+[component.api.dependencies]
+"acme:auth/verify" = { path = "auth.wasm" }
+"acme:db" = { path = "db.wasm", inherit = ["key_value_stores", "allowed_outbound_hosts"] }
+`;
+    const prepared = host.prepare('v1', parseManifest(withDeps, path.join(dir, 'verge.toml')));
+    assert.deepEqual(prepared.grantsFor('api', 'acme:auth/verify'), { kvStores: [], variables: [], outbound: false });
+    const db = prepared.grantsFor('api', 'acme:db');
+    assert.deepEqual(db.kvStores, prepared.grantsFor('api').kvStores);
+    assert.deepEqual(db.variables, [], 'variables were not inherited');
+    assert.deepEqual(db.outbound, { maxRequestBodyBytes: 10 * 1024 * 1024 });
+    assert.throws(() => prepared.grantsFor('api', 'acme:nope'), /component api has no dependency acme:nope/);
+    await host.close();
+  });
+
   test('two versions of one app share its stores', async () => {
     const { app, host, call } = harness();
     host.prepare('v1', app);

@@ -4,7 +4,8 @@
  * budget, an AbortController), and the answer to every host call, routed by the call's version.
  */
 import { VergeError } from '../errors.js';
-import type { AppConfig } from '../manifest/config.js';
+import type { AppConfig, ComponentConfig } from '../manifest/config.js';
+import { dependencyLabel } from '../manifest/dependencies.js';
 import type { Logger } from '../telemetry/logging.js';
 import type { ComponentGrants, HostCall, HostReply } from '../dispatch/protocol.js';
 import type { OnAppBreakerChange } from './kv/store-breakers.js';
@@ -51,8 +52,8 @@ export interface CapabilityHost {
 }
 
 export interface PreparedApp {
-  /** Plain, structured-cloneable grants for the worker. */
-  grantsFor(component: string): ComponentGrants;
+  /** Plain, structured-cloneable grants for the worker: a component's, or (with its key) one of its dependencies'. */
+  grantsFor(component: string, dependency?: string): ComponentGrants;
   /** The version is unloaded: drop its per-version state (not the shared stores). */
   release(): void;
   /** The version's stores, read-only, for the dashboard. */
@@ -62,6 +63,13 @@ export interface PreparedApp {
 interface Version {
   app: AppConfig;
   parts: Array<{ capability: Capability; state: PreparedCapability }>;
+}
+
+/** A dependency seen as a component: its parent's config (limits, settings) with the dependency's own grants. */
+function asDependency(c: ComponentConfig, key: string): ComponentConfig {
+  const d = c.dependencies.find((x) => x.key === key);
+  if (!d) throw new VergeError('INTERNAL', `component ${c.name} has no dependency ${key}`);
+  return { ...c, name: dependencyLabel(c.name, d), ...d.grants, dependencies: [] };
 }
 
 export function createCapabilityHost(opts: CapabilityHostOptions): CapabilityHost {
@@ -128,11 +136,11 @@ export function createCapabilityHost(opts: CapabilityHostOptions): CapabilityHos
       const parts = capabilities.flatMap((capability) => (capability.prepare ? [{ capability, state: capability.prepare(app, ctx) }] : []));
       versions.set(versionId, { app, parts });
       return {
-        grantsFor(component) {
+        grantsFor(component, dependency) {
           const c = app.components.get(component);
           if (!c) throw new VergeError('INTERNAL', `app ${app.name} has no component ${component}`);
           const grants: ComponentGrants = { kvStores: [], variables: [], outbound: false };
-          for (const { state } of parts) Object.assign(grants, state.grants?.(c));
+          for (const { state } of parts) Object.assign(grants, state.grants?.(dependency === undefined ? c : asDependency(c, dependency)));
           return grants;
         },
         release() {

@@ -11,6 +11,7 @@ import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import type { AppConfig } from '../manifest/config.js';
 import { appRelative } from '../loader/app-version.js';
+import { dependencyFiles } from '../manifest/dependencies.js';
 import { readSigningKey, signManifest, signModuleDetached } from '../signing/index.js';
 import { AdminCallError, EXIT, call, type AdminTarget } from './admin-client.js';
 
@@ -99,9 +100,9 @@ async function signAppForDeploy(app: AppConfig, keyFile: string, say: Say): Prom
   const manifestSig = `${app.file}.sig`;
   writeFileSync(manifestSig, signManifest(readFileSync(app.file), key, existing(manifestSig), app.file).signature);
   written.push(appRelative(app, manifestSig));
-  for (const c of app.components.values()) {
-    const sig = `${c.source}.sig`;
-    writeFileSync(sig, signModuleDetached(new Uint8Array(readFileSync(c.source)), key, existing(sig), c.source).signature);
+  for (const source of new Set([...[...app.components.values()].map((c) => c.source), ...dependencyFiles(app).map((f) => f.source)])) {
+    const sig = `${source}.sig`;
+    writeFileSync(sig, signModuleDetached(new Uint8Array(readFileSync(source)), key, existing(sig), source).signature);
     written.push(appRelative(app, sig));
   }
   say(`Signed ${written.length} files with key ${key.keyId}`);

@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { Argument, Command, InvalidArgumentError, Option } from 'commander';
 import { isVergeError } from '../errors.js';
 import { loadManifest } from '../manifest/load.js';
+import { isDependencyOnly } from '../manifest/dependencies.js';
 import { HEAVY_COMPONENT_BYTES, loadComponent } from '../loader/module.js';
 import { DEFAULT_LISTEN, defaultWorkers, parseListen, startNode } from '../node/start.js';
 import { LOG_FORMATS, LOG_LEVELS, defaultLogFormat, type LogFormat, type LogLevel } from '../telemetry/logging.js';
@@ -199,7 +200,9 @@ export async function main(argv: string[]): Promise<void> {
     .action(async (path: string, o: { envFile?: string }) => {
       const app = loadManifest(path);
       resolveVariables(app.variables, { env: process.env, dotenv: o.envFile ? readDotenv(o.envFile) : undefined });
-      const [mounted, ...results] = await Promise.allSettled([snapshotFiles(app), ...[...app.components.values()].map((c) => loadComponent(c))]);
+      // A component that is only a dependency is loaded with each component it serves.
+      const served = [...app.components.values()].filter((c) => !isDependencyOnly(app, c.name));
+      const [mounted, ...results] = await Promise.allSettled([snapshotFiles(app), ...served.map((c) => loadComponent(c))]);
       const errors = [mounted!, ...results].flatMap((r) => (r.status === 'rejected' ? [r.reason instanceof Error ? r.reason.message : String(r.reason)] : []));
       if (errors.length > 0) {
         for (const e of errors) say(e);
@@ -218,6 +221,7 @@ export async function main(argv: string[]): Promise<void> {
         const reuse = c.instanceReuse === 1 ? 'a fresh instance per request' : `instance_reuse ${c.instanceReuse}`;
         const form = loaded.fetchEvent ? 'wasi:http component (fetch-event handler)' : 'wasi:http component';
         say(`ok  ${c.name}: ${form}, ${r.value.bytes} bytes (${loaded.coreBytes} bytes of core modules), ${how}, ${reuse}, memory limit ${c.limits.memoryMib} MiB, timeout ${c.limits.timeoutMs} ms`);
+        for (const d of loaded.dependencies) say(`ok  ${d}: linked, its import and export types match`);
         // A fetch-event handler answers one request per instance: reuse would break it, so no advice.
         if (c.instanceReuse === 1 && !loaded.fetchEvent && loaded.coreBytes > HEAVY_COMPONENT_BYTES) {
           say(

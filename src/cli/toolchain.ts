@@ -5,7 +5,7 @@
  * folder named by the manifest's hash; after that, builds are offline.
  */
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { cp, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -177,7 +177,8 @@ async function syncRunner(sourceDir: string, dir: string): Promise<void> {
   const target = path.join(dir, 'runner.mjs');
   const current = await readFile(target).catch(() => undefined);
   if (current?.equals(wanted)) return;
-  const tmp = `${target}.${process.pid}.tmp`;
+  // Unique per call: builds running at once in one process (several components) each sync it.
+  const tmp = `${target}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   await writeFile(tmp, wanted);
   await rename(tmp, target);
 }

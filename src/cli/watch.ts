@@ -11,6 +11,7 @@ import path from 'node:path';
 import { isVergeError } from '../errors.js';
 import type { ComponentConfig } from '../manifest/config.js';
 import { loadManifest } from '../manifest/load.js';
+import { dependencyFiles } from '../manifest/dependencies.js';
 import type { RunningNode } from '../node/start.js';
 import type { FileAppSource } from '../node/sources.js';
 import { buildComponent } from './build.js';
@@ -47,7 +48,10 @@ function triggersFor(manifestFile: string, components: Iterable<ComponentConfig>
   });
   const triggers: Trigger[] = [exactly(manifestFile, undefined)];
   const appDir = path.dirname(manifestFile);
-  for (const c of components) {
+  const list = [...components];
+  // A `path` dependency's file is a module too: a change reloads the app.
+  for (const f of dependencyFiles({ components: new Map(list.map((c) => [c.name, c])) })) triggers.push(exactly(f.source, undefined));
+  for (const c of list) {
     // Mounted files are part of the version: a change to one reloads the app (no build).
     for (const g of c.files?.globs ?? []) {
       const prefix = g.base === '.' ? '' : `${g.base}/`;

@@ -257,7 +257,7 @@ export class DeployService {
 /** A version folder as a draft: the manifest, each component's module, its mounted files, and every other file (signatures) by path. */
 async function readDraft(dir: string, files: readonly string[]): Promise<AppDraft> {
   const draft = await fileSource(path.join(dir, 'verge.toml'), { only: new Set(files) }).read();
-  const modulePaths = new Set([...draft.app.components.values()].map((c) => appRelative(draft.app, c.source)));
+  const modulePaths = new Set([...[...draft.app.components.values()].map((c) => c.source), ...(draft.dependencies?.keys() ?? [])].map((source) => appRelative(draft.app, source)));
   const mounted = new Set(draft.mounted?.listing.map((l) => l.path));
   const extra = new Map<string, Uint8Array>(draft.files);
   for (const f of files) {

@@ -26,6 +26,11 @@ export function createDraftVerifier(opts: TrustOptions): DraftVerifier & { activ
         const rel = appRelative(draft.app, c.source);
         note(policy.verifyModule(draft.modules.get(c.name)!, draft.files?.get(signatureFile(rel)), `${label}: component ${c.name} (${rel})`));
       }
+      // A dependency's code runs as much as a component's: it is held to the same signatures.
+      for (const [source, bytes] of draft.dependencies ?? []) {
+        const rel = appRelative(draft.app, source);
+        note(policy.verifyModule(bytes, draft.files?.get(signatureFile(rel)), `${label}: dependency ${rel}`));
+      }
       return [...signers].sort();
     },
   };

@@ -39,6 +39,37 @@ export interface ComponentModuleSpec {
   instanceReuse: number;
   maxResponseBytes: number;
   grants: ComponentGrants;
+  /** Components linked into each instance to satisfy some of its imports (docs/composition.md). */
+  dependencies?: DependencyModuleSpec[];
+}
+
+/**
+ * A dependency: a component instantiated with its parent (fresh with it, or reused with it), its
+ * exports passed to the parent as imports, each call running with the dependency's own grants.
+ */
+export interface DependencyModuleSpec {
+  /** The manifest key (`acme:auth/verify`): its grants are looked up by the parent's name and this. */
+  key: string;
+  /** For messages: "auth (acme:auth/verify, a dependency of api)". */
+  label: string;
+  /** file: URL of its glue's component.js in the transpile cache. */
+  glue: string;
+  coreModules: Record<string, WebAssembly.Module>;
+  coreMemories: Record<string, { initialPages: number; maximumPages: number }>;
+  /** The parent's imports it satisfies. */
+  links: DependencyLink[];
+  grants: ComponentGrants;
+}
+
+export interface DependencyLink {
+  /** The key the parent's glue asks its import under ("acme:auth/verify"). */
+  parentImport: string;
+  /** The key of the export in the dependency's glue ("acme:auth/verify@0.1.0"). */
+  glueExport: string;
+  /** The interface's functions as the glue names them (camelCase). */
+  functions: string[];
+  /** Those of them that return a `result`: their error comes back thrown from the export and goes to the import as `{tag: 'err'}`. */
+  resultFunctions: string[];
 }
 
 export type ModuleSpec = WagiModuleSpec | ComponentModuleSpec;

@@ -8,7 +8,8 @@
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { bundleId } from '../bundle/id.js';
-import type { AppConfig } from '../manifest/config.js';
+import { MAX_MODULE_BYTES, type AppConfig } from '../manifest/config.js';
+import { isDependencyOnly } from '../manifest/dependencies.js';
 import { compileComponent, type LoadedComponent } from './module.js';
 import type { AppFiles } from '../capabilities/files/snapshot.js';
 
@@ -22,6 +23,8 @@ export interface AppDraft {
   files?: ReadonlyMap<string, Uint8Array>;
   /** The files its components mount (`files`), snapshotted: listed in the content id, served read-only. */
   mounted?: AppFiles | undefined;
+  /** The files of `path` dependencies (docs/composition.md), by absolute path. */
+  dependencies?: ReadonlyMap<string, Uint8Array>;
 }
 
 export interface LoadedVersion {
@@ -43,20 +46,35 @@ export function contentId(draft: AppDraft): string {
     const bytes = draft.modules.get(c.name);
     if (bytes) files.set(appRelative(draft.app, c.source), bytes);
   }
+  for (const [source, bytes] of draft.dependencies ?? []) files.set(appRelative(draft.app, source), bytes);
   for (const [p, bytes] of draft.files ?? []) files.set(p, bytes);
   const listing = new Map((draft.mounted?.listing ?? []).map((l) => [l.path, l]));
   for (const [p, bytes] of files) listing.set(p, { path: p, size: bytes.byteLength, sha256: createHash('sha256').update(bytes).digest('hex') });
   return bundleId([...listing.values()]);
 }
 
-/** Compiles every component (transpiling components through the cache). Throws the first component's VergeError. */
+/**
+ * Compiles every component (transpiling components through the cache), each with its
+ * dependencies. A component that is only a dependency is compiled with its parents, not on its
+ * own: it serves no route. Throws the first component's VergeError.
+ */
 export async function loadVersion(draft: AppDraft): Promise<LoadedVersion> {
   const components = await Promise.all(
-    [...draft.app.components.values()].map((c) => {
-      const bytes = draft.modules.get(c.name);
-      if (!bytes) throw new Error(`the draft of app ${draft.app.name} has no module for component ${c.name}`);
-      return compileComponent(c, bytes);
-    }),
+    [...draft.app.components.values()]
+      .filter((c) => !isDependencyOnly(draft.app, c.name))
+      .map((c) => compileComponent(c, moduleOf(draft, c.name), MAX_MODULE_BYTES, async (d) => ('component' in d.from ? moduleOf(draft, d.from.component) : dependencyOf(draft, d.source)))),
   );
   return { id: contentId(draft), app: draft.app, components, mounted: draft.mounted };
+}
+
+function moduleOf(draft: AppDraft, component: string): Uint8Array {
+  const bytes = draft.modules.get(component);
+  if (!bytes) throw new Error(`the draft of app ${draft.app.name} has no module for component ${component}`);
+  return bytes;
+}
+
+function dependencyOf(draft: AppDraft, source: string): Uint8Array {
+  const bytes = draft.dependencies?.get(source);
+  if (!bytes) throw new Error(`the draft of app ${draft.app.name} has no file ${source} for a dependency`);
+  return bytes;
 }

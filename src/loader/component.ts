@@ -75,6 +75,8 @@ export interface PreparedComponent {
   cacheDir: string;
   /** A ComponentizeJS fetch-event handler: one request per instance (see isFetchEventHandler). */
   fetchEvent: boolean;
+  /** What it exports, as jco's glue names them ("acme:auth/verify@0.1.0", and short aliases). */
+  exports: string[];
 }
 
 /** `$VERGE_CACHE_DIR`, else `$XDG_CACHE_HOME/verge`, else `~/.cache/verge`. */
@@ -97,6 +99,13 @@ export interface PrepareOptions {
   instanceReuse: number;
   maxResponseBytes: number;
   cacheRoot?: string;
+  /**
+   * 'dependency': linked into another component's instances (docs/composition.md), so it need not
+   * export a handler (spec.handlerExport is then empty). Default 'handler'.
+   */
+  role?: 'handler' | 'dependency';
+  /** Imports a dependency satisfies: Verge need not provide them. */
+  linked?: ReadonlySet<string>;
 }
 
 export async function prepareComponent(bytes: Uint8Array, o: PrepareOptions): Promise<PreparedComponent> {
@@ -110,7 +119,13 @@ export async function prepareComponent(bytes: Uint8Array, o: PrepareOptions): Pr
     if (e instanceof VergeError) throw new VergeError(e.code, `${o.where}: ${e.message}`, { cause: e });
     throw e;
   }
-  const refusals = imported.flatMap((name) => importRefusal(name) ?? []);
+  const role = o.role ?? 'handler';
+  const refusals = imported.flatMap((name) => {
+    if (o.linked?.has(name)) return [];
+    const refusal = importRefusal(name);
+    if (refusal === undefined || name.startsWith('wasi:')) return refusal ?? [];
+    return `${refusal}; ${role === 'handler' ? 'a dependency that exports it can satisfy it ([component.NAME.dependencies], docs/composition.md)' : "a dependency's own imports are satisfied by Verge only"}`;
+  });
   if (refusals.length > 0) throw new VergeError('MODULE_IMPORT', refusals.map((r) => `${o.where}: ${r}`).join('\n'));
   let meta = await readMeta(dir);
   let transpileMs: number | undefined;
@@ -121,8 +136,8 @@ export async function prepareComponent(bytes: Uint8Array, o: PrepareOptions): Pr
     transpileMs = meta.transpileMs;
   }
 
-  const handlerExport = meta.exports.map(([name]) => name).find((name) => HANDLER_EXPORT.test(name));
-  if (!handlerExport) {
+  const handlerExport = role === 'dependency' ? '' : meta.exports.map(([name]) => name).find((name) => HANDLER_EXPORT.test(name));
+  if (handlerExport === undefined) {
     throw new VergeError(
       'MODULE_INVALID',
       `${o.where}: the component does not export wasi:http/incoming-handler@0.2.x (it exports ${meta.exports.map(([n]) => n).join(', ') || 'nothing'}); Verge serves wasi:http/proxy components`,
@@ -151,7 +166,7 @@ export async function prepareComponent(bytes: Uint8Array, o: PrepareOptions): Pr
     } catch (e) {
       throw new VergeError('MODULE_INVALID', `${o.where}: core module ${name} does not compile: ${(e as Error).message}`, { cause: e });
     }
-    fetchEvent ||= isFetchEventHandler(coreModules[name], raw, handlerExport);
+    if (handlerExport) fetchEvent ||= isFetchEventHandler(coreModules[name], raw, handlerExport);
   }
   if (fetchEvent && o.instanceReuse > 1) {
     throw new VergeError(
@@ -176,6 +191,7 @@ export async function prepareComponent(bytes: Uint8Array, o: PrepareOptions): Pr
     transpileMs,
     cacheDir: dir,
     fetchEvent,
+    exports: meta.exports.map(([name]) => name),
   };
 }
 

@@ -6,17 +6,18 @@
 import { promises as fs } from 'node:fs';
 import { VergeError, isVergeError } from '../errors.js';
 import { MAX_MODULE_BYTES, type ComponentConfig } from '../manifest/config.js';
-import { SANDBOX_MEMORY_IMPORT, WASM_PAGE_BYTES, isComponentBinary, sandboxModule } from '../wasm/binary.js';
+import { SANDBOX_MEMORY_IMPORT, WASM_PAGE_BYTES, componentImportNames, isComponentBinary, sandboxModule } from '../wasm/binary.js';
 import type { ComponentModuleSpec, WagiModuleSpec } from '../dispatch/protocol.js';
 import { prepareComponent } from './component.js';
+import { linkedNames, matchDependencies, prepareDependencies, readDependencyFile, type CompiledDependency, type ReadDependency } from './dependencies.js';
 import { WASI_MODULE, WASI_P1_FUNCTIONS } from '../sandbox/wagi/wasi-p1.js';
 import { VERGE_ABI_MODULE } from '../capabilities/abi.js';
 import { VERGE_ABI_NAMES } from '../capabilities/index.js';
 
 const WASI_NAMES = new Set<string>(WASI_P1_FUNCTIONS);
 
-/** A compiled module; the node adds the component's resolved grants before sending it to workers. */
-export type CompiledModule = Omit<WagiModuleSpec, 'grants'> | Omit<ComponentModuleSpec, 'grants'>;
+/** A compiled module; the node adds the component's resolved grants (and its dependencies') before sending it to workers. */
+export type CompiledModule = Omit<WagiModuleSpec, 'grants'> | (Omit<ComponentModuleSpec, 'grants' | 'dependencies'> & { dependencies?: CompiledDependency[] });
 
 export interface LoadedComponent {
   spec: CompiledModule;
@@ -31,6 +32,8 @@ export interface LoadedComponent {
     cacheDir: string;
     /** A ComponentizeJS fetch-event handler, which cannot reuse instances. */
     fetchEvent: boolean;
+    /** Its dependencies, linked into each instance: "auth (acme:auth/verify, a dependency of api)". */
+    dependencies: string[];
   };
 }
 
@@ -63,25 +66,44 @@ export async function loadComponent(c: ComponentConfig, maxModuleBytes = MAX_MOD
   return compileComponent(c, await readModuleFile(c, maxModuleBytes), maxModuleBytes);
 }
 
-/** Bytes in, a compiled module out: the same checks whether the bytes came from a file or an upload. */
-export async function compileComponent(c: ComponentConfig, raw: Uint8Array, maxModuleBytes = MAX_MODULE_BYTES): Promise<LoadedComponent> {
+/**
+ * Bytes in, a compiled module out: the same checks whether the bytes came from a file or an
+ * upload. A component's dependencies are read with `readDependency` (from their files by default).
+ */
+export async function compileComponent(c: ComponentConfig, raw: Uint8Array, maxModuleBytes = MAX_MODULE_BYTES, readDependency?: ReadDependency): Promise<LoadedComponent> {
   const size = raw.byteLength;
   checkSize(c, size, maxModuleBytes);
   const capPages = Math.floor((c.limits.memoryMib * 1024 * 1024) / WASM_PAGE_BYTES);
   if (isComponentBinary(raw)) {
+    const matched = c.dependencies.length > 0 ? matchDependencies(c, where(c), importNames(c, raw)) : new Map();
     const prepared = await prepareComponent(raw, {
       component: c.name,
       where: where(c),
       capPages,
       instanceReuse: c.instanceReuse,
       maxResponseBytes: c.limits.maxResponseBytes,
+      linked: linkedNames(matched),
+    });
+    const linked = await prepareDependencies(c, where(c), raw, matched, readDependency ?? readDependencyFile(c.name, maxModuleBytes), {
+      capPages,
+      maxModuleBytes,
+      maxResponseBytes: c.limits.maxResponseBytes,
     });
     return {
-      spec: prepared.spec,
+      spec: linked.dependencies.length > 0 ? { ...prepared.spec, dependencies: linked.dependencies } : prepared.spec,
       bytes: size,
       initialMemoryBytes: 0,
-      component: { coreBytes: prepared.coreBytes, transpileMs: prepared.transpileMs, cacheDir: prepared.cacheDir, fetchEvent: prepared.fetchEvent },
+      component: {
+        coreBytes: prepared.coreBytes + linked.coreBytes,
+        transpileMs: prepared.transpileMs,
+        cacheDir: prepared.cacheDir,
+        fetchEvent: prepared.fetchEvent,
+        dependencies: linked.dependencies.map((d) => d.label),
+      },
     };
+  }
+  if (c.dependencies.length > 0) {
+    throw new VergeError('DEPENDENCY_INVALID', `${where(c)}: has dependencies, but it is a WAGI module: dependencies satisfy the interface imports of wasi:http components`);
   }
   if (c.instanceReuse !== 1) {
     throw new VergeError('MANIFEST_INVALID', `${where(c)}: instance_reuse applies to wasi:http components; a WAGI module gets a fresh instance per request`);
@@ -105,6 +127,15 @@ export async function compileComponent(c: ComponentConfig, raw: Uint8Array, maxM
     bytes: size,
     initialMemoryBytes: (sandboxed.memory?.initialPages ?? 0) * WASM_PAGE_BYTES,
   };
+}
+
+function importNames(c: ComponentConfig, raw: Uint8Array): string[] {
+  try {
+    return componentImportNames(raw);
+  } catch (err) {
+    if (isVergeError(err)) throw new VergeError(err.code, `${where(c)}: ${err.message}`, { cause: err });
+    throw err;
+  }
 }
 
 function checkInterface(c: ComponentConfig, module: WebAssembly.Module): void {

@@ -5,6 +5,7 @@ import type { OutboundPolicy } from '../capabilities/outbound-http/policy.js';
 import type { RoutePattern } from '../ingress/router.js';
 import type { HostPattern } from './hosts.js';
 import type { FileMounts } from '../capabilities/files/schema.js';
+import type { CapabilityComponentFields } from '../capabilities/capability.js';
 
 export interface Limits {
   memoryMib: number;
@@ -61,6 +62,38 @@ export interface ComponentConfig {
    * instance per request, the default). Never concurrently; see docs/components.md.
    */
   instanceReuse: number;
+  /** `[component.NAME.dependencies]`: components linked to satisfy some of its imports (docs/composition.md). */
+  dependencies: readonly DependencyConfig[];
+}
+
+/**
+ * One entry of `[component.NAME.dependencies]`: a component — another of the app's, or a file —
+ * whose exports satisfy some of this component's imports, instantiated with it.
+ */
+export interface DependencyConfig {
+  /** The key as written: an interface (`acme:auth/verify`, maybe `@0.1.0`) or a whole package (`acme:auth`). */
+  key: string;
+  /** The key parsed: it matches the imports of this package, and interface and version when given. */
+  target: DependencyTarget;
+  /** `component = "auth"` (another component of the app, of which only the source counts) or `path = "auth.wasm"`. */
+  from: { component: string } | { path: string };
+  /** For messages: the component's name, or the path as written. */
+  name: string;
+  /** Absolute path of the dependency's .wasm. */
+  source: string;
+  /** `export = "..."`: the dependency's export that satisfies the import, when its name differs (interface keys only). */
+  export: string | undefined;
+  /** The parent's grants it takes, by manifest key (`inherit = ["key_value_stores"]`). */
+  inherit: readonly string[];
+  /** What it may use: nothing but what `inherit` took from its parent. */
+  grants: CapabilityComponentFields;
+}
+
+export interface DependencyTarget {
+  /** `namespace:package`. */
+  package: string;
+  interface: string | undefined;
+  version: string | undefined;
 }
 
 /** The largest `instance_reuse` the manifest accepts. */

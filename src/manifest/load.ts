@@ -14,6 +14,7 @@ import { INTERNAL_DOMAIN, NEXT_COMPONENT, isInternalHost, parseHostPattern, type
 import { explainTomlError } from './toml-errors.js';
 import { CAPABILITY_LIST } from '../capabilities/index.js';
 import type { Capability, CapabilityAppFields, CapabilityComponentFields } from '../capabilities/capability.js';
+import { checkDependencyOnlyComponents, readDependencies } from './dependencies.js';
 
 export const MANIFEST_FILE = 'verge.toml';
 /** App and component names. */
@@ -94,6 +95,7 @@ export function parseManifest(text: string, file: string, capabilities: readonly
     const grants = Object.assign({}, ...capabilities.map((cap) => cap.manifest.readComponent?.(c, capabilityFields, problems))) as CapabilityComponentFields;
     const instanceReuse = c.integer('instance_reuse', { min: 1, max: MAX_INSTANCE_REUSE, unit: 'requests per instance' }) ?? 1;
     const build = readBuild(c, dir, problems);
+    const dependencies = readDependencies(c, componentName, grants, { dir, doc, capabilities, app: capabilityFields, problems });
     c.done();
     if (source === undefined) continue;
     components.set(
@@ -106,6 +108,7 @@ export function parseManifest(text: string, file: string, capabilities: readonly
         build,
         ...grants,
         instanceReuse,
+        dependencies: Object.freeze(dependencies),
       }),
     );
   }
@@ -151,6 +154,11 @@ export function parseManifest(text: string, file: string, capabilities: readonly
   root.done();
   // Checks across components and routes (a grant naming another component).
   for (const cap of capabilities) cap.manifest.checkApp?.({ components, routes }, problems);
+  const dependents = new Map<string, string[]>();
+  for (const c of components.values()) {
+    for (const d of c.dependencies) if ('component' in d.from) dependents.set(d.from.component, [...(dependents.get(d.from.component) ?? []), c.name]);
+  }
+  checkDependencyOnlyComponents(doc, new Set(routes.map((r) => r.component)), dependents, problems);
 
   if (problems.list.length > 0) {
     throw new VergeError('MANIFEST_INVALID', problems.list.join('\n'), { problems: problems.items });

@@ -15,6 +15,7 @@ import type { AppConfig, ComponentConfig } from '../manifest/config.js';
 import type { LoadedComponent } from '../loader/module.js';
 import type { DirNode } from '../capabilities/files/tree.js';
 import type { LoadedVersion } from '../loader/app-version.js';
+import { withGrants } from '../loader/dependencies.js';
 import type { ModuleSpec } from '../dispatch/protocol.js';
 import type { WorkerPool } from '../dispatch/pool.js';
 import { RoutingTable, describeConflicts, type AppRoutes } from '../ingress/routing-table.js';
@@ -262,7 +263,7 @@ export class AppRegistry {
       for (const version of fresh) {
         version.capabilities = this.deps.capabilities.prepare(version.key, version.app, { dataDir: opts.dataDir, files: version.files });
         prepared.push(version);
-        const modules = version.components.map((c): ModuleSpec => ({ ...c.spec, grants: version.capabilities.grantsFor(c.spec.component) }) as ModuleSpec);
+        const modules = version.components.map((c): ModuleSpec => withGrants(c.spec, (component, dependency) => version.capabilities.grantsFor(component, dependency)));
         try {
           await this.deps.pool.load(version.key, modules);
         } catch (err) {

@@ -6,6 +6,9 @@
 import { promises as fs } from 'node:fs';
 import { parseManifest, readManifestText, resolveManifestPath } from '../manifest/load.js';
 import { readModuleFile } from '../loader/module.js';
+import { readDependencyFile } from '../loader/dependencies.js';
+import { dependencyFiles } from '../manifest/dependencies.js';
+import { MAX_MODULE_BYTES } from '../manifest/config.js';
 import { appRelative, type AppDraft } from '../loader/app-version.js';
 import { snapshotFiles } from '../capabilities/files/snapshot.js';
 
@@ -35,17 +38,19 @@ export function fileSource(target: string, opts: { only?: ReadonlySet<string> } 
       const app = parseManifest(text, manifestFile);
       const modules = new Map<string, Uint8Array>();
       for (const c of app.components.values()) modules.set(c.name, await readModuleFile(c));
+      const dependencies = new Map<string, Uint8Array>();
+      for (const f of dependencyFiles(app)) dependencies.set(f.source, await readDependencyFile(f.parent, MAX_MODULE_BYTES)(f.dependency));
       // Detached signatures beside the manifest and the modules (verge deploy --key writes them).
       // In a version the manifest is verge.toml whatever its name on disk, and so is its signature.
       const files = new Map<string, Uint8Array>();
       const manifestSig = await readIfExists(`${manifestFile}.sig`);
       if (manifestSig) files.set('verge.toml.sig', manifestSig);
-      for (const c of app.components.values()) {
-        const sig = await readIfExists(`${c.source}.sig`);
-        if (sig) files.set(`${appRelative(app, c.source)}.sig`, sig);
+      for (const source of [...[...app.components.values()].map((c) => c.source), ...dependencies.keys()]) {
+        const sig = await readIfExists(`${source}.sig`);
+        if (sig) files.set(`${appRelative(app, source)}.sig`, sig);
       }
       const mounted = await snapshotFiles(app, opts);
-      return { app, manifestText: text, modules, files, mounted };
+      return { app, manifestText: text, modules, files, mounted, dependencies };
     },
   };
 }

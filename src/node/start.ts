@@ -161,7 +161,8 @@ function logLoad(logger: Logger, loaded: LoadedVersion): void {
     const component = c.component;
     if (!component) continue;
     const how = component.transpileMs === undefined ? { from: 'transpile cache' } : { transpile_ms: component.transpileMs };
-    logger.info({ app: loaded.app.name, component: c.spec.component, core_bytes: component.coreBytes, cache: component.cacheDir, ...how }, 'wasi:http component loaded');
+    const dependencies = component.dependencies.length > 0 ? { dependencies: component.dependencies } : {};
+    logger.info({ app: loaded.app.name, component: c.spec.component, core_bytes: component.coreBytes, cache: component.cacheDir, ...how, ...dependencies }, 'wasi:http component loaded');
   }
 }
 

@@ -183,3 +183,74 @@ describe('guest scope: host calls timed for every request', () => {
     assert.deepEqual(timed(s), ['logging ok']);
   });
 });
+
+describe('guest scope: calls into a dependency', () => {
+  const dep = { label: 'auth (acme:auth/verify, a dependency of api)', grants: grants('for_auth') };
+
+  test('a call runs with the dependency’s grants, and its caller’s come back after it, even when it throws', () => {
+    const { s } = scope();
+    s.begin({ id: 'req', version: 'v1', component: 'api', grants: grants('for_api') });
+    const inside = s.dependency(dep, 'acme:auth/verify.verify', () => [s.frame.component, variablesAccess(s).get('for_auth')]);
+    assert.deepEqual(inside, [dep.label, 'v']);
+    assert.throws(() => s.dependency(dep, 'acme:auth/verify.verify', () => variablesAccess(s).get('for_api')), /"for_api" is not granted to component auth \(acme:auth\/verify, a dependency of api\)/);
+    assert.throws(() => s.dependency(dep, 'acme:auth/verify.verify', () => {
+      throw new Error('trap');
+    }), /trap/);
+    assert.equal(s.frame.component, 'api');
+    assert.equal(variablesAccess(s).get('for_api'), 'v');
+    s.end();
+  });
+
+  test('the dependency’s frame lasts the request: what it keeps between calls stays, and it ends with its caller', () => {
+    const { s } = scope();
+    s.begin({ id: 'req', version: 'v1', component: 'api', grants: grants('x') });
+    const first = s.dependency(dep, 'c', () => s.frame);
+    s.dependency(dep, 'c', () => s.frame.local('handles', () => ['opened in the first call']));
+    assert.equal(s.dependency(dep, 'c', () => s.frame), first);
+    assert.deepEqual(s.dependency(dep, 'c', () => s.frame.local('handles', () => ['new'])), ['opened in the first call']);
+    assert.equal(first.live, true);
+    s.end();
+    assert.equal(first.live, false, 'work the dependency started is refused once the request ended');
+    s.begin({ id: 'next', version: 'v1', component: 'api', grants: grants('x') });
+    assert.notEqual(s.dependency(dep, 'c', () => s.frame), first, 'the next request gets a frame of its own');
+    s.end();
+  });
+
+  test('a dependency spends its caller’s log budget, with the request’s id', () => {
+    const { s, logs } = scope();
+    s.begin({ id: 'req', version: 'v1', component: 'api', grants: grants('x') });
+    s.dependency(dep, 'c', () => {
+      for (let i = 0; i < GUEST_LOG_LIMITS.maxRecords + 5; i++) s.log('info', 'flood');
+    });
+    s.log('info', 'after');
+    assert.equal(logs('req').length, GUEST_LOG_LIMITS.maxRecords + 1, 'the budget, then one truncation notice: nothing after');
+    s.end();
+  });
+
+  test('between requests a dependency acts for no one: its capability calls are refused', () => {
+    const { s } = scope();
+    assert.throws(() => s.dependency(dep, 'acme:auth/verify (instantiation)', () => variablesAccess(s).get('for_auth')), /no request is being served/);
+    assert.equal(s.dependency(dep, 'c', () => 'computed'), 'computed');
+  });
+
+  test('host calls from a dependency name its parent, whose main-thread state answers them', () => {
+    const calls: unknown[] = [];
+    const bridge = { call: (call: unknown) => (calls.push(call), 'answer') } as unknown as HostBridge;
+    const s = new GuestScope(() => undefined, bridge, () => {});
+    s.begin({ id: 'req', version: 'v1', component: 'api', grants: grants('x') });
+    s.dependency(dep, 'c', () => s.call({ op: 'kv', store: 'default', kv: { method: 'get', key: 'k' } }));
+    assert.deepEqual(calls, [{ op: 'kv', store: 'default', kv: { method: 'get', key: 'k' }, requestId: 'req', version: 'v1', component: 'api' }]);
+    s.end();
+  });
+
+  test('a call into a dependency is a span of a sampled request, and its host calls are spans of the same request', () => {
+    const { s } = scope();
+    const trace = { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', serverSpanId: '1111111111111111', spanId: '2222222222222222', sampled: true, tracestate: undefined, admittedAt: Date.now() };
+    const frame = s.begin({ id: 'r', version: 'v1', component: 'api', grants: grants('x'), trace });
+    frame.spans!.startGuest();
+    s.dependency(dep, 'acme:auth/verify.verify', () => variablesAccess(s).get('for_auth'));
+    const names = frame.spans!.finish().map((r) => [r.name, r.attributes['verge.dependency'] ?? r.attributes['verge.variable.name']]);
+    assert.deepEqual(names, [['execute', undefined], ['call acme:auth/verify.verify', dep.label], ['variables.get', 'for_auth']]);
+    s.end();
+  });
+});

@@ -43,6 +43,12 @@ export interface FrameInit {
   trace?: TraceContext | undefined;
 }
 
+/** A request's log budget: every frame of the request (its dependencies' too) spends the same one. */
+export interface LogBudget {
+  records: number;
+  truncated: boolean;
+}
+
 export class Frame {
   readonly id: string;
   readonly version: string;
@@ -53,14 +59,16 @@ export class Frame {
   readonly trace: TraceContext | undefined;
   /** The request's spans, when it is sampled. */
   readonly spans: RequestSpans | undefined;
-  logRecords = 0;
-  logTruncated = false;
-  /** False once the request ended. */
-  live = true;
+  readonly budget: LogBudget;
+  private ended = false;
   private readonly locals = new Map<string, unknown>();
   private readonly endings: Array<() => void> = [];
 
-  constructor(init: FrameInit) {
+  /** `caller`: for a dependency's frame, the frame of the component that calls it (spans and log budget are the request's). */
+  constructor(
+    init: FrameInit,
+    readonly caller?: Frame,
+  ) {
     this.id = init.id;
     this.version = init.version;
     this.component = init.component;
@@ -68,7 +76,26 @@ export class Frame {
     this.deadlineAt = init.deadlineAt;
     this.maxResponseBytes = init.maxResponseBytes;
     this.trace = init.trace;
-    this.spans = init.trace?.sampled ? new RequestSpans(init.trace) : undefined;
+    this.spans = caller ? caller.spans : init.trace?.sampled ? new RequestSpans(init.trace) : undefined;
+    this.budget = caller ? caller.budget : { records: 0, truncated: false };
+  }
+
+  /** False once the request ended (a dependency's frame ends with its caller's). */
+  get live(): boolean {
+    return !this.ended && (this.caller?.live ?? true);
+  }
+
+  end(): void {
+    this.ended = true;
+    for (const fn of this.endings.splice(0)) fn();
+  }
+
+  /**
+   * The component whose main-thread state answers this frame's host calls: a dependency's are
+   * its parent's, as what it may use is a part of its parent's grants (the worker checks which).
+   */
+  get hostComponent(): string {
+    return this.caller?.hostComponent ?? this.component;
   }
 
   /** This request's state for one capability (its handles), made on first use. */
@@ -78,14 +105,10 @@ export class Frame {
     return v;
   }
 
-  /** Runs `fn` when the request ends (a host file it opened is closed), its caller's frame or not. */
+  /** Runs `fn` when the request ends (a host file it opened is closed), from its caller's frame, a dependency's or not. */
   atEnd(fn: () => void): void {
-    this.endings.push(fn);
-  }
-
-  /** @internal GuestScope.end */
-  runEndings(): void {
-    for (const fn of this.endings.splice(0)) fn();
+    if (this.caller) this.caller.atEnd(fn);
+    else this.endings.push(fn);
   }
 }
 
@@ -115,10 +138,38 @@ export class GuestScope {
 
   /** Ends the innermost request; its caller's frame is current again. */
   end(): void {
-    const frame = this.frames.pop();
-    if (!frame) return;
-    frame.live = false;
-    frame.runEndings();
+    this.frames.pop()?.end();
+  }
+
+  /**
+   * Runs `fn`, a call into a dependency of the current request's component, in the dependency's
+   * own frame: its grants, and the request's id, deadline, spans and log budget. The frame is made
+   * on the request's first call into that dependency and kept for its later calls (what the
+   * dependency opened in one call it may use in the next); it ends with the request. The
+   * dependency's instantiation runs this way too.
+   */
+  dependency<T>(d: { label: string; grants: ComponentGrants }, call: string, fn: () => T): T {
+    // Between requests (an instance made ahead) there is no one to act for: capability calls are refused.
+    if (this.frames.length === 0) return fn();
+    const caller = this.frame;
+    const frame = caller.local(`dependency ${d.label}`, () => {
+      const { id, version, deadlineAt, maxResponseBytes, trace } = caller;
+      return new Frame({ id, version, component: d.label, grants: d.grants, deadlineAt, maxResponseBytes, trace }, caller);
+    });
+    // A span of its own, but not a host call: the capability calls it makes are timed as theirs.
+    const spans = caller.spans;
+    const span = spans?.start(`call ${call}`, { 'verge.dependency': d.label }, 'internal');
+    this.frames.push(frame);
+    try {
+      const result = fn();
+      if (span) spans!.end(span);
+      return result;
+    } catch (err) {
+      if (span) spans!.end(span, err instanceof HostCallError ? err.status : err instanceof Error ? err.name : 'error');
+      throw err;
+    } finally {
+      this.frames.pop();
+    }
   }
 
   /** The request being served; throws outside one (a guest running between requests is a bug). */
@@ -146,9 +197,9 @@ export class GuestScope {
 
   /** A host call over the bridge on behalf of the current request, bounded by its deadline. */
   call<T>(body: HostCallBody): T {
-    const { id, version, component, deadlineAt } = this.frame;
+    const { id, version, hostComponent, deadlineAt } = this.frame;
     this.bridged = true;
-    return this.bridge.call<T>({ ...body, requestId: id, version, component }, deadlineAt);
+    return this.bridge.call<T>({ ...body, requestId: id, version, component: hostComponent }, deadlineAt);
   }
 
   /**
@@ -237,13 +288,13 @@ export class GuestScope {
   /** A guest log call or stderr line, within the current request's budget. */
   log(level: LogLevelName, line: string, stream: 'guest' | 'stdout' | 'stderr' | 'host' = 'guest'): void {
     const frame = this.frames[this.frames.length - 1];
-    if (!frame || frame.logTruncated) return;
-    if (frame.logRecords >= GUEST_LOG_LIMITS.maxRecords) {
-      frame.logTruncated = true;
+    if (!frame || frame.budget.truncated) return;
+    if (frame.budget.records >= GUEST_LOG_LIMITS.maxRecords) {
+      frame.budget.truncated = true;
       this.post({ t: 'log', id: frame.id, stream: 'host', level: 'warn', line: `log truncated: more than ${GUEST_LOG_LIMITS.maxRecords} records in one request` });
       return;
     }
-    frame.logRecords++;
+    frame.budget.records++;
     const text = line.length > GUEST_LOG_LIMITS.maxRecordBytes ? line.slice(0, GUEST_LOG_LIMITS.maxRecordBytes) + '…' : line;
     frame.spans?.log(level, stream, text);
     this.post({ t: 'log', id: frame.id, stream, level, line: text });

@@ -46,7 +46,7 @@ async function load(msg: Extract<ToWorker, { t: 'load' }>): Promise<void> {
   const set = new Map<string, WagiModule | ComponentRunner>();
   try {
     for (const spec of msg.modules) {
-      if (spec.kind === 'component') set.set(spec.component, await ComponentRunner.load(spec, componentImports, recycler));
+      if (spec.kind === 'component') set.set(spec.component, await ComponentRunner.load(spec, componentImports, recycler, (d, call, fn) => scope.dependency(d, call, fn)));
       else set.set(spec.component, loadWagiModule(spec, recycler));
     }
   } catch (err) {

@@ -12,6 +12,7 @@ import wabtInit from 'wabt';
 import { VergeError } from '../errors.js';
 import { DESCRIPTOR, EMPTY_INSTANCE_TYPE_SECTION, component, importSection, section, type ImportSpec } from '../../test/support/component-bytes.js';
 import { componentImports, readLayout, sandboxModule } from './binary.js';
+import { mutate, mutationsArb } from '../../test/support/fuzz.js';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 300);
 /** Fixed, so `npm test` is repeatable; a long run may pass FUZZ_SEED to explore other inputs (a failure prints its seed). */
@@ -73,25 +74,6 @@ const componentArb = fc
     { maxLength: 5 },
   )
   .map((sections) => ({ imports: sections.flatMap((s) => s.imports), bytes: component(...sections.map((s) => s.bytes)) }));
-
-type Mutation = { op: 'set' | 'insert' | 'delete' | 'truncate'; at: number; value: number };
-const mutationsArb = fc.array(
-  fc.record({ op: fc.constantFrom('set', 'set', 'insert', 'delete', 'truncate'), at: fc.nat(), value: fc.oneof(fc.integer({ min: 0, max: 255 }), fc.constantFrom(0x00, 0x01, 0x7f, 0x80, 0xff)) }),
-  { minLength: 1, maxLength: 6 },
-) as fc.Arbitrary<Mutation[]>;
-
-/** Mutations never touch the 8-byte header, so they reach the sections. */
-function mutate(bytes: Uint8Array, mutations: Mutation[]): Uint8Array {
-  const out = [...bytes];
-  for (const m of mutations) {
-    const at = 8 + (m.at % Math.max(1, out.length - 8 + 1));
-    if (m.op === 'set' && at < out.length) out[at] = m.value;
-    else if (m.op === 'insert') out.splice(at, 0, m.value);
-    else if (m.op === 'delete') out.splice(at, 1);
-    else if (m.op === 'truncate') out.length = Math.max(8, at);
-  }
-  return Uint8Array.from(out);
-}
 
 function assertBoundedImports(bytes: Uint8Array, imports: ReturnType<typeof componentImports>): void {
   assert.ok(imports.length <= bytes.length, 'no more imports than bytes');

@@ -13,7 +13,8 @@ import { REPO_ROOT, runVerge } from './verge-process.js';
 
 export type FixtureComponent = 'probe' | 'counter' | 'portable' | 'files' | 'middleware';
 
-function hashTree(hash: ReturnType<typeof createHash>, dir: string): void {
+/** Hashes every file below `dir`, names and contents, in a stable order. */
+export function hashTree(hash: ReturnType<typeof createHash>, dir: string): void {
   for (const entry of readdirSync(dir).sort()) {
     const p = path.join(dir, entry);
     if (statSync(p).isDirectory()) hashTree(hash, p);

@@ -17,6 +17,7 @@ export const kvCapability: Capability = {
     readApp: (root, problems) => ({ keyValueStores: readKeyValueStores(root, problems) }),
     readComponent: (c, app, problems) => ({ keyValueStores: Object.freeze(readStoreGrants(c, app.keyValueStores, problems)) }),
   },
+  inheritable: [{ key: 'key_value_stores', fields: ['keyValueStores'] }],
   provides: {
     vergeV1: ['kv_open', 'kv_get', 'kv_set', 'kv_delete', 'kv_exists', 'kv_increment', 'kv_compare_and_swap', 'kv_list_keys'],
     wasi: ['wasi:keyvalue/store', 'wasi:keyvalue/atomics', 'wasi:keyvalue/batch'],

@@ -25,6 +25,7 @@ export const outboundHttpCapability: Capability = {
     },
     checkApp: checkChainGrants,
   },
+  inheritable: [{ key: 'allowed_outbound_hosts', fields: ['allowedOutboundHosts', 'outboundPolicy', 'tracePropagation'] }],
   provides: {
     vergeV1: ['http_send', 'http_response_status', 'http_response_headers', 'http_response_body', 'http_close'],
     wasi: ['wasi:http/outgoing-handler'],
@@ -38,10 +39,11 @@ export const outboundHttpCapability: Capability = {
     // A middleware may pass its request on (http://next.verge.internal) whatever else it may call.
     const middleware = new Set(app.routes.flatMap((r) => r.middleware));
     return {
+      // From the config itself, not by name: a dependency's grants are made from its parent's config (docs/composition.md).
+      // A middleware may pass its request on (http://next.verge.internal) whatever else it may call.
       grants: (c) => {
-        const p = policies.get(c.name);
-        if (!p && !middleware.has(c.name)) return { outbound: false };
-        return { outbound: { maxRequestBodyBytes: (p?.limits ?? DEFAULT_OUTBOUND_LIMITS).maxRequestBodyBytes } };
+        if (!c.outboundPolicy && !middleware.has(c.name)) return { outbound: false };
+        return { outbound: { maxRequestBodyBytes: outboundLimits({ timeoutMs: c.limits.outboundTimeoutMs }).maxRequestBodyBytes } };
       },
       hostCalls: {
         http: async (call, request) => {

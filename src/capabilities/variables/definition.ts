@@ -11,6 +11,7 @@ export const variablesCapability: Capability = {
     readApp: (root, problems) => ({ variables: readVariables(root, problems) }),
     readComponent: (c, app, problems) => ({ variables: Object.freeze(readVariableGrants(c, app.variables, problems)) }),
   },
+  inheritable: [{ key: 'variables', fields: ['variables'] }],
   provides: { vergeV1: ['variable_get'], wasi: ['wasi:config/store'] },
   prepare(app, ctx) {
     // Resolved per version: a new version reads the environment (and the env file) again.

@@ -7,11 +7,16 @@
  * Instances: by default each request gets a fresh one, and the next is made right after a
  * response is posted, off the request's latency. With `instance_reuse = N` one instance serves
  * up to N requests, one at a time; an instance that failed a request is never reused.
+ *
+ * Dependencies (docs/composition.md) are instantiated with their parent, first, and their exports
+ * handed to the parent's glue as the imports they satisfy: jco lifts and lowers through JS values
+ * on both sides. A dependency is fresh or reused exactly as its parent is, and each call into it
+ * runs in its own frame (scope.dependency): its grants, not its parent's.
  */
 import { VergeError } from '../../errors.js';
 import { SANDBOX_MEMORY_IMPORT } from '../../wasm/binary.js';
 import type { MemoryRecycler, MemoryShelf } from '../memory-recycler.js';
-import type { ComponentModuleSpec, GuestRequest, GuestResponse } from '../../dispatch/protocol.js';
+import type { ComponentGrants, ComponentModuleSpec, DependencyLink, DependencyModuleSpec, GuestRequest, GuestResponse } from '../../dispatch/protocol.js';
 import { HOP_BY_HOP } from '../wagi/cgi.js';
 import { ComponentExit } from './imports.js';
 import type { RequestSpans } from '../../telemetry/trace/request-spans.js';
@@ -55,7 +60,19 @@ interface Instance {
   served: number;
   /** The recycled memories its core modules took, to give back when it is dropped. */
   memories: Array<{ shelf: MemoryShelf; memory: WebAssembly.Memory }>;
+  /** A dependency trapped or exited under it: never reused, even if the parent got a response out. */
+  failed: boolean;
 }
+
+/** Runs a call into a dependency in the dependency's frame (GuestScope.dependency). */
+export type DependencyCalls = <T>(d: { label: string; grants: ComponentGrants }, call: string, fn: () => T) => T;
+
+interface LoadedDependency {
+  spec: DependencyModuleSpec;
+  instantiate: Instantiate;
+}
+
+const hasPayload = (err: unknown): err is { payload: unknown } => err instanceof Error && Object.prototype.hasOwnProperty.call(err, 'payload');
 
 export class ComponentRunner {
   private next: Instance | undefined;
@@ -71,26 +88,28 @@ export class ComponentRunner {
     private readonly instantiateGlue: Instantiate,
     private readonly imports: Record<string, unknown>,
     recycler: MemoryRecycler,
+    private readonly dependencies: LoadedDependency[],
+    private readonly calls: DependencyCalls | undefined,
   ) {
     // Two per core module: the next instance is made while the last one's memory is still in use.
-    for (const [name, limits] of Object.entries(spec.coreMemories)) this.shelves.set(spec.coreModules[name]!, recycler.shelf(limits, 2));
+    for (const { coreMemories, coreModules } of [spec, ...dependencies.map((d) => d.spec)]) {
+      for (const [name, limits] of Object.entries(coreMemories)) this.shelves.set(coreModules[name]!, recycler.shelf(limits, 2));
+    }
   }
 
-  /** Imports the component's glue (ESM, from the transpile cache). */
-  static async load(spec: ComponentModuleSpec, imports: Record<string, unknown>, recycler: MemoryRecycler): Promise<ComponentRunner> {
+  /** Imports the component's glue (ESM, from the transpile cache), and its dependencies'. */
+  static async load(spec: ComponentModuleSpec, imports: Record<string, unknown>, recycler: MemoryRecycler, calls?: DependencyCalls): Promise<ComponentRunner> {
     declineJspi();
-    let glue: { instantiate: Instantiate };
-    try {
-      glue = (await import(spec.glue)) as { instantiate: Instantiate };
-    } catch (e) {
-      // The transpile cache was removed or damaged under a running node.
-      throw new VergeError('INTERNAL', `component ${spec.component}: cannot load its transpiled glue ${spec.glue}: ${e instanceof Error ? e.message : String(e)}; restart to transpile it again`);
-    }
-    return new ComponentRunner(spec, glue.instantiate, imports, recycler);
+    const glue = await loadGlue(spec.glue, `component ${spec.component}`);
+    const dependencies: LoadedDependency[] = [];
+    for (const d of spec.dependencies ?? []) dependencies.push({ spec: d, instantiate: await loadGlue(d.glue, d.label) });
+    if (dependencies.length > 0 && !calls) throw new VergeError('INTERNAL', `component ${spec.component} has dependencies, and its runner was given no way to call them`);
+    return new ComponentRunner(spec, glue, imports, recycler, dependencies, calls);
   }
 
   private instantiate(): Instance {
     const memories: Instance['memories'] = [];
+    const instance: Instance = { handler: undefined as unknown as Handler, served: 0, memories, failed: false };
     const instantiateCore: InstantiateCore = (module, imports) => {
       const shelf = this.shelves.get(module);
       if (!shelf) return new WebAssembly.Instance(module, imports);
@@ -98,17 +117,21 @@ export class ComponentRunner {
       memories.push({ shelf, memory });
       return new WebAssembly.Instance(module, { ...imports, [SANDBOX_MEMORY_IMPORT.module]: { [SANDBOX_MEMORY_IMPORT.name]: memory } });
     };
+    const coreModule = (spec: { coreModules: Record<string, WebAssembly.Module> }, who: string) => (name: string) => {
+      const m = spec.coreModules[name];
+      if (!m) throw new VergeError('INTERNAL', `${who}: the glue asked for core module ${name}, which the transpile did not produce`);
+      return m;
+    };
     let exports: Record<string, unknown>;
     try {
-      exports = this.instantiateGlue(
-        (name) => {
-          const m = this.spec.coreModules[name];
-          if (!m) throw new VergeError('INTERNAL', `component ${this.spec.component}: the glue asked for core module ${name}, which the transpile did not produce`);
-          return m;
-        },
-        this.imports,
-        instantiateCore,
-      );
+      // Dependencies first: their exports are the parent's imports.
+      const linked: Record<string, unknown> = {};
+      for (const d of this.dependencies) {
+        // In its own frame too: whatever its start-up calls is the dependency's, not its parent's.
+        const depExports = this.calls!(d.spec, `${d.spec.key} (instantiation)`, () => d.instantiate(coreModule(d.spec, d.spec.label), this.imports, instantiateCore));
+        for (const link of d.spec.links) linked[link.parentImport] = this.link(d.spec, link, depExports[link.glueExport], instance);
+      }
+      exports = this.instantiateGlue(coreModule(this.spec, `component ${this.spec.component}`), this.dependencies.length > 0 ? { ...this.imports, ...linked } : this.imports, instantiateCore);
     } catch (e) {
       this.release(memories);
       throw e;
@@ -117,7 +140,38 @@ export class ComponentRunner {
     if (!handler || typeof handler.handle !== 'function') {
       throw new VergeError('INTERNAL', `component ${this.spec.component}: the instance has no ${this.spec.handlerExport}.handle`);
     }
-    return { handler, served: 0, memories };
+    instance.handler = handler;
+    return instance;
+  }
+
+  /**
+   * The parent's import object for one interface a dependency satisfies: each function calls the
+   * dependency's export in the dependency's frame. jco's glue gives an export's `result` error as
+   * a thrown value and takes an import's as `{tag: 'err'}`, so results are passed on tagged; a
+   * thrown Error is a trap (or an exit) and fails the request.
+   */
+  private link(d: DependencyModuleSpec, link: DependencyLink, exported: unknown, instance: Instance): Record<string, unknown> {
+    const target = exported as Record<string, unknown> | undefined;
+    const out: Record<string, unknown> = {};
+    for (const name of link.functions) {
+      const fn = target?.[name];
+      if (typeof fn !== 'function') throw new VergeError('INTERNAL', `${d.label}: its instance has no function ${name} in ${link.glueExport}`);
+      const call = `${link.parentImport}.${name}`;
+      const tagged = link.resultFunctions.includes(name);
+      out[name] = (...args: unknown[]) =>
+        this.calls!(d, call, () => {
+          try {
+            const value: unknown = fn(...args);
+            return tagged ? { tag: 'ok', val: value } : value;
+          } catch (err) {
+            if (tagged && !(err instanceof Error)) return { tag: 'err', val: err };
+            if (tagged && hasPayload(err)) return { tag: 'err', val: err.payload };
+            instance.failed = true;
+            throw err;
+          }
+        });
+    }
+    return out;
   }
 
   private release(memories: Instance['memories']): void {
@@ -177,7 +231,7 @@ export class ComponentRunner {
     }
     if (step) spans!.end(step);
     // Kept for the next request only after a success, and while it has requests left.
-    if (instance.served < this.spec.instanceReuse) this.next = instance;
+    if (instance.served < this.spec.instanceReuse && !instance.failed) this.next = instance;
     else this.retired.push(instance.memories);
     return response;
   }
@@ -210,6 +264,15 @@ function memoryBytes(instance: Instance): number {
   let bytes = 0;
   for (const { memory } of instance.memories) bytes += memory.buffer.byteLength;
   return bytes;
+}
+
+async function loadGlue(url: string, who: string): Promise<Instantiate> {
+  try {
+    return ((await import(url)) as { instantiate: Instantiate }).instantiate;
+  } catch (e) {
+    // The transpile cache was removed or damaged under a running node.
+    throw new VergeError('INTERNAL', `${who}: cannot load its transpiled glue ${url}: ${e instanceof Error ? e.message : String(e)}; restart to transpile it again`);
+  }
 }
 
 const enc = new TextEncoder();
