@@ -17,9 +17,9 @@
  * The guest may not set hop-by-hop or framing headers: a request with one is refused with
  * INVALID_ARGUMENT (not silently dropped), see FORBIDDEN_REQUEST_HEADERS.
  *
- * Each job has its file: validate.ts (the guest's request), this one (policy, DNS and address
- * checks per hop, the deadline, failures), redirects.ts, client-pool.ts (pinned connections) and
- * body.ts (the capped read).
+ * Each job has its file: validate.ts (the guest's request), this one (the checks per hop, the
+ * deadline, failures), resolve.ts (DNS and address checks, shared with other protocols),
+ * redirects.ts, client-pool.ts (pinned connections) and body.ts (the capped read).
  */
 import type { LookupAddress } from 'node:dns';
 import type { Client, Pool } from 'undici';
