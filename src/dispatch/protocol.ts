@@ -8,6 +8,7 @@ import type { ErrorCode } from '../errors.js';
 import type { StatusName } from '../capabilities/abi.js';
 import type { BackendName } from '../backends/registry.js';
 import type { LogLevelName } from '../capabilities/logging/levels.js';
+import type { PgCall } from '../capabilities/postgres/types.js';
 
 /** A WAGI command module (WASI preview1). */
 export interface WagiModuleSpec {
@@ -52,6 +53,8 @@ export interface ComponentGrants {
    * request body the guest may send.
    */
   outbound: false | { maxRequestBodyBytes: number; /** Send `traceparent` on its outbound requests (`trace_propagation`, default true). */ propagateTrace: boolean };
+  /** `databases`: the [databases.NAME] it may open by name (absent: none). */
+  postgres?: { databases: string[] };
 }
 
 /**
@@ -172,7 +175,8 @@ export interface OutboundResponseSpec {
 export type HostCallBody =
   | { op: 'kv'; store: string; kv: KvOp }
   /** traceparent: sent on every hop unless the guest set its own (absent when propagation is off). */
-  | { op: 'http'; request: OutboundRequestSpec; traceparent?: string | undefined };
+  | { op: 'http'; request: OutboundRequestSpec; traceparent?: string | undefined }
+  | { op: 'pg'; pg: PgCall };
 
 /** Who is asking: the request, its app version (the state that answers) and its component. */
 export type HostCallRequest = HostCallBody & { requestId: string; version: string; component: string };
