@@ -69,7 +69,8 @@ async function until(cond: () => boolean | Promise<boolean>, what: string, ms: n
   }
 }
 
-export async function startPostgres(opts: { settings?: Record<string, string> } = {}): Promise<PostgresServer> {
+/** `port`: a port chosen before (a test that starts the node first, with the database down). */
+export async function startPostgres(opts: { settings?: Record<string, string>; port?: number } = {}): Promise<PostgresServer> {
   const bin = binDir();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'verge-pg-'));
   const data = path.join(dir, 'data');
@@ -86,7 +87,7 @@ export async function startPostgres(opts: { settings?: Record<string, string> } 
     '-D', data, '-U', PG_USER, `--pwfile=${pwfile}`, '--auth=scram-sha-256', '-E', 'UTF8', '--locale=C', '--no-sync',
   ]);
   execFileSync(initCmd, initArgs, { stdio: 'pipe' });
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   let child: ChildProcess | undefined;
   let log = '';
 
