@@ -13,10 +13,14 @@ import { PG_LIMITS } from './limits.js';
 import type { PgCall, PgCell, PgColumn, PgFailure, PgParam, PgReply, PgTarget } from './types.js';
 import { redactUrl } from './url.js';
 
-/** A failed call, carrying what the guest learns (the SQLSTATE when PostgreSQL reported it). */
+/**
+ * A failed call, carrying what the guest learns (the SQLSTATE when PostgreSQL reported it). Its
+ * message is what the log gets: PostgreSQL quotes values in some messages (`invalid input syntax
+ * for type integer: "..."`), so quoted text is elided there; the guest gets the message whole.
+ */
 export class PgError extends HostCallError {
   constructor(readonly failure: PgFailure) {
-    super(failure.status, failure.sqlstate ? `PostgreSQL error ${failure.sqlstate}: ${failure.message}` : failure.message);
+    super(failure.status, failure.sqlstate ? `PostgreSQL error ${failure.sqlstate}: ${failure.message.replace(/"[^"]*"/g, '"…"')}` : failure.message);
     this.name = 'PgError';
   }
 }
