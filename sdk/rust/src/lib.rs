@@ -8,6 +8,7 @@
 //! - [`kv`]: key-value stores, including compare-and-swap and an optimistic [`kv::Store::update`]
 //!   loop;
 //! - [`http::fetch`]: outbound HTTP;
+//! - [`pg`]: PostgreSQL, parameterised queries and transactions;
 //! - [`variables`]: variables and secrets;
 //! - [`log`]: log records through the host;
 //! - [`Error`]: the ABI's error codes.
@@ -42,6 +43,7 @@ pub mod http;
 pub mod json;
 pub mod kv;
 pub mod log;
+pub mod pg;
 pub mod variables;
 
 #[cfg(not(target_arch = "wasm32"))]
