@@ -232,6 +232,21 @@ describe('the PostgreSQL service', () => {
     r.end();
   });
 
+  test('a transaction whose connection is lost fails every statement until the guest rolls back, as SQL too', async () => {
+    const s = service();
+    const r = request();
+    const c = s.newConn();
+    await s.execute(r, 'BEGIN', [], c);
+    const pid = rows(await s.query(r, 'SELECT pg_backend_pid() AS pid', [], c)).rows[0]![0];
+    await server.sql('SELECT pg_terminate_backend($1)', [Number(pid)]);
+    assert.equal(failed(await s.query(r, 'SELECT 1', [], c)).status, 'UNAVAILABLE');
+    const after = failed(await s.query(r, 'SELECT 1', [], c));
+    assert.match(after.message, /the transaction on this connection was rolled back .*; roll back on this connection to go on/);
+    assert.deepEqual(await s.execute(r, 'ROLLBACK', [], c), { ok: true, kind: 'affected', rows: 0n });
+    assert.deepEqual(rows(await s.query(r, 'SELECT 1 AS one', [], c)).rows, [[1n]]);
+    r.end();
+  });
+
   test('a transaction still open when its request ends is rolled back and its connection pooled again', async () => {
     const s = service();
     const setup = request();

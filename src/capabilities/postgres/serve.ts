@@ -44,6 +44,8 @@ interface Route {
 
 type Session = { pool: PgPool; conn: PgConnection } | { pool: PgPool; lost: string };
 
+const ROLLBACK = /^\s*(ROLLBACK|ABORT)\s*;?\s*$/i;
+
 /** One request's sessions in a transaction, by the guest's connection id. */
 class Sessions {
   readonly open = new Map<number, Session>();
@@ -109,7 +111,12 @@ export function createPgService(state: PgVersionState) {
   /** Runs a statement on the guest connection's session, or on a pooled connection it gives back. */
   const run = async (sessions: Sessions, call: { conn: number; statement: string; params: PgParam[] }, r: Route, mode: 'query' | 'execute', request: RequestContext): Promise<StatementOutcome | PgFailure> => {
     const session = sessions.open.get(call.conn);
-    if (session && 'lost' in session) return connectionFailure('UNAVAILABLE', session.lost);
+    if (session && 'lost' in session) {
+      // ROLLBACK written as SQL (Spin's way) acknowledges the loss, as pg_rollback does.
+      if (!ROLLBACK.test(call.statement)) return connectionFailure('UNAVAILABLE', session.lost);
+      sessions.open.delete(call.conn);
+      return { kind: 'affected', rows: 0n, command: 'ROLLBACK' };
+    }
     let conn: PgConnection;
     if (session) conn = session.conn;
     else {
@@ -147,9 +154,10 @@ export function createPgService(state: PgVersionState) {
     if (session) {
       if (conn.dead) {
         // The transaction went with the connection: say so on every statement until the guest rolls back.
-        sessions.open.set(call.conn, { pool: r.pool, lost: 'the connection to PostgreSQL was lost inside a transaction, which was rolled back; roll back on this connection to go on' });
+        const why = 'kind' in result ? 'the connection to PostgreSQL was lost' : result.message;
+        sessions.open.set(call.conn, { pool: r.pool, lost: `the transaction on this connection was rolled back when its connection closed (${why}); roll back on this connection to go on` });
         r.pool.release(conn, false);
-        return 'kind' in result ? connectionFailure('UNAVAILABLE', 'the connection to PostgreSQL was lost inside a transaction') : result;
+        return 'kind' in result ? connectionFailure('UNAVAILABLE', why) : result;
       }
       sessions.open.delete(call.conn);
     }

@@ -140,6 +140,8 @@ export function runStatement(
     query.on('error', (err: Error) =>
       finish(() => {
         const failure = databaseFailure(err);
+        // FATAL ends the session (the server closes it): never pooled again.
+        if (failure?.severity === 'FATAL' || failure?.severity === 'PANIC') conn.dead = true;
         if (failure) return reject(new StatementError(failure));
         // Not PostgreSQL's answer: the connection failed under the statement.
         conn.dead = true;
