@@ -60,7 +60,8 @@ describe('wasi:http components', () => {
       },
       `[variables]\ngreeting = { default = "hello" }\napi_key = { required = true, secret = true }\n\n[key_value_stores.other]\nbackend = "memory"`,
     );
-    node = await startVerge(dir, ['--workers', '2'], { env: { VERGE_VAR_API_KEY: SECRET, VERGE_CACHE_DIR: cacheDir } });
+    // Both components are transpiled into the fresh cache first: ~25 s on a loaded 2-core machine.
+    node = await startVerge(dir, ['--workers', '2'], { env: { VERGE_VAR_API_KEY: SECRET, VERGE_CACHE_DIR: cacheDir }, readyMs: 60_000 });
   });
 
   after(async () => {
