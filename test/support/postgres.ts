@@ -9,6 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { selfSigned } from './tls.js';
 
 export const PG_USER = 'verge';
 export const PG_PASSWORD = 'pw-7d1f0a9c3e5b';
@@ -18,6 +19,8 @@ export interface PostgresServer {
   dir: string;
   /** `postgres://verge:PASSWORD@127.0.0.1:PORT/DB` (the superuser). */
   url(database?: string): string;
+  /** With `tls`: the PEM of the server's self-signed certificate (for localhost and 127.0.0.1), to trust as a CA. */
+  ca: string | undefined;
   /** Runs SQL as the superuser on its own connection. */
   sql(text: string, params?: unknown[], database?: string): Promise<pg.QueryResult>;
   /** The postmaster's PID (from postmaster.pid), while it runs. */
@@ -69,18 +72,22 @@ async function until(cond: () => boolean | Promise<boolean>, what: string, ms: n
   }
 }
 
-/** `port`: a port chosen before (a test that starts the node first, with the database down). */
-export async function startPostgres(opts: { settings?: Record<string, string>; port?: number } = {}): Promise<PostgresServer> {
+/**
+ * `port`: a port chosen before (a test that starts the node first, with the database down).
+ * `tls`: the server also accepts TLS, with a self-signed certificate for localhost and 127.0.0.1.
+ */
+export async function startPostgres(opts: { settings?: Record<string, string>; port?: number; tls?: boolean } = {}): Promise<PostgresServer> {
   const bin = binDir();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'verge-pg-'));
   const data = path.join(dir, 'data');
   const pwfile = path.join(dir, 'pwfile');
   writeFileSync(pwfile, `${PG_PASSWORD}\n`);
+  const certificate = opts.tls ? selfSigned(dir, 'server') : undefined;
+  if (certificate) chmodSync(certificate.key, 0o600);
   if (process.getuid?.() === 0) {
     const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
     const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
-    chownSync(dir, uid, gid);
-    chownSync(pwfile, uid, gid);
+    for (const f of [dir, pwfile, ...(certificate ? [certificate.cert, certificate.key] : [])]) chownSync(f, uid, gid);
   }
   chmodSync(dir, 0o700);
   const [initCmd, initArgs] = asServerUser(path.join(bin, 'initdb'), [
@@ -91,7 +98,8 @@ export async function startPostgres(opts: { settings?: Record<string, string>; p
   let child: ChildProcess | undefined;
   let log = '';
 
-  const settings = { listen_addresses: '127.0.0.1', fsync: 'off', full_page_writes: 'off', synchronous_commit: 'off', max_connections: '60', shared_buffers: '16MB', ...opts.settings };
+  const tlsSettings = certificate ? { ssl: 'on', ssl_cert_file: certificate.cert, ssl_key_file: certificate.key } : {};
+  const settings = { listen_addresses: '127.0.0.1', fsync: 'off', full_page_writes: 'off', synchronous_commit: 'off', max_connections: '60', shared_buffers: '16MB', ...tlsSettings, ...opts.settings };
   const pidFile = path.join(data, 'postmaster.pid');
   const pid = (): number | undefined => {
     try {
@@ -134,6 +142,7 @@ export async function startPostgres(opts: { settings?: Record<string, string>; p
   const server: PostgresServer = {
     port,
     dir,
+    ca: certificate?.pem.toString(),
     url: (database = 'postgres') => `postgres://${PG_USER}:${PG_PASSWORD}@127.0.0.1:${port}/${database}`,
     async sql(text, params, database = 'postgres') {
       const c = new pg.Client({ host: '127.0.0.1', port, user: PG_USER, password: PG_PASSWORD, database });

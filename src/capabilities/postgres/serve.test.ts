@@ -361,6 +361,47 @@ describe('the PostgreSQL service', () => {
   });
 });
 
+describe('TLS to PostgreSQL', () => {
+  let server: PostgresServer;
+  before(async () => {
+    server = await startPostgres({ tls: true });
+  });
+  after(async () => {
+    await server?.destroy();
+  });
+
+  const tlsQuery = async (host: string, ca: string | undefined) => {
+    const pool = new PgPool({
+      address: address(`postgres://verge:${PG_PASSWORD}@${host}:${server.port}/postgres?sslmode=verify-full`),
+      label: 'database "tls"',
+      limits: DEFAULT_DATABASE_LIMITS,
+      explicit: true,
+      ca,
+    });
+    const serve = createPgService({ named: new Map([['tls', { pool, limits: DEFAULT_DATABASE_LIMITS }]]), components: new Map([['api', { databases: ['tls'], policy: undefined }]]), urlPool: () => undefined });
+    const r = request();
+    try {
+      return await serve({ action: 'query', conn: 0, target: { kind: 'named', name: 'tls' }, statement: 'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()', params: [] }, 'api', r, undefined);
+    } finally {
+      r.end();
+      await pool.close();
+    }
+  };
+
+  test('sslmode=verify-full connects over TLS, verifying the certificate against the host name or the IP address', async () => {
+    for (const host of ['localhost', '127.0.0.1']) {
+      const reply = await tlsQuery(host, server.ca);
+      assert.deepEqual(reply, { ok: true, kind: 'rows', columns: [{ name: 'ssl', type: 'bool', kind: 'bool', array: false }], rows: [[true]] }, host);
+    }
+  });
+
+  test('a certificate no trusted CA signed is refused: UNAVAILABLE, saying why', async () => {
+    const reply = await tlsQuery('localhost', undefined);
+    assert.equal(reply.ok, false);
+    assert.match((reply as PgFailure).message, /database "tls": cannot connect to localhost:\d+: .*self-signed certificate/);
+  });
+});
+
 async function until(cond: () => Promise<boolean>, what: string, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await cond())) {
