@@ -6,8 +6,7 @@
  * on the main thread.
  */
 import { HostCallError } from '../abi.js';
-import type { GuestScope } from '../../sandbox/scope.js';
-import type { Frame } from '../../sandbox/scope.js';
+import type { Frame, GuestScope } from '../../sandbox/scope.js';
 import { checkAddressText, checkParams, checkStatement } from './checks.js';
 import { PG_LIMITS } from './limits.js';
 import type { PgCall, PgCell, PgColumn, PgFailure, PgParam, PgReply, PgTarget } from './types.js';
