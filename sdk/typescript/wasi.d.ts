@@ -82,6 +82,60 @@ declare module 'wasi:logging/logging@0.1.0-draft' {
 }
 
 /**
+ * PostgreSQL (docs/data.md), Spin's interface: `Connection.open("main")` for a database granted in
+ * `databases`, or a postgres:// URL allowed by `allowed_outbound_hosts`. Parameters are data,
+ * never spliced into the statement: write `$1`, `$2`.
+ */
+declare module 'spin:postgres/postgres@4.1.0' {
+  export type RangeBoundKind = 'inclusive' | 'exclusive';
+  export interface Interval { micros: bigint; days: number; months: number }
+  export type ParameterValue =
+    | { tag: 'boolean'; val: boolean }
+    | { tag: 'int8' | 'int16' | 'int32'; val: number }
+    | { tag: 'int64'; val: bigint }
+    | { tag: 'floating32' | 'floating64'; val: number }
+    | { tag: 'str' | 'uuid' | 'decimal'; val: string }
+    | { tag: 'binary' | 'jsonb'; val: Uint8Array }
+    | { tag: 'date'; val: [number, number, number] }
+    | { tag: 'time'; val: [number, number, number, number] }
+    | { tag: 'datetime'; val: [number, number, number, number, number, number, number] }
+    | { tag: 'timestamp'; val: bigint }
+    | { tag: 'range-int32'; val: [[number, RangeBoundKind] | undefined, [number, RangeBoundKind] | undefined] }
+    | { tag: 'range-int64'; val: [[bigint, RangeBoundKind] | undefined, [bigint, RangeBoundKind] | undefined] }
+    | { tag: 'range-decimal'; val: [[string, RangeBoundKind] | undefined, [string, RangeBoundKind] | undefined] }
+    | { tag: 'array-int32'; val: Array<number | undefined> }
+    | { tag: 'array-int64'; val: Array<bigint | undefined> }
+    | { tag: 'array-decimal' | 'array-str'; val: Array<string | undefined> }
+    | { tag: 'interval'; val: Interval }
+    | { tag: 'db-null' };
+  export type DbValue = ParameterValue | { tag: 'unsupported'; val: Uint8Array };
+  export type DbDataType = { tag: Exclude<ParameterValue['tag'], 'db-null'> } | { tag: 'other'; val: string };
+  export interface Column { name: string; dataType: DbDataType }
+  export interface RowSet { columns: Column[]; rows: DbValue[][] }
+  export interface DbError { asText: string; severity: string; code: string; message: string; detail: string | undefined; extras: Array<[string, string]> }
+  /** Thrown (as `payload`) by every call below; Verge's own refusals start with the verge:v1 status ("ACCESS_DENIED: ..."). */
+  export type Error =
+    | { tag: 'connection-failed' | 'bad-parameter' | 'value-conversion-failed' | 'other'; val: string }
+    | { tag: 'query-failed'; val: { tag: 'text'; val: string } | { tag: 'db-error'; val: DbError } };
+
+  export class Connection {
+    private constructor();
+    static open(address: string): Connection;
+    query(statement: string, params: ParameterValue[]): RowSet;
+    /** The number of rows affected. */
+    execute(statement: string, params: ParameterValue[]): bigint;
+    [Symbol.dispose](): void;
+  }
+
+  export class ConnectionBuilder {
+    constructor(address: string);
+    setCaRoot(certificate: string): void;
+    build(): Connection;
+    [Symbol.dispose](): void;
+  }
+}
+
+/**
  * Enough of wasi:http/types for a handler that exports `incomingHandler` itself instead of using
  * the fetch event: `export const incomingHandler: IncomingHandler = { handle(request, out) { ... } }`.
  */

@@ -15,8 +15,8 @@ import type { KvStore } from '../backends/store.js';
 import type { DirNode } from './files/tree.js';
 
 /** The AppConfig and ComponentConfig fields the capabilities own. */
-export type CapabilityAppFields = Pick<AppConfig, 'keyValueStores' | 'variables'>;
-export type CapabilityComponentFields = Pick<ComponentConfig, 'keyValueStores' | 'allowedOutboundHosts' | 'outboundPolicy' | 'tracePropagation' | 'variables' | 'files'>;
+export type CapabilityAppFields = Pick<AppConfig, 'keyValueStores' | 'variables' | 'databases'>;
+export type CapabilityComponentFields = Pick<ComponentConfig, 'keyValueStores' | 'allowedOutboundHosts' | 'outboundPolicy' | 'tracePropagation' | 'variables' | 'files' | 'databases'>;
 
 export interface CapabilityManifest {
   /** App-level tables (`[key_value_stores.x]`, `[variables]`); problems go to `problems`. */

@@ -9,6 +9,7 @@ import { outboundHttpCapability } from './outbound-http/definition.js';
 import { variablesCapability } from './variables/definition.js';
 import { loggingCapability } from './logging/definition.js';
 import { filesCapability } from './files/definition.js';
+import { postgresCapability } from './postgres/definition.js';
 
 export const CAPABILITIES = {
   kv: kvCapability,
@@ -16,6 +17,7 @@ export const CAPABILITIES = {
   variables: variablesCapability,
   logging: loggingCapability,
   files: filesCapability,
+  postgres: postgresCapability,
 } as const satisfies Record<string, Capability>;
 
 export const CAPABILITY_LIST: readonly Capability[] = Object.values(CAPABILITIES);

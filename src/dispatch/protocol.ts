@@ -9,6 +9,7 @@ import type { StatusName } from '../capabilities/abi.js';
 import type { BackendName } from '../backends/registry.js';
 import type { LogLevelName } from '../capabilities/logging/levels.js';
 import type { DirNode } from '../capabilities/files/tree.js';
+import type { PgCall } from '../capabilities/postgres/types.js';
 
 /** A WAGI command module (WASI preview1). */
 export interface WagiModuleSpec {
@@ -86,6 +87,8 @@ export interface ComponentGrants {
   outbound: false | { maxRequestBodyBytes: number };
   /** The component's mounted files (`files`), read-only, preopened at `/`; absent: no file system. */
   files?: DirNode | undefined;
+  /** `databases`: the [databases.NAME] it may open by name (absent: none). */
+  postgres?: { databases: string[] };
 }
 
 /**
@@ -234,7 +237,8 @@ export interface OutboundResponseSpec {
 export type HostCallBody =
   | { op: 'kv'; store: string; kv: KvOp }
   /** traceparent: the call's client span (absent when tracing is off); the main thread sends it on unless trace_propagation is off. */
-  | { op: 'http'; request: OutboundRequestSpec; traceparent?: string | undefined };
+  | { op: 'http'; request: OutboundRequestSpec; traceparent?: string | undefined }
+  | { op: 'pg'; pg: PgCall };
 
 /** Who is asking: the request, its app version (the state that answers) and its component. */
 export type HostCallRequest = HostCallBody & { requestId: string; version: string; component: string };

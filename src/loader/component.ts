@@ -49,6 +49,9 @@ export const IMPLEMENTED_VERSIONS: ReadonlyMap<string, VersionRange> = new Map([
   ['wasi:keyvalue', exactly('0.2.0-draft2')],
   ['wasi:config', exactly('0.2.0-draft')],
   ['wasi:logging', exactly('0.1.0-draft')],
+  // Spin's (capabilities/postgres): the synchronous functions of 4.x (4.1 added the connection
+  // builder; 4.2's async functions are not provided, so a component calling them fails).
+  ['spin:postgres', { accepts: (v) => /^4\.(0|[1-9]\d*)\.(0|[1-9]\d*)$/.test(v), shown: '4.x' }],
 ]);
 
 /** Why Verge cannot supply an import, or undefined when it can. */

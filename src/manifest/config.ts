@@ -2,6 +2,7 @@
 import type { KvStoreDecl } from '../capabilities/kv/schema.js';
 import type { VariableDecl } from '../capabilities/variables/schema.js';
 import type { OutboundPolicy } from '../capabilities/outbound-http/policy.js';
+import type { PgDatabaseDecl } from '../capabilities/postgres/schema.js';
 import type { RoutePattern } from '../ingress/router.js';
 import type { HostPattern } from './hosts.js';
 import type { FileMounts } from '../capabilities/files/schema.js';
@@ -57,6 +58,8 @@ export interface ComponentConfig {
   variables: readonly string[];
   /** `files` and `exclude_files`: what it mounts read-only (undefined: no file system). */
   files: FileMounts | undefined;
+  /** `databases`: the app's [databases.NAME] it may open by name. */
+  databases: readonly string[];
   /**
    * Components only: how many requests one instance serves before it is dropped (1 = a fresh
    * instance per request, the default). Never concurrently; see docs/components.md.
@@ -124,4 +127,6 @@ export interface AppConfig {
   components: ReadonlyMap<string, ComponentConfig>;
   keyValueStores: ReadonlyMap<string, KvStoreDecl>;
   variables: ReadonlyMap<string, VariableDecl>;
+  /** `[databases.NAME]`: PostgreSQL databases the host connects to for the guests granted them. */
+  databases: ReadonlyMap<string, PgDatabaseDecl>;
 }

@@ -1,14 +1,17 @@
 /**
- * The guest SDKs: the AssemblyScript SDK's example app built and served by the real CLI, and the
- * Rust crates' own unit tests (the SDK and the sensor aggregator, natively, with Debian's cargo).
+ * The guest SDKs: the AssemblyScript SDK's example app built and served by the real CLI, its pg
+ * module against a real PostgreSQL, and the Rust crates' own unit tests (the SDK and the sensor
+ * aggregator, natively, with Debian's cargo).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { REPO_ROOT, buildAndServe, childEnv, type VergeProcess } from '../support/verge-process.js';
+import { REPO_ROOT, buildAndServe, childEnv, startVerge, type VergeProcess } from '../support/verge-process.js';
+import { writeApp } from '../support/app.js';
+import { PG_PASSWORD, startPostgres, type PostgresServer } from '../support/postgres.js';
 
 describe('sdk/assemblyscript example', () => {
   const app = path.join(REPO_ROOT, 'sdk', 'assemblyscript', 'example');
@@ -39,6 +42,39 @@ describe('sdk/assemblyscript example', () => {
     assert.equal(passed.status, 200);
     assert.equal(passed.headers.get('x-gate'), 'passed');
     assert.deepEqual(await passed.json(), { greeting: 'Hi from the environment' });
+  });
+});
+
+describe('the AssemblyScript SDK against PostgreSQL', () => {
+  let pg: PostgresServer;
+  let node: VergeProcess;
+  before(async () => {
+    pg = await startPostgres();
+    await pg.sql('CREATE TABLE emails (email text PRIMARY KEY)');
+    const fixture = path.join(REPO_ROOT, 'sdk', 'assemblyscript', 'tests', 'pg');
+    const out = path.join(mkdtempSync(path.join(os.tmpdir(), 'verge-as-pg-')), 'as-pg.wasm');
+    execFileSync(path.join(REPO_ROOT, 'node_modules', '.bin', 'asc'), ['assembly/index.ts', '--target', 'release', '--outFile', out], { cwd: fixture, stdio: 'inherit' });
+    const toml = `[variables]\npg_password = { required = true, secret = true }\n\n[databases.main]\nurl = "postgres://verge:{{ pg_password }}@127.0.0.1:${pg.port}/postgres"`;
+    node = await startVerge(writeApp('as-pg', { app: { route: '/...', wasm: readFileSync(out), extra: 'databases = ["main"]' } }, toml), [], { env: { VERGE_VAR_PG_PASSWORD: PG_PASSWORD } });
+  });
+  after(async () => {
+    await node?.stop();
+    await pg?.destroy();
+  });
+
+  test('sends typed parameters and reads typed values back, by column name', async () => {
+    const res = await fetch(`${node.url}/types?t=${encodeURIComponent('héllo "x"')}`);
+    assert.deepEqual(await res.json(), { n: -9000000000, t: 'héllo "x"', f: 2.5, b: true, raw: 2, d: '10.05', z: null, a: [1, null], types: 'int8 int4[]' });
+  });
+
+  test('a duplicate key fails with CONFLICT and SQLSTATE 23505 from lastError', async () => {
+    assert.equal((await fetch(`${node.url}/insert?email=ada@example.com`)).status, 201);
+    const dup = await fetch(`${node.url}/insert?email=ada@example.com`);
+    assert.deepEqual([dup.status, await dup.json()], [500, { error: 'CONFLICT', sqlstate: '23505' }]);
+  });
+
+  test('a rolled-back transaction leaves nothing behind', async () => {
+    assert.deepEqual(await (await fetch(`${node.url}/rolled-back`)).json(), { count: 0 });
   });
 });
 

@@ -1,5 +1,5 @@
 // verge-sdk for AssemblyScript: WAGI request/response helpers and the verge:v1 host ABI
-// (key-value stores, outbound HTTP, variables, logging). See ../README.md and docs/abi.md.
+// (key-value stores, outbound HTTP, PostgreSQL, variables, logging). See ../README.md and docs/abi.md.
 //
 //   import { Request, Response, Store, log, getVariable, jsonString } from "<path>/sdk/assemblyscript/assembly";
 
@@ -9,6 +9,7 @@ export { Store } from "./kv";
 export { FetchRequest, FetchResponse } from "./fetch";
 export { NEXT_ORIGIN, callNext, nextRequest, relay } from "./next";
 export { getVariable, getVariableOr } from "./variables";
+export { Connection, Value, Rows, Column, DbError, Kind } from "./pg";
 export { jsonString, jsonError } from "./json";
 
 import * as log from "./log";

@@ -9,6 +9,7 @@
 //!   loop;
 //! - [`http::fetch`]: outbound HTTP;
 //! - [`http::next`]: a middleware passing its request on (docs/composition.md);
+//! - [`pg`]: PostgreSQL, parameterised queries and transactions;
 //! - [`variables`]: variables and secrets;
 //! - [`log`]: log records through the host;
 //! - [`Error`]: the ABI's error codes.
@@ -43,6 +44,7 @@ pub mod http;
 pub mod json;
 pub mod kv;
 pub mod log;
+pub mod pg;
 pub mod variables;
 
 #[cfg(not(target_arch = "wasm32"))]

@@ -2,7 +2,8 @@
 //!
 //! On `wasm32` the SDK calls the real host. Elsewhere (`cargo test` on the build machine) its
 //! calls land here instead, so handlers can be unit-tested natively: key-value stores in memory,
-//! variables, captured log records, canned outbound HTTP responses, and failure injection.
+//! variables, captured log records, canned outbound HTTP responses and PostgreSQL answers, and
+//! failure injection.
 //!
 //! Each thread has a current [`Host`]; a fresh, empty one is created on first use. To share one
 //! host between threads (e.g. to test compare-and-swap loops under contention), create it once
@@ -22,6 +23,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::error::Error;
+use crate::pg::{DbError, Rows, Value};
 
 /// Largest key and value the fake accepts, as in docs/abi.md.
 const MAX_KEY: usize = 512;
@@ -57,6 +59,36 @@ pub enum KvOp {
     CompareAndSwap,
     ListKeys,
 }
+
+/// What a PostgreSQL call asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PgOp {
+    Query,
+    Execute,
+    Begin,
+    Commit,
+    Rollback,
+}
+
+/// A PostgreSQL call as the fake host received it (`sql` is empty for begin, commit, rollback).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PgCall {
+    /// The name or URL the connection was opened with.
+    pub database: String,
+    pub op: PgOp,
+    pub sql: String,
+    pub params: Vec<Value>,
+}
+
+/// A canned answer to a PostgreSQL call: rows for a query, a count for an execute.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PgAnswer {
+    Rows(Rows),
+    Affected(u64),
+    Done,
+}
+
+type PgHandler = Box<dyn FnMut(&PgCall) -> Result<PgAnswer, DbError> + Send>;
 
 type Entries = BTreeMap<Vec<u8>, Vec<u8>>;
 type HttpHandler = Box<dyn FnMut(&HttpRequest) -> Result<HttpResponse, Error> + Send>;
@@ -101,6 +133,12 @@ struct State {
     sent: Vec<HttpRequest>,
     logs: Vec<(i32, String)>,
     kv_hook: Option<KvHook>,
+    granted_databases: HashSet<String>,
+    pg: Option<PgHandler>,
+    pg_handles: Vec<String>,
+    pg_results: HashMap<i32, Vec<u8>>,
+    pg_errors: HashMap<i32, String>,
+    pg_calls: Vec<PgCall>,
 }
 
 /// A fake `verge:v1` host. Cloning shares the same state.
@@ -223,6 +261,27 @@ impl Host {
             Some(entries) => entries.keys().map(|k| String::from_utf8_lossy(k).into_owned()).collect(),
             None => Vec::new(),
         }
+    }
+
+    /// Grants databases by name (`databases = [...]`); none is granted otherwise. A
+    /// `postgres://` address is always accepted by the fake.
+    pub fn grant_databases(&self, names: &[&str]) -> &Host {
+        self.state().granted_databases = names.iter().map(|n| n.to_string()).collect();
+        self
+    }
+
+    /// Answers PostgreSQL calls with `handler` (without one, every statement fails with `UNAVAILABLE`).
+    pub fn on_pg<F>(&self, handler: F) -> &Host
+    where
+        F: FnMut(&PgCall) -> Result<PgAnswer, DbError> + Send + 'static,
+    {
+        self.state().pg = Some(Box::new(handler));
+        self
+    }
+
+    /// The PostgreSQL calls made so far.
+    pub fn pg_calls(&self) -> Vec<PgCall> {
+        self.state().pg_calls.clone()
     }
 
     /// The log records written so far, as `(level, message)`.
@@ -514,6 +573,120 @@ pub(crate) mod host {
             Some(v) => put(v.as_bytes(), out),
             None => NOT_FOUND,
         }
+    }
+
+    pub fn pg_open(addr: &[u8]) -> i32 {
+        let addr = match std::str::from_utf8(addr) {
+            Ok(a) => a.to_string(),
+            Err(_) => return INVALID_ARGUMENT,
+        };
+        let host = current();
+        let mut st = host.state();
+        if !addr.starts_with("postgres://") && !st.granted_databases.contains(&addr) {
+            return ACCESS_DENIED;
+        }
+        st.pg_handles.push(addr);
+        (st.pg_handles.len() - 1) as i32
+    }
+
+    /// Runs one call through the handler; a failure is kept for pg_error.
+    fn pg_call(conn: i32, op: PgOp, sql: &[u8], params: &[u8]) -> Result<PgAnswer, i32> {
+        let host = current();
+        let mut st = host.state();
+        let database = match usize::try_from(conn).ok().and_then(|i| st.pg_handles.get(i)) {
+            Some(d) => d.clone(),
+            None => return Err(INVALID_ARGUMENT),
+        };
+        let (sql, params) = match (std::str::from_utf8(sql), crate::pg::decode_params(params)) {
+            (Ok(s), Ok(p)) => (s.to_string(), p),
+            _ => return Err(INVALID_ARGUMENT),
+        };
+        let call = PgCall { database, op, sql, params };
+        st.pg_calls.push(call.clone());
+        let mut handler = match st.pg.take() {
+            Some(h) => h,
+            None => return Err(Error::Unavailable.code()),
+        };
+        drop(st);
+        let result = handler(&call);
+        let mut st = host.state();
+        if st.pg.is_none() {
+            st.pg = Some(handler);
+        }
+        match result {
+            Ok(answer) => {
+                st.pg_errors.remove(&conn);
+                Ok(answer)
+            }
+            Err(e) => {
+                let code = e.sqlstate.clone().unwrap_or_else(|| e.code.name().to_string());
+                st.pg_errors.insert(conn, format!("{}\n{}\n{}", code, e.message, e.detail.unwrap_or_default()));
+                Err(e.code.code())
+            }
+        }
+    }
+
+    pub fn pg_query(conn: i32, sql: &[u8], params: &[u8]) -> i32 {
+        match pg_call(conn, PgOp::Query, sql, params) {
+            Ok(PgAnswer::Rows(rows)) => {
+                let data = rows.encode();
+                let len = data.len() as i32;
+                current().state().pg_results.insert(conn, data);
+                len
+            }
+            Ok(_) => INVALID_ARGUMENT,
+            Err(code) => code,
+        }
+    }
+
+    pub fn pg_result(conn: i32, out: &mut [u8]) -> i32 {
+        match current().state().pg_results.get(&conn) {
+            Some(data) => put(data, out),
+            None => NOT_FOUND,
+        }
+    }
+
+    pub fn pg_execute(conn: i32, sql: &[u8], params: &[u8], out: &mut [u8; 8]) -> i32 {
+        match pg_call(conn, PgOp::Execute, sql, params) {
+            Ok(PgAnswer::Affected(n)) => {
+                *out = n.to_le_bytes();
+                0
+            }
+            Ok(_) => {
+                *out = [0; 8];
+                0
+            }
+            Err(code) => code,
+        }
+    }
+
+    pub fn pg_begin(conn: i32) -> i32 {
+        pg_call(conn, PgOp::Begin, b"", b"").map(|_| 0).unwrap_or_else(|c| c)
+    }
+
+    pub fn pg_commit(conn: i32) -> i32 {
+        pg_call(conn, PgOp::Commit, b"", b"").map(|_| 0).unwrap_or_else(|c| c)
+    }
+
+    pub fn pg_rollback(conn: i32) -> i32 {
+        pg_call(conn, PgOp::Rollback, b"", b"").map(|_| 0).unwrap_or_else(|c| c)
+    }
+
+    pub fn pg_error(conn: i32, out: &mut [u8]) -> i32 {
+        match current().state().pg_errors.get(&conn) {
+            Some(text) => put(text.as_bytes(), out),
+            None => 0,
+        }
+    }
+
+    pub fn pg_close(conn: i32) -> i32 {
+        let host = current();
+        let mut st = host.state();
+        if usize::try_from(conn).ok().and_then(|i| st.pg_handles.get(i)).is_none() {
+            return INVALID_ARGUMENT;
+        }
+        st.pg_results.remove(&conn);
+        0
     }
 
     pub fn log(level: i32, msg: &[u8]) -> i32 {

@@ -55,6 +55,16 @@ mod imports {
         pub fn variable_get(name_ptr: i32, name_len: i32, out_ptr: i32, out_cap: i32) -> i32;
 
         pub fn log(level: i32, msg_ptr: i32, msg_len: i32) -> i32;
+
+        pub fn pg_open(addr_ptr: i32, addr_len: i32) -> i32;
+        pub fn pg_query(conn: i32, stmt_ptr: i32, stmt_len: i32, params_ptr: i32, params_len: i32) -> i32;
+        pub fn pg_result(conn: i32, out_ptr: i32, out_cap: i32) -> i32;
+        pub fn pg_execute(conn: i32, stmt_ptr: i32, stmt_len: i32, params_ptr: i32, params_len: i32, out_ptr: i32) -> i32;
+        pub fn pg_begin(conn: i32) -> i32;
+        pub fn pg_commit(conn: i32) -> i32;
+        pub fn pg_rollback(conn: i32) -> i32;
+        pub fn pg_error(conn: i32, out_ptr: i32, out_cap: i32) -> i32;
+        pub fn pg_close(conn: i32) -> i32;
     }
 }
 
@@ -130,6 +140,35 @@ mod host {
     }
     pub fn log(level: i32, msg: &[u8]) -> i32 {
         unsafe { raw::log(level, p(msg), l(msg)) }
+    }
+    pub fn pg_open(addr: &[u8]) -> i32 {
+        unsafe { raw::pg_open(p(addr), l(addr)) }
+    }
+    pub fn pg_query(conn: i32, stmt: &[u8], params: &[u8]) -> i32 {
+        unsafe { raw::pg_query(conn, p(stmt), l(stmt), p(params), l(params)) }
+    }
+    pub fn pg_result(conn: i32, out: &mut [u8]) -> i32 {
+        let cap = out.len() as i32;
+        unsafe { raw::pg_result(conn, pm(out), cap) }
+    }
+    pub fn pg_execute(conn: i32, stmt: &[u8], params: &[u8], out: &mut [u8; 8]) -> i32 {
+        unsafe { raw::pg_execute(conn, p(stmt), l(stmt), p(params), l(params), pm(out)) }
+    }
+    pub fn pg_begin(conn: i32) -> i32 {
+        unsafe { raw::pg_begin(conn) }
+    }
+    pub fn pg_commit(conn: i32) -> i32 {
+        unsafe { raw::pg_commit(conn) }
+    }
+    pub fn pg_rollback(conn: i32) -> i32 {
+        unsafe { raw::pg_rollback(conn) }
+    }
+    pub fn pg_error(conn: i32, out: &mut [u8]) -> i32 {
+        let cap = out.len() as i32;
+        unsafe { raw::pg_error(conn, pm(out), cap) }
+    }
+    pub fn pg_close(conn: i32) -> i32 {
+        unsafe { raw::pg_close(conn) }
     }
 }
 

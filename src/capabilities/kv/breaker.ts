@@ -13,6 +13,8 @@ export type BreakerState = 'closed' | 'open' | 'half-open';
 export interface BreakerOptions {
   /** The store's name, for messages. */
   readonly name?: string;
+  /** What messages call it: `store <name>` unless given (a database's breaker names the database). */
+  readonly subject?: string;
   /** Consecutive backend failures that open the circuit. */
   readonly failureThreshold?: number;
   /** How long the circuit stays open before one trial call is let through. */
@@ -44,6 +46,7 @@ function isBackendFailure(err: unknown): err is StoreError {
 
 export function createBreaker(options: BreakerOptions = {}): Breaker {
   const name = options.name ?? BREAKER_DEFAULTS.name;
+  const subject = options.subject ?? `store ${name}`;
   const failureThreshold = options.failureThreshold ?? BREAKER_DEFAULTS.failureThreshold;
   const cooldownMs = options.cooldownMs ?? BREAKER_DEFAULTS.cooldownMs;
   const now = options.now ?? Date.now;
@@ -77,7 +80,7 @@ export function createBreaker(options: BreakerOptions = {}): Breaker {
       if (waited < cooldownMs) {
         throw new StoreError(
           'UNAVAILABLE',
-          `circuit open for store ${name} after ${failureThreshold} consecutive failures, retrying after ${Math.ceil(cooldownMs - waited)} ms (cooldown ${cooldownMs} ms)`,
+          `circuit open for ${subject} after ${failureThreshold} consecutive failures, retrying after ${Math.ceil(cooldownMs - waited)} ms (cooldown ${cooldownMs} ms)`,
           { cause: lastFailure },
         );
       }
@@ -85,7 +88,7 @@ export function createBreaker(options: BreakerOptions = {}): Breaker {
     }
     if (state === 'half-open') {
       if (trialInFlight) {
-        throw new StoreError('UNAVAILABLE', `circuit half-open for store ${name}: a trial call is in flight, others wait for its outcome`, { cause: lastFailure });
+        throw new StoreError('UNAVAILABLE', `circuit half-open for ${subject}: a trial call is in flight, others wait for its outcome`, { cause: lastFailure });
       }
       trialInFlight = true;
     }

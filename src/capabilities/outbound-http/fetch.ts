@@ -4,7 +4,8 @@
  * Every hop (the first request and each redirect) goes through the same steps:
  *   1. the URL's scheme, host and port must match `allowed_outbound_hosts` (policy.ts);
  *   2. the host is resolved once (an IP literal is taken as is) and every address is classified
- *      (address.ts); unless the host was allowed *explicitly*, one non-public address refuses it;
+ *      (resolve.ts, address.ts); unless the host was allowed *explicitly*, one non-public address
+ *      refuses it;
  *   3. the connection goes to the addresses that were checked and to nothing else: the undici
  *      Client for the hop is built with a `connect.lookup` that answers with those addresses, so
  *      Node's socket never asks DNS again (no DNS rebinding between check and connect). TLS still
@@ -16,14 +17,12 @@
  * The guest may not set hop-by-hop or framing headers: a request with one is refused with
  * INVALID_ARGUMENT (not silently dropped), see FORBIDDEN_REQUEST_HEADERS.
  *
- * Each job has its file: validate.ts (the guest's request), this one (policy, DNS and address
- * checks per hop, the deadline, failures), redirects.ts, client-pool.ts (pinned connections) and
- * body.ts (the capped read).
+ * Each job has its file: validate.ts (the guest's request), this one (the checks per hop, the
+ * deadline, failures), resolve.ts (DNS and address checks, shared with other protocols),
+ * redirects.ts, client-pool.ts (pinned connections) and body.ts (the capped read).
  */
-import { promises as dns, type LookupAddress } from 'node:dns';
-import { isIP } from 'node:net';
+import type { LookupAddress } from 'node:dns';
 import type { Client, Pool } from 'undici';
-import { classifyAddress, ipLiteral, type AddressClass } from './address.js';
 import { OutboundError, type OutboundErrorCode } from './errors.js';
 import { DEFAULT_OUTBOUND_LIMITS, type OutboundLimits, type RequestBudget } from './limits.js';
 import type { OutboundPolicy } from './policy.js';
@@ -33,9 +32,10 @@ import { closeOutboundPool, pinnedClient, pooledClient } from './client-pool.js'
 import { bodyless, discard, readCapped, responseHeaders } from './body.js';
 import { quote, show } from './text.js';
 import { INTERNAL_DOMAIN, isInternalHost } from '../../manifest/hosts.js';
+import { checkedAddresses, defaultLookup, errorCode, errorMessage, type LookupFn } from './resolve.js';
 
 export { createRequestBudget, type OutboundLimits, type RequestBudget } from './limits.js';
-export { FORBIDDEN_REQUEST_HEADERS, closeOutboundPool, type OutboundRequest };
+export { FORBIDDEN_REQUEST_HEADERS, closeOutboundPool, type OutboundRequest, type LookupFn };
 
 export interface OutboundResponse {
   status: number;
@@ -45,9 +45,6 @@ export interface OutboundResponse {
   /** Redirects followed to get it. */
   redirects: number;
 }
-
-/** `dns.promises.lookup` fits. */
-export type LookupFn = (hostname: string, options: { all: true }) => Promise<ReadonlyArray<{ address: string; family: number }>>;
 
 /** What a socket is about to connect to (see OutboundContext.onConnect). */
 export interface ConnectTarget {
@@ -81,8 +78,6 @@ export interface OutboundContext {
    */
   readonly traceparent?: string | undefined;
 }
-
-const defaultLookup: LookupFn = (hostname, options) => dns.lookup(hostname, options);
 
 /**
  * Sends one outbound request for a guest and buffers the response. Throws OutboundError; an HTTP
@@ -182,53 +177,8 @@ async function checkHop(url: URL, from: URL | undefined, ctx: OutboundContext, s
       `${what}: ${url.protocol}//${url.host} is not allowed by allowed_outbound_hosts (scheme, host and port must match an entry)`,
     );
   }
-  const literal = ipLiteral(url.hostname);
-  let addresses: LookupAddress[];
-  if (literal !== undefined) {
-    addresses = [{ address: literal, family: isIP(literal) }];
-  } else {
-    addresses = await resolve(url.hostname, ctx.lookup ?? defaultLookup, signal);
-  }
-  for (const { address } of addresses) {
-    let cls: AddressClass;
-    try {
-      cls = classifyAddress(address);
-    } catch {
-      throw new OutboundError('NETWORK', `${what}: DNS lookup of ${url.hostname} answered ${quote(address)}, not an IP address`);
-    }
-    if (cls !== 'public' && !match.explicit) {
-      const resolved = literal !== undefined ? `${url.hostname} is` : `${url.hostname} resolves to ${address},`;
-      throw new OutboundError(
-        'ACCESS_DENIED',
-        `${what}: ${resolved} ${article(cls)} ${cls} address; only a host named explicitly in allowed_outbound_hosts (not a wildcard) may reach one`,
-      );
-    }
-  }
-  return addresses;
+  return checkedAddresses(url.hostname, match.explicit, what, ctx.lookup ?? defaultLookup, signal);
 }
-
-async function resolve(hostname: string, lookup: LookupFn, signal: AbortSignal): Promise<LookupAddress[]> {
-  const name = hostname.endsWith('.') ? hostname.slice(0, -1) : hostname;
-  let answer: unknown;
-  try {
-    answer = await raceAbort(lookup(name, { all: true }), signal);
-  } catch (err) {
-    if (signal.aborted) throw err;
-    throw new OutboundError('NETWORK', `DNS lookup of ${hostname} failed (${errorCode(err) ?? errorMessage(err)})`, { cause: err });
-  }
-  const list = (Array.isArray(answer) ? answer : [answer]) as unknown[];
-  const addresses: LookupAddress[] = [];
-  for (const a of list) {
-    const address = typeof a === 'string' ? a : (a as { address?: unknown } | null)?.address;
-    if (typeof address !== 'string' || isIP(address) === 0) {
-      throw new OutboundError('NETWORK', `DNS lookup of ${hostname} answered ${quote(address)}, not an IP address`);
-    }
-    addresses.push({ address, family: isIP(address) });
-  }
-  if (addresses.length === 0) throw new OutboundError('NETWORK', `DNS lookup of ${hostname} found no addresses`);
-  return addresses;
-}
-
 
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
 
@@ -255,40 +205,11 @@ function describeFailure(code: string | undefined, err: unknown): string {
   }
 }
 
-function errorCode(err: unknown): string | undefined {
-  if (err instanceof AggregateError && err.errors.length > 0) return errorCode(err.errors[0]);
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
-}
 
-function errorMessage(err: unknown): string {
-  if (err instanceof AggregateError && err.errors.length > 0) return errorMessage(err.errors[0]);
-  return err instanceof Error ? err.message : String(err);
-}
 
 function cancelled(url: URL, cause?: unknown): OutboundError {
   return new OutboundError('TIMEOUT', `request to ${show(url)} was cancelled: the inbound request ended`, { cause });
 }
 
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
-}
 
 
-function article(cls: AddressClass): string {
-  return cls === 'unspecified' ? 'an' : 'a';
-}

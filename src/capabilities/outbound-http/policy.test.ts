@@ -27,7 +27,7 @@ describe('parseAllowedHosts', () => {
   test('an error names the key path, the index and the entry and says what was expected', () => {
     const errors = errorsOf(['https://ok.example.com', 'https://ok2.example.com', 'ftp://x']);
     assert.equal(errors.length, 1);
-    assert.match(errors[0]!, /^component\.api\.allowed_outbound_hosts\[2\]: expected scheme:\/\/host\[:port\] with scheme http, https or \*, got "ftp:\/\/x"$/);
+    assert.match(errors[0]!, /^component\.api\.allowed_outbound_hosts\[2\]: expected scheme:\/\/host\[:port\] with scheme http, https, postgres or \*, got "ftp:\/\/x"$/);
   });
 
   test('every bad entry is reported, not only the first', () => {
@@ -133,7 +133,17 @@ describe('OutboundPolicy.matches', () => {
     assert.deepEqual(match(['http://127.0.0.1:*'], 'http://2130706433:80/'), { allowed: true, explicit: true });
   });
 
-  test('only http and https URLs can match', () => {
+  test('a postgres entry allows its host on port 5432 unless it names a port; http entries never allow postgres', () => {
+    const policy = createOutboundPolicy(['postgres://db.internal', 'postgres://127.0.0.1:6543']);
+    assert.deepEqual(policy.allows('postgres', 'db.internal', 5432), { allowed: true, explicit: true });
+    assert.equal(policy.allows('postgres', 'db.internal', 5433).allowed, false);
+    assert.equal(policy.allows('postgres', '127.0.0.1', 6543).allowed, true);
+    assert.equal(policy.allows('http', 'db.internal', 5432).allowed, false);
+    assert.equal(createOutboundPolicy(['http://*:*']).allows('postgres', 'db', 5432).allowed, false);
+    assert.deepEqual(createOutboundPolicy(['*://db:*']).allows('postgres', 'db', 5432), { allowed: true, explicit: true });
+  });
+
+  test('only the schemes an entry may name can match', () => {
     assert.equal(match(['*://*:*'], 'ftp://example.com/').allowed, false);
     assert.equal(match(['*://*:*'], 'file:///etc/passwd').allowed, false);
   });

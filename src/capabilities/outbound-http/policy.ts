@@ -1,5 +1,6 @@
 /**
- * `allowed_outbound_hosts`: which URLs a component may call, in Spin's shape.
+ * `allowed_outbound_hosts`: which URLs a component may call, in Spin's shape. The same list
+ * governs every outbound protocol (HTTP here, PostgreSQL in capabilities/postgres).
  *
  *   allowed_outbound_hosts = [
  *     "https://api.example.com",   # https, port 443 only
@@ -10,9 +11,10 @@
  *     "*://*:*",                   # anything (but see "explicit" below)
  *   ]
  *
- * An entry is scheme://host[:port]: scheme `http`, `https` or `*`; host a DNS name, an IPv4
- * address, an [IPv6] address, `*.domain` or `*`; port a number from 1 to 65535 or `*`, and when
- * left out the default port of the request's scheme (80 for http, 443 for https). No path,
+ * An entry is scheme://host[:port]: scheme `http`, `https`, `postgres` or `*`; host a DNS name,
+ * an IPv4 address, an [IPv6] address, `*.domain` or `*`; port a number from 1 to 65535 or `*`,
+ * and when left out the default port of the request's scheme (80 for http, 443 for https, 5432
+ * for postgres). No path,
  * query, fragment or user info. An empty list allows nothing.
  *
  * A match is *explicit* when the matching entry names the host literally (no wildcard host).
@@ -24,13 +26,14 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { describe } from '../../manifest/fields.js';
 import { INTERNAL_DOMAIN, internalTarget, isInternalHost } from '../../manifest/hosts.js';
 
-type Scheme = 'http' | 'https' | '*';
+/** The schemes an entry may name, with their default ports. */
+const SCHEME_PORTS: ReadonlyMap<string, number> = new Map([['http', 80], ['https', 443], ['postgres', 5432]]);
 type HostRule = { kind: 'any' } | { kind: 'suffix'; suffix: string } | { kind: 'exact'; host: string };
 type PortRule = number | '*' | 'default';
 
 interface Rule {
   readonly entry: string;
-  readonly scheme: Scheme;
+  readonly scheme: string;
   readonly host: HostRule;
   readonly port: PortRule;
 }
@@ -41,7 +44,6 @@ export interface PolicyMatch {
   readonly explicit: boolean;
 }
 
-const DEFAULT_PORTS: Readonly<Record<string, number>> = { 'http:': 80, 'https:': 443 };
 const EXPECTED = 'scheme://host[:port]';
 const EXAMPLE = '(for example "https://api.example.com" or "http://127.0.0.1:*")';
 const LABEL = /^(?!-)[a-z0-9_-]{1,63}(?<!-)$/;
@@ -67,11 +69,17 @@ export class OutboundPolicy {
   static readonly denyAll: OutboundPolicy = new OutboundPolicy([]);
 
   matches(url: URL): PolicyMatch {
-    const defaultPort = DEFAULT_PORTS[url.protocol];
-    if (defaultPort === undefined) return { allowed: false, explicit: false };
     const scheme = url.protocol.slice(0, -1);
-    const port = url.port === '' ? defaultPort : Number(url.port);
-    let host = url.hostname.toLowerCase();
+    const defaultPort = SCHEME_PORTS.get(scheme);
+    if (defaultPort === undefined) return { allowed: false, explicit: false };
+    return this.allows(scheme, url.hostname, url.port === '' ? defaultPort : Number(url.port));
+  }
+
+  /** Whether `scheme://host:port` is allowed; `host` as a URL's hostname gives it (IPv6 in brackets). */
+  allows(scheme: string, hostname: string, port: number): PolicyMatch {
+    const defaultPort = SCHEME_PORTS.get(scheme);
+    if (defaultPort === undefined) return { allowed: false, explicit: false };
+    let host = hostname.toLowerCase();
     if (host.endsWith('.') && !host.endsWith('..')) host = host.slice(0, -1);
 
     let allowed = false;
@@ -164,8 +172,8 @@ function parseEntry(entry: string): Rule | string {
   const sep = entry.indexOf('://');
   if (sep === -1) return `${EXPECTED} ${EXAMPLE}`;
   const scheme = entry.slice(0, sep).toLowerCase();
-  if (scheme !== 'http' && scheme !== 'https' && scheme !== '*') {
-    return `${EXPECTED} with scheme http, https or *`;
+  if (scheme !== '*' && !SCHEME_PORTS.has(scheme)) {
+    return `${EXPECTED} with scheme ${[...SCHEME_PORTS.keys()].join(', ')} or *`;
   }
   const rest = entry.slice(sep + 3);
   if (/[/?#\\]/.test(rest)) return `${EXPECTED} with no path, query or fragment`;
