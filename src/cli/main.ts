@@ -23,6 +23,7 @@ import { deploy, listVersions, rollback, status } from './deploy.js';
 import { ADMIN_TLS_FLAGS, PUBLIC_TLS_FLAGS, tlsFilesFrom } from '../node/tls.js';
 import { snapshotFiles } from '../capabilities/files/snapshot.js';
 import { HostCallError } from '../capabilities/abi.js';
+import { doctor, formatResult } from './doctor.js';
 import { KV_LIST_PAGE, KvCliError, allKeys, checkInput, keyLine, openLocalKv, remoteAppName, remoteKv, valueOutput, valueToStore, type KvSession } from './kv.js';
 
 const say = (line: string) => process.stderr.write(line + '\n');
@@ -478,6 +479,21 @@ export async function main(argv: string[]): Promise<void> {
         say(`deleted ${JSON.stringify(key)} from ${session.where}`);
       }),
     );
+
+  program
+    .command('doctor')
+    .description('check the toolchains the templates use and what each app in a folder needs, with the fix for each problem')
+    .argument('[path]', 'a folder of apps (itself and its subfolders) or a verge.toml', '.')
+    .option('--listen <host:port>', 'the address verge up will serve on', listenAddress, DEFAULT_LISTEN)
+    .option('--data-dir <dir>', 'as verge up --data-dir, relative to each manifest folder', DEFAULT_DATA_DIR)
+    .action(async (p: string, o: { listen: string; dataDir: string }) => {
+      const { results, failed } = await doctor({ path: p, listen: o.listen, dataDir: o.dataDir, env: process.env });
+      for (const r of results) process.stdout.write(formatResult(r) + '\n');
+      if (failed) {
+        say('verge doctor: an app needs what failed above');
+        process.exitCode = 1;
+      }
+    });
 
   program
     .command('keygen')
