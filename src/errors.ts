@@ -77,6 +77,8 @@ export const ERROR_CATALOGUE = {
   KV_STORE_NOT_FOUND: { status: 404, blame: 'client', summary: 'The app declares no key-value store of that name.' },
   KV_KEY_NOT_FOUND: { status: 404, blame: 'client', summary: 'The store has no such key (or the key is empty or longer than 512 bytes).' },
   KV_STORE_UNAVAILABLE: { status: 503, blame: 'host', summary: 'The store could not be read (its backend is failing or locked); the message says why.' },
+  KV_WRITES_DISABLED: { status: 403, blame: 'client', summary: 'A key-value write (PUT or DELETE) through the admin API on a node started without --kv-writes.' },
+  KV_VALUE_TOO_LARGE: { status: 413, blame: 'client', summary: 'A value written through the admin API is larger than the store value limit (1 MiB).' },
   // Observability (docs/observability.md)
   LOGS_QUERY_INVALID: { status: 400, blame: 'client', summary: 'GET /v1/logs was given an unknown parameter, a level that is not a log level, a limit out of range or a filter that is too long.' },
 } as const satisfies Record<string, CatalogueEntry>;

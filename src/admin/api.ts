@@ -14,7 +14,7 @@
  *   POST   /v1/apps/APP/override-cookie      a signed cookie that selects {"version", "ttl_seconds"} in a browser
  *   GET    /v1/logs                          recent log records; follow=1 streams new ones (logs.ts, docs/observability.md)
  *
- * More read-only calls come as `routes` (the dashboard's, src/dashboard/api.ts). Every call needs
+ * More calls come as `routes` (the dashboard's and the key-value store's, src/dashboard/api.ts). Every call needs
  * the bearer token when one is configured; errors are `{error, message}` with the catalogue's
  * codes (manifest problems listed in `problems`).
  */
@@ -40,6 +40,10 @@ export interface AdminRequest {
   readonly method: string;
   readonly parts: readonly string[];
   readonly query: URLSearchParams;
+  /** The caller's token fingerprint ('local' without a token), for the audit log. */
+  readonly who: string;
+  /** The request body, or undefined once it runs past `maxBytes` (the rest is not read). */
+  body(maxBytes: number): Promise<Buffer | undefined>;
 }
 
 /** Answers the calls it knows with a JSON body (status 200), or undefined for the others. */
@@ -65,7 +69,7 @@ export function createAdminApi(deps: {
       const s = deps.service;
       const query = new URL(req.url ?? '/', 'http://admin').searchParams;
       for (const route of deps.routes ?? []) {
-        const answer = route({ method, parts, query });
+        const answer = route({ method, parts, query, who, body: (max) => readBody(req, max) });
         if (answer !== undefined) return send(res, 200, await answer);
       }
       if (parts.length === 1 && parts[0] === 'node' && method === 'GET') return send(res, 200, deps.node());
@@ -149,6 +153,17 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body, null, 2) + '\n';
   res.writeHead(status, { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
   res.end(text);
+}
+
+async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBytes) return undefined;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
 }
 
 async function readJson(req: IncomingMessage, optional = false): Promise<unknown> {

@@ -78,12 +78,17 @@ type HostHandlers = { [Op in HostCall['op']]?: (call: Extract<HostCall, { op: Op
 /** What of a store an operator's browser may call: reads only. */
 export type ReadableStore = Pick<KvStore, 'get' | 'listKeys'>;
 
-/** One of an app's stores, for the dashboard's key-value browser. */
+/** What an operator's write may call (`verge kv set/delete --from`, behind the node's --kv-writes). */
+export type WritableStore = Pick<KvStore, 'set' | 'delete'>;
+
+/** One of an app's stores, for the dashboard's key-value browser and `verge kv --from`. */
 export interface StoreView {
   readonly name: string;
   readonly backend: string;
   /** Runs `use` on the store opened for reading; a store nothing wrote to yet reads as empty and is not created. */
   read<T>(use: (store: ReadableStore) => Promise<T>): Promise<T>;
+  /** Runs `use` on the store opened for writing (created if need be); the admin API allows it only with --kv-writes. */
+  write<T>(use: (store: WritableStore) => Promise<T>): Promise<T>;
 }
 
 /** A capability's state for one app version. */

@@ -1,5 +1,5 @@
 /** Commander wiring only: each verb's work lives in its own module. */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { Argument, Command, InvalidArgumentError, Option } from 'commander';
 import { isVergeError } from '../errors.js';
 import { loadManifest } from '../manifest/load.js';
@@ -22,6 +22,9 @@ import { AdminCallError, adminTarget, type AdminTarget } from './admin-client.js
 import { deploy, listVersions, rollback, status } from './deploy.js';
 import { ADMIN_TLS_FLAGS, PUBLIC_TLS_FLAGS, tlsFilesFrom } from '../node/tls.js';
 import { snapshotFiles } from '../capabilities/files/snapshot.js';
+import { HostCallError } from '../capabilities/abi.js';
+import { doctor, formatResult } from './doctor.js';
+import { KV_LIST_PAGE, KvCliError, allKeys, checkInput, keyLine, openLocalKv, remoteAppName, remoteKv, valueOutput, valueToStore, type KvSession } from './kv.js';
 
 const say = (line: string) => process.stderr.write(line + '\n');
 
@@ -45,6 +48,14 @@ interface LogsCliOptions {
   format: LogFormat;
 }
 
+interface KvCliOptions {
+  store: string;
+  app?: string;
+  dataDir: string;
+  from?: string;
+  tokenFile?: string;
+}
+
 interface UpOptions {
   listen: string;
   admin?: string;
@@ -65,6 +76,7 @@ interface UpOptions {
   tlsKey?: string;
   adminTlsCert?: string;
   adminTlsKey?: string;
+  kvWrites?: boolean;
 }
 
 function positiveInt(value: string): number {
@@ -126,6 +138,7 @@ export async function main(argv: string[]): Promise<void> {
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
     .addOption(new Option('--log-format <format>', 'log lines on stdout: readable, or JSON (default: pretty on a terminal, else json)').choices(LOG_FORMATS))
     .option('--watch', 'build, then rebuild and reload an app when its manifest, module or build inputs change')
+    .option('--kv-writes', 'let the admin API set and delete key-value store keys (verge kv set/delete --from); off by default')
     .action(async (paths: string[], o: UpOptions) => {
       // A node with an admin listener may start with no app from a path: it serves what was deployed to it.
       const apps = paths.length > 0 ? paths : o.admin && !existsSync('verge.toml') ? [] : ['.'];
@@ -149,6 +162,7 @@ export async function main(argv: string[]): Promise<void> {
         trust: { trustKeyFiles: o.trustKey, trustFile: o.trustFile, revocationFile: o.revocationFile },
         tls,
         adminTls,
+        kvWrites: o.kvWrites,
       });
       // The banner is one write, so a reader never sees "Serving" without the routes after it.
       const banner: string[] = node.warnings.map((w) => `Warning: ${w}`);
@@ -277,15 +291,16 @@ export async function main(argv: string[]): Promise<void> {
       }
     });
 
-  const remote = (run: (target: AdminTarget) => Promise<void>) => async (target: AdminTarget) => {
+  const reportRefusal = async (run: () => Promise<void>) => {
     try {
-      await run(target);
+      await run();
     } catch (err) {
       if (!(err instanceof AdminCallError)) throw err;
       say(`verge: ${err.message}${err.code ? ` (${err.code})` : ''}`);
       process.exitCode = err.exitCode;
     }
   };
+  const remote = (run: (target: AdminTarget) => Promise<void>) => (target: AdminTarget) => reportRefusal(() => run(target));
   const targetOf = (o: { to?: string; from?: string; tokenFile?: string }) => adminTarget(o.to ?? o.from, o.tokenFile);
 
   program
@@ -364,6 +379,120 @@ export async function main(argv: string[]): Promise<void> {
       await remote((target) =>
         readLogs(target, { filter, limit: o.limit, follow: o.follow === true, onFollowing: () => say(`Following the log of ${target.url.origin} (Ctrl-C to stop)`), onDropped: (n) => say(`verge: the node dropped ${n} records: this reader fell behind`) }, print),
       )(targetOf(o));
+    });
+
+  const kv = program
+    .command('kv')
+    .description("read and write an app's key-value store: its files here, or a running node's (--from)");
+  const kvCommand = (name: string, description: string) =>
+    kv
+      .command(name)
+      .description(description)
+      .option('--store <name>', 'the store, as [key_value_stores.NAME] declares it', 'default')
+      .option('--app <path|name>', 'the app: a verge.toml or its folder (default: .); with --from, its name also does')
+      .option('--data-dir <dir>', 'where the SQLite stores live, relative to the manifest folder, as verge up --data-dir', DEFAULT_DATA_DIR)
+      .option('--from <url>', "a running node's admin URL (else the store files here are opened)")
+      .option('--token-file <file>', 'the admin token for --from (else VERGE_ADMIN_TOKEN)');
+  /** Opens the session, runs `use`, closes; refusals are one line and exit 1 (a node's refusal: admin-client.ts EXIT). */
+  const withKv = (o: KvCliOptions, use: (session: KvSession) => Promise<void>) =>
+    reportRefusal(async () => {
+      let session: KvSession | undefined;
+      try {
+        if (o.from) {
+          const target = adminTarget(o.from, o.tokenFile);
+          session = remoteKv(target, await remoteAppName(target, o.app), o.store);
+        } else {
+          session = openLocalKv({ app: o.app ?? '.', dataDir: o.dataDir, store: o.store });
+        }
+        await use(session);
+      } catch (err) {
+        if (!(err instanceof KvCliError) && !(err instanceof HostCallError)) throw err;
+        say(`verge kv: ${err instanceof HostCallError && session ? `${session.where}: ` : ''}${err.message}`);
+        process.exitCode = 1;
+      } finally {
+        session?.close();
+      }
+    });
+  const noKey = (session: KvSession, key: string) => new KvCliError(`${session.where} has no key ${JSON.stringify(key)}`);
+
+  kvCommand('list', 'print the keys, one a line, in byte order')
+    .option('--prefix <text>', 'only keys that start with this', '')
+    .option('--limit <n>', `one page of at most this many keys (else every key, ${KV_LIST_PAGE} a request)`, positiveInt)
+    .option('--cursor <key>', 'start after this key (the cursor a page printed)')
+    .action((o: KvCliOptions & { prefix: string; limit?: number; cursor?: string }) =>
+      withKv(o, async (session) => {
+        process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+          if (err.code !== 'EPIPE') throw err;
+          process.exit(0);
+        });
+        if (o.limit === undefined) {
+          for await (const key of allKeys(session, o.prefix, o.cursor)) process.stdout.write(keyLine(key) + '\n');
+          return;
+        }
+        const page = await session.list(o.prefix, o.cursor, o.limit);
+        for (const key of page.keys) process.stdout.write(keyLine(key) + '\n');
+        if (page.next !== null) say(`more keys follow: --cursor ${JSON.stringify(page.next)}`);
+      }),
+    );
+
+  kvCommand('get', 'print a value: text as stored, binary as hex on a terminal; exit 1 if the key is missing')
+    .argument('<key>', 'the key')
+    .option('--json', 'pretty-print it as JSON (exit 1 if it is not JSON)')
+    .option('--hex', 'print a hex dump')
+    .option('--out <file>', 'write the exact bytes to this file instead')
+    .action((key: string, o: KvCliOptions & { json?: boolean; hex?: boolean; out?: string }) =>
+      withKv(o, async (session) => {
+        checkInput(key);
+        const value = await session.get(key);
+        if (value === undefined) throw noKey(session, key);
+        if (o.out) {
+          writeFileSync(o.out, value);
+          say(`wrote ${value.length} bytes to ${o.out}`);
+          return;
+        }
+        const out = valueOutput(value, { json: o.json === true, hex: o.hex === true, tty: process.stdout.isTTY === true });
+        if (out.note) say(out.note);
+        process.stdout.write(out.bytes);
+      }),
+    );
+
+  kvCommand('set', 'store a value, given as text or with --file')
+    .argument('<key>', 'the key')
+    .argument('[value]', 'the value as text (or --file)')
+    .option('--file <path>', "store this file's bytes")
+    .option('--json', 'refuse the value unless it is JSON')
+    .action((key: string, value: string | undefined, o: KvCliOptions & { file?: string; json?: boolean }) =>
+      withKv(o, async (session) => {
+        const bytes = valueToStore({ value, file: o.file === undefined ? undefined : readFileSync(o.file), json: o.json === true });
+        checkInput(key, bytes);
+        await session.set(key, bytes);
+        say(`set ${JSON.stringify(key)} in ${session.where}: ${bytes.length} bytes`);
+      }),
+    );
+
+  kvCommand('delete', 'delete a key; exit 1 if there was none')
+    .argument('<key>', 'the key')
+    .action((key: string, o: KvCliOptions) =>
+      withKv(o, async (session) => {
+        checkInput(key);
+        if (!(await session.delete(key))) throw noKey(session, key);
+        say(`deleted ${JSON.stringify(key)} from ${session.where}`);
+      }),
+    );
+
+  program
+    .command('doctor')
+    .description('check the toolchains the templates use and what each app in a folder needs, with the fix for each problem')
+    .argument('[path]', 'a folder of apps (itself and its subfolders) or a verge.toml', '.')
+    .option('--listen <host:port>', 'the address verge up will serve on', listenAddress, DEFAULT_LISTEN)
+    .option('--data-dir <dir>', 'as verge up --data-dir, relative to each manifest folder', DEFAULT_DATA_DIR)
+    .action(async (p: string, o: { listen: string; dataDir: string }) => {
+      const { results, failed } = await doctor({ path: p, listen: o.listen, dataDir: o.dataDir, env: process.env });
+      for (const r of results) process.stdout.write(formatResult(r) + '\n');
+      if (failed) {
+        say('verge doctor: an app needs what failed above');
+        process.exitCode = 1;
+      }
     });
 
   program

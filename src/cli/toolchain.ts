@@ -67,7 +67,7 @@ export async function ensureJsToolchain(log: (line: string) => void, opts: Toolc
   const cacheDir = opts.cacheDir ?? toolchainCacheDir();
   const dir = path.join(cacheDir, toolchainKey(sourceDir));
   const versions = pinnedVersions(sourceDir);
-  if (!isInstalled(dir)) await install(sourceDir, cacheDir, dir, versions, log);
+  if (!jsToolchainInstalled(dir)) await install(sourceDir, cacheDir, dir, versions, log);
   await syncRunner(sourceDir, dir);
   return describe(dir, versions);
 }
@@ -99,7 +99,8 @@ function pinnedVersions(sourceDir: string): Record<string, string> {
   return { ...json.dependencies };
 }
 
-function isInstalled(dir: string): boolean {
+/** The install in `dir` is complete: its marker and the packages a build needs (also `verge doctor`'s check). */
+export function jsToolchainInstalled(dir: string): boolean {
   return existsSync(path.join(dir, MARKER)) && REQUIRED.every((f) => existsSync(path.join(dir, f)));
 }
 
@@ -135,11 +136,11 @@ async function moveIntoPlace(tmp: string, dir: string): Promise<void> {
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
   }
-  if (isInstalled(dir)) return;
+  if (jsToolchainInstalled(dir)) return;
   // A folder without the marker: an install from before this code, or damaged by hand.
   await rm(dir, { recursive: true, force: true });
   await rename(tmp, dir).catch(async (err: NodeJS.ErrnoException) => {
-    if ((err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') || !isInstalled(dir)) throw err;
+    if ((err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') || !jsToolchainInstalled(dir)) throw err;
   });
 }
 

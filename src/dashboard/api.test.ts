@@ -29,9 +29,11 @@ function traceRoute(requests: string[], traced: string[], sampler: SamplerConfig
     stats: new RouteStats(),
     pool: () => ({ workers: 1, busy: 0, queued: 0, restarts: 0 }),
     traces: sampler && { store: traces, sampler },
+    kvWrites: false,
+    audit: () => {},
   };
   const route = createDashboardApi(deps);
-  return (id: string) => route({ method: 'GET', parts: ['requests', encodeURIComponent(id), 'trace'], query: new URLSearchParams() });
+  return (id: string) => route({ method: 'GET', parts: ['requests', encodeURIComponent(id), 'trace'], query: new URLSearchParams(), who: 'local', body: async () => Buffer.alloc(0) });
 }
 
 /** The refusal of a call; a route refuses by throwing at once, as the admin API expects, or by rejecting. */

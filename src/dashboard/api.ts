@@ -9,9 +9,13 @@
  *   GET /v1/apps/APP/routes                       per live version: its weight, routes and components
  *   GET /v1/apps/APP/stores                       the app's key-value stores
  *   GET /v1/apps/APP/stores/S/keys?prefix=&after=&limit=   keys in byte order, a page at a time
- *   GET /v1/apps/APP/stores/S/keys/KEY            one value: JSON, text or binary, and a hex dump
+ *   GET /v1/apps/APP/stores/S/keys/KEY            one value: JSON, text or binary, and a hex dump;
+ *                                                 with encoding=base64, its exact bytes instead
+ *   PUT /v1/apps/APP/stores/S/keys/KEY            set it to the body's bytes       } only on a node
+ *   DELETE /v1/apps/APP/stores/S/keys/KEY         delete it (404 when absent)       } with --kv-writes
  *
- * Read-only: nothing here changes the node or a store. The admin API checks the token first.
+ * Read-only but for those two writes, which the operator switches on (`verge up --kv-writes`) and
+ * which are logged with the caller's token fingerprint. The admin API checks the token first.
  */
 import { VergeError } from '../errors.js';
 import { NAME as APP_NAME } from '../manifest/load.js';
@@ -50,10 +54,17 @@ export interface DashboardDeps {
   pool: () => PoolState;
   /** The traces kept for the waterfall and the sampler that chose them; undefined when tracing is off. */
   traces: { store: RecentTraces; sampler: SamplerConfig } | undefined;
+  /** The operator's switch (`verge up --kv-writes`): PUT and DELETE of store keys through the admin API. */
+  kvWrites: boolean;
+  /** Records an admin write (who, what), as deploys are logged. */
+  audit: (fields: Record<string, unknown>) => void;
 }
 
 export function createDashboardApi(deps: DashboardDeps): AdminRoute {
   return (req) => {
+    const [app, stores, storeName, keysPart, key] = req.parts.slice(1);
+    const isKeyPath = req.parts[0] === 'apps' && req.parts.length === 6 && stores === 'stores' && keysPart === 'keys';
+    if (isKeyPath && (req.method === 'PUT' || req.method === 'DELETE')) return writeKey(deps, req, app!, storeName!, decode(key!));
     if (req.method !== 'GET') return undefined;
     const [first, second, third, fourth, fifth, sixth] = req.parts;
     const n = req.parts.length;
@@ -66,7 +77,7 @@ export function createDashboardApi(deps: DashboardDeps): AdminRoute {
     if (third !== 'stores') return undefined;
     if (n === 3) return Promise.resolve(storesOf(deps, second!));
     if (n === 5 && fifth === 'keys') return store(deps, second!, fourth!).then((s) => keys(s, req));
-    if (n === 6 && fifth === 'keys') return store(deps, second!, fourth!).then((s) => value(s, decode(sixth!)));
+    if (n === 6 && fifth === 'keys') return store(deps, second!, fourth!).then((s) => value(s, decode(sixth!), req.query.get('encoding')));
     return undefined;
   };
 }
@@ -207,7 +218,7 @@ function routes({ app, versions }: ReturnType<typeof serving>): Record<string, u
 
 function storesOf(deps: DashboardDeps, rawApp: string): Record<string, unknown> {
   const { app, version } = primaryOf(deps, rawApp);
-  return { app, writable: false, stores: version.capabilities.stores().map((s) => ({ name: s.name, backend: s.backend })) };
+  return { app, writable: deps.kvWrites, stores: version.capabilities.stores().map((s) => ({ name: s.name, backend: s.backend })) };
 }
 
 function primaryOf(deps: DashboardDeps, rawApp: string): { app: string; version: ServingVersion } {
@@ -221,9 +232,40 @@ function primaryOf(deps: DashboardDeps, rawApp: string): { app: string; version:
 async function store(deps: DashboardDeps, rawApp: string, rawStore: string): Promise<StoreView> {
   const { app, version } = primaryOf(deps, rawApp);
   const name = decode(rawStore);
-  const found = version.capabilities.stores().find((s) => s.name === name);
-  if (!found) throw new VergeError('KV_STORE_NOT_FOUND', `app ${app} has no key-value store named ${JSON.stringify(name.slice(0, 64))}`);
+  const all = version.capabilities.stores();
+  const found = all.find((s) => s.name === name);
+  if (!found) throw new VergeError('KV_STORE_NOT_FOUND', `app ${app} has no key-value store named ${JSON.stringify(name.slice(0, 64))}; its stores: ${all.map((s) => s.name).join(', ')}`);
   return found;
+}
+
+async function writeKey(deps: DashboardDeps, req: AdminRequest, rawApp: string, rawStore: string, key: string): Promise<Record<string, unknown>> {
+  if (!deps.kvWrites) {
+    throw new VergeError('KV_WRITES_DISABLED', 'this node does not write stores through the admin API: start it with verge up --kv-writes (the operator\'s switch)');
+  }
+  const s = await store(deps, rawApp, rawStore);
+  checkKey(s, key);
+  const app = decode(rawApp);
+  if (req.method === 'DELETE') {
+    const existed = await useStore(s, 'written', () => s.write((st) => st.delete(key)));
+    if (!existed) throw keyNotFound(s, key);
+    deps.audit({ admin: req.who, action: 'kv-delete', app, store: s.name, key });
+    return { store: s.name, key, deleted: true };
+  }
+  const bytes = await req.body(KV_LIMITS.maxValueBytes);
+  if (bytes === undefined) throw new VergeError('KV_VALUE_TOO_LARGE', `store ${s.name}: a value is at most ${KV_LIMITS.maxValueBytes} bytes`);
+  await useStore(s, 'written', () => s.write((st) => st.set(key, new Uint8Array(bytes))));
+  deps.audit({ admin: req.who, action: 'kv-set', app, store: s.name, key, size: bytes.length });
+  return { store: s.name, key, size: bytes.length };
+}
+
+function checkKey(s: StoreView, key: string): void {
+  if (key === '' || Buffer.byteLength(key) > KV_LIMITS.maxKeyBytes) {
+    throw new VergeError('KV_KEY_NOT_FOUND', `store ${s.name}: a key is 1 to ${KV_LIMITS.maxKeyBytes} bytes of UTF-8`);
+  }
+}
+
+function keyNotFound(s: StoreView, key: string): VergeError {
+  return new VergeError('KV_KEY_NOT_FOUND', `store ${s.name} has no key ${JSON.stringify(key.slice(0, 200))}`);
 }
 
 async function keys(s: StoreView, req: AdminRequest): Promise<Record<string, unknown>> {
@@ -236,20 +278,24 @@ async function keys(s: StoreView, req: AdminRequest): Promise<Record<string, unk
   return { store: s.name, prefix, keys: page, next: found.length > limit ? page.at(-1)! : null };
 }
 
-async function value(s: StoreView, key: string): Promise<Record<string, unknown>> {
-  if (key === '' || Buffer.byteLength(key) > KV_LIMITS.maxKeyBytes) {
-    throw new VergeError('KV_KEY_NOT_FOUND', `store ${s.name}: a key is 1 to ${KV_LIMITS.maxKeyBytes} bytes of UTF-8`);
-  }
+async function value(s: StoreView, key: string, encoding: string | null): Promise<Record<string, unknown>> {
+  checkKey(s, key);
   const bytes = await readStore(s, (st) => st.get(key));
-  if (bytes === undefined) throw new VergeError('KV_KEY_NOT_FOUND', `store ${s.name} has no key ${JSON.stringify(key.slice(0, 200))}`);
+  if (bytes === undefined) throw keyNotFound(s, key);
+  // The view's text and hex stop at display limits; a client saving the value needs every byte.
+  if (encoding === 'base64') return { store: s.name, key, size: bytes.length, base64: Buffer.from(bytes).toString('base64') };
   return { store: s.name, key, ...viewValue(bytes) };
 }
 
-async function readStore<T>(s: StoreView, use: (store: ReadableStore) => Promise<T>): Promise<T> {
+function readStore<T>(s: StoreView, use: (store: ReadableStore) => Promise<T>): Promise<T> {
+  return useStore(s, 'read', () => s.read(use));
+}
+
+async function useStore<T>(s: StoreView, how: 'read' | 'written', run: () => Promise<T>): Promise<T> {
   try {
-    return await s.read(use);
+    return await run();
   } catch (err) {
-    if (isStoreError(err)) throw new VergeError('KV_STORE_UNAVAILABLE', `store ${s.name} cannot be read now: ${err.message}`, { cause: err });
+    if (isStoreError(err)) throw new VergeError('KV_STORE_UNAVAILABLE', `store ${s.name} cannot be ${how} now: ${err.message}`, { cause: err });
     throw err;
   }
 }

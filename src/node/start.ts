@@ -70,6 +70,8 @@ export interface NodeOptions {
   tls?: TlsFiles | undefined;
   /** PEM certificate and key for the admin listener (--admin-tls-cert, --admin-tls-key). */
   adminTls?: TlsFiles | undefined;
+  /** The operator's switch (--kv-writes): the admin API may set and delete store keys. */
+  kvWrites?: boolean | undefined;
 }
 
 export interface RunningNode {
@@ -360,6 +362,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         stats: traffic.routes,
         pool: () => ({ workers: pool.workers, busy: pool.busy, queued: pool.queued, restarts: workerRestarts }),
         traces: traces && sampling && { store: traces, sampler: sampling },
+        kvWrites: opts.kvWrites === true,
+        audit: (fields) => logger.info(fields, 'admin'),
       });
       const api = createAdminApi({ service: deploys, auth, logger, override, logs, node: () => ({ url, workers: pool.workers, apps: [...registry.deployments.keys()] }), routes: [dashboardApi] });
       admin = createAdminServer({ metrics, auth, api, dashboard: createAssetHandler() }, adminTls?.context);

@@ -1,5 +1,4 @@
 /** The key-value capability: `[key_value_stores.x]`, verge:v1 kv_*, wasi:keyvalue. */
-import { BACKENDS } from '../../backends/registry.js';
 import { StoreError, type KvStore } from '../../backends/store.js';
 import type { Capability } from '../capability.js';
 import { kvImports } from './bindings/wasi-p1.js';
@@ -9,6 +8,7 @@ import { applyKvOp } from './ops.js';
 import { readKeyValueStores, readStoreGrants } from './schema.js';
 import { StoreBreakers } from './store-breakers.js';
 import { storeView } from './browse.js';
+import { locateStore } from './locate.js';
 import type { StoreView } from '../capability.js';
 
 export const kvCapability: Capability = {
@@ -28,8 +28,7 @@ export const kvCapability: Capability = {
     const mainStores = new Map<string, { store: KvStore; breakers: StoreBreakers }>();
     const views: StoreView[] = [];
     for (const decl of app.keyValueStores.values()) {
-      const backend = BACKENDS[decl.backend];
-      const location = backend.locate({ appDir: app.dir, dataDir: ctx.dataDir, name: decl.name, options: decl.options });
+      const { backend, location } = locateStore(decl, app.dir, ctx.dataDir);
       addresses.set(decl.name, location.address);
       if (backend.runsIn === 'main') {
         const entry = ctx.shared(
