@@ -22,6 +22,8 @@ export interface CapabilityManifest {
   readApp?(root: Fields, problems: ManifestProblems): Partial<CapabilityAppFields>;
   /** The component's grants, checked against what the app declares. */
   readComponent?(c: Fields, app: CapabilityAppFields, problems: ManifestProblems): Partial<CapabilityComponentFields>;
+  /** Checks across tables once everything is read (a template naming a declared variable, a trigger naming a component). */
+  check?(app: CapabilityAppFields & Pick<AppConfig, 'components'>, problems: ManifestProblems): void;
 }
 
 /** What the main thread gives a capability to build an app version's state. */

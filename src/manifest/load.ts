@@ -105,6 +105,8 @@ export function parseManifest(text: string, file: string, capabilities: readonly
     );
   }
 
+  for (const cap of capabilities) cap.manifest.check?.({ ...capabilityFields, components }, problems);
+
   const routes: RouteConfig[] = [];
   const shapes = new Map<string, string>();
   const routeTables = root.array('route');

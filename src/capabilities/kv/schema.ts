@@ -36,3 +36,14 @@ export function readStoreGrants(c: Fields, stores: ReadonlyMap<string, KvStoreDe
   });
   return granted;
 }
+
+/** A store option's `{{ variable }}` references (a Redis URL's password) must name declared variables. */
+export function checkStoreVariables(stores: ReadonlyMap<string, KvStoreDecl>, variables: ReadonlyMap<string, unknown>, problems: ManifestProblems): void {
+  for (const decl of stores.values()) {
+    const refs = decl.options.variables;
+    if (!Array.isArray(refs)) continue;
+    for (const name of refs as string[]) {
+      if (!variables.has(name)) problems.add(`key_value_stores.${tomlKey(decl.name)}.url`, `"{{ ${name} }}" names no variable: declare it in [variables] (for a password: ${name} = { required = true, secret = true })`);
+    }
+  }
+}
