@@ -16,14 +16,13 @@
  * The guest may not set hop-by-hop or framing headers: a request with one is refused with
  * INVALID_ARGUMENT (not silently dropped), see FORBIDDEN_REQUEST_HEADERS.
  *
- * Each job has its file: validate.ts (the guest's request), this one (policy, DNS and address
- * checks per hop, the deadline, failures), redirects.ts, client-pool.ts (pinned connections) and
- * body.ts (the capped read).
+ * Each job has its file: validate.ts (the guest's request), destination.ts (policy, DNS and
+ * address checks, shared with the other capabilities that connect out), this one (a check per
+ * hop, the deadline, failures), redirects.ts, client-pool.ts (pinned connections) and body.ts
+ * (the capped read).
  */
 import { promises as dns, type LookupAddress } from 'node:dns';
-import { isIP } from 'node:net';
 import type { Client, Pool } from 'undici';
-import { classifyAddress, ipLiteral, type AddressClass } from './address.js';
 import { OutboundError, type OutboundErrorCode } from './errors.js';
 import { DEFAULT_OUTBOUND_LIMITS, type OutboundLimits, type RequestBudget } from './limits.js';
 import type { OutboundPolicy } from './policy.js';
@@ -31,7 +30,8 @@ import { FORBIDDEN_REQUEST_HEADERS, validateRequest, type OutboundRequest, type 
 import { redirectedRequest } from './redirects.js';
 import { closeOutboundPool, pinnedClient, pooledClient } from './client-pool.js';
 import { bodyless, discard, readCapped, responseHeaders } from './body.js';
-import { quote, show } from './text.js';
+import { show } from './text.js';
+import { checkDestination, errorCode, errorMessage, type LookupFn } from './destination.js';
 
 export { createRequestBudget, type OutboundLimits, type RequestBudget } from './limits.js';
 export { FORBIDDEN_REQUEST_HEADERS, closeOutboundPool, type OutboundRequest };
@@ -45,8 +45,7 @@ export interface OutboundResponse {
   redirects: number;
 }
 
-/** `dns.promises.lookup` fits. */
-export type LookupFn = (hostname: string, options: { all: true }) => Promise<ReadonlyArray<{ address: string; family: number }>>;
+export type { LookupFn };
 
 /** What a socket is about to connect to (see OutboundContext.onConnect). */
 export interface ConnectTarget {
@@ -169,63 +168,12 @@ function withTraceparent(headers: ReadonlyArray<readonly [string, string]>, trac
   return flat;
 }
 
-/** Policy, DNS and address checks for one hop; the addresses the connection may use. */
-async function checkHop(url: URL, from: URL | undefined, ctx: OutboundContext, signal: AbortSignal): Promise<LookupAddress[]> {
+
+/** Policy, DNS and address checks for one hop (destination.ts); the addresses the connection may use. */
+function checkHop(url: URL, from: URL | undefined, ctx: OutboundContext, signal: AbortSignal): Promise<LookupAddress[]> {
   const what = from ? `redirect from ${show(from)} to ${show(url)}` : show(url);
-  const match = ctx.policy.matches(url);
-  if (!match.allowed) {
-    throw new OutboundError(
-      'ACCESS_DENIED',
-      `${what}: ${url.protocol}//${url.host} is not allowed by allowed_outbound_hosts (scheme, host and port must match an entry)`,
-    );
-  }
-  const literal = ipLiteral(url.hostname);
-  let addresses: LookupAddress[];
-  if (literal !== undefined) {
-    addresses = [{ address: literal, family: isIP(literal) }];
-  } else {
-    addresses = await resolve(url.hostname, ctx.lookup ?? defaultLookup, signal);
-  }
-  for (const { address } of addresses) {
-    let cls: AddressClass;
-    try {
-      cls = classifyAddress(address);
-    } catch {
-      throw new OutboundError('NETWORK', `${what}: DNS lookup of ${url.hostname} answered ${quote(address)}, not an IP address`);
-    }
-    if (cls !== 'public' && !match.explicit) {
-      const resolved = literal !== undefined ? `${url.hostname} is` : `${url.hostname} resolves to ${address},`;
-      throw new OutboundError(
-        'ACCESS_DENIED',
-        `${what}: ${resolved} ${article(cls)} ${cls} address; only a host named explicitly in allowed_outbound_hosts (not a wildcard) may reach one`,
-      );
-    }
-  }
-  return addresses;
+  return checkDestination(url, ctx.policy, what, ctx.lookup ?? defaultLookup, signal);
 }
-
-async function resolve(hostname: string, lookup: LookupFn, signal: AbortSignal): Promise<LookupAddress[]> {
-  const name = hostname.endsWith('.') ? hostname.slice(0, -1) : hostname;
-  let answer: unknown;
-  try {
-    answer = await raceAbort(lookup(name, { all: true }), signal);
-  } catch (err) {
-    if (signal.aborted) throw err;
-    throw new OutboundError('NETWORK', `DNS lookup of ${hostname} failed (${errorCode(err) ?? errorMessage(err)})`, { cause: err });
-  }
-  const list = (Array.isArray(answer) ? answer : [answer]) as unknown[];
-  const addresses: LookupAddress[] = [];
-  for (const a of list) {
-    const address = typeof a === 'string' ? a : (a as { address?: unknown } | null)?.address;
-    if (typeof address !== 'string' || isIP(address) === 0) {
-      throw new OutboundError('NETWORK', `DNS lookup of ${hostname} answered ${quote(address)}, not an IP address`);
-    }
-    addresses.push({ address, family: isIP(address) });
-  }
-  if (addresses.length === 0) throw new OutboundError('NETWORK', `DNS lookup of ${hostname} found no addresses`);
-  return addresses;
-}
-
 
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
 
@@ -252,40 +200,6 @@ function describeFailure(code: string | undefined, err: unknown): string {
   }
 }
 
-function errorCode(err: unknown): string | undefined {
-  if (err instanceof AggregateError && err.errors.length > 0) return errorCode(err.errors[0]);
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
-}
-
-function errorMessage(err: unknown): string {
-  if (err instanceof AggregateError && err.errors.length > 0) return errorMessage(err.errors[0]);
-  return err instanceof Error ? err.message : String(err);
-}
-
 function cancelled(url: URL, cause?: unknown): OutboundError {
   return new OutboundError('TIMEOUT', `request to ${show(url)} was cancelled: the inbound request ended`, { cause });
-}
-
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
-}
-
-
-function article(cls: AddressClass): string {
-  return cls === 'unspecified' ? 'an' : 'a';
 }

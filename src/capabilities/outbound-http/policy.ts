@@ -8,11 +8,13 @@
  *     "https://*.example.com",     # any subdomain (at any depth) of example.com, not example.com itself
  *     "*://api.example.com:*",     # http or https, any port
  *     "*://*:*",                   # anything (but see "explicit" below)
+ *     "redis://cache.internal",    # a Redis server a guest opens by address (port 6379)
  *   ]
  *
- * An entry is scheme://host[:port]: scheme `http`, `https` or `*`; host a DNS name, an IPv4
- * address, an [IPv6] address, `*.domain` or `*`; port a number from 1 to 65535 or `*`, and when
- * left out the default port of the request's scheme (80 for http, 443 for https). No path,
+ * An entry is scheme://host[:port]: scheme `http`, `https`, `redis`, `rediss` or `*`; host a DNS
+ * name, an IPv4 address, an [IPv6] address, `*.domain` or `*`; port a number from 1 to 65535 or
+ * `*`, and when left out the default port of the request's scheme (80 for http, 443 for https,
+ * 6379 for redis and rediss). No path,
  * query, fragment or user info. An empty list allows nothing.
  *
  * A match is *explicit* when the matching entry names the host literally (no wildcard host).
@@ -23,7 +25,7 @@ import { domainToASCII } from 'node:url';
 import { isIPv4, isIPv6 } from 'node:net';
 import { describe } from '../../manifest/fields.js';
 
-type Scheme = 'http' | 'https' | '*';
+type Scheme = 'http' | 'https' | 'redis' | 'rediss' | '*';
 type HostRule = { kind: 'any' } | { kind: 'suffix'; suffix: string } | { kind: 'exact'; host: string };
 type PortRule = number | '*' | 'default';
 
@@ -40,7 +42,8 @@ export interface PolicyMatch {
   readonly explicit: boolean;
 }
 
-const DEFAULT_PORTS: Readonly<Record<string, number>> = { 'http:': 80, 'https:': 443 };
+/** The schemes an entry may name, with the port an entry without one means. */
+const DEFAULT_PORTS: Readonly<Record<string, number>> = { 'http:': 80, 'https:': 443, 'redis:': 6379, 'rediss:': 6379 };
 const EXPECTED = 'scheme://host[:port]';
 const EXAMPLE = '(for example "https://api.example.com" or "http://127.0.0.1:*")';
 const LABEL = /^(?!-)[a-z0-9_-]{1,63}(?<!-)$/;
@@ -127,8 +130,8 @@ function parseEntry(entry: string): Rule | string {
   const sep = entry.indexOf('://');
   if (sep === -1) return `${EXPECTED} ${EXAMPLE}`;
   const scheme = entry.slice(0, sep).toLowerCase();
-  if (scheme !== 'http' && scheme !== 'https' && scheme !== '*') {
-    return `${EXPECTED} with scheme http, https or *`;
+  if (scheme !== '*' && DEFAULT_PORTS[`${scheme}:`] === undefined) {
+    return `${EXPECTED} with scheme http, https, redis, rediss or *`;
   }
   const rest = entry.slice(sep + 3);
   if (/[/?#\\]/.test(rest)) return `${EXPECTED} with no path, query or fragment`;
@@ -161,7 +164,7 @@ function parseEntry(entry: string): Rule | string {
 
   const host = parseHost(hostText);
   if (typeof host === 'string') return `${EXPECTED} with ${host}`;
-  return Object.freeze({ entry, scheme, host, port });
+  return Object.freeze({ entry, scheme: scheme as Scheme, host, port });
 }
 
 const HOST_EXPECTED = 'a host that is a DNS name, an IPv4 address, an [IPv6] address, *.domain or *';
