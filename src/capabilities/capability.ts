@@ -14,8 +14,8 @@ import type { OnBreakerChange } from './kv/store-breakers.js';
 import type { KvStore } from '../backends/store.js';
 
 /** The AppConfig and ComponentConfig fields the capabilities own. */
-export type CapabilityAppFields = Pick<AppConfig, 'keyValueStores' | 'variables'>;
-export type CapabilityComponentFields = Pick<ComponentConfig, 'keyValueStores' | 'allowedOutboundHosts' | 'outboundPolicy' | 'tracePropagation' | 'variables'>;
+export type CapabilityAppFields = Pick<AppConfig, 'keyValueStores' | 'variables' | 'redis' | 'redisTriggers'>;
+export type CapabilityComponentFields = Pick<ComponentConfig, 'keyValueStores' | 'allowedOutboundHosts' | 'outboundPolicy' | 'tracePropagation' | 'variables' | 'redis'>;
 
 export interface CapabilityManifest {
   /** App-level tables (`[key_value_stores.x]`, `[variables]`); problems go to `problems`. */

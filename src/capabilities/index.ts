@@ -8,12 +8,14 @@ import { kvCapability } from './kv/definition.js';
 import { outboundHttpCapability } from './outbound-http/definition.js';
 import { variablesCapability } from './variables/definition.js';
 import { loggingCapability } from './logging/definition.js';
+import { redisCapability } from './redis/definition.js';
 
 export const CAPABILITIES = {
   kv: kvCapability,
   'outbound-http': outboundHttpCapability,
   variables: variablesCapability,
   logging: loggingCapability,
+  redis: redisCapability,
 } as const satisfies Record<string, Capability>;
 
 export const CAPABILITY_LIST: readonly Capability[] = Object.values(CAPABILITIES);

@@ -72,6 +72,7 @@ export const EXTRA_INTERFACES: readonly string[] = [
   'wasi:keyvalue/batch@0.2.0-draft2',
   'wasi:config/store@0.2.0-draft',
   'wasi:logging/logging@0.1.0-draft',
+  'fermyon:spin/redis@2.0.0',
 ];
 /** Packages whose interfaces wasi:http/proxy already brings. */
 const PROXY_PACKAGES = /^wasi:(http|io|clocks|random|cli)\//;

@@ -52,6 +52,12 @@ export interface ComponentGrants {
    * request body the guest may send.
    */
   outbound: false | { maxRequestBodyBytes: number; /** Send `traceparent` on its outbound requests (`trace_propagation`, default true). */ propagateTrace: boolean };
+  /**
+   * Redis: the `[redis.NAME]` connections granted by name (`redis = [...]`), and whether the
+   * component may open addresses (it has allowed_outbound_hosts, checked on the main thread).
+   * Absent: nothing.
+   */
+  redis?: { names: string[]; byAddress: boolean };
 }
 
 /**
@@ -153,6 +159,16 @@ export type KvOp =
   | { method: 'increment'; key: string; delta: bigint }
   | { method: 'compareAndSwap'; key: string; expected: Uint8Array | null; value: Uint8Array };
 
+/** One value of a Redis reply, flattened as Spin's redis-result is (nested arrays are spread in order). */
+export type RedisItem = { tag: 'nil' } | { tag: 'status'; val: string } | { tag: 'int64'; val: bigint } | { tag: 'binary'; val: Uint8Array };
+
+/** A guest's Redis call; the worker checked the grant, the command against the allow-list and the sizes. */
+export type RedisOp =
+  /** A granted connection's name, or a redis:// address for allowed_outbound_hosts: answers a connection id, valid for this request. */
+  | { action: 'open'; target: string }
+  /** `command[0]` is the command's name in upper case; answers RedisItem[]. */
+  | { action: 'execute'; conn: number; command: Uint8Array[] };
+
 export interface OutboundRequestSpec {
   method: string;
   url: string;
@@ -172,7 +188,8 @@ export interface OutboundResponseSpec {
 export type HostCallBody =
   | { op: 'kv'; store: string; kv: KvOp }
   /** traceparent: sent on every hop unless the guest set its own (absent when propagation is off). */
-  | { op: 'http'; request: OutboundRequestSpec; traceparent?: string | undefined };
+  | { op: 'http'; request: OutboundRequestSpec; traceparent?: string | undefined }
+  | { op: 'redis'; redis: RedisOp };
 
 /** Who is asking: the request, its app version (the state that answers) and its component. */
 export type HostCallRequest = HostCallBody & { requestId: string; version: string; component: string };

@@ -49,6 +49,8 @@ export const IMPLEMENTED_VERSIONS: ReadonlyMap<string, VersionRange> = new Map([
   ['wasi:keyvalue', exactly('0.2.0-draft2')],
   ['wasi:config', exactly('0.2.0-draft')],
   ['wasi:logging', exactly('0.1.0-draft')],
+  // Spin's Redis interface (wit/deps/spin); the async spin:redis@3.0.0 needs the component model's async, which Verge does not run.
+  ['fermyon:spin', exactly('2.0.0')],
 ]);
 
 /** Why Verge cannot supply an import, or undefined when it can. */

@@ -2,6 +2,7 @@
 import type { KvStoreDecl } from '../capabilities/kv/schema.js';
 import type { VariableDecl } from '../capabilities/variables/schema.js';
 import type { OutboundPolicy } from '../capabilities/outbound-http/policy.js';
+import type { RedisConnectionDecl, RedisTriggerDecl } from '../capabilities/redis/schema.js';
 import type { RoutePattern } from '../ingress/router.js';
 import type { HostPattern } from './hosts.js';
 
@@ -53,6 +54,8 @@ export interface ComponentConfig {
   /** `trace_propagation` (default true): outbound requests carry the request's `traceparent` when tracing is on. */
   tracePropagation: boolean;
   variables: readonly string[];
+  /** `[redis.NAME]` connections it may open by name. */
+  redis: readonly string[];
   /**
    * Components only: how many requests one instance serves before it is dropped (1 = a fresh
    * instance per request, the default). Never concurrently; see docs/components.md.
@@ -84,4 +87,8 @@ export interface AppConfig {
   components: ReadonlyMap<string, ComponentConfig>;
   keyValueStores: ReadonlyMap<string, KvStoreDecl>;
   variables: ReadonlyMap<string, VariableDecl>;
+  /** `[redis.NAME]`: Redis servers the operator configured, opened by name. */
+  redis: ReadonlyMap<string, RedisConnectionDecl>;
+  /** `[[trigger.redis]]`: components run for each message on a channel. */
+  redisTriggers: readonly RedisTriggerDecl[];
 }

@@ -68,7 +68,7 @@ function format(ts, diagnostics) {
 
 const NODE_BUILTINS = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
 
-/** One ESM file; wasi:* imports stay imports (the component's WIT imports). */
+/** One ESM file; wasi:* (and Spin's fermyon:*) imports stay imports (the component's WIT imports). */
 async function bundle({ entry, outfile }) {
   const esbuild = await import('esbuild');
   const noNodeBuiltins = {
@@ -98,7 +98,7 @@ async function bundle({ entry, outfile }) {
       // platform neutral resolves no package.json fields by default; most npm packages need these.
       mainFields: ['browser', 'module', 'main'],
       conditions: ['worker', 'browser'],
-      external: ['wasi:*'],
+      external: ['wasi:*', 'fermyon:*'],
       plugins: [noNodeBuiltins],
       logLevel: 'silent',
       metafile: true,
@@ -106,7 +106,7 @@ async function bundle({ entry, outfile }) {
     const outputs = Object.values(result.metafile.outputs);
     const bytes = outputs.reduce((n, o) => n + o.bytes, 0);
     // The wasi:* interfaces the bundle imports: the world it is componentized against lists just these.
-    const wasiImports = [...new Set(outputs.flatMap((o) => o.imports.filter((i) => i.external && i.path.startsWith('wasi:')).map((i) => i.path)))].sort();
+    const wasiImports = [...new Set(outputs.flatMap((o) => o.imports.filter((i) => i.external && /^(wasi|fermyon):/.test(i.path)).map((i) => i.path)))].sort();
     return { ok: true, bytes, inputs: Object.keys(result.metafile.inputs).length, wasiImports, warnings: result.warnings.map(esbuildMessage) };
   } catch (err) {
     if (!Array.isArray(err.errors)) throw err;

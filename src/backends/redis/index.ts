@@ -27,22 +27,11 @@ export interface RedisStoreOptions {
 }
 
 export function readRedisStoreOptions(t: Fields, problems: ManifestProblems): Readonly<Record<string, unknown>> {
-  const url = t.string('url', { required: true, expected: 'a Redis URL such as "redis://host:6379" or "rediss://:{{ password }}@host:6380/0"' });
+  const { url, variables } = readRedisUrl(t, problems);
   const prefix = t.value('prefix');
   if (prefix !== undefined && typeof prefix !== 'string') problems.add(t.keyPath('prefix'), 'expected a string to prepend to every key, such as "myapp:"');
   const timeoutMs = t.integer('timeout_ms', { min: 1, max: 600_000, unit: 'milliseconds for one call' });
   const maxConnections = t.integer('max_connections', { min: 1, max: 1024, unit: 'connections' });
-  let variables: string[] = [];
-  if (url !== undefined) {
-    const refs = templateReferences(url);
-    if (!Array.isArray(refs)) problems.add(t.keyPath('url'), `expected ${refs.expected}`);
-    else {
-      variables = refs;
-      // Without variables the URL is checked now; with them, once they are filled in.
-      const parsed = refs.length === 0 ? parseRedisAddress(url) : undefined;
-      if (typeof parsed === 'string') problems.add(t.keyPath('url'), `expected ${parsed}`);
-    }
-  }
   const options: RedisStoreOptions = {
     url: url ?? '',
     variables: Object.freeze(variables),
@@ -51,6 +40,24 @@ export function readRedisStoreOptions(t: Fields, problems: ManifestProblems): Re
     maxConnections: maxConnections ?? REDIS_STORE_DEFAULTS.maxConnections,
   };
   return Object.freeze(options) as unknown as Readonly<Record<string, unknown>>;
+}
+
+/**
+ * A table's `url`: a Redis URL, perhaps with `{{ variable }}` references (checked against
+ * [variables] by the caller's manifest check). Without references it is parsed now; with them,
+ * once they are filled in. No message repeats the URL: it may hold a password.
+ */
+export function readRedisUrl(t: Fields, problems: ManifestProblems): { url: string | undefined; variables: string[] } {
+  const url = t.string('url', { required: true, expected: 'a Redis URL such as "redis://host:6379" or "rediss://:{{ password }}@host:6380/0"' });
+  if (url === undefined) return { url, variables: [] };
+  const refs = templateReferences(url);
+  if (!Array.isArray(refs)) {
+    problems.add(t.keyPath('url'), `expected ${refs.expected}`);
+    return { url, variables: [] };
+  }
+  const parsed = refs.length === 0 ? parseRedisAddress(url) : undefined;
+  if (typeof parsed === 'string') problems.add(t.keyPath('url'), `expected ${parsed}`);
+  return { url, variables: refs };
 }
 
 /** Opens the store at `url` (variables filled in); `where` names the manifest table in errors. */

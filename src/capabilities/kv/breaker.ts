@@ -13,6 +13,8 @@ export type BreakerState = 'closed' | 'open' | 'half-open';
 export interface BreakerOptions {
   /** The store's name, for messages. */
   readonly name?: string;
+  /** What is guarded, for messages: "store" unless said otherwise ("Redis server"). */
+  readonly kind?: string;
   /** Consecutive backend failures that open the circuit. */
   readonly failureThreshold?: number;
   /** How long the circuit stays open before one trial call is let through. */
@@ -44,15 +46,16 @@ function isBackendFailure(err: unknown): err is StoreError {
 
 export function createBreaker(options: BreakerOptions = {}): Breaker {
   const name = options.name ?? BREAKER_DEFAULTS.name;
+  const kind = options.kind ?? 'store';
   const failureThreshold = options.failureThreshold ?? BREAKER_DEFAULTS.failureThreshold;
   const cooldownMs = options.cooldownMs ?? BREAKER_DEFAULTS.cooldownMs;
   const now = options.now ?? Date.now;
   const onStateChange = options.onStateChange;
   if (!Number.isSafeInteger(failureThreshold) || failureThreshold < 1) {
-    throw new RangeError(`breaker for store ${name}: failureThreshold must be an integer >= 1, got ${failureThreshold}`);
+    throw new RangeError(`breaker for ${kind} ${name}: failureThreshold must be an integer >= 1, got ${failureThreshold}`);
   }
   if (!Number.isFinite(cooldownMs) || cooldownMs < 0) {
-    throw new RangeError(`breaker for store ${name}: cooldownMs must be a finite number >= 0, got ${cooldownMs}`);
+    throw new RangeError(`breaker for ${kind} ${name}: cooldownMs must be a finite number >= 0, got ${cooldownMs}`);
   }
 
   let state: BreakerState = 'closed';
@@ -77,7 +80,7 @@ export function createBreaker(options: BreakerOptions = {}): Breaker {
       if (waited < cooldownMs) {
         throw new StoreError(
           'UNAVAILABLE',
-          `circuit open for store ${name} after ${failureThreshold} consecutive failures, retrying after ${Math.ceil(cooldownMs - waited)} ms (cooldown ${cooldownMs} ms)`,
+          `circuit open for ${kind} ${name} after ${failureThreshold} consecutive failures, retrying after ${Math.ceil(cooldownMs - waited)} ms (cooldown ${cooldownMs} ms)`,
           { cause: lastFailure },
         );
       }
@@ -85,7 +88,7 @@ export function createBreaker(options: BreakerOptions = {}): Breaker {
     }
     if (state === 'half-open') {
       if (trialInFlight) {
-        throw new StoreError('UNAVAILABLE', `circuit half-open for store ${name}: a trial call is in flight, others wait for its outcome`, { cause: lastFailure });
+        throw new StoreError('UNAVAILABLE', `circuit half-open for ${kind} ${name}: a trial call is in flight, others wait for its outcome`, { cause: lastFailure });
       }
       trialInFlight = true;
     }

@@ -6,6 +6,7 @@
  * log or an error: messages name the variables, not their values.
  */
 import { VergeError } from '../../errors.js';
+import type { ManifestProblems } from '../../manifest/fields.js';
 import { VARIABLE_NAME } from './schema.js';
 import type { ResolvedVariable } from './resolve.js';
 
@@ -32,4 +33,11 @@ export function expandTemplate(text: string, values: ReadonlyMap<string, Resolve
     if (v.value === undefined) throw new VergeError('VARIABLE_MISSING', `${where}: variable ${name} has no value (set VERGE_VAR_${name.toUpperCase()})`);
     return v.value;
   });
+}
+
+/** Each variable a template at `keyPath` refers to must be declared in [variables]. */
+export function checkTemplateVariables(keyPath: string, names: readonly string[], declared: ReadonlyMap<string, unknown>, problems: ManifestProblems): void {
+  for (const name of names) {
+    if (!declared.has(name)) problems.add(keyPath, `"{{ ${name} }}" names no variable: declare it in [variables] (for a password: ${name} = { required = true, secret = true })`);
+  }
 }

@@ -1,0 +1,54 @@
+/** The Redis capability: `[redis.NAME]`, `redis = [...]`, verge:v1 redis_*, fermyon:spin/redis. */
+import { VergeError } from '../../errors.js';
+import { tomlKey } from '../../manifest/fields.js';
+import { parseRedisAddress, type RedisAddress } from '../../backends/redis/address.js';
+import type { Capability } from '../capability.js';
+import { readDotenv, resolveVariables } from '../variables/resolve.js';
+import { checkTemplateVariables, expandTemplate } from '../variables/template.js';
+import { redisImports } from './bindings/wasi-p1.js';
+import { redisComponentImports } from './bindings/component.js';
+import { answerRedisCall, closeRedisPools, type RedisVersionState } from './host.js';
+import { readRedisConnections, readRedisGrants, readRedisTriggers } from './schema.js';
+
+export const redisCapability: Capability = {
+  name: 'redis',
+  manifest: {
+    readApp: (root, problems) => {
+      const redis = readRedisConnections(root, problems);
+      return { redis, redisTriggers: Object.freeze(readRedisTriggers(root, redis, problems)) };
+    },
+    readComponent: (c, app, problems) => ({ redis: Object.freeze(readRedisGrants(c, app.redis, problems)) }),
+    check: (app, problems) => {
+      for (const decl of app.redis.values()) checkTemplateVariables(`redis.${tomlKey(decl.name)}.url`, decl.variables, app.variables, problems);
+      app.redisTriggers.forEach((t, i) => {
+        if (!app.components.has(t.component)) problems.add(`trigger.redis[${i}].component`, `no [component.${tomlKey(t.component)}] is defined`);
+      });
+    },
+  },
+  provides: { vergeV1: ['redis_open', 'redis_execute', 'redis_result'], wasi: ['fermyon:spin/redis'] },
+  prepare(app, ctx) {
+    let values: ReturnType<typeof resolveVariables> | undefined;
+    const named = new Map<string, { address: RedisAddress; maxConnections: number }>();
+    for (const decl of app.redis.values()) {
+      const where = `redis.${tomlKey(decl.name)}.url`;
+      const url = decl.variables.length === 0 ? decl.url : expandTemplate(decl.url, (values ??= resolveVariables(app.variables, { env: ctx.env, dotenv: ctx.envFile ? readDotenv(ctx.envFile) : undefined })), where);
+      const address = parseRedisAddress(url);
+      // Never the URL itself in the message: its variables may hold a password.
+      if (typeof address === 'string') throw new VergeError('MANIFEST_INVALID', `${app.file}: ${where}: expected ${address} once its variables are filled in`);
+      named.set(decl.name, { address, maxConnections: decl.maxConnections });
+    }
+    const components = new Map<string, RedisVersionState['components'] extends ReadonlyMap<string, infer V> ? V : never>();
+    for (const c of app.components.values()) {
+      if (c.redis.length === 0 && !c.outboundPolicy) continue;
+      components.set(c.name, { names: new Set(c.redis), policy: c.outboundPolicy, timeoutMs: c.limits.outboundTimeoutMs });
+    }
+    const state: RedisVersionState = { named, components, logger: ctx.logger };
+    return {
+      // Absent for a component with neither: it may open nothing.
+      grants: (c) => (components.has(c.name) ? { redis: { names: [...c.redis], byAddress: c.outboundPolicy !== undefined } } : {}),
+      hostCalls: { redis: (call, request) => answerRedisCall(call, request, state) },
+    };
+  },
+  close: closeRedisPools,
+  bindings: { wasiP1: redisImports, component: redisComponentImports },
+};
