@@ -139,3 +139,19 @@ export function kvLogFetch(store: string, urlVariable: string, message: string):
     [storeSeg, keySeg, nameSeg, getSeg, msgSeg],
   );
 }
+
+/**
+ * test/fixtures/capability-probe.c built with clang for wasm32-wasi: the WAGI probe of the shared
+ * capability cases, one path per behaviour (200 {"value": ...} or 500 {"error": STATUS}).
+ */
+export async function capabilityProbe(): Promise<Uint8Array> {
+  const { execFileSync } = await import('node:child_process');
+  const { mkdtempSync, readFileSync } = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const { fileURLToPath } = await import('node:url');
+  const source = fileURLToPath(new URL('../../../test/fixtures/capability-probe.c', import.meta.url));
+  const out = path.join(mkdtempSync(path.join(os.tmpdir(), 'verge-capability-probe-')), 'probe.wasm');
+  execFileSync('clang', ['--target=wasm32-wasi', '--sysroot=/usr', '-O2', '-o', out, source], { stdio: 'inherit' });
+  return readFileSync(out);
+}
