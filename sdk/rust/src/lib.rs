@@ -10,6 +10,7 @@
 //! - [`http::fetch`]: outbound HTTP;
 //! - [`variables`]: variables and secrets;
 //! - [`log`]: log records through the host;
+//! - [`redis`]: Redis, by a granted connection's name or an allowed address;
 //! - [`Error`]: the ABI's error codes.
 //!
 //! Everything beyond CGI goes through the `verge:v1` host imports (docs/abi.md). On `wasm32`
@@ -42,6 +43,7 @@ pub mod http;
 pub mod json;
 pub mod kv;
 pub mod log;
+pub mod redis;
 pub mod variables;
 
 #[cfg(not(target_arch = "wasm32"))]
