@@ -12,6 +12,7 @@ export interface Metrics {
   autoRollbacks: Counter<'app'>;
   spansDropped: Counter<'reason'>;
   logRecordsDropped: Counter<'reason'>;
+  triggerMessages: Counter<'trigger' | 'app' | 'component' | 'outcome'>;
   /** The per-request update, on the hot path: label children are looked up once and cached. */
   observeRequest(component: string, status: number, seconds: number | undefined, version?: string): void;
 }
@@ -74,6 +75,12 @@ export function createMetrics(gauges: { queued: () => number; busy: () => number
     labelNames: ['reason'] as const,
     registers: [registry],
   });
+  const triggerMessages = new Counter({
+    name: 'verge_trigger_messages_total',
+    help: 'Messages a trigger ran a component for, by trigger (redis), app, component and outcome (ok: the guest answered below 400; failed: it answered 400 or more, or failed).',
+    labelNames: ['trigger', 'app', 'component', 'outcome'] as const,
+    registers: [registry],
+  });
   new Gauge({ name: 'verge_queue_depth', help: 'Requests admitted and waiting for a worker.', registers: [registry], collect() { this.set(gauges.queued()); } });
   new Gauge({ name: 'verge_requests_in_flight', help: 'Requests admitted and not yet answered.', registers: [registry], collect() { this.set(gauges.busy()); } });
   new Gauge({ name: 'verge_workers', help: 'Workers serving requests (spares not counted).', registers: [registry], collect() { this.set(gauges.workers()); } });
@@ -97,5 +104,5 @@ export function createMetrics(gauges: { queued: () => number; busy: () => number
     if (!histogram) durationChildren.set(component, (histogram = duration.labels(component)));
     histogram.observe(seconds);
   };
-  return { registry, requests, duration, workerRestarts, deadlineKills, traps, breakerTransitions, autoRollbacks, spansDropped, logRecordsDropped, observeRequest };
+  return { registry, requests, duration, workerRestarts, deadlineKills, traps, breakerTransitions, autoRollbacks, spansDropped, logRecordsDropped, triggerMessages, observeRequest };
 }

@@ -34,6 +34,7 @@ export class RedisConnection {
   private failure: Error | undefined;
   private readonly reader: RespReader;
   private readonly closeListeners: Array<() => void> = [];
+  private pushListener: ((value: RespValue) => void) | undefined;
 
   private constructor(
     private readonly socket: net.Socket,
@@ -43,6 +44,7 @@ export class RedisConnection {
     this.reader = new RespReader(maxReplyBytes, (value) => {
       const waiter = this.pending.shift();
       if (waiter) waiter.resolve(value);
+      else if (this.pushListener) this.pushListener(value);
       else this.destroy(new StoreError('UNAVAILABLE', `${address.shown} sent a reply nobody asked for`));
     });
     socket.on('data', (chunk: Buffer) => {
@@ -132,6 +134,25 @@ export class RedisConnection {
     timer = setTimeout(() => this.destroy(new StoreError('TIMEOUT', `${this.address.shown} did not answer within ${left} ms`)), left);
     this.socket.write(Buffer.concat(commands.map(encodeCommand)));
     return all.finally(() => clearTimeout(timer));
+  }
+
+  /**
+   * Subscriber mode (SUBSCRIBE): from now on every reply goes to `listener` as it arrives — the
+   * confirmations of `send` and the messages pushed between them alike.
+   */
+  onPush(listener: (value: RespValue) => void): void {
+    this.pushListener = listener;
+  }
+
+  /** Writes commands without waiting for their replies (subscriber mode: they arrive as pushes). */
+  send(commands: readonly Command[]): void {
+    if (this.failure) return;
+    this.socket.write(Buffer.concat(commands.map(encodeCommand)));
+  }
+
+  /** The failure that ended the connection, once it has ended. */
+  get closedBy(): Error | undefined {
+    return this.failure;
   }
 
   /** Ends the connection; whatever waits on it fails with `reason`. */

@@ -1,10 +1,8 @@
 /** The Redis capability: `[redis.NAME]`, `redis = [...]`, verge:v1 redis_*, fermyon:spin/redis. */
-import { VergeError } from '../../errors.js';
 import { tomlKey } from '../../manifest/fields.js';
-import { parseRedisAddress, type RedisAddress } from '../../backends/redis/address.js';
 import type { Capability } from '../capability.js';
-import { readDotenv, resolveVariables } from '../variables/resolve.js';
-import { checkTemplateVariables, expandTemplate } from '../variables/template.js';
+import { checkTemplateVariables } from '../variables/template.js';
+import { resolveRedisConnections } from './connections.js';
 import { redisImports } from './bindings/wasi-p1.js';
 import { redisComponentImports } from './bindings/component.js';
 import { answerRedisCall, closeRedisPools, type RedisVersionState } from './host.js';
@@ -27,16 +25,7 @@ export const redisCapability: Capability = {
   },
   provides: { vergeV1: ['redis_open', 'redis_execute', 'redis_result'], wasi: ['fermyon:spin/redis'] },
   prepare(app, ctx) {
-    let values: ReturnType<typeof resolveVariables> | undefined;
-    const named = new Map<string, { address: RedisAddress; maxConnections: number }>();
-    for (const decl of app.redis.values()) {
-      const where = `redis.${tomlKey(decl.name)}.url`;
-      const url = decl.variables.length === 0 ? decl.url : expandTemplate(decl.url, (values ??= resolveVariables(app.variables, { env: ctx.env, dotenv: ctx.envFile ? readDotenv(ctx.envFile) : undefined })), where);
-      const address = parseRedisAddress(url);
-      // Never the URL itself in the message: its variables may hold a password.
-      if (typeof address === 'string') throw new VergeError('MANIFEST_INVALID', `${app.file}: ${where}: expected ${address} once its variables are filled in`);
-      named.set(decl.name, { address, maxConnections: decl.maxConnections });
-    }
+    const named = resolveRedisConnections(app, ctx);
     const components = new Map<string, RedisVersionState['components'] extends ReadonlyMap<string, infer V> ? V : never>();
     for (const c of app.components.values()) {
       if (c.redis.length === 0 && !c.outboundPolicy) continue;
