@@ -1,6 +1,7 @@
 /** The key-value part of verge.toml: `[key_value_stores.NAME]` at app level, grants per component. */
 import { tomlKey, type Fields, type ManifestProblems } from '../../manifest/fields.js';
 import { BACKENDS, BACKEND_NAMES, DEFAULT_BACKEND, type BackendName } from '../../backends/registry.js';
+import { checkTemplateVariables } from '../variables/template.js';
 
 export interface KvStoreDecl {
   name: string;
@@ -35,4 +36,12 @@ export function readStoreGrants(c: Fields, stores: ReadonlyMap<string, KvStoreDe
     }
   });
   return granted;
+}
+
+/** A store option's `{{ variable }}` references (a Redis URL's password) must name declared variables. */
+export function checkStoreVariables(stores: ReadonlyMap<string, KvStoreDecl>, variables: ReadonlyMap<string, unknown>, problems: ManifestProblems): void {
+  for (const decl of stores.values()) {
+    const refs = decl.options.variables;
+    if (Array.isArray(refs)) checkTemplateVariables(`key_value_stores.${tomlKey(decl.name)}.url`, refs as string[], variables, problems);
+  }
 }

@@ -53,7 +53,7 @@ describe('[databases.NAME] in verge.toml', () => {
 
   test('a placeholder naming a variable that is not declared is refused, naming the file and the key', () => {
     const message = problems(manifest('[databases.main]\nurl = "postgres://app:{{ db_pasword }}@db/orders"'));
-    assert.match(message, /^\/srv\/app\/verge\.toml: databases\.main\.url: names \{\{ db_pasword \}\}, but no variable "db_pasword" is declared in \[variables\]$/m);
+    assert.match(message, /^\/srv\/app\/verge\.toml: databases\.main\.url: "\{\{ db_pasword \}\}" names no variable: declare it in \[variables\]/m);
   });
 
   test('a url that is not a postgres:// URL is refused at load, saying what was expected', () => {
