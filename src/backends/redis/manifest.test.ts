@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { VergeError } from '../../errors.js';
 import { parseManifest } from '../../manifest/load.js';
+import { manifestProblems } from '../../manifest/fixtures.js';
 import type { RedisStoreOptions } from './index.js';
 
 const FILE = '/srv/shop/verge.toml';
@@ -10,15 +10,7 @@ function manifest(extra: string): string {
   return `[application]\nname = "shop"\n\n[[route]]\npath = "/..."\ncomponent = "api"\n\n[component.api]\nsource = "api.wasm"\nkey_value_stores = ["cache"]\n\n${extra}\n`;
 }
 
-function problems(text: string): string {
-  try {
-    parseManifest(text, FILE);
-  } catch (err) {
-    assert.ok(err instanceof VergeError && err.code === 'MANIFEST_INVALID', String(err));
-    return err.message;
-  }
-  assert.fail('expected the manifest to be refused');
-}
+const problems = (text: string): string => manifestProblems(text, FILE);
 
 describe('[key_value_stores.NAME] backend = "redis"', () => {
   test('reads the URL, the prefix, the timeout and the pool size', () => {

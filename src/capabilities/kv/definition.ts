@@ -18,7 +18,7 @@ export const kvCapability: Capability = {
   name: 'kv',
   manifest: {
     readApp: (root, problems) => ({ keyValueStores: readKeyValueStores(root, problems) }),
-    readComponent: (c, app, problems) => ({ keyValueStores: Object.freeze(readStoreGrants(c, app.keyValueStores, problems)) }),
+    readComponent: (c, app) => ({ keyValueStores: Object.freeze(readStoreGrants(c, app.keyValueStores)) }),
     checkApp: (app, problems) => checkStoreVariables(app.keyValueStores, app.variables, problems),
   },
   inheritable: [{ key: 'key_value_stores', fields: ['keyValueStores'] }],

@@ -28,14 +28,11 @@ export function readKeyValueStores(root: Fields, problems: ManifestProblems): Ma
 }
 
 /** `key_value_stores = [...]` on a component: every label must be a store the app has. */
-export function readStoreGrants(c: Fields, stores: ReadonlyMap<string, KvStoreDecl>, problems: ManifestProblems): string[] {
-  const granted = c.stringList('key_value_stores', { expected: 'a store name' });
-  granted.forEach((name, i) => {
-    if (!stores.has(name)) {
-      problems.add(`${c.keyPath('key_value_stores')}[${i}]`, `no store ${JSON.stringify(name)}: use "default" or declare [key_value_stores.${tomlKey(name)}]`);
-    }
+export function readStoreGrants(c: Fields, stores: ReadonlyMap<string, KvStoreDecl>): string[] {
+  return c.grantList('key_value_stores', stores, {
+    expected: 'a store name',
+    missing: (name) => `no store ${JSON.stringify(name)}: use "default" or declare [key_value_stores.${tomlKey(name)}]`,
   });
-  return granted;
 }
 
 /** A store option's `{{ variable }}` references (a Redis URL's password) must name declared variables. */

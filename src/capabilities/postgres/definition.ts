@@ -22,7 +22,7 @@ export const postgresCapability: Capability = {
   name: 'postgres',
   manifest: {
     readApp: (root, problems) => ({ databases: readDatabases(root, problems) }),
-    readComponent: (c, app, problems) => ({ databases: Object.freeze(readDatabaseGrants(c, app.databases, problems)) }),
+    readComponent: (c, app) => ({ databases: Object.freeze(readDatabaseGrants(c, app.databases)) }),
   },
   provides: {
     vergeV1: ['pg_open', 'pg_query', 'pg_result', 'pg_execute', 'pg_begin', 'pg_commit', 'pg_rollback', 'pg_error', 'pg_close'],

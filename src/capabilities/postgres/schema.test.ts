@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { parseManifest } from '../../manifest/load.js';
+import { manifestProblems } from '../../manifest/fixtures.js';
 import { isVergeError, type VergeError } from '../../errors.js';
 import { createCapabilityHost } from '../host.js';
 
@@ -31,15 +32,7 @@ ${databases}
 `;
 }
 
-function problems(text: string): string {
-  try {
-    parseManifest(text, FILE);
-  } catch (e) {
-    assert.ok(isVergeError(e) && e.code === 'MANIFEST_INVALID', String(e));
-    return e.message;
-  }
-  assert.fail('expected the manifest to be refused');
-}
+const problems = (text: string): string => manifestProblems(text, FILE);
 
 describe('[databases.NAME] in verge.toml', () => {
   test('a database with a url and limits is read, and granted to the component', () => {

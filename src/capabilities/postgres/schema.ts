@@ -63,10 +63,9 @@ export function readDatabases(root: Fields, problems: ManifestProblems): Map<str
 }
 
 /** `databases = [...]` on a component: every name must be a `[databases.NAME]` of the app. */
-export function readDatabaseGrants(c: Fields, databases: ReadonlyMap<string, PgDatabaseDecl>, problems: ManifestProblems): string[] {
-  const granted = c.stringList('databases', { expected: 'a database name' });
-  granted.forEach((name, i) => {
-    if (!databases.has(name)) problems.add(`${c.keyPath('databases')}[${i}]`, `no database ${JSON.stringify(name)}: declare [databases.${tomlKey(name)}] with its url`);
+export function readDatabaseGrants(c: Fields, databases: ReadonlyMap<string, PgDatabaseDecl>): string[] {
+  return c.grantList('databases', databases, {
+    expected: 'a database name',
+    missing: (name) => `no database ${JSON.stringify(name)}: declare [databases.${tomlKey(name)}] with its url`,
   });
-  return granted;
 }

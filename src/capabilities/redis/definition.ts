@@ -15,7 +15,7 @@ export const redisCapability: Capability = {
       const redis = readRedisConnections(root, problems);
       return { redis, redisTriggers: Object.freeze(readRedisTriggers(root, redis, problems)) };
     },
-    readComponent: (c, app, problems) => ({ redis: Object.freeze(readRedisGrants(c, app.redis, problems)) }),
+    readComponent: (c, app) => ({ redis: Object.freeze(readRedisGrants(c, app.redis)) }),
     checkApp: (app, problems) => {
       for (const decl of app.redis.values()) checkTemplateVariables(`redis.${tomlKey(decl.name)}.url`, decl.variables, app.variables, problems);
       app.redisTriggers.forEach((t, i) => {

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { VergeError } from '../../errors.js';
 import { parseManifest } from '../../manifest/load.js';
+import { manifestProblems } from '../../manifest/fixtures.js';
 import { checkCommand } from './checks.js';
 import { decodeArguments, encodeItems } from './encoding.js';
 import { HostCallError } from '../abi.js';
@@ -12,15 +12,7 @@ function manifest(component: string, extra = ''): string {
   return `[application]\nname = "shop"\n\n[[route]]\npath = "/..."\ncomponent = "api"\n\n[component.api]\nsource = "api.wasm"\n${component}\n\n[component.listener]\nsource = "listener.wasm"\n\n${extra}\n`;
 }
 
-function problems(text: string): string {
-  try {
-    parseManifest(text, FILE);
-  } catch (err) {
-    assert.ok(err instanceof VergeError && err.code === 'MANIFEST_INVALID', String(err));
-    return err.message;
-  }
-  assert.fail('expected the manifest to be refused');
-}
+const problems = (text: string): string => manifestProblems(text, FILE);
 
 const CACHE = '[redis.cache]\nurl = "redis://cache.internal:6379"';
 

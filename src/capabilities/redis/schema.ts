@@ -50,12 +50,11 @@ export function readRedisConnections(root: Fields, problems: ManifestProblems): 
 }
 
 /** `redis = [...]` on a component: every name must be a [redis.NAME] of the app. */
-export function readRedisGrants(c: Fields, connections: ReadonlyMap<string, RedisConnectionDecl>, problems: ManifestProblems): string[] {
-  const granted = c.stringList('redis', { expected: 'the name of a [redis.NAME] connection' });
-  granted.forEach((name, i) => {
-    if (!connections.has(name)) problems.add(`${c.keyPath('redis')}[${i}]`, `no connection ${JSON.stringify(name)}: declare [redis.${tomlKey(name)}] with its url`);
+export function readRedisGrants(c: Fields, connections: ReadonlyMap<string, RedisConnectionDecl>): string[] {
+  return c.grantList('redis', connections, {
+    expected: 'the name of a [redis.NAME] connection',
+    missing: (name) => `no connection ${JSON.stringify(name)}: declare [redis.${tomlKey(name)}] with its url`,
   });
-  return granted;
 }
 
 /**
