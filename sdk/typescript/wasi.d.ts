@@ -136,6 +136,35 @@ declare module 'spin:postgres/postgres@4.1.0' {
 }
 
 /**
+ * Spin's Redis interface (docs/data.md): `Connection.open` takes a `[redis.NAME]` granted in
+ * verge.toml (`redis = ["cache"]`) or a redis:// address allowed by `allowed_outbound_hosts`.
+ * Errors are thrown as ComponentErrors whose payload is an `Error`.
+ */
+declare module 'fermyon:spin/redis@2.0.0' {
+  export type Payload = Uint8Array;
+  export type Error = { tag: 'invalid-address' } | { tag: 'too-many-connections' } | { tag: 'type-error' } | { tag: 'other'; val: string };
+  export type RedisParameter = { tag: 'int64'; val: bigint } | { tag: 'binary'; val: Payload };
+  export type RedisResult = { tag: 'nil' } | { tag: 'status'; val: string } | { tag: 'int64'; val: bigint } | { tag: 'binary'; val: Payload };
+
+  export class Connection {
+    private constructor();
+    static open(address: string): Connection;
+    publish(channel: string, payload: Payload): void;
+    get(key: string): Payload | undefined;
+    set(key: string, value: Payload): void;
+    incr(key: string): bigint;
+    /** Removes the keys; the number removed. */
+    del(keys: string[]): number;
+    sadd(key: string, values: string[]): number;
+    smembers(key: string): string[];
+    srem(key: string, values: string[]): number;
+    /** An allow-listed command (docs/data.md); the reply flattened into a list. */
+    execute(command: string, args: RedisParameter[]): RedisResult[];
+    [Symbol.dispose](): void;
+  }
+}
+
+/**
  * Enough of wasi:http/types for a handler that exports `incomingHandler` itself instead of using
  * the fetch event: `export const incomingHandler: IncomingHandler = { handle(request, out) { ... } }`.
  */

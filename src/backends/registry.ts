@@ -11,18 +11,30 @@ import type { Fields, ManifestProblems } from '../manifest/fields.js';
 import type { KvStore, SyncKvStore } from './store.js';
 import { createMemoryStore } from './memory/memory-store.js';
 import { openSqliteStore } from './sqlite/sqlite-store.js';
+import { openRedisStore, readRedisStoreOptions } from './redis/index.js';
 
 /** Where one app's store lives, resolved on the main thread and handed to whoever opens it. */
 export interface StoreLocation {
-  /** A file path (SQLite), a URL (later: Redis, NATS), or undefined (memory). */
+  /** A file path (SQLite), a URL (Redis; it may hold a password: it stays on the main thread), or undefined (memory). */
   address: string | undefined;
+  /** The backend's options, for a backend that needs them to open the store (Redis). */
+  options?: Readonly<Record<string, unknown>>;
+  /** The manifest table, for errors: `key_value_stores.cache`. */
+  where?: string;
 }
 
 interface BackendBase {
   /** Reads the backend's own keys of `[key_value_stores.NAME]` (beyond `backend`); unknown keys are refused by the caller. */
   readOptions(t: Fields, problems: ManifestProblems): Readonly<Record<string, unknown>>;
   /** Where the store `name` of the app in `appDir` lives, given the node's data dir. */
-  locate(ctx: { appDir: string; dataDir: string; name: string; options: Readonly<Record<string, unknown>> }): StoreLocation;
+  locate(ctx: {
+    appDir: string;
+    dataDir: string;
+    name: string;
+    options: Readonly<Record<string, unknown>>;
+    /** Fills `{{ variable }}` references in an option (variables/template.ts); `key` names the option in errors. */
+    expand: (text: string, key: string) => string;
+  }): StoreLocation;
 }
 
 export interface WorkerBackend extends BackendBase {
@@ -56,7 +68,14 @@ const memory: MainBackend = {
   open: () => createMemoryStore(),
 };
 
-export const BACKENDS = { sqlite, memory } as const;
+const redis: MainBackend = {
+  runsIn: 'main',
+  readOptions: readRedisStoreOptions,
+  locate: ({ name, options, expand }) => ({ address: expand(options.url as string, 'url'), options, where: `key_value_stores.${name}` }),
+  open: ({ address, options, where }) => openRedisStore(address!, options!, where!),
+};
+
+export const BACKENDS = { sqlite, memory, redis } as const;
 
 export type BackendName = keyof typeof BACKENDS;
 export const BACKEND_NAMES = Object.keys(BACKENDS) as BackendName[];

@@ -15,16 +15,22 @@ import type { KvStore } from '../backends/store.js';
 import type { DirNode } from './files/tree.js';
 
 /** The AppConfig and ComponentConfig fields the capabilities own. */
-export type CapabilityAppFields = Pick<AppConfig, 'keyValueStores' | 'variables' | 'databases'>;
-export type CapabilityComponentFields = Pick<ComponentConfig, 'keyValueStores' | 'allowedOutboundHosts' | 'outboundPolicy' | 'tracePropagation' | 'variables' | 'files' | 'databases'>;
+export type CapabilityAppFields = Pick<AppConfig, 'keyValueStores' | 'variables' | 'databases' | 'redis' | 'redisTriggers'>;
+export type CapabilityComponentFields = Pick<
+  ComponentConfig,
+  'keyValueStores' | 'allowedOutboundHosts' | 'outboundPolicy' | 'tracePropagation' | 'variables' | 'files' | 'databases' | 'redis'
+>;
 
 export interface CapabilityManifest {
   /** App-level tables (`[key_value_stores.x]`, `[variables]`); problems go to `problems`. */
   readApp?(root: Fields, problems: ManifestProblems): Partial<CapabilityAppFields>;
   /** The component's grants, checked against what the app declares. */
   readComponent?(c: Fields, app: CapabilityAppFields, problems: ManifestProblems): Partial<CapabilityComponentFields>;
-  /** Checks that need every component and route read first (a grant naming another component). */
-  checkApp?(app: Pick<AppConfig, 'components' | 'routes'>, problems: ManifestProblems): void;
+  /**
+   * Checks across tables once every component and route is read: a grant naming another
+   * component, a template naming a declared variable, a trigger naming a component.
+   */
+  checkApp?(app: CapabilityAppFields & Pick<AppConfig, 'components' | 'routes'>, problems: ManifestProblems): void;
 }
 
 /** What the main thread gives a capability to build an app version's state. */

@@ -83,6 +83,25 @@ describe('capability host', () => {
     await host.close();
   });
 
+  test("a dependency inheriting redis opens its parent's named connections, and addresses only with allowed_outbound_hosts too", async () => {
+    const { dir, host } = harness();
+    const withDeps = `${MANIFEST.replace('variables = ["greeting", "token"]', 'variables = ["greeting", "token"]\nredis = ["cache"]')}
+[redis.cache]
+url = "redis://127.0.0.1:6379"
+
+[component.api.dependencies]
+"acme:names" = { path = "names.wasm", inherit = ["redis"] }
+"acme:both" = { path = "both.wasm", inherit = ["redis", "allowed_outbound_hosts"] }
+"acme:none" = { path = "none.wasm" }
+`;
+    const prepared = host.prepare('v1', parseManifest(withDeps, path.join(dir, 'verge.toml')));
+    assert.deepEqual(prepared.grantsFor('api').redis, { names: ['cache'], byAddress: true });
+    assert.deepEqual(prepared.grantsFor('api', 'acme:names').redis, { names: ['cache'], byAddress: false });
+    assert.deepEqual(prepared.grantsFor('api', 'acme:both').redis, { names: ['cache'], byAddress: true });
+    assert.equal(prepared.grantsFor('api', 'acme:none').redis, undefined);
+    await host.close();
+  });
+
   test('two versions of one app share its stores', async () => {
     const { app, host, call } = harness();
     host.prepare('v1', app);

@@ -76,6 +76,7 @@ export const EXTRA_INTERFACES: readonly string[] = [
   'wasi:filesystem/preopens@0.2.10',
   'wasi:filesystem/types@0.2.10',
   'spin:postgres/postgres@4.1.0',
+  'fermyon:spin/redis@2.0.0',
 ];
 /** Packages whose interfaces wasi:http/proxy already brings. */
 const PROXY_PACKAGES = /^wasi:(http|io|clocks|random|cli)\//;

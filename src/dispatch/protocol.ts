@@ -89,6 +89,12 @@ export interface ComponentGrants {
   files?: DirNode | undefined;
   /** `databases`: the [databases.NAME] it may open by name (absent: none). */
   postgres?: { databases: string[] };
+  /**
+   * Redis: the `[redis.NAME]` connections granted by name (`redis = [...]`), and whether the
+   * component may open addresses (it has allowed_outbound_hosts, checked on the main thread).
+   * Absent: nothing.
+   */
+  redis?: { names: string[]; byAddress: boolean };
 }
 
 /**
@@ -218,6 +224,16 @@ export type KvOp =
   | { method: 'increment'; key: string; delta: bigint }
   | { method: 'compareAndSwap'; key: string; expected: Uint8Array | null; value: Uint8Array };
 
+/** One value of a Redis reply, flattened as Spin's redis-result is (nested arrays are spread in order). */
+export type RedisItem = { tag: 'nil' } | { tag: 'status'; val: string } | { tag: 'int64'; val: bigint } | { tag: 'binary'; val: Uint8Array };
+
+/** A guest's Redis call; the worker checked the grant, the command against the allow-list and the sizes. */
+export type RedisOp =
+  /** A granted connection's name, or a redis:// address for allowed_outbound_hosts: answers a connection id, valid for this request. */
+  | { action: 'open'; target: string }
+  /** `command[0]` is the command's name in upper case; answers RedisItem[]. */
+  | { action: 'execute'; conn: number; command: Uint8Array[] };
+
 export interface OutboundRequestSpec {
   method: string;
   url: string;
@@ -238,7 +254,8 @@ export type HostCallBody =
   | { op: 'kv'; store: string; kv: KvOp }
   /** traceparent: the call's client span (absent when tracing is off); the main thread sends it on unless trace_propagation is off. */
   | { op: 'http'; request: OutboundRequestSpec; traceparent?: string | undefined }
-  | { op: 'pg'; pg: PgCall };
+  | { op: 'pg'; pg: PgCall }
+  | { op: 'redis'; redis: RedisOp };
 
 /** Who is asking: the request, its app version (the state that answers) and its component. */
 export type HostCallRequest = HostCallBody & { requestId: string; version: string; component: string };

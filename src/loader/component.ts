@@ -52,6 +52,8 @@ export const IMPLEMENTED_VERSIONS: ReadonlyMap<string, VersionRange> = new Map([
   // Spin's (capabilities/postgres): the synchronous functions of 4.x (4.1 added the connection
   // builder; 4.2's async functions are not provided, so a component calling them fails).
   ['spin:postgres', { accepts: (v) => /^4\.(0|[1-9]\d*)\.(0|[1-9]\d*)$/.test(v), shown: '4.x' }],
+  // Spin's Redis interface (wit/deps/spin); the async spin:redis@3.0.0 needs the component model's async, which Verge does not run.
+  ['fermyon:spin', exactly('2.0.0')],
 ]);
 
 /** Why Verge cannot supply an import, or undefined when it can. */

@@ -3,6 +3,7 @@ import type { KvStoreDecl } from '../capabilities/kv/schema.js';
 import type { VariableDecl } from '../capabilities/variables/schema.js';
 import type { OutboundPolicy } from '../capabilities/outbound-http/policy.js';
 import type { PgDatabaseDecl } from '../capabilities/postgres/schema.js';
+import type { RedisConnectionDecl, RedisTriggerDecl } from '../capabilities/redis/schema.js';
 import type { RoutePattern } from '../ingress/router.js';
 import type { HostPattern } from './hosts.js';
 import type { FileMounts } from '../capabilities/files/schema.js';
@@ -60,6 +61,8 @@ export interface ComponentConfig {
   files: FileMounts | undefined;
   /** `databases`: the app's [databases.NAME] it may open by name. */
   databases: readonly string[];
+  /** `[redis.NAME]` connections it may open by name. */
+  redis: readonly string[];
   /**
    * Components only: how many requests one instance serves before it is dropped (1 = a fresh
    * instance per request, the default). Never concurrently; see docs/components.md.
@@ -129,4 +132,8 @@ export interface AppConfig {
   variables: ReadonlyMap<string, VariableDecl>;
   /** `[databases.NAME]`: PostgreSQL databases the host connects to for the guests granted them. */
   databases: ReadonlyMap<string, PgDatabaseDecl>;
+  /** `[redis.NAME]`: Redis servers the operator configured, opened by name. */
+  redis: ReadonlyMap<string, RedisConnectionDecl>;
+  /** `[[trigger.redis]]`: components run for each message on a channel. */
+  redisTriggers: readonly RedisTriggerDecl[];
 }

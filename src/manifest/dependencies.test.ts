@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { VergeError } from '../errors.js';
 import { parseManifest } from './load.js';
+import { manifestProblems } from './fixtures.js';
 import { tomlKey } from './fields.js';
 import { dependencyMatches, isDependencyOnly, parseDependencyKey } from './dependencies.js';
 
@@ -38,15 +38,7 @@ function manifest(deps: string, opts: { api?: string; auth?: string; extra?: str
   ].join('\n');
 }
 
-function problems(text: string): string[] {
-  try {
-    parseManifest(text, FILE);
-  } catch (err) {
-    assert.ok(err instanceof VergeError && err.code === 'MANIFEST_INVALID', String(err));
-    return err.message.split('\n');
-  }
-  assert.fail('expected MANIFEST_INVALID');
-}
+const problems = (text: string): string[] => manifestProblems(text, FILE).split('\n');
 
 function assertProblem(text: string, keyPath: string, ...fragments: string[]): void {
   const all = problems(text);

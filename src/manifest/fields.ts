@@ -113,6 +113,18 @@ export class Fields {
     return out;
   }
 
+  /**
+   * A grant (`databases = ["main"]`): a list of names, each of which the app must declare;
+   * `missing(name)` tells what to do about one it does not.
+   */
+  grantList(name: string, declared: { has(name: string): boolean }, opts: { expected: string; missing: (item: string) => string }): string[] {
+    const granted = this.stringList(name, { expected: opts.expected });
+    granted.forEach((item, i) => {
+      if (!declared.has(item)) this.problems.add(`${this.key(name)}[${i}]`, opts.missing(item));
+    });
+    return granted;
+  }
+
   /** The raw value, for validators that live elsewhere (they report through `problems`). */
   value(name: string): unknown {
     return this.take(name);

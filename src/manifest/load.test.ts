@@ -6,6 +6,7 @@ import path from 'node:path';
 import { VergeError } from '../errors.js';
 import { DEFAULT_LIMITS } from './config.js';
 import { MANIFEST_FILE, loadManifest, parseManifest, resolveManifestPath } from './load.js';
+import { manifestError } from './fixtures.js';
 
 const FILE = '/srv/shop/verge.toml';
 const DIR = '/srv/shop';
@@ -27,19 +28,6 @@ function manifest(opts: { app?: string; component?: string; routes?: string; ext
   ].join('\n');
 }
 
-/** Runs `fn`, expects a MANIFEST_INVALID VergeError and returns its message. */
-function manifestError(fn: () => unknown): string {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  assert.ok(caught !== undefined, 'expected an error to be thrown');
-  assert.ok(caught instanceof VergeError, `expected a VergeError, got ${String(caught)}`);
-  assert.equal(caught.code, 'MANIFEST_INVALID');
-  return caught.message;
-}
 
 function parseError(text: string, file = FILE): string {
   return manifestError(() => parseManifest(text, file));

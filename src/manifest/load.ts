@@ -152,8 +152,8 @@ export function parseManifest(text: string, file: string, capabilities: readonly
     }
   }
   root.done();
-  // Checks across components and routes (a grant naming another component).
-  for (const cap of capabilities) cap.manifest.checkApp?.({ components, routes }, problems);
+  // Checks across tables, components and routes (a grant naming another component, a template a variable).
+  for (const cap of capabilities) cap.manifest.checkApp?.({ ...capabilityFields, components, routes }, problems);
   const dependents = new Map<string, string[]>();
   for (const c of components.values()) {
     for (const d of c.dependencies) if ('component' in d.from) dependents.set(d.from.component, [...(dependents.get(d.from.component) ?? []), c.name]);

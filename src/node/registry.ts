@@ -102,6 +102,8 @@ export interface RegistryDeps {
   onUnload?: (version: ServingVersion) => void;
   /** Who may pick a version with the override header or cookie. */
   override?: Override | undefined;
+  /** What serves `app` changed (a deploy, a swap, a rollback): triggers follow it. */
+  onDeployed?: (app: string) => void;
 }
 
 const NO_FACTS: RequestFacts = { headers: {}, clientAddress: '' };
@@ -151,19 +153,33 @@ export class AppRegistry {
       match = found as RouteMatch<RouteTarget>;
       headers = t.version.headers;
     }
-    const version = match.target.version;
+    return { ...match, headers, release: this.holdVersion(match.target.version) };
+  }
+
+  /**
+   * Binds work that comes through no route (a trigger's message) to the version serving `app`
+   * now, the heaviest of its deployment, as `bind` binds a request; undefined when the app is
+   * not deployed or that version has no such component.
+   */
+  holdServing(app: string, component: string): { version: ServingVersion; component: ComponentConfig; release(status?: number, ms?: number): void } | undefined {
+    const d = this.deployed.get(app);
+    if (!d) return undefined;
+    const version = primary(d);
+    const c = version.app.components.get(component);
+    if (!c) return undefined;
+    return { version, component: c, release: this.holdVersion(version) };
+  }
+
+  /** Counts a request on `version` until the returned release runs (once); a retired version unloads after its last. */
+  private holdVersion(version: ServingVersion): (status?: number, ms?: number) => void {
     version.inflight++;
     let released = false;
-    return {
-      ...match,
-      headers,
-      release: (status?: number, ms?: number) => {
-        if (released) return;
-        released = true;
-        if (status !== undefined && ms !== undefined) version.stats.record(status, ms);
-        version.inflight--;
-        if (version.retired && version.inflight === 0) this.unload(version);
-      },
+    return (status?: number, ms?: number) => {
+      if (released) return;
+      released = true;
+      if (status !== undefined && ms !== undefined) version.stats.record(status, ms);
+      version.inflight--;
+      if (version.retired && version.inflight === 0) this.unload(version);
     };
   }
 
@@ -173,18 +189,7 @@ export class AppRegistry {
    */
   hold(key: string): { version: ServingVersion; release(): void } | undefined {
     const version = this.versionByKey(key);
-    if (!version) return undefined;
-    version.inflight++;
-    let released = false;
-    return {
-      version,
-      release: () => {
-        if (released) return;
-        released = true;
-        version.inflight--;
-        if (version.retired && version.inflight === 0) this.unload(version);
-      },
-    };
+    return version && { version, release: this.holdVersion(version) };
   }
 
   private versionByKey(key: string): ServingVersion | undefined {
@@ -283,6 +288,7 @@ export class AppRegistry {
     this.table = built.table;
     const kept = new Set(entries.map((e) => e.version));
     for (const e of before?.entries ?? []) if (!kept.has(e.version)) this.retire(e.version);
+    this.deps.onDeployed?.(name);
     return deployment;
   }
 

@@ -39,6 +39,7 @@ import { DeployService } from '../deploy/service.js';
 import { DEFAULT_RETAIN_UPLOADS, VersionStore } from '../deploy/version-store.js';
 import { createDraftVerifier, type TrustOptions } from '../deploy/verify.js';
 import { fileSource, type AppSource, type FileAppSource } from './sources.js';
+import { RedisTriggers } from '../triggers/redis.js';
 import { ADMIN_TLS_FLAGS, PUBLIC_TLS_FLAGS, describeCertificate, loadTls, type TlsFiles, type TlsFlags, type TlsMaterial } from './tls.js';
 
 export interface NodeOptions {
@@ -286,6 +287,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   // Uploaded versions, deployments and the override cookies' secret live under the data dir, relative to the current folder.
   const stateDir = path.resolve(opts.dataDir ?? DEFAULT_DATA_DIR);
   const override = auth ? createOverride({ secret: await nodeSecret(stateDir), checkAdminToken: auth.matches }) : undefined;
+  // Triggers follow what is deployed: they subscribe after each deploy, swap or rollback.
+  let triggers: RedisTriggers | undefined;
   const registry = new AppRegistry({
     pool,
     capabilities,
@@ -294,8 +297,10 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       metrics?.forgetVersion(v.key);
       logger.debug({ app: v.app.name, version: v.id.slice(0, 12) }, 'version unloaded');
     },
+    onDeployed: () => triggers?.sync(),
   });
   chains = new Chains({ pool, hold: (key) => registry.hold(key), logger, tracing });
+  triggers = new RedisTriggers({ registry, pool, logger, metrics: () => metrics, env: process.env, envFile: opts.envFile });
 
   const store = new VersionStore(stateDir);
   const fileApps = new Set(firstVersions.map((v) => v.app.name));
@@ -316,6 +321,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const close = () =>
     (closing ??= (async () => {
       draining = true;
+      // No trigger message starts a guest once the node stops.
+      triggers?.close();
       deploys.stop();
       ingress?.stopAccepting();
       admin?.close();

@@ -38,6 +38,8 @@ export interface Metrics {
   autoRollbacks: Counter<'app'>;
   spansDropped: Counter<'reason'>;
   logRecordsDropped: Counter<'reason'>;
+  /** Messages a trigger ([[trigger.redis]]) ran a component for, by outcome. */
+  triggerMessages: Counter<'trigger' | 'app' | 'component' | 'outcome'>;
   /**
    * The per-request update, on the hot path: label children are looked up once per route and
    * kept. `route` is undefined when no route matched; `seconds` is observed only when one did.
@@ -156,7 +158,7 @@ export function createMetrics(
   );
   const hostCalls = new HistogramFamily(
     'verge_host_call_duration_seconds',
-    'Host calls a guest made, by app, component, version, capability (kv, outbound-http, variables, logging) and outcome ' +
+    'Host calls a guest made, by app, component, version, capability (kv, outbound-http, variables, logging, files, postgres, redis) and outcome ' +
       '(ok, or the status: not_found, access_denied, limit_exceeded, unavailable, timeout, network, ...; error: a fault that is no status). ' +
       'Timed where they complete: in the worker, or on the main thread for calls over the host bridge.',
     ['app', 'component', 'version', 'capability', 'outcome'],
@@ -224,6 +226,12 @@ export function createMetrics(
     name: 'verge_log_export_records_dropped_total',
     help: 'Guest log records that will never reach the OTLP collector, by reason (queue_full: the export queue was full; export_failed: the collector refused, failed or timed out).',
     labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  const triggerMessages = new Counter({
+    name: 'verge_trigger_messages_total',
+    help: 'Messages a trigger ran a component for, by trigger (redis), app, component and outcome (ok: the guest answered below 400; failed: it answered 400 or more, or failed).',
+    labelNames: ['trigger', 'app', 'component', 'outcome'] as const,
     registers: [registry],
   });
   new Gauge({ name: 'verge_queue_depth', help: 'Requests admitted and waiting for a worker.', registers: [registry], collect() { this.set(gauges.queued()); } });
@@ -359,6 +367,7 @@ export function createMetrics(
     autoRollbacks,
     spansDropped,
     logRecordsDropped,
+    triggerMessages,
     observeRequest,
     observeHostCall,
     observeBreaker,

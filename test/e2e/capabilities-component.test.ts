@@ -2,4 +2,4 @@
 import { fixtureComponent } from '../support/components.js';
 import { runCapabilityCases } from './capability-cases.js';
 
-runCapabilityCases('a wasi:http component (wasi:keyvalue, wasi:config, wasi:logging, wasi:http, spin:postgres)', () => fixtureComponent('probe'));
+runCapabilityCases('a wasi:http component (wasi:keyvalue, wasi:config, wasi:logging, wasi:http, spin:postgres, fermyon:spin/redis)', () => fixtureComponent('probe'));

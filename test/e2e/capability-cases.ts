@@ -11,10 +11,11 @@ import type { AddressInfo } from 'node:net';
 import { writeApp } from '../support/app.js';
 import { startVerge, type VergeProcess } from '../support/verge-process.js';
 import { PG_PASSWORD, startPostgres, type PostgresServer } from '../support/postgres.js';
+import { startRedis, type RedisServer } from '../support/redis-server.js';
 
 /** The components every run declares, each the same probe with different grants; a case picks one. */
 export const GRANT_SETS = {
-  kv: 'key_value_stores = ["default", "cache"]',
+  kv: 'key_value_stores = ["default", "cache", "rkv"]',
   'kv-cache-only': 'key_value_stores = ["cache"]',
   vars: 'variables = ["greeting", "api_key", "unset"]',
   none: '',
@@ -23,6 +24,10 @@ export const GRANT_SETS = {
   pg: 'databases = ["main"]',
   'pg-address': 'allowed_outbound_hosts = ["postgres://127.0.0.1:*"]',
   'pg-any-host': 'allowed_outbound_hosts = ["postgres://*:*"]',
+  // {redis} is the test Redis server's port, filled in when the app is written.
+  redis: 'redis = ["main", "down"]',
+  'redis-address': 'allowed_outbound_hosts = ["redis://127.0.0.1:{redis}"]',
+  'redis-any-host': 'allowed_outbound_hosts = ["redis://*:*"]',
 } as const;
 export type GrantSet = keyof typeof GRANT_SETS;
 
@@ -31,10 +36,15 @@ export const SECRET = 'sk-live-0123456789abcdef';
 const APP_TOML = `[key_value_stores.cache]\nbackend = "memory"\n\n[variables]\ngreeting = { default = "hello" }\napi_key = { required = true, secret = true }\nunset = { default = "" }\npg_password = { required = true, secret = true }\n\n[databases.main]\nurl = "postgres://verge:{{ pg_password }}@127.0.0.1:{port}/caps"\nmax_rows = 100`;
 /** A role whose password the guest itself puts in the address it opens (Spin's way). */
 const GUEST_ROLE = { user: 'guest', password: 'guest-pw' };
+/** A real Redis server ({redis}) behind a store and a named connection, and a named connection to a port nothing listens on ({down}). */
+const REDIS_TOML = `[key_value_stores.rkv]\nbackend = "redis"\nurl = "redis://127.0.0.1:{redis}/1"\n\n[redis.main]\nurl = "redis://127.0.0.1:{redis}"\n\n[redis.down]\nurl = "redis://127.0.0.1:{down}"`;
 
 export interface Step {
   op: string;
-  /** `{origin}` in a value is replaced by the test origin's URL, `{pg}` by a postgres:// address of the test database. */
+  /**
+   * `{origin}` in a value is replaced by the test origin's URL, `{pg}` by a postgres:// address of
+   * the test database, `{redis}` by the test Redis server's port and `{down}` by a port nothing listens on.
+   */
   query?: Record<string, string | number>;
   expect: { status: number; value?: unknown; error?: string; sqlstate?: string };
   /** A log record of this request must contain this text (a host refusal, a truncation notice). */
@@ -54,8 +64,8 @@ const ok = (value: unknown) => ({ status: 200, value });
 const refused = (error: string) => ({ status: 500, error });
 const fetchFailed = { status: 502, error: 'FETCH_FAILED' };
 
-/** KV cases run against both backends: SQLite in the worker, memory on the main thread. */
-const kvCases = (store: 'default' | 'cache'): CapabilityCase[] => [
+/** KV cases run against every backend: SQLite in the worker, memory and Redis on the main thread. */
+const kvCases = (store: 'default' | 'cache' | 'rkv'): CapabilityCase[] => [
   {
     name: `kv (${store}): a value set is read back; a missing key reads as null; delete and exists agree`,
     grants: 'kv',
@@ -218,9 +228,129 @@ const pgCases: CapabilityCase[] = [
   },
 ];
 
+const redisAt = (port = '{redis}') => `redis://127.0.0.1:${port}`;
+
+/** Redis through verge:v1 redis_* and Spin's fermyon:spin/redis, against a real server. */
+const redisCases: CapabilityCase[] = [
+  {
+    name: 'redis: a named connection sets, gets, counts and deletes; a missing key reads as null',
+    grants: 'redis',
+    steps: [
+      { op: 'redis-set', query: { target: 'main', key: 'greeting', value: 'hi there' }, expect: ok(true) },
+      { op: 'redis-get', query: { target: 'main', key: 'greeting' }, expect: ok('hi there') },
+      { op: 'redis-incr', query: { target: 'main', key: 'visits' }, expect: ok(1) },
+      { op: 'redis-incr', query: { target: 'main', key: 'visits' }, expect: ok(2) },
+      { op: 'redis-del', query: { target: 'main', key: 'greeting', value: 'visits,never-set' }, expect: ok(2) },
+      { op: 'redis-get', query: { target: 'main', key: 'greeting' }, expect: ok(null) },
+    ],
+  },
+  {
+    name: 'redis: sets add, list and remove members, counting only real changes',
+    grants: 'redis',
+    steps: [
+      { op: 'redis-sadd', query: { target: 'main', key: 'tags', value: 'red,green,red' }, expect: ok(2) },
+      { op: 'redis-sadd', query: { target: 'main', key: 'tags', value: 'blue,green' }, expect: ok(1) },
+      { op: 'redis-smembers', query: { target: 'main', key: 'tags' }, expect: ok(['blue', 'green', 'red']) },
+      { op: 'redis-srem', query: { target: 'main', key: 'tags', value: 'green,purple' }, expect: ok(1) },
+      { op: 'redis-smembers', query: { target: 'main', key: 'tags' }, expect: ok(['blue', 'red']) },
+    ],
+  },
+  {
+    name: 'redis: execute runs an allowed command and returns its reply flattened: statuses, integers, nil, bulk strings',
+    grants: 'redis',
+    steps: [
+      { op: 'redis-exec', query: { target: 'main', cmd: 'set', args: 'session,abc,EX,100' }, expect: ok(['+OK']) },
+      { op: 'redis-exec', query: { target: 'main', cmd: 'EXPIRE', args: 'session,200' }, expect: ok([1]) },
+      { op: 'redis-exec', query: { target: 'main', cmd: 'HSET', args: 'user:1,name,ada,lang,en' }, expect: ok([2]) },
+      { op: 'redis-exec', query: { target: 'main', cmd: 'HGETALL', args: 'user:1' }, expect: ok(['name', 'ada', 'lang', 'en']) },
+      { op: 'redis-exec', query: { target: 'main', cmd: 'MGET', args: 'session,nothing-here' }, expect: ok(['abc', null]) },
+      { op: 'redis-exec', query: { target: 'main', cmd: 'PUBLISH', args: 'news,hello' }, expect: ok([0]) },
+    ],
+  },
+  {
+    name: 'redis: a forbidden command is ACCESS_DENIED naming it and why, and never reaches the server',
+    grants: 'redis',
+    steps: [
+      { op: 'redis-exec', query: { target: 'main', cmd: 'FLUSHALL' }, expect: refused('ACCESS_DENIED'), log: 'Redis command FLUSHALL is not allowed: it wipes every database' },
+      { op: 'redis-exec', query: { target: 'main', cmd: 'config', args: 'SET,requirepass,x' }, expect: refused('ACCESS_DENIED'), log: 'Redis command CONFIG is not allowed' },
+      { op: 'redis-exec', query: { target: 'main', cmd: 'KEYS', args: '*' }, expect: refused('ACCESS_DENIED') },
+      { op: 'redis-exec', query: { target: 'main', cmd: 'EVAL', args: 'return 1,0' }, expect: refused('ACCESS_DENIED') },
+      { op: 'redis-exec', query: { target: 'main', cmd: 'PING' }, expect: ok(['+PONG']) },
+    ],
+  },
+  {
+    name: 'redis: incr of a value that is not a number is NOT_A_NUMBER; a syntax error is INVALID_ARGUMENT',
+    grants: 'redis',
+    steps: [
+      { op: 'redis-set', query: { target: 'main', key: 'word', value: 'abc' }, expect: ok(true) },
+      { op: 'redis-incr', query: { target: 'main', key: 'word' }, expect: refused('NOT_A_NUMBER') },
+      { op: 'redis-exec', query: { target: 'main', cmd: 'SET', args: 'k,v,NOT-AN-OPTION' }, expect: refused('INVALID_ARGUMENT'), log: 'syntax error' },
+    ],
+  },
+  {
+    name: 'redis: a reply over the 10 MiB cap is LIMIT_EXCEEDED, and the next call is served',
+    grants: 'redis',
+    steps: [
+      { op: 'redis-exec', query: { target: 'main', cmd: 'SETRANGE', args: `huge,${11 * MiB},x` }, expect: ok([11 * MiB + 1]) },
+      { op: 'redis-get', query: { target: 'main', key: 'huge' }, expect: refused('LIMIT_EXCEEDED'), log: 'the reply cap' },
+      { op: 'redis-exec', query: { target: 'main', cmd: 'STRLEN', args: 'huge' }, expect: ok([11 * MiB + 1]) },
+    ],
+  },
+  {
+    name: 'redis: more than 64 connections in one request is LIMIT_EXCEEDED',
+    grants: 'redis',
+    steps: [{ op: 'redis-get', query: { target: 'main', key: 'k', times: 65 }, expect: refused('LIMIT_EXCEEDED'), log: 'at most 64 Redis connections' }],
+  },
+  {
+    name: 'redis: a connection not granted is ACCESS_DENIED, naming it and the grants',
+    grants: 'none',
+    steps: [{ op: 'redis-get', query: { target: 'main', key: 'k' }, expect: refused('ACCESS_DENIED'), log: 'redis connection "main" is not granted to component none (redis = [])' }],
+  },
+  {
+    name: 'redis: an address allowed by allowed_outbound_hosts opens like a name',
+    grants: 'redis-address',
+    steps: [
+      { op: 'redis-set', query: { target: redisAt(), key: 'by-address', value: 'yes' }, expect: ok(true) },
+      { op: 'redis-get', query: { target: redisAt(), key: 'by-address' }, expect: ok('yes') },
+    ],
+  },
+  {
+    name: 'redis: an address outside allowed_outbound_hosts, or a component without them, is refused',
+    grants: 'redis-address',
+    steps: [
+      { op: 'redis-open', query: { target: redisAt('{down}') }, expect: refused('ACCESS_DENIED'), log: 'is not allowed by allowed_outbound_hosts' },
+      { op: 'redis-open', query: { target: 'redis://127.0.0.1' }, expect: refused('ACCESS_DENIED') },
+      { op: 'redis-open', query: { target: 'main' }, expect: refused('ACCESS_DENIED') },
+      { op: 'redis-open', query: { target: 'redis://127.0.0.1:{redis}/x' }, expect: refused('INVALID_ARGUMENT') },
+    ],
+  },
+  {
+    name: 'redis: loopback under a wildcard host is refused (SSRF)',
+    grants: 'redis-any-host',
+    steps: [{ op: 'redis-open', query: { target: redisAt() }, expect: refused('ACCESS_DENIED'), log: 'loopback' }],
+  },
+  {
+    name: 'redis: a component without allowed_outbound_hosts cannot open an address',
+    grants: 'none',
+    steps: [{ op: 'redis-open', query: { target: redisAt() }, expect: refused('ACCESS_DENIED'), log: 'component none has no allowed_outbound_hosts' }],
+  },
+  {
+    name: 'redis: a server that is down is UNAVAILABLE at open with a clear error, and after 5 failures the breaker answers at once',
+    grants: 'redis',
+    steps: [
+      ...Array.from({ length: 5 }, (): Step => ({ op: 'redis-open', query: { target: 'down' }, expect: refused('UNAVAILABLE'), log: 'connection refused (ECONNREFUSED)' })),
+      { op: 'redis-open', query: { target: 'down' }, expect: refused('UNAVAILABLE'), log: 'circuit open for Redis server redis://127.0.0.1:' },
+      // Another server's pool is not affected.
+      { op: 'redis-get', query: { target: 'main', key: 'k' }, expect: ok(null) },
+    ],
+  },
+];
+
 export const CAPABILITY_CASES: CapabilityCase[] = [
   ...kvCases('default'),
   ...kvCases('cache'),
+  ...kvCases('rkv'),
+  ...redisCases,
   {
     name: 'kv: a store not granted is ACCESS_DENIED, naming the store and the grants',
     grants: 'kv-cache-only',
@@ -285,6 +415,9 @@ export function runCapabilityCases(interfaceName: string, probe: () => Promise<U
     let originHits = 0;
     let pg: PostgresServer;
     let pgAddress = '';
+    let redis: RedisServer;
+    let downPort = '';
+    const ports = (text: string) => text.replaceAll('{redis}', String(redis.port)).replaceAll('{down}', downPort);
 
     before(async () => {
       pg = await startPostgres();
@@ -292,6 +425,11 @@ export function runCapabilityCases(interfaceName: string, probe: () => Promise<U
       await pg.sql(`CREATE ROLE ${GUEST_ROLE.user} LOGIN PASSWORD '${GUEST_ROLE.password}'`);
       await pg.sql(`CREATE TABLE items (id serial PRIMARY KEY, v text UNIQUE); CREATE TABLE ledger (v text); GRANT SELECT ON items TO ${GUEST_ROLE.user}`, [], 'caps');
       pgAddress = `postgres://${GUEST_ROLE.user}:${GUEST_ROLE.password}@127.0.0.1:${pg.port}/caps`;
+      redis = await startRedis();
+      // A port nothing listens on: a server started and stopped again.
+      const gone = await startRedis();
+      downPort = String(gone.port);
+      await gone.stop();
       origin = http.createServer((req, res) => {
         originHits++;
         res.writeHead(200, { 'content-type': 'text/plain' }).end(`origin saw ${req.method} ${req.url}`);
@@ -300,9 +438,9 @@ export function runCapabilityCases(interfaceName: string, probe: () => Promise<U
       originUrl = `http://127.0.0.1:${(origin.address() as AddressInfo).port}`;
       const wasm = await probe();
       const components = Object.fromEntries(
-        Object.entries(GRANT_SETS).map(([set, extra]) => [set, { route: `/${set}/...`, wasm, extra, limits: 'timeout_ms = 10000' }]),
+        Object.entries(GRANT_SETS).map(([set, extra]) => [set, { route: `/${set}/...`, wasm, extra: ports(extra), limits: 'timeout_ms = 10000' }]),
       );
-      node = await startVerge(writeApp('caps', components, APP_TOML.replace('{port}', String(pg.port))), ['--workers', '2'], {
+      node = await startVerge(writeApp('caps', components, `${APP_TOML.replace('{port}', String(pg.port))}\n\n${ports(REDIS_TOML)}`), ['--workers', '2'], {
         env: { VERGE_VAR_API_KEY: SECRET, VERGE_VAR_PG_PASSWORD: PG_PASSWORD },
         // A component probe not transpiled yet (a changed fixture, a fresh machine) takes ~15 s of that here.
         readyMs: 60_000,
@@ -313,12 +451,13 @@ export function runCapabilityCases(interfaceName: string, probe: () => Promise<U
       await node?.stop();
       origin?.close();
       await pg?.destroy();
+      await redis?.stop();
     });
 
     for (const c of CAPABILITY_CASES) {
       test(c.name, async () => {
         for (const step of c.steps) {
-          const query = new URLSearchParams(Object.entries(step.query ?? {}).map(([k, v]): [string, string] => [k, String(v).replace('{origin}', originUrl).replace('{pg}', pgAddress)]));
+          const query = new URLSearchParams(Object.entries(step.query ?? {}).map(([k, v]): [string, string] => [k, ports(String(v).replace('{origin}', originUrl).replace('{pg}', pgAddress))]));
           const hitsBefore = originHits;
           const res = await fetch(`${node.url}/${c.grants}/${step.op}?${query}`);
           const body = (await res.json()) as { value?: unknown; error?: string; sqlstate?: string };
@@ -326,7 +465,7 @@ export function runCapabilityCases(interfaceName: string, probe: () => Promise<U
           assert.deepEqual({ status: res.status, ...body }, step.expect, where);
           if (step.expect.error === 'FETCH_FAILED') assert.equal(originHits, hitsBefore, `${where}: the origin received nothing`);
           const id = res.headers.get('x-request-id');
-          if (step.log) await waitFor(() => node.logs().some((l) => l.request_id === id && String(l.line).includes(step.log!)), `${where}: a log line with ${JSON.stringify(step.log)}`);
+          if (step.log) await waitFor(() => node.logs().some((l) => l.request_id === id && String(l.line).includes(ports(step.log!))), `${where}: a log line with ${JSON.stringify(step.log)}`);
           if (step.maxGuestRecords !== undefined) {
             const records = node.logs().filter((l) => l.request_id === id && l.stream === 'guest').length;
             assert.equal(records, step.maxGuestRecords, `${where}: guest log records`);

@@ -68,7 +68,7 @@ function format(ts, diagnostics) {
 
 const NODE_BUILTINS = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
 
-/** One ESM file; wasi:* and spin:* imports stay imports (the component's WIT imports). */
+/** One ESM file; wasi:* and Spin's spin:* and fermyon:* imports stay imports (the component's WIT imports). */
 async function bundle({ entry, outfile }) {
   const esbuild = await import('esbuild');
   const noNodeBuiltins = {
@@ -98,15 +98,15 @@ async function bundle({ entry, outfile }) {
       // platform neutral resolves no package.json fields by default; most npm packages need these.
       mainFields: ['browser', 'module', 'main'],
       conditions: ['worker', 'browser'],
-      external: ['wasi:*', 'spin:*'],
+      external: ['wasi:*', 'spin:*', 'fermyon:*'],
       plugins: [noNodeBuiltins],
       logLevel: 'silent',
       metafile: true,
     });
     const outputs = Object.values(result.metafile.outputs);
     const bytes = outputs.reduce((n, o) => n + o.bytes, 0);
-    // The wasi:* (and spin:*) interfaces the bundle imports: the world it is componentized against lists just these.
-    const wasiImports = [...new Set(outputs.flatMap((o) => o.imports.filter((i) => i.external && /^(wasi|spin):/.test(i.path)).map((i) => i.path)))].sort();
+    // The wasi:* (and Spin's spin:* and fermyon:*) interfaces the bundle imports: the world it is componentized against lists just these.
+    const wasiImports = [...new Set(outputs.flatMap((o) => o.imports.filter((i) => i.external && /^(wasi|spin|fermyon):/.test(i.path)).map((i) => i.path)))].sort();
     return { ok: true, bytes, inputs: Object.keys(result.metafile.inputs).length, wasiImports, warnings: result.warnings.map(esbuildMessage) };
   } catch (err) {
     if (!Array.isArray(err.errors)) throw err;

@@ -1,6 +1,6 @@
 // The raw `verge:v1` host imports, exactly as docs/abi.md specifies them. Every argument and
 // result is an i32 (pointers and lengths into linear memory), except kv_increment's delta (i64).
-// Use the wrappers in kv.ts, fetch.ts, variables.ts and log.ts instead.
+// Use the wrappers in kv.ts, fetch.ts, variables.ts, log.ts and redis.ts instead.
 
 // --- key-value ---------------------------------------------------------------------------
 
@@ -65,6 +65,17 @@ export declare function variable_get(name_ptr: i32, name_len: i32, out_ptr: i32,
 
 @external("verge:v1", "log")
 export declare function log(level: i32, msg_ptr: i32, msg_len: i32): i32;
+
+// --- Redis ---------------------------------------------------------------------------------
+
+@external("verge:v1", "redis_open")
+export declare function redis_open(target_ptr: i32, target_len: i32): i32;
+
+@external("verge:v1", "redis_execute")
+export declare function redis_execute(conn: i32, cmd_ptr: i32, cmd_len: i32, args_ptr: i32, args_len: i32): i32;
+
+@external("verge:v1", "redis_result")
+export declare function redis_result(conn: i32, out_ptr: i32, out_cap: i32): i32;
 
 // --- helpers for the wrappers --------------------------------------------------------------
 

@@ -12,6 +12,7 @@
 //! - [`pg`]: PostgreSQL, parameterised queries and transactions;
 //! - [`variables`]: variables and secrets;
 //! - [`log`]: log records through the host;
+//! - [`redis`]: Redis, by a granted connection's name or an allowed address;
 //! - [`Error`]: the ABI's error codes.
 //!
 //! Everything beyond CGI goes through the `verge:v1` host imports (docs/abi.md). On `wasm32`
@@ -45,6 +46,7 @@ pub mod json;
 pub mod kv;
 pub mod log;
 pub mod pg;
+pub mod redis;
 pub mod variables;
 
 #[cfg(not(target_arch = "wasm32"))]

@@ -93,6 +93,16 @@ type PgHandler = Box<dyn FnMut(&PgCall) -> Result<PgAnswer, DbError> + Send>;
 type Entries = BTreeMap<Vec<u8>, Vec<u8>>;
 type HttpHandler = Box<dyn FnMut(&HttpRequest) -> Result<HttpResponse, Error> + Send>;
 type KvHook = Box<dyn FnMut(&mut KvCall<'_>) + Send>;
+type RedisHandler = Box<dyn FnMut(&RedisCall) -> Result<Vec<crate::redis::Value>, Error> + Send>;
+
+/// A Redis command as the fake host received it (the command name upper-cased, as Verge sends it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisCall {
+    /// The connection's name or address, as given to `Connection::open`.
+    pub target: String,
+    pub command: String,
+    pub args: Vec<Vec<u8>>,
+}
 
 /// What a [`Host::on_kv`] hook sees: the operation, its key, the store's entries (to change,
 /// playing another writer), and a way to make the operation fail.
@@ -139,6 +149,11 @@ struct State {
     pg_results: HashMap<i32, Vec<u8>>,
     pg_errors: HashMap<i32, String>,
     pg_calls: Vec<PgCall>,
+    denied_redis: HashSet<String>,
+    redis: Option<RedisHandler>,
+    redis_handles: Vec<String>,
+    redis_results: HashMap<i32, Vec<u8>>,
+    redis_calls: Vec<RedisCall>,
 }
 
 /// A fake `verge:v1` host. Cloning shares the same state.
@@ -169,6 +184,26 @@ impl Host {
     fn state(&self) -> MutexGuard<'_, State> {
         // A panicking test must not poison the host for the others.
         self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Answers every Redis command with `handler` (without one, commands fail with `Unavailable`).
+    pub fn on_redis<F>(&self, handler: F) -> &Host
+    where
+        F: FnMut(&RedisCall) -> Result<Vec<crate::redis::Value>, Error> + Send + 'static,
+    {
+        self.state().redis = Some(Box::new(handler));
+        self
+    }
+
+    /// `Connection::open` of this name or address answers `AccessDenied`.
+    pub fn deny_redis(&self, target: &str) -> &Host {
+        self.state().denied_redis.insert(target.to_string());
+        self
+    }
+
+    /// The Redis commands sent so far.
+    pub fn redis_calls(&self) -> Vec<RedisCall> {
+        self.state().redis_calls.clone()
     }
 
     /// Grants only these stores (by default every store name is granted).
@@ -687,6 +722,76 @@ pub(crate) mod host {
         }
         st.pg_results.remove(&conn);
         0
+    }
+
+    pub fn redis_open(target: &[u8]) -> i32 {
+        let target = match std::str::from_utf8(target) {
+            Ok(t) if !t.is_empty() => t.to_string(),
+            _ => return INVALID_ARGUMENT,
+        };
+        let host = current();
+        let mut st = host.state();
+        if st.denied_redis.contains(&target) {
+            return ACCESS_DENIED;
+        }
+        st.redis_handles.push(target);
+        (st.redis_handles.len() - 1) as i32
+    }
+
+    pub fn redis_execute(conn: i32, command: &[u8], args: &[u8]) -> i32 {
+        let host = current();
+        let mut st = host.state();
+        st.redis_results.remove(&conn);
+        let target = match usize::try_from(conn).ok().and_then(|i| st.redis_handles.get(i)) {
+            Some(t) => t.clone(),
+            None => return INVALID_ARGUMENT,
+        };
+        let command = match std::str::from_utf8(command) {
+            Ok(c) => c.to_ascii_uppercase(),
+            Err(_) => return INVALID_ARGUMENT,
+        };
+        let mut parsed = Vec::new();
+        let mut at = 0;
+        while at < args.len() {
+            if at + 4 > args.len() {
+                return INVALID_ARGUMENT;
+            }
+            let len = u32::from_le_bytes([args[at], args[at + 1], args[at + 2], args[at + 3]]) as usize;
+            at += 4;
+            if len > args.len() - at {
+                return INVALID_ARGUMENT;
+            }
+            parsed.push(args[at..at + len].to_vec());
+            at += len;
+        }
+        let call = RedisCall { target, command, args: parsed };
+        st.redis_calls.push(call.clone());
+        let mut handler = st.redis.take();
+        drop(st);
+        let answer = match handler.as_mut() {
+            Some(h) => h(&call),
+            None => Err(Error::Unavailable),
+        };
+        let mut st = host.state();
+        if st.redis.is_none() {
+            st.redis = handler;
+        }
+        match answer {
+            Ok(items) => {
+                let encoded = crate::redis::encode_items(&items);
+                let n = encoded.len() as i32;
+                st.redis_results.insert(conn, encoded);
+                n
+            }
+            Err(e) => e.code(),
+        }
+    }
+
+    pub fn redis_result(conn: i32, out: &mut [u8]) -> i32 {
+        match current().state().redis_results.get(&conn) {
+            Some(r) => put(r, out),
+            None => INVALID_ARGUMENT,
+        }
     }
 
     pub fn log(level: i32, msg: &[u8]) -> i32 {

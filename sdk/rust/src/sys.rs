@@ -65,6 +65,9 @@ mod imports {
         pub fn pg_rollback(conn: i32) -> i32;
         pub fn pg_error(conn: i32, out_ptr: i32, out_cap: i32) -> i32;
         pub fn pg_close(conn: i32) -> i32;
+        pub fn redis_open(target_ptr: i32, target_len: i32) -> i32;
+        pub fn redis_execute(conn: i32, cmd_ptr: i32, cmd_len: i32, args_ptr: i32, args_len: i32) -> i32;
+        pub fn redis_result(conn: i32, out_ptr: i32, out_cap: i32) -> i32;
     }
 }
 
@@ -169,6 +172,16 @@ mod host {
     }
     pub fn pg_close(conn: i32) -> i32 {
         unsafe { raw::pg_close(conn) }
+    }
+    pub fn redis_open(target: &[u8]) -> i32 {
+        unsafe { raw::redis_open(p(target), l(target)) }
+    }
+    pub fn redis_execute(conn: i32, command: &[u8], args: &[u8]) -> i32 {
+        unsafe { raw::redis_execute(conn, p(command), l(command), p(args), l(args)) }
+    }
+    pub fn redis_result(conn: i32, out: &mut [u8]) -> i32 {
+        let cap = out.len() as i32;
+        unsafe { raw::redis_result(conn, pm(out), cap) }
     }
 }
 

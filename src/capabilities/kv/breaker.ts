@@ -52,10 +52,10 @@ export function createBreaker(options: BreakerOptions = {}): Breaker {
   const now = options.now ?? Date.now;
   const onStateChange = options.onStateChange;
   if (!Number.isSafeInteger(failureThreshold) || failureThreshold < 1) {
-    throw new RangeError(`breaker for store ${name}: failureThreshold must be an integer >= 1, got ${failureThreshold}`);
+    throw new RangeError(`breaker for ${subject}: failureThreshold must be an integer >= 1, got ${failureThreshold}`);
   }
   if (!Number.isFinite(cooldownMs) || cooldownMs < 0) {
-    throw new RangeError(`breaker for store ${name}: cooldownMs must be a finite number >= 0, got ${cooldownMs}`);
+    throw new RangeError(`breaker for ${subject}: cooldownMs must be a finite number >= 0, got ${cooldownMs}`);
   }
 
   let state: BreakerState = 'closed';

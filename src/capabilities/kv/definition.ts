@@ -5,17 +5,21 @@ import { kvImports } from './bindings/wasi-p1.js';
 import { kvComponentImports } from './bindings/component.js';
 import { KV_LIMITS } from './limits.js';
 import { applyKvOp } from './ops.js';
-import { readKeyValueStores, readStoreGrants } from './schema.js';
+import { checkStoreVariables, readKeyValueStores, readStoreGrants } from './schema.js';
 import { StoreBreakers } from './store-breakers.js';
 import { storeView } from './browse.js';
 import { locateStore } from './locate.js';
 import type { StoreView } from '../capability.js';
+import { storeCallDeadline } from '../../backends/deadline.js';
+import { readDotenv, resolveVariables } from '../variables/resolve.js';
+import { expandTemplate } from '../variables/template.js';
 
 export const kvCapability: Capability = {
   name: 'kv',
   manifest: {
     readApp: (root, problems) => ({ keyValueStores: readKeyValueStores(root, problems) }),
-    readComponent: (c, app, problems) => ({ keyValueStores: Object.freeze(readStoreGrants(c, app.keyValueStores, problems)) }),
+    readComponent: (c, app) => ({ keyValueStores: Object.freeze(readStoreGrants(c, app.keyValueStores)) }),
+    checkApp: (app, problems) => checkStoreVariables(app.keyValueStores, app.variables, problems),
   },
   inheritable: [{ key: 'key_value_stores', fields: ['keyValueStores'] }],
   provides: {
@@ -27,12 +31,18 @@ export const kvCapability: Capability = {
     const addresses = new Map<string, string | undefined>();
     const mainStores = new Map<string, { store: KvStore; breakers: StoreBreakers }>();
     const views: StoreView[] = [];
+    // Variables are resolved only for a store whose options refer to them (a Redis URL's password).
+    let values: ReturnType<typeof resolveVariables> | undefined;
+    const expand = (name: string) => (text: string, key: string) =>
+      expandTemplate(text, (values ??= resolveVariables(app.variables, { env: ctx.env, dotenv: ctx.envFile ? readDotenv(ctx.envFile) : undefined })), `${app.file}: key_value_stores.${name}.${key}`);
     for (const decl of app.keyValueStores.values()) {
-      const { backend, location } = locateStore(decl, app.dir, ctx.dataDir);
-      addresses.set(decl.name, location.address);
+      const { backend, location } = locateStore(decl, app.dir, ctx.dataDir, expand(decl.name));
+      // A main-thread store's address (a URL, perhaps with a password) stays on the main thread.
+      addresses.set(decl.name, backend.runsIn === 'worker' ? location.address : undefined);
       if (backend.runsIn === 'main') {
         const entry = ctx.shared(
-          `kv/${decl.name}/${decl.backend}/${location.address ?? ''}`,
+          // A changed option (a Redis prefix) is another store.
+          `kv/${decl.name}/${decl.backend}/${location.address ?? ''}/${JSON.stringify(decl.options)}`,
           () => ({ store: backend.open(location), breakers: new StoreBreakers(decl.name, (...change) => ctx.onBreaker?.(app.name, ...change)) }),
           (s) => s.store.close(),
         );
@@ -50,7 +60,9 @@ export const kvCapability: Capability = {
           const entry = mainStores.get(call.store);
           if (!entry) return { ok: false, status: 'UNAVAILABLE', message: `store ${call.store} is not served by this node` };
           try {
-            const value = await entry.breakers.for(call.kv).callAsync(() => applyKvOp(entry.store, call.kv));
+            // A network store bounds its own wait by the request's deadline (backends/deadline.ts).
+            const run = () => storeCallDeadline.run(call.deadlineAt, () => applyKvOp(entry.store, call.kv));
+            const value = await entry.breakers.for(call.kv).callAsync(run);
             // An answer, not a failure; named for the metrics as the worker names a miss on its own stores.
             return value === undefined && call.kv.method === 'get' ? { ok: true, value, outcome: 'NOT_FOUND' } : { ok: true, value };
           } catch (err) {

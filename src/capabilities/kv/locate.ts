@@ -5,7 +5,8 @@
 import { BACKENDS, type Backend, type StoreLocation } from '../../backends/registry.js';
 import type { KvStoreDecl } from './schema.js';
 
-export function locateStore(decl: KvStoreDecl, appDir: string, dataDir: string): { backend: Backend; location: StoreLocation } {
+/** `expand` fills `{{ variable }}` references in the store's options (a Redis URL's password). */
+export function locateStore(decl: KvStoreDecl, appDir: string, dataDir: string, expand: Parameters<Backend['locate']>[0]['expand']): { backend: Backend; location: StoreLocation } {
   const backend = BACKENDS[decl.backend];
-  return { backend, location: backend.locate({ appDir, dataDir, name: decl.name, options: decl.options }) };
+  return { backend, location: backend.locate({ appDir, dataDir, name: decl.name, options: decl.options, expand }) };
 }

@@ -1,6 +1,7 @@
 /** The key-value part of verge.toml: `[key_value_stores.NAME]` at app level, grants per component. */
 import { tomlKey, type Fields, type ManifestProblems } from '../../manifest/fields.js';
 import { BACKENDS, BACKEND_NAMES, DEFAULT_BACKEND, type BackendName } from '../../backends/registry.js';
+import { checkTemplateVariables } from '../variables/template.js';
 
 export interface KvStoreDecl {
   name: string;
@@ -27,12 +28,17 @@ export function readKeyValueStores(root: Fields, problems: ManifestProblems): Ma
 }
 
 /** `key_value_stores = [...]` on a component: every label must be a store the app has. */
-export function readStoreGrants(c: Fields, stores: ReadonlyMap<string, KvStoreDecl>, problems: ManifestProblems): string[] {
-  const granted = c.stringList('key_value_stores', { expected: 'a store name' });
-  granted.forEach((name, i) => {
-    if (!stores.has(name)) {
-      problems.add(`${c.keyPath('key_value_stores')}[${i}]`, `no store ${JSON.stringify(name)}: use "default" or declare [key_value_stores.${tomlKey(name)}]`);
-    }
+export function readStoreGrants(c: Fields, stores: ReadonlyMap<string, KvStoreDecl>): string[] {
+  return c.grantList('key_value_stores', stores, {
+    expected: 'a store name',
+    missing: (name) => `no store ${JSON.stringify(name)}: use "default" or declare [key_value_stores.${tomlKey(name)}]`,
   });
-  return granted;
+}
+
+/** A store option's `{{ variable }}` references (a Redis URL's password) must name declared variables. */
+export function checkStoreVariables(stores: ReadonlyMap<string, KvStoreDecl>, variables: ReadonlyMap<string, unknown>, problems: ManifestProblems): void {
+  for (const decl of stores.values()) {
+    const refs = decl.options.variables;
+    if (Array.isArray(refs)) checkTemplateVariables(`key_value_stores.${tomlKey(decl.name)}.url`, refs as string[], variables, problems);
+  }
 }

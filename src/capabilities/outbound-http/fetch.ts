@@ -18,8 +18,9 @@
  * INVALID_ARGUMENT (not silently dropped), see FORBIDDEN_REQUEST_HEADERS.
  *
  * Each job has its file: validate.ts (the guest's request), this one (the checks per hop, the
- * deadline, failures), resolve.ts (DNS and address checks, shared with other protocols),
- * redirects.ts, client-pool.ts (pinned connections) and body.ts (the capped read).
+ * deadline, failures), resolve.ts (policy, DNS and address checks, shared with the other
+ * capabilities that connect out), redirects.ts, client-pool.ts (pinned connections) and body.ts
+ * (the capped read).
  */
 import type { LookupAddress } from 'node:dns';
 import type { Client, Pool } from 'undici';
@@ -32,7 +33,7 @@ import { closeOutboundPool, pinnedClient, pooledClient } from './client-pool.js'
 import { bodyless, discard, readCapped, responseHeaders } from './body.js';
 import { quote, show } from './text.js';
 import { INTERNAL_DOMAIN, isInternalHost } from '../../manifest/hosts.js';
-import { checkedAddresses, defaultLookup, errorCode, errorMessage, type LookupFn } from './resolve.js';
+import { checkDestination, defaultLookup, errorCode, errorMessage, type LookupFn } from './resolve.js';
 
 export { createRequestBudget, type OutboundLimits, type RequestBudget } from './limits.js';
 export { FORBIDDEN_REQUEST_HEADERS, closeOutboundPool, type OutboundRequest, type LookupFn };
@@ -165,19 +166,12 @@ function withTraceparent(headers: ReadonlyArray<readonly [string, string]>, trac
   return flat;
 }
 
-/** Policy, DNS and address checks for one hop; the addresses the connection may use. */
+/** Policy, DNS and address checks for one hop (resolve.ts); the addresses the connection may use. */
 async function checkHop(url: URL, from: URL | undefined, ctx: OutboundContext, signal: AbortSignal): Promise<LookupAddress[]> {
   const what = from ? `redirect from ${show(from)} to ${show(url)}` : show(url);
   // Chained calls are answered in-process before any network; a redirect never reaches one, nor asks DNS for the name.
   if (isInternalHost(url.hostname)) throw new OutboundError('ACCESS_DENIED', `${what}: ${url.hostname} is a component of the node (${INTERNAL_DOMAIN}), reached only by a chained call, not by a redirect`);
-  const match = ctx.policy.matches(url);
-  if (!match.allowed) {
-    throw new OutboundError(
-      'ACCESS_DENIED',
-      `${what}: ${url.protocol}//${url.host} is not allowed by allowed_outbound_hosts (scheme, host and port must match an entry)`,
-    );
-  }
-  return checkedAddresses(url.hostname, match.explicit, what, ctx.lookup ?? defaultLookup, signal);
+  return checkDestination(url, ctx.policy, what, ctx.lookup ?? defaultLookup, signal);
 }
 
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
@@ -205,11 +199,6 @@ function describeFailure(code: string | undefined, err: unknown): string {
   }
 }
 
-
-
 function cancelled(url: URL, cause?: unknown): OutboundError {
   return new OutboundError('TIMEOUT', `request to ${show(url)} was cancelled: the inbound request ended`, { cause });
 }
-
-
-

@@ -27,7 +27,7 @@ describe('parseAllowedHosts', () => {
   test('an error names the key path, the index and the entry and says what was expected', () => {
     const errors = errorsOf(['https://ok.example.com', 'https://ok2.example.com', 'ftp://x']);
     assert.equal(errors.length, 1);
-    assert.match(errors[0]!, /^component\.api\.allowed_outbound_hosts\[2\]: expected scheme:\/\/host\[:port\] with scheme http, https, postgres or \*, got "ftp:\/\/x"$/);
+    assert.match(errors[0]!, /^component\.api\.allowed_outbound_hosts\[2\]: expected scheme:\/\/host\[:port\] with scheme http, https, postgres, redis, rediss or \*, got "ftp:\/\/x"$/);
   });
 
   test('every bad entry is reported, not only the first', () => {
@@ -146,5 +146,15 @@ describe('OutboundPolicy.matches', () => {
   test('only the schemes an entry may name can match', () => {
     assert.equal(match(['*://*:*'], 'ftp://example.com/').allowed, false);
     assert.equal(match(['*://*:*'], 'file:///etc/passwd').allowed, false);
+    assert.equal(match(['*://*:*'], 'redis://cache:6379').allowed, true);
+  });
+
+  test('redis and rediss entries match a Redis address by scheme, host and port (6379 when left out)', () => {
+    assert.deepEqual(match(['redis://cache.internal'], 'redis://cache.internal:6379'), { allowed: true, explicit: true });
+    assert.equal(match(['redis://cache.internal'], 'redis://cache.internal:6380').allowed, false);
+    assert.equal(match(['redis://cache.internal'], 'rediss://cache.internal:6379').allowed, false);
+    assert.equal(match(['rediss://*.example.com:*'], 'rediss://a.example.com:6380').allowed, true);
+    assert.equal(match(['https://cache.internal'], 'redis://cache.internal:443').allowed, false);
+    assert.equal(match(['redis://cache.internal'], 'http://cache.internal:6379/').allowed, false);
   });
 });

@@ -1,6 +1,6 @@
 /**
  * `allowed_outbound_hosts`: which URLs a component may call, in Spin's shape. The same list
- * governs every outbound protocol (HTTP here, PostgreSQL in capabilities/postgres).
+ * governs every outbound protocol (HTTP here, PostgreSQL and Redis in their capabilities).
  *
  *   allowed_outbound_hosts = [
  *     "https://api.example.com",   # https, port 443 only
@@ -9,17 +9,19 @@
  *     "https://*.example.com",     # any subdomain (at any depth) of example.com, not example.com itself
  *     "*://api.example.com:*",     # http or https, any port
  *     "*://*:*",                   # anything (but see "explicit" below)
+ *     "postgres://db.internal",    # a PostgreSQL server a guest opens by address (port 5432)
+ *     "redis://cache.internal",    # a Redis server a guest opens by address (port 6379)
  *   ]
  *
- * An entry is scheme://host[:port]: scheme `http`, `https`, `postgres` or `*`; host a DNS name,
- * an IPv4 address, an [IPv6] address, `*.domain` or `*`; port a number from 1 to 65535 or `*`,
- * and when left out the default port of the request's scheme (80 for http, 443 for https, 5432
- * for postgres). No path,
+ * An entry is scheme://host[:port]: scheme `http`, `https`, `postgres`, `redis`, `rediss` or `*`;
+ * host a DNS name, an IPv4 address, an [IPv6] address, `*.domain` or `*`; port a number from 1 to
+ * 65535 or `*`, and when left out the default port of the request's scheme (80 for http, 443 for
+ * https, 5432 for postgres, 6379 for redis and rediss). No path,
  * query, fragment or user info. An empty list allows nothing.
  *
  * A match is *explicit* when the matching entry names the host literally (no wildcard host).
  * Only an explicit match may reach loopback, private, link-local, CGNAT, unique-local or metadata
- * addresses; a wildcard never does (fetch.ts checks the resolved addresses).
+ * addresses; a wildcard never does (resolve.ts checks the resolved addresses).
  */
 import { domainToASCII } from 'node:url';
 import { isIPv4, isIPv6 } from 'node:net';
@@ -27,7 +29,7 @@ import { describe } from '../../manifest/fields.js';
 import { INTERNAL_DOMAIN, internalTarget, isInternalHost } from '../../manifest/hosts.js';
 
 /** The schemes an entry may name, with their default ports. */
-const SCHEME_PORTS: ReadonlyMap<string, number> = new Map([['http', 80], ['https', 443], ['postgres', 5432]]);
+const SCHEME_PORTS: ReadonlyMap<string, number> = new Map([['http', 80], ['https', 443], ['postgres', 5432], ['redis', 6379], ['rediss', 6379]]);
 type HostRule = { kind: 'any' } | { kind: 'suffix'; suffix: string } | { kind: 'exact'; host: string };
 type PortRule = number | '*' | 'default';
 

@@ -1,19 +1,39 @@
 /**
- * The SSRF guard every outbound protocol shares (HTTP in fetch.ts, PostgreSQL in
- * capabilities/postgres): a host allowed by the policy is resolved once (an IP literal is taken
- * as is), every address is classified (address.ts), and unless the host was allowed *explicitly*
- * one non-public address refuses it. The caller connects only to the addresses returned.
+ * Where an outbound connection may go, for every capability that opens one (HTTP in fetch.ts,
+ * PostgreSQL in capabilities/postgres, Redis in capabilities/redis): the URL's scheme, host and
+ * port must match `allowed_outbound_hosts` (policy.ts); the host is resolved once (an IP literal
+ * is taken as is) and every address is classified (address.ts): unless the host was allowed
+ * *explicitly* (named literally, no wildcard), one non-public address refuses it. The caller
+ * connects to the addresses returned and to nothing else, so DNS cannot change between the check
+ * and the connection.
  */
 import { promises as dns, type LookupAddress } from 'node:dns';
 import { isIP } from 'node:net';
 import { classifyAddress, ipLiteral, type AddressClass } from './address.js';
 import { OutboundError } from './errors.js';
+import type { OutboundPolicy } from './policy.js';
 import { quote } from './text.js';
 
 /** `dns.promises.lookup` fits. */
 export type LookupFn = (hostname: string, options: { all: true }) => Promise<ReadonlyArray<{ address: string; family: number }>>;
 
 export const defaultLookup: LookupFn = (hostname, options) => dns.lookup(hostname, options);
+
+/**
+ * Checks `url` against `policy`, then resolves and checks its host (checkedAddresses). Throws
+ * OutboundError ACCESS_DENIED (not allowed, or a non-public address under a wildcard) or
+ * NETWORK (DNS). `what` starts every message.
+ */
+export async function checkDestination(url: URL, policy: OutboundPolicy, what: string, lookup: LookupFn, signal: AbortSignal): Promise<LookupAddress[]> {
+  const match = policy.matches(url);
+  if (!match.allowed) {
+    throw new OutboundError(
+      'ACCESS_DENIED',
+      `${what}: ${url.protocol}//${url.host} is not allowed by allowed_outbound_hosts (scheme, host and port must match an entry)`,
+    );
+  }
+  return checkedAddresses(url.hostname, match.explicit, what, lookup, signal);
+}
 
 /**
  * The addresses `hostname` (a URL's hostname: IPv6 in brackets) may be reached at. `explicit`:

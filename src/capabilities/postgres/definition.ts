@@ -8,21 +8,21 @@ import path from 'node:path';
 import { VergeError } from '../../errors.js';
 import type { Capability, HostContext } from '../capability.js';
 import type { AppConfig } from '../../manifest/config.js';
-import { readDotenv, resolveVariables, envName } from '../variables/resolve.js';
+import { readDotenv, resolveVariables } from '../variables/resolve.js';
+import { expandTemplate } from '../variables/template.js';
 import { pgImports } from './bindings/wasi-p1.js';
 import { pgComponentImports } from './bindings/component.js';
 import { PG_LIMITS } from './limits.js';
 import { PgPool, type PgPoolOptions } from './pool.js';
 import { readDatabaseGrants, readDatabases, type PgDatabaseDecl } from './schema.js';
 import { createPgService, type NamedDatabase } from './serve.js';
-import { renderTemplate } from './template.js';
 import { parsePgUrl } from './url.js';
 
 export const postgresCapability: Capability = {
   name: 'postgres',
   manifest: {
     readApp: (root, problems) => ({ databases: readDatabases(root, problems) }),
-    readComponent: (c, app, problems) => ({ databases: Object.freeze(readDatabaseGrants(c, app.databases, problems)) }),
+    readComponent: (c, app) => ({ databases: Object.freeze(readDatabaseGrants(c, app.databases)) }),
   },
   provides: {
     vergeV1: ['pg_open', 'pg_query', 'pg_result', 'pg_execute', 'pg_begin', 'pg_commit', 'pg_rollback', 'pg_error', 'pg_close'],
@@ -66,15 +66,10 @@ export const postgresCapability: Capability = {
 /** A named database's pool, its URL filled in from the variables. The URL never reaches a message: errors name the key. */
 function namedPoolOptions(app: AppConfig, decl: PgDatabaseDecl, ctx: HostContext): Omit<PgPoolOptions, 'onBreaker'> {
   const key = `databases.${decl.name}`;
-  let url = decl.url;
-  if (decl.variables.length > 0) {
-    const values = resolveVariables(app.variables, { env: ctx.env, dotenv: ctx.envFile ? readDotenv(ctx.envFile) : undefined });
-    const missing = decl.variables.filter((v) => values.get(v)?.value === undefined);
-    if (missing.length > 0) {
-      throw new VergeError('VARIABLE_MISSING', `${app.file}: ${key}.url uses ${missing.map((v) => `{{ ${v} }}`).join(', ')}, which has no value (set ${missing.map(envName).join(', ')})`);
-    }
-    url = renderTemplate(decl.url, (v) => values.get(v)!.value!);
-  }
+  const url =
+    decl.variables.length === 0
+      ? decl.url
+      : expandTemplate(decl.url, resolveVariables(app.variables, { env: ctx.env, dotenv: ctx.envFile ? readDotenv(ctx.envFile) : undefined }), `${app.file}: ${key}.url`);
   const address = parsePgUrl(url);
   if (typeof address === 'string') {
     throw new VergeError('MANIFEST_INVALID', `${app.file}: ${key}.url: expected ${address}${decl.variables.length > 0 ? ' once its {{ }} placeholders are filled in' : ''}`);

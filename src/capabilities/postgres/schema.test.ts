@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { parseManifest } from '../../manifest/load.js';
+import { manifestProblems } from '../../manifest/fixtures.js';
 import { isVergeError, type VergeError } from '../../errors.js';
 import { createCapabilityHost } from '../host.js';
 
@@ -31,15 +32,7 @@ ${databases}
 `;
 }
 
-function problems(text: string): string {
-  try {
-    parseManifest(text, FILE);
-  } catch (e) {
-    assert.ok(isVergeError(e) && e.code === 'MANIFEST_INVALID', String(e));
-    return e.message;
-  }
-  assert.fail('expected the manifest to be refused');
-}
+const problems = (text: string): string => manifestProblems(text, FILE);
 
 describe('[databases.NAME] in verge.toml', () => {
   test('a database with a url and limits is read, and granted to the component', () => {
@@ -53,7 +46,7 @@ describe('[databases.NAME] in verge.toml', () => {
 
   test('a placeholder naming a variable that is not declared is refused, naming the file and the key', () => {
     const message = problems(manifest('[databases.main]\nurl = "postgres://app:{{ db_pasword }}@db/orders"'));
-    assert.match(message, /^\/srv\/app\/verge\.toml: databases\.main\.url: names \{\{ db_pasword \}\}, but no variable "db_pasword" is declared in \[variables\]$/m);
+    assert.match(message, /^\/srv\/app\/verge\.toml: databases\.main\.url: "\{\{ db_pasword \}\}" names no variable: declare it in \[variables\]/m);
   });
 
   test('a url that is not a postgres:// URL is refused at load, saying what was expected', () => {

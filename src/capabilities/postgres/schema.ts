@@ -6,7 +6,7 @@
  */
 import { isTable, tomlKey, type Fields, type ManifestProblems } from '../../manifest/fields.js';
 import { DATABASE_LIMIT_RANGES, DEFAULT_DATABASE_LIMITS, type PgDatabaseLimits } from './limits.js';
-import { templateVariables } from './template.js';
+import { checkTemplateVariables, templateReferences } from '../variables/template.js';
 import { parsePgUrl } from './url.js';
 
 export interface PgDatabaseDecl {
@@ -32,11 +32,11 @@ export function readDatabases(root: Fields, problems: ManifestProblems): Map<str
     const url = t.string('url', { required: true, expected: URL_EXPECTED });
     let variables: string[] = [];
     if (url !== undefined) {
-      const used = templateVariables(url);
+      const used = templateReferences(url);
       if (!Array.isArray(used)) problems.add(t.keyPath('url'), `expected ${used.expected}`);
       else {
         variables = used;
-        for (const v of used.filter((v) => !declared.has(v))) problems.add(t.keyPath('url'), `names {{ ${v} }}, but no variable ${JSON.stringify(v)} is declared in [variables]`);
+        checkTemplateVariables(t.keyPath('url'), used, declared, problems);
         // With placeholders the URL is checked once they are filled in (the version is prepared).
         const parsed = used.length === 0 ? parsePgUrl(url) : undefined;
         if (typeof parsed === 'string') problems.add(t.keyPath('url'), `expected ${parsed}`);
@@ -63,10 +63,9 @@ export function readDatabases(root: Fields, problems: ManifestProblems): Map<str
 }
 
 /** `databases = [...]` on a component: every name must be a `[databases.NAME]` of the app. */
-export function readDatabaseGrants(c: Fields, databases: ReadonlyMap<string, PgDatabaseDecl>, problems: ManifestProblems): string[] {
-  const granted = c.stringList('databases', { expected: 'a database name' });
-  granted.forEach((name, i) => {
-    if (!databases.has(name)) problems.add(`${c.keyPath('databases')}[${i}]`, `no database ${JSON.stringify(name)}: declare [databases.${tomlKey(name)}] with its url`);
+export function readDatabaseGrants(c: Fields, databases: ReadonlyMap<string, PgDatabaseDecl>): string[] {
+  return c.grantList('databases', databases, {
+    expected: 'a database name',
+    missing: (name) => `no database ${JSON.stringify(name)}: declare [databases.${tomlKey(name)}] with its url`,
   });
-  return granted;
 }

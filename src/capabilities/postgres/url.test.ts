@@ -1,7 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parsePgUrl, redactUrl, type PgAddress } from './url.js';
-import { renderTemplate, templateVariables } from './template.js';
 
 const parsed = (text: string): PgAddress => {
   const a = parsePgUrl(text);
@@ -48,21 +47,5 @@ describe('postgres:// addresses', () => {
   test('what messages show has no user info', () => {
     assert.equal(parsed('postgres://app:secret@db:5433/orders').shown, 'postgres://db:5433/orders');
     assert.equal(redactUrl('postgres://app:se@cret@db:5433/orders?sslmode=require'), 'postgres://db:5433/orders');
-  });
-});
-
-describe('{{ variable }} placeholders in a database url', () => {
-  test('name the variables they use, once each', () => {
-    assert.deepEqual(templateVariables('postgres://{{ user }}:{{db_password}}@db/{{ user }}'), ['user', 'db_password']);
-  });
-
-  test('a placeholder that is not a variable name, or a stray brace pair, is refused', () => {
-    assert.ok(!Array.isArray(templateVariables('postgres://u:{{ Bad-Name }}@db/x')));
-    assert.ok(!Array.isArray(templateVariables('postgres://u:{{ pw @db/x')));
-  });
-
-  test('values are percent-encoded, so a password may hold @, / and :', () => {
-    const url = renderTemplate('postgres://app:{{ pw }}@db/x', () => 'a@b/c:d');
-    assert.equal(parsed(url).password, 'a@b/c:d');
   });
 });

@@ -9,7 +9,7 @@ export const variablesCapability: Capability = {
   name: 'variables',
   manifest: {
     readApp: (root, problems) => ({ variables: readVariables(root, problems) }),
-    readComponent: (c, app, problems) => ({ variables: Object.freeze(readVariableGrants(c, app.variables, problems)) }),
+    readComponent: (c, app) => ({ variables: Object.freeze(readVariableGrants(c, app.variables)) }),
   },
   inheritable: [{ key: 'variables', fields: ['variables'] }],
   provides: { vergeV1: ['variable_get'], wasi: ['wasi:config/store'] },

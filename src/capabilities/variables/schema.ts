@@ -30,10 +30,6 @@ export function readVariables(root: Fields, problems: ManifestProblems): Map<str
   return out;
 }
 
-export function readVariableGrants(c: Fields, vars: ReadonlyMap<string, VariableDecl>, problems: ManifestProblems): string[] {
-  const granted = c.stringList('variables', { expected: 'a variable name' });
-  granted.forEach((name, i) => {
-    if (!vars.has(name)) problems.add(`${c.keyPath('variables')}[${i}]`, `no variable ${JSON.stringify(name)} is declared in [variables]`);
-  });
-  return granted;
+export function readVariableGrants(c: Fields, vars: ReadonlyMap<string, VariableDecl>): string[] {
+  return c.grantList('variables', vars, { expected: 'a variable name', missing: (name) => `no variable ${JSON.stringify(name)} is declared in [variables]` });
 }
