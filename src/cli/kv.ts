@@ -14,6 +14,7 @@ import path from 'node:path';
 import { HostCallError } from '../capabilities/abi.js';
 import { checkKey, checkValue } from '../capabilities/kv/checks.js';
 import { locateStore } from '../capabilities/kv/locate.js';
+import { BACKENDS } from '../backends/registry.js';
 import type { SyncKvStore } from '../backends/store.js';
 import { loadManifest } from '../manifest/load.js';
 import { hexDump, viewValue } from '../dashboard/kv-value.js';
@@ -59,13 +60,16 @@ export function openLocalKv(opts: { app: string; dataDir: string; store: string 
   if (!decl) {
     throw new KvCliError(`app ${app.name} (${app.file}) has no key-value store named ${JSON.stringify(opts.store)}; its stores: ${[...app.keyValueStores.keys()].join(', ')}`);
   }
-  const { backend, location } = locateStore(decl, app.dir, opts.dataDir);
-  if (backend.runsIn === 'main') {
+  if (BACKENDS[decl.backend].runsIn === 'main') {
     throw new KvCliError(
       `store ${decl.name} of app ${app.name} is a ${decl.backend} store: it lives only inside a running node, with no file to open; ` +
         'reach it through the node: verge kv ... --from ADMIN_URL (verge up --admin 127.0.0.1:9090)',
     );
   }
+  const { backend, location } = locateStore(decl, app, opts.dataDir, () => {
+    throw new Error(`store ${decl.name}: a ${decl.backend} store has no options to fill in`);
+  });
+  if (backend.runsIn !== 'worker') throw new Error(`store ${decl.name}: expected a worker store`);
   let store: SyncKvStore | undefined;
   // Reading a store nothing has written yet must not create its file (as the dashboard's browser).
   const opened = (create: boolean): SyncKvStore | undefined => {

@@ -8,7 +8,8 @@ import { applyKvOp } from './ops.js';
 import { readKeyValueStores, readStoreGrants } from './schema.js';
 import { StoreBreakers } from './store-breakers.js';
 import { storeView } from './browse.js';
-import { locateStore } from './locate.js';
+import { locateStore, storeOptionExpander } from './locate.js';
+import { storeCallDeadline } from '../../backends/deadline.js';
 import type { StoreView } from '../capability.js';
 
 export const kvCapability: Capability = {
@@ -27,12 +28,15 @@ export const kvCapability: Capability = {
     const addresses = new Map<string, string | undefined>();
     const mainStores = new Map<string, { store: KvStore; breakers: StoreBreakers }>();
     const views: StoreView[] = [];
+    const expand = storeOptionExpander(app, ctx.env, ctx.envFile);
     for (const decl of app.keyValueStores.values()) {
-      const { backend, location } = locateStore(decl, app.dir, ctx.dataDir);
-      addresses.set(decl.name, location.address);
+      const { backend, location } = locateStore(decl, app, ctx.dataDir, expand(decl.name));
+      // A main-thread store's address (a URL, perhaps with a password) stays on the main thread.
+      addresses.set(decl.name, backend.runsIn === 'worker' ? location.address : undefined);
       if (backend.runsIn === 'main') {
         const entry = ctx.shared(
-          `kv/${decl.name}/${decl.backend}/${location.address ?? ''}`,
+          // A changed option (a NATS bucket or replica count) is another store.
+          `kv/${decl.name}/${decl.backend}/${location.address ?? ''}/${JSON.stringify(decl.options)}`,
           () => ({ store: backend.open(location), breakers: new StoreBreakers(decl.name, (...change) => ctx.onBreaker?.(app.name, ...change)) }),
           (s) => s.store.close(),
         );
@@ -50,7 +54,9 @@ export const kvCapability: Capability = {
           const entry = mainStores.get(call.store);
           if (!entry) return { ok: false, status: 'UNAVAILABLE', message: `store ${call.store} is not served by this node` };
           try {
-            const value = await entry.breakers.for(call.kv).callAsync(() => applyKvOp(entry.store, call.kv));
+            // A network store bounds its own wait by the request's deadline (backends/deadline.ts).
+            const run = () => storeCallDeadline.run(call.deadlineAt, () => applyKvOp(entry.store, call.kv));
+            const value = await entry.breakers.for(call.kv).callAsync(run);
             // An answer, not a failure; named for the metrics as the worker names a miss on its own stores.
             return value === undefined && call.kv.method === 'get' ? { ok: true, value, outcome: 'NOT_FOUND' } : { ok: true, value };
           } catch (err) {
