@@ -65,13 +65,15 @@ interface ServerPlan {
   port: number;
   monitorPort: number;
   cluster?: { port: number; routes: string[]; name: string; size: number };
+  /** Clients must present this token (`nats://TOKEN@host`). */
+  token?: string;
 }
 
 function makeServer(plan: ServerPlan): NatsServer {
   const storeDir = path.join(plan.dir, 'jetstream');
   const config = path.join(plan.dir, 'server.conf');
   mkdirSync(storeDir, { recursive: true });
-  writeFileSync(config, 'max_payload: 2097152\n');
+  writeFileSync(config, `max_payload: 2097152\n${plan.token ? `authorization { token: ${JSON.stringify(plan.token)} }\n` : ''}`);
   let child: ChildProcess | undefined;
   let output = '';
   const pid = () => (child?.pid !== undefined && child.exitCode === null && child.signalCode === null && alive(child.pid) ? child.pid : undefined);
@@ -123,11 +125,14 @@ function checkInstalled(): void {
   if (!existsSync(BINARY)) throw new Error(`nats-server is not installed (no ${BINARY}): apt-get install nats-server, as .ci/run does`);
 }
 
-/** One server with JetStream on a free loopback port (or `port`, chosen before: a test that starts Verge first). */
-export async function startNats(opts: { port?: number } = {}): Promise<SingleNats> {
+/**
+ * One server with JetStream on a free loopback port (or `port`, chosen before: a test that starts
+ * Verge first); with `token`, clients must present it.
+ */
+export async function startNats(opts: { port?: number; token?: string } = {}): Promise<SingleNats> {
   checkInstalled();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'verge-nats-'));
-  const server = makeServer({ name: 'n1', dir, port: opts.port ?? (await freePort()), monitorPort: await freePort() });
+  const server = makeServer({ name: 'n1', dir, port: opts.port ?? (await freePort()), monitorPort: await freePort(), token: opts.token });
   try {
     await server.start();
   } catch (err) {
