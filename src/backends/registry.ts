@@ -2,7 +2,7 @@
  * Every store backend, in one literal map, each with where it runs and its options schema. A
  * `worker` backend is opened synchronously inside each worker (SQLite: a file every worker can
  * open); a `main` backend lives once on the main thread and is reached over the host bridge
- * (memory; later Redis and NATS, whose clients are asynchronous). Nothing else in Verge tests a
+ * (memory, NATS; later Redis: their clients are asynchronous). Nothing else in Verge tests a
  * backend's name.
  */
 import { existsSync } from 'node:fs';
@@ -12,15 +12,18 @@ import type { KvStore, SyncKvStore } from './store.js';
 import { createMemoryStore } from './memory/memory-store.js';
 import { openSqliteStore } from './sqlite/sqlite-store.js';
 import { openRedisStore, readRedisStoreOptions } from './redis/index.js';
+import { defaultBucket, openNatsStore, readNatsStoreOptions, type NatsStoreOptions } from './nats/index.js';
 
 /** Where one app's store lives, resolved on the main thread and handed to whoever opens it. */
 export interface StoreLocation {
-  /** A file path (SQLite), a URL (Redis; it may hold a password: it stays on the main thread), or undefined (memory). */
+  /** A file path (SQLite), a URL (Redis, NATS; it may hold a password: it stays on the main thread), or undefined (memory). */
   address: string | undefined;
-  /** The backend's options, for a backend that needs them to open the store (Redis). */
+  /** The backend's options, for a backend that needs them to open the store (Redis, NATS). */
   options?: Readonly<Record<string, unknown>>;
   /** The manifest table, for errors: `key_value_stores.cache`. */
   where?: string;
+  /** The NATS key-value bucket holding the store. */
+  bucket?: string;
 }
 
 interface BackendBase {
@@ -28,6 +31,8 @@ interface BackendBase {
   readOptions(t: Fields, problems: ManifestProblems): Readonly<Record<string, unknown>>;
   /** Where the store `name` of the app in `appDir` lives, given the node's data dir. */
   locate(ctx: {
+    /** The app's name (a NATS store's default bucket is named after it). */
+    app: string;
     appDir: string;
     dataDir: string;
     name: string;
@@ -75,7 +80,20 @@ const redis: MainBackend = {
   open: ({ address, options, where }) => openRedisStore(address!, options!, where!),
 };
 
-export const BACKENDS = { sqlite, memory, redis } as const;
+
+const nats: MainBackend = {
+  runsIn: 'main',
+  readOptions: readNatsStoreOptions,
+  locate: ({ app, name, options, expand }) => ({
+    address: expand((options as unknown as NatsStoreOptions).url, 'url'),
+    options,
+    where: `key_value_stores.${name}`,
+    bucket: (options as unknown as NatsStoreOptions).bucket ?? defaultBucket(app, name),
+  }),
+  open: ({ address, options, where, bucket }) => openNatsStore(address!, bucket!, options!, where!),
+};
+
+export const BACKENDS = { sqlite, memory, redis, nats } as const;
 
 export type BackendName = keyof typeof BACKENDS;
 export const BACKEND_NAMES = Object.keys(BACKENDS) as BackendName[];

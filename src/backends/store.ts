@@ -50,8 +50,10 @@ export interface SyncKvStore {
  * UNAVAILABLE: the backend is failing (I/O error, disk full, corrupt, closed, circuit open).
  * TIMEOUT: the backend did not answer in time (for SQLite: a lock held past the busy timeout).
  * NOT_A_NUMBER: increment of a value that is not a decimal 64-bit integer — the guest's doing.
+ * CONFLICT: an atomic operation a backend builds from compare-and-swap (NATS's increment) lost to
+ *   other writers more times than its bound; the value is unchanged and the call may be retried.
  */
-export type StoreErrorReason = 'UNAVAILABLE' | 'TIMEOUT' | 'NOT_A_NUMBER';
+export type StoreErrorReason = 'UNAVAILABLE' | 'TIMEOUT' | 'NOT_A_NUMBER' | 'CONFLICT';
 
 /** A store's failure, in the guest-facing error family: its reason is the status the guest gets. */
 export class StoreError extends HostCallError {

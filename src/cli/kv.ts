@@ -68,7 +68,7 @@ export function openLocalKv(opts: { app: string; dataDir: string; store: string 
         'reach it through the node: verge kv ... --from ADMIN_URL (verge up --admin 127.0.0.1:9090)',
     );
   }
-  const { location } = locateStore(decl, app.dir, opts.dataDir, () => {
+  const { location } = locateStore(decl, app, opts.dataDir, () => {
     throw new KvCliError(`store ${decl.name} has options that name variables; only a main-thread store has such options`);
   });
   let store: SyncKvStore | undefined;

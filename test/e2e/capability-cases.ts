@@ -64,8 +64,8 @@ const ok = (value: unknown) => ({ status: 200, value });
 const refused = (error: string) => ({ status: 500, error });
 const fetchFailed = { status: 502, error: 'FETCH_FAILED' };
 
-/** KV cases run against every backend: SQLite in the worker, memory and Redis on the main thread. */
-const kvCases = (store: 'default' | 'cache' | 'rkv'): CapabilityCase[] => [
+/** KV cases run against every backend: SQLite in the worker, memory and Redis on the main thread (and NATS: nats-kv.test.ts). */
+export const kvCases = (store: string): CapabilityCase[] => [
   {
     name: `kv (${store}): a value set is read back; a missing key reads as null; delete and exists agree`,
     grants: 'kv',

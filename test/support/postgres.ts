@@ -55,7 +55,7 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-function alive(pid: number): boolean {
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -64,10 +64,11 @@ function alive(pid: number): boolean {
   }
 }
 
-async function until(cond: () => boolean | Promise<boolean>, what: string, ms: number): Promise<void> {
+/** Polls `cond` every 50 ms, failing after `ms` with `who: what not within ms`. */
+export async function until(cond: () => boolean | Promise<boolean>, what: string, ms: number, who = 'PostgreSQL'): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`PostgreSQL: ${what} not within ${ms} ms`);
+    if (Date.now() > deadline) throw new Error(`${who}: ${what} not within ${ms} ms`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }

@@ -8,11 +8,9 @@ import { applyKvOp } from './ops.js';
 import { checkStoreVariables, readKeyValueStores, readStoreGrants } from './schema.js';
 import { StoreBreakers } from './store-breakers.js';
 import { storeView } from './browse.js';
-import { locateStore } from './locate.js';
-import type { StoreView } from '../capability.js';
+import { locateStore, storeOptionExpander } from './locate.js';
 import { storeCallDeadline } from '../../backends/deadline.js';
-import { readDotenv, resolveVariables } from '../variables/resolve.js';
-import { expandTemplate } from '../variables/template.js';
+import type { StoreView } from '../capability.js';
 
 export const kvCapability: Capability = {
   name: 'kv',
@@ -31,17 +29,14 @@ export const kvCapability: Capability = {
     const addresses = new Map<string, string | undefined>();
     const mainStores = new Map<string, { store: KvStore; breakers: StoreBreakers }>();
     const views: StoreView[] = [];
-    // Variables are resolved only for a store whose options refer to them (a Redis URL's password).
-    let values: ReturnType<typeof resolveVariables> | undefined;
-    const expand = (name: string) => (text: string, key: string) =>
-      expandTemplate(text, (values ??= resolveVariables(app.variables, { env: ctx.env, dotenv: ctx.envFile ? readDotenv(ctx.envFile) : undefined })), `${app.file}: key_value_stores.${name}.${key}`);
+    const expand = storeOptionExpander(app, ctx.env, ctx.envFile);
     for (const decl of app.keyValueStores.values()) {
-      const { backend, location } = locateStore(decl, app.dir, ctx.dataDir, expand(decl.name));
+      const { backend, location } = locateStore(decl, app, ctx.dataDir, expand(decl.name));
       // A main-thread store's address (a URL, perhaps with a password) stays on the main thread.
       addresses.set(decl.name, backend.runsIn === 'worker' ? location.address : undefined);
       if (backend.runsIn === 'main') {
         const entry = ctx.shared(
-          // A changed option (a Redis prefix) is another store.
+          // A changed option (a Redis prefix, a NATS bucket or replica count) is another store.
           `kv/${decl.name}/${decl.backend}/${location.address ?? ''}/${JSON.stringify(decl.options)}`,
           () => ({ store: backend.open(location), breakers: new StoreBreakers(decl.name, (...change) => ctx.onBreaker?.(app.name, ...change)) }),
           (s) => s.store.close(),

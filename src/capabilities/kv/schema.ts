@@ -1,5 +1,5 @@
 /** The key-value part of verge.toml: `[key_value_stores.NAME]` at app level, grants per component. */
-import { tomlKey, type Fields, type ManifestProblems } from '../../manifest/fields.js';
+import { isTable, tomlKey, type Fields, type ManifestProblems } from '../../manifest/fields.js';
 import { BACKENDS, BACKEND_NAMES, DEFAULT_BACKEND, type BackendName } from '../../backends/registry.js';
 import { checkTemplateVariables } from '../variables/template.js';
 
@@ -16,11 +16,15 @@ const STORE_NAME = /^[a-z0-9]([a-z0-9_-]{0,62}[a-z0-9])?$/;
 
 export function readKeyValueStores(root: Fields, problems: ManifestProblems): Map<string, KvStoreDecl> {
   const stores = new Map<string, KvStoreDecl>([[DEFAULT_STORE.name, DEFAULT_STORE]]);
+  // The names only, to check `{{ variable }}` references: the variables capability reads the table itself.
+  const declared = isTable(root.raw.variables) ? new Set(Object.keys(root.raw.variables)) : new Set<string>();
   for (const [name, t] of root.tables('key_value_stores')) {
     if (!STORE_NAME.test(name)) problems.add(t.path, 'the store name is not valid: expected lowercase letters, digits, "-" and "_"');
     const chosen = t.string('backend', { pattern: new RegExp(`^(${BACKEND_NAMES.join('|')})$`), expected: `one of ${BACKEND_NAMES.map((b) => `"${b}"`).join(', ')}` });
     const backend = (chosen as BackendName | undefined) ?? DEFAULT_BACKEND;
     const options = BACKENDS[backend].readOptions(t, problems);
+    const refs = Array.isArray(options.variables) ? (options.variables as string[]) : [];
+    for (const v of refs.filter((v) => !declared.has(v))) problems.add(t.keyPath('url'), `names {{ ${v} }}, but no variable ${JSON.stringify(v)} is declared in [variables]`);
     t.done();
     stores.set(name, Object.freeze({ name, backend, options }));
   }

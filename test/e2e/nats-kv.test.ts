@@ -1,0 +1,82 @@
+/**
+ * The shared key-value cases (capability-cases.ts) on a `nats` store, through a WAGI guest
+ * (verge:v1) served by the real CLI against a real nats-server that wants a token: the URL takes
+ * it from a secret variable, and it never reaches the log. Then the node keeps running while NATS
+ * is stopped (UNAVAILABLE, not a hung worker) and serves again when NATS is back.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeApp } from '../support/app.js';
+import { buildCapabilityProbe } from '../support/c-probe.js';
+import { startNats, type SingleNats } from '../support/nats.js';
+import { freePort } from '../support/postgres.js';
+import { startVerge, type VergeProcess } from '../support/verge-process.js';
+import { kvCases } from './capability-cases.js';
+
+const TOKEN = 'nats-token-5c1e9a7f20b3';
+
+describe('a WAGI guest on a nats key-value store, through verge up', () => {
+  let nats: SingleNats;
+  let node: VergeProcess;
+
+  before(async () => {
+    // The node starts first, with NATS not yet up: the store connects on first use.
+    const port = await freePort();
+    const toml = `[key_value_stores.nkv]\nbackend = "nats"\nurl = "nats://{{ nats_token }}@127.0.0.1:${port}"\ntimeout_ms = 2000\n\n[variables]\nnats_token = { required = true, secret = true }`;
+    const app = writeApp('natskv', { kv: { route: '/kv/...', wasm: buildCapabilityProbe(), extra: 'key_value_stores = ["nkv"]', limits: 'timeout_ms = 10000' } }, toml);
+    node = await startVerge(app, ['--workers', '2'], { env: { VERGE_VAR_NATS_TOKEN: TOKEN } });
+    nats = await startNats({ port, token: TOKEN });
+  });
+
+  after(async () => {
+    await node?.stop();
+    await nats?.destroy();
+  });
+
+  const call = async (op: string, query: Record<string, string | number>) => {
+    const q = new URLSearchParams(Object.entries(query).map(([k, v]): [string, string] => [k, String(v)]));
+    const res = await fetch(`${node.url}/kv/${op}?${q}`);
+    return { status: res.status, ...((await res.json()) as object), id: res.headers.get('x-request-id') };
+  };
+
+  for (const c of kvCases('nkv')) {
+    test(c.name, async () => {
+      for (const step of c.steps) {
+        const { id, ...got } = await call(step.op, step.query ?? {});
+        assert.deepEqual(got, step.expect, `${step.op} ${JSON.stringify(step.query).slice(0, 120)}`);
+        if (step.log) {
+          const until = Date.now() + 5000;
+          while (!node.logs().some((l) => l.request_id === id && String(l.line).includes(step.log!))) {
+            assert.ok(Date.now() < until, `a log line with ${JSON.stringify(step.log)}`);
+            await new Promise((r) => setTimeout(r, 20));
+          }
+        }
+      }
+    });
+  }
+
+  test('the token never reaches the log', () => {
+    assert.ok(!node.stdout().includes(TOKEN) && !node.stderr().includes(TOKEN));
+  });
+
+  test('with NATS stopped a call is UNAVAILABLE or TIMEOUT within the store timeout, and the node serves again once NATS is back', async () => {
+    assert.deepEqual(await call('kv-set', { store: 'nkv', key: 'survivor', value: 'kept' }).then(({ id, ...r }) => r), { status: 200, value: true });
+    await nats.stop();
+    const started = Date.now();
+    const down = await call('kv-get', { store: 'nkv', key: 'survivor' });
+    assert.equal(down.status, 500);
+    assert.ok(['UNAVAILABLE', 'TIMEOUT'].includes((down as { error?: string }).error ?? ''), JSON.stringify(down));
+    assert.ok(Date.now() - started < 4000, 'answered within the store timeout, not the request deadline');
+    await nats.start();
+    const until = Date.now() + 20_000;
+    for (;;) {
+      const { id, ...r } = await call('kv-get', { store: 'nkv', key: 'survivor' });
+      if (r.status === 200) {
+        assert.deepEqual(r, { status: 200, value: 'kept' });
+        break;
+      }
+      assert.ok(Date.now() < until, `served again after NATS came back: ${JSON.stringify(r)} (${id})`);
+      await new Promise((res) => setTimeout(res, 250));
+    }
+  });
+});
