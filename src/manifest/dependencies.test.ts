@@ -134,6 +134,14 @@ describe('[component.NAME.dependencies]', () => {
     assert.equal(isDependencyOnly(routed, 'auth'), false);
     assert.equal(isDependencyOnly(parseManifest(manifest(deps, { auth: 'description = "the verifier"' }), FILE), 'auth'), true);
   });
+
+  test('keeps the grants of a component that is a dependency and a route\'s middleware: it serves requests of its own', () => {
+    const deps = '"acme:auth/verify" = { component = "auth" }';
+    const extra = '[[route]]\npath = "/users/..."\ncomponent = "users"\nmiddleware = ["auth"]\n\n[component.users]\nsource = "users.wasm"';
+    const app = parseManifest(manifest(deps, { auth: 'variables = ["token_secret"]', extra }), FILE);
+    assert.deepEqual(app.components.get('auth')!.variables, ['token_secret']);
+    assert.equal(isDependencyOnly(app, 'auth'), false);
+  });
 });
 
 describe('dependency keys', () => {
