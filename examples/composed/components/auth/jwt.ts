@@ -82,15 +82,17 @@ function signatureValid(algorithm: Algorithm, key: Uint8Array, signingInput: Uin
 export function verifyJwt(token: string, keys: KeySource, nowSeconds: number): Verdict {
   if (token.length > LIMITS.maxTokenBytes) return refuse('token-malformed', `the token is ${token.length} bytes; at most ${LIMITS.maxTokenBytes} are accepted`);
   const parts = token.split('.');
-  if (parts.length !== 3 || parts.some((p) => p.length === 0)) {
+  if (parts.length !== 3) {
     return refuse('token-malformed', `expected a compact JWS, three base64url segments joined by "." (header.payload.signature), got ${parts.length} segment(s)`);
   }
   const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];
   const header = jsonObject(headerPart)?.value;
   if (!header) return refuse('token-malformed', 'the header is not base64url (unpadded, canonical) of a JSON object');
+  // Before the segments are looked at: an unsigned `alg: none` token has an empty signature.
   if (!isAlgorithm(header.alg)) {
     return refuse('algorithm-not-allowed', `alg ${JSON.stringify(header.alg ?? null)} is not allowed: expected one of ${ALGORITHMS.join(', ')}`);
   }
+  if (payloadPart === '' || signaturePart === '') return refuse('token-malformed', 'the payload and the signature must not be empty');
   if (header.crit !== undefined) return refuse('token-malformed', `the header's crit ${JSON.stringify(header.crit)} names extensions this verifier does not understand`);
   if (header.typ !== undefined && (typeof header.typ !== 'string' || header.typ.toUpperCase() !== 'JWT')) {
     return refuse('token-malformed', `typ ${JSON.stringify(header.typ)}: expected "JWT" or none`);
