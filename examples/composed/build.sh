@@ -6,4 +6,4 @@
 #   sh build.sh users|images|watermark
 here=$(dirname "$0")
 name=${1:?usage: sh build.sh users|images|watermark}
-exec sh "$here/../../sdk/rust/build-wasi.sh" "$here/services" "$name" "image png jpeg-decoder serde_json" "librust-image-dev librust-serde-json-dev" --bin "$name"
+exec sh "$here/../../sdk/rust/build-wasi.sh" "$here/services" "$name" "image png jpeg-decoder serde_json" "librust-image-dev librust-png-dev librust-serde-json-dev" --bin "$name"
