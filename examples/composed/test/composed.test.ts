@@ -12,16 +12,19 @@
  * - images stamps an image by a chained call to watermark, whose route is private: from outside
  *   it is 404.
  * - A dependency that does not inherit `files` cannot read the public key (a second node).
+ * - The Rust handlers' own unit tests pass (cargo test, natively).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { request as httpRequest } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { runVerge, startVerge, type VergeProcess } from '../../../test/support/verge-process.js';
+import { childEnv, runVerge, startVerge, type VergeProcess } from '../../../test/support/verge-process.js';
 import { waitFor } from '../../../test/support/wait.js';
 import { claims, eddsa, hs256, makeKeys, mint, nowSeconds, tamperPayload, tamperSignature, type TestKeys } from './tokens.js';
 
@@ -370,4 +373,16 @@ describe('examples/composed, its auth dependency without inherit = ["files"]', {
   test('while the same component as middleware reads it with its own grant', async () => {
     assertStatus(await call(node, 'GET', '/users/me', { token: eddsa(keys, claims('ada')) }), 200, 'EdDSA through the middleware');
   });
+});
+
+test("the Rust handlers pass their own unit tests (the middleware's headers, the stamp, the PNG text)", { timeout: 15 * 60_000 }, async () => {
+  // Debian's toolchain, as build.sh uses: a rustup rustdoc cannot read Debian rustc's metadata.
+  const env = childEnv({ RUSTC: '/usr/bin/rustc', RUSTDOC: '/usr/bin/rustdoc' });
+  const cargo = spawn('/usr/bin/cargo', ['test', '--offline', '--quiet'], { cwd: path.join(APP, 'services'), env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  cargo.stdout.setEncoding('utf8').on('data', (d: string) => (output += d));
+  cargo.stderr.setEncoding('utf8').on('data', (d: string) => (output += d));
+  const [code] = (await once(cargo, 'close')) as [number | null];
+  assert.equal(code, 0, output);
+  assert.match(output, /test result: ok\. [1-9]\d* passed/);
 });
