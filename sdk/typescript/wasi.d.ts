@@ -74,6 +74,36 @@ declare module 'wasi:config/store@0.2.0-draft' {
   export function getAll(): Array<[string, string]>;
 }
 
+declare module 'wasi:filesystem/types@0.2.10' {
+  /** Thrown (as `payload`): `no-entry`, `not-directory`, `is-directory`, `not-permitted` (`..` above `/`), `read-only`, `io` (a file changed since the version loaded), ... */
+  export type ErrorCode = string;
+  export type DescriptorType = 'directory' | 'regular-file';
+
+  export interface DescriptorStat {
+    type: DescriptorType;
+    size: bigint;
+  }
+
+  /** A mounted file or folder; everything is read-only (docs/manifest.md, "Files"). */
+  export class Descriptor {
+    private constructor();
+    /** Opens `path` relative to this folder: `openAt({}, 'keys/a.pem', {}, { read: true })`. */
+    openAt(pathFlags: { symlinkFollow?: boolean }, path: string, openFlags: { directory?: boolean }, flags: { read?: boolean }): Descriptor;
+    /** Up to `length` bytes from `offset`, and whether the end of the file was reached. */
+    read(length: bigint, offset: bigint): [Uint8Array, boolean];
+    stat(): DescriptorStat;
+    statAt(pathFlags: { symlinkFollow?: boolean }, path: string): DescriptorStat;
+    [Symbol.dispose](): void;
+  }
+}
+
+declare module 'wasi:filesystem/preopens@0.2.10' {
+  import type { Descriptor } from 'wasi:filesystem/types@0.2.10';
+
+  /** `[[root, '/']]` when the component mounts files (`files` in verge.toml), else `[]`. */
+  export function getDirectories(): Array<[Descriptor, string]>;
+}
+
 declare module 'wasi:logging/logging@0.1.0-draft' {
   export type Level = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'critical';
 

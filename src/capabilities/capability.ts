@@ -99,8 +99,11 @@ export interface StoreView {
 
 /** A capability's state for one app version. */
 export interface PreparedCapability {
-  /** Its part of a component's grants: plain data for the worker. */
-  grants?(c: ComponentConfig): Partial<ComponentGrants>;
+  /**
+   * Its part of a component's grants: plain data for the worker. For a dependency, `c` is the
+   * dependency (its fields what its entry inherits) and `parent` the component it serves.
+   */
+  grants?(c: ComponentConfig, parent?: ComponentConfig): Partial<ComponentGrants>;
   /** The host calls it answers, by op. */
   hostCalls?: HostHandlers;
   /** The version is unloaded. Shared state (stores) stays. */

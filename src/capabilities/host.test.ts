@@ -10,6 +10,7 @@ import type { HostCall, HostCallBody } from '../dispatch/protocol.js';
 import { createCapabilityHost, type CapabilityHostOptions } from './host.js';
 import type { Capability, ChainCall } from './capability.js';
 import { openSqliteStore } from '../backends/sqlite/sqlite-store.js';
+import { emptyDir } from './files/tree.js';
 
 const MANIFEST = `
 [application]
@@ -99,6 +100,26 @@ url = "redis://127.0.0.1:6379"
     assert.deepEqual(prepared.grantsFor('api', 'acme:names').redis, { names: ['cache'], byAddress: false });
     assert.deepEqual(prepared.grantsFor('api', 'acme:both').redis, { names: ['cache'], byAddress: true });
     assert.equal(prepared.grantsFor('api', 'acme:none').redis, undefined);
+    await host.close();
+  });
+
+  test("a dependency that inherits files reads its parent's mounted tree; one that does not has none", async () => {
+    const { dir, host } = harness();
+    const withFiles = MANIFEST.replace('variables = ["greeting", "token"]', 'variables = ["greeting", "token"]\nfiles = [{ source = "keys/", destination = "/keys" }]');
+    const app = parseManifest(
+      `${withFiles}
+[component.api.dependencies]
+"acme:auth/verify" = { path = "auth.wasm", inherit = ["files"] }
+"acme:db" = { path = "db.wasm" }
+`,
+      path.join(dir, 'verge.toml'),
+    );
+    const tree = emptyDir(1);
+    const prepared = host.prepare('v1', app, { files: new Map([['api', tree]]) });
+    assert.equal(prepared.grantsFor('api').files, tree);
+    assert.equal(prepared.grantsFor('api', 'acme:auth/verify').files, tree);
+    assert.equal(prepared.grantsFor('api', 'acme:db').files, undefined);
+    assert.equal(prepared.grantsFor('api', 'acme:auth/verify').variables.length, 0, 'only files were inherited');
     await host.close();
   });
 

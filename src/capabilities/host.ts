@@ -140,7 +140,8 @@ export function createCapabilityHost(opts: CapabilityHostOptions): CapabilityHos
           const c = app.components.get(component);
           if (!c) throw new VergeError('INTERNAL', `app ${app.name} has no component ${component}`);
           const grants: ComponentGrants = { kvStores: [], variables: [], outbound: false };
-          for (const { state } of parts) Object.assign(grants, state.grants?.(dependency === undefined ? c : asDependency(c, dependency)));
+          const asked = dependency === undefined ? c : asDependency(c, dependency);
+          for (const { state } of parts) Object.assign(grants, state.grants?.(asked, dependency === undefined ? undefined : c));
           return grants;
         },
         release() {

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import path from 'node:path';
 import { isVergeError } from '../errors.js';
-import { componentImporting as componentImportingAll } from '../../test/support/component-bytes.js';
+import { component, componentImporting as componentImportingAll, section } from '../../test/support/component-bytes.js';
 import { isComponentBinary } from '../wasm/binary.js';
 import { PROVIDED_INTERFACES } from '../capabilities/index.js';
 import { wat } from '../../test/support/wat.js';
@@ -119,6 +119,28 @@ describe('prepareComponent', () => {
     rmSync(path.join(cache, entry!, 'component.js'));
     await loadError(bytes, cache);
     assert.ok(existsSync(path.join(cache, entry!, 'component.js')), 'the entry is whole again');
+  });
+
+  test('loads one component several times at once (a middleware that is also a dependency) with one transpile', async () => {
+    const cache = mkdtempSync(path.join(os.tmpdir(), 'verge-prepare-'));
+    // A component holding one (empty) core module, which each load reads from the entry.
+    const bytes = component(section(1, [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]));
+    const loads = await Promise.all(Array.from({ length: 8 }, () => prepareComponent(bytes, { ...options(cache), role: 'dependency' as const })));
+    for (const l of loads) assert.deepEqual(Object.keys(l.spec.coreModules), ['component.core.wasm']);
+    assert.equal(new Set(loads.map((l) => l.transpileMs)).size, 1, 'every load waited for the same transpile');
+    assert.equal(readdirSync(cache).length, 1, 'one entry, no temporary folder left behind');
+  });
+
+  test('replaces a damaged entry it finds in the way of its own, and keeps a whole one', async () => {
+    const cache = mkdtempSync(path.join(os.tmpdir(), 'verge-prepare-'));
+    const bytes = component(section(1, [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]));
+    const first = await prepareComponent(bytes, { ...options(cache), role: 'dependency' as const });
+    rmSync(path.join(first.cacheDir, 'component.core.wasm'));
+    const again = await prepareComponent(bytes, { ...options(cache), role: 'dependency' as const });
+    assert.ok(again.transpileMs !== undefined, 'transpiled again');
+    assert.ok(existsSync(path.join(first.cacheDir, 'component.core.wasm')), 'the entry is whole again');
+    const third = await prepareComponent(bytes, { ...options(cache), role: 'dependency' as const });
+    assert.equal(third.transpileMs, undefined, 'read from the cache');
   });
 
   test('fails a truncated component with MODULE_INVALID before transpiling it', async () => {

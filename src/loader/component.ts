@@ -135,9 +135,14 @@ export async function prepareComponent(bytes: Uint8Array, o: PrepareOptions): Pr
   let meta = await readMeta(dir);
   let transpileMs: number | undefined;
   if (!meta) {
-    // Entries appear whole (renamed into place), so a partial one was damaged: make it again.
-    await fs.rm(dir, { recursive: true, force: true });
-    meta = await transpileInto(dir, bytes, sha256, transpiler, o.where);
+    // One transpile per entry at a time in this process: the same bytes are loaded at once when
+    // a component is also another's dependency, or several components share a source.
+    let pending = transpiling.get(dir);
+    if (!pending) {
+      pending = transpileInto(dir, bytes, sha256, transpiler, o.where).finally(() => transpiling.delete(dir));
+      transpiling.set(dir, pending);
+    }
+    meta = await pending;
     transpileMs = meta.transpileMs;
   }
 
@@ -229,6 +234,9 @@ async function readMeta(dir: string): Promise<CacheMeta | undefined> {
   }
 }
 
+/** Transpiles in flight in this process, by cache entry. */
+const transpiling = new Map<string, Promise<CacheMeta>>();
+
 /** Transpiles into a temporary sibling folder and renames it into place, so readers never see half a cache entry. */
 async function transpileInto(dir: string, bytes: Uint8Array, sha256: string, transpiler: string, where: string): Promise<CacheMeta> {
   const started = performance.now();
@@ -262,9 +270,17 @@ async function transpileInto(dir: string, bytes: Uint8Array, sha256: string, tra
   try {
     await fs.rename(tmp, dir);
   } catch (e) {
-    // Another process finished the same transpile first: theirs is identical.
-    await fs.rm(tmp, { recursive: true, force: true });
-    if (!(await readMeta(dir))) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw e;
+    // An entry is there: another process finished the same transpile first (theirs is identical),
+    // or a damaged one — only that is replaced. A whole entry is never removed, since other
+    // loads may be reading it.
+    if (await readMeta(dir)) {
+      await fs.rm(tmp, { recursive: true, force: true });
+      return meta;
+    }
+    await fs.rm(dir, { recursive: true, force: true });
+    await fs.rename(tmp, dir);
   }
   return meta;
 }

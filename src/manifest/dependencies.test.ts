@@ -62,6 +62,7 @@ describe('[component.NAME.dependencies]', () => {
       assert.deepEqual(d.grants.allowedOutboundHosts, []);
       assert.equal(d.grants.outboundPolicy, undefined);
       assert.deepEqual(d.grants.variables, []);
+      assert.equal(d.grants.files, undefined);
     }
   });
 
@@ -79,8 +80,17 @@ describe('[component.NAME.dependencies]', () => {
     assert.deepEqual(outbound.grants.keyValueStores, []);
   });
 
+  test("gives a dependency that inherits files its parent's mounts", () => {
+    const text = manifest('"acme:auth/verify" = { component = "auth", inherit = ["files"] }', { api: 'files = [{ source = "keys/", destination = "/keys" }]' });
+    const api = parseManifest(text, FILE).components.get('api')!;
+    assert.ok(api.files);
+    assert.equal(api.dependencies[0]!.grants.files, api.files);
+    assert.deepEqual(api.dependencies[0]!.grants.variables, []);
+    assertProblem(manifest('"acme:auth/verify" = { component = "auth", inherit = ["files"] }'), 'component.api.dependencies."acme:auth/verify".inherit[0]', 'component api grants no files');
+  });
+
   test('refuses an inherit name that is not a grant, listing those that are', () => {
-    assertProblem(manifest('"acme:auth/verify" = { component = "auth", inherit = ["kv"] }'), 'component.api.dependencies."acme:auth/verify".inherit[0]', '"key_value_stores", "allowed_outbound_hosts", "variables"', 'got "kv"');
+    assertProblem(manifest('"acme:auth/verify" = { component = "auth", inherit = ["kv"] }'), 'component.api.dependencies."acme:auth/verify".inherit[0]', '"key_value_stores", "allowed_outbound_hosts", "variables", "files"', 'got "kv"');
   });
 
   test('refuses inheriting a grant the parent does not have', () => {
@@ -125,6 +135,14 @@ describe('[component.NAME.dependencies]', () => {
     assert.deepEqual(routed.components.get('auth')!.keyValueStores, ['default']);
     assert.equal(isDependencyOnly(routed, 'auth'), false);
     assert.equal(isDependencyOnly(parseManifest(manifest(deps, { auth: 'description = "the verifier"' }), FILE), 'auth'), true);
+  });
+
+  test('keeps the grants of a component that is a dependency and a route\'s middleware: it serves requests of its own', () => {
+    const deps = '"acme:auth/verify" = { component = "auth" }';
+    const extra = '[[route]]\npath = "/users/..."\ncomponent = "users"\nmiddleware = ["auth"]\n\n[component.users]\nsource = "users.wasm"';
+    const app = parseManifest(manifest(deps, { auth: 'variables = ["token_secret"]', extra }), FILE);
+    assert.deepEqual(app.components.get('auth')!.variables, ['token_secret']);
+    assert.equal(isDependencyOnly(app, 'auth'), false);
   });
 });
 

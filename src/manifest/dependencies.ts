@@ -161,7 +161,7 @@ function dependencyGrants(ctx: DependencyContext, parentGrants: CapabilityCompon
 }
 
 /**
- * Components named by a dependency and by no route: only their source counts (they are
+ * Components named by a dependency and by no route (as component or middleware): only their source counts (they are
  * instantiated for their parents, with their parents' limits and inherited grants), so any other
  * key on their table would mislead and is refused.
  */
@@ -182,14 +182,25 @@ export function checkDependencyOnlyComponents(doc: TomlTable, routed: ReadonlySe
   }
 }
 
+/** What a route runs: its component and its middleware. */
+export interface RouteRoles {
+  readonly component: string;
+  readonly middleware: readonly string[];
+}
+
+/** The components some route runs, as its component or as middleware: each serves requests of its own, with its own grants. */
+export function servesRoutes(routes: ReadonlyArray<RouteRoles>): Set<string> {
+  return new Set(routes.flatMap((r) => [r.component, ...r.middleware]));
+}
+
 /** How messages and logs name a dependency: "auth (acme:auth/verify, a dependency of api)". */
 export function dependencyLabel(parent: string, d: Pick<DependencyConfig, 'name' | 'key'>): string {
   return `${d.name} (${d.key}, a dependency of ${parent})`;
 }
 
-/** Whether a component is only a dependency: named by some component's dependencies and by no route. */
-export function isDependencyOnly(app: { routes: ReadonlyArray<{ component: string }>; components: ReadonlyMap<string, { dependencies: readonly DependencyConfig[] }> }, name: string): boolean {
-  if (app.routes.some((r) => r.component === name)) return false;
+/** Whether a component is only a dependency: named by some component's dependencies and by no route, as its component or one of its middleware. */
+export function isDependencyOnly(app: { routes: ReadonlyArray<RouteRoles>; components: ReadonlyMap<string, { dependencies: readonly DependencyConfig[] }> }, name: string): boolean {
+  if (servesRoutes(app.routes).has(name)) return false;
   return [...app.components.values()].some((c) => c.dependencies.some((d) => 'component' in d.from && d.from.component === name));
 }
 

@@ -14,7 +14,7 @@ import { INTERNAL_DOMAIN, NEXT_COMPONENT, isInternalHost, parseHostPattern, type
 import { explainTomlError } from './toml-errors.js';
 import { CAPABILITY_LIST } from '../capabilities/index.js';
 import type { Capability, CapabilityAppFields, CapabilityComponentFields } from '../capabilities/capability.js';
-import { checkDependencyOnlyComponents, readDependencies } from './dependencies.js';
+import { checkDependencyOnlyComponents, readDependencies, servesRoutes } from './dependencies.js';
 
 export const MANIFEST_FILE = 'verge.toml';
 /** App and component names. */
@@ -158,7 +158,7 @@ export function parseManifest(text: string, file: string, capabilities: readonly
   for (const c of components.values()) {
     for (const d of c.dependencies) if ('component' in d.from) dependents.set(d.from.component, [...(dependents.get(d.from.component) ?? []), c.name]);
   }
-  checkDependencyOnlyComponents(doc, new Set(routes.map((r) => r.component)), dependents, problems);
+  checkDependencyOnlyComponents(doc, servesRoutes(routes), dependents, problems);
 
   if (problems.list.length > 0) {
     throw new VergeError('MANIFEST_INVALID', problems.list.join('\n'), { problems: problems.items });

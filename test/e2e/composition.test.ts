@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startVerge, type VergeProcess } from '../support/verge-process.js';
 import { writeApp } from '../support/app.js';
+import { waitFor } from '../support/wait.js';
 import { fetcher } from '../support/capability-guests.js';
 import { fixtureComponent } from '../support/components.js';
 import { environmentEcho, parseEnvironment, respondWith, wat, FD_WRITE } from '../support/wat.js';
@@ -41,16 +42,6 @@ function rawRequest(url: string, target: string, host: string): Promise<{ status
     req.on('error', reject);
     req.end();
   });
-}
-
-async function waitFor<T>(find: () => T | undefined, what: string, ms = 5000): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const found = find();
-    if (found !== undefined) return found;
-    if (Date.now() > until) throw new Error(`not seen in ${ms} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 const DEPTH = 11;
