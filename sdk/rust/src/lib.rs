@@ -40,6 +40,7 @@
 //! ```
 
 pub mod error;
+pub mod handler;
 pub mod http;
 pub mod json;
 pub mod kv;
