@@ -92,15 +92,25 @@ export interface ProblemDetail {
   message: string;
 }
 
+/** What a failing guest said and where it was: its panic or abort message and its symbolized Wasm backtrace. */
+export interface GuestFailureDetail {
+  panic?: string;
+  /** Innermost first: `name (wasm-function[N]:0xOFFSET)`. */
+  backtrace?: string[];
+}
+
 export class VergeError extends Error {
   readonly code: ErrorCode;
   /** For config errors: each problem found, with the file and key path it is about. */
   readonly problems: readonly ProblemDetail[] | undefined;
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; problems?: readonly ProblemDetail[] }) {
+  /** For a guest's trap or failing exit: its last words and backtrace, when the worker found them. */
+  readonly guest: GuestFailureDetail | undefined;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; problems?: readonly ProblemDetail[]; guest?: GuestFailureDetail | undefined }) {
     super(message, options);
     this.name = 'VergeError';
     this.code = code;
     this.problems = options?.problems;
+    this.guest = options?.guest;
   }
 
   get status(): number {

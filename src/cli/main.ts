@@ -77,6 +77,8 @@ interface UpOptions {
   adminTlsCert?: string;
   adminTlsKey?: string;
   kvWrites?: boolean;
+  /** Undefined unless --dev or --no-dev was given: --watch then decides. */
+  dev?: boolean;
 }
 
 function positiveInt(value: string): number {
@@ -139,6 +141,8 @@ export async function main(argv: string[]): Promise<void> {
     .addOption(new Option('--log-format <format>', 'log lines on stdout: readable, or JSON (default: pretty on a terminal, else json)').choices(LOG_FORMATS))
     .option('--watch', 'build, then rebuild and reload an app when its manifest, module or build inputs change')
     .option('--kv-writes', 'let the admin API set and delete key-value store keys (verge kv set/delete --from); off by default')
+    .option('--dev', "development mode: a failing guest's panic message and Wasm backtrace go in its 500 body too (always in the log); on by default with --watch")
+    .option('--no-dev', 'with --watch: keep guest panic messages and backtraces out of response bodies')
     .action(async (paths: string[], o: UpOptions) => {
       // A node with an admin listener may start with no app from a path: it serves what was deployed to it.
       const apps = paths.length > 0 ? paths : o.admin && !existsSync('verge.toml') ? [] : ['.'];
@@ -163,6 +167,7 @@ export async function main(argv: string[]): Promise<void> {
         tls,
         adminTls,
         kvWrites: o.kvWrites,
+        dev: o.dev ?? o.watch === true,
       });
       // The banner is one write, so a reader never sees "Serving" without the routes after it.
       const banner: string[] = node.warnings.map((w) => `Warning: ${w}`);

@@ -29,7 +29,7 @@
  * (CHAIN_CAPACITY), which answers its caller instead of leaving the chain to wait for deadlines.
  */
 import { Worker } from 'node:worker_threads';
-import { VergeError } from '../errors.js';
+import { VergeError, type GuestFailureDetail } from '../errors.js';
 import type { FromWorker, GuestRequest, GuestResponse, HostCall, HostReply, ModuleSpec, RunMeasures, SpanRecord, ToWorker, TraceContext } from './protocol.js';
 import { createBridgeEnds, serveHostCalls } from './host-bridge.js';
 import type { LogLevelName } from '../capabilities/logging/levels.js';
@@ -470,7 +470,7 @@ export class WorkerPool {
     // The answer is its measures (their fields are its own), unless batches of host calls came ahead of it.
     const measures = msg.claimedAt === undefined ? undefined : job.hostCalls ? withEarlierHostCalls(msg, job.hostCalls) : msg;
     if (msg.t === 'done') this.finish(job, { ok: true, response: msg.response, spans: msg.spans, measures });
-    else this.finish(job, { ok: false, error: new VergeError(msg.code, msg.message), spans: msg.spans, measures });
+    else this.finish(job, { ok: false, error: new VergeError(msg.code, msg.message, { guest: guestDetail(msg) }), spans: msg.spans, measures });
     // The worker went straight on to the next one posted.
     const next = slot.jobs[0];
     if (next) {
@@ -567,6 +567,12 @@ export class WorkerPool {
 }
 
 /** The answer's measures with the host-call batches sent ahead of it, in one array. */
+/** What the worker learned of a failing guest, when it learned anything. */
+function guestDetail(msg: Extract<FromWorker, { t: 'fail' }>): GuestFailureDetail | undefined {
+  if (msg.panic === undefined && msg.backtrace === undefined) return undefined;
+  return { ...(msg.panic !== undefined ? { panic: msg.panic } : {}), ...(msg.backtrace ? { backtrace: msg.backtrace } : {}) };
+}
+
 function withEarlierHostCalls(measures: RunMeasures, earlier: Float64Array[]): RunMeasures {
   const parts = measures.hostCalls ? [...earlier, measures.hostCalls] : earlier;
   const all = new Float64Array(parts.reduce((n, p) => n + p.length, 0));

@@ -206,7 +206,8 @@ export type FromWorker =
   | { t: 'load-failed'; version: string; message: string }
   /** settling: the worker has work left from this request (a component's next instance) and says 'settled' when done. */
   | ({ t: 'done'; id: string; response: GuestResponse; settling?: true; spans?: SpanRecord[] } & Measured)
-  | ({ t: 'fail'; id: string; code: ErrorCode; message: string; settling?: true; spans?: SpanRecord[] } & Measured)
+  /** panic, backtrace: what a trapping or failing guest said and where it was (sandbox/guest-failure.ts). */
+  | ({ t: 'fail'; id: string; code: ErrorCode; message: string; settling?: true; spans?: SpanRecord[]; panic?: string; backtrace?: string[] } & Measured)
   /** A request made more host calls than one answer carries: a full batch of their timings (as RunMeasures.hostCalls), sent ahead of the answer. */
   | { t: 'host-calls'; id: string; calls: Float64Array }
   | { t: 'settled' }

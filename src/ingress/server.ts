@@ -56,6 +56,12 @@ export interface IngressOptions {
   tracing?: Tracing | undefined;
   /** Told of every answered request, after its access-log line (the dashboard's recent requests and per-route stats). */
   onAnswered?: ((request: AnsweredRequest) => void) | undefined;
+  /**
+   * Development mode (`verge up --dev`, and --watch): a failing guest's panic message and
+   * backtrace go in its 500 body too. Off in production, where they stay in the log: a guest's
+   * internals are not for its clients.
+   */
+  dev?: boolean | undefined;
 }
 
 /** One answered request, as the ingress saw it. */
@@ -193,7 +199,7 @@ async function handle(opts: IngressOptions, ex: Exchange): Promise<void> {
     finish(opts, req, id, route, component, status, started, arrived, match, trace, workerSpans, admittedAt, measures);
   } catch (err) {
     const error = isVergeError(err) ? err : new VergeError('INTERNAL', 'internal error', { cause: err });
-    sendError(ex, error, id, match?.headers);
+    sendError(ex, error, id, match?.headers, opts.dev === true);
     answered = error.status;
     finish(opts, req, id, route, component, error.status, started, arrived, match, trace, workerSpans, admittedAt, measures, error);
   } finally {
@@ -273,12 +279,12 @@ function hostName(host: string | undefined): string | undefined {
   return colon === -1 ? host : host.slice(0, colon);
 }
 
-function sendError(ex: Exchange, error: VergeError, id: string, extra: readonly string[] = []): void {
+function sendError(ex: Exchange, error: VergeError, id: string, extra: readonly string[] = [], dev = false): void {
   if (ex.res.headersSent) {
     ex.res.destroy();
     return;
   }
-  const body = JSON.stringify({ error: error.code, message: error.message, request_id: id });
+  const body = JSON.stringify({ error: error.code, message: error.message, request_id: id, ...(dev ? error.guest : undefined) });
   const headers: Record<string, string | number> = {
     'content-type': JSON_TYPE,
     'content-length': Buffer.byteLength(body),
@@ -368,7 +374,7 @@ function finish(
     ...(trace ? { trace_id: trace.context.traceId } : {}),
     status,
     duration_ms: Math.round(seconds * 1e6) / 1e3,
-    ...(error ? { error: error.code, reason: error.message } : {}),
+    ...(error ? { error: error.code, reason: error.message, ...error.guest } : {}),
   };
   if (failed) opts.logger.warn(line, 'request failed');
   else opts.logger.info(line, 'request');

@@ -73,6 +73,8 @@ export interface NodeOptions {
   adminTls?: TlsFiles | undefined;
   /** The operator's switch (--kv-writes): the admin API may set and delete store keys. */
   kvWrites?: boolean | undefined;
+  /** Development mode (--dev, and --watch by default): a failing guest's panic message and backtrace go in its 500 body too. */
+  dev?: boolean | undefined;
 }
 
 export interface RunningNode {
@@ -356,7 +358,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       traffic.recent.add(r);
       traffic.routes.record(r);
     });
-    ingress = createIngress({ bind: (host, p, facts) => registry.bind(host, p, facts), pool, chains, logger, metrics, draining: () => draining, tls: publicTls?.context, onAnswered, tracing });
+    ingress = createIngress({ bind: (host, p, facts) => registry.bind(host, p, facts), pool, chains, logger, metrics, draining: () => draining, tls: publicTls?.context, onAnswered, tracing, dev: opts.dev === true });
     url = await listen(ingress.server, listenAt, '--listen', publicTls ? 'https' : 'http');
     if (opts.tls && publicTls) {
       tlsListeners.push({ name: 'public', files: opts.tls, flags: PUBLIC_TLS_FLAGS, server: ingress.server as tls.Server });

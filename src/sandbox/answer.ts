@@ -1,16 +1,16 @@
 /** How a worker answers the pool: a response (transferred when large) or a failure with its code. */
-import { isVergeError, type ErrorCode } from '../errors.js';
 import type { FromWorker, GuestResponse, SpanRecord } from '../dispatch/protocol.js';
 import type { RequestMeasures } from './measures.js';
 import { ProcExit } from './wagi/wasi-p1.js';
 import { ComponentExit } from './component/imports.js';
+import { isVergeError, type ErrorCode, type GuestFailureDetail } from '../errors.js';
 
 /** Below this a response body is cheaper to clone than to transfer. */
 const TRANSFER_MIN_BYTES = 16 * 1024;
 
 export type Post = (msg: FromWorker, transfer?: ArrayBuffer[]) => void;
 
-export interface Failure {
+export interface Failure extends GuestFailureDetail {
   code: ErrorCode;
   message: string;
 }
@@ -45,6 +45,8 @@ export function postFailure(post: Post, id: string, failure: Failure, settling: 
   const msg: Extract<FromWorker, { t: 'fail' }> = { t: 'fail', id, code: failure.code, message: failure.message, claimedAt, instantiateMs, prepared, memoryBytes };
   if (settling) msg.settling = settling;
   if (spans) msg.spans = spans;
+  if (failure.panic !== undefined) msg.panic = failure.panic;
+  if (failure.backtrace) msg.backtrace = failure.backtrace;
   measures.handOver(msg);
   post(msg);
 }

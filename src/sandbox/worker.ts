@@ -13,6 +13,7 @@ import { MemoryRecycler } from './memory-recycler.js';
 import { releaseGuestMemories } from './guest-memory.js';
 import { LineSink } from './output.js';
 import { GuestScope } from './scope.js';
+import { LastWords } from './guest-failure.js';
 import { ComponentRunner } from './component/runner.js';
 import { serveComponent } from './component/serve.js';
 import { createWagiRunner, loadWagiModule, type WagiModule } from './wagi/runner.js';
@@ -30,14 +31,20 @@ let claims: JobClaims;
 let scope: GuestScope;
 let wagi: ReturnType<typeof createWagiRunner>;
 let componentImports: Record<string, unknown>;
-const stderr = new LineSink((line) => scope.log('info', line, 'stderr'));
+// A trap's backtrace is read from its stack: a Rust panic is ~10 frames deep in std before the guest's own.
+Error.stackTraceLimit = 64;
+const lastWords = new LastWords();
+const stderr = new LineSink((line) => {
+  lastWords.line(line);
+  scope.log('info', line, 'stderr');
+});
 /** A component's stdout is not its response (that is wasi:http): its lines go to the log. */
 const componentStdout = new LineSink((line) => scope.log('info', line, 'stdout'));
 
 function init(msg: Extract<ToWorker, { t: 'init' }>): void {
   claims = new JobClaims(msg.claims);
   scope = new GuestScope(() => wagi.memory(), new HostBridge(msg.bridge.port, msg.bridge.signal), post);
-  wagi = createWagiRunner({ scope, post, stderr, vergeImports: createVergeImports(scope) });
+  wagi = createWagiRunner({ scope, post, stderr, lastWords, vergeImports: createVergeImports(scope) });
   componentImports = createComponentImports(scope, { stdout: componentStdout, stderr });
   post({ t: 'ready' });
 }
@@ -85,7 +92,7 @@ function runIfClaimed(msg: Extract<ToWorker, { t: 'run' }>): void {
   scope.measures.start(req.id, epochMs());
   const m = versions.get(req.version)?.get(req.component);
   if (!m) post({ t: 'fail', id: req.id, code: 'INTERNAL', message: `component ${req.component} of version ${req.version} is not loaded in this worker` });
-  else if (m instanceof ComponentRunner) serveComponent({ scope, post, stdout: componentStdout, stderr }, m, req, deadlineAt);
+  else if (m instanceof ComponentRunner) serveComponent({ scope, post, stdout: componentStdout, stderr, lastWords }, m, req, deadlineAt);
   else wagi.run(m, req, deadlineAt);
   collectIfDue();
 }

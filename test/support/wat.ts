@@ -3,12 +3,13 @@ import wabtInit from 'wabt';
 
 let wabt: Awaited<ReturnType<typeof wabtInit>> | undefined;
 
-export async function wat(source: string): Promise<Uint8Array> {
+/** names: keep the `$names` in a name section, as a toolchain's debug names would be. */
+export async function wat(source: string, opts: { names?: boolean } = {}): Promise<Uint8Array> {
   wabt ??= await wabtInit();
   const mod = wabt.parseWat('guest.wat', source);
   try {
     mod.validate();
-    return new Uint8Array(mod.toBinary({}).buffer);
+    return new Uint8Array(mod.toBinary({ write_debug_names: opts.names === true }).buffer);
   } finally {
     mod.destroy();
   }

@@ -3,6 +3,9 @@
 //! A small, dependency-free SDK for Verge WAGI handlers written in Rust
 //! (`wasm32-wasi` command modules):
 //!
+//! - [`handler`]: a Workers-style entry, `verge_sdk::handler!(handle)` with
+//!   `fn handle(req: Request, env: &Env) -> Result<Response>`, and the `info!`/`warn!`/`error!`
+//!   logging macros (JSON bodies through serde with the `serde` feature);
 //! - [`http::Request`] / [`http::Response`]: the incoming request from the CGI environment and
 //!   stdin, and the CGI response to stdout (docs/wagi.md);
 //! - [`kv`]: key-value stores, including compare-and-swap and an optimistic [`kv::Store::update`]
@@ -41,6 +44,7 @@
 //! ```
 
 pub mod error;
+pub mod handler;
 pub mod http;
 pub mod json;
 pub mod kv;

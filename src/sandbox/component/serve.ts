@@ -2,6 +2,7 @@
 import type { GuestRequest, GuestResponse } from '../../dispatch/protocol.js';
 import { classify, postFailure, postResponse, type Failure, type Post } from '../answer.js';
 import type { LineSink } from '../output.js';
+import { explainFailure, type LastWords } from '../guest-failure.js';
 import type { GuestScope } from '../scope.js';
 import type { ComponentRunner } from './runner.js';
 
@@ -10,6 +11,7 @@ export interface ComponentContext {
   post: Post;
   stdout: LineSink;
   stderr: LineSink;
+  lastWords: LastWords;
 }
 
 export function serveComponent(ctx: ComponentContext, runner: ComponentRunner, req: GuestRequest, deadlineAt: number | undefined): void {
@@ -19,15 +21,20 @@ export function serveComponent(ctx: ComponentContext, runner: ComponentRunner, r
   spans?.queued();
   stdout.reset();
   stderr.reset();
+  ctx.lastWords.reset();
   let response: GuestResponse | undefined;
   let failure: Failure | undefined;
+  let thrown: unknown;
   try {
     response = runner.run(req, spans, scope.measures);
   } catch (err) {
     failure = classify(err);
+    thrown = err;
   }
   stdout.flush();
   stderr.flush();
+  // A component's core modules are inside its glue: the names V8 knows are all there is.
+  if (failure) explainFailure(failure, thrown, undefined, ctx.lastWords);
   scope.end();
   // Making the next instance takes milliseconds: the pool sends the next request elsewhere meanwhile.
   const settling = runner.hasNext() ? undefined : (true as const);

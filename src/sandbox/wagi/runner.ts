@@ -11,6 +11,7 @@ import type { MemoryRecycler, MemoryShelf } from '../memory-recycler.js';
 import { CappedBuffer, type LineSink } from '../output.js';
 import type { GuestScope } from '../scope.js';
 import type { createVergeImports } from '../../capabilities/guest-imports.js';
+import { explainFailure, type LastWords } from '../guest-failure.js';
 import { parseCgiResponse, writeCgiEnvironment, writeWagiArgv } from './cgi.js';
 import { FdTable } from '../../capabilities/files/bindings/wasi-p1.js';
 import { CStringListBuilder, ProcExit, WASI_MODULE, cStringList, createWasiImports, type WasiRequest } from './wasi-p1.js';
@@ -26,6 +27,8 @@ export interface WagiContext {
   scope: GuestScope;
   post: Post;
   stderr: LineSink;
+  /** Watches the stderr lines for a panic or abort message (reset with stderr). */
+  lastWords: LastWords;
   vergeImports: ReturnType<typeof createVergeImports>;
 }
 
@@ -63,6 +66,7 @@ export function createWagiRunner(ctx: WagiContext) {
       spans?.queued();
       stdout.reset(m.maxResponseBytes + HEADER_ALLOWANCE);
       stderr.reset();
+      ctx.lastWords.reset();
       const memory = m.memories?.take();
       env.reset();
       writeCgiEnvironment(req, setEnv);
@@ -71,6 +75,7 @@ export function createWagiRunner(ctx: WagiContext) {
       const files = m.grants.files && new FdTable([{ name: '/', root: m.grants.files }], (line) => scope.log('warn', line, 'host'));
       state = { memory, args: argv.list(), env: env.list(), stdin: req.body, stdinOffset: 0, stdout, stderr, startedNs: process.hrtime.bigint(), files };
       let failure: Failure | undefined;
+      let thrown: unknown;
       let step = spans?.start('instantiate', { 'verge.instance': 'fresh' });
       try {
         const started = performance.now();
@@ -85,8 +90,10 @@ export function createWagiRunner(ctx: WagiContext) {
         (instance.exports._start as () => void)();
       } catch (err) {
         if (!(err instanceof ProcExit && err.code === 0)) failure = classify(err);
+        thrown = err;
       }
       stderr.flush();
+      if (failure) explainFailure(failure, thrown, m.module, ctx.lastWords);
       files?.closeAll();
       if (step) spans!.end(step, failure?.code);
       scope.end();

@@ -29,7 +29,11 @@ const RIGHTS_STDIO = 0x0000_0000_0820_0002n | 0x0000_0000_0000_0040n; // fd_read
 
 /** The guest ended with proc_exit. */
 export class ProcExit {
-  constructor(readonly code: number) {}
+  /** For a failing exit, where the guest called it from (its Wasm frames name the caller of abort). */
+  readonly stack: string | undefined;
+  constructor(readonly code: number) {
+    this.stack = code === 0 ? undefined : new Error('proc_exit').stack;
+  }
 }
 
 /** Receives what the guest writes; may throw to end the request (a cap was passed). */

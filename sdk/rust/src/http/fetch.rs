@@ -68,6 +68,16 @@ impl Request {
         self
     }
 
+    /// The method.
+    pub fn method(&self) -> &str {
+        &self.method
+    }
+
+    /// The URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
     /// The headers as the ABI takes them: `name: value` lines separated by `\n`.
     fn header_block(&self) -> String {
         let lines: Vec<String> = self.headers.iter().map(|(n, v)| format!("{}: {}", n, v)).collect();
@@ -86,6 +96,25 @@ impl Request {
         let result = read_response(handle);
         let _ = sys::http_close(handle);
         result
+    }
+}
+
+/// A URL alone is a `GET` of it.
+impl From<&str> for Request {
+    fn from(url: &str) -> Request {
+        Request::get(url)
+    }
+}
+
+impl From<String> for Request {
+    fn from(url: String) -> Request {
+        Request::get(&url)
+    }
+}
+
+impl From<&String> for Request {
+    fn from(url: &String) -> Request {
+        Request::get(url)
     }
 }
 
