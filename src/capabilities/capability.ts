@@ -16,7 +16,7 @@ import type { DirNode } from './files/tree.js';
 
 /** The AppConfig and ComponentConfig fields the capabilities own. */
 export type CapabilityAppFields = Pick<AppConfig, 'keyValueStores' | 'variables' | 'databases'>;
-export type CapabilityComponentFields = Pick<ComponentConfig, 'keyValueStores' | 'allowedOutboundHosts' | 'outboundPolicy' | 'tracePropagation' | 'variables' | 'files' | 'databases'>;
+export type CapabilityComponentFields = Pick<ComponentConfig, 'keyValueStores' | 'allowedOutboundHosts' | 'outboundPolicy' | 'tracePropagation' | 'variables' | 'variableTemplates' | 'environment' | 'files' | 'databases'>;
 
 export interface CapabilityManifest {
   /** App-level tables (`[key_value_stores.x]`, `[variables]`); problems go to `problems`. */

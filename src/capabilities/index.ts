@@ -10,6 +10,7 @@ import { variablesCapability } from './variables/definition.js';
 import { loggingCapability } from './logging/definition.js';
 import { filesCapability } from './files/definition.js';
 import { postgresCapability } from './postgres/definition.js';
+import { environmentCapability } from './environment/definition.js';
 
 export const CAPABILITIES = {
   kv: kvCapability,
@@ -18,6 +19,7 @@ export const CAPABILITIES = {
   logging: loggingCapability,
   files: filesCapability,
   postgres: postgresCapability,
+  environment: environmentCapability,
 } as const satisfies Record<string, Capability>;
 
 export const CAPABILITY_LIST: readonly Capability[] = Object.values(CAPABILITIES);

@@ -89,6 +89,8 @@ export interface ComponentGrants {
   files?: DirNode | undefined;
   /** `databases`: the [databases.NAME] it may open by name (absent: none). */
   postgres?: { databases: string[] };
+  /** `environment`: the guest's process environment (absent: empty). */
+  environment?: Array<[string, string]>;
 }
 
 /**
