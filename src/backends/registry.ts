@@ -60,8 +60,14 @@ const noOptions = (): Readonly<Record<string, unknown>> => Object.freeze({});
 
 const sqlite: WorkerBackend = {
   runsIn: 'worker',
-  readOptions: noOptions,
-  locate: ({ appDir, dataDir, name }) => ({ address: path.join(path.resolve(appDir, dataDir), `${name}.sqlite`) }),
+  // `path`: the store's file, relative to the app folder (a Spin runtime config's `type = "spin"` store sets it).
+  readOptions: (t) => {
+    const file = t.string('path', { expected: 'a file path, relative to the app folder' });
+    return Object.freeze(file === undefined ? {} : { path: file });
+  },
+  locate: ({ appDir, dataDir, name, options }) => ({
+    address: typeof options.path === 'string' ? path.resolve(appDir, options.path) : path.join(path.resolve(appDir, dataDir), `${name}.sqlite`),
+  }),
   open: ({ address }) => openSqliteStore(address!),
   exists: ({ address }) => address !== undefined && existsSync(address),
 };

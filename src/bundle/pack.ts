@@ -14,7 +14,7 @@ import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { VergeError } from '../errors.js';
-import { parseManifest, readManifestText, resolveManifestPath } from '../manifest/load.js';
+import { readApp, readManifestText, resolveManifestPath } from '../manifest/load.js';
 import { ByteCounter } from './byte-counter.js';
 import { EntryPaths, entryPathProblem } from './entry-path.js';
 import { bundleId, comparePaths, sortListing, type Listing } from './id.js';
@@ -92,8 +92,8 @@ export async function packBundleToFile(manifestPath: string, outFile: string, op
 async function planBundle(manifestPath: string, opts: PackOptions): Promise<Planned[]> {
   const limits = bundleLimits(opts.limits);
   const file = resolveManifestPath(manifestPath);
-  const text = readManifestText(file);
-  const app = parseManifest(text, file);
+  // A spin.toml goes in as its translation: the verge.toml a node reads.
+  const { app, vergeText: text } = readApp(readManifestText(file), file);
   const wanted: Wanted[] = [
     // The manifest goes in as the text that was parsed, not as whatever the file holds by now.
     { by: 'the manifest', path: BUNDLE_MANIFEST, source: file, bytes: Buffer.from(text, 'utf8') },

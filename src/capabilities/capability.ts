@@ -18,7 +18,7 @@ import type { DirNode } from './files/tree.js';
 export type CapabilityAppFields = Pick<AppConfig, 'keyValueStores' | 'variables' | 'databases' | 'redis' | 'redisTriggers'>;
 export type CapabilityComponentFields = Pick<
   ComponentConfig,
-  'keyValueStores' | 'allowedOutboundHosts' | 'outboundPolicy' | 'tracePropagation' | 'variables' | 'files' | 'databases' | 'redis'
+  'keyValueStores' | 'allowedOutboundHosts' | 'outboundPolicy' | 'tracePropagation' | 'variables' | 'variableTemplates' | 'environment' | 'files' | 'databases' | 'redis'
 >;
 
 export interface CapabilityManifest {

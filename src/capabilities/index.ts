@@ -11,6 +11,7 @@ import { loggingCapability } from './logging/definition.js';
 import { filesCapability } from './files/definition.js';
 import { postgresCapability } from './postgres/definition.js';
 import { redisCapability } from './redis/definition.js';
+import { environmentCapability } from './environment/definition.js';
 
 export const CAPABILITIES = {
   kv: kvCapability,
@@ -20,6 +21,7 @@ export const CAPABILITIES = {
   files: filesCapability,
   postgres: postgresCapability,
   redis: redisCapability,
+  environment: environmentCapability,
 } as const satisfies Record<string, Capability>;
 
 export const CAPABILITY_LIST: readonly Capability[] = Object.values(CAPABILITIES);

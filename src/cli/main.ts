@@ -67,6 +67,7 @@ interface UpOptions {
   logFormat?: LogFormat;
   dataDir: string;
   envFile?: string;
+  runtimeConfigFile?: string;
   adminTokenFile?: string;
   retainUploads?: number;
   trustKey: string[];
@@ -120,7 +121,7 @@ export async function main(argv: string[]): Promise<void> {
   program
     .command('up')
     .description('serve the apps described by verge.toml files (one node, each app versioned on its own)')
-    .argument('[paths...]', 'verge.toml files or folders holding one (default: the current folder)')
+    .argument('[paths...]', 'verge.toml (or spin.toml) files or folders holding one (default: the current folder)')
     .option('--listen <host:port>', 'address to serve on', listenAddress, DEFAULT_LISTEN)
     .option('--admin <host:port>', 'serve the admin API (deploys, versions) and GET /metrics on this address (off by default)', listenAddress)
     .option('--admin-token-file <file>', 'the admin API bearer token (else VERGE_ADMIN_TOKEN); required when --admin is not on loopback')
@@ -137,6 +138,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--build', 'run each component build command first')
     .option('--data-dir <dir>', 'where SQLite key-value stores live (relative to the manifest folder); uploaded versions live here too (relative to the current folder)', DEFAULT_DATA_DIR)
     .option('--env-file <file>', 'a dotenv file with VERGE_VAR_* variable values')
+    .option('--runtime-config-file <file>', "a Spin runtime config for a spin.toml app: its [key_value_store.LABEL] tables (docs/spin.md)")
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
     .addOption(new Option('--log-format <format>', 'log lines on stdout: readable, or JSON (default: pretty on a terminal, else json)').choices(LOG_FORMATS))
     .option('--watch', 'build, then rebuild and reload an app when its manifest, module or build inputs change')
@@ -145,11 +147,11 @@ export async function main(argv: string[]): Promise<void> {
     .option('--no-dev', 'with --watch: keep guest panic messages and backtraces out of response bodies')
     .action(async (paths: string[], o: UpOptions) => {
       // A node with an admin listener may start with no app from a path: it serves what was deployed to it.
-      const apps = paths.length > 0 ? paths : o.admin && !existsSync('verge.toml') ? [] : ['.'];
+      const apps = paths.length > 0 ? paths : o.admin && !existsSync('verge.toml') && !existsSync('spin.toml') ? [] : ['.'];
       const tls = tlsFilesFrom(o.tlsCert, o.tlsKey, PUBLIC_TLS_FLAGS);
       const adminTls = tlsFilesFrom(o.adminTlsCert, o.adminTlsKey, ADMIN_TLS_FLAGS);
       // Like `spin watch`, watching starts from a fresh build: the sources are what is watched.
-      if (o.build || o.watch) for (const p of apps) await buildApp(loadManifest(p), say);
+      if (o.build || o.watch) for (const p of apps) await buildApp(loadManifest(p, { runtimeConfigFile: o.runtimeConfigFile }), say);
       const node = await startNode({
         apps,
         listen: o.listen,
@@ -161,6 +163,7 @@ export async function main(argv: string[]): Promise<void> {
         logColor: process.stdout.isTTY === true && process.stdout.hasColors(),
         dataDir: o.dataDir,
         envFile: o.envFile,
+        runtimeConfigFile: o.runtimeConfigFile,
         adminTokenFile: o.adminTokenFile,
         retainUploads: o.retainUploads,
         trust: { trustKeyFiles: o.trustKey, trustFile: o.trustFile, revocationFile: o.revocationFile },
@@ -214,10 +217,11 @@ export async function main(argv: string[]): Promise<void> {
   program
     .command('check')
     .description('validate the manifest and every module without serving')
-    .argument('[path]', 'a verge.toml or a folder holding one', '.')
+    .argument('[path]', 'a verge.toml or spin.toml, or a folder holding one', '.')
     .option('--env-file <file>', 'a dotenv file with VERGE_VAR_* variable values')
-    .action(async (path: string, o: { envFile?: string }) => {
-      const app = loadManifest(path);
+    .option('--runtime-config-file <file>', 'a Spin runtime config for a spin.toml app (docs/spin.md)')
+    .action(async (path: string, o: { envFile?: string; runtimeConfigFile?: string }) => {
+      const app = loadManifest(path, { runtimeConfigFile: o.runtimeConfigFile });
       resolveVariables(app.variables, { env: process.env, dotenv: o.envFile ? readDotenv(o.envFile) : undefined });
       // A component that is only a dependency is loaded with each component it serves.
       const served = [...app.components.values()].filter((c) => !isDependencyOnly(app, c.name));
@@ -257,9 +261,10 @@ export async function main(argv: string[]): Promise<void> {
   program
     .command('build')
     .description("run each component's build command in its folder")
-    .argument('[path]', 'a verge.toml or a folder holding one', '.')
-    .action(async (path: string) => {
-      const app = loadManifest(path);
+    .argument('[path]', 'a verge.toml or spin.toml, or a folder holding one', '.')
+    .option('--runtime-config-file <file>', 'a Spin runtime config for a spin.toml app (docs/spin.md)')
+    .action(async (path: string, o: { runtimeConfigFile?: string }) => {
+      const app = loadManifest(path, { runtimeConfigFile: o.runtimeConfigFile });
       const n = await buildApp(app, say);
       say(n === 0 ? 'No component has a [component.NAME.build] command.' : `Built ${n} component${n === 1 ? '' : 's'}.`);
     });

@@ -10,7 +10,6 @@ import { watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import { isVergeError } from '../errors.js';
 import type { ComponentConfig } from '../manifest/config.js';
-import { loadManifest } from '../manifest/load.js';
 import { dependencyFiles } from '../manifest/dependencies.js';
 import type { RunningNode } from '../node/start.js';
 import type { FileAppSource } from '../node/sources.js';
@@ -39,14 +38,14 @@ export function watchApps(node: RunningNode, say: (line: string) => void): AppWa
   return { close: () => watchers.forEach((w) => w.close()) };
 }
 
-function triggersFor(manifestFile: string, components: Iterable<ComponentConfig>): Trigger[] {
+function triggersFor(manifestFile: string, inputs: readonly string[], components: Iterable<ComponentConfig>): Trigger[] {
   const exactly = (file: string, component: string | undefined): Trigger => ({
     component,
     base: path.dirname(file),
     recursive: false,
     matches: (rel) => rel === path.basename(file),
   });
-  const triggers: Trigger[] = [exactly(manifestFile, undefined)];
+  const triggers: Trigger[] = [exactly(manifestFile, undefined), ...inputs.map((f) => exactly(f, undefined))];
   const appDir = path.dirname(manifestFile);
   const list = [...components];
   // A `path` dependency's file is a module too: a change reloads the app.
@@ -92,7 +91,7 @@ function watchApp(node: RunningNode, source: FileAppSource, say: (line: string) 
     fsWatchers = [];
     // Several triggers may share a folder: one watcher per (folder, depth), each event checked against all.
     const byBase = new Map<string, Trigger[]>();
-    for (const t of triggersFor(source.manifestFile, components)) {
+    for (const t of triggersFor(source.manifestFile, source.inputs, components)) {
       const key = `${t.recursive ? 'r' : 'f'}:${t.base}`;
       byBase.set(key, [...(byBase.get(key) ?? []), t]);
     }
@@ -135,7 +134,7 @@ function watchApp(node: RunningNode, source: FileAppSource, say: (line: string) 
     const toBuild = new Set([...batch.values()].filter((c): c is string => c !== undefined));
     try {
       if (toBuild.size > 0) {
-        const app = loadManifest(source.manifestFile);
+        const app = source.load();
         for (const name of toBuild) {
           const c = app.components.get(name);
           if (c) await buildComponent(c, say, { signal: abort.signal, stdout: 'stderr' });

@@ -95,6 +95,8 @@ export interface ComponentGrants {
    * Absent: nothing.
    */
   redis?: { names: string[]; byAddress: boolean };
+  /** `environment`: the guest's process environment (absent: empty). */
+  environment?: Array<[string, string]>;
 }
 
 /**

@@ -74,7 +74,16 @@ export async function compileComponent(c: ComponentConfig, raw: Uint8Array, maxM
   const size = raw.byteLength;
   checkSize(c, size, maxModuleBytes);
   const capPages = Math.floor((c.limits.memoryMib * 1024 * 1024) / WASM_PAGE_BYTES);
-  if (isComponentBinary(raw)) {
+  const kind = isComponentBinary(raw) ? 'wasi-http' : 'wagi';
+  if (c.executor !== undefined && c.executor !== kind) {
+    throw new VergeError(
+      'MODULE_INVALID',
+      c.executor === 'wagi'
+        ? `${where(c)}: its executor is wagi, but the file is a component: expected a WASI command module (wasm32-wasi, with _start); a wasi:http component runs without executor = { type = "wagi" }`
+        : `${where(c)}: the file is a core module, not a wasi:http component: a WASI command runs as WAGI with executor = { type = "wagi" } on its trigger (Spin 1 SDK modules, fermyon:spin/inbound-http, are not supported)`,
+    );
+  }
+  if (kind === 'wasi-http') {
     const matched = c.dependencies.length > 0 ? matchDependencies(c, where(c), importNames(c, raw)) : new Map();
     const prepared = await prepareComponent(raw, {
       component: c.name,

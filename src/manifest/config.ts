@@ -56,7 +56,12 @@ export interface ComponentConfig {
   outboundPolicy: OutboundPolicy | undefined;
   /** `trace_propagation` (default true): outbound requests carry the request's `traceparent` when tracing is on. */
   tracePropagation: boolean;
+  /** The variables it may read, by the names it reads them under. */
   variables: readonly string[];
+  /** Spin's component variables: each name's template of app variables (`{{ host }}`); undefined: the names are app variables. */
+  variableTemplates: ReadonlyMap<string, string> | undefined;
+  /** `environment`: variables of the guest's process environment (WASI environ, wasi:cli/environment), beside WAGI's CGI ones. */
+  environment: ReadonlyArray<readonly [string, string]>;
   /** `files` and `exclude_files`: what it mounts read-only (undefined: no file system). */
   files: FileMounts | undefined;
   /** `databases`: the app's [databases.NAME] it may open by name. */
@@ -68,6 +73,11 @@ export interface ComponentConfig {
    * instance per request, the default). Never concurrently; see docs/components.md.
    */
   instanceReuse: number;
+  /**
+   * `executor`: what the module must be, when the manifest says (a spin.toml's trigger does): a
+   * WASI command run as WAGI, or a wasi:http component. Unset: whichever the binary is.
+   */
+  executor?: 'wagi' | 'wasi-http' | undefined;
   /** `[component.NAME.dependencies]`: components linked to satisfy some of its imports (docs/composition.md). */
   dependencies: readonly DependencyConfig[];
 }

@@ -5,11 +5,21 @@
  */
 export class ManifestProblems {
   readonly items: Problem[] = [];
-  constructor(readonly file: string) {}
+  /**
+   * `locate`: where a key path of the checked document was written, when that document was
+   * translated from another file (a spin.toml, its runtime config); `undefined` drops a problem
+   * the translation already reported in the source's own terms.
+   */
+  constructor(
+    readonly file: string,
+    private readonly locate?: (keyPath: string) => { file: string; path: string } | undefined,
+  ) {}
   add(keyPath: string, message: string): void {
+    const at = this.locate ? this.locate(keyPath) : { file: this.file, path: keyPath };
+    if (at === undefined) return;
     // Names and values come from the file: a newline would forge a problem line of its own, and
     // an escape sequence would reach the operator's terminal.
-    this.items.push({ file: this.file, path: clean(keyPath), message: clean(message) });
+    this.items.push({ file: at.file, path: clean(at.path), message: clean(message) });
   }
   /** A problem a validator elsewhere already phrased as `key.path: message`. */
   addPhrased(phrased: string): void {

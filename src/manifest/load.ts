@@ -1,11 +1,11 @@
 /**
  * verge.toml → AppConfig: read the file, parse TOML, validate strictly (every problem names the
  * file, the key and what was expected), resolve paths against the manifest's folder, apply the
- * defaults, freeze.
+ * defaults, freeze. A spin.toml goes through the same checks once translated (manifest/spin.ts).
  */
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { parse as parseToml, TomlError } from 'smol-toml';
+import { parse as parseToml, stringify as stringifyToml, TomlError } from 'smol-toml';
 import { VergeError } from '../errors.js';
 import { parsePattern, patternShape } from '../ingress/router.js';
 import { DEFAULT_LIMITS, MAX_INSTANCE_REUSE, type AppConfig, type BuildConfig, type ComponentConfig, type Limits, type RouteConfig } from './config.js';
@@ -15,6 +15,7 @@ import { explainTomlError } from './toml-errors.js';
 import { CAPABILITY_LIST } from '../capabilities/index.js';
 import type { Capability, CapabilityAppFields, CapabilityComponentFields } from '../capabilities/capability.js';
 import { checkDependencyOnlyComponents, readDependencies, servesRoutes } from './dependencies.js';
+import { SPIN_MANIFEST_FILE, isSpinManifest, translateSpinManifest } from './spin.js';
 
 export const MANIFEST_FILE = 'verge.toml';
 /** App and component names. */
@@ -22,7 +23,16 @@ export const NAME = /^[a-z0-9]([a-z0-9_-]{0,62}[a-z0-9])?$/;
 const NAME_EXPECTED = 'a name of lowercase letters, digits, "-" and "_" (at most 64 characters, starting and ending with a letter or digit)';
 const MIB = 1024 * 1024;
 
-/** PATH is a verge.toml or a folder holding one. */
+/** What a manifest loads with besides its own text. */
+export interface LoadOptions {
+  /** A Spin runtime config (`--runtime-config-file`): its key-value stores, for a spin.toml only. */
+  runtimeConfigFile?: string | undefined;
+}
+
+/**
+ * PATH is a manifest or a folder holding one: its verge.toml, or else its spin.toml (a Spin
+ * app, translated at load: manifest/spin.ts).
+ */
 export function resolveManifestPath(target = '.'): string {
   const abs = path.resolve(target);
   let isDir = false;
@@ -31,12 +41,14 @@ export function resolveManifestPath(target = '.'): string {
   } catch {
     throw new VergeError('MANIFEST_INVALID', `${abs}: no such file or folder`);
   }
-  return isDir ? path.join(abs, MANIFEST_FILE) : abs;
+  if (!isDir) return abs;
+  const verge = path.join(abs, MANIFEST_FILE);
+  return existsSync(verge) || !existsSync(path.join(abs, SPIN_MANIFEST_FILE)) ? verge : path.join(abs, SPIN_MANIFEST_FILE);
 }
 
-export function loadManifest(target = '.'): AppConfig {
+export function loadManifest(target = '.', opts: LoadOptions = {}): AppConfig {
   const file = resolveManifestPath(target);
-  return parseManifest(readManifestText(file), file);
+  return readApp(readManifestText(file), file, opts).app;
 }
 
 export function readManifestText(file: string): string {
@@ -45,26 +57,51 @@ export function readManifestText(file: string): string {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
-      throw new VergeError('MANIFEST_INVALID', `${file}: there is no ${MANIFEST_FILE} here (ENOENT): create an app with \`verge new ts-http <name>\` (\`verge new --help\` lists the templates), or name a folder that has one`);
+      throw new VergeError('MANIFEST_INVALID', `${file}: there is no ${MANIFEST_FILE} here, nor a ${SPIN_MANIFEST_FILE} (ENOENT): create an app with \`verge new ts-http <name>\` (\`verge new --help\` lists the templates), or name a folder that has one`);
     }
     throw new VergeError('MANIFEST_INVALID', `${file}: cannot read the manifest (${code ?? String(err)})`);
   }
 }
 
+/**
+ * A manifest's text → the app, and the verge.toml text it stands for: the text itself, or, for a
+ * Spin manifest (it has `spin_manifest_version`), its translation, which is what a version holds.
+ */
+export function readApp(text: string, file: string, opts: LoadOptions = {}, capabilities: readonly Capability[] = CAPABILITY_LIST): { app: AppConfig; vergeText: string } {
+  const doc = parseTomlText(text, file);
+  if (isSpinManifest(doc)) {
+    const spin = translateSpinManifest(doc, file, opts.runtimeConfigFile);
+    return { app: checkManifest(spin.doc, file, spin.problems, capabilities), vergeText: stringifyToml(spin.doc) };
+  }
+  if (opts.runtimeConfigFile !== undefined) {
+    throw new VergeError('MANIFEST_INVALID', `${opts.runtimeConfigFile}: a runtime config file is read for a spin.toml only; ${file} is a verge.toml, which declares its stores itself ([key_value_stores.NAME])`);
+  }
+  return { app: checkManifest(doc, file, new ManifestProblems(file), capabilities), vergeText: text };
+}
+
 /** `capabilities`: the map in capabilities/index.ts unless a test brings its own. */
 export function parseManifest(text: string, file: string, capabilities: readonly Capability[] = CAPABILITY_LIST): AppConfig {
-  let doc: Record<string, unknown>;
+  return checkManifest(parseTomlText(text, file), file, new ManifestProblems(file), capabilities);
+}
+
+export function parseTomlText(text: string, file: string): Record<string, unknown> {
   try {
     // Integers as bigint, so a TOML float such as 64.0 (a JS integer) is told apart and refused.
-    doc = parseToml(text, { integersAsBigInt: true }) as Record<string, unknown>;
+    return parseToml(text, { integersAsBigInt: true }) as Record<string, unknown>;
   } catch (err) {
     if (err instanceof TomlError) {
       throw new VergeError('MANIFEST_INVALID', `${file}:${err.line}:${err.column}: not valid TOML: ${explainTomlError(err, text)}`);
     }
     throw err;
   }
+}
+
+/**
+ * The checks, on a parsed verge.toml document: `problems` may already hold some (a translation's)
+ * and may place each at another file's key (manifest/spin.ts). Throws them all, or returns the app.
+ */
+export function checkManifest(doc: Record<string, unknown>, file: string, problems: ManifestProblems, capabilities: readonly Capability[] = CAPABILITY_LIST): AppConfig {
   const dir = path.dirname(file);
-  const problems = new ManifestProblems(file);
   const root = new Fields(problems, '', doc);
 
   const app = root.table('application', { required: true });
@@ -94,6 +131,7 @@ export function parseManifest(text: string, file: string, capabilities: readonly
     const limits = readLimits(c.table('limits'));
     const grants = Object.assign({}, ...capabilities.map((cap) => cap.manifest.readComponent?.(c, capabilityFields, problems))) as CapabilityComponentFields;
     const instanceReuse = c.integer('instance_reuse', { min: 1, max: MAX_INSTANCE_REUSE, unit: 'requests per instance' }) ?? 1;
+    const executor = c.string('executor', { pattern: /^(wagi|wasi-http)$/, expected: '"wagi" (a WASI command run as CGI) or "wasi-http" (a wasi:http component)' }) as ComponentConfig['executor'];
     const build = readBuild(c, dir, problems);
     const dependencies = readDependencies(c, componentName, grants, { dir, doc, capabilities, app: capabilityFields, problems });
     c.done();
@@ -108,6 +146,7 @@ export function parseManifest(text: string, file: string, capabilities: readonly
         build,
         ...grants,
         instanceReuse,
+        executor,
         dependencies: Object.freeze(dependencies),
       }),
     );

@@ -1,10 +1,12 @@
 /**
  * Where app versions come from. A source reads the current state of one app as a draft; the node
- * turns drafts into versions and installs them. Today: a verge.toml on disk (with its module
+ * turns drafts into versions and installs them. Today: a verge.toml or a spin.toml on disk (with its module
  * files); uploaded bundles and a cluster are further sources behind the same interface.
  */
 import { promises as fs } from 'node:fs';
-import { parseManifest, readManifestText, resolveManifestPath } from '../manifest/load.js';
+import path from 'node:path';
+import { loadManifest, readApp, readManifestText, resolveManifestPath, type LoadOptions } from '../manifest/load.js';
+import type { AppConfig } from '../manifest/config.js';
 import { readModuleFile } from '../loader/module.js';
 import { readDependencyFile } from '../loader/dependencies.js';
 import { dependencyFiles } from '../manifest/dependencies.js';
@@ -19,8 +21,12 @@ export interface AppSource {
 }
 
 export interface FileAppSource extends AppSource {
-  /** Absolute path of the verge.toml. */
+  /** Absolute path of the verge.toml (or spin.toml). */
   readonly manifestFile: string;
+  /** Other files the manifest is read with (a Spin runtime config): a change to one is a change to the app. */
+  readonly inputs: readonly string[];
+  /** The manifest alone, as `read` checks it. */
+  load(): AppConfig;
 }
 
 /**
@@ -28,14 +34,17 @@ export interface FileAppSource extends AppSource {
  * mount, read afresh at each `read`. `only`: the files a stored version holds (its listing), so
  * that mounts are found among them alone.
  */
-export function fileSource(target: string, opts: { only?: ReadonlySet<string> } = {}): FileAppSource {
+export function fileSource(target: string, opts: { only?: ReadonlySet<string> } & LoadOptions = {}): FileAppSource {
   const manifestFile = resolveManifestPath(target);
+  const load: LoadOptions = { runtimeConfigFile: opts.runtimeConfigFile };
   return {
     label: manifestFile,
     manifestFile,
+    inputs: opts.runtimeConfigFile === undefined ? [] : [path.resolve(opts.runtimeConfigFile)],
+    load: () => loadManifest(manifestFile, load),
     async read(): Promise<AppDraft> {
-      const text = readManifestText(manifestFile);
-      const app = parseManifest(text, manifestFile);
+      // A spin.toml's version holds its translation: the verge.toml it stands for.
+      const { app, vergeText: text } = readApp(readManifestText(manifestFile), manifestFile, load);
       const modules = new Map<string, Uint8Array>();
       for (const c of app.components.values()) modules.set(c.name, await readModuleFile(c));
       const dependencies = new Map<string, Uint8Array>();

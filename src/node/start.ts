@@ -59,6 +59,8 @@ export interface NodeOptions {
   dataDir?: string | undefined;
   /** A dotenv file with VERGE_VAR_* values. */
   envFile?: string | undefined;
+  /** A Spin runtime config for the spin.toml apps (`--runtime-config-file`). */
+  runtimeConfigFile?: string | undefined;
   /** The admin token's file (else VERGE_ADMIN_TOKEN). */
   adminTokenFile?: string | undefined;
   /** Uploads kept beyond every version that was ever live (default 10). */
@@ -202,7 +204,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const traces = adminAt && sampling ? new RecentTraces() : undefined;
   const auth = adminAt ? createAdminAuth(readAdminToken({ env, tokenFile: opts.adminTokenFile }), adminAt.host) : undefined;
   const verifier = createDraftVerifier(opts.trust ?? {});
-  const sources = opts.apps.map((a) => fileSource(a));
+  const sources = opts.apps.map((a) => fileSource(a, { runtimeConfigFile: opts.runtimeConfigFile }));
   // Every app is read, verified and compiled before anything starts: a bad one fails the start with its reason.
   const firstVersions = await Promise.all(
     sources.map(async (s) => {

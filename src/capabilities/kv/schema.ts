@@ -28,6 +28,14 @@ export function readKeyValueStores(root: Fields, problems: ManifestProblems): Ma
     t.done();
     stores.set(name, Object.freeze({ name, backend, options }));
   }
+  // One file is one store: two names on it would read each other's keys.
+  const byPath = new Map<string, string>();
+  for (const s of stores.values()) {
+    if (typeof s.options.path !== 'string') continue;
+    const other = byPath.get(s.options.path);
+    if (other !== undefined) problems.add(`key_value_stores.${tomlKey(s.name)}.path`, `${JSON.stringify(s.options.path)} is store ${other}'s file too: expected a file of its own`);
+    byPath.set(s.options.path, s.name);
+  }
   return stores;
 }
 

@@ -55,3 +55,8 @@ export function checkTemplateVariables(keyPath: string, names: readonly string[]
     if (!declared.has(name)) problems.add(keyPath, `"{{ ${name} }}" names no variable: declare it in [variables] (for a password: ${name} = { required = true, secret = true })`);
   }
 }
+
+/** `text` with each `{{ name }}` replaced by `value(name)` as it is (Spin's component variables: text, not a URL). */
+export function fillTemplate(text: string, value: (name: string) => string): string {
+  return text.replace(REFERENCE, (_all, name: string) => value(name));
+}

@@ -69,6 +69,13 @@ export function createWagiRunner(ctx: WagiContext) {
       ctx.lastWords.reset();
       const memory = m.memories?.take();
       env.reset();
+      // The component's own environment first: a CGI variable of the same name describes the request and wins.
+      const own = m.grants.environment;
+      if (own !== undefined && own.length > 0) {
+        const cgi = new Set<string>();
+        writeCgiEnvironment(req, (name) => void cgi.add(name));
+        for (const [name, value] of own) if (!cgi.has(name)) setEnv(name, value);
+      }
       writeCgiEnvironment(req, setEnv);
       argv.reset();
       writeWagiArgv(req, addArg);
