@@ -21,7 +21,10 @@
  *     only, and exported at 100 % and at 1 % to a local OTLP/HTTP sink.
  * 10. Service chaining (bench/lib/chaining.ts): one chained call (http://COMPONENT.verge.internal)
  *     against one outbound call to a node:http server on loopback, from the same WAT guest.
- * 11. A dated section prepended to bench/RESULTS.md.
+ * 11. Seed 002 (bench/lib/seed002.ts): examples/users-pg on a real PostgreSQL and redis-server against a
+ *     node:http + pg + ioredis peer (bench/peers/users-pg-node.ts): hello, a cache hit and a cache
+ *     miss; cold start, p50, p99, QPS at c50, RSS, beside the seed's published Spin/WasmEdge rows.
+ * 12. A dated section prepended to bench/RESULTS.md.
  *
  * Knobs (environment): BENCH_SECONDS (10), BENCH_ROUNDS (3), BENCH_WARMUP_SECONDS (3),
  * BENCH_CONNECTIONS ("50,1"), BENCH_STARTUP_RUNS (7), BENCH_FIRST_RUNS (5), BENCH_BIG_KB (300),
@@ -33,7 +36,8 @@
  * BENCH_COMPONENTS_REUSE (100), BENCH_SIGNING_RUNS (21), BENCH_SIGNING_SIZES_KB ("500,13000"),
  * BENCH_TRACING_SECONDS (10), BENCH_TRACING_ROUNDS (3), BENCH_TRACING_WARMUP (3 s), BENCH_TRACING_CONNECTIONS ("50,1"),
  * BENCH_CHAIN_CALLS (20 per request), BENCH_CHAIN_REQUESTS (40), BENCH_CHAIN_WARMUP (5 rounds),
- * BENCH_ONLY (all): a comma-separated subset of load,startup,first,kv,outbound,resize,components,signing,tracing,chaining, e.g. BENCH_ONLY=kv,outbound
+ * BENCH_SEED002_* (see bench/lib/seed002.ts),
+ * BENCH_ONLY (all): a comma-separated subset of load,startup,first,kv,outbound,resize,components,signing,tracing,chaining,seed002, e.g. BENCH_ONLY=kv,outbound
  * (combine with BENCH_RESULTS=/tmp/x.md to keep partial runs out of bench/RESULTS.md).
  * Every server listens on 127.0.0.1 on a free port and is stopped by PID, even on failure.
  */
@@ -69,6 +73,7 @@ import { componentsPhase, renderComponents, type ComponentsResults } from './lib
 import { renderSigning, signingPhase, type SigningResults } from './lib/signing.js';
 import { renderTracing, tracingPhase, type TracingResults } from './lib/tracing.js';
 import { chainingPhase, renderChaining, type ChainingResults } from './lib/chaining.js';
+import { renderSeed002, seed002Phase, type Seed002Results } from './lib/seed002.js';
 
 // ---------------------------------------------------------------------------------------------
 // Configuration
@@ -112,7 +117,7 @@ const OUTBOUND_CALLS = intEnv('BENCH_OUTBOUND_CALLS', 20);
 const OUTBOUND_REQUESTS = intEnv('BENCH_OUTBOUND_REQUESTS', 25);
 const CAP_WARMUP = intEnv('BENCH_CAP_WARMUP', 5);
 
-const PARTS = ['load', 'startup', 'first', 'kv', 'outbound', 'resize', 'components', 'signing', 'tracing', 'chaining'] as const;
+const PARTS = ['load', 'startup', 'first', 'kv', 'outbound', 'resize', 'components', 'signing', 'tracing', 'chaining', 'seed002'] as const;
 type Part = (typeof PARTS)[number];
 const ONLY: ReadonlySet<Part> = (() => {
   const raw = (process.env.BENCH_ONLY ?? '').trim();
@@ -523,6 +528,7 @@ interface Results {
   signing?: SigningResults;
   tracing?: TracingResults;
   chaining?: ChainingResults;
+  seed002?: Seed002Results;
 }
 
 function render(m: Machine, prep: Prepared, res: Results): string {
@@ -545,6 +551,7 @@ function render(m: Machine, prep: Prepared, res: Results): string {
   if (res.signing) out.push(renderSigning(res.signing));
   if (res.tracing) out.push(renderTracing(res.tracing));
   if (res.chaining) out.push(renderChaining(res.chaining));
+  if (res.seed002) out.push(renderSeed002(res.seed002));
   if (notes.length > 0) {
     out.push('### Notes');
     out.push('');
@@ -764,6 +771,10 @@ async function main(): Promise<void> {
   }
 
   if (runs('chaining')) res.chaining = await chainingPhase({ root: ROOT, work: WORK, vergeBin: VERGE_BIN, nodePeer: NODE_PEER, log, notes, track });
+
+  if (runs('seed002')) {
+    res.seed002 = await seed002Phase({ root: ROOT, work: WORK, vergeBin: VERGE_BIN, vergeWorkerArgs: VERGE_WORKER_ARGS, vergeWorkers: VERGE_WORKERS, log, notes, track });
+  }
 
   const section = render(m, prep, res);
   prependSection(RESULTS, section);

@@ -42,15 +42,16 @@ export function parseWrk(text: string): WrkResult {
   };
 }
 
-export function wrkArgs(url: string, connections: number, seconds: number): string[] {
+/** `script`: a wrk Lua file (e.g. one that varies the path per request). */
+export function wrkArgs(url: string, connections: number, seconds: number, script?: string): string[] {
   if (!/^http:\/\/127\.0\.0\.1:\d+\//.test(url)) throw new Error(`load only goes to 127.0.0.1, not ${url}`);
-  return ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '5s', '--latency', url];
+  return ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '5s', '--latency', ...(script ? ['-s', script] : []), url];
 }
 
 /** Starts wrk; `onStart` gets its PID (to sample its CPU). Bounded by a hard timeout. */
-export function runWrk(url: string, connections: number, seconds: number, onStart?: (pid: number) => void): Promise<WrkResult> {
+export function runWrk(url: string, connections: number, seconds: number, onStart?: (pid: number) => void, script?: string): Promise<WrkResult> {
   return new Promise((resolve, reject) => {
-    const child = execFile('wrk', wrkArgs(url, connections, seconds), { env: childEnv(), timeout: (seconds + 30) * 1000, killSignal: 'SIGKILL', maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
+    const child = execFile('wrk', wrkArgs(url, connections, seconds, script), { env: childEnv(), timeout: (seconds + 30) * 1000, killSignal: 'SIGKILL', maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
       if (err) {
         reject(new Error(`wrk failed: ${err.message}\n${stdout}\n${stderr}`));
         return;

@@ -4,7 +4,7 @@
 //!   GET    /api/hello            {"message":"Hello from Wasm!"}
 //!   GET    /api/health           200 {"status":"ok"} when the database answers, else 503
 //!   GET    /api/users?limit=N    the first N users by id (1..=100, default 10)
-//!   GET    /api/users/:id        one user (cached; x-cache: hit or miss), 404
+//!   GET    /api/users/:id        one user (cached in Redis; x-cache: hit or miss), 404
 //!   POST   /api/users            {"name","email"} → 201 + location; 400 with the fields; 409 on a taken email
 //!   DELETE /api/users/:id        204, 404
 
@@ -13,7 +13,7 @@ use verge_sdk::http::{Request, Response};
 use verge_sdk::log;
 use verge_sdk::pg::{Connection, DbError, Value};
 
-use crate::cache::Cache;
+use crate::cache::{Cache, Cached};
 use crate::db::{self, DATABASE};
 use crate::user;
 
@@ -105,8 +105,10 @@ fn list(req: &Request) -> Response {
 
 fn show(id: i64) -> Response {
     let cache = Cache::open();
-    if let Some(cached) = cache.get(id) {
-        return Response::json(200, cached).header("x-cache", "hit");
+    match cache.get(id) {
+        Some(Cached::User(json)) => return Response::json(200, json).header("x-cache", "hit"),
+        Some(Cached::Missing) => return not_found(id).header("x-cache", "hit"),
+        None => {}
     }
     let db = match open() {
         Ok(db) => db,
@@ -117,13 +119,20 @@ fn show(id: i64) -> Response {
         Ok(rows) => match rows.first() {
             Some(row) => {
                 let body = user::to_json(&row).to_string();
-                cache.put(id, &body);
+                cache.put(id, &Cached::User(body.clone()));
                 Response::json(200, body).header("x-cache", "miss")
             }
-            None => error(404, "USER_NOT_FOUND", &format!("No user {}", id)),
+            None => {
+                cache.put(id, &Cached::Missing);
+                not_found(id).header("x-cache", "miss")
+            }
         },
         Err(e) => db_failure("get user", &e),
     }
+}
+
+fn not_found(id: i64) -> Response {
+    error(404, "USER_NOT_FOUND", &format!("No user {}", id))
 }
 
 fn create(req: &Request) -> Response {
@@ -140,6 +149,10 @@ fn create(req: &Request) -> Response {
         Ok(rows) => match rows.first() {
             Some(row) => {
                 let body = user::to_json(&row);
+                // The new id may be cached as missing (a read before the insert).
+                if let Some(id) = body["id"].as_i64() {
+                    Cache::open().invalidate(id);
+                }
                 let location = format!("/api/users/{}", body["id"]);
                 json(201, &body).header("location", &location)
             }
@@ -160,7 +173,7 @@ fn remove(id: i64) -> Response {
     // Dropped from the cache whatever the outcome: a stale entry must not outlive a change.
     Cache::open().invalidate(id);
     match deleted {
-        Ok(0) => error(404, "USER_NOT_FOUND", &format!("No user {}", id)),
+        Ok(0) => not_found(id),
         Ok(_) => Response::new(204),
         Err(e) => db_failure("delete user", &e),
     }

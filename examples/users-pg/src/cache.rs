@@ -1,27 +1,29 @@
-//! The cache of single users (`GET /api/users/:id`), over the key-value store `cache`. The
-//! store has no expiry of its own, so each entry carries its own: `<expires at, Unix ms>\n<json>`;
-//! an expired entry reads as a miss. A change to a user (DELETE) drops its entry.
+//! The cache of single users (`GET /api/users/:id`), cache-aside in Redis: the connection
+//! `cache` (`[redis.cache]` in verge.toml; its URL stays with the host). An entry is the user's
+//! JSON, or `-` for "no such user" (so a missing id does not reach the database on every read),
+//! kept `cache_ttl_seconds` by Redis itself (`SET ... EX`). A change drops the entry: DELETE,
+//! and POST (the new id may have been cached as missing).
 //!
-//! The seam for Redis: `[key_value_stores.cache]` picks the backend in verge.toml. This code
-//! speaks the key-value capability, so a Redis-backed store replaces the memory one without a
-//! change here (and could then keep the expiry in Redis itself).
-//!
+//! `cache_ttl_seconds = 0` turns the cache off: no Redis call at all.
 //! A cache that fails is bypassed, never an error for the client: the database answers.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-use verge_sdk::kv::Store;
+use verge_sdk::redis::Connection;
 use verge_sdk::{log, variables};
 
-pub const STORE: &str = "cache";
+pub const CONNECTION: &str = "cache";
 pub const DEFAULT_TTL_SECONDS: u64 = 60;
+const MISSING: &[u8] = b"-";
 
-pub struct Cache {
-    store: Option<Store>,
-    ttl_ms: u64,
+/// What the cache knows of a user.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Cached {
+    User(String),
+    Missing,
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+pub struct Cache {
+    redis: Option<Connection>,
+    ttl_seconds: u64,
 }
 
 fn key(id: i64) -> String {
@@ -31,48 +33,48 @@ fn key(id: i64) -> String {
 impl Cache {
     /// The cache, with its TTL from the variable `cache_ttl_seconds`.
     pub fn open() -> Cache {
-        let ttl = variables::get("cache_ttl_seconds").ok().flatten().and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(DEFAULT_TTL_SECONDS);
-        let store = match Store::open(STORE) {
-            Ok(s) => Some(s),
+        let ttl_seconds = variables::get("cache_ttl_seconds").ok().flatten().and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(DEFAULT_TTL_SECONDS);
+        if ttl_seconds == 0 {
+            return Cache { redis: None, ttl_seconds };
+        }
+        let redis = match Connection::open(CONNECTION) {
+            Ok(c) => Some(c),
             Err(e) => {
-                log::warn(&format!("cache: cannot open the store, reading through to the database: {}", e));
+                log::warn(&format!("cache: cannot open redis \"{}\", reading through to the database: {}", CONNECTION, e));
                 None
             }
         };
-        Cache { store, ttl_ms: ttl * 1000 }
+        Cache { redis, ttl_seconds }
     }
 
-    /// The cached JSON of user `id`, unless missing or expired.
-    pub fn get(&self, id: i64) -> Option<String> {
-        let store = self.store.as_ref()?;
-        let entry = match store.get_string(&key(id)) {
-            Ok(v) => v?,
+    pub fn get(&self, id: i64) -> Option<Cached> {
+        let redis = self.redis.as_ref()?;
+        match redis.get(&key(id)) {
+            Ok(Some(v)) if v == MISSING => Some(Cached::Missing),
+            Ok(Some(v)) => String::from_utf8(v).ok().map(Cached::User),
+            Ok(None) => None,
             Err(e) => {
                 log::warn(&format!("cache: get user {}: {}", id, e));
-                return None;
+                None
             }
-        };
-        let (expires, json) = entry.split_once('\n')?;
-        if expires.parse::<u64>().ok()? <= now_ms() {
-            return None;
         }
-        Some(json.to_string())
     }
 
-    pub fn put(&self, id: i64, json: &str) {
-        if let Some(store) = &self.store {
-            if self.ttl_ms == 0 {
-                return;
-            }
-            if let Err(e) = store.set(&key(id), format!("{}\n{}", now_ms() + self.ttl_ms, json)) {
+    pub fn put(&self, id: i64, entry: &Cached) {
+        if let Some(redis) = &self.redis {
+            let value = match entry {
+                Cached::User(json) => json.as_bytes(),
+                Cached::Missing => MISSING,
+            };
+            if let Err(e) = redis.set_ex(&key(id), value, self.ttl_seconds) {
                 log::warn(&format!("cache: set user {}: {}", id, e));
             }
         }
     }
 
     pub fn invalidate(&self, id: i64) {
-        if let Some(store) = &self.store {
-            if let Err(e) = store.delete(&key(id)) {
+        if let Some(redis) = &self.redis {
+            if let Err(e) = redis.del(&[&key(id)]) {
                 log::warn(&format!("cache: delete user {}: {}", id, e));
             }
         }

@@ -1,9 +1,9 @@
 //! Verge "users-pg" example: a users JSON API in Rust on PostgreSQL. The database is named in
 //! verge.toml (`[databases.main]`, its password a secret variable the guest never sees); its
 //! schema is created by migrations the service runs itself the first time a table is missing;
-//! single users are cached with a TTL in a key-value store and dropped from it when they change.
+//! single users are cached in Redis with a TTL and dropped from it when they change.
 //!
-//! Built on verge-sdk (sdk/rust: the request, the response, `pg`, `kv`) and serde_json from
+//! Built on verge-sdk (sdk/rust: the request, the response, `pg`, `redis`) and serde_json from
 //! Debian's packaged crates. See README.md for the API.
 
 mod app;

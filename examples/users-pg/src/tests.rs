@@ -4,7 +4,10 @@
 use serde_json::{json, Value as Json};
 use verge_sdk::http::{Request, Response};
 use verge_sdk::mock::{Host, PgAnswer, PgCall, PgOp};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use verge_sdk::pg::{Column, DbError, Rows, Value};
+use verge_sdk::redis::Value as RedisValue;
 use verge_sdk::Error;
 
 use crate::app::handle;
@@ -40,8 +43,29 @@ where
     F: FnMut(&PgCall) -> Result<PgAnswer, DbError> + Send + 'static,
 {
     let host = Host::new();
-    host.install().grant_stores(&["cache"]).grant_databases(&["main"]).on_pg(answer);
+    host.install().grant_databases(&["main"]).on_pg(answer);
+    fake_redis(&host);
     host
+}
+
+/// The Redis commands the cache sends (GET, SET .. EX, DEL), over a map; TTLs are not kept.
+fn fake_redis(host: &Host) -> Arc<Mutex<HashMap<Vec<u8>, Vec<u8>>>> {
+    let strings: Arc<Mutex<HashMap<Vec<u8>, Vec<u8>>>> = Arc::default();
+    let inner = strings.clone();
+    host.on_redis(move |call| {
+        let mut map = inner.lock().unwrap();
+        let a = &call.args;
+        Ok(match call.command.as_str() {
+            "GET" => vec![map.get(&a[0]).map_or(RedisValue::Nil, |v| RedisValue::Bytes(v.clone()))],
+            "SET" => {
+                map.insert(a[0].clone(), a[1].clone());
+                vec![RedisValue::Status("OK".into())]
+            }
+            "DEL" => vec![RedisValue::Int(a.iter().filter(|k| map.remove(*k).is_some()).count() as i64)],
+            _ => return Err(Error::InvalidArgument),
+        })
+    });
+    strings
 }
 
 #[test]
@@ -95,14 +119,42 @@ fn a_missing_table_runs_the_migrations_then_the_statement_again() {
 }
 
 #[test]
-fn a_user_is_cached_until_it_is_deleted() {
+fn a_user_is_cached_with_the_ttl_until_it_is_deleted() {
     let h = host(|call: &PgCall| Ok(if call.op == PgOp::Execute { PgAnswer::Affected(1) } else { PgAnswer::Rows(user_row(3, "Ada", "ada@example.com")) }));
+    h.set_variable("cache_ttl_seconds", "7");
     let (_, _, first) = call("GET", "/api/users/3", "", "");
     let (_, body, second) = call("GET", "/api/users/3", "", "");
     assert_eq!((first.header_value("x-cache"), second.header_value("x-cache")), (Some("miss"), Some("hit")));
     assert_eq!(body["email"], json!("ada@example.com"));
+    assert_eq!(h.pg_calls().len(), 1, "the hit did not reach the database");
+    let set = h.redis_calls().into_iter().find(|c| c.command == "SET").unwrap();
+    assert_eq!((set.target.as_str(), &set.args[0][..], &set.args[2..]), ("cache", &b"user:3"[..], &[b"EX".to_vec(), b"7".to_vec()][..]));
     assert_eq!(call("DELETE", "/api/users/3", "", "").0, 204);
-    assert_eq!(h.kv_value("cache", "user:3"), None, "the entry went with the user");
+    assert_eq!(h.redis_calls().last().unwrap().command, "DEL", "the entry went with the user");
+    assert_eq!(call("GET", "/api/users/3", "", "").2.header_value("x-cache"), Some("miss"));
+}
+
+#[test]
+fn a_missing_user_is_cached_as_missing_until_a_post_creates_it() {
+    let h = host(|call: &PgCall| Ok(if call.sql.starts_with("INSERT") { PgAnswer::Rows(user_row(9, "Ada", "ada@example.com")) } else { PgAnswer::Rows(Rows::default()) }));
+    let (status, _, first) = call("GET", "/api/users/9", "", "");
+    let (_, _, second) = call("GET", "/api/users/9", "", "");
+    assert_eq!((status, first.header_value("x-cache"), second.header_value("x-cache")), (404, Some("miss"), Some("hit")));
+    assert_eq!(call("POST", "/api/users", "", r#"{"name":"Ada","email":"ada@example.com"}"#).0, 201);
+    let del = h.redis_calls().into_iter().rev().find(|c| c.command == "DEL").unwrap();
+    assert_eq!(del.args, vec![b"user:9".to_vec()]);
+}
+
+#[test]
+fn a_ttl_of_zero_turns_the_cache_off_and_a_failing_cache_is_bypassed() {
+    let h = host(|_: &PgCall| Ok(PgAnswer::Rows(user_row(3, "Ada", "ada@example.com"))));
+    h.set_variable("cache_ttl_seconds", "0");
+    assert_eq!(call("GET", "/api/users/3", "", "").2.header_value("x-cache"), Some("miss"));
+    assert_eq!(call("GET", "/api/users/3", "", "").2.header_value("x-cache"), Some("miss"));
+    assert!(h.redis_calls().is_empty());
+    h.set_variable("cache_ttl_seconds", "60");
+    h.on_redis(|_| Err(Error::Unavailable));
+    assert_eq!(call("GET", "/api/users/3", "", "").0, 200);
 }
 
 #[test]
