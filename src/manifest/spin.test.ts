@@ -188,12 +188,21 @@ unknown_key = 1
       assert.deepEqual(app.keyValueStores.get('cache'), { name: 'cache', backend: 'sqlite', options: {} });
     });
 
-    test('a store type or table Verge has no backend for is named with its file and key', () => {
-      const rc = '[key_value_store.default]\ntype = "redis"\nurl = "redis://localhost"\n\n[key_value_store.other]\ntype = "azure_cosmos"\n\n[sqlite_database.default]\ntype = "spin"\n';
+    test('a redis store in the runtime config is a Verge Redis store at its url, with no key prefix', () => {
+      const dir = folder({ 'spin.toml': HTTP_APP, 'runtime-config.toml': '[key_value_store.default]\ntype = "redis"\nurl = "redis://127.0.0.1:6390/2"\n' });
+      const app = loadManifest(dir, { runtimeConfigFile: path.join(dir, 'runtime-config.toml') });
+      const store = app.keyValueStores.get('default')!;
+      assert.equal(store.backend, 'redis');
+      assert.equal(store.options.url, 'redis://127.0.0.1:6390/2');
+      assert.equal(store.options.prefix ?? '', '');
+    });
+
+    test('a store type or table Verge has no backend for, or a redis store without its url, is named with its file and key', () => {
+      const rc = '[key_value_store.default]\ntype = "redis"\n\n[key_value_store.other]\ntype = "azure_cosmos"\n\n[sqlite_database.default]\ntype = "spin"\n';
       const dir = folder({ 'spin.toml': HTTP_APP, 'rc.toml': rc });
       const file = path.join(dir, 'rc.toml');
       const message = invalid(() => loadManifest(dir, { runtimeConfigFile: file }));
-      assert.match(message, new RegExp(`${file}: key_value_store\\.default\\.type: "redis" is not supported: this Verge has no Redis store backend`));
+      assert.match(message, new RegExp(`${file}: key_value_store\\.default\\.url: is required: expected a Redis URL`));
       assert.match(message, /key_value_store\.other\.type: "azure_cosmos" is not supported/);
       assert.match(message, /rc\.toml: sqlite_database: is not supported/);
     });
