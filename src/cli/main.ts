@@ -14,7 +14,7 @@ import { buildApp } from './build.js';
 import { bundleApp } from './bundle.js';
 import { watchApps } from './watch.js';
 import { hostPatternKey } from '../manifest/hosts.js';
-import { addComponent, listTemplates, newApp, TEMPLATES, type TemplateName } from './new.js';
+import { addComponent, listTemplates, newApp, nextSteps, TEMPLATES, type TemplateName } from './new.js';
 import { keygenCommand, signCommand, verifyCommand, type SignOptions, type VerifyOptions } from './sign.js';
 import { readDotenv, resolveVariables } from '../capabilities/variables/resolve.js';
 import { DEFAULT_DATA_DIR } from '../capabilities/index.js';
@@ -311,7 +311,7 @@ export async function main(argv: string[]): Promise<void> {
       await scaffold('new', async () => {
         const app = await newApp({ template: template as TemplateName, name, dir: o.dir });
         say(`Created ${app.dir}: ${app.files.length} files`);
-        say(`Next: cd ${o.dir ?? name} and follow README.md (verge build && verge up)`);
+        say(`Next: cd ${o.dir ?? name} && ${nextSteps(template as TemplateName)}`);
       });
     });
 

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadManifest } from '../manifest/load.js';
 import { isVergeError } from '../errors.js';
-import { addComponent, listTemplates, newApp, targetName, TEMPLATES, validateAppName } from './new.js';
+import { addComponent, listTemplates, newApp, nextSteps, targetName, TEMPLATES, validateAppName } from './new.js';
 
 const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'verge-new-'));
 
@@ -84,6 +84,7 @@ test('every template scaffolds a manifest that loads, with a README that says ho
     assert.match(readme, /verge build/, template);
     assert.match(readme, /verge up/, template);
     assert.match(readme, /curl /, template);
+    for (const step of nextSteps(template).split(' && ')) assert.ok(readme.includes(step), `${template}: README.md gives "${step}", as verge new's Next line does`);
     assert.doesNotMatch(readme, /\{\{\w+\}\}/, template);
     for (const f of made.files) assert.doesNotMatch(readFileSync(path.join(dir, f), 'utf8'), /\{\{(name|dir|route|workdir)\}\}/, `${template}: ${f}`);
   }

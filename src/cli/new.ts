@@ -30,17 +30,19 @@ interface Template {
   vendored: ReadonlyArray<readonly [string, string]>;
   /** Whether `verge add` can put it into an app: one component on one route. */
   addable: boolean;
+  /** The commands from the new folder to a served app, as its README gives them. */
+  next: string;
 }
 
 /** Every template, in the order `verge new --list` prints them. */
 const TEMPLATE_TABLE = {
-  'ts-http': { description: 'TypeScript wasi:http component (fetch-event handler), type-checked and componentized by verge build', vendored: [['typescript/wasi.d.ts', 'src/wasi.d.ts']], addable: true },
-  'js-http': { description: 'plain JavaScript wasi:http component, the ts-http toolchain without the type-check', vendored: [], addable: true },
-  rust: { description: 'Rust WAGI handler on the Workers-style verge_sdk::handler! (Debian rustc, offline, small release profile)', vendored: [['rust/Cargo.toml', 'verge-sdk/Cargo.toml'], ['rust/src', 'verge-sdk/src']], addable: true },
-  c: { description: 'C WAGI handler (CGI: headers and body on stdout), built with clang and wasi-libc', vendored: [], addable: true },
-  assemblyscript: { description: 'AssemblyScript WAGI handler on the AssemblyScript verge-sdk', vendored: [['assemblyscript/assembly', 'verge-sdk']], addable: true },
-  static: { description: 'static file server (C, WAGI) over the read-only files of public/: content types, 404s, no path escape', vendored: [], addable: true },
-  middleware: { description: 'AssemblyScript middleware that answers 401 without the bearer token, else passes on to the component behind it', vendored: [['assemblyscript/assembly', 'verge-sdk']], addable: false },
+  'ts-http': { description: 'TypeScript wasi:http component (fetch-event handler), type-checked and componentized by verge build', vendored: [['typescript/wasi.d.ts', 'src/wasi.d.ts']], addable: true, next: 'verge build && verge up' },
+  'js-http': { description: 'plain JavaScript wasi:http component, the ts-http toolchain without the type-check', vendored: [], addable: true, next: 'verge build && verge up' },
+  rust: { description: 'Rust WAGI handler on the Workers-style verge_sdk::handler! (Debian rustc, offline, small release profile)', vendored: [['rust/Cargo.toml', 'verge-sdk/Cargo.toml'], ['rust/src', 'verge-sdk/src']], addable: true, next: 'verge build && verge up' },
+  c: { description: 'C WAGI handler (CGI: headers and body on stdout), built with clang and wasi-libc', vendored: [], addable: true, next: 'verge build && verge up' },
+  assemblyscript: { description: 'AssemblyScript WAGI handler on the AssemblyScript verge-sdk', vendored: [['assemblyscript/assembly', 'verge-sdk']], addable: true, next: 'npm install && verge build && verge up' },
+  static: { description: 'static file server (C, WAGI) over the read-only files of public/: content types, 404s, no path escape', vendored: [], addable: true, next: 'verge build && verge up' },
+  middleware: { description: 'AssemblyScript middleware that answers 401 without the bearer token, else passes on to the component behind it', vendored: [['assemblyscript/assembly', 'verge-sdk']], addable: false, next: 'npm install && verge build && VERGE_VAR_TOKEN=s3cret verge up' },
 } as const satisfies Record<string, Template>;
 
 export type TemplateName = keyof typeof TEMPLATE_TABLE;
@@ -49,6 +51,11 @@ export const TEMPLATES = Object.keys(TEMPLATE_TABLE) as TemplateName[];
 /** `[name, description]` for each template, for `verge new --list`. */
 export function listTemplates(): Array<[TemplateName, string]> {
   return TEMPLATES.map((t) => [t, TEMPLATE_TABLE[t].description]);
+}
+
+/** What to run in a new app's folder to serve it, as its README says. */
+export function nextSteps(template: TemplateName): string {
+  return TEMPLATE_TABLE[template].next;
 }
 
 /** The manifest's rule for application and component names (src/manifest/load.ts). */
