@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadManifest } from '../manifest/load.js';
 import { isVergeError } from '../errors.js';
-import { addComponent, listTemplates, newApp, nextSteps, targetName, TEMPLATES, validateAppName } from './new.js';
+import { addComponent, listTemplates, newApp, nextSteps, targetName, TEMPLATES, validateAppName, vendoredSdkPaths } from './new.js';
 
 const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'verge-new-'));
 
@@ -160,4 +160,11 @@ test('add puts the manifest and the folder back when the result does not load', 
   await assert.rejects(addComponent({ template: 'c', name: 'api', app: dir, route: 'no-slash' }), (err) => isVergeError(err, 'SCAFFOLD_REFUSED') && /would break .*nothing was changed: .*route/s.test(err.message));
   assert.equal(readFileSync(path.join(dir, 'verge.toml'), 'utf8'), manifest);
   assert.equal(existsSync(path.join(dir, 'api')), false);
+});
+
+test('the npm package ships the templates and every SDK file a template copies, so an installed verge can scaffold them', () => {
+  const files = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { files: string[] }).files;
+  const shipped = (p: string) => files.some((f) => f === p || f === `${p}/` || (f.endsWith('/') && p.startsWith(f)));
+  assert.ok(shipped('templates/'));
+  for (const p of vendoredSdkPaths()) assert.ok(shipped(p), `package.json "files" has ${p}`);
 });

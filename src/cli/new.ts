@@ -53,6 +53,11 @@ export function listTemplates(): Array<[TemplateName, string]> {
   return TEMPLATES.map((t) => [t, TEMPLATE_TABLE[t].description]);
 }
 
+/** Every path under sdk/ that some template copies into an app (the npm package must ship them). */
+export function vendoredSdkPaths(): string[] {
+  return [...new Set(TEMPLATES.flatMap((t) => TEMPLATE_TABLE[t].vendored.map(([from]) => `sdk/${from}`)))].sort();
+}
+
 /** What to run in a new app's folder to serve it, as its README says. */
 export function nextSteps(template: TemplateName): string {
   return TEMPLATE_TABLE[template].next;
