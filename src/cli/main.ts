@@ -14,7 +14,7 @@ import { buildApp } from './build.js';
 import { bundleApp } from './bundle.js';
 import { watchApps } from './watch.js';
 import { hostPatternKey } from '../manifest/hosts.js';
-import { newApp, TEMPLATES } from './new.js';
+import { addComponent, listTemplates, newApp, nextSteps, TEMPLATES, type TemplateName } from './new.js';
 import { keygenCommand, signCommand, verifyCommand, type SignOptions, type VerifyOptions } from './sign.js';
 import { readDotenv, resolveVariables } from '../capabilities/variables/resolve.js';
 import { DEFAULT_DATA_DIR } from '../capabilities/index.js';
@@ -283,22 +283,53 @@ export async function main(argv: string[]): Promise<void> {
       process.stdout.write(`${b.id}\n`);
     });
 
+  /** new/add: a refusal the user can fix, or a manifest `add` cannot read, is one line and exit code 1. */
+  const scaffold = async (command: string, run: () => Promise<void>) => {
+    try {
+      await run();
+    } catch (err) {
+      if (!isVergeError(err, 'SCAFFOLD_REFUSED') && !isVergeError(err, 'MANIFEST_INVALID')) throw err;
+      say(`verge ${command}: ${err.message}`);
+      process.exitCode = 1;
+    }
+  };
+
   program
     .command('new')
-    .description('create an app folder from a template')
-    .addArgument(new Argument('<template>', 'what to create').choices(TEMPLATES))
-    .argument('<name>', 'the app and component name (lowercase letters, digits, "-" and "_")')
+    .description('create an app folder from a template (verge new --list names them)')
+    .argument('[template]', `what to create: ${TEMPLATES.join(', ')}`)
+    .argument('[name]', 'the app and component name (lowercase letters, digits, "-" and "_")')
+    .option('--list', 'list the templates, one line each')
     .option('--dir <dir>', 'the folder to create (default: ./NAME); must be empty or absent')
-    .action(async (template: (typeof TEMPLATES)[number], name: string, o: { dir?: string }) => {
-      try {
-        const app = await newApp({ template, name, dir: o.dir });
-        say(`Created ${app.dir}: ${app.files.join(', ')}`);
-        say(`Next: cd ${o.dir ?? name} && verge build && verge up`);
-      } catch (err) {
-        if (!isVergeError(err, 'SCAFFOLD_REFUSED')) throw err;
-        say(`verge new: ${err.message}`);
-        process.exitCode = 1;
+    .action(async (template: string | undefined, name: string | undefined, o: { dir?: string; list?: boolean }, cmd: Command) => {
+      if (o.list) {
+        const width = Math.max(...TEMPLATES.map((t) => t.length));
+        for (const [t, description] of listTemplates()) process.stdout.write(`${t.padEnd(width)}  ${description}\n`);
+        return;
       }
+      if (!template || !name) cmd.error('verge new: expected TEMPLATE and NAME (verge new --list names the templates)');
+      await scaffold('new', async () => {
+        const app = await newApp({ template: template as TemplateName, name, dir: o.dir });
+        say(`Created ${app.dir}: ${app.files.length} files`);
+        say(`Next: cd ${o.dir ?? name} && ${nextSteps(template as TemplateName)}`);
+      });
+    });
+
+  program
+    .command('add')
+    .description("add a component from a template to an existing app, with a route to it, appended to its verge.toml")
+    .argument('<template>', `what to add: ${TEMPLATES.join(', ')}`)
+    .argument('<name>', 'the component name (lowercase letters, digits, "-" and "_")')
+    .argument('[path]', 'the app: a verge.toml or a folder holding one', '.')
+    .option('--route <path>', 'the route to serve it on (default: /NAME/...)')
+    .option('--dir <dir>', "the component's folder, relative to the app's folder (default: NAME)")
+    .action(async (template: string, name: string, appPath: string, o: { route?: string; dir?: string }) => {
+      await scaffold('add', async () => {
+        const added = await addComponent({ template: template as TemplateName, name, app: appPath, route: o.route, dir: o.dir });
+        say(`Added ${name} (${template}) in ${added.dir}: ${added.files.length} files`);
+        say(`Routed ${added.route} to ${name} in ${added.manifest}`);
+        say('Next: verge build && verge up (see its README.md)');
+      });
     });
 
   const reportRefusal = async (run: () => Promise<void>) => {

@@ -62,12 +62,12 @@ export async function upWithin(args: string[], ms: number): Promise<{ code: numb
 export async function startVerge(
   manifest: string,
   extraArgs: string[] = [],
-  opts: { admin?: boolean; readyMs?: number; env?: Record<string, string> } = {},
+  opts: { admin?: boolean; readyMs?: number; env?: Record<string, string>; /** Default: the repository. */ cwd?: string } = {},
 ): Promise<VergeProcess> {
   // An empty manifest: a node that serves only what is deployed to it.
   const args = [VERGE_BIN, 'up', ...(manifest ? [manifest] : []), '--listen', '127.0.0.1:0', ...extraArgs];
   if (opts.admin) args.push('--admin', '127.0.0.1:0');
-  const proc = spawn(process.execPath, args, { cwd: REPO_ROOT, env: childEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, args, { cwd: opts.cwd ?? REPO_ROOT, env: childEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let rawOut = '';
   let err = '';
