@@ -89,7 +89,7 @@ describe('verge installed from a packed tarball', { timeout: 600_000 }, () => {
 
   test('the package holds the CLI and what it reads at run time, and no tests or fixtures', () => {
     const files = listFiles(installed.packageDir).filter((f) => !f.startsWith('node_modules'));
-    for (const needed of ['bin/verge.js', 'dist/src/cli/main.js', 'dist/src/sandbox/worker.js', 'templates/ts-http/verge.toml.txt', 'toolchain/js/package-lock.json', 'toolchain/js/runner.mjs', 'wit/world.wit', 'sdk/typescript/wasi.d.ts', 'src/dashboard/web/index.html', 'src/dashboard/web/dashboard.css', 'dist/src/dashboard/web/main.js']) {
+    for (const needed of ['bin/verge.js', 'dist/src/cli/main.js', 'dist/src/sandbox/worker.js', 'templates/ts-http/app.toml.txt', 'toolchain/js/package-lock.json', 'toolchain/js/runner.mjs', 'wit/world.wit', 'sdk/typescript/wasi.d.ts', 'sdk/rust/Cargo.toml', 'templates/rust/app.toml.txt', 'src/dashboard/web/index.html', 'src/dashboard/web/dashboard.css', 'dist/src/dashboard/web/main.js']) {
       assert.ok(files.includes(needed), `${needed} is missing from the package`);
     }
     const unwanted = files.filter((f) => /\.test\.js$|fixtures?\.js$|^dist\/(test|bench|examples)\/|^test\/|^examples\//.test(f));
