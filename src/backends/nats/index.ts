@@ -12,9 +12,9 @@
 import type { Fields, ManifestProblems } from '../../manifest/fields.js';
 import { templateReferences } from '../../capabilities/variables/template.js';
 import { VergeError } from '../../errors.js';
-import type { KvStore } from '../store.js';
+import { StoreError, type KvStore } from '../store.js';
 import { parseNatsAddress } from './address.js';
-import { NATS_STORE_DEFAULTS, createNatsStore } from './nats-store.js';
+import { NATS_STORE_DEFAULTS } from './defaults.js';
 
 export interface NatsStoreOptions {
   /** The URL as written: `{{ variable }}` references are filled in when a version is prepared. */
@@ -70,5 +70,32 @@ export function openNatsStore(url: string, bucket: string, options: Readonly<Rec
   const address = parseNatsAddress(url);
   // The message never shows the URL: it may hold a password.
   if (typeof address === 'string') throw new VergeError('MANIFEST_INVALID', `${where}.url: expected ${address} once its variables are filled in`);
-  return createNatsStore({ address, bucket, replicas: o.replicas, timeoutMs: o.timeoutMs });
+  return lazyStore(async () => (await import('./nats-store.js')).createNatsStore({ address, bucket, replicas: o.replicas, timeoutMs: o.timeoutMs }), `nats store (bucket ${bucket} at ${address.shown})`);
+}
+
+/**
+ * The store, made on its first call: the NATS client (a few MB of JavaScript) is loaded only by a
+ * node that uses a nats store, not by every node that starts (start-up time, issue 17).
+ */
+function lazyStore(make: () => Promise<KvStore>, where: string): KvStore {
+  let store: Promise<KvStore> | undefined;
+  let closed = false;
+  const open = (): Promise<KvStore> => {
+    if (closed) return Promise.reject(new StoreError('UNAVAILABLE', `${where} is closed`));
+    return (store ??= make());
+  };
+  return {
+    kind: 'nats',
+    get: async (key) => (await open()).get(key),
+    set: async (key, value) => (await open()).set(key, value),
+    delete: async (key) => (await open()).delete(key),
+    exists: async (key) => (await open()).exists(key),
+    listKeys: async (prefix, after, limit) => (await open()).listKeys(prefix, after, limit),
+    increment: async (key, delta) => (await open()).increment(key, delta),
+    compareAndSwap: async (key, expected, value) => (await open()).compareAndSwap(key, expected, value),
+    async close() {
+      closed = true;
+      if (store) await (await store).close();
+    },
+  };
 }

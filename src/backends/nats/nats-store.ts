@@ -26,6 +26,7 @@ import { StoreError, checkListLimit, compareUtf8, nextCounter, type KvStore } fr
 import type { NatsAddress } from './address.js';
 import { NatsUnavailable, sharedConnection } from './connections.js';
 import { decodeKey, encodeKey } from './key-codec.js';
+import { NATS_STORE_DEFAULTS } from './defaults.js';
 
 export interface NatsStoreOptions {
   address: NatsAddress;
@@ -35,12 +36,7 @@ export interface NatsStoreOptions {
   timeoutMs: number;
 }
 
-export const NATS_STORE_DEFAULTS = Object.freeze({
-  replicas: 1,
-  timeoutMs: 5000,
-  /** Reads and conditional writes one increment (or delete) tries before it gives up with CONFLICT. */
-  casAttempts: 32,
-});
+export { NATS_STORE_DEFAULTS };
 
 /** Room for the subject and headers beside a value in one message. */
 const MESSAGE_OVERHEAD = 2048;
