@@ -40,6 +40,9 @@ import { DEFAULT_RETAIN_UPLOADS, VersionStore } from '../deploy/version-store.js
 import { createDraftVerifier, type TrustOptions } from '../deploy/verify.js';
 import { fileSource, type AppSource, type FileAppSource } from './sources.js';
 import { RedisTriggers } from '../triggers/redis.js';
+import { clusterConfig as readClusterConfig, type ClusterFlags } from '../cluster/options.js';
+import type { ClusterMember, SelfDescription } from '../cluster/membership.js';
+import { clusterRoute } from '../cluster/route.js';
 import { ADMIN_TLS_FLAGS, PUBLIC_TLS_FLAGS, describeCertificate, loadTls, type TlsFiles, type TlsFlags, type TlsMaterial } from './tls.js';
 
 export interface NodeOptions {
@@ -77,6 +80,8 @@ export interface NodeOptions {
   kvWrites?: boolean | undefined;
   /** Development mode (--dev, and --watch by default): a failing guest's panic message and backtrace go in its 500 body too. */
   dev?: boolean | undefined;
+  /** Join a cluster over NATS (--cluster and its flags); without it the NATS client is never loaded. */
+  cluster?: ClusterFlags | undefined;
 }
 
 export interface RunningNode {
@@ -293,6 +298,9 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const override = auth ? createOverride({ secret: await nodeSecret(stateDir), checkAdminToken: auth.matches }) : undefined;
   // Triggers follow what is deployed: they subscribe after each deploy, swap or rollback.
   let triggers: RedisTriggers | undefined;
+  // Validated before anything serves: a bad --cluster fails the start like any bad flag.
+  const clusterConfig = opts.cluster && (await readClusterConfig(opts.cluster, stateDir, env));
+  let cluster: ClusterMember | undefined;
   const registry = new AppRegistry({
     pool,
     capabilities,
@@ -327,6 +335,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       draining = true;
       // No trigger message starts a guest once the node stops.
       triggers?.close();
+      // Leaving first: the others see this node gone while it still drains.
+      await cluster?.close();
       deploys.stop();
       ingress?.stopAccepting();
       admin?.close();
@@ -362,6 +372,16 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     });
     ingress = createIngress({ bind: (host, p, facts) => registry.bind(host, p, facts), pool, chains, logger, metrics, draining: () => draining, tls: publicTls?.context, onAnswered, tracing, dev: opts.dev === true });
     url = await listen(ingress.server, listenAt, '--listen', publicTls ? 'https' : 'http');
+    if (clusterConfig) {
+      const { joinCluster } = await import('../cluster/membership.js');
+      const describe = (): SelfDescription => ({
+        url,
+        admin_url: adminUrl ?? null,
+        serves: Object.fromEntries([...registry.deployments].map(([app, d]) => [app, d.entries.map((e) => ({ id: e.version.id, weight: e.weight }))])),
+      });
+      // Joined before the admin listener starts, so GET /v1/cluster answers for it from the first call; the record reads admin_url when it beats.
+      cluster = joinCluster(clusterConfig, describe, logger);
+    }
     if (opts.tls && publicTls) {
       tlsListeners.push({ name: 'public', files: opts.tls, flags: PUBLIC_TLS_FLAGS, server: ingress.server as tls.Server });
       logCertificate(logger, 'public', publicTls, 'tls certificate loaded');
@@ -376,7 +396,15 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         kvWrites: opts.kvWrites === true,
         audit: (fields) => logger.info(fields, 'admin'),
       });
-      const api = createAdminApi({ service: deploys, auth, logger, override, logs, node: () => ({ url, workers: pool.workers, apps: [...registry.deployments.keys()] }), routes: [dashboardApi] });
+      const api = createAdminApi({
+        service: deploys,
+        auth,
+        logger,
+        override,
+        logs,
+        node: () => ({ url, workers: pool.workers, apps: [...registry.deployments.keys()] }),
+        routes: [dashboardApi, clusterRoute(cluster)],
+      });
       admin = createAdminServer({ metrics, auth, api, dashboard: createAssetHandler() }, adminTls?.context);
       adminUrl = await listen(admin, adminAt, '--admin', adminTls ? 'https' : 'http');
       if (!auth.required) logger.warn({ admin: adminUrl }, 'the admin API has no token: any process on this machine can deploy (set VERGE_ADMIN_TOKEN)');
