@@ -216,6 +216,7 @@ export async function main(argv: string[]): Promise<void> {
           banner.push(`  ${node.registry.apps.size > 1 ? `${v.app.name}/` : ''}${r.component}: ${where}${through}`);
         }
       }
+      if (node.cluster) banner.push(`Cluster: joining ${node.cluster.servers} as ${node.cluster.nodeId}${node.cluster.region ? ` (region ${node.cluster.region})` : ''}; see verge cluster status`);
       if (node.adminUrl) banner.push(`Dashboard: ${node.adminUrl}/`);
       if (node.adminUrl) banner.push(`Admin API: ${node.adminUrl}/v1/apps; metrics: ${node.adminUrl}/metrics`);
       say(banner.join('\n'));

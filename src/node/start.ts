@@ -102,6 +102,8 @@ export interface RunningNode {
    * logged and returned.
    */
   reloadTls(): VergeError[];
+  /** The cluster this node joins (--cluster), for the banner. */
+  cluster: { nodeId: string; region: string | undefined; servers: string } | undefined;
   /** Start-up warnings (also logged), for the CLI to print. */
   warnings: readonly string[];
   close(): Promise<void>;
@@ -300,6 +302,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   let triggers: RedisTriggers | undefined;
   // Validated before anything serves: a bad --cluster fails the start like any bad flag.
   const clusterConfig = opts.cluster && (await readClusterConfig(opts.cluster, stateDir, env));
+  // Loaded here, so the join after the listeners start has no await in which an admin call could find no member.
+  const membership = clusterConfig ? await import('../cluster/membership.js') : undefined;
   let cluster: ClusterMember | undefined;
   const registry = new AppRegistry({
     pool,
@@ -372,16 +376,6 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     });
     ingress = createIngress({ bind: (host, p, facts) => registry.bind(host, p, facts), pool, chains, logger, metrics, draining: () => draining, tls: publicTls?.context, onAnswered, tracing, dev: opts.dev === true });
     url = await listen(ingress.server, listenAt, '--listen', publicTls ? 'https' : 'http');
-    if (clusterConfig) {
-      const { joinCluster } = await import('../cluster/membership.js');
-      const describe = (): SelfDescription => ({
-        url,
-        admin_url: adminUrl ?? null,
-        serves: Object.fromEntries([...registry.deployments].map(([app, d]) => [app, d.entries.map((e) => ({ id: e.version.id, weight: e.weight }))])),
-      });
-      // Joined before the admin listener starts, so GET /v1/cluster answers for it from the first call; the record reads admin_url when it beats.
-      cluster = joinCluster(clusterConfig, describe, logger);
-    }
     if (opts.tls && publicTls) {
       tlsListeners.push({ name: 'public', files: opts.tls, flags: PUBLIC_TLS_FLAGS, server: ingress.server as tls.Server });
       logCertificate(logger, 'public', publicTls, 'tls certificate loaded');
@@ -403,7 +397,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         override,
         logs,
         node: () => ({ url, workers: pool.workers, apps: [...registry.deployments.keys()] }),
-        routes: [dashboardApi, clusterRoute(cluster)],
+        routes: [dashboardApi, clusterRoute(clusterConfig ? () => cluster : undefined)],
       });
       admin = createAdminServer({ metrics, auth, api, dashboard: createAssetHandler() }, adminTls?.context);
       adminUrl = await listen(admin, adminAt, '--admin', adminTls ? 'https' : 'http');
@@ -417,6 +411,15 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
             `Give it ${ADMIN_TLS_FLAGS.cert} and ${ADMIN_TLS_FLAGS.key}, or listen on 127.0.0.1`,
         );
       }
+    }
+    if (clusterConfig && membership) {
+      const describe = (): SelfDescription => ({
+        url,
+        admin_url: adminUrl ?? null,
+        serves: Object.fromEntries([...registry.deployments].map(([app, d]) => [app, d.entries.map((e) => ({ id: e.version.id, weight: e.weight }))])),
+      });
+      // Joined once both listeners have their URLs, which the first heartbeat carries.
+      cluster = membership.joinCluster(clusterConfig, describe, logger);
     }
   } catch (err) {
     // Whatever started is stopped again: a node that cannot serve exits.
@@ -455,5 +458,6 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
 
   for (const w of warnings) logger.warn({ admin: adminUrl }, w);
   logger.info({ apps: [...registry.apps.keys()], url, admin: adminUrl, workers: pool.workers }, 'serving');
-  return { url, adminUrl, registry, sources, deploys, logger, logs, metrics: metrics!, reload, reloadTls, warnings, close };
+  const clusterInfo = clusterConfig && { nodeId: clusterConfig.nodeId, region: clusterConfig.region, servers: clusterConfig.address.shown };
+  return { url, adminUrl, registry, sources, deploys, logger, logs, metrics: metrics!, reload, reloadTls, cluster: clusterInfo, warnings, close };
 }

@@ -78,6 +78,7 @@ describe('nodes on one NATS server', () => {
   });
 
   test('two nodes see each other in verge cluster status from either', async () => {
+    assert.match(a.stderr(), /Cluster: joining nats:\/\/127\.0\.0\.1:\d+ as node-a \(region eu-west\)/);
     for (const from of [a, b]) {
       const { answer, text } = await statusUntil(from, (s) => s.connected && node(s, 'node-a')?.state === 'live' && node(s, 'node-b')?.state === 'live', 'node-a and node-b live');
       const na = node(answer, 'node-a')!;
