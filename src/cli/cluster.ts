@@ -21,6 +21,8 @@ export function formatClusterStatus(answer: ClusterAnswer): string[] {
       (answer.connected ? 'connected' : `NOT CONNECTED (${answer.last_error ?? 'unknown'}); serving locally and retrying`),
   ];
   if (!answer.connected) return lines;
+  // Connected, but the listing failed (a NATS server changing leaders, say): say so rather than show no node.
+  if (answer.last_error) return [...lines, `the nodes cannot be listed now: ${answer.last_error}`];
   lines.push(`nodes (gone after ${answer.gone_after_ms / 1000} s without a heartbeat; records pruned after ${answer.prune_after_ms / 60_000} min):`);
   for (const n of answer.nodes) {
     const serves = Object.entries(n.serves).map(([app, vs]) => `${app} ${vs.map((v) => `${v.id.slice(0, 12)}@${v.weight}`).join('+')}`);

@@ -3,7 +3,8 @@
  * `verge up --cluster` see each other in `verge cluster status` from either; a node killed with
  * SIGKILL turns gone after three heartbeats; a clean stop removes its record; a node started
  * before NATS joins once NATS is up, and again after NATS restarts; the credentials never reach
- * the output; without --cluster, GET /v1/cluster says clustering is off. Every wait is a bounded poll.
+ * the output; on a three-server NATS cluster the node bucket has three replicas and the heartbeats
+ * outlive one server; without --cluster, GET /v1/cluster says clustering is off. Every wait is a bounded poll.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +12,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { writeApp } from '../support/app.js';
-import { startNats, type SingleNats } from '../support/nats.js';
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { startNats, startNatsCluster, type NatsCluster, type SingleNats } from '../support/nats.js';
 import { freePort } from '../support/postgres.js';
 import { runVerge, startVerge, type VergeProcess } from '../support/verge-process.js';
 import { FD_WRITE, respondWith, wat } from '../support/wat.js';
@@ -161,4 +164,34 @@ test('without --cluster, GET /v1/cluster says clustering is off', async () => {
   } finally {
     await n.stop();
   }
+});
+
+describe('a node on a three-server NATS cluster', () => {
+  let nats: NatsCluster;
+  let e: VergeProcess;
+
+  before(async () => {
+    nats = await startNatsCluster(3);
+    e = await up('node-replicated', nats.urls, ['--cluster-replicas', '3']);
+  });
+
+  after(async () => {
+    await e?.stop();
+    await nats?.destroy();
+  });
+
+  test('creates the node bucket with three replicas and keeps beating when one server stops', async () => {
+    await statusUntil(e, (s) => s.connected && node(s, 'node-replicated')?.state === 'live', 'node-replicated live');
+    const nc = await connect({ servers: nats.servers[0]!.url });
+    try {
+      const info = await (await jetstreamManager(nc)).streams.info('KV_verge_cluster_nodes');
+      assert.equal(info.config.num_replicas, 3);
+    } finally {
+      await nc.close();
+    }
+    // Whichever server the node is connected to, the other two keep a quorum.
+    await nats.servers[0]!.stop();
+    const stoppedAt = Date.now();
+    await statusUntil(e, (s) => s.connected && Date.now() - stoppedAt > 2000 && (node(s, 'node-replicated')?.age_ms ?? Infinity) < s.gone_after_ms, 'node-replicated beating after a server stopped');
+  });
 });
