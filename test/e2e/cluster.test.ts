@@ -4,7 +4,7 @@
  * SIGKILL turns gone after three heartbeats; a clean stop removes its record; a node started
  * before NATS joins once NATS is up, and again after NATS restarts; the credentials never reach
  * the output; on a three-server NATS cluster the node bucket has three replicas and the heartbeats
- * outlive one server; without --cluster, GET /v1/cluster says clustering is off. Every wait is a bounded poll.
+ * outlive one server; a tls:// URL connects over TLS; without --cluster, GET /v1/cluster says clustering is off. Every wait is a bounded poll.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,6 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { writeApp } from '../support/app.js';
+import { selfSigned } from '../support/tls.js';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { startNats, startNatsCluster, type NatsCluster, type SingleNats } from '../support/nats.js';
@@ -151,6 +152,26 @@ describe('a node started before NATS', () => {
   test('the credentials never reach its output', () => {
     assert.ok(!d.stdout().includes(TOKEN) && !d.stderr().includes(TOKEN));
   });
+});
+
+test('a tls:// cluster URL connects over TLS', async () => {
+  const cert = selfSigned(dataDir());
+  const nats = await startNats({ tls: cert });
+  // Trusted as the test's CA, so the node checks the server's certificate as it would a real one.
+  const n = await up('node-tls', `tls://127.0.0.1:${nats.port}`, [], { NODE_EXTRA_CA_CERTS: cert.cert });
+  try {
+    await statusUntil(n, (s) => s.connected && node(s, 'node-tls')?.state === 'live', 'node-tls joined over TLS');
+    // A node that does not trust the certificate stays out, and says why.
+    const untrusting = await up('node-untrusting', `tls://127.0.0.1:${nats.port}`);
+    try {
+      await statusUntil(untrusting, (s) => !s.connected && /certificate/i.test(s.last_error ?? ''), 'node-untrusting refused the certificate');
+    } finally {
+      await untrusting.stop();
+    }
+  } finally {
+    await n.stop();
+    await nats.destroy();
+  }
 });
 
 test('without --cluster, GET /v1/cluster says clustering is off', async () => {
