@@ -13,13 +13,13 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { KV } from '@nats-io/kv';
 import type { Logger } from '../telemetry/logging.js';
 import type { ClusterConfig } from './options.js';
-import { PRUNE_AFTER_MS, goneAfterMs, shouldPrune, viewOf, type NodeRecord, type NodeView } from './record.js';
+import { goneAfterMs, shouldPrune, viewOf, type NodeRecord, type NodeView } from './record.js';
 
 export const BACKOFF = Object.freeze({ firstMs: 250, maxMs: 3000 });
 /** Connecting, one heartbeat write, one listing, the goodbye delete: each within this. */
 export const CALL_TIMEOUT_MS = 2000;
 /** Every this many heartbeats a node looks for records to prune. */
-const PRUNE_EVERY_BEATS = 30;
+export const PRUNE_EVERY_BEATS = 30;
 
 /** What the node says about itself in each heartbeat, beyond what the membership knows. */
 export type SelfDescription = Omit<NodeRecord, 'id' | 'region' | 'verge_version' | 'started_at' | 'last_seen' | 'heartbeat_ms'>;
@@ -146,7 +146,7 @@ export function joinCluster(config: ClusterConfig, describe: () => SelfDescripti
   async function prune(): Promise<void> {
     const b = await bucket();
     for (const { view, revision } of await within(read(), CALL_TIMEOUT_MS, 'listing nodes')) {
-      if (!shouldPrune(view.age_ms) || view.id === config.nodeId) continue;
+      if (!shouldPrune(view.age_ms, config.pruneAfterMs) || view.id === config.nodeId) continue;
       await b.purge(view.id, { previousSeq: revision }).then(
         () => logger.info({ ...log, pruned: view.id, age_ms: view.age_ms }, 'cluster: pruned the record of a long-gone node'),
         () => undefined,
@@ -212,7 +212,7 @@ export function joinCluster(config: ClusterConfig, describe: () => SelfDescripti
         last_error: lastError,
         heartbeat_ms: config.heartbeatMs,
         gone_after_ms: goneAfterMs(config.heartbeatMs),
-        prune_after_ms: PRUNE_AFTER_MS,
+        prune_after_ms: config.pruneAfterMs,
         nodes: [],
         replication: 'n/a: deploys are not replicated between nodes yet (docs/cluster.md)',
       };

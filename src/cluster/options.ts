@@ -9,7 +9,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { VergeError } from '../errors.js';
 import { parseNatsAddress, type NatsAddress } from '../backends/nats/address.js';
-import { CLUSTER_DEFAULTS, NODE_ID } from './record.js';
+import { CLUSTER_DEFAULTS, NODE_ID, PRUNE_AFTER_MS } from './record.js';
 
 /** `user:password`, or a token: for a --cluster URL that carries no credentials of its own. */
 export const CREDENTIALS_ENV = 'VERGE_CLUSTER_CREDENTIALS';
@@ -32,6 +32,8 @@ export interface ClusterConfig {
   readonly bucket: string;
   readonly replicas: number;
   readonly heartbeatMs: number;
+  /** Records older than this are purged (PRUNE_AFTER_MS; no flag: tests shorten it). */
+  readonly pruneAfterMs: number;
 }
 
 function invalid(message: string): VergeError {
@@ -87,5 +89,6 @@ export async function clusterConfig(flags: ClusterFlags, stateDir: string, env: 
     bucket: CLUSTER_DEFAULTS.bucket,
     replicas: flags.replicas ?? CLUSTER_DEFAULTS.replicas,
     heartbeatMs: flags.heartbeatMs ?? CLUSTER_DEFAULTS.heartbeatMs,
+    pruneAfterMs: PRUNE_AFTER_MS,
   });
 }

@@ -63,8 +63,8 @@ export function liveness(ageMs: number, heartbeatMs: number): Liveness {
   return ageMs <= goneAfterMs(heartbeatMs) ? 'live' : 'gone';
 }
 
-export function shouldPrune(ageMs: number): boolean {
-  return ageMs > PRUNE_AFTER_MS;
+export function shouldPrune(ageMs: number, pruneAfterMs = PRUNE_AFTER_MS): boolean {
+  return ageMs > pruneAfterMs;
 }
 
 /** The record read back with its age; undefined for bytes that are not a record (another writer's, an older shape). */
