@@ -55,6 +55,7 @@ export const ERROR_CATALOGUE = {
   VARIABLE_MISSING: { status: 0, blame: 'config', summary: 'A required variable has no value (from VERGE_VAR_NAME in the environment or the --env-file), or the env file cannot be read.' },
   LISTEN_FAILED: { status: 0, blame: 'config', summary: 'verge up could not listen on the --listen or --admin address (in use, not on this machine, or a privileged port); everything already started is stopped and it exits 1.' },
   TLS_CONFIG_INVALID: { status: 0, blame: 'config', summary: 'A --tls-cert/--tls-key or --admin-tls-cert/--admin-tls-key file is missing, unreadable or not PEM, the key is encrypted or does not match the certificate, or only one of a pair is given; the message names the flag and the file.' },
+  CLUSTER_CONFIG_INVALID: { status: 0, blame: 'config', summary: 'A --cluster URL, --node-id, --region or --cluster-creds-file that verge up cannot use; the message names the flag (never the credentials).' },
   TELEMETRY_CONFIG_INVALID: { status: 0, blame: 'config', summary: 'An OTEL_* variable that configures trace export has a value Verge does not accept (an unknown sampler or protocol, a ratio outside 0..1, a batch size that is not a positive integer); the message names the variable.' },
   BUILD_FAILED: { status: 0, blame: 'config', summary: "A component's build command failed." },
   SCAFFOLD_REFUSED: { status: 0, blame: 'config', summary: 'verge new refused: the app name is not valid, the template is unknown, or the target folder exists and is not empty.' },

@@ -13,6 +13,7 @@
  *   GET    /v1/apps/APP/status               per version: requests, 5xx rate, p50/p99 over the last minute
  *   POST   /v1/apps/APP/override-cookie      a signed cookie that selects {"version", "ttl_seconds"} in a browser
  *   GET    /v1/logs                          recent log records; follow=1 streams new ones (logs.ts, docs/observability.md)
+ *   GET    /v1/cluster                       the nodes of this node's cluster, or that clustering is off (src/cluster/route.ts, docs/cluster.md)
  *
  * More calls come as `routes` (the dashboard's and the key-value store's, src/dashboard/api.ts). Every call needs
  * the bearer token when one is configured; errors are `{error, message}` with the catalogue's

@@ -24,6 +24,8 @@ import { ADMIN_TLS_FLAGS, PUBLIC_TLS_FLAGS, tlsFilesFrom } from '../node/tls.js'
 import { snapshotFiles } from '../capabilities/files/snapshot.js';
 import { HostCallError } from '../capabilities/abi.js';
 import { doctor, formatResult } from './doctor.js';
+import { clusterStatus } from './cluster.js';
+import { CREDENTIALS_ENV } from '../cluster/options.js';
 import { KV_LIST_PAGE, KvCliError, allKeys, checkInput, keyLine, openLocalKv, remoteAppName, remoteKv, valueOutput, valueToStore, type KvSession } from './kv.js';
 
 const say = (line: string) => process.stderr.write(line + '\n');
@@ -80,6 +82,12 @@ interface UpOptions {
   kvWrites?: boolean;
   /** Undefined unless --dev or --no-dev was given: --watch then decides. */
   dev?: boolean;
+  cluster?: string;
+  nodeId?: string;
+  region?: string;
+  clusterCredsFile?: string;
+  clusterReplicas?: number;
+  clusterHeartbeat?: number;
 }
 
 function positiveInt(value: string): number {
@@ -99,6 +107,22 @@ function percent(value: string): number {
   if (!Number.isInteger(n) || n < 1 || n > 100) throw new InvalidArgumentError('expected a whole percentage from 1 to 100');
   return n;
 }
+function positiveSeconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0.1 || n > 3600) throw new InvalidArgumentError('expected seconds from 0.1 to 3600');
+  return n;
+}
+
+/** The cluster flags, or undefined without --cluster (the others alone are a usage error). */
+function clusterFlags(o: UpOptions, program: Command) {
+  if (!o.cluster) {
+    const stray = (['nodeId', 'region', 'clusterCredsFile', 'clusterReplicas', 'clusterHeartbeat'] as const).filter((k) => o[k] !== undefined);
+    if (stray.length > 0) program.error(`error: --node-id, --region and the other --cluster-* flags need --cluster nats://HOST:PORT`);
+    return undefined;
+  }
+  return { urls: o.cluster, nodeId: o.nodeId, region: o.region, credsFile: o.clusterCredsFile, replicas: o.clusterReplicas, heartbeatMs: o.clusterHeartbeat === undefined ? undefined : Math.round(o.clusterHeartbeat * 1000) };
+}
+
 /** For repeatable options: each occurrence adds to the list. */
 const collect = (value: string, previous: string[]) => [...previous, value];
 
@@ -145,6 +169,12 @@ export async function main(argv: string[]): Promise<void> {
     .option('--kv-writes', 'let the admin API set and delete key-value store keys (verge kv set/delete --from); off by default')
     .option('--dev', "development mode: a failing guest's panic message and Wasm backtrace go in its 500 body too (always in the log); on by default with --watch")
     .option('--no-dev', 'with --watch: keep guest panic messages and backtraces out of response bodies')
+    .option('--cluster <urls>', 'join a cluster over NATS JetStream: nats://HOST:PORT or tls://…, comma-separated (docs/cluster.md)')
+    .option('--node-id <id>', 'with --cluster: this node\'s id (default: one made once and kept under --data-dir)')
+    .option('--region <region>', 'with --cluster: the region this node reports')
+    .option('--cluster-creds-file <file>', `with --cluster: a NATS .creds file (JWT and NKey seed); else user:password or a token in the URL or ${CREDENTIALS_ENV}`)
+    .option('--cluster-replicas <n>', 'with --cluster: replicas of the node bucket when this node creates it (default 1)', positiveInt)
+    .option('--cluster-heartbeat <seconds>', 'with --cluster: seconds between heartbeats (default 2); gone after 3 missed', positiveSeconds)
     .action(async (paths: string[], o: UpOptions) => {
       // A node with an admin listener may start with no app from a path: it serves what was deployed to it.
       const apps = paths.length > 0 ? paths : o.admin && !existsSync('verge.toml') && !existsSync('spin.toml') ? [] : ['.'];
@@ -171,6 +201,7 @@ export async function main(argv: string[]): Promise<void> {
         adminTls,
         kvWrites: o.kvWrites,
         dev: o.dev ?? o.watch === true,
+        cluster: clusterFlags(o, program),
       });
       // The banner is one write, so a reader never sees "Serving" without the routes after it.
       const banner: string[] = node.warnings.map((w) => `Warning: ${w}`);
@@ -185,6 +216,7 @@ export async function main(argv: string[]): Promise<void> {
           banner.push(`  ${node.registry.apps.size > 1 ? `${v.app.name}/` : ''}${r.component}: ${where}${through}`);
         }
       }
+      if (node.cluster) banner.push(`Cluster: joining ${node.cluster.servers} as ${node.cluster.nodeId}${node.cluster.region ? ` (region ${node.cluster.region})` : ''}; see verge cluster status`);
       if (node.adminUrl) banner.push(`Dashboard: ${node.adminUrl}/`);
       if (node.adminUrl) banner.push(`Admin API: ${node.adminUrl}/v1/apps; metrics: ${node.adminUrl}/metrics`);
       say(banner.join('\n'));
@@ -393,6 +425,23 @@ export async function main(argv: string[]): Promise<void> {
     .option('--token-file <file>', 'the admin token (else VERGE_ADMIN_TOKEN)')
     .action(async (app: string | undefined, o: { from?: string; tokenFile?: string }) => {
       await remote((target) => status(target, app, (l) => process.stdout.write(l + '\n')))(targetOf(o));
+    });
+
+  program
+    .command('cluster')
+    .description('the cluster a node is in (verge up --cluster)')
+    .command('status')
+    .description('the nodes of the cluster: region, last seen, live or gone, what each serves')
+    .option('--from <url>', "the node's admin URL (else VERGE_ADMIN_URL)")
+    .option('--token-file <file>', 'the admin token (else VERGE_ADMIN_TOKEN)')
+    .option('--json', 'print the node\'s answer as JSON')
+    .action(async (o: { from?: string; tokenFile?: string; json?: boolean }) => {
+      await remote(async (target) => {
+        const print = (l: string) => process.stdout.write(l + '\n');
+        if (!o.json) return void (await clusterStatus(target, print));
+        const answer = await clusterStatus(target, () => {});
+        print(JSON.stringify(answer, null, 2));
+      })(targetOf(o));
     });
 
   program

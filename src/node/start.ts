@@ -40,6 +40,9 @@ import { DEFAULT_RETAIN_UPLOADS, VersionStore } from '../deploy/version-store.js
 import { createDraftVerifier, type TrustOptions } from '../deploy/verify.js';
 import { fileSource, type AppSource, type FileAppSource } from './sources.js';
 import { RedisTriggers } from '../triggers/redis.js';
+import { clusterConfig as readClusterConfig, type ClusterFlags } from '../cluster/options.js';
+import type { ClusterMember, SelfDescription } from '../cluster/membership.js';
+import { clusterRoute } from '../cluster/route.js';
 import { ADMIN_TLS_FLAGS, PUBLIC_TLS_FLAGS, describeCertificate, loadTls, type TlsFiles, type TlsFlags, type TlsMaterial } from './tls.js';
 
 export interface NodeOptions {
@@ -77,6 +80,8 @@ export interface NodeOptions {
   kvWrites?: boolean | undefined;
   /** Development mode (--dev, and --watch by default): a failing guest's panic message and backtrace go in its 500 body too. */
   dev?: boolean | undefined;
+  /** Join a cluster over NATS (--cluster and its flags); without it the NATS client is never loaded. */
+  cluster?: ClusterFlags | undefined;
 }
 
 export interface RunningNode {
@@ -97,6 +102,8 @@ export interface RunningNode {
    * logged and returned.
    */
   reloadTls(): VergeError[];
+  /** The cluster this node joins (--cluster), for the banner. */
+  cluster: { nodeId: string; region: string | undefined; servers: string } | undefined;
   /** Start-up warnings (also logged), for the CLI to print. */
   warnings: readonly string[];
   close(): Promise<void>;
@@ -293,6 +300,11 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const override = auth ? createOverride({ secret: await nodeSecret(stateDir), checkAdminToken: auth.matches }) : undefined;
   // Triggers follow what is deployed: they subscribe after each deploy, swap or rollback.
   let triggers: RedisTriggers | undefined;
+  // Validated before anything serves: a bad --cluster fails the start like any bad flag.
+  const clusterConfig = opts.cluster && (await readClusterConfig(opts.cluster, stateDir, env));
+  // Loaded here, so the join after the listeners start has no await in which an admin call could find no member.
+  const membership = clusterConfig ? await import('../cluster/membership.js') : undefined;
+  let cluster: ClusterMember | undefined;
   const registry = new AppRegistry({
     pool,
     capabilities,
@@ -327,6 +339,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       draining = true;
       // No trigger message starts a guest once the node stops.
       triggers?.close();
+      // Leaving first: the others see this node gone while it still drains.
+      await cluster?.close();
       deploys.stop();
       ingress?.stopAccepting();
       admin?.close();
@@ -376,7 +390,15 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         kvWrites: opts.kvWrites === true,
         audit: (fields) => logger.info(fields, 'admin'),
       });
-      const api = createAdminApi({ service: deploys, auth, logger, override, logs, node: () => ({ url, workers: pool.workers, apps: [...registry.deployments.keys()] }), routes: [dashboardApi] });
+      const api = createAdminApi({
+        service: deploys,
+        auth,
+        logger,
+        override,
+        logs,
+        node: () => ({ url, workers: pool.workers, apps: [...registry.deployments.keys()] }),
+        routes: [dashboardApi, clusterRoute(clusterConfig ? () => cluster : undefined)],
+      });
       admin = createAdminServer({ metrics, auth, api, dashboard: createAssetHandler() }, adminTls?.context);
       adminUrl = await listen(admin, adminAt, '--admin', adminTls ? 'https' : 'http');
       if (!auth.required) logger.warn({ admin: adminUrl }, 'the admin API has no token: any process on this machine can deploy (set VERGE_ADMIN_TOKEN)');
@@ -389,6 +411,15 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
             `Give it ${ADMIN_TLS_FLAGS.cert} and ${ADMIN_TLS_FLAGS.key}, or listen on 127.0.0.1`,
         );
       }
+    }
+    if (clusterConfig && membership) {
+      const describe = (): SelfDescription => ({
+        url,
+        admin_url: adminUrl ?? null,
+        serves: Object.fromEntries([...registry.deployments].map(([app, d]) => [app, d.entries.map((e) => ({ id: e.version.id, weight: e.weight }))])),
+      });
+      // Joined once both listeners have their URLs, which the first heartbeat carries.
+      cluster = membership.joinCluster(clusterConfig, describe, logger);
     }
   } catch (err) {
     // Whatever started is stopped again: a node that cannot serve exits.
@@ -427,5 +458,6 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
 
   for (const w of warnings) logger.warn({ admin: adminUrl }, w);
   logger.info({ apps: [...registry.apps.keys()], url, admin: adminUrl, workers: pool.workers }, 'serving');
-  return { url, adminUrl, registry, sources, deploys, logger, logs, metrics: metrics!, reload, reloadTls, warnings, close };
+  const clusterInfo = clusterConfig && { nodeId: clusterConfig.nodeId, region: clusterConfig.region, servers: clusterConfig.address.shown };
+  return { url, adminUrl, registry, sources, deploys, logger, logs, metrics: metrics!, reload, reloadTls, cluster: clusterInfo, warnings, close };
 }

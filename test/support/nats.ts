@@ -67,13 +67,16 @@ interface ServerPlan {
   cluster?: { port: number; routes: string[]; name: string; size: number };
   /** Clients must present this token (`nats://TOKEN@host`). */
   token?: string;
+  /** PEM files: the server requires TLS (`tls://host`). */
+  tls?: { cert: string; key: string };
 }
 
 function makeServer(plan: ServerPlan): NatsServer {
   const storeDir = path.join(plan.dir, 'jetstream');
   const config = path.join(plan.dir, 'server.conf');
   mkdirSync(storeDir, { recursive: true });
-  writeFileSync(config, `max_payload: 2097152\n${plan.token ? `authorization { token: ${JSON.stringify(plan.token)} }\n` : ''}`);
+  const tls = plan.tls ? `tls { cert_file: ${JSON.stringify(plan.tls.cert)}, key_file: ${JSON.stringify(plan.tls.key)} }\n` : '';
+  writeFileSync(config, `max_payload: 2097152\n${plan.token ? `authorization { token: ${JSON.stringify(plan.token)} }\n` : ''}${tls}`);
   let child: ChildProcess | undefined;
   let output = '';
   const pid = () => (child?.pid !== undefined && child.exitCode === null && child.signalCode === null && alive(child.pid) ? child.pid : undefined);
@@ -127,12 +130,12 @@ function checkInstalled(): void {
 
 /**
  * One server with JetStream on a free loopback port (or `port`, chosen before: a test that starts
- * Verge first); with `token`, clients must present it.
+ * Verge first); with `token`, clients must present it; with `tls`, they must use TLS.
  */
-export async function startNats(opts: { port?: number; token?: string } = {}): Promise<SingleNats> {
+export async function startNats(opts: { port?: number; token?: string; tls?: { cert: string; key: string } } = {}): Promise<SingleNats> {
   checkInstalled();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'verge-nats-'));
-  const server = makeServer({ name: 'n1', dir, port: opts.port ?? (await freePort()), monitorPort: await freePort(), token: opts.token });
+  const server = makeServer({ name: 'n1', dir, port: opts.port ?? (await freePort()), monitorPort: await freePort(), token: opts.token, tls: opts.tls });
   try {
     await server.start();
   } catch (err) {
