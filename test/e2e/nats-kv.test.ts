@@ -1,6 +1,6 @@
 /**
- * The shared key-value cases (capability-cases.ts) on a `nats` store, through a WAGI guest
- * (verge:v1) served by the real CLI against a real nats-server that wants a token: the URL takes
+ * The shared key-value cases (capability-cases.ts) on a `nats` store, through both guest
+ * interfaces — a WAGI guest (verge:v1) and a component (wasi:keyvalue) — served by the real CLI against a real nats-server that wants a token: the URL takes
  * it from a secret variable, and it never reaches the log. Then the node keeps running while NATS
  * is stopped (UNAVAILABLE, not a hung worker) and serves again when NATS is back.
  */
@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeApp } from '../support/app.js';
 import { buildCapabilityProbe } from '../support/c-probe.js';
+import { fixtureComponent } from '../support/components.js';
 import { startNats, type SingleNats } from '../support/nats.js';
 import { freePort } from '../support/postgres.js';
 import { startVerge, type VergeProcess } from '../support/verge-process.js';
@@ -15,16 +16,27 @@ import { kvCases } from './capability-cases.js';
 
 const TOKEN = 'nats-token-5c1e9a7f20b3';
 
-describe('a WAGI guest on a nats key-value store, through verge up', () => {
+describe('guests of both interfaces on a nats key-value store, through verge up', () => {
   let nats: SingleNats;
   let node: VergeProcess;
 
   before(async () => {
     // The node starts first, with NATS not yet up: the store connects on first use.
     const port = await freePort();
-    const toml = `[key_value_stores.nkv]\nbackend = "nats"\nurl = "nats://{{ nats_token }}@127.0.0.1:${port}"\ntimeout_ms = 2000\n\n[variables]\nnats_token = { required = true, secret = true }`;
-    const app = writeApp('natskv', { kv: { route: '/kv/...', wasm: buildCapabilityProbe(), extra: 'key_value_stores = ["nkv"]', limits: 'timeout_ms = 10000' } }, toml);
-    node = await startVerge(app, ['--workers', '2'], { env: { VERGE_VAR_NATS_TOKEN: TOKEN } });
+    // A store (a bucket) per guest interface: the cases expect a store no other case wrote to.
+    const store = (name: string) => `[key_value_stores.${name}]\nbackend = "nats"\nurl = "nats://{{ nats_token }}@127.0.0.1:${port}"\ntimeout_ms = 2000\n\n`;
+    const toml = `${store('nkv')}${store('nkvc')}[variables]\nnats_token = { required = true, secret = true }`;
+    const limits = 'timeout_ms = 10000';
+    const app = writeApp(
+      'natskv',
+      {
+        kv: { route: '/kv/...', wasm: buildCapabilityProbe(), extra: 'key_value_stores = ["nkv"]', limits },
+        kvc: { route: '/kvc/...', wasm: await fixtureComponent('probe'), extra: 'key_value_stores = ["nkvc"]', limits },
+      },
+      toml,
+    );
+    // A component probe not transpiled yet takes ~15 s of the start here.
+    node = await startVerge(app, ['--workers', '2'], { env: { VERGE_VAR_NATS_TOKEN: TOKEN }, readyMs: 60_000 });
     nats = await startNats({ port, token: TOKEN });
   });
 
@@ -33,16 +45,17 @@ describe('a WAGI guest on a nats key-value store, through verge up', () => {
     await nats?.destroy();
   });
 
-  const call = async (op: string, query: Record<string, string | number>) => {
+  const call = async (op: string, query: Record<string, string | number>, route = 'kv') => {
     const q = new URLSearchParams(Object.entries(query).map(([k, v]): [string, string] => [k, String(v)]));
-    const res = await fetch(`${node.url}/kv/${op}?${q}`);
+    const res = await fetch(`${node.url}/${route}/${op}?${q}`);
     return { status: res.status, ...((await res.json()) as object), id: res.headers.get('x-request-id') };
   };
 
-  for (const c of kvCases('nkv')) {
-    test(c.name, async () => {
+  for (const [route, guest, name] of [['kv', 'WAGI', 'nkv'], ['kvc', 'component', 'nkvc']] as const) {
+    for (const c of kvCases(name)) {
+    test(`${guest}: ${c.name}`, async () => {
       for (const step of c.steps) {
-        const { id, ...got } = await call(step.op, step.query ?? {});
+        const { id, ...got } = await call(step.op, step.query ?? {}, route);
         assert.deepEqual(got, step.expect, `${step.op} ${JSON.stringify(step.query).slice(0, 120)}`);
         if (step.log) {
           const until = Date.now() + 5000;
@@ -53,6 +66,7 @@ describe('a WAGI guest on a nats key-value store, through verge up', () => {
         }
       }
     });
+    }
   }
 
   test('the token never reaches the log', () => {
