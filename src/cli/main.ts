@@ -1,6 +1,6 @@
 /** Commander wiring only: each verb's work lives in its own module. */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { Argument, Command, InvalidArgumentError, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { isVergeError } from '../errors.js';
 import { loadManifest } from '../manifest/load.js';
 import { isDependencyOnly } from '../manifest/dependencies.js';

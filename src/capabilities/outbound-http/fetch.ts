@@ -31,7 +31,7 @@ import { FORBIDDEN_REQUEST_HEADERS, validateRequest, type OutboundRequest, type 
 import { redirectedRequest } from './redirects.js';
 import { closeOutboundPool, pinnedClient, pooledClient } from './client-pool.js';
 import { bodyless, discard, readCapped, responseHeaders } from './body.js';
-import { quote, show } from './text.js';
+import { show } from './text.js';
 import { INTERNAL_DOMAIN, isInternalHost } from '../../manifest/hosts.js';
 import { checkDestination, defaultLookup, errorCode, errorMessage, type LookupFn } from './resolve.js';
 

@@ -55,7 +55,7 @@ export function pgAccess(scope: GuestScope) {
   };
 
   /** One call to the main thread; a failure throws PgError, kept on the handle. */
-  const call = (handle: PgHandle | undefined, body: PgCall, api: string): PgReply & { ok: true } => {
+  const call = (handle: PgHandle | undefined, body: PgCall): PgReply & { ok: true } => {
     const target = body.target.kind === 'named' ? body.target.name : redactUrl(body.target.url);
     return scope.traced(
       'postgres',
@@ -90,7 +90,7 @@ export function pgAccess(scope: GuestScope) {
   const statementCall = (h: PgHandle, action: 'query' | 'execute', statement: string | undefined, params: readonly PgParam[], api: string) => {
     live(h, api);
     const body: PgCall = { action, conn: h.id, target: h.target, statement: checkStatement(statement, api), params: checkParams(params, api) };
-    return call(h, body, api);
+    return call(h, body);
   };
 
   return {
@@ -101,7 +101,7 @@ export function pgAccess(scope: GuestScope) {
       const own = handles();
       if (own.open.size >= PG_LIMITS.maxConnections) throw new HostCallError('LIMIT_EXCEEDED', `${api}: at most ${PG_LIMITS.maxConnections} open connections per request: open each database once and keep its handle`);
       const h: PgHandle = { id: own.next++, target, frame: scope.frame };
-      call(undefined, { action: 'open', conn: h.id, target }, api);
+      call(undefined, { action: 'open', conn: h.id, target });
       own.open.set(h.id, h);
       return h;
     },
@@ -116,13 +116,13 @@ export function pgAccess(scope: GuestScope) {
       return reply.rows;
     },
     transaction(h: PgHandle, action: 'begin' | 'commit' | 'rollback', api: string): void {
-      call(live(h, api), { action, conn: h.id, target: h.target }, api);
+      call(live(h, api), { action, conn: h.id, target: h.target });
     },
     /** Rolls back the connection's open transaction, if any (the main thread knows), and forgets the handle. */
     close(h: PgHandle, api: string): void {
       if (h.frame !== scope.frame || !h.frame.live) return; // its request already ended: everything was rolled back then
       handles().open.delete(h.id);
-      call(h, { action: 'close', conn: h.id, target: h.target }, api);
+      call(h, { action: 'close', conn: h.id, target: h.target });
     },
   };
 }
