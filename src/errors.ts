@@ -50,6 +50,7 @@ export const ERROR_CATALOGUE = {
   MODULE_INVALID: { status: 0, blame: 'config', summary: 'A component source is missing, is not a WebAssembly module or component, does not validate, or cannot be transpiled.' },
   MODULE_TOO_LARGE: { status: 0, blame: 'config', summary: 'A component source is larger than the module size limit (checked before compiling).' },
   MODULE_MEMORY: { status: 0, blame: 'config', summary: "A module's memory is unsupported (imported, shared, 64-bit, more than one) or its initial size is over the component's memory_mib." },
+  COMPONENT_ASYNC: { status: 0, blame: 'config', summary: "A component uses the component model's async ABI (WASI 0.3: async functions, streams, futures) or its threads, which Verge does not run." },
   MODULE_IMPORT: { status: 0, blame: 'config', summary: 'A module imports a function, or a component an interface, that Verge does not provide.' },
   DEPENDENCY_INVALID: { status: 0, blame: 'config', summary: "A component's dependency cannot satisfy its import: it does not export the interface, a function or value type differs between the import and the export, the interface uses resources or async types Verge does not link, or a dependency key matches none of the component's imports; the message names both components and the interface." },
   VARIABLE_MISSING: { status: 0, blame: 'config', summary: 'A required variable has no value (from VERGE_VAR_NAME in the environment or the --env-file), or the env file cannot be read.' },

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import path from 'node:path';
 import { isVergeError } from '../errors.js';
-import { component, componentImporting as componentImportingAll, section } from '../../test/support/component-bytes.js';
+import { EMPTY_INSTANCE_TYPE_SECTION, component, componentImporting as componentImportingAll, importSection, section } from '../../test/support/component-bytes.js';
 import { isComponentBinary } from '../wasm/binary.js';
 import { PROVIDED_INTERFACES } from '../capabilities/index.js';
 import { wat } from '../../test/support/wat.js';
@@ -47,9 +47,31 @@ describe('prepareComponent', () => {
     assert.equal(err.code, 'MODULE_IMPORT');
     assert.equal(
       err.message,
-      'component c (c.wasm): imports wasi:http/types@0.3.0, a version Verge does not implement: it implements wasi:http@0.2.x\n' +
+      'component c (c.wasm): imports wasi:http/types@0.3.0, a version Verge does not implement: it implements wasi:http@0.2.x' +
+        " (WASI 0.3 needs the component model's async ABI: docs/components.md#wasi-03-and-async-components)\n" +
         'component c (c.wasm): imports wasi:cli/stdout@1.0.0, a version Verge does not implement: it implements wasi:cli@0.2.x',
     );
+    assert.deepEqual(readdirSync(cache), [], 'refused before transpiling');
+  });
+
+  test('refuses a WASI 0.3 component that uses the async ABI before transpiling, naming its 0.3 interfaces and why', async () => {
+    const cache = mkdtempSync(path.join(os.tmpdir(), 'verge-prepare-'));
+    const name = (s: string) => [...Buffer.from([s.length]), ...Buffer.from(s)];
+    const bytes = component(
+      EMPTY_INSTANCE_TYPE_SECTION,
+      importSection([{ name: 'wasi:http/types@0.3.0' }]),
+      // canon lift (core func 0) async (callback 1) (type 0)
+      section(8, [0x01, 0x00, 0x00, 0x00, 0x02, 0x06, 0x07, 0x01, 0x00]),
+      section(11, [0x01, 0x00, ...name('wasi:http/handler@0.3.0'), 0x05, 0x00, 0x00]),
+    );
+    const err = await loadError(bytes, cache);
+    assert.equal(err.code, 'COMPONENT_ASYNC');
+    assert.match(
+      err.message,
+      /^component c \(c\.wasm\): is a WASI 0\.3 component \(exports wasi:http\/handler@0\.3\.0, imports wasi:http\/types@0\.3\.0\) and uses the component model's async ABI \(a function lifted with the async option\), which Verge does not run/,
+    );
+    if (typeof (WebAssembly as { Suspending?: unknown }).Suspending !== 'function') assert.match(err.message, new RegExp(`needs JavaScript Promise Integration, which Node ${process.version.replace(/\./g, '\\.')} does not have`));
+    assert.match(err.message, /build this one for WASI 0\.2 \(docs\/components\.md#wasi-03-and-async-components\)$/);
     assert.deepEqual(readdirSync(cache), [], 'refused before transpiling');
   });
 

@@ -11,9 +11,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { VergeError } from '../errors.js';
-import { componentImportNames, readLayout, sandboxModule, type SandboxedModule } from '../wasm/binary.js';
+import { componentExportNames, componentImportNames, readLayout, sandboxModule, type SandboxedModule } from '../wasm/binary.js';
 import type { ComponentModuleSpec } from '../dispatch/protocol.js';
 import { PROVIDED_INTERFACES } from '../capabilities/index.js';
+import { componentAsyncUse } from '../wasm/component-types.js';
 
 /** What the transpile left in the cache folder, besides the files. */
 interface CacheMeta {
@@ -56,6 +57,9 @@ export const IMPLEMENTED_VERSIONS: ReadonlyMap<string, VersionRange> = new Map([
   ['fermyon:spin', exactly('2.0.0')],
 ]);
 
+/** A WASI 0.3 version (0.3.0, or a 0.3.0-rc-DATE release candidate). */
+const WASI_03 = /^wasi:[^@]+@0\.3\./;
+
 /** Why Verge cannot supply an import, or undefined when it can. */
 export function importRefusal(name: string): string | undefined {
   const m = /^([^/@]+)\/([^/@]+)(?:@(.*))?$/.exec(name);
@@ -65,8 +69,28 @@ export function importRefusal(name: string): string | undefined {
   if (!implemented) return `imports ${name}, an interface Verge does not provide (docs/components.md lists what it does)`;
   const version = m[3];
   if (version === undefined) return `imports ${name} without a version; Verge implements ${pkg}@${implemented.shown}`;
-  if (!implemented.accepts(version)) return `imports ${name}, a version Verge does not implement: it implements ${pkg}@${implemented.shown}`;
+  if (!implemented.accepts(version)) {
+    const why = WASI_03.test(name) ? ' (WASI 0.3 needs the component model\'s async ABI: docs/components.md#wasi-03-and-async-components)' : '';
+    return `imports ${name}, a version Verge does not implement: it implements ${pkg}@${implemented.shown}${why}`;
+  }
   return undefined;
+}
+
+/**
+ * Why a component that uses the component model's async ABI (WASI 0.3: async functions, streams,
+ * futures) is refused. Verge runs a component through jco's JavaScript glue, and for async
+ * functions that glue wraps the guest's exports in `WebAssembly.promising` and its imports in
+ * `WebAssembly.Suspending` (JavaScript Promise Integration), even an export that never waits;
+ * Node 20's V8 (11.3) has neither, and Verge's host side of wasi:http 0.3 is not built.
+ */
+export function asyncRefusal(use: string, imported: readonly string[], exported: readonly string[]): string {
+  const wasi03 = [...exported.filter((n) => WASI_03.test(n)).map((n) => `exports ${n}`), ...imported.filter((n) => WASI_03.test(n)).map((n) => `imports ${n}`)];
+  const jspi = typeof (WebAssembly as { Suspending?: unknown }).Suspending === 'function';
+  return (
+    `${wasi03.length > 0 ? `is a WASI 0.3 component (${wasi03.join(', ')}) and ` : ''}uses the component model's async ABI (${use}), which Verge does not run` +
+    (jspi ? '' : ` (jco's glue for it needs JavaScript Promise Integration, which Node ${process.version} does not have)`) +
+    '; Verge serves wasi:http@0.2.x components: build this one for WASI 0.2 (docs/components.md#wasi-03-and-async-components)'
+  );
 }
 
 const HANDLER_EXPORT = /^wasi:http\/incoming-handler@0\.2\.\d+$/;
@@ -118,12 +142,17 @@ export async function prepareComponent(bytes: Uint8Array, o: PrepareOptions): Pr
   const transpiler = `jco-transpile-${await (transpilerVersion ??= jcoTranspileVersion())}`;
   const dir = path.join(o.cacheRoot ?? path.join(vergeCacheDir(), 'components'), `${sha256}-${transpiler}`);
   let imported: string[];
+  let asyncUse: string | undefined;
+  let exported: string[] = [];
   try {
     imported = componentImportNames(bytes);
+    asyncUse = componentAsyncUse(bytes);
+    if (asyncUse) exported = componentExportNames(bytes);
   } catch (e) {
     if (e instanceof VergeError) throw new VergeError(e.code, `${o.where}: ${e.message}`, { cause: e });
     throw e;
   }
+  if (asyncUse) throw new VergeError('COMPONENT_ASYNC', `${o.where}: ${asyncRefusal(asyncUse, imported, exported)}`);
   const role = o.role ?? 'handler';
   const refusals = imported.flatMap((name) => {
     if (o.linked?.has(name)) return [];

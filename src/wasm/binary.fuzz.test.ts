@@ -11,7 +11,8 @@ import fc from 'fast-check';
 import wabtInit from 'wabt';
 import { VergeError } from '../errors.js';
 import { DESCRIPTOR, EMPTY_INSTANCE_TYPE_SECTION, component, importSection, section, type ImportSpec } from '../../test/support/component-bytes.js';
-import { componentImports, readLayout, sandboxModule } from './binary.js';
+import { componentExportNames, componentImports, readLayout, sandboxModule } from './binary.js';
+import { componentAsyncUse } from './component-types.js';
 import { mutate, mutationsArb } from '../../test/support/fuzz.js';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 300);
@@ -107,12 +108,25 @@ describe('component import reader, fuzzed', () => {
     );
   });
 
+  test('answers mutated components with their exports and async use or a clear MODULE_INVALID, in bounded time', () => {
+    fc.assert(
+      fc.property(componentArb, mutationsArb, ({ bytes }, mutations) => {
+        const mutated = mutate(bytes, mutations);
+        outcome(componentExportNames, mutated);
+        outcome(componentAsyncUse, mutated);
+      }),
+      { seed: SEED, numRuns: RUNS },
+    );
+  });
+
   test('answers random bytes behind a component header with imports or a clear MODULE_INVALID', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 200 }), (tail) => {
         const bytes = component([...tail]);
         const read = outcome(componentImports, bytes);
         if (read.ok) assertBoundedImports(bytes, read.value);
+        outcome(componentExportNames, bytes);
+        outcome(componentAsyncUse, bytes);
       }),
       { seed: SEED, numRuns: RUNS },
     );

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import wabtInit from 'wabt';
 import { VergeError } from '../errors.js';
 import { DESCRIPTOR, EMPTY_INSTANCE_TYPE_SECTION, component, importSection, section, u32 } from '../../test/support/component-bytes.js';
-import { SANDBOX_MEMORY_IMPORT, WASM_PAGE_BYTES, componentImportNames, componentImports, isComponentBinary, isCoreModule, pagesToMib, readLayout, sandboxModule } from './binary.js';
+import { SANDBOX_MEMORY_IMPORT, WASM_PAGE_BYTES, componentExportNames, componentImportNames, componentImports, isComponentBinary, isCoreModule, pagesToMib, readLayout, sandboxModule } from './binary.js';
 
 type Wabt = Awaited<ReturnType<typeof wabtInit>>;
 type Features = Parameters<Wabt['parseWat']>[2];
@@ -592,5 +592,23 @@ describe('components', () => {
   test('refuses a name longer than its section without reading past it', () => {
     const bytes = component(section(10, [0x01, 0x00, ...u32(1000), 0x61]));
     assert.match(vergeError('MODULE_INVALID', () => componentImportNames(bytes)), /name runs past the section/);
+  });
+});
+
+describe('componentExportNames', () => {
+  const name = (s: string) => [...u32(Buffer.byteLength(s)), ...Buffer.from(s)];
+  test('reads the outer export names: plain, of a core item, and with a type ascription', () => {
+    const exports = section(11, [
+      0x03,
+      ...[0x00, ...name('wasi:http/handler@0.3.0'), 0x05, 0x00, 0x00],
+      ...[0x00, ...name('core-thing'), 0x00, 0x11, 0x01, 0x00],
+      ...[0x01, ...name('wasi:cli/run@0.2.0'), 0x05, 0x01, 0x01, 0x05, 0x00],
+    ]);
+    assert.deepEqual(componentExportNames(component(exports)), ['wasi:http/handler@0.3.0', 'core-thing', 'wasi:cli/run@0.2.0']);
+  });
+
+  test('refuses an unknown type ascription flag, naming the export', () => {
+    const bytes = component(section(11, [0x01, 0x00, ...name('x'), 0x05, 0x00, 0x07]));
+    assert.match(vergeError('MODULE_INVALID', () => componentExportNames(bytes)), /export x has an unknown type ascription 0x07/);
   });
 });

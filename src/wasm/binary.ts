@@ -19,6 +19,7 @@ const SECTION_IMPORT = 2;
 const SECTION_ORDER = [1, 2, 3, 4, 5, 13, 6, 7, 8, 9, 12, 10, 11];
 const SECTION_MEMORY = 5;
 const COMPONENT_SECTION_IMPORT = 10;
+const COMPONENT_SECTION_EXPORT = 11;
 /** The core sort byte that must follow a module import's kind byte. */
 const CORE_SORT_MODULE = 0x11;
 /** Primitive value types are one byte each: bool..string (0x7f..0x73) and error-context (0x64). */
@@ -183,20 +184,12 @@ export interface ComponentImport {
 export function componentImports(bytes: Uint8Array): ComponentImport[] {
   if (!isComponentBinary(bytes)) throw malformed('not a component');
   const imports: ComponentImport[] = [];
-  const top = new Reader(bytes, 8);
-  while (top.pos < bytes.length) {
-    const id = top.byte();
-    const size = top.u32();
-    const end = top.pos + size;
-    if (end > bytes.length) throw malformed(`section ${id} runs past the end of the component`);
-    if (id === COMPONENT_SECTION_IMPORT) {
-      const r = new Reader(bytes, top.pos, end);
-      const count = r.u32();
-      for (let i = 0; i < count; i++) imports.push(readComponentImport(r, i));
-      if (r.pos !== end) throw malformed(`the import section has ${end - r.pos} bytes after its ${count} imports`);
-    }
-    top.pos = end;
-  }
+  forEachSection(bytes, 8, bytes.length, (id, r) => {
+    if (id !== COMPONENT_SECTION_IMPORT) return;
+    const count = r.u32();
+    for (let i = 0; i < count; i++) imports.push(readComponentImport(r, i));
+    if (r.pos !== r.end) throw malformed(`the import section has ${r.end - r.pos} bytes after its ${count} imports`);
+  });
   return imports;
 }
 
@@ -209,34 +202,74 @@ function readComponentImport(r: Reader, index: number): ComponentImport {
   const form = r.byte();
   if (form !== 0x00 && form !== 0x01) throw malformed(`import ${index} has an unknown name form 0x${hex(form)} (expected 0x00, or 0x01 from older encoders)`);
   const name = r.name();
+  return { name, kind: readExternDesc(r, `import ${name}`) };
+}
+
+/** An extern descriptor (what an import or an ascribed export is); `what` names it in errors. */
+function readExternDesc(r: Reader, what: string): ComponentImportKind {
   const kindByte = r.byte();
   switch (kindByte) {
     case 0x00: {
       const sort = r.byte();
-      if (sort !== CORE_SORT_MODULE) throw malformed(`import ${name} is a core item of sort 0x${hex(sort)}; a component can import only core modules (0x11)`);
+      if (sort !== CORE_SORT_MODULE) throw malformed(`${what} is a core item of sort 0x${hex(sort)}; a component can import only core modules (0x11)`);
       r.u32();
-      return { name, kind: 'module' };
+      return 'module';
     }
     case 0x01:
       r.u32();
-      return { name, kind: 'func' };
+      return 'func';
     case 0x02:
       r.valType();
-      return { name, kind: 'value' };
+      return 'value';
     case 0x03: {
       const bound = r.byte();
       if (bound === 0x00) r.u32();
-      else if (bound !== 0x01) throw malformed(`import ${name} has an unknown type bound 0x${hex(bound)}`);
-      return { name, kind: 'type' };
+      else if (bound !== 0x01) throw malformed(`${what} has an unknown type bound 0x${hex(bound)}`);
+      return 'type';
     }
     case 0x04:
       r.u32();
-      return { name, kind: 'component' };
+      return 'component';
     case 0x05:
       r.u32();
-      return { name, kind: 'instance' };
+      return 'instance';
     default:
-      throw malformed(`import ${name} has an unknown kind 0x${hex(kindByte)}`);
+      throw malformed(`${what} has an unknown kind 0x${hex(kindByte)}`);
+  }
+}
+
+/** The names a component's top level exports, such as "wasi:http/incoming-handler@0.2.10". */
+export function componentExportNames(bytes: Uint8Array): string[] {
+  if (!isComponentBinary(bytes)) throw malformed('not a component');
+  const names: string[] = [];
+  forEachSection(bytes, 8, bytes.length, (id, r) => {
+    if (id !== COMPONENT_SECTION_EXPORT) return;
+    const count = r.u32();
+    for (let i = 0; i < count; i++) {
+      const form = r.byte();
+      if (form !== 0x00 && form !== 0x01) throw malformed(`export ${i} has an unknown name form 0x${hex(form)}`);
+      const name = r.name();
+      // sortidx: a sort (0x00 and a core sort byte for core items), then an index.
+      if (r.byte() === 0x00) r.byte();
+      r.u32();
+      const ascribed = r.byte();
+      if (ascribed === 0x01) readExternDesc(r, `export ${name}`);
+      else if (ascribed !== 0x00) throw malformed(`export ${name} has an unknown type ascription 0x${hex(ascribed)}`);
+      names.push(name);
+    }
+  });
+  return names;
+}
+
+export function forEachSection(bytes: Uint8Array, start: number, end: number, visit: (id: number, r: Reader) => void): void {
+  const top = new Reader(bytes, start, end);
+  while (top.pos < end) {
+    const id = top.byte();
+    const size = top.u32();
+    const sectionEnd = top.pos + size;
+    if (sectionEnd > end) throw malformed(`section ${id} runs past the end of the component`);
+    visit(id, new Reader(bytes, top.pos, sectionEnd));
+    top.pos = sectionEnd;
   }
 }
 

@@ -18,7 +18,7 @@ import {
   instanceSection,
   typeSection,
 } from '../../test/support/component-type-bytes.js';
-import { MAX_NESTING, force, readComponentTypes, type Extern, type InstanceType } from './component-types.js';
+import { MAX_NESTING, componentAsyncUse, force, readComponentTypes, type Extern, type InstanceType } from './component-types.js';
 import { render } from './component-type-diff.js';
 
 const IFACE = 'acme:auth/verify@0.1.0';
@@ -204,4 +204,47 @@ describe('readComponentTypes: what it refuses', () => {
     const b = force(types.exports.get('acme:a/b@1.0.0')!) as Extract<Extern, { sort: 'instance' }>;
     assert.throws(() => force(b.type.exports.get('b')!), vergeError('DEPENDENCY_INVALID', /a canonical function 0x7e this reader does not know/));
   });
+});
+
+describe('componentAsyncUse: the component model async ABI that WASI 0.3 is built on', () => {
+  const canon = (...entries: number[][]) => section(8, [...u32(entries.length), ...entries.flat()]);
+  const liftWith = (...opts: number[][]) => [0x00, 0x00, 0x00, ...u32(opts.length), ...opts.flat(), 0x00];
+  const nested = (...sections: number[][]) => section(4, [...component(...sections)]);
+
+  test('a component whose functions are lifted and lowered synchronously uses none', () => {
+    const bytes = component(canon(liftWith([0x00], [0x03, 0x00], [0x04, 0x01]), [0x01, 0x00, 0x00, 0x01, 0x03, 0x00], [0x02, 0x00], [0x03, 0x00], [0x04, 0x00]));
+    assert.equal(componentAsyncUse(bytes), undefined);
+  });
+
+  test('a lift with the async option and a callback is found', () => {
+    assert.equal(componentAsyncUse(component(canon(liftWith([0x06], [0x07, 0x01])))), 'a function lifted with the async option');
+  });
+
+  test('a lower with the async option is found', () => {
+    assert.equal(componentAsyncUse(component(canon([0x01, 0x00, 0x02, 0x02, 0x06, 0x03, 0x00]))), 'a function lowered with the async option');
+  });
+
+  test('an async built-in is named, after the synchronous entries before it', () => {
+    assert.equal(componentAsyncUse(component(canon([0x02, 0x00], [0x09, 0x01, 0x00, 0x00]))), 'the async built-in task.return');
+    assert.equal(componentAsyncUse(component(canon([0x0e, 0x03]))), 'the async built-in stream.new');
+    assert.equal(componentAsyncUse(component(canon([0x1f]))), 'the async built-in waitable-set.new');
+  });
+
+  test('a canonical opcode it does not know, such as a thread built-in, is reported as unknown', () => {
+    assert.equal(componentAsyncUse(component(canon([0x40, 0x00, 0x00]))), 'the canonical built-in 0x40, which Verge does not know');
+  });
+
+  test('async use inside a nested component is found', () => {
+    assert.equal(componentAsyncUse(component(canon(liftWith([0x00])), nested(canon([0x0d])))), 'the async built-in subtask.drop');
+  });
+
+  test('a section that runs past the end of the component is malformed', () => {
+    assert.throws(() => componentAsyncUse(Uint8Array.from([...component(), 0x08, 0x09, 0x01])), vergeError('MODULE_INVALID', /runs past the end/));
+  });
+});
+
+test('componentAsyncUse refuses components nested deeper than MAX_NESTING instead of recursing without end', () => {
+  let inner = component();
+  for (let i = 0; i <= MAX_NESTING + 1; i++) inner = component(section(4, [...inner]));
+  assert.throws(() => componentAsyncUse(inner), vergeError('MODULE_INVALID', /nested more than 32 deep/));
 });

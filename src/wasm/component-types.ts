@@ -15,7 +15,7 @@
  * DEPENDENCY_INVALID, and only when a type it needs depends on it.
  */
 import { VergeError } from '../errors.js';
-import { Reader, isComponentBinary } from './binary.js';
+import { Reader, forEachSection, isComponentBinary } from './binary.js';
 
 export type PrimitiveName = 'bool' | 's8' | 'u8' | 's16' | 'u16' | 's32' | 'u32' | 's64' | 'u64' | 'f32' | 'f64' | 'char' | 'string' | 'error-context';
 
@@ -474,7 +474,7 @@ function readCanonSection(r: Reader, space: Space): void {
       r.pos = r.end;
       return;
     }
-    for (const part of shape) {
+    for (const part of shape.parts) {
       if (part === 'u32') r.u32();
       else if (part === 'byte') r.byte();
       else if (part === 'opts') canonOptions(r);
@@ -490,49 +490,53 @@ function readCanonSection(r: Reader, space: Space): void {
 }
 
 /** The immediates of each core-function-making canon (Binary.md): lower, the resource and async built-ins. */
-const CANON_CORE_FUNCTIONS: ReadonlyMap<number, ReadonlyArray<'u32' | 'byte' | 'opts' | 'results'>> = new Map<number, ReadonlyArray<'u32' | 'byte' | 'opts' | 'results'>>([
-  [0x01, ['byte', 'u32', 'opts']], // lower
-  [0x02, ['u32']], // resource.new
-  [0x03, ['u32']], // resource.drop
-  [0x07, ['u32']], // resource.drop async
-  [0x04, ['u32']], // resource.rep
-  [0x08, []], // backpressure.set
-  [0x24, []], // backpressure.inc
-  [0x25, []], // backpressure.dec
-  [0x09, ['results', 'opts']], // task.return
-  [0x05, []], // task.cancel
-  [0x0a, ['byte', 'u32']], // context.get
-  [0x0b, ['byte', 'u32']], // context.set
-  [0x0c, ['byte']], // yield
-  [0x06, ['byte']], // subtask.cancel
-  [0x0d, []], // subtask.drop
-  [0x0e, ['u32']], // stream.new
-  [0x0f, ['u32', 'opts']], // stream.read
-  [0x10, ['u32', 'opts']], // stream.write
-  [0x11, ['u32', 'byte']], // stream.cancel-read
-  [0x12, ['u32', 'byte']], // stream.cancel-write
-  [0x13, ['u32']], // stream.drop-readable
-  [0x14, ['u32']], // stream.drop-writable
-  [0x15, ['u32']], // future.new
-  [0x16, ['u32', 'opts']], // future.read
-  [0x17, ['u32', 'opts']], // future.write
-  [0x18, ['u32', 'byte']], // future.cancel-read
-  [0x19, ['u32', 'byte']], // future.cancel-write
-  [0x1a, ['u32']], // future.drop-readable
-  [0x1b, ['u32']], // future.drop-writable
-  [0x1c, ['opts']], // error-context.new
-  [0x1d, ['opts']], // error-context.debug-message
-  [0x1e, []], // error-context.drop
-  [0x1f, []], // waitable-set.new
-  [0x20, ['byte', 'u32']], // waitable-set.wait
-  [0x21, ['byte', 'u32']], // waitable-set.poll
-  [0x22, []], // waitable-set.drop
-  [0x23, []], // waitable.join
+type CanonPart = 'u32' | 'byte' | 'opts' | 'results';
+const CANON_CORE_FUNCTIONS: ReadonlyMap<number, { name: string; parts: readonly CanonPart[] }> = new Map<number, { name: string; parts: readonly CanonPart[] }>([
+  [0x01, { name: 'lower', parts: ['byte', 'u32', 'opts'] }],
+  [0x02, { name: 'resource.new', parts: ['u32'] }],
+  [0x03, { name: 'resource.drop', parts: ['u32'] }],
+  [0x07, { name: 'resource.drop async', parts: ['u32'] }],
+  [0x04, { name: 'resource.rep', parts: ['u32'] }],
+  [0x08, { name: 'backpressure.set', parts: [] }],
+  [0x24, { name: 'backpressure.inc', parts: [] }],
+  [0x25, { name: 'backpressure.dec', parts: [] }],
+  [0x09, { name: 'task.return', parts: ['results', 'opts'] }],
+  [0x05, { name: 'task.cancel', parts: [] }],
+  [0x0a, { name: 'context.get', parts: ['byte', 'u32'] }],
+  [0x0b, { name: 'context.set', parts: ['byte', 'u32'] }],
+  [0x0c, { name: 'yield', parts: ['byte'] }],
+  [0x06, { name: 'subtask.cancel', parts: ['byte'] }],
+  [0x0d, { name: 'subtask.drop', parts: [] }],
+  [0x0e, { name: 'stream.new', parts: ['u32'] }],
+  [0x0f, { name: 'stream.read', parts: ['u32', 'opts'] }],
+  [0x10, { name: 'stream.write', parts: ['u32', 'opts'] }],
+  [0x11, { name: 'stream.cancel-read', parts: ['u32', 'byte'] }],
+  [0x12, { name: 'stream.cancel-write', parts: ['u32', 'byte'] }],
+  [0x13, { name: 'stream.drop-readable', parts: ['u32'] }],
+  [0x14, { name: 'stream.drop-writable', parts: ['u32'] }],
+  [0x15, { name: 'future.new', parts: ['u32'] }],
+  [0x16, { name: 'future.read', parts: ['u32', 'opts'] }],
+  [0x17, { name: 'future.write', parts: ['u32', 'opts'] }],
+  [0x18, { name: 'future.cancel-read', parts: ['u32', 'byte'] }],
+  [0x19, { name: 'future.cancel-write', parts: ['u32', 'byte'] }],
+  [0x1a, { name: 'future.drop-readable', parts: ['u32'] }],
+  [0x1b, { name: 'future.drop-writable', parts: ['u32'] }],
+  [0x1c, { name: 'error-context.new', parts: ['opts'] }],
+  [0x1d, { name: 'error-context.debug-message', parts: ['opts'] }],
+  [0x1e, { name: 'error-context.drop', parts: [] }],
+  [0x1f, { name: 'waitable-set.new', parts: [] }],
+  [0x20, { name: 'waitable-set.wait', parts: ['byte', 'u32'] }],
+  [0x21, { name: 'waitable-set.poll', parts: ['byte', 'u32'] }],
+  [0x22, { name: 'waitable-set.drop', parts: [] }],
+  [0x23, { name: 'waitable.join', parts: [] }],
 ]);
 
-function canonOptions(r: Reader): void {
+/** Reads a canonopt vector; true when it holds the async option. */
+function canonOptions(r: Reader): boolean {
+  let async = false;
   vector(r, () => {
     const opt = r.byte();
+    if (opt === 0x06) async = true;
     if (opt <= 0x02 || opt === 0x06) return; // string encodings, async
     if ((opt >= 0x03 && opt <= 0x05) || opt === 0x07 || opt === 0x08) {
       r.u32(); // memory, realloc, post-return, callback, core type
@@ -540,6 +544,7 @@ function canonOptions(r: Reader): void {
     }
     throw malformed(`unknown canonical option ${hex(opt)}`);
   });
+  return async;
 }
 
 /** A value type reference: a primitive byte, or a type index written as a non-negative s33. */
@@ -734,4 +739,53 @@ function readComponentType(r: Reader, outer: Space, depth: number): ComponentTyp
   const exports = new Map<string, Extern>();
   readDecls(r, new Space(outer), depth, (name, extern) => imports.set(name, extern), (name, extern) => exports.set(name, extern));
   return { kind: 'component', imports, exports };
+}
+
+/**
+ * The first use of the component model's async ABI (what WASI 0.3 is built on) in a component or
+ * the components nested in it, described for a message; undefined when there is none. It shows in
+ * canonical definitions: a `lift` or `lower` with the `async` option, or a built-in of the async
+ * family (every one but lift, lower and resource.new/drop/rep: task.return, streams, futures,
+ * waitable sets, subtasks, backpressure, context, yield, error contexts). A canon opcode this
+ * reader does not know (the thread built-ins, or a later draft's) is reported as such: it is no
+ * built-in Verge provides either.
+ */
+export function componentAsyncUse(bytes: Uint8Array): string | undefined {
+  if (!isComponentBinary(bytes)) throw malformed('not a component');
+  return asyncUseIn(bytes, 8, bytes.length, 0);
+}
+
+const SYNC_CANON = new Set([0x00, 0x01, 0x02, 0x03, 0x04]);
+
+function asyncUseIn(bytes: Uint8Array, start: number, end: number, depth: number): string | undefined {
+  if (depth > MAX_NESTING) throw malformed(`components are nested more than ${MAX_NESTING} deep`);
+  let found: string | undefined;
+  forEachSection(bytes, start, end, (id, r) => {
+    if (found) return;
+    if (id === SECTION.component) {
+      if (r.end - r.pos >= 8) found = asyncUseIn(bytes, r.pos + 8, r.end, depth + 1);
+      return;
+    }
+    if (id !== SECTION.canon) return;
+    const count = r.u32();
+    for (let i = 0; i < count && !found; i++) {
+      const op = r.byte();
+      const shape = op === 0x00 ? { name: 'lift', parts: ['byte', 'u32', 'opts', 'u32'] as const } : CANON_CORE_FUNCTIONS.get(op);
+      if (!shape) {
+        found = `the canonical built-in ${hex(op)}, which Verge does not know`;
+        return;
+      }
+      if (!SYNC_CANON.has(op)) {
+        found = `the async built-in ${shape.name}`;
+        return;
+      }
+      for (const part of shape.parts) {
+        if (part === 'opts') {
+          if (canonOptions(r)) found = `a function ${shape.name === 'lift' ? 'lifted' : 'lowered'} with the async option`;
+        } else if (part === 'u32') r.u32();
+        else r.byte();
+      }
+    }
+  });
+  return found;
 }
