@@ -6,7 +6,9 @@ use std::io::Cursor;
 use image::codecs::jpeg::{JpegDecoder, JpegEncoder};
 use image::codecs::png::{CompressionType, FilterType as PngFilter, PngEncoder};
 use image::imageops::FilterType;
-use image::{ColorType, DynamicImage, GrayImage, ImageEncoder, ImageFormat, RgbImage};
+use image::{ColorType, DynamicImage, GrayImage, ImageBuffer, ImageEncoder, ImageFormat, RgbImage};
+
+use crate::resample::lanczos3_resize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -146,13 +148,24 @@ pub fn decode(bytes: &[u8], format: Format, shrink_for: Option<(u32, u32)>) -> R
     }
 }
 
-/// Resizes to exactly `width` × `height` with Lanczos3, in 8 bits per channel.
+/// Resizes to exactly `width` × `height` with Lanczos3, in 8 bits per channel (resample.rs).
 pub fn resize(img: DynamicImage, width: u32, height: u32) -> DynamicImage {
     let img = to_8bit(img);
     if img.width() == width && img.height() == height {
         return img;
     }
-    img.resize_exact(width, height, FilterType::Lanczos3)
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let (nw, nh) = (width as usize, height as usize);
+    let resized = |raw: &[u8], channels: usize| lanczos3_resize(raw, w, h, channels, nw, nh);
+    let built = match &img {
+        DynamicImage::ImageLuma8(i) => ImageBuffer::from_raw(width, height, resized(i.as_raw(), 1)).map(DynamicImage::ImageLuma8),
+        DynamicImage::ImageLumaA8(i) => ImageBuffer::from_raw(width, height, resized(i.as_raw(), 2)).map(DynamicImage::ImageLumaA8),
+        DynamicImage::ImageRgb8(i) => ImageBuffer::from_raw(width, height, resized(i.as_raw(), 3)).map(DynamicImage::ImageRgb8),
+        DynamicImage::ImageRgba8(i) => ImageBuffer::from_raw(width, height, resized(i.as_raw(), 4)).map(DynamicImage::ImageRgba8),
+        _ => None,
+    };
+    // to_8bit leaves only those four; anything else takes the crate's own (slower) path.
+    built.unwrap_or_else(|| img.resize_exact(width, height, FilterType::Lanczos3))
 }
 
 fn to_8bit(img: DynamicImage) -> DynamicImage {

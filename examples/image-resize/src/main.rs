@@ -7,6 +7,7 @@
 
 mod app;
 mod imaging;
+mod resample;
 mod sha256;
 
 use verge_sdk::http::{Request, Response};
