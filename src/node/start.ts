@@ -4,11 +4,11 @@
  */
 import type http from 'node:http';
 import type https from 'node:https';
-import os from 'node:os';
 import type { AddressInfo, Server } from 'node:net';
 import type tls from 'node:tls';
 import { VergeError, isVergeError } from '../errors.js';
 import { WorkerPool } from '../dispatch/pool.js';
+import { defaultWorkers } from '../dispatch/worker-spawn.js';
 import { createIngress, type AnsweredRequest } from '../ingress/server.js';
 import type { Listener } from '../ingress/listeners.js';
 import { createLogger, type LogFormat, type LogLevel, type Logger } from '../telemetry/logging.js';
@@ -115,9 +115,7 @@ export const DEFAULT_DRAIN_MS = 10_000;
 /** How long a stopping node keeps exporting the spans still queued. */
 export const TRACE_FLUSH_MS = 2_000;
 
-export function defaultWorkers(): number {
-  return Math.max(1, os.availableParallelism());
-}
+export { defaultWorkers };
 
 export function parseListen(value: string, flag = '--listen'): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(value);
