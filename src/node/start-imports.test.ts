@@ -12,9 +12,10 @@ function packagesLoadedBy(modules: string[]): string[] {
   return [...new Set(names)];
 }
 
-test('starting a node loads neither pg nor better-sqlite3 until an app uses PostgreSQL or a SQLite store', () => {
+test('starting a node loads neither pg, better-sqlite3 nor prom-client until an app uses PostgreSQL or a SQLite store, or an admin listener serves /metrics', () => {
   const loaded = packagesLoadedBy(['./start.js', '../capabilities/guest-imports.js', '../sandbox/scope.js']);
   assert.ok(loaded.includes('pino'), `expected the check to see CommonJS packages (pino), saw ${loaded.join(', ')}`);
   assert.ok(!loaded.includes('pg'), `pg was loaded: ${loaded.join(', ')}`);
   assert.ok(!loaded.includes('better-sqlite3'), `better-sqlite3 was loaded: ${loaded.join(', ')}`);
+  assert.ok(!loaded.includes('prom-client'), `prom-client was loaded: ${loaded.join(', ')}`);
 });

@@ -13,7 +13,8 @@ import { createIngress, type AnsweredRequest } from '../ingress/server.js';
 import type { Listener } from '../ingress/listeners.js';
 import { createLogger, type LogFormat, type LogLevel, type Logger } from '../telemetry/logging.js';
 import { createLogRing, type LogRing } from '../telemetry/log-ring.js';
-import { createMetrics, type Metrics } from '../telemetry/metrics.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import { metricsOff } from '../telemetry/metrics-off.js';
 import { createTracing, samplerConfigFromEnv, traceConfigFromEnv, type Tracing } from '../telemetry/tracing.js';
 import { logsConfigFromEnv } from '../telemetry/trace/config.js';
 import { OtlpExport, safeEndpoint } from '../telemetry/trace/export-client.js';
@@ -357,11 +358,15 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const tlsListeners: TlsListener[] = [];
   const warnings: string[] = [];
   try {
+    // Only the admin listener serves GET /metrics: without it none are kept, and prom-client is not loaded.
+    const metricsModule = adminAt ? import('../telemetry/metrics.js') : undefined;
     await pool.start();
-    metrics = createMetrics(
-      { queued: () => pool.queued, busy: () => pool.busy, workers: () => pool.workers, versions: () => pool.loadedVersions.length },
-      { versionLabels: (key) => ({ app: '-', version: '-', ...versionKeyParts(key) }) },
-    );
+    metrics = metricsModule
+      ? (await metricsModule).createMetrics(
+          { queued: () => pool.queued, busy: () => pool.busy, workers: () => pool.workers, versions: () => pool.loadedVersions.length },
+          { versionLabels: (key) => ({ app: '-', version: '-', ...versionKeyParts(key) }) },
+        )
+      : metricsOff();
     for (const v of firstVersions) await registry.install(v);
     // What was deployed here before serves again, with or without the admin listener this time.
     await deploys.boot();
