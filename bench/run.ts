@@ -4,7 +4,8 @@
  *  1. Load: GET /api/hello on each server with wrk (-t1), in alternating rounds, at each connection
  *     count, with a warm-up before every measurement; RPS, p50, p99 (median round), CPU, and the
  *     idle and peak RSS of each server process.
- *  2. Start-up: spawn → first 200, median of several runs (NODE_EXTRA_CA_CERTS removed).
+ *  2. Start-up: spawn → first 200, median of several runs (NODE_EXTRA_CA_CERTS removed); idle RSS of
+ *     Verge with one app and with five, beside the peers (bench/lib/idle-memory.ts).
  *  3. First request: a generated ~300 KB module and examples/hello, first and second request after
  *     Verge says it is serving.
  *  4. Key-value from a guest on the SQLite backend, one worker: K kv_get / kv_set per request
@@ -30,7 +31,7 @@
  * reads the knobs, runs the parts asked for, and writes the report.
  *
  * Knobs (environment): BENCH_SECONDS (10), BENCH_ROUNDS (3), BENCH_WARMUP_SECONDS (3),
- * BENCH_CONNECTIONS ("50,1"), BENCH_STARTUP_RUNS (7), BENCH_FIRST_RUNS (5), BENCH_BIG_KB (300),
+ * BENCH_CONNECTIONS ("50,1"), BENCH_STARTUP_RUNS (7), BENCH_MEMORY_RUNS (3), BENCH_FIRST_RUNS (5), BENCH_BIG_KB (300),
  * BENCH_VERGE_WORKERS (Verge's default), BENCH_RESULTS (bench/RESULTS.md: the file the section goes to),
  * BENCH_KV_OPS (1000 per request), BENCH_KV_REQUESTS (20), BENCH_OUTBOUND_CALLS (20 per request, ≤ 50),
  * BENCH_OUTBOUND_REQUESTS (25), BENCH_CAP_WARMUP (5 rounds),
@@ -40,7 +41,7 @@
  * BENCH_TRACING_SECONDS (10), BENCH_TRACING_ROUNDS (3), BENCH_TRACING_WARMUP (3 s), BENCH_TRACING_CONNECTIONS ("50,1"),
  * BENCH_CHAIN_CALLS (20 per request), BENCH_CHAIN_REQUESTS (40), BENCH_CHAIN_WARMUP (5 rounds),
  * BENCH_SEED002_* (see bench/lib/seed002.ts),
- * BENCH_ONLY (all): a comma-separated subset of load,startup,first,kv,outbound,resize,components,signing,tracing,chaining,seed002, e.g. BENCH_ONLY=kv,outbound
+ * BENCH_ONLY (all): a comma-separated subset of load,startup,memory,first,kv,outbound,resize,components,signing,tracing,chaining,seed002, e.g. BENCH_ONLY=kv,outbound
  * (combine with BENCH_RESULTS=/tmp/x.md to keep partial runs out of bench/RESULTS.md).
  * Every server listens on 127.0.0.1 on a free port and is stopped by PID, even on failure.
  */
@@ -54,6 +55,7 @@ import { machine, prepare, workerdBin, type Machine, type Prepared } from './lib
 import { loadPhase, renderLoad, renderThreads, type LoadConfig, type Running } from './lib/load.js';
 import { renderStartup, startupPhase, type StartupResults } from './lib/startup.js';
 import { firstRequestPhase, renderFirst, type FirstRequestResults } from './lib/first-request.js';
+import { idleMemoryPhase, renderIdleMemory, type IdleMemoryResults } from './lib/idle-memory.js';
 import { capabilityPhases, renderCapabilities, type CapResults } from './lib/capabilities.js';
 import { renderResize, resizePhase, type ResizeResults } from './lib/resize.js';
 import { componentsPhase, renderComponents, type ComponentsResults } from './lib/components.js';
@@ -83,6 +85,7 @@ const LOAD: LoadConfig = {
 };
 const STARTUP_RUNS = intEnv('BENCH_STARTUP_RUNS', 7);
 const FIRST_RUNS = intEnv('BENCH_FIRST_RUNS', 5);
+const MEMORY_RUNS = intEnv('BENCH_MEMORY_RUNS', 3);
 const BIG_KB = intEnv('BENCH_BIG_KB', 300);
 /** Verge's --workers; by default Verge's own default (the available cores). */
 const VERGE_WORKERS = intEnv('BENCH_VERGE_WORKERS', os.availableParallelism());
@@ -93,7 +96,7 @@ const OUTBOUND_CALLS = intEnv('BENCH_OUTBOUND_CALLS', 20);
 const OUTBOUND_REQUESTS = intEnv('BENCH_OUTBOUND_REQUESTS', 25);
 const CAP_WARMUP = intEnv('BENCH_CAP_WARMUP', 5);
 
-const PARTS = ['load', 'startup', 'first', 'kv', 'outbound', 'resize', 'components', 'signing', 'tracing', 'chaining', 'seed002'] as const;
+const PARTS = ['load', 'startup', 'memory', 'first', 'kv', 'outbound', 'resize', 'components', 'signing', 'tracing', 'chaining', 'seed002'] as const;
 type Part = (typeof PARTS)[number];
 const ONLY: ReadonlySet<Part> = (() => {
   const raw = (process.env.BENCH_ONLY ?? '').trim();
@@ -106,8 +109,8 @@ const ONLY: ReadonlySet<Part> = (() => {
   return set;
 })();
 const runs = (p: Part) => ONLY.has(p);
-/** workerd is only needed by the load and start-up phases. */
-const NEEDS_WORKERD = runs('load') || runs('startup');
+/** workerd is only needed by the load, start-up and memory phases. */
+const NEEDS_WORKERD = runs('load') || runs('startup') || runs('memory');
 
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 const notes: string[] = [];
@@ -154,6 +157,7 @@ function command(): string {
 interface Results {
   running?: Running[];
   startup?: StartupResults;
+  memory?: IdleMemoryResults;
   first?: FirstRequestResults;
   caps?: CapResults;
   resize?: ResizeResults;
@@ -174,6 +178,7 @@ function render(m: Machine, prep: Prepared, res: Results): string {
   if (res.running) renderLoad(out, H, LOAD, m, prep, res.running);
   else out.push('');
   if (res.startup) renderStartup(out, res.startup);
+  if (res.memory) out.push(renderIdleMemory(res.memory));
   if (res.first) renderFirst(out, res.first);
   if (res.running) renderThreads(out, H, LOAD, res.running.find((r) => r.def.key === 'verge')!);
   if (res.caps) {
@@ -202,7 +207,7 @@ async function main(): Promise<void> {
   installExitGuards();
   log(`parts: ${[...ONLY].join(', ')}`);
   // prepare() first: it installs workerd on first use, and machine() asks it for its version.
-  const prep = await prepare(H, { needsWorkerd: NEEDS_WORKERD, needsHello: runs('load') || runs('startup') || runs('first') || runs('tracing'), bigKb: BIG_KB });
+  const prep = await prepare(H, { needsWorkerd: NEEDS_WORKERD, needsHello: runs('load') || runs('startup') || runs('memory') || runs('first') || runs('tracing'), bigKb: BIG_KB });
   const m = machine(H, NEEDS_WORKERD);
   log(`${m.date}; ${m.cores} cores, ${m.cpu}; Node ${m.node}; ${m.workerd}`);
   log(`rounds ${LOAD.rounds} × c${LOAD.connections.join('/c')} × ${LOAD.seconds} s (warm-up ${LOAD.warmup} s); start-up runs ${STARTUP_RUNS}; first-request runs ${FIRST_RUNS}`);
@@ -211,6 +216,7 @@ async function main(): Promise<void> {
 
   if (runs('load')) res.running = await loadPhase(H, LOAD, SERVERS);
   if (runs('startup')) res.startup = await startupPhase(H, SERVERS, STARTUP_RUNS);
+  if (runs('memory')) res.memory = await idleMemoryPhase(H, SERVERS, MEMORY_RUNS);
   if (runs('first')) res.first = await firstRequestPhase(H, SERVERS[0]!, prep, FIRST_RUNS);
   if (runs('kv') || runs('outbound')) {
     res.caps = await capabilityPhases(
