@@ -144,13 +144,10 @@ export class WorkerPool {
   async start(): Promise<void> {
     const slots: Slot[] = [];
     for (let i = 0; i < this.options.size; i++) slots.push(this.spawn());
-    // Listed at once, so a close() while they start (a start that failed elsewhere) stops them too.
-    this.active.push(...slots);
-    await Promise.all(slots.map((s) => s.ready));
-    // Spares warm up behind the workers that serve: one is needed only when a worker is replaced,
-    // and booting it alongside them would slow every start on a machine with few cores.
+    for (let i = 0; i < this.options.spares; i++) this.spares.push(this.spawn());
     discardPrespawned();
-    if (!this.closed) for (let i = 0; i < this.options.spares; i++) this.spares.push(this.spawn());
+    await Promise.all([...slots, ...this.spares].map((s) => s.ready));
+    this.active.push(...slots);
   }
 
   /**

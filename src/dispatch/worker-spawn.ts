@@ -13,6 +13,9 @@ import { Worker } from 'node:worker_threads';
 
 const WORKER_URL = new URL('../sandbox/worker.js', import.meta.url);
 
+/** Workers kept warm beside the serving ones, to take the place of one that is terminated. */
+export const SPARE_WORKERS = 1;
+
 /** One worker per available core unless --workers says otherwise. */
 export function defaultWorkers(): number {
   return Math.max(1, os.availableParallelism());
@@ -58,7 +61,7 @@ export function discardPrespawned(): void {
   }
 }
 
-/** How many workers `verge up` will start, read from argv as the CLI will parse it; 0 for any other command. */
+/** How many workers `verge up` will start (its spare included), read from argv as the CLI will parse it; 0 for any other command. */
 export function upWorkerCount(argv: readonly string[]): number {
   if (argv[2] !== 'up' || argv.includes('--help') || argv.includes('-h')) return 0;
   let flag: string | undefined;
@@ -68,8 +71,8 @@ export function upWorkerCount(argv: readonly string[]): number {
     if (a === '--workers') flag = argv[i + 1];
     else if (a.startsWith('--workers=')) flag = a.slice('--workers='.length);
   }
-  if (flag === undefined) return defaultWorkers();
+  if (flag === undefined) return defaultWorkers() + SPARE_WORKERS;
   const n = Number(flag);
   // A bad value is the CLI's to refuse, with its own message: nothing is started for it.
-  return Number.isInteger(n) && n >= 1 ? Math.min(n, defaultWorkers() * 4) : 0;
+  return Number.isInteger(n) && n >= 1 ? Math.min(n, defaultWorkers() * 4) + SPARE_WORKERS : 0;
 }

@@ -8,7 +8,7 @@ import type { AddressInfo, Server } from 'node:net';
 import type tls from 'node:tls';
 import { VergeError, isVergeError } from '../errors.js';
 import { WorkerPool } from '../dispatch/pool.js';
-import { defaultWorkers } from '../dispatch/worker-spawn.js';
+import { SPARE_WORKERS, defaultWorkers } from '../dispatch/worker-spawn.js';
 import { createIngress, type AnsweredRequest } from '../ingress/server.js';
 import type { Listener } from '../ingress/listeners.js';
 import { createLogger, type LogFormat, type LogLevel, type Logger } from '../telemetry/logging.js';
@@ -261,7 +261,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   });
   const pool = new WorkerPool({
     size: opts.workers ?? defaultWorkers(),
-    spares: 1,
+    spares: SPARE_WORKERS,
     queueLimit: opts.queueLimit ?? DEFAULT_QUEUE_LIMIT,
     onGuestLog: (id, component, stream, level, line, versionKey, trace) => {
       const version = versionKeyParts(versionKey);
