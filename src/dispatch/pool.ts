@@ -28,12 +28,13 @@
  * does. If every worker is parked and the pool may not grow, the callee is refused at once
  * (CHAIN_CAPACITY), which answers its caller instead of leaving the chain to wait for deadlines.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { VergeError, type GuestFailureDetail } from '../errors.js';
 import type { FromWorker, GuestRequest, GuestResponse, HostCall, HostReply, ModuleSpec, RunMeasures, SpanRecord, ToWorker, TraceContext } from './protocol.js';
 import { createBridgeEnds, serveHostCalls } from './host-bridge.js';
 import type { LogLevelName } from '../capabilities/logging/levels.js';
 import { JobClaims, type Claim } from './job-claims.js';
+import { discardPrespawned, spawnWorker } from './worker-spawn.js';
 
 /** Requests posted to one worker at once: the running one and the next. */
 export const PIPELINE_DEPTH = 2;
@@ -125,8 +126,6 @@ interface Slot {
   parked: number;
 }
 
-const WORKER_URL = new URL('../sandbox/worker.js', import.meta.url);
-
 export class WorkerPool {
   private readonly active: Slot[] = [];
   private readonly spares: Slot[] = [];
@@ -146,6 +145,7 @@ export class WorkerPool {
     const slots: Slot[] = [];
     for (let i = 0; i < this.options.size; i++) slots.push(this.spawn());
     for (let i = 0; i < this.options.spares; i++) this.spares.push(this.spawn());
+    discardPrespawned();
     await Promise.all([...slots, ...this.spares].map((s) => s.ready));
     this.active.push(...slots);
   }
@@ -364,7 +364,7 @@ export class WorkerPool {
   }
 
   private spawn(): Slot {
-    const worker = new Worker(WORKER_URL, { stdout: false, stderr: false });
+    const worker = spawnWorker();
     const slot: Slot = { worker, ready: Promise.resolve(), jobs: [], retired: false, settling: false, loads: new Map(), claims: new JobClaims(), watch: undefined, parked: 0 };
     const initialized = new Promise<void>((resolve, reject) => {
       worker.once('message', (msg: FromWorker) => {

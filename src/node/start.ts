@@ -4,16 +4,17 @@
  */
 import type http from 'node:http';
 import type https from 'node:https';
-import os from 'node:os';
 import type { AddressInfo, Server } from 'node:net';
 import type tls from 'node:tls';
 import { VergeError, isVergeError } from '../errors.js';
 import { WorkerPool } from '../dispatch/pool.js';
+import { SPARE_WORKERS, defaultWorkers } from '../dispatch/worker-spawn.js';
 import { createIngress, type AnsweredRequest } from '../ingress/server.js';
 import type { Listener } from '../ingress/listeners.js';
 import { createLogger, type LogFormat, type LogLevel, type Logger } from '../telemetry/logging.js';
 import { createLogRing, type LogRing } from '../telemetry/log-ring.js';
-import { createMetrics, type Metrics } from '../telemetry/metrics.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import { metricsOff } from '../telemetry/metrics-off.js';
 import { createTracing, samplerConfigFromEnv, traceConfigFromEnv, type Tracing } from '../telemetry/tracing.js';
 import { logsConfigFromEnv } from '../telemetry/trace/config.js';
 import { OtlpExport, safeEndpoint } from '../telemetry/trace/export-client.js';
@@ -115,9 +116,7 @@ export const DEFAULT_DRAIN_MS = 10_000;
 /** How long a stopping node keeps exporting the spans still queued. */
 export const TRACE_FLUSH_MS = 2_000;
 
-export function defaultWorkers(): number {
-  return Math.max(1, os.availableParallelism());
-}
+export { defaultWorkers };
 
 export function parseListen(value: string, flag = '--listen'): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(value);
@@ -262,7 +261,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   });
   const pool = new WorkerPool({
     size: opts.workers ?? defaultWorkers(),
-    spares: 1,
+    spares: SPARE_WORKERS,
     queueLimit: opts.queueLimit ?? DEFAULT_QUEUE_LIMIT,
     onGuestLog: (id, component, stream, level, line, versionKey, trace) => {
       const version = versionKeyParts(versionKey);
@@ -359,11 +358,15 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const tlsListeners: TlsListener[] = [];
   const warnings: string[] = [];
   try {
+    // Only the admin listener serves GET /metrics: without it none are kept, and prom-client is not loaded.
+    const metricsModule = adminAt ? import('../telemetry/metrics.js') : undefined;
     await pool.start();
-    metrics = createMetrics(
-      { queued: () => pool.queued, busy: () => pool.busy, workers: () => pool.workers, versions: () => pool.loadedVersions.length },
-      { versionLabels: (key) => ({ app: '-', version: '-', ...versionKeyParts(key) }) },
-    );
+    metrics = metricsModule
+      ? (await metricsModule).createMetrics(
+          { queued: () => pool.queued, busy: () => pool.busy, workers: () => pool.workers, versions: () => pool.loadedVersions.length },
+          { versionLabels: (key) => ({ app: '-', version: '-', ...versionKeyParts(key) }) },
+        )
+      : metricsOff();
     for (const v of firstVersions) await registry.install(v);
     // What was deployed here before serves again, with or without the admin listener this time.
     await deploys.boot();

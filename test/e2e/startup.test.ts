@@ -35,3 +35,16 @@ describe('a listener that cannot start', () => {
     });
   }
 });
+
+describe('an app that cannot load', () => {
+  test('stops the workers started ahead of it and exits 1 with the reason', async () => {
+    const app = writeApp('not-wasm', { hello: { route: '/...', wasm: new TextEncoder().encode('not wasm') } });
+    // --workers 2: `verge up` starts two workers before it reads the app.
+    const run = await upWithin([app, '--workers', '2', '--listen', '127.0.0.1:0'], 20_000);
+    assert.equal(run.killed, false, `verge up was still running after ${run.elapsedMs} ms:\n${run.stderr}`);
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(run.stderr, /not a valid WebAssembly module/);
+    assert.match(run.stderr, /\(MODULE_INVALID\)/);
+    assert.doesNotMatch(run.stderr, /Serving /);
+  });
+});

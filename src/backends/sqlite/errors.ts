@@ -1,4 +1,5 @@
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { lazyRequire } from '../../lazy-require.js';
 import { StoreError } from '../store.js';
 
 /**
@@ -37,9 +38,12 @@ function hasPrimaryCode(code: string, primaries: readonly string[]): boolean {
  * constraint, SQL or binding error — is a bug in Verge, not a failing backend: it is returned
  * unchanged so it surfaces as INTERNAL instead of opening the circuit breaker.
  */
+/** better-sqlite3, loaded by the first store opened: a worker whose guests have no store never loads it. */
+export const loadSqlite = lazyRequire<typeof Database>('better-sqlite3');
+
 export function toStoreError(err: unknown, file: string, busyTimeoutMs: number): unknown {
   if (err instanceof StoreError) return err;
-  if (err instanceof Database.SqliteError) {
+  if (err instanceof loadSqlite().SqliteError) {
     if (hasPrimaryCode(err.code, TIMEOUT_CODES)) {
       return new StoreError('TIMEOUT', `sqlite store ${file}: the database stayed locked longer than the busy timeout of ${busyTimeoutMs} ms (${err.code})`, { cause: err });
     }

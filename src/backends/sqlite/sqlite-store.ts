@@ -1,8 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { StoreError, asyncView, checkListLimit, compareUtf8, nextCounter, type KvStore, type SyncKvStore } from '../store.js';
-import { toStoreError } from './errors.js';
+import { loadSqlite, toStoreError } from './errors.js';
 
 export const SQLITE_DEFAULTS = Object.freeze({
   /**
@@ -75,7 +75,7 @@ function readSettings(db: Database.Database, busyTimeoutMs: number): SqliteSetti
 
 function openDatabase(file: string, busyTimeoutMs: number): Database.Database {
   mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  const db = new Database(file, { timeout: OPEN_BUSY_TIMEOUT_MS });
+  const db = new (loadSqlite())(file, { timeout: OPEN_BUSY_TIMEOUT_MS });
   try {
     const mode = db.pragma('journal_mode = WAL', { simple: true });
     if (mode !== 'wal') {
@@ -98,7 +98,7 @@ const BUSY_RETRY_MS = 1;
 const NAP = new Int32Array(new SharedArrayBuffer(4));
 
 function isBusy(err: unknown): boolean {
-  return err instanceof Database.SqliteError && (err.code === 'SQLITE_BUSY' || err.code.startsWith('SQLITE_BUSY_'));
+  return err instanceof loadSqlite().SqliteError && (err.code === 'SQLITE_BUSY' || err.code.startsWith('SQLITE_BUSY_'));
 }
 
 class SqliteKvStore implements SqliteStore {

@@ -13,13 +13,17 @@
  */
 import { rootCertificates } from 'node:tls';
 import { isIP } from 'node:net';
-import pg from 'pg';
+import type pg from 'pg';
+import { lazyRequire } from '../../lazy-require.js';
 import { StoreError } from '../../backends/store.js';
 import { createBreaker, type Breaker, type BreakerState } from '../kv/breaker.js';
 import { HostCallError } from '../abi.js';
 import { checkedAddresses, defaultLookup, errorMessage, type LookupFn } from '../outbound-http/resolve.js';
 import type { PgDatabaseLimits } from './limits.js';
 import type { PgAddress } from './url.js';
+
+/** pg is loaded by the first connection: most apps never use PostgreSQL. */
+const loadPg = lazyRequire<typeof pg>('pg');
 
 /** Session settings values.ts relies on: a change of one (reported by the server) retires the connection. */
 const SESSION_OPTIONS = '-c DateStyle=ISO,YMD -c TimeZone=UTC -c IntervalStyle=iso_8601 -c bytea_output=hex -c client_encoding=UTF8';
@@ -173,7 +177,7 @@ export class PgPool {
     let last: unknown;
     for (const ip of ips) {
       if (signal.aborted) break;
-      const client = new pg.Client({
+      const client = new (loadPg().Client)({
         host: ip,
         port: address.port,
         user: address.user,

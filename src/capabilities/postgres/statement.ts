@@ -11,7 +11,8 @@
  * from the server, is cancelled (a CancelRequest on a new socket) and its session abandoned.
  */
 import net from 'node:net';
-import pg from 'pg';
+import type pg from 'pg';
+import { lazyRequire } from '../../lazy-require.js';
 import { databaseFailure, refused } from './errors.js';
 import type { PgConnection } from './pool.js';
 import type { PgCell, PgColumn, PgFailure } from './types.js';
@@ -43,25 +44,31 @@ interface QueryHooks {
   handleCommandComplete(msg: unknown, connection: { sync(): void }): void;
   handleError(err: Error, connection: { sync(): void }): void;
 }
-const QueryBase = pg.Query as unknown as new (config: pg.QueryConfig & { rowMode: 'array'; queryMode: 'extended'; rows?: number }) => pg.Query & QueryHooks;
+type QueryConfig = pg.QueryConfig & { rowMode: 'array'; queryMode: 'extended'; rows?: number };
+const loadPg = lazyRequire<typeof pg>('pg');
+let rowLimitedQueryClass: (new (config: QueryConfig) => pg.Query & QueryHooks) | undefined;
 
 /**
  * node-postgres's Query executing `rows` at a time ends each Execute with a Flush, not a Sync,
  * until the command completes; after an error the server discards everything until a Sync, so
  * without one the session would hang. This one sends it (pg-cursor does the same).
  */
-class RowLimitedQuery extends QueryBase {
-  private completed = false;
+function rowLimitedQuery(config: QueryConfig): pg.Query & QueryHooks {
+  // Defined on first use: extending pg's Query needs pg loaded, and most apps never load it.
+  rowLimitedQueryClass ??= class RowLimitedQuery extends (loadPg().Query as unknown as new (config: QueryConfig) => pg.Query & QueryHooks) {
+    private completed = false;
 
-  override handleCommandComplete(msg: unknown, connection: { sync(): void }): void {
-    this.completed = true;
-    super.handleCommandComplete(msg, connection);
-  }
+    override handleCommandComplete(msg: unknown, connection: { sync(): void }): void {
+      this.completed = true;
+      super.handleCommandComplete(msg, connection);
+    }
 
-  override handleError(err: Error, connection: { sync(): void }): void {
-    if (this.rows && !this.completed) connection.sync();
-    super.handleError(err, connection);
-  }
+    override handleError(err: Error, connection: { sync(): void }): void {
+      if (this.rows && !this.completed) connection.sync();
+      super.handleError(err, connection);
+    }
+  };
+  return new rowLimitedQueryClass(config);
 }
 
 interface FieldsResult {
@@ -111,7 +118,7 @@ export function runStatement(
     if (signal.aborted) return onAbort();
     signal.addEventListener('abort', onAbort, { once: true });
 
-    const query = new RowLimitedQuery({ text: statement, values: params, rowMode: 'array', queryMode: 'extended', ...(mode === 'query' ? { rows: caps.maxRows + 1 } : {}) });
+    const query = rowLimitedQuery({ text: statement, values: params, rowMode: 'array', queryMode: 'extended', ...(mode === 'query' ? { rows: caps.maxRows + 1 } : {}) });
     const columnsOf = (result: FieldsResult | undefined): PgColumn[] => (columns ??= (result?.fields ?? []).map((f) => describeColumn(f.name, f.dataTypeID)));
 
     query.on('row', (row: Array<string | null>, result?: FieldsResult) => {
