@@ -41,7 +41,8 @@
  * BENCH_TRACING_SECONDS (10), BENCH_TRACING_ROUNDS (3), BENCH_TRACING_WARMUP (3 s), BENCH_TRACING_CONNECTIONS ("50,1"),
  * BENCH_CHAIN_CALLS (20 per request), BENCH_CHAIN_REQUESTS (40), BENCH_CHAIN_WARMUP (5 rounds),
  * BENCH_SEED002_* (see bench/lib/seed002.ts),
- * BENCH_ONLY (all): a comma-separated subset of load,startup,memory,first,kv,outbound,resize,components,signing,tracing,chaining,seed002, e.g. BENCH_ONLY=kv,outbound
+ * BENCH_ONLY (all but soak): a comma-separated subset of load,startup,memory,first,kv,outbound,resize,components,signing,tracing,chaining,seed002,soak, e.g. BENCH_ONLY=kv,outbound;
+ * soak runs only when named (BENCH_SOAK_* in bench/lib/soak.ts)
  * (combine with BENCH_RESULTS=/tmp/x.md to keep partial runs out of bench/RESULTS.md).
  * Every server listens on 127.0.0.1 on a free port and is stopped by PID, even on failure.
  */
@@ -63,6 +64,7 @@ import { renderSigning, signingPhase, type SigningResults } from './lib/signing.
 import { renderTracing, tracingPhase, type TracingResults } from './lib/tracing.js';
 import { chainingPhase, renderChaining, type ChainingResults } from './lib/chaining.js';
 import { renderSeed002, seed002Phase, type Seed002Results } from './lib/seed002.js';
+import { renderSoak, soakPhase, type SoakResults } from './lib/soak.js';
 
 // ---------------------------------------------------------------------------------------------
 // Configuration
@@ -96,11 +98,13 @@ const OUTBOUND_CALLS = intEnv('BENCH_OUTBOUND_CALLS', 20);
 const OUTBOUND_REQUESTS = intEnv('BENCH_OUTBOUND_REQUESTS', 25);
 const CAP_WARMUP = intEnv('BENCH_CAP_WARMUP', 5);
 
-const PARTS = ['load', 'startup', 'memory', 'first', 'kv', 'outbound', 'resize', 'components', 'signing', 'tracing', 'chaining', 'seed002'] as const;
+const PARTS = ['load', 'startup', 'memory', 'first', 'kv', 'outbound', 'resize', 'components', 'signing', 'tracing', 'chaining', 'seed002', 'soak'] as const;
+/** Parts that run only when BENCH_ONLY names them: the soak takes ten minutes and more. */
+const OPT_IN: ReadonlySet<string> = new Set(['soak']);
 type Part = (typeof PARTS)[number];
 const ONLY: ReadonlySet<Part> = (() => {
   const raw = (process.env.BENCH_ONLY ?? '').trim();
-  if (raw === '') return new Set(PARTS);
+  if (raw === '') return new Set(PARTS.filter((p) => !OPT_IN.has(p)));
   const set = new Set<Part>();
   for (const p of raw.split(',').map((x) => x.trim()).filter(Boolean)) {
     if (!(PARTS as readonly string[]).includes(p)) throw new Error(`BENCH_ONLY: ${JSON.stringify(p)} is not one of ${PARTS.join(', ')}`);
@@ -166,6 +170,7 @@ interface Results {
   tracing?: TracingResults;
   chaining?: ChainingResults;
   seed002?: Seed002Results;
+  soak?: SoakResults;
 }
 
 function render(m: Machine, prep: Prepared, res: Results): string {
@@ -190,6 +195,7 @@ function render(m: Machine, prep: Prepared, res: Results): string {
   if (res.tracing) out.push(renderTracing(res.tracing));
   if (res.chaining) out.push(renderChaining(res.chaining));
   if (res.seed002) out.push(renderSeed002(res.seed002));
+  if (res.soak) out.push(renderSoak(res.soak));
   if (notes.length > 0) {
     out.push('### Notes');
     out.push('');
@@ -243,6 +249,7 @@ async function main(): Promise<void> {
   if (runs('tracing')) res.tracing = await tracingPhase(phaseCfg);
   if (runs('chaining')) res.chaining = await chainingPhase({ root: ROOT, work: WORK, vergeBin: H.vergeBin, nodePeer: H.nodePeer, log, notes, track });
   if (runs('seed002')) res.seed002 = await seed002Phase(phaseCfg);
+  if (runs('soak')) res.soak = await soakPhase(phaseCfg);
 
   const section = render(m, prep, res);
   prependSection(RESULTS, section);
