@@ -24,7 +24,9 @@
  * 11. Seed 002 (bench/lib/seed002.ts): examples/users-pg on a real PostgreSQL and redis-server against a
  *     node:http + pg + ioredis peer (bench/peers/users-pg-node.ts): hello, a cache hit and a cache
  *     miss; cold start, p50, p99, QPS at c50, RSS, beside the seed's published Spin/WasmEdge rows.
- * 12. A dated section prepended to bench/RESULTS.md.
+ * 12. Deploy propagation (bench/lib/cluster-deploys.ts): three nodes on a three-server NATS cluster,
+ *     deploy through one, time until every node serves it (p50/max over BENCH_CLUSTER_DEPLOYS).
+ * 13. A dated section prepended to bench/RESULTS.md.
  *
  * Knobs (environment): BENCH_SECONDS (10), BENCH_ROUNDS (3), BENCH_WARMUP_SECONDS (3),
  * BENCH_CONNECTIONS ("50,1"), BENCH_STARTUP_RUNS (7), BENCH_FIRST_RUNS (5), BENCH_BIG_KB (300),
@@ -36,8 +38,8 @@
  * BENCH_COMPONENTS_REUSE (100), BENCH_SIGNING_RUNS (21), BENCH_SIGNING_SIZES_KB ("500,13000"),
  * BENCH_TRACING_SECONDS (10), BENCH_TRACING_ROUNDS (3), BENCH_TRACING_WARMUP (3 s), BENCH_TRACING_CONNECTIONS ("50,1"),
  * BENCH_CHAIN_CALLS (20 per request), BENCH_CHAIN_REQUESTS (40), BENCH_CHAIN_WARMUP (5 rounds),
- * BENCH_SEED002_* (see bench/lib/seed002.ts),
- * BENCH_ONLY (all): a comma-separated subset of load,startup,first,kv,outbound,resize,components,signing,tracing,chaining,seed002, e.g. BENCH_ONLY=kv,outbound
+ * BENCH_SEED002_* (see bench/lib/seed002.ts), BENCH_CLUSTER_* (see bench/lib/cluster-deploys.ts),
+ * BENCH_ONLY (all): a comma-separated subset of load,startup,first,kv,outbound,resize,components,signing,tracing,chaining,seed002,cluster-deploys, e.g. BENCH_ONLY=kv,outbound
  * (combine with BENCH_RESULTS=/tmp/x.md to keep partial runs out of bench/RESULTS.md).
  * Every server listens on 127.0.0.1 on a free port and is stopped by PID, even on failure.
  */
@@ -74,6 +76,7 @@ import { renderSigning, signingPhase, type SigningResults } from './lib/signing.
 import { renderTracing, tracingPhase, type TracingResults } from './lib/tracing.js';
 import { chainingPhase, renderChaining, type ChainingResults } from './lib/chaining.js';
 import { renderSeed002, seed002Phase, type Seed002Results } from './lib/seed002.js';
+import { clusterDeploysPhase, renderClusterDeploys, type ClusterDeploysResults } from './lib/cluster-deploys.js';
 
 // ---------------------------------------------------------------------------------------------
 // Configuration
@@ -117,7 +120,7 @@ const OUTBOUND_CALLS = intEnv('BENCH_OUTBOUND_CALLS', 20);
 const OUTBOUND_REQUESTS = intEnv('BENCH_OUTBOUND_REQUESTS', 25);
 const CAP_WARMUP = intEnv('BENCH_CAP_WARMUP', 5);
 
-const PARTS = ['load', 'startup', 'first', 'kv', 'outbound', 'resize', 'components', 'signing', 'tracing', 'chaining', 'seed002'] as const;
+const PARTS = ['load', 'startup', 'first', 'kv', 'outbound', 'resize', 'components', 'signing', 'tracing', 'chaining', 'seed002', 'cluster-deploys'] as const;
 type Part = (typeof PARTS)[number];
 const ONLY: ReadonlySet<Part> = (() => {
   const raw = (process.env.BENCH_ONLY ?? '').trim();
@@ -529,6 +532,7 @@ interface Results {
   tracing?: TracingResults;
   chaining?: ChainingResults;
   seed002?: Seed002Results;
+  clusterDeploys?: ClusterDeploysResults;
 }
 
 function render(m: Machine, prep: Prepared, res: Results): string {
@@ -552,6 +556,7 @@ function render(m: Machine, prep: Prepared, res: Results): string {
   if (res.tracing) out.push(renderTracing(res.tracing));
   if (res.chaining) out.push(renderChaining(res.chaining));
   if (res.seed002) out.push(renderSeed002(res.seed002));
+  if (res.clusterDeploys) out.push(renderClusterDeploys(res.clusterDeploys));
   if (notes.length > 0) {
     out.push('### Notes');
     out.push('');
@@ -775,6 +780,8 @@ async function main(): Promise<void> {
   if (runs('seed002')) {
     res.seed002 = await seed002Phase({ root: ROOT, work: WORK, vergeBin: VERGE_BIN, vergeWorkerArgs: VERGE_WORKER_ARGS, vergeWorkers: VERGE_WORKERS, log, notes, track });
   }
+
+  if (runs('cluster-deploys')) res.clusterDeploys = await clusterDeploysPhase({ log });
 
   const section = render(m, prep, res);
   prependSection(RESULTS, section);
