@@ -44,7 +44,10 @@ export interface DeploymentView {
   applied: string | null;
   code: string | null;
   message: string | null;
-  /** Pending: since the cluster stored it; serving: how long it took to be served here. */
+  /**
+   * Pending: how long it has waited here; serving: how long it took to be served here. Both from
+   * the later of the cluster storing it and this node (re)connecting; null while not connected.
+   */
   lag_ms: number | null;
 }
 

@@ -58,9 +58,10 @@ const CONTENT_CODES = new Set([
 interface Applied {
   id: string;
   revision: number;
-  /** When the cluster stored it (server clock) and when this node served it (node clock), in ms. */
-  stored_at: number;
+  /** When this node served it (its clock, ms). */
   applied_at: number;
+  /** From the later of the cluster storing it (server clock) and this node connecting, to this node serving it. */
+  lag_ms: number;
 }
 
 interface Track {
@@ -116,6 +117,8 @@ export async function createDeployReplication(opts: DeployReplicationOptions): P
 
   let nc: NatsConnection | undefined;
   let up = false;
+  /** When this node last (re)connected: a deployment stored while it was away is late from then, not from before. */
+  let connectedAt = 0;
   let closed = false;
   let kv: Promise<KV> | undefined;
   let objects: Promise<ObjectStore> | undefined;
@@ -169,7 +172,8 @@ export async function createDeployReplication(opts: DeployReplicationOptions): P
 
   async function markApplied(app: string, id: string, revision: number, storedAt: number): Promise<Applied> {
     const t = track(app);
-    t.applied = { id, revision, stored_at: storedAt, applied_at: Date.now() };
+    const now = Date.now();
+    t.applied = { id, revision, applied_at: now, lag_ms: Math.max(0, now - Math.max(storedAt, connectedAt)) };
     t.refused = undefined;
     t.failing = undefined;
     await save();
@@ -217,7 +221,7 @@ export async function createDeployReplication(opts: DeployReplicationOptions): P
     const note = `cluster deployment ${d.id} through node ${d.origin}`;
     await service.applyFromCluster(app, { by: d.by, reason: d.reason, versions: d.versions, policy: d.policy, note }, loaded);
     const applied = await markApplied(app, d.id, revision, storedAt);
-    logger.info({ ...log, app, deployment: d.id, origin: d.origin, versions: d.versions.map((v) => `${v.id.slice(0, 12)}:${v.weight}`), lag_ms: applied.applied_at - storedAt }, 'cluster: deployment served');
+    logger.info({ ...log, app, deployment: d.id, origin: d.origin, versions: d.versions.map((v) => `${v.id.slice(0, 12)}:${v.weight}`), lag_ms: applied.lag_ms }, 'cluster: deployment served');
   }
 
   function refuse(app: string, t: Track, revision: number, deployment: string, err: unknown): void {
@@ -295,8 +299,8 @@ export async function createDeployReplication(opts: DeployReplicationOptions): P
       const cluster = t.seen.value ? { ...t.seen.value, revision: t.seen.revision } : null;
       const base = { app, cluster, applied: t.applied?.id ?? null };
       if (t.refused?.revision === t.seen.revision) out.push({ ...base, state: 'refused', code: t.refused.code, message: t.refused.message, lag_ms: null });
-      else if (cluster && t.applied?.id === cluster.id) out.push({ ...base, state: 'serving', code: null, message: null, lag_ms: Math.max(0, t.applied.applied_at - t.applied.stored_at) });
-      else out.push({ ...base, state: 'pending', code: t.failing?.code ?? null, message: t.failing?.message ?? null, lag_ms: Math.max(0, now - t.seen.storedAt) });
+      else if (cluster && t.applied?.id === cluster.id) out.push({ ...base, state: 'serving', code: null, message: null, lag_ms: t.applied.lag_ms ?? null });
+      else out.push({ ...base, state: 'pending', code: t.failing?.code ?? null, message: t.failing?.message ?? null, lag_ms: up ? Math.max(0, now - Math.max(t.seen.storedAt, connectedAt)) : null });
     }
     return out;
   }
@@ -305,11 +309,13 @@ export async function createDeployReplication(opts: DeployReplicationOptions): P
     attach(conn) {
       nc = conn;
       up = true;
+      connectedAt = Date.now();
       void (async () => {
         for await (const s of conn.status()) {
           if (s.type === 'disconnect') up = false;
           else if (s.type === 'reconnect') {
             up = true;
+            connectedAt = Date.now();
             void sweep();
           }
         }

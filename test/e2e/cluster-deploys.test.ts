@@ -17,6 +17,7 @@ import { Objm } from '@nats-io/obj';
 import { writeApp } from '../support/app.js';
 import { startNatsCluster, type NatsCluster } from '../support/nats.js';
 import { runVerge, startVerge, type VergeProcess } from '../support/verge-process.js';
+import { freePort } from '../support/postgres.js';
 import { FD_WRITE, respondWith, wat } from '../support/wat.js';
 import { packBundle } from '../../src/bundle/index.js';
 import { DEPLOY_BUCKETS } from '../../src/cluster/deploy-record.js';
@@ -219,4 +220,49 @@ describe('deploys across a three-server NATS cluster', () => {
       assert.equal(res.status, 404, 'neither the version nor the impostor is stored');
     }
   });
+
+  test('a node frozen during two deploys gets both events at once when it thaws, and serves the latest without ever serving the one in between', async () => {
+    const f = await up('node-frozen');
+    started.push(f);
+    const v1 = await upload(a, 'cart', await app('cart', 'cart v1'));
+    await deploy(a, 'cart', v1);
+    await servesVersion(f, 'cart', v1);
+
+    // SIGSTOP: a stalled process (a long pause, a frozen VM); NATS keeps its connection and queues what it watches.
+    f.proc.kill('SIGSTOP');
+    let v3: string;
+    try {
+      const v2 = await upload(a, 'cart', await app('cart', 'cart v2'));
+      await deploy(a, 'cart', v2);
+      await servesVersion(b, 'cart', v2);
+      v3 = await upload(b, 'cart', await app('cart', 'cart v3'));
+      await deploy(b, 'cart', v3);
+      await servesVersion(a, 'cart', v3);
+    } finally {
+      f.proc.kill('SIGCONT');
+    }
+    const seen = new Set<string>();
+    await until('node-frozen serving cart v3', async () => {
+      const s = await served(f, 'cart');
+      seen.add(s.body);
+      return s.version === v3.slice(0, 12) ? true : undefined;
+    });
+    assert.deepEqual([...seen].filter((x) => x !== 'cart v1' && x !== 'cart v3'), [], `served: ${[...seen].join(', ')}`);
+    const versions = (await adminCall(f, 'GET', '/v1/apps/cart/versions')).json.versions as Array<{ id: string }>;
+    assert.deepEqual(versions.map((v) => v.id).sort(), [v1, v3].sort());
+  });
+});
+
+test('a clustered node that cannot reach NATS takes an upload but refuses a deploy (CLUSTER_UNAVAILABLE) rather than serving it alone', async () => {
+  const n = await startVerge('', ['--cluster', `nats://127.0.0.1:${await freePort()}`, '--node-id', 'node-alone', '--data-dir', tempDir('verge-cdeploy-alone-')], { admin: true });
+  try {
+    const id = await upload(n, 'solo', await app('solo', 'solo v1'));
+    const r = await adminCall(n, 'PUT', '/v1/apps/solo/deployment', { versions: [{ id, weight: 100 }] });
+    assert.equal(r.status, 503);
+    assert.equal(r.json.error, 'CLUSTER_UNAVAILABLE');
+    assert.match(r.json.message as string, /cannot reach NATS now; a deploy here would not reach the other nodes, so nothing was changed/);
+    assert.deepEqual(await served(n, 'solo'), { version: '', body: '' });
+  } finally {
+    await n.stop();
+  }
 });
