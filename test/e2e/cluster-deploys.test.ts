@@ -251,6 +251,15 @@ describe('deploys across a three-server NATS cluster', () => {
     const versions = (await adminCall(f, 'GET', '/v1/apps/cart/versions')).json.versions as Array<{ id: string }>;
     assert.deepEqual(versions.map((v) => v.id).sort(), [v1, v3].sort());
   });
+
+  // Last: it stops one of the three NATS servers.
+  test('with one NATS server of three stopped, a deploy still reaches every node', async () => {
+    await nats.servers[0]!.stop();
+    const id = await upload(b, 'shop', await app('shop', 'shop v2'));
+    // A node that was on the stopped server refuses deploys until its client has moved to another.
+    await until('a deploy through node B accepted', async () => ((await adminCall(b, 'PUT', '/v1/apps/shop/deployment', { versions: [{ id, weight: 100 }] })).status === 200 ? true : undefined));
+    for (const n of [a, b, c]) await servesVersion(n, 'shop', id);
+  });
 });
 
 test('a clustered node that cannot reach NATS takes an upload but refuses a deploy (CLUSTER_UNAVAILABLE) rather than serving it alone', async () => {
