@@ -47,6 +47,10 @@ export interface ClusterDeploysResults {
   heartbeatS: number;
   fresh: Round[];
   known: Round[];
+  /** On B and C: deployments served after a watch event, and after a heartbeat's read of the bucket. */
+  via: { watch: number; sweep: number };
+  /** The machine's 1-minute load average at the end, for reading the numbers. */
+  load: number;
 }
 
 const APP = 'bench';
@@ -147,7 +151,13 @@ export async function clusterDeploysPhase(cfg: ClusterDeploysConfig): Promise<Cl
     const known: Round[] = [];
     for (let i = 0; i < deploys; i++) known.push(await timedDeploy(nodes, solo, ids[i % (ids.length - 1)]!));
     cfg.log(`cluster-deploys: ${deploys} known versions deployed`);
-    return { deploys, heartbeatS, fresh, known };
+    const via = { watch: 0, sweep: 0 };
+    for (const n of nodes.slice(1)) {
+      for (const r of n.logs()) {
+        if (r.msg === 'cluster: deployment served' && (r.via === 'watch' || r.via === 'sweep')) via[r.via]++;
+      }
+    }
+    return { deploys, heartbeatS, fresh, known, via, load: os.loadavg()[0]! };
   } finally {
     await Promise.all([...nodes, ...(solo ? [solo] : [])].map((n) => n.stop()));
     await nats?.destroy();
@@ -177,7 +187,9 @@ export function renderClusterDeploys(r: ClusterDeploysResults): string {
     '',
     table(['deploy', 'p50', 'max'], [...rows(r.fresh, 'new version'), ...rows(r.known, 'known version')], ['l', 'r', 'r']),
     '',
-    `Target: every node within 1 s. New versions: ${within1s(r.fresh)}/${r.fresh.length} within 1 s; known versions: ${within1s(r.known)}/${r.known.length}.`,
+    `Target: every node within 1 s. New versions: ${within1s(r.fresh)}/${r.fresh.length} within 1 s; known versions: ${within1s(r.known)}/${r.known.length}. ` +
+      `On B and C, ${r.via.watch} deployments were served after a watch event and ${r.via.sweep} after a heartbeat's read of the bucket. ` +
+      `Load average at the end: ${r.load.toFixed(1)} (2 cores).`,
     '',
   ].join('\n');
 }

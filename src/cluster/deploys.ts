@@ -212,7 +212,7 @@ export async function createDeployReplication(opts: DeployReplicationOptions): P
     }
   }
 
-  async function apply(app: string, d: ClusterDeployment, revision: number, storedAt: number): Promise<void> {
+  async function apply(app: string, d: ClusterDeployment, revision: number, storedAt: number, via: string): Promise<void> {
     if (service.servesFromPath(app)) throw new VergeError('APP_NOT_DEPLOYABLE', `app ${app} is served from a path on this node (verge up PATH); the cluster's deployment of it is not served here`);
     const loaded = new Map<string, LoadedVersion>();
     for (const v of d.versions) {
@@ -221,7 +221,7 @@ export async function createDeployReplication(opts: DeployReplicationOptions): P
     const note = `cluster deployment ${d.id} through node ${d.origin}`;
     await service.applyFromCluster(app, { by: d.by, reason: d.reason, versions: d.versions, policy: d.policy, note }, loaded);
     const applied = await markApplied(app, d.id, revision, storedAt);
-    logger.info({ ...log, app, deployment: d.id, origin: d.origin, versions: d.versions.map((v) => `${v.id.slice(0, 12)}:${v.weight}`), lag_ms: applied.lag_ms }, 'cluster: deployment served');
+    logger.info({ ...log, app, deployment: d.id, origin: d.origin, versions: d.versions.map((v) => `${v.id.slice(0, 12)}:${v.weight}`), lag_ms: applied.lag_ms, via }, 'cluster: deployment served');
   }
 
   function refuse(app: string, t: Track, revision: number, deployment: string, err: unknown): void {
@@ -231,7 +231,8 @@ export async function createDeployReplication(opts: DeployReplicationOptions): P
   }
 
   /** Reads the app's current deployment in the cluster and serves it, if this node does not yet. */
-  function reconcile(app: string): Promise<void> {
+  /** `via` only says what prompted the read (logged, so the watch's share can be measured). */
+  function reconcile(app: string, via: 'watch' | 'sweep'): Promise<void> {
     if (!APP_NAME.test(app)) return Promise.resolve();
     return inTurn(app, async () => {
       if (closed || !up) return;
@@ -251,7 +252,7 @@ export async function createDeployReplication(opts: DeployReplicationOptions): P
         return;
       }
       try {
-        await apply(app, parsed, entry.revision, storedAt);
+        await apply(app, parsed, entry.revision, storedAt, via);
       } catch (err) {
         if (isVergeError(err) && CONTENT_CODES.has(err.code)) return refuse(app, t, entry.revision, parsed.id, err);
         if (t.failing?.message !== message(err)) logger.warn({ ...log, app, deployment: parsed.id, reason: message(err) }, 'cluster: deployment not served yet; retrying at the next heartbeat');
@@ -265,7 +266,7 @@ export async function createDeployReplication(opts: DeployReplicationOptions): P
     const it = await (await deployments()).watch({ include: KvWatchInclude.UpdatesOnly, headers_only: true });
     watching = it;
     void (async () => {
-      for await (const e of it) void reconcile(e.key).catch(() => {});
+      for await (const e of it) void reconcile(e.key, 'watch').catch(() => {});
     })()
       .catch(() => {})
       .finally(() => watching === it && (watching = undefined));
@@ -280,12 +281,13 @@ export async function createDeployReplication(opts: DeployReplicationOptions): P
         await within((async () => {
           for await (const k of await (await deployments()).keys()) keys.push(k);
         })(), CALL_TIMEOUT_MS, 'listing the cluster\'s deployments');
-        for (const app of new Set([...keys, ...tracks.keys()])) await reconcile(app);
+        for (const app of new Set([...keys, ...tracks.keys()])) await reconcile(app, 'sweep');
       } catch (err) {
-        // The bucket may be gone with a server's store: opened again at the next sweep.
+        // The bucket may be gone with a server's store: opened again at the next sweep. The watch
+        // is left running: a slow listing under load says nothing about it, and it ends by itself
+        // if its consumer is lost (then the next sweep starts another).
         kv = undefined;
         objects = undefined;
-        watching?.stop();
         logger.debug({ ...log, reason: message(err) }, 'cluster: reading the deployments failed; retrying at the next heartbeat');
       }
     })().finally(() => (sweeping = undefined)));
