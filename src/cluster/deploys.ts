@@ -105,6 +105,9 @@ function isConflict(err: unknown): boolean {
   return err instanceof JetStreamApiError && (err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);
 }
 
+/** Names the app in each bundle's object description, so a version is looked up within its app. */
+const bundleDescription = (app: string) => `verge app ${app}`;
+
 const codeOf = (err: unknown) => (isVergeError(err) ? err.code : 'CLUSTER_UNAVAILABLE');
 
 export async function createDeployReplication(opts: DeployReplicationOptions): Promise<DeployReplication> {
@@ -185,7 +188,7 @@ export async function createDeployReplication(opts: DeployReplicationOptions): P
     const body = versionBundle(service.versionDir(app, version.id), version.files);
     try {
       const web = Readable.toWeb(body) as unknown as ReadableStream<Uint8Array>;
-      await within(store.put({ name: version.id, description: `verge app ${app}`, options: { max_chunk_size: BUNDLE_CHUNK_BYTES } }, web), TRANSFER_TIMEOUT_MS, `putting version ${version.id.slice(0, 12)} into the bundle store`);
+      await within(store.put({ name: version.id, description: bundleDescription(app), options: { max_chunk_size: BUNDLE_CHUNK_BYTES } }, web), TRANSFER_TIMEOUT_MS, `putting version ${version.id.slice(0, 12)} into the bundle store`);
     } finally {
       body.destroy();
     }
@@ -347,6 +350,21 @@ export async function createDeployReplication(opts: DeployReplicationOptions): P
         () => logger.info({ ...log, app, version: version.id.slice(0, 12), size: version.size }, 'cluster: version put into the bundle store'),
         (err) => logger.warn({ ...log, app, version: version.id.slice(0, 12), reason: message(err) }, 'cluster: cannot put the version into the bundle store; the deploy that names it tries again'),
       );
+    },
+
+    async fetch(app, idOrPrefix) {
+      const want = idOrPrefix.toLowerCase();
+      if (!nc || !up || !/^[0-9a-f]{6,64}$/.test(want)) return undefined;
+      try {
+        const listed = await within((await bundles()).list(), CALL_TIMEOUT_MS, 'listing the bundle store');
+        const hits = listed.filter((o) => !o.deleted && o.name.startsWith(want) && o.description === bundleDescription(app));
+        if (hits.length !== 1) return undefined;
+        // Checked as any fetched version: a signer this node does not trust refuses the deploy here.
+        await fetchVersion(app, hits[0]!.name);
+        return hits[0]!.name;
+      } catch (err) {
+        throw isVergeError(err) ? err : unavailable(`the version could not be fetched from the cluster's bundle store (${message(err)})`);
+      }
     },
 
     deploy<T>(app: string, deployment: SharedDeployment, activate: () => Promise<T>): Promise<T> {

@@ -35,6 +35,8 @@ export type SharedDeployment = Pick<DeploymentRecord, 'by' | 'reason' | 'version
 export interface ClusterGate {
   /** Puts a version stored here into the cluster's bundle store; a failure is logged, not thrown (the next deploy naming it puts it again). */
   uploaded(app: string, version: StoredVersion): Promise<void>;
+  /** A version uploaded through another node, by id or unique prefix: fetched from the cluster's bundle store and stored here; undefined when the store has none (or several) of that app. */
+  fetch(app: string, idOrPrefix: string): Promise<string | undefined>;
   /** Writes `deployment` as the cluster's deployment of `app`, then runs this node's own `activate`; throws (and activates nothing) when the cluster cannot take it. */
   deploy<T>(app: string, deployment: SharedDeployment, activate: () => Promise<T>): Promise<T>;
 }
@@ -154,7 +156,7 @@ export class DeployService {
     this.refuseFileApp(app);
     const { versions, policy } = parseDeployRequest(request);
     const resolved: Array<{ id: string; weight: number }> = [];
-    for (const v of versions) resolved.push({ id: (await this.deps.store.find(app, v.id)).id, weight: v.weight });
+    for (const v of versions) resolved.push({ id: await this.resolve(app, v.id), weight: v.weight });
     const record = await this.activateShared(app, { by: who, reason: 'deploy', versions: resolved, policy: policyJson(policy) });
     this.deps.logger.info({ admin: who, action: 'deploy', app, versions: resolved.map((v) => `${v.id.slice(0, 12)}:${v.weight}`) }, 'admin');
     return recordJson(record, this.deps.registry.deployments.get(app)!);
@@ -168,7 +170,7 @@ export class DeployService {
     let versions: Array<{ id: string; weight: number }>;
     let policy: Record<string, unknown> = state.current.policy;
     if (to !== undefined) {
-      versions = [{ id: (await this.deps.store.find(app, to)).id, weight: 100 }];
+      versions = [{ id: await this.resolve(app, to), weight: 100 }];
     } else {
       const same = (r: DeploymentRecord) => JSON.stringify(r.versions) === JSON.stringify(state.current!.versions);
       const before = state.history.find((r) => !same(r));
@@ -234,6 +236,19 @@ export class DeployService {
     await this.activateRecord(app, deployment, loaded);
     await this.deps.store.activate(app, deployment);
     await this.prune(app);
+  }
+
+  /** A version's full id: stored here, or (in a cluster) uploaded through another node and fetched now. */
+  private async resolve(app: string, idOrPrefix: string): Promise<string> {
+    try {
+      return (await this.deps.store.find(app, idOrPrefix)).id;
+    } catch (err) {
+      const cluster = this.deps.cluster?.();
+      if (!cluster || !isVergeError(err, 'VERSION_NOT_FOUND')) throw err;
+      const fetched = await cluster.fetch(app, idOrPrefix);
+      if (fetched === undefined) throw err;
+      return fetched;
+    }
   }
 
   /** Through the cluster's gate when the node is clustered: the cluster learns of it before this node serves it. */
