@@ -233,8 +233,10 @@ export async function createDeployReplication(opts: DeployReplicationOptions): P
     logger.warn({ ...log, app, deployment, error: t.refused.code, reason: t.refused.message }, "cluster: deployment refused; this node keeps serving what it served");
   }
 
-  /** Reads the app's current deployment in the cluster and serves it, if this node does not yet. */
-  /** `via` only says what prompted the read (logged, so the watch's share can be measured). */
+  /**
+   * Reads the app's current deployment in the cluster and serves it, if this node does not yet.
+   * `via` only says what prompted the read (logged, so the watch's share can be measured).
+   */
   function reconcile(app: string, via: 'watch' | 'sweep'): Promise<void> {
     if (!APP_NAME.test(app)) return Promise.resolve();
     return inTurn(app, async () => {
@@ -284,7 +286,10 @@ export async function createDeployReplication(opts: DeployReplicationOptions): P
         await within((async () => {
           for await (const k of await (await deployments()).keys()) keys.push(k);
         })(), CALL_TIMEOUT_MS, 'listing the cluster\'s deployments');
-        for (const app of new Set([...keys, ...tracks.keys()])) await reconcile(app, 'sweep');
+        // One app that cannot be read does not hold up the others.
+        let failed: unknown;
+        for (const app of new Set([...keys, ...tracks.keys()])) await reconcile(app, 'sweep').catch((err: unknown) => (failed ??= err));
+        if (failed !== undefined) throw failed;
       } catch (err) {
         // The bucket may be gone with a server's store: opened again at the next sweep. The watch
         // is left running: a slow listing under load says nothing about it, and it ends by itself
