@@ -25,7 +25,11 @@
  * 11. Seed 002 (bench/lib/seed002.ts): examples/users-pg on a real PostgreSQL and redis-server against a
  *     node:http + pg + ioredis peer (bench/peers/users-pg-node.ts): hello, a cache hit and a cache
  *     miss; cold start, p50, p99, QPS at c50, RSS, beside the seed's published Spin/WasmEdge rows.
- * 12. A dated section prepended to bench/RESULTS.md.
+ * 12. Deploy propagation (bench/lib/cluster-deploys.ts): three nodes on a three-server NATS cluster,
+ *     deploy through one, time until every node serves it (p50/max over BENCH_CLUSTER_DEPLOYS).
+ * 13. Soak, only when named (bench/lib/soak.ts): the hello/sensor/resize mix at 80 % of its peak for
+ *     ten minutes with hostile guests beside it; per-window p99, errors and RSS.
+ * 14. A dated section prepended to bench/RESULTS.md.
  *
  * Each part lives in bench/lib/ (servers, prepare, load, startup, first-request, …); this file only
  * reads the knobs, runs the parts asked for, and writes the report.
@@ -40,8 +44,8 @@
  * BENCH_COMPONENTS_REUSE (100), BENCH_SIGNING_RUNS (21), BENCH_SIGNING_SIZES_KB ("500,13000"),
  * BENCH_TRACING_SECONDS (10), BENCH_TRACING_ROUNDS (3), BENCH_TRACING_WARMUP (3 s), BENCH_TRACING_CONNECTIONS ("50,1"),
  * BENCH_CHAIN_CALLS (20 per request), BENCH_CHAIN_REQUESTS (40), BENCH_CHAIN_WARMUP (5 rounds),
- * BENCH_SEED002_* (see bench/lib/seed002.ts),
- * BENCH_ONLY (all but soak): a comma-separated subset of load,startup,memory,first,kv,outbound,resize,components,signing,tracing,chaining,seed002,soak, e.g. BENCH_ONLY=kv,outbound;
+ * BENCH_SEED002_* (see bench/lib/seed002.ts), BENCH_CLUSTER_* (see bench/lib/cluster-deploys.ts),
+ * BENCH_ONLY (all but soak): a comma-separated subset of load,startup,memory,first,kv,outbound,resize,components,signing,tracing,chaining,seed002,cluster-deploys,soak, e.g. BENCH_ONLY=kv,outbound;
  * soak runs only when named (BENCH_SOAK_* in bench/lib/soak.ts)
  * (combine with BENCH_RESULTS=/tmp/x.md to keep partial runs out of bench/RESULTS.md).
  * Every server listens on 127.0.0.1 on a free port and is stopped by PID, even on failure.
@@ -65,6 +69,7 @@ import { renderTracing, tracingPhase, type TracingResults } from './lib/tracing.
 import { chainingPhase, renderChaining, type ChainingResults } from './lib/chaining.js';
 import { renderSeed002, seed002Phase, type Seed002Results } from './lib/seed002.js';
 import { renderSoak, soakPhase, type SoakResults } from './lib/soak.js';
+import { clusterDeploysPhase, renderClusterDeploys, type ClusterDeploysResults } from './lib/cluster-deploys.js';
 
 // ---------------------------------------------------------------------------------------------
 // Configuration
@@ -98,7 +103,7 @@ const OUTBOUND_CALLS = intEnv('BENCH_OUTBOUND_CALLS', 20);
 const OUTBOUND_REQUESTS = intEnv('BENCH_OUTBOUND_REQUESTS', 25);
 const CAP_WARMUP = intEnv('BENCH_CAP_WARMUP', 5);
 
-const PARTS = ['load', 'startup', 'memory', 'first', 'kv', 'outbound', 'resize', 'components', 'signing', 'tracing', 'chaining', 'seed002', 'soak'] as const;
+const PARTS = ['load', 'startup', 'memory', 'first', 'kv', 'outbound', 'resize', 'components', 'signing', 'tracing', 'chaining', 'seed002', 'cluster-deploys', 'soak'] as const;
 /** Parts that run only when BENCH_ONLY names them: the soak takes ten minutes and more. */
 const OPT_IN: ReadonlySet<string> = new Set(['soak']);
 type Part = (typeof PARTS)[number];
@@ -171,6 +176,7 @@ interface Results {
   chaining?: ChainingResults;
   seed002?: Seed002Results;
   soak?: SoakResults;
+  clusterDeploys?: ClusterDeploysResults;
 }
 
 function render(m: Machine, prep: Prepared, res: Results): string {
@@ -196,6 +202,7 @@ function render(m: Machine, prep: Prepared, res: Results): string {
   if (res.chaining) out.push(renderChaining(res.chaining));
   if (res.seed002) out.push(renderSeed002(res.seed002));
   if (res.soak) out.push(renderSoak(res.soak));
+  if (res.clusterDeploys) out.push(renderClusterDeploys(res.clusterDeploys));
   if (notes.length > 0) {
     out.push('### Notes');
     out.push('');
@@ -249,6 +256,7 @@ async function main(): Promise<void> {
   if (runs('tracing')) res.tracing = await tracingPhase(phaseCfg);
   if (runs('chaining')) res.chaining = await chainingPhase({ root: ROOT, work: WORK, vergeBin: H.vergeBin, nodePeer: H.nodePeer, log, notes, track });
   if (runs('seed002')) res.seed002 = await seed002Phase(phaseCfg);
+  if (runs('cluster-deploys')) res.clusterDeploys = await clusterDeploysPhase({ log });
   if (runs('soak')) res.soak = await soakPhase(phaseCfg);
 
   const section = render(m, prep, res);

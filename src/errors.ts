@@ -69,10 +69,12 @@ export const ERROR_CATALOGUE = {
   APP_NOT_FOUND: { status: 404, blame: 'client', summary: 'The admin API names an app this node has no version or deployment of.' },
   VERSION_NOT_FOUND: { status: 404, blame: 'client', summary: 'The admin API names a version the app does not have (or a prefix matching several), or a rollback has nothing earlier to go back to.' },
   VERSION_IN_USE: { status: 409, blame: 'client', summary: 'A version in the active deployment cannot be deleted.' },
-  VERSION_CORRUPT: { status: 500, blame: 'host', summary: "A stored version's files no longer hash to its id (edited on disk): it is not loaded." },
+  VERSION_CORRUPT: { status: 500, blame: 'host', summary: "A stored version's files no longer hash to its id (edited on disk), or a bundle in the cluster's bundle store does not hash to the id it is stored under: it is not loaded." },
   DEPLOYMENT_INVALID: { status: 400, blame: 'client', summary: 'A deploy or rollback request is malformed: no version with a weight above 0, a bad weight, sticky or auto_rollback setting, a version listed twice.' },
   APP_MISMATCH: { status: 400, blame: 'client', summary: "The uploaded bundle's verge.toml names another app than the URL." },
   APP_NOT_DEPLOYABLE: { status: 409, blame: 'client', summary: 'The app is served from a path on this node (verge up PATH); the admin API does not deploy over it.' },
+  CLUSTER_UNAVAILABLE: { status: 503, blame: 'host', summary: 'The node is in a cluster but cannot reach NATS (or its deploy buckets) now: a deploy or rollback through it is refused rather than served here alone.' },
+  CLUSTER_DEPLOY_CONFLICT: { status: 409, blame: 'client', summary: "The cluster's deployment of the app changed since this node last read it (a deploy through another node): nothing was changed; retry." },
   // The dashboard's calls on the admin API (docs/observability.md)
   REQUEST_NOT_FOUND: { status: 404, blame: 'client', summary: 'The request id is not among the last requests the node keeps (500 by default), or was never answered by this node.' },
   TRACE_NOT_FOUND: { status: 404, blame: 'client', summary: 'The node keeps the request but no trace of it: tracing is off (OTEL_SDK_DISABLED=true), the request was not sampled (the sampler left it out, or its caller marked it unsampled), or newer traces pushed its trace out.' },

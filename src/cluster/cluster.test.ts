@@ -75,7 +75,7 @@ test('cluster status says when clustering is off, and when this node is not conn
   assert.match(formatClusterStatus({ enabled: false, message: 'off' })[0]!, /clustering is off/);
   const lines = formatClusterStatus({
     enabled: true, node_id: 'a', region: null, servers: 'nats://h:1', bucket: 'b', connected: false, last_error: 'cannot connect',
-    heartbeat_ms: 2000, gone_after_ms: 6000, prune_after_ms: PRUNE_AFTER_MS, nodes: [], replication: 'n/a',
+    heartbeat_ms: 2000, gone_after_ms: 6000, prune_after_ms: PRUNE_AFTER_MS, nodes: [], replication: 'n/a', deployments: [],
   });
   assert.deepEqual(lines, ['this node: a, cluster nats://h:1: NOT CONNECTED (cannot connect); serving locally and retrying']);
 });

@@ -14,6 +14,7 @@ import type { KV } from '@nats-io/kv';
 import type { Logger } from '../telemetry/logging.js';
 import type { ClusterConfig } from './options.js';
 import { goneAfterMs, shouldPrune, viewOf, type NodeRecord, type NodeView } from './record.js';
+import type { DeploymentView } from './deploy-record.js';
 
 export const BACKOFF = Object.freeze({ firstMs: 250, maxMs: 3000 });
 /** Connecting, one heartbeat write, one listing, the goodbye delete: each within this. */
@@ -40,6 +41,8 @@ export interface ClusterStatus {
   prune_after_ms: number;
   nodes: NodeView[];
   replication: string;
+  /** Where this node stands with each app's cluster deployment (deploys.ts). */
+  deployments: DeploymentView[];
 }
 
 export interface ClusterMember {
@@ -58,7 +61,7 @@ function vergeVersion(): string {
   }
 }
 
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
@@ -66,9 +69,10 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+export const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
-export function joinCluster(config: ClusterConfig, describe: () => SelfDescription, logger: Logger): ClusterMember {
+/** `onConnect` is given the connection once it is up (deploys.ts shares it). */
+export function joinCluster(config: ClusterConfig, describe: () => SelfDescription, logger: Logger, onConnect?: (nc: NatsConnection) => void): ClusterMember {
   const startedAt = new Date().toISOString();
   const version = vergeVersion();
   const log = { cluster: config.address.shown, node_id: config.nodeId };
@@ -188,6 +192,7 @@ export function joinCluster(config: ClusterConfig, describe: () => SelfDescripti
     const conn = nc;
     if (!conn) return;
     if (closed) return void (await conn.close());
+    onConnect?.(conn);
     void (async () => {
       for await (const s of conn.status()) {
         if (s.type === 'disconnect') setError(`disconnected from NATS at ${config.address.shown}; the client is reconnecting`);
@@ -214,7 +219,8 @@ export function joinCluster(config: ClusterConfig, describe: () => SelfDescripti
         gone_after_ms: goneAfterMs(config.heartbeatMs),
         prune_after_ms: config.pruneAfterMs,
         nodes: [],
-        replication: 'n/a: deploys are not replicated between nodes yet (docs/cluster.md)',
+        replication: 'n/a: this node does not replicate deploys',
+        deployments: [],
       };
       if (!connected || !nc) return base;
       try {

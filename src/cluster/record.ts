@@ -29,6 +29,16 @@ export interface ServedVersion {
   weight: number;
 }
 
+/** Where a node stands with the cluster's deployment of one app (deploy-record.ts). */
+export interface AppDeployState {
+  /** The cluster's deployment id this is about. */
+  deployment: string;
+  state: 'serving' | 'pending' | 'refused';
+  /** Why it is refused (a catalogue code and the message), or what failed last while pending. */
+  code?: string;
+  message?: string;
+}
+
 /** What a node writes about itself, as JSON. */
 export interface NodeRecord {
   id: string;
@@ -42,6 +52,10 @@ export interface NodeRecord {
   heartbeat_ms: number;
   /** App name → the versions of its active deployment, with their weights. */
   serves: Record<string, ServedVersion[]>;
+  /** App → where this node stands with the cluster's deployment of it (absent from nodes before deploy replication). */
+  deploys?: Record<string, AppDeployState>;
+  /** How far behind the cluster's deployments this node is, or how long the last one took to arrive; null before any. */
+  replication_lag_ms?: number | null;
 }
 
 export type Liveness = 'live' | 'gone';
@@ -50,8 +64,7 @@ export interface NodeView extends NodeRecord {
   /** Milliseconds since the server stored the last heartbeat. */
   age_ms: number;
   state: Liveness;
-  /** Deploy replication does not exist yet: always null (shown as n/a). */
-  replication_lag_ms: null;
+  replication_lag_ms: number | null;
 }
 
 /** How old a record of a node beating every `heartbeatMs` may be and still be live. */
@@ -77,5 +90,6 @@ export function viewOf(bytes: Uint8Array, storedAt: Date, now: number): NodeView
   }
   if (typeof record.id !== 'string' || typeof record.heartbeat_ms !== 'number' || typeof record.url !== 'string') return undefined;
   const age = Math.max(0, now - storedAt.getTime());
-  return { ...(record as NodeRecord), serves: record.serves ?? {}, age_ms: age, state: liveness(age, record.heartbeat_ms), replication_lag_ms: null };
+  const lag = typeof record.replication_lag_ms === 'number' ? record.replication_lag_ms : null;
+  return { ...(record as NodeRecord), serves: record.serves ?? {}, deploys: record.deploys ?? {}, age_ms: age, state: liveness(age, record.heartbeat_ms), replication_lag_ms: lag };
 }

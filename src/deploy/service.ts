@@ -5,6 +5,10 @@
  * deployment is activated in the registry first and recorded on disk after, so the state on disk
  * always names a deployment that served. Every version read back from disk is checked against
  * its id (and its signatures) before anything is compiled.
+ *
+ * In a cluster (src/cluster/deploys.ts) a deploy or rollback made here goes through the cluster's
+ * gate first (`ClusterGate`), and deployments made elsewhere arrive through `importVersion` and
+ * `applyFromCluster`, held to the same checks as an upload.
  */
 import path from 'node:path';
 import { readFile } from 'node:fs/promises';
@@ -24,6 +28,19 @@ export interface DraftVerifier {
   verify(draft: AppDraft, label: string): string[];
 }
 
+/** A deploy or rollback as the cluster records it: what serves, and who asked. */
+export type SharedDeployment = Pick<DeploymentRecord, 'by' | 'reason' | 'versions' | 'policy'>;
+
+/** The cluster a clustered node's deploys go through (src/cluster/deploys.ts). */
+export interface ClusterGate {
+  /** Puts a version stored here into the cluster's bundle store; a failure is logged, not thrown (the next deploy naming it puts it again). */
+  uploaded(app: string, version: StoredVersion): Promise<void>;
+  /** A version uploaded through another node, by id or unique prefix: fetched from the cluster's bundle store and stored here; undefined when the store has none (or several) of that app. */
+  fetch(app: string, idOrPrefix: string): Promise<string | undefined>;
+  /** Writes `deployment` as the cluster's deployment of `app`, then runs this node's own `activate`; throws (and activates nothing) when the cluster cannot take it. */
+  deploy<T>(app: string, deployment: SharedDeployment, activate: () => Promise<T>): Promise<T>;
+}
+
 export interface DeployServiceDeps {
   store: VersionStore;
   registry: AppRegistry;
@@ -33,6 +50,8 @@ export interface DeployServiceDeps {
   fileApps: () => ReadonlySet<string>;
   retainUploads: number;
   onAutoRollback?: (app: string, version: string) => void;
+  /** The cluster gate once the node is clustered (--cluster); undefined otherwise. */
+  cluster?: () => ClusterGate | undefined;
 }
 
 export interface DeployRequest {
@@ -106,11 +125,16 @@ export class DeployService {
     this.refuseFileApp(app);
     const pending = await this.deps.store.receive(app, body);
     try {
-      if (pending.existing) return { created: false, version: versionJson(pending.existing, this.deps.registry.deployments.get(app)) };
+      if (pending.existing) {
+        // Uploading again is how an operator puts a version back into the cluster's bundle store.
+        await this.deps.cluster?.()?.uploaded(app, pending.existing);
+        return { created: false, version: versionJson(pending.existing, this.deps.registry.deployments.get(app)) };
+      }
       const { signers } = await this.readChecked(app, pending.dir, pending.id, pending.files.map((f) => f.path));
       const stored = await pending.commit(signers);
       this.deps.logger.info({ admin: who, action: 'upload', app, version: stored.id.slice(0, 12), size: stored.size, signers }, 'admin');
       await this.prune(app);
+      await this.deps.cluster?.()?.uploaded(app, stored);
       return { created: true, version: versionJson(stored, this.deps.registry.deployments.get(app)) };
     } finally {
       await pending.discard();
@@ -132,8 +156,8 @@ export class DeployService {
     this.refuseFileApp(app);
     const { versions, policy } = parseDeployRequest(request);
     const resolved: Array<{ id: string; weight: number }> = [];
-    for (const v of versions) resolved.push({ id: (await this.deps.store.find(app, v.id)).id, weight: v.weight });
-    const record = await this.activate(app, { by: who, reason: 'deploy', versions: resolved, policy: policyJson(policy) });
+    for (const v of versions) resolved.push({ id: await this.resolve(app, v.id), weight: v.weight });
+    const record = await this.activateShared(app, { by: who, reason: 'deploy', versions: resolved, policy: policyJson(policy) });
     this.deps.logger.info({ admin: who, action: 'deploy', app, versions: resolved.map((v) => `${v.id.slice(0, 12)}:${v.weight}`) }, 'admin');
     return recordJson(record, this.deps.registry.deployments.get(app)!);
   }
@@ -146,7 +170,7 @@ export class DeployService {
     let versions: Array<{ id: string; weight: number }>;
     let policy: Record<string, unknown> = state.current.policy;
     if (to !== undefined) {
-      versions = [{ id: (await this.deps.store.find(app, to)).id, weight: 100 }];
+      versions = [{ id: await this.resolve(app, to), weight: 100 }];
     } else {
       const same = (r: DeploymentRecord) => JSON.stringify(r.versions) === JSON.stringify(state.current!.versions);
       const before = state.history.find((r) => !same(r));
@@ -154,7 +178,7 @@ export class DeployService {
       versions = before.versions;
       policy = before.policy;
     }
-    const record = await this.activate(app, { by: who, reason: 'rollback', versions, policy });
+    const record = await this.activateShared(app, { by: who, reason: 'rollback', versions, policy });
     this.deps.logger.info({ admin: who, action: 'rollback', app, versions: versions.map((v) => `${v.id.slice(0, 12)}:${v.weight}`) }, 'admin');
     return recordJson(record, this.deps.registry.deployments.get(app)!);
   }
@@ -169,6 +193,68 @@ export class DeployService {
       versions: d.entries.map((e) => ({ id: e.version.id, weight: e.weight, inflight: e.version.inflight, ...snapshotJson(e.version.stats.snapshot()) })),
       auto_rollbacks: this.events.get(app) ?? [],
     };
+  }
+
+  /** A stored version by its full id, or undefined. */
+  async stored(app: string, id: string): Promise<StoredVersion | undefined> {
+    return (await this.deps.store.versions(app)).find((v) => v.id === id);
+  }
+
+  /** Where a stored version's files are, for the cluster's bundle store. */
+  versionDir(app: string, id: string): string {
+    return this.deps.store.versionDir(app, id);
+  }
+
+  servesFromPath(app: string): boolean {
+    return this.deps.fileApps().has(app);
+  }
+
+  /**
+   * Stores a version that came from the cluster's bundle store under `id`: unpacked within the
+   * caps, refused (VERSION_CORRUPT) unless its files hash to `id`, then checked as an upload is
+   * (app name, this node's own trusted keys, every module compiled). Returns it compiled, for
+   * `applyFromCluster`.
+   */
+  async importVersion(app: string, id: string, body: Readable): Promise<LoadedVersion> {
+    const pending = await this.deps.store.receive(app, body);
+    try {
+      if (pending.id !== id) {
+        throw new VergeError('VERSION_CORRUPT', `app ${app}: the bundle stored in the cluster as version ${id.slice(0, 12)} holds files that hash to ${pending.id.slice(0, 12)}; it is not the version it claims to be, and is not served`);
+      }
+      const { loaded, signers } = await this.readChecked(app, pending.dir, pending.id, pending.files.map((f) => f.path));
+      if (!pending.existing) await pending.commit(signers);
+      this.deps.logger.info({ action: 'import', app, version: id.slice(0, 12), signers }, 'version received from the cluster');
+      return loaded;
+    } finally {
+      await pending.discard();
+    }
+  }
+
+  /** Serves a deployment the cluster holds (every version stored here or in `loaded`), recorded as a deployment of this node. */
+  async applyFromCluster(app: string, deployment: SharedDeployment & { note: string }, loaded: ReadonlyMap<string, LoadedVersion>): Promise<void> {
+    this.refuseFileApp(app);
+    await this.activateRecord(app, deployment, loaded);
+    await this.deps.store.activate(app, deployment);
+    await this.prune(app);
+  }
+
+  /** A version's full id: stored here, or (in a cluster) uploaded through another node and fetched now. */
+  private async resolve(app: string, idOrPrefix: string): Promise<string> {
+    try {
+      return (await this.deps.store.find(app, idOrPrefix)).id;
+    } catch (err) {
+      const cluster = this.deps.cluster?.();
+      if (!cluster || !isVergeError(err, 'VERSION_NOT_FOUND')) throw err;
+      const fetched = await cluster.fetch(app, idOrPrefix);
+      if (fetched === undefined) throw err;
+      return fetched;
+    }
+  }
+
+  /** Through the cluster's gate when the node is clustered: the cluster learns of it before this node serves it. */
+  private activateShared(app: string, record: SharedDeployment): Promise<DeploymentRecord> {
+    const cluster = this.deps.cluster?.();
+    return cluster ? cluster.deploy(app, record, () => this.activate(app, record)) : this.activate(app, record);
   }
 
   /** Reads a version folder, checks it is what its id says and who signed it, and compiles it. */
@@ -198,12 +284,12 @@ export class DeployService {
   }
 
   /** Loads what is not live yet, then swaps the registry to `record`'s versions and weights. */
-  private async activateRecord(app: string, record: Pick<DeploymentRecord, 'versions' | 'policy'>): Promise<Deployment> {
+  private async activateRecord(app: string, record: Pick<DeploymentRecord, 'versions' | 'policy'>, loaded?: ReadonlyMap<string, LoadedVersion>): Promise<Deployment> {
     const policy = parseDeploymentPolicy(record.policy);
     const live = new Set(this.deps.registry.deployments.get(app)?.entries.map((e) => e.version.id) ?? []);
     const items = [];
     for (const v of record.versions) {
-      items.push(live.has(v.id) ? { id: v.id, weight: v.weight } : { loaded: await this.loadStored(app, v.id), weight: v.weight });
+      items.push(live.has(v.id) ? { id: v.id, weight: v.weight } : { loaded: loaded?.get(v.id) ?? (await this.loadStored(app, v.id)), weight: v.weight });
     }
     return this.deps.registry.deploy(app, items, { policy, dataDir: this.deps.store.dataDir(app) });
   }

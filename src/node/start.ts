@@ -44,6 +44,7 @@ import { RedisTriggers } from '../triggers/redis.js';
 import { clusterConfig as readClusterConfig, type ClusterFlags } from '../cluster/options.js';
 import type { ClusterMember, SelfDescription } from '../cluster/membership.js';
 import { clusterRoute } from '../cluster/route.js';
+import type { DeployReplication } from '../cluster/deploys.js';
 import { ADMIN_TLS_FLAGS, PUBLIC_TLS_FLAGS, describeCertificate, loadTls, type TlsFiles, type TlsFlags, type TlsMaterial } from './tls.js';
 
 export interface NodeOptions {
@@ -303,7 +304,9 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const clusterConfig = opts.cluster && (await readClusterConfig(opts.cluster, stateDir, env));
   // Loaded here, so the join after the listeners start has no await in which an admin call could find no member.
   const membership = clusterConfig ? await import('../cluster/membership.js') : undefined;
+  const clusterDeploys = clusterConfig ? await import('../cluster/deploys.js') : undefined;
   let cluster: ClusterMember | undefined;
+  let replication: DeployReplication | undefined;
   const registry = new AppRegistry({
     pool,
     capabilities,
@@ -327,7 +330,10 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     fileApps: () => fileApps,
     retainUploads: opts.retainUploads ?? DEFAULT_RETAIN_UPLOADS,
     onAutoRollback: (app) => metrics?.autoRollbacks.inc({ app }),
+    cluster: () => replication,
   });
+  // Before the admin listener: a clustered node never takes a deploy that bypasses the cluster.
+  if (clusterConfig && clusterDeploys) replication = await clusterDeploys.createDeployReplication({ config: clusterConfig, service: deploys, stateDir, logger });
 
   let draining = false;
   let ingress: Listener | undefined;
@@ -420,9 +426,11 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         url,
         admin_url: adminUrl ?? null,
         serves: Object.fromEntries([...registry.deployments].map(([app, d]) => [app, d.entries.map((e) => ({ id: e.version.id, weight: e.weight }))])),
+        ...replication?.describe(),
       });
       // Joined once both listeners have their URLs, which the first heartbeat carries.
-      cluster = membership.joinCluster(clusterConfig, describe, logger);
+      const member = membership.joinCluster(clusterConfig, describe, logger, (nc) => replication?.attach(nc));
+      cluster = replication && clusterDeploys ? clusterDeploys.withDeploys(member, replication) : member;
     }
   } catch (err) {
     // Whatever started is stopped again: a node that cannot serve exits.

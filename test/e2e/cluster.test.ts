@@ -94,7 +94,7 @@ describe('nodes on one NATS server', () => {
       assert.equal(node(answer, 'node-b')!.region, 'us-east');
       assert.deepEqual(node(answer, 'node-b')!.serves, {});
       assert.match(text, /node-a.*region eu-west\s+live\s+last seen .* serves shop [0-9a-f]{12}@100\s+replication lag n\/a/);
-      assert.match(text, /replication lag is n\/a: deploys are not replicated between nodes yet/);
+      assert.match(text, /cluster deployments: none/);
     }
   });
 
