@@ -93,6 +93,9 @@ export function startLink(replica: Replica, options: LinkOptions): Link {
           name: `verge replicated ${options.stream}`,
           // The link lives as long as the store: reconnect for as long as it takes.
           maxReconnectAttempts: -1,
+          // The servers named in the URL only, not the addresses the cluster advertises: an edge
+          // site often reaches NATS through one gateway or proxy and cannot route to the others.
+          ignoreClusterUpdates: true,
           reconnectTimeWait: 250,
           reconnectJitter: 100,
           pingInterval: 2000,
@@ -113,6 +116,9 @@ export function startLink(replica: Replica, options: LinkOptions): Link {
             } else if (s.type === 'reconnect') {
               connected = true;
               lastError = null;
+              // Start reading again from the replica's cursor rather than trust a consumer that
+              // lived through the outage (its server may have lost it).
+              stopReceiving?.();
               for (const wake of [...sleepers]) wake();
             }
           }
