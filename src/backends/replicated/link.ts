@@ -18,6 +18,8 @@ import { decodeChange, keySubjects } from './wire.js';
 export const BACKOFF = Object.freeze({ firstMs: 100, maxMs: 2000 });
 /** Changes sent per batch, and messages applied per transaction. */
 const BATCH = 256;
+/** How often the link checks that the stream it reads is still the one it adopted. */
+const WATCH_MS = 2000;
 
 export interface LinkOptions {
   address: NatsAddress;
@@ -191,7 +193,10 @@ export function startLink(replica: Replica, options: LinkOptions): Link {
     lastError = null;
   }
 
-  async function receive(js: JetStreamClient): Promise<void> {
+  async function receive(js: JetStreamClient, jsm: JetStreamManager): Promise<void> {
+    // Made again if it was deleted; read from the start if it is not the stream read last.
+    await ensureStream(jsm);
+    replica.adoptStream((await jsm.streams.info(options.stream)).created);
     const from = replica.stats().cursor;
     const consumer = await js.consumers.get(options.stream, {
       filter_subjects: `${options.subjectPrefix}.>`,
@@ -235,6 +240,18 @@ export function startLink(replica: Replica, options: LinkOptions): Link {
     for (const key of keys) await jsm.streams.purge(options.stream, { filter: keySubjects(options.subjectPrefix, key), seq: upTo });
   }
 
+  /**
+   * A consumer of a deleted stream does not always end: every few seconds, the stream's identity
+   * is checked, and a stream made again restarts the reading (which adopts it).
+   */
+  async function watch(jsm: JetStreamManager): Promise<void> {
+    await sleep(WATCH_MS);
+    if (closed) return;
+    const created = await jsm.streams.info(options.stream).then((i) => i.created, () => undefined);
+    const known = replica.stats().streamCreated;
+    if (known !== undefined && created !== known) stopReceiving?.();
+  }
+
   const running = (async () => {
     let link: Awaited<ReturnType<typeof connectOnce>>;
     try {
@@ -242,11 +259,11 @@ export function startLink(replica: Replica, options: LinkOptions): Link {
     } catch {
       return;
     }
-    await forever('creating the stream', () => ensureStream(link.jsm), true);
     await Promise.all([
       forever('sending changes', () => send(link.js)),
-      forever('reading the stream', () => receive(link.js)),
+      forever('reading the stream', () => receive(link.js, link.jsm)),
       forever('expiring tombstones', () => expire(link.jsm)),
+      forever('watching the stream', () => watch(link.jsm)),
     ]);
   })();
 

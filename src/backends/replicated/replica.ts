@@ -33,6 +33,8 @@ export interface ReplicaStats {
   oldestQueuedAt: number | undefined;
   /** The last stream sequence applied here. */
   cursor: number;
+  /** The creation time of the stream it was read from (adoptStream). */
+  streamCreated: string | undefined;
 }
 
 /** The store contract on the replica; compareAndSwap is atomic against this replica only (docs/cluster.md). */
@@ -46,8 +48,13 @@ export interface Replica extends Omit<SyncKvStore, 'kind'> {
   /** JetStream acknowledged it: removed unless a later change of the same subject replaced it. */
   sent(seq: number): void;
   stats(): ReplicaStats;
-  /** Sets the stream cursor back (to read the stream again from `cursor + 1`). */
-  resetCursor(cursor: number): void;
+  /**
+   * The stream this replica last read was made at `created` (its creation time, which identifies
+   * it). True if that is a stream it never read: it was deleted and made again, or the replica
+   * is new. A stream made again lost what it held: the replica then reads it from the start and
+   * queues its own writes and counter entries once more, so that every replica puts back its part.
+   */
+  adoptStream(created: string): boolean;
   /** Removes tombstones older than `retentionMs` (by their stamp) that nothing counts on; returns their keys. */
   expireTombstones(nowMs: number, retentionMs: number): string[];
 }
@@ -111,6 +118,9 @@ export function openReplica(file: string, subjectPrefix: string, now: () => numb
   const deadTombstones = db.prepare<[string], { key: string }>(`SELECT key FROM reg WHERE value IS NULL AND current IS NULL AND stamp < ?`);
   const dropReg = db.prepare('DELETE FROM reg WHERE key = ? AND value IS NULL AND current IS NULL');
 
+  const ownRegisters = db.prepare<[string], { key: string; value: Buffer | null; stamp: string }>('SELECT key, value, stamp FROM reg WHERE stamp LIKE ?');
+  const ownEntries = db.prepare<[string], CntRow & { key: string }>('SELECT key, replica, epoch, p, n FROM cnt WHERE replica = ?');
+
   let id = getMeta.get('replica');
   if (id === undefined) {
     // One id per replica file, not per node: a node whose file was lost starts a new counter
@@ -141,6 +151,14 @@ export function openReplica(file: string, subjectPrefix: string, now: () => numb
     const subject = subjectOf(subjectPrefix, change);
     const previous = unqueue.get(subject);
     enqueue.run(subject, encodeChange(change), previous?.queued_at ?? now());
+  }
+
+  /** Queues every write and counter entry this replica made that the state still holds. */
+  function requeueOwn(): void {
+    for (const row of ownRegisters.all(`%.${replica}`)) {
+      queue({ kind: 'register', key: row.key, origin: replica, register: { value: row.value === null ? null : view(row.value), stamp: row.stamp } });
+    }
+    for (const row of ownEntries.all(replica)) queue({ kind: 'counter', key: row.key, entry: entryFromRow(row) });
   }
 
   function writeRegister(key: string, value: Uint8Array | null): void {
@@ -238,9 +256,20 @@ export function openReplica(file: string, subjectPrefix: string, now: () => numb
     sent: (seq) => run(() => void ack.run(seq)),
     stats: () => run(() => {
       const s = outboxStats.get()!;
-      return { queued: s.queued, oldestQueuedAt: s.oldest ?? undefined, cursor: Number(getMeta.get('cursor') ?? 0) };
+      return { queued: s.queued, oldestQueuedAt: s.oldest ?? undefined, cursor: Number(getMeta.get('cursor') ?? 0), streamCreated: getMeta.get('stream_created') };
     }),
-    resetCursor: (cursor) => run(() => void putMeta.run('cursor', String(cursor))),
+    adoptStream: (created) =>
+      run(() =>
+        db.transaction((): boolean => {
+          const known = getMeta.get('stream_created');
+          if (known === created) return false;
+          putMeta.run('stream_created', created);
+          putMeta.run('cursor', '0');
+          // A new replica has nothing of its own yet; one that read another stream re-sends its part.
+          if (known !== undefined) requeueOwn();
+          return true;
+        })(),
+      ),
     expireTombstones(nowMs, retentionMs) {
       return run(() => {
         const before = Math.max(0, nowMs - retentionMs);

@@ -31,7 +31,7 @@ export function createReplicatedStore(opts: { file: string; link: LinkOptions; l
     increment: poking(local.increment),
     compareAndSwap: poking(local.compareAndSwap),
     replication() {
-      const s = closed ? { queued: 0, oldestQueuedAt: undefined, cursor: 0 } : replica.stats();
+      const s = closed ? { queued: 0, oldestQueuedAt: undefined, cursor: 0, streamCreated: undefined } : replica.stats();
       const l = link.status();
       return {
         ...opts.labels,

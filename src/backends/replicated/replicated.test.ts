@@ -129,4 +129,31 @@ describe('replicated store over JetStream', () => {
       await Promise.all([writer.close(), node.close()]);
     }
   });
+
+  test('a stream deleted and made again is refilled from the replicas: each node sends its own writes and counts once more', async () => {
+    const a = openStore(nats.url, 'lost');
+    const b = openStore(nats.url, 'lost');
+    let late: ReplicatedKvStore | undefined;
+    try {
+      await a.set('from-a', bytes('1'));
+      for (let i = 0; i < 7; i++) await b.increment('n', 1n);
+      await a.increment('n', 3n);
+      await until(async () => text(await a.get('n')) === '10' && text(await b.get('from-a')) === '1', 'a and b converge');
+      await until(() => a.replication().queued_changes === 0 && b.replication().queued_changes === 0, 'everything sent');
+      const nc = await connect({ servers: nats.url });
+      try {
+        await (await jetstreamManager(nc)).streams.delete('lost');
+      } finally {
+        await nc.close();
+      }
+      // A node that joins now sees only what the replicas put back.
+      await until(async () => {
+        late ??= openStore(nats.url, 'lost');
+        return text(await late.get('n')) === '10' && text(await late.get('from-a')) === '1';
+      }, 'a new replica gets the state back', 20_000);
+      assert.equal(text(await a.get('n')), '10', 'nothing counted twice on the old replicas');
+    } finally {
+      await Promise.all([a.close(), b.close(), late?.close()]);
+    }
+  });
 });
