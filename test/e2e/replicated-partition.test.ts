@@ -128,6 +128,12 @@ describe('a replicated store across three nodes, one of them partitioned', { tim
     assert.deepEqual(during.map((s, i) => s!.count - before[i]!.count), [20, 20, 20]);
     assert.ok((await metric(nodes.c!, 'verge_kv_replication_queued_changes'))! > 0, 'C shows its queued changes');
     await until(async () => (await metric(nodes.c!, 'verge_kv_replication_lag_seconds'))! > 0, 'C shows its lag', 5000, 'node C');
+    // The dashboard's store list says the same.
+    const stores = (await (await fetch(`${nodes.c!.adminUrl}/v1/apps/sensor-aggregator/stores`)).json()) as { stores: Array<{ name: string; backend: string; replication: { connected: boolean; queued_changes: number } }> };
+    const shown = stores.stores.find((x) => x.name === 'default')!;
+    assert.equal(shown.backend, 'replicated');
+    assert.equal(shown.replication.connected, false);
+    assert.ok(shown.replication.queued_changes > 0);
     proxy.heal();
     await converged('after healing');
     await until(async () => (await metric(nodes.c!, 'verge_kv_replication_queued_changes')) === 0, 'C sent everything', 5000, 'node C');

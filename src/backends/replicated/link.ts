@@ -9,6 +9,7 @@
  * little longer before the next try (BACKOFF), and the NATS client itself reconnects for as long
  * as the store is open.
  */
+import { randomBytes } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { NatsAddress } from '../nats/address.js';
@@ -196,7 +197,7 @@ export function startLink(replica: Replica, options: LinkOptions): Link {
   async function receive(js: JetStreamClient, jsm: JetStreamManager): Promise<void> {
     // Made again if it was deleted; read from the start if it is not the stream read last.
     await ensureStream(jsm);
-    replica.adoptStream((await jsm.streams.info(options.stream)).created);
+    replica.adoptStream(await streamId(js, jsm));
     const from = replica.stats().cursor;
     const consumer = await js.consumers.get(options.stream, {
       filter_subjects: `${options.subjectPrefix}.>`,
@@ -240,6 +241,28 @@ export function startLink(replica: Replica, options: LinkOptions): Link {
     for (const key of keys) await jsm.streams.purge(options.stream, { filter: keySubjects(options.subjectPrefix, key), seq: upTo });
   }
 
+  const idSubject = `${options.subjectPrefix}.id`;
+  const readId = (jsm: JetStreamManager) =>
+    jsm.streams.getMessage(options.stream, { last_by_subj: idSubject }).then(
+      (m) => (m ? new TextDecoder().decode(m.data) : undefined),
+      () => undefined,
+    );
+
+  /**
+   * The stream's identity: a random id in the stream itself, written once by whichever node
+   * gets there first (a publish that expects the subject to be empty). A stream made again has
+   * another. Not the stream's creation time, which the servers of a cluster need not agree on.
+   */
+  async function streamId(js: JetStreamClient, jsm: JetStreamManager): Promise<string> {
+    let id = await readId(jsm);
+    if (id === undefined) {
+      await js.publish(idSubject, randomBytes(8).toString('hex'), { expect: { lastSubjectSequence: 0 }, timeout: options.timeoutMs }).catch(() => {});
+      id = await readId(jsm);
+    }
+    if (id === undefined) throw new Error(`stream ${options.stream} has no id yet`);
+    return id;
+  }
+
   /**
    * A consumer of a deleted stream does not always end: every few seconds, the stream's identity
    * is checked, and a stream made again restarts the reading (which adopts it).
@@ -247,9 +270,11 @@ export function startLink(replica: Replica, options: LinkOptions): Link {
   async function watch(jsm: JetStreamManager): Promise<void> {
     await sleep(WATCH_MS);
     if (closed) return;
-    const created = await jsm.streams.info(options.stream).then((i) => i.created, () => undefined);
     const known = replica.stats().streamCreated;
-    if (known !== undefined && created !== known) stopReceiving?.();
+    const info = await jsm.streams.info(options.stream).catch(() => undefined);
+    // Gone, or there with another id: read it afresh. A missing id (just made) is left to the reader.
+    const id = info ? await readId(jsm) : undefined;
+    if (known !== undefined && (info === undefined || (id !== undefined && id !== known))) stopReceiving?.();
   }
 
   const running = (async () => {

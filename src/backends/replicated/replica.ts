@@ -33,7 +33,7 @@ export interface ReplicaStats {
   oldestQueuedAt: number | undefined;
   /** The last stream sequence applied here. */
   cursor: number;
-  /** The creation time of the stream it was read from (adoptStream). */
+  /** The id of the stream it was read from (adoptStream). */
   streamCreated: string | undefined;
 }
 
@@ -49,8 +49,7 @@ export interface Replica extends Omit<SyncKvStore, 'kind'> {
   sent(seq: number): void;
   stats(): ReplicaStats;
   /**
-   * The stream this replica last read was made at `created` (its creation time, which identifies
-   * it). True if that is a stream it never read: it was deleted and made again, or the replica
+   * The stream this replica last read has the id `created` (link.ts). True if that is a stream it never read: it was deleted and made again, or the replica
    * is new. A stream made again lost what it held: the replica then reads it from the start and
    * queues its own writes and counter entries once more, so that every replica puts back its part.
    */
