@@ -13,6 +13,7 @@ import { createMemoryStore } from './memory/memory-store.js';
 import { openSqliteStore } from './sqlite/sqlite-store.js';
 import { openRedisStore, readRedisStoreOptions } from './redis/index.js';
 import { defaultBucket, openNatsStore, readNatsStoreOptions, type NatsStoreOptions } from './nats/index.js';
+import { defaultStream, openReplicatedStore, readReplicatedStoreOptions, replicaFile, type ReplicatedStoreOptions } from './replicated/index.js';
 
 /** Where one app's store lives, resolved on the main thread and handed to whoever opens it. */
 export interface StoreLocation {
@@ -22,8 +23,12 @@ export interface StoreLocation {
   options?: Readonly<Record<string, unknown>>;
   /** The manifest table, for errors: `key_value_stores.cache`. */
   where?: string;
-  /** The NATS key-value bucket holding the store. */
+  /** The NATS key-value bucket holding the store; for a replicated store, its JetStream stream. */
   bucket?: string;
+  /** A replicated store's local replica file. */
+  file?: string;
+  /** The app and store, for a replicated store's metrics. */
+  labels?: { app: string; store: string };
 }
 
 interface BackendBase {
@@ -99,7 +104,25 @@ const nats: MainBackend = {
   open: ({ address, options, where, bucket }) => openNatsStore(address!, bucket!, options!, where!),
 };
 
-export const BACKENDS = { sqlite, memory, redis, nats } as const;
+// A local SQLite replica on the main thread (the link to JetStream lives there too), synced through a stream.
+const replicated: MainBackend = {
+  runsIn: 'main',
+  readOptions: readReplicatedStoreOptions,
+  locate: ({ app, appDir, dataDir, name, options, expand }) => {
+    const o = options as unknown as ReplicatedStoreOptions;
+    return {
+      address: expand(o.url, 'url'),
+      options,
+      where: `key_value_stores.${name}`,
+      bucket: o.stream ?? defaultStream(app, name),
+      file: replicaFile(appDir, dataDir, name, o),
+      labels: { app, store: name },
+    };
+  },
+  open: ({ address, options, where, bucket, file, labels }) => openReplicatedStore(address!, file!, bucket!, options!, where!, labels!),
+};
+
+export const BACKENDS = { sqlite, memory, redis, nats, replicated } as const;
 
 export type BackendName = keyof typeof BACKENDS;
 export const BACKEND_NAMES = Object.keys(BACKENDS) as BackendName[];

@@ -88,6 +88,8 @@ export type ReadableStore = Pick<KvStore, 'get' | 'listKeys'>;
 export type WritableStore = Pick<KvStore, 'set' | 'delete'>;
 
 /** One of an app's stores, for the dashboard's key-value browser and `verge kv --from`. */
+import type { ReplicationStatus } from '../backends/replicated/status.js';
+
 export interface StoreView {
   readonly name: string;
   readonly backend: string;
@@ -95,6 +97,8 @@ export interface StoreView {
   read<T>(use: (store: ReadableStore) => Promise<T>): Promise<T>;
   /** Runs `use` on the store opened for writing (created if need be); the admin API allows it only with --kv-writes. */
   write<T>(use: (store: WritableStore) => Promise<T>): Promise<T>;
+  /** A replicated store's replication state (backends/replicated/status.ts); undefined for other backends. */
+  replication?(): ReplicationStatus | undefined;
 }
 
 /** A capability's state for one app version. */

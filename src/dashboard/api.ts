@@ -218,7 +218,7 @@ function routes({ app, versions }: ReturnType<typeof serving>): Record<string, u
 
 function storesOf(deps: DashboardDeps, rawApp: string): Record<string, unknown> {
   const { app, version } = primaryOf(deps, rawApp);
-  return { app, writable: deps.kvWrites, stores: version.capabilities.stores().map((s) => ({ name: s.name, backend: s.backend })) };
+  return { app, writable: deps.kvWrites, stores: version.capabilities.stores().map((s) => ({ name: s.name, backend: s.backend, replication: s.replication?.() ?? null })) };
 }
 
 function primaryOf(deps: DashboardDeps, rawApp: string): { app: string; version: ServingVersion } {

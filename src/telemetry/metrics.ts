@@ -1,5 +1,6 @@
 /** Prometheus metrics, served on the admin listener's /metrics. docs/observability.md lists every series. */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { replicationStatuses, type ReplicationStatus } from '../backends/replicated/status.js';
 import type { RunMeasures } from '../dispatch/protocol.js';
 import type { StatusName } from '../capabilities/abi.js';
 import { describeHostCallCode, hostCallCode, type CapabilityName } from './host-call-codes.js';
@@ -234,6 +235,7 @@ export function createMetrics(
     labelNames: ['trigger', 'app', 'component', 'outcome'] as const,
     registers: [registry],
   });
+  replicationGauges(registry);
   new Gauge({ name: 'verge_queue_depth', help: 'Requests admitted and waiting for a worker.', registers: [registry], collect() { this.set(gauges.queued()); } });
   new Gauge({ name: 'verge_requests_in_flight', help: 'Requests admitted and not yet answered.', registers: [registry], collect() { this.set(gauges.busy()); } });
   new Gauge({ name: 'verge_workers', help: 'Workers serving requests (spares not counted).', registers: [registry], collect() { this.set(gauges.workers()); } });
@@ -374,4 +376,23 @@ export function createMetrics(
     forgetBreakers,
     forgetVersion,
   };
+}
+
+/** Each open replicated store's link, by app and store (docs/cluster.md, "What an operator sees"). */
+function replicationGauges(registry: Registry): void {
+  const gauge = (name: string, help: string, read: (s: ReplicationStatus) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['app', 'store'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const s of replicationStatuses()) this.set({ app: s.app, store: s.store }, read(s));
+      },
+    });
+  gauge('verge_kv_replication_queued_changes', 'Changes to a replicated store made on this node that JetStream has not acknowledged yet (one per changed key).', (s) => s.queued_changes);
+  gauge('verge_kv_replication_lag_seconds', 'Age of the oldest change of a replicated store still queued on this node (0 with none): how far the other nodes are behind it.', (s) => s.lag_ms / 1000);
+  gauge('verge_kv_replication_inbound_pending', 'Stream messages of a replicated store this node has not applied yet: how far it is behind the others.', (s) => s.inbound_pending);
+  gauge('verge_kv_replication_connected', 'A replicated store\'s link to NATS: 1 connected, 0 not (the store serves locally either way).', (s) => (s.connected ? 1 : 0));
 }

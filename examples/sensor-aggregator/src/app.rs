@@ -1,7 +1,7 @@
 //! Routing and the handlers. `handle` takes a request and returns a response; the host calls
 //! go through verge-sdk, so the same code runs against the fake host in `cargo test`.
 
-use serde_derive::{Deserialize, Serialize};
+use serde_derive::Serialize;
 use verge_sdk::http::{percent_decode, Request, Response};
 use verge_sdk::kv::Store;
 use verge_sdk::{log, Error};
@@ -15,35 +15,27 @@ pub const MAX_ATTEMPTS: u32 = 100;
 /// `device:<id>` holds the device's last accepted timestamp (decimal); `""` means none (what a
 /// failed reading is rolled back to, since compare-and-swap cannot delete).
 pub const DEVICE_PREFIX: &str = "device:";
-/// `region:<name>` holds the region's [`Stats`] as JSON.
-pub const REGION_PREFIX: &str = "region:";
+/// `count:<region>`: the number of accepted readings, a counter (`increment` by 1).
+pub const COUNT_PREFIX: &str = "count:";
+/// `sum_mc:<region>`: the sum of the temperatures in thousandths of a degree, a counter.
+/// Counters rather than one JSON value: increments merge exactly across the nodes of a cluster
+/// (a `replicated` store adds up what every node counted), where a read-modify-write of one
+/// value would keep one node's total and lose the others'.
+pub const SUM_PREFIX: &str = "sum_mc:";
 
-/// Running statistics of a region, stored as `{"count","sum","min","max"}`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Stats {
-    pub count: u64,
-    pub sum: f64,
-    pub min: f64,
-    pub max: f64,
-}
-
-impl Stats {
-    fn first(t: f64) -> Stats {
-        Stats { count: 1, sum: t, min: t, max: t }
-    }
-
-    fn add(self, t: f64) -> Stats {
-        Stats { count: self.count + 1, sum: self.sum + t, min: self.min.min(t), max: self.max.max(t) }
-    }
+/// A temperature in the fixed-point unit of the sum: thousandths of a degree Celsius.
+pub fn milli_degrees(t: f64) -> i64 {
+    (t * 1000.0).round() as i64
 }
 
 #[derive(Serialize)]
 struct RegionView<'a> {
     region: &'a str,
-    count: u64,
+    count: i64,
+    /// The sum in degrees (`sum_milli_c / 1000`).
     sum: f64,
-    min: f64,
-    max: f64,
+    /// The exact sum, in thousandths of a degree.
+    sum_milli_c: i64,
     mean: f64,
 }
 
@@ -166,8 +158,7 @@ fn post_reading(req: &Request) -> Response {
         Err(e) => return store_failure("claim device timestamp", e),
     };
 
-    // 2. Fold the reading into the region's stats, with a compare-and-swap retry loop so no
-    //    concurrent update is lost.
+    // 2. Count the reading into the region: two increments, which merge exactly across nodes.
     match add_to_region(&store, &reading) {
         Ok(()) => json(201, &serde_json::json!({ "status": "accepted" })),
         Err(response) => {
@@ -183,33 +174,39 @@ fn post_reading(req: &Request) -> Response {
     }
 }
 
+/// Adds the reading to the region's sum, then to its count. If the count fails, the sum is
+/// taken back (an increment by the opposite), so a reading is counted in both or in neither
+/// unless the store fails twice in a row.
 fn add_to_region(store: &Store, reading: &Reading) -> Result<(), Response> {
-    let key = format!("{}{}", REGION_PREFIX, reading.region);
-    let t = reading.temperature_c;
-    let result = store.update(&key, MAX_ATTEMPTS, |old| {
-        let stats = match old {
-            None => Stats::first(t),
-            Some(bytes) => match serde_json::from_slice::<Stats>(bytes) {
-                Ok(s) => s.add(t),
-                Err(_) => return (None, false),
-            },
-        };
-        (Some(serde_json::to_vec(&stats).expect("stats serialize")), true)
-    });
-    match result {
-        Ok(true) => Ok(()),
-        Ok(false) => Err(corrupt(&key)),
-        Err(e) => Err(store_failure("update region stats", e)),
+    let t = milli_degrees(reading.temperature_c);
+    let sum_key = format!("{}{}", SUM_PREFIX, reading.region);
+    store.increment(&sum_key, t).map_err(|e| store_failure("add to region sum", e))?;
+    let count_key = format!("{}{}", COUNT_PREFIX, reading.region);
+    if let Err(e) = store.increment(&count_key, 1) {
+        if let Err(back) = store.increment(&sum_key, -t) {
+            log::warn(&format!("could not take the reading back out of {}: {}", sum_key, back));
+        }
+        return Err(store_failure("count the region reading", e));
     }
+    Ok(())
 }
 
 fn list_regions() -> Response {
-    let keys = match Store::open(STORE).and_then(|s| s.list_all_keys(REGION_PREFIX)) {
+    let keys = match Store::open(STORE).and_then(|s| s.list_all_keys(COUNT_PREFIX)) {
         Ok(keys) => keys,
         Err(e) => return store_failure("list regions", e),
     };
-    let regions: Vec<&str> = keys.iter().filter_map(|k| k.strip_prefix(REGION_PREFIX)).collect();
+    let regions: Vec<&str> = keys.iter().filter_map(|k| k.strip_prefix(COUNT_PREFIX)).collect();
     json(200, &serde_json::json!({ "regions": regions }))
+}
+
+/// A counter's value, `None` for a missing key, `Err` for a value that is not a decimal integer.
+fn read_counter(store: &Store, key: &str) -> Result<Option<i64>, Response> {
+    match store.get(key) {
+        Ok(None) => Ok(None),
+        Ok(Some(bytes)) => std::str::from_utf8(&bytes).ok().and_then(|s| s.parse::<i64>().ok()).map(Some).ok_or_else(|| corrupt(key)),
+        Err(e) => Err(store_failure("read region stats", e)),
+    }
 }
 
 fn get_region(region: &str) -> Response {
@@ -217,16 +214,20 @@ fn get_region(region: &str) -> Response {
     if reading::check_name(region).is_err() {
         return unknown();
     }
-    let key = format!("{}{}", REGION_PREFIX, region);
-    let bytes = match Store::open(STORE).and_then(|s| s.get(&key)) {
-        Ok(Some(b)) => b,
-        Ok(None) => return unknown(),
-        Err(e) => return store_failure("read region stats", e),
-    };
-    let s: Stats = match serde_json::from_slice(&bytes) {
+    let store = match Store::open(STORE) {
         Ok(s) => s,
-        Err(_) => return corrupt(&key),
+        Err(e) => return store_failure("open", e),
     };
-    let view = RegionView { region, count: s.count, sum: s.sum, min: s.min, max: s.max, mean: s.sum / s.count as f64 };
+    let count = match read_counter(&store, &format!("{}{}", COUNT_PREFIX, region)) {
+        Ok(Some(n)) if n > 0 => n,
+        Ok(_) => return unknown(),
+        Err(response) => return response,
+    };
+    let sum_milli_c = match read_counter(&store, &format!("{}{}", SUM_PREFIX, region)) {
+        Ok(n) => n.unwrap_or(0),
+        Err(response) => return response,
+    };
+    let sum = sum_milli_c as f64 / 1000.0;
+    let view = RegionView { region, count, sum, sum_milli_c, mean: sum / count as f64 };
     Response::json(200, serde_json::to_string(&view).expect("view serializes"))
 }

@@ -5,7 +5,7 @@ use verge_sdk::http::{Request, Response};
 use verge_sdk::mock::{Host, KvCall, KvOp};
 use verge_sdk::Error;
 
-use crate::app::{handle, Stats};
+use crate::app::{handle, milli_degrees};
 
 fn request(method: &str, path: &str, body: &str) -> Request {
     Request::from_parts(
@@ -48,7 +48,7 @@ fn accepts_aggregates_and_reports() {
     let (s, v, r) = call("GET", "/regions/eu", "");
     assert_eq!(s, 200);
     assert_eq!(r.header_value("content-type"), Some("application/json"));
-    assert_eq!(v, json!({ "region": "eu", "count": 3, "sum": 25.5, "min": -4.5, "max": 20.0, "mean": 8.5 }));
+    assert_eq!(v, json!({ "region": "eu", "count": 3, "sum": 25.5, "sum_milli_c": 25500, "mean": 8.5 }));
     assert_eq!(call("GET", "/regions", "").1, json!({ "regions": ["eu", "us"] }));
     assert_eq!(call("HEAD", "/regions/us", "").0, 200);
 }
@@ -150,9 +150,9 @@ fn store_failures_answer_503_at_once() {
 fn a_failed_region_update_rolls_the_device_back() {
     let host = fresh();
     assert_eq!(post("d1", "eu", 1.0, 1).0, 201);
-    // The region update fails after the device was claimed.
+    // The region's sum fails after the device was claimed.
     host.on_kv(|call: &mut KvCall| {
-        if call.op == KvOp::CompareAndSwap && call.key.starts_with(b"region:") {
+        if call.op == KvOp::Increment && call.key.starts_with(b"sum_mc:") {
             call.fail(Error::Unavailable);
         }
     });
@@ -163,42 +163,43 @@ fn a_failed_region_update_rolls_the_device_back() {
     assert_eq!(post("d1", "eu", 2.0, 2).0, 201, "the retry is accepted");
     assert_eq!(call("GET", "/regions/eu", "").1["count"], 2);
 
-    // A brand-new device is rolled back to "no timestamp" ("").
+    // The count fails after the sum was added: the sum is taken back, and a brand-new device is
+    // rolled back to "no timestamp" ("").
     host.on_kv(|call: &mut KvCall| {
-        if call.op == KvOp::Get && call.key_str().starts_with("region:") {
+        if call.op == KvOp::Increment && call.key_str().starts_with("count:") {
             call.fail(Error::Timeout);
         }
     });
-    assert_eq!(post("d9", "eu", 2.0, 7).0, 503);
+    assert_eq!(post("d9", "eu", 2.5, 7).0, 503);
     assert_eq!(host.kv_value("default", "device:d9"), Some(b"".to_vec()));
+    assert_eq!(host.kv_value("default", "sum_mc:eu"), Some(b"3000".to_vec()), "the sum is taken back");
     host.on_kv(|_: &mut KvCall| {});
-    assert_eq!(post("d9", "eu", 2.0, 7).0, 201);
+    assert_eq!(post("d9", "eu", 2.5, 7).0, 201);
+    assert_eq!(call("GET", "/regions/eu", "").1, json!({ "region": "eu", "count": 3, "sum": 5.5, "sum_milli_c": 5500, "mean": 5.5 / 3.0 }));
 }
 
 #[test]
 fn corrupt_state_is_a_500() {
     let host = fresh();
-    host.kv_insert("default", "region:eu", b"{not stats");
+    host.kv_insert("default", "count:eu", b"{not a count");
+    host.kv_insert("default", "sum_mc:us", b"1.5");
+    host.kv_insert("default", "count:us", b"1");
     host.kv_insert("default", "device:bad", b"yesterday");
     assert_eq!(call("GET", "/regions/eu", "").0, 500);
-    assert_eq!(post("d1", "eu", 1.0, 1).0, 500);
+    assert_eq!(call("GET", "/regions/us", "").0, 500);
+    assert_eq!(post("d1", "us", 1.0, 1).0, 500);
     assert_eq!(post("bad", "us", 1.0, 1).0, 500);
 }
 
 #[test]
-fn contention_that_never_ends_is_a_503() {
-    let host = fresh();
-    let mut n = 0u64;
-    host.on_kv(move |call: &mut KvCall| {
-        if call.op == KvOp::CompareAndSwap && call.key.starts_with(b"region:") {
-            n += 1;
-            let s = Stats { count: n, sum: 0.0, min: 0.0, max: 0.0 };
-            let key = call.key.to_vec();
-            call.entries.insert(key, serde_json::to_vec(&s).unwrap());
-        }
-    });
-    let (s, v) = post("d1", "eu", 1.0, 1);
-    assert_eq!((s, v["error"].as_str()), (503, Some("STORE_CONTENDED")));
+fn temperatures_are_summed_in_thousandths_of_a_degree() {
+    let _host = fresh();
+    assert_eq!(milli_degrees(-89.9995), -90000);
+    assert_eq!(milli_degrees(21.0004), 21000);
+    assert_eq!(post("d1", "fx", 0.1, 1).0, 201);
+    assert_eq!(post("d2", "fx", 0.2, 1).0, 201);
+    // 0.1 + 0.2 is not 0.3 in floating point; in thousandths it is exact.
+    assert_eq!(call("GET", "/regions/fx", "").1["sum_milli_c"], 300);
 }
 
 #[test]
@@ -214,7 +215,7 @@ fn list_regions_pages_through_all_keys() {
 }
 
 /// 8 threads x 500 readings into one region, through the handler, against one shared fake
-/// store: the compare-and-swap loops must lose nothing.
+/// store: the increments must lose nothing.
 #[test]
 fn concurrent_readings_are_all_counted() {
     let host = fresh();
@@ -236,11 +237,9 @@ fn concurrent_readings_are_all_counted() {
         t.join().unwrap();
     }
     let v = call("GET", "/regions/hot", "").1;
-    let expected_sum: f64 = (0..4000u64).map(|k| (k % 400) as f64 * 0.25 - 50.0).sum();
+    let expected_sum: i64 = (0..4000i64).map(|k| (k % 400) * 250 - 50_000).sum();
     assert_eq!(v["count"], 4000);
-    assert_eq!(v["sum"].as_f64().unwrap(), expected_sum);
-    assert_eq!(v["min"].as_f64().unwrap(), -50.0);
-    assert_eq!(v["max"].as_f64().unwrap(), 399.0 * 0.25 - 50.0);
+    assert_eq!(v["sum_milli_c"], expected_sum);
 }
 
 /// Concurrent copies of the same reading: exactly one is accepted.

@@ -38,11 +38,9 @@ export function defaultBucket(app: string, store: string): string {
   return `verge_${app}_KV_${store}`;
 }
 
-export function readNatsStoreOptions(t: Fields, problems: ManifestProblems): Readonly<Record<string, unknown>> {
+/** A store's `url` key (a NATS URL, `{{ variable }}` references allowed) and the variables it names. */
+export function readNatsUrl(t: Fields, problems: ManifestProblems): { url: string; variables: readonly string[] } {
   const url = t.string('url', { required: true, expected: 'a NATS URL such as "nats://127.0.0.1:4222" or "tls://user:{{ nats_password }}@nats.internal:4222"' });
-  const bucket = t.string('bucket', { pattern: BUCKET, expected: 'a bucket name of letters, digits, "-" and "_" (at most 200)' });
-  const replicas = t.integer('replicas', { min: 1, max: 5, unit: 'copies of the bucket (one per NATS server)' });
-  const timeoutMs = t.integer('timeout_ms', { min: 1, max: 600_000, unit: 'milliseconds for one call' });
   let variables: string[] = [];
   if (url !== undefined) {
     const refs = templateReferences(url);
@@ -54,9 +52,17 @@ export function readNatsStoreOptions(t: Fields, problems: ManifestProblems): Rea
       if (typeof parsed === 'string') problems.add(t.keyPath('url'), `expected ${parsed}`);
     }
   }
+  return { url: url ?? '', variables: Object.freeze(variables) };
+}
+
+export function readNatsStoreOptions(t: Fields, problems: ManifestProblems): Readonly<Record<string, unknown>> {
+  const { url, variables } = readNatsUrl(t, problems);
+  const bucket = t.string('bucket', { pattern: BUCKET, expected: 'a bucket name of letters, digits, "-" and "_" (at most 200)' });
+  const replicas = t.integer('replicas', { min: 1, max: 5, unit: 'copies of the bucket (one per NATS server)' });
+  const timeoutMs = t.integer('timeout_ms', { min: 1, max: 600_000, unit: 'milliseconds for one call' });
   const options: NatsStoreOptions = {
-    url: url ?? '',
-    variables: Object.freeze(variables),
+    url,
+    variables,
     bucket,
     replicas: replicas ?? NATS_STORE_DEFAULTS.replicas,
     timeoutMs: timeoutMs ?? NATS_STORE_DEFAULTS.timeoutMs,

@@ -7,6 +7,7 @@
  * way, and create it.
  */
 import type { KvStore } from '../../backends/store.js';
+import type { ReplicatedKvStore } from '../../backends/replicated/replicated-store.js';
 import type { Backend, StoreLocation } from '../../backends/registry.js';
 import type { ReadableStore, StoreView, WritableStore } from '../capability.js';
 import type { KvStoreDecl } from './schema.js';
@@ -29,6 +30,7 @@ export function storeView(decl: KvStoreDecl, backend: Backend, location: StoreLo
   return {
     name: decl.name,
     backend: decl.backend,
+    replication: () => (mainStore && 'replication' in mainStore ? (mainStore as ReplicatedKvStore).replication() : undefined),
     async read(use) {
       if (backend.runsIn === 'main') return use(mainStore ? readsOf(mainStore) : EMPTY);
       if (!backend.exists(location)) return use(EMPTY);

@@ -5,7 +5,7 @@
 import { api, seg } from './client.js';
 import { facts, h, link, replace, table, type Child } from './dom.js';
 import { bytes } from './format.js';
-import type { AppSummary, KeyPage, Stores, ValueView } from './types.js';
+import type { AppSummary, KeyPage, Replication, Stores, ValueView } from './types.js';
 import { route, type View } from './view.js';
 
 const READ_ONLY = 'Read-only: the dashboard shows what the stores hold and never changes it.';
@@ -19,12 +19,19 @@ export const storesView: View = async (ctx) => {
     h('p', { class: 'note' }, READ_ONLY),
     table(
       'Stores of the deployed apps',
-      ['App', 'Store', 'Backend'],
-      all.flatMap((s) => s.stores.map((st) => [link(route('apps', s.app), s.app), link(route('kv', s.app, st.name), st.name), st.backend])),
+      ['App', 'Store', 'Backend', 'Replication'],
+      all.flatMap((s) => s.stores.map((st) => [link(route('apps', s.app), s.app), link(route('kv', s.app, st.name), st.name), st.backend, replicationText(st.replication)])),
       { empty: 'No app is deployed on this node yet.' },
     ),
   );
 };
+
+/** What an operator needs at a glance: is the link up, how much waits to go out, how far behind is this node. */
+function replicationText(r: Replication | null): string {
+  if (!r) return '—';
+  const link = r.connected ? 'connected' : `offline (${r.last_error ?? 'not connected'})`;
+  return `${link}; ${r.queued_changes} change(s) queued, lag ${(r.lag_ms / 1000).toFixed(1)} s; ${r.inbound_pending} to apply`;
+}
 
 export const keysView: View = async (ctx) => {
   const [, app, store] = ctx.route.path as [string, string, string];

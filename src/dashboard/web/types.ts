@@ -95,7 +95,7 @@ export interface RequestRecord {
 export interface Stores {
   app: string;
   writable: boolean;
-  stores: Array<{ name: string; backend: string }>;
+  stores: Array<{ name: string; backend: string; replication: Replication | null }>;
 }
 
 export interface KeyPage {
@@ -150,4 +150,13 @@ export interface LogRecordJson {
   app?: string;
   component?: string;
   [field: string]: unknown;
+}
+
+/** A replicated store's link to the cluster (src/backends/replicated/status.ts). */
+export interface Replication {
+  connected: boolean;
+  last_error: string | null;
+  queued_changes: number;
+  lag_ms: number;
+  inbound_pending: number;
 }
