@@ -6,7 +6,8 @@
  * (`OTEL_TRACES_SAMPLER=traceidratio`, `OTEL_TRACES_SAMPLER_ARG=0.01`). The exporting nodes send
  * OTLP/HTTP protobuf to a local sink in the harness process that reads each export and answers 200
  * (a collector that keeps up); the sink counts what it got, and each node's /metrics says how many
- * spans it dropped.
+ * spans it dropped. Beside req/s, each run records the node's CPU per request on its main thread and
+ * on its other threads: on a shared machine that moves far less than throughput.
  *
  * Rounds alternate like the load part: per round and connection count each node gets a warm-up,
  * then a measured `wrk -t1 -cN --latency` run; the first node rotates per round; the figures are
@@ -18,7 +19,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { childEnv, freePort, intEnv, pollUntil200, sleep, startChild, stopChild, type Child } from './proc.js';
+import { childEnv, freePort, intEnv, pollUntil200, sleep, startChild, stopChild, threadCpuNs, type Child } from './proc.js';
 import { runWrk, type WrkResult } from './wrk.js';
 import { fmtInt, fmtMs, fmtPct, medianBy, table } from './report.js';
 import type { ResizeConfig } from './resize.js';
@@ -35,9 +36,12 @@ interface Node {
   child: Child;
   url: string;
   adminUrl: string;
-  rounds: Map<number, WrkResult[]>;
+  rounds: Map<number, Measured[]>;
   droppedSpans: number;
 }
+
+/** A wrk run and the node's CPU per request in it: on its main thread (every request crosses it) and on all its others. */
+type Measured = WrkResult & { mainUs: number; otherUs: number };
 
 export interface TracingResults {
   seconds: number;
@@ -116,12 +120,14 @@ export async function tracingPhase(cfg: TracingConfig): Promise<TracingResults> 
         const order = nodes.map((_, i) => nodes[(i + round - 1) % nodes.length]!);
         for (const n of order) {
           await runWrk(n.url, c, warmup);
-          const r = await runWrk(n.url, c, seconds);
+          const before = threadCpuNs(n.child.pid);
+          const wrk = await runWrk(n.url, c, seconds);
+          const r = { ...wrk, ...cpuPerRequest(n.child.pid, before, threadCpuNs(n.child.pid), wrk.requests) };
           const list = n.rounds.get(c) ?? [];
           list.push(r);
           n.rounds.set(c, list);
           if (r.non2xx + r.socketErrors > 0) cfg.notes.push(`tracing, ${n.label}, c${c}, round ${round}: ${r.non2xx} non-2xx and ${r.socketErrors} socket errors.`);
-          cfg.log(`tracing round ${round} c${c} ${n.label}: ${fmtInt(r.rps)} req/s, p50 ${fmtMs(r.p50)}, p99 ${fmtMs(r.p99)}`);
+          cfg.log(`tracing round ${round} c${c} ${n.label}: ${fmtInt(r.rps)} req/s, p50 ${fmtMs(r.p50)}, p99 ${fmtMs(r.p99)}, CPU/request ${fmtUs(r.mainUs)} main + ${fmtUs(r.otherUs)} other threads`);
         }
       }
     }
@@ -142,6 +148,20 @@ export async function tracingPhase(cfg: TracingConfig): Promise<TracingResults> 
     sink: { ...sink.stats },
   };
 }
+
+function cpuPerRequest(pid: number, before: Map<number, number>, after: Map<number, number>, requests: number): { mainUs: number; otherUs: number } {
+  let main = 0;
+  let other = 0;
+  for (const [tid, ns] of after) {
+    const d = ns - (before.get(tid) ?? 0);
+    if (tid === pid) main += d;
+    else other += d;
+  }
+  return { mainUs: main / 1000 / Math.max(1, requests), otherUs: other / 1000 / Math.max(1, requests) };
+}
+
+const fmtUs = (us: number) => `${us.toFixed(0)} µs`;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
 
 export function renderTracing(r: TracingResults): string {
   const out: string[] = [];
@@ -170,10 +190,12 @@ export function renderTracing(r: TracingResults): string {
       const list = n.rounds.get(c) ?? [];
       const rps = list.map((x) => x.rps);
       const cost = off && n.key !== 'off' ? fmtPct((1 - m.rps / off.rps) * 100) : '—';
-      rows.push([`c${c}`, n.label, fmtInt(m.rps), `${fmtInt(Math.min(...rps))}–${fmtInt(Math.max(...rps))}`, cost, fmtMs(m.p50), fmtMs(m.p99), fmtInt(n.droppedSpans)]);
+      const mainUs = median(list.map((x) => x.mainUs));
+      const otherUs = median(list.map((x) => x.otherUs));
+      rows.push([`c${c}`, n.label, fmtInt(m.rps), `${fmtInt(Math.min(...rps))}–${fmtInt(Math.max(...rps))}`, cost, fmtMs(m.p50), fmtMs(m.p99), fmtUs(mainUs), fmtUs(otherUs), fmtInt(n.droppedSpans)]);
     }
   }
-  out.push(table(['conns', 'node', 'req/s', 'req/s range', 'throughput cost vs off', 'p50', 'p99', 'spans dropped'], rows, ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r']));
+  out.push(table(['conns', 'node', 'req/s', 'req/s range', 'throughput cost vs off', 'p50', 'p99', 'CPU/req main thread', 'CPU/req other threads', 'spans dropped'], rows, ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r']));
   out.push('');
   return out.join('\n');
 }

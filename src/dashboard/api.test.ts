@@ -4,6 +4,7 @@ import { isVergeError } from '../errors.js';
 import type { AnsweredRequest } from '../ingress/server.js';
 import type { AppRegistry } from '../node/registry.js';
 import type { SamplerConfig, SpanShape } from '../telemetry/tracing.js';
+import { encodeSpans } from '../telemetry/trace/encoded-spans.js';
 import { createDashboardApi, type DashboardDeps } from './api.js';
 import { RecentRequests } from './recent-requests.js';
 import { RecentTraces, type TraceJson } from './recent-traces.js';
@@ -19,7 +20,7 @@ const serverSpan = (id: string): SpanShape => ({ traceId: '4bf92f3577b34da6a3ce9
 function traceRoute(requests: string[], traced: string[], sampler: SamplerConfig | undefined, traces = new RecentTraces()) {
   const recent = new RecentRequests();
   for (const id of requests) {
-    if (traced.includes(id)) traces.add(id, [serverSpan(id)]);
+    if (traced.includes(id)) traces.add(id, encodeSpans([serverSpan(id)]));
     recent.add(answered(id));
   }
   const deps: DashboardDeps = {

@@ -1,6 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import type { SpanShape } from '../telemetry/tracing.js';
+import { encodeSpans } from '../telemetry/trace/encoded-spans.js';
 import { RECENT_TRACES_DEFAULTS, RecentTraces, traceJson } from './recent-traces.js';
 
 const T0 = 1_700_000_000_000;
@@ -25,7 +26,7 @@ function requestSpans(): SpanShape[] {
 describe('recent traces', () => {
   test('finds a trace by its request id, and forgets the oldest past the capacity', () => {
     const traces = new RecentTraces({ capacity: 3 });
-    for (let i = 1; i <= 5; i++) traces.add(`r${i}`, requestSpans());
+    for (let i = 1; i <= 5; i++) traces.add(`r${i}`, encodeSpans(requestSpans()));
     assert.equal(traces.size, 3);
     assert.equal(traces.find('r2'), undefined);
     assert.equal(traces.find('r3')?.spans.length, 6);
@@ -40,7 +41,7 @@ describe('recent traces', () => {
   test('keeps at most maxSpans spans of one trace and counts the others', () => {
     const traces = new RecentTraces({ maxSpans: 4 });
     const many = [...requestSpans(), ...Array.from({ length: 100 }, (_, i) => span(`kv${i}`, 'e', 'kv.get', 3, 3.1))];
-    traces.add('r1', many);
+    traces.add('r1', encodeSpans(many));
     const kept = traces.find('r1')!;
     assert.deepEqual(kept.spans.map((s) => s.id), ['s', 'q', 'i', 'e']);
     assert.equal(kept.droppedSpans, 102);
@@ -50,22 +51,22 @@ describe('recent traces', () => {
   test('stays within its byte budget: traces full of long log events push the oldest out, the newest always stays', () => {
     const line = 'x'.repeat(4096);
     const heavy = () => [span('s', undefined, 'GET /', 0, 1, { kind: 'server', events: Array.from({ length: 128 }, () => ({ name: 'log', time: T0, attributes: { 'log.message': line } })) })];
-    const traces = new RecentTraces({ maxBytes: 2 * 1024 * 1024 });
-    for (let i = 1; i <= 20; i++) traces.add(`r${i}`, heavy());
-    assert.ok(traces.estimatedBytes <= 2 * 1024 * 1024, `${traces.estimatedBytes} bytes kept`);
+    const traces = new RecentTraces({ maxBytes: 8 * 1024 * 1024 });
+    for (let i = 1; i <= 20; i++) traces.add(`r${i}`, encodeSpans(heavy()));
+    assert.ok(traces.estimatedBytes <= 8 * 1024 * 1024, `${traces.estimatedBytes} bytes kept`);
     assert.ok(traces.size >= 3 && traces.size < 20, `${traces.size} traces kept`);
     assert.ok(traces.find('r20'));
     assert.equal(traces.find('r1'), undefined);
     assert.equal(traces.wasEvicted('r1'), true, 'pushed out by size, it says so');
     const tiny = new RecentTraces({ maxBytes: 10 });
-    tiny.add('a', heavy());
-    tiny.add('b', heavy());
+    tiny.add('a', encodeSpans(heavy()));
+    tiny.add('b', encodeSpans(heavy()));
     assert.deepEqual([tiny.size, tiny.find('b')?.requestId], [1, 'b']);
   });
 
   test('remembers only the last `capacity` ids it pushed out', () => {
     const traces = new RecentTraces({ capacity: 2 });
-    for (let i = 1; i <= 10; i++) traces.add(`r${i}`, requestSpans());
+    for (let i = 1; i <= 10; i++) traces.add(`r${i}`, encodeSpans(requestSpans()));
     assert.deepEqual(
       Array.from({ length: 10 }, (_, i) => traces.wasEvicted(`r${i + 1}`)),
       [false, false, false, false, false, false, true, true, false, false],
@@ -74,9 +75,9 @@ describe('recent traces', () => {
 
   test('the same request id recorded again replaces its trace and its share of the budget', () => {
     const traces = new RecentTraces();
-    traces.add('r1', requestSpans());
+    traces.add('r1', encodeSpans(requestSpans()));
     const once = traces.estimatedBytes;
-    traces.add('r1', requestSpans());
+    traces.add('r1', encodeSpans(requestSpans()));
     assert.deepEqual([traces.size, traces.estimatedBytes], [1, once]);
   });
 
@@ -89,7 +90,7 @@ describe('recent traces', () => {
 describe('a trace as the API answers it', () => {
   test('orders spans depth first from the server span, siblings by start, with times from the server span’s start', () => {
     const traces = new RecentTraces();
-    traces.add('r1', requestSpans());
+    traces.add('r1', encodeSpans(requestSpans()));
     const json = traceJson(traces.find('r1')!);
     assert.equal(json.request_id, 'r1');
     assert.equal(json.trace_id, TRACE);

@@ -3,14 +3,16 @@
  * /v1/requests/ID/trace), kept by request id. Memory stays bounded whatever the guests do:
  *
  * - at most `capacity` traces, the oldest going first (500, as many as the recent requests);
- * - at most `maxSpans` spans a trace: a guest making 10,000 host calls keeps its first spans and
- *   the count of the others;
- * - about `maxBytes` over all traces, by an estimate of what their strings hold (a guest's log
- *   lines, as events, are the big part): past it the oldest traces go.
+ * - at most `maxSpans` spans a trace are shown: a guest making 10,000 host calls shows its first
+ *   spans and the count of the others;
+ * - about `maxBytes` over all traces, by their encoded length (a guest's log lines, as events, are
+ *   the big part): past it the oldest traces go.
  *
- * Adding stores the spans as the tracer made them (no copy); the answer's shape is built when
- * someone asks (`traceJson`).
+ * Adding stores the spans as the tracer encoded them, one string a trace (no copy, and nothing for
+ * the garbage collector to walk or promote object by object); they are decoded, and the answer's
+ * shape built, when someone asks (`find`, `traceJson`).
  */
+import { decodeSpans, type EncodedSpans } from '../telemetry/trace/encoded-spans.js';
 import type { SpanShape } from '../telemetry/tracing.js';
 
 export interface TraceLimits {
@@ -29,20 +31,24 @@ export interface KeptTrace {
   readonly requestId: string;
   /** The server span first (as the tracer hands them over), at most `maxSpans`. */
   readonly spans: readonly SpanShape[];
-  /** Spans past `maxSpans`, not kept. */
+  /** Spans past `maxSpans`, not shown. */
   readonly droppedSpans: number;
   /** The estimate this trace counts for against `maxBytes`. */
   readonly bytes: number;
 }
 
-/** A span's fixed cost (object, ids, numbers) and an attribute's or event's, beside their strings. */
-const SPAN_BYTES = 256;
-const ENTRY_BYTES = 48;
+/** What a kept trace holds beside its string (the entry, the map's slot). */
+const TRACE_BYTES = 128;
+
+interface Kept {
+  readonly spans: EncodedSpans;
+  readonly bytes: number;
+}
 
 export class RecentTraces {
   readonly limits: Readonly<TraceLimits>;
   /** In the order they were added: the first is the oldest. */
-  private readonly traces = new Map<string, KeptTrace>();
+  private readonly traces = new Map<string, Kept>();
   /** The request ids of the last traces pushed out, so that "no longer kept" can be told from "never recorded". */
   private readonly evicted = new Set<string>();
   private bytes = 0;
@@ -54,10 +60,10 @@ export class RecentTraces {
     }
   }
 
-  /** Called on the request path (Tracing's onTrace): a size estimate and a map insert. */
-  add(requestId: string, spans: readonly SpanShape[]): void {
-    const kept = spans.length > this.limits.maxSpans ? spans.slice(0, this.limits.maxSpans) : spans;
-    const trace: KeptTrace = { requestId, spans: kept, droppedSpans: spans.length - kept.length, bytes: estimateBytes(kept) };
+  /** Called on the request path (Tracing's onTrace): a map insert. */
+  add(requestId: string, spans: EncodedSpans): void {
+    // At most two bytes a character (V8 keeps ASCII JSON in one).
+    const trace: Kept = { spans, bytes: TRACE_BYTES + 2 * spans.json.length };
     this.remove(requestId);
     this.evicted.delete(requestId);
     this.traces.set(requestId, trace);
@@ -72,7 +78,11 @@ export class RecentTraces {
   }
 
   find(requestId: string): KeptTrace | undefined {
-    return this.traces.get(requestId);
+    const kept = this.traces.get(requestId);
+    if (!kept) return undefined;
+    const spans = decodeSpans(kept.spans);
+    const shown = spans.length > this.limits.maxSpans ? spans.slice(0, this.limits.maxSpans) : spans;
+    return { requestId, spans: shown, droppedSpans: spans.length - shown.length, bytes: kept.bytes };
   }
 
   /** Whether this request's trace was kept and has been pushed out since (among the last `capacity` pushed out). */
@@ -98,24 +108,6 @@ export class RecentTraces {
 }
 
 type AttributeMap = SpanShape['attributes'];
-
-function estimateBytes(spans: readonly SpanShape[]): number {
-  let n = 0;
-  for (const s of spans) {
-    n += SPAN_BYTES + s.name.length + (s.error?.length ?? 0) + attributeBytes(s.attributes);
-    for (const e of s.events ?? []) n += ENTRY_BYTES + e.name.length + attributeBytes(e.attributes);
-  }
-  return n;
-}
-
-function attributeBytes(attributes: AttributeMap): number {
-  let n = 0;
-  for (const key in attributes) {
-    const v = attributes[key];
-    n += ENTRY_BYTES + key.length + (typeof v === 'string' ? v.length : Array.isArray(v) ? v.length * 16 : 8);
-  }
-  return n;
-}
 
 /** One span as the API answers it: times in milliseconds from the start of the request's server span. */
 export interface SpanJson {

@@ -30,7 +30,7 @@
  */
 import type { Worker } from 'node:worker_threads';
 import { VergeError, type GuestFailureDetail } from '../errors.js';
-import type { FromWorker, GuestRequest, GuestResponse, HostCall, HostReply, ModuleSpec, RunMeasures, SpanRecord, ToWorker, TraceContext } from './protocol.js';
+import type { EncodedSpans, FromWorker, GuestRequest, GuestResponse, HostCall, HostReply, ModuleSpec, RunMeasures, ToWorker, TraceContext } from './protocol.js';
 import { createBridgeEnds, serveHostCalls } from './host-bridge.js';
 import type { LogLevelName } from '../capabilities/logging/levels.js';
 import { JobClaims, type Claim } from './job-claims.js';
@@ -85,8 +85,8 @@ export interface ChainedRun {
  * request it ran (both absent when it sent none, as when it was killed or never started it).
  */
 export type Outcome =
-  | { ok: true; response: GuestResponse; spans?: SpanRecord[] | undefined; measures?: RunMeasures | undefined }
-  | { ok: false; error: VergeError; spans?: SpanRecord[] | undefined; measures?: RunMeasures | undefined };
+  | { ok: true; response: GuestResponse; spans?: EncodedSpans | undefined; measures?: RunMeasures | undefined }
+  | { ok: false; error: VergeError; spans?: EncodedSpans | undefined; measures?: RunMeasures | undefined };
 
 interface Job {
   request: GuestRequest;

@@ -134,6 +134,12 @@ export interface SpanRecord {
   events?: Array<{ name: string; time: number; attributes: Record<string, string | number | boolean> }>;
 }
 
+/** A request's spans as one JSON string (telemetry/trace/encoded-spans.ts): cheap to pass between threads. */
+export interface EncodedSpans {
+  json: string;
+  count: number;
+}
+
 /** What a guest needs to know about its request; the worker turns it into a CGI environment. */
 export interface GuestRequest {
   id: string;
@@ -207,9 +213,9 @@ export type FromWorker =
   | { t: 'loaded'; version: string }
   | { t: 'load-failed'; version: string; message: string }
   /** settling: the worker has work left from this request (a component's next instance) and says 'settled' when done. */
-  | ({ t: 'done'; id: string; response: GuestResponse; settling?: true; spans?: SpanRecord[] } & Measured)
+  | ({ t: 'done'; id: string; response: GuestResponse; settling?: true; spans?: EncodedSpans } & Measured)
   /** panic, backtrace: what a trapping or failing guest said and where it was (sandbox/guest-failure.ts). */
-  | ({ t: 'fail'; id: string; code: ErrorCode; message: string; settling?: true; spans?: SpanRecord[]; panic?: string; backtrace?: string[] } & Measured)
+  | ({ t: 'fail'; id: string; code: ErrorCode; message: string; settling?: true; spans?: EncodedSpans; panic?: string; backtrace?: string[] } & Measured)
   /** A request made more host calls than one answer carries: a full batch of their timings (as RunMeasures.hostCalls), sent ahead of the answer. */
   | { t: 'host-calls'; id: string; calls: Float64Array }
   | { t: 'settled' }

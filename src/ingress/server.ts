@@ -14,7 +14,7 @@ import type { ComponentConfig } from '../manifest/config.js';
 import type { Logger } from '../telemetry/logging.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { WorkerPool } from '../dispatch/pool.js';
-import type { GuestRequest, RunMeasures, SpanRecord, TraceContext } from '../dispatch/protocol.js';
+import type { EncodedSpans, GuestRequest, RunMeasures, TraceContext } from '../dispatch/protocol.js';
 import type { RequestTrace, ServerSpan, Tracing } from '../telemetry/tracing.js';
 import { epochMs, formatTraceparent } from '../telemetry/trace/context.js';
 import { readBody, type BodyOptions } from './body.js';
@@ -132,7 +132,7 @@ async function handle(opts: IngressOptions, ex: Exchange): Promise<void> {
   let match: BoundRoute | undefined;
   let answered: number | undefined;
   const trace = opts.tracing?.begin(req.headers.traceparent, req.headers.tracestate);
-  let workerSpans: SpanRecord[] | undefined;
+  let workerSpans: EncodedSpans | undefined;
   let measures: RunMeasures | undefined;
   let admittedAt = NaN;
   try {
@@ -336,7 +336,7 @@ function finish(
   arrived: number,
   match: BoundRoute | undefined,
   trace: RequestTrace | undefined,
-  workerSpans: SpanRecord[] | undefined,
+  workerSpans: EncodedSpans | undefined,
   admittedAt: number,
   measures: RunMeasures | undefined,
   error?: VergeError,

@@ -1,5 +1,5 @@
 /** How a worker answers the pool: a response (transferred when large) or a failure with its code. */
-import type { FromWorker, GuestResponse, SpanRecord } from '../dispatch/protocol.js';
+import type { EncodedSpans, FromWorker, GuestResponse } from '../dispatch/protocol.js';
 import type { RequestMeasures } from './measures.js';
 import { ProcExit } from './wagi/wasi-p1.js';
 import { ComponentExit } from './component/imports.js';
@@ -28,7 +28,7 @@ export function classify(err: unknown): Failure {
 }
 
 /** spans: the request's, when it is sampled; measures: what the worker measured of it (both travel with the answer, not apart). */
-export function postResponse(post: Post, id: string, response: GuestResponse, settling: boolean, spans: SpanRecord[] | undefined, measures: RequestMeasures): void {
+export function postResponse(post: Post, id: string, response: GuestResponse, settling: boolean, spans: EncodedSpans | undefined, measures: RequestMeasures): void {
   const body = response.body;
   const transfer = body.length >= TRANSFER_MIN_BYTES && body.byteOffset === 0 && body.byteLength === body.buffer.byteLength ? [body.buffer as ArrayBuffer] : undefined;
   const { claimedAt, instantiateMs, prepared, memoryBytes } = measures;
@@ -40,7 +40,7 @@ export function postResponse(post: Post, id: string, response: GuestResponse, se
 }
 
 /** A failed request's answer, with its spans when sampled and what the worker measured of it. */
-export function postFailure(post: Post, id: string, failure: Failure, settling: true | undefined, spans: SpanRecord[] | undefined, measures: RequestMeasures): void {
+export function postFailure(post: Post, id: string, failure: Failure, settling: true | undefined, spans: EncodedSpans | undefined, measures: RequestMeasures): void {
   const { claimedAt, instantiateMs, prepared, memoryBytes } = measures;
   const msg: Extract<FromWorker, { t: 'fail' }> = { t: 'fail', id, code: failure.code, message: failure.message, claimedAt, instantiateMs, prepared, memoryBytes };
   if (settling) msg.settling = settling;

@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import pino from 'pino';
 import { createTracing, traceConfigFromEnv, type SpanShape } from './tracing.js';
 import type { SpanRecord } from '../dispatch/protocol.js';
+import { decodeSpans, encodeRecords } from './trace/encoded-spans.js';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const PARENT = '00f067aa0ba902b7';
@@ -12,7 +13,7 @@ const ENV = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9' };
 
 async function tracingWith(env: Record<string, string>) {
   const traces: Array<[string, readonly SpanShape[]]> = [];
-  const tracing = (await createTracing(traceConfigFromEnv({ ...ENV, ...env }), { logger: pino({ level: 'silent' }), onTrace: (id, spans) => void traces.push([id, spans]) }))!;
+  const tracing = (await createTracing(traceConfigFromEnv({ ...ENV, ...env }), { logger: pino({ level: 'silent' }), onTrace: (id, spans) => void traces.push([id, decodeSpans(spans)]) }))!;
   return { tracing, traces };
 }
 
@@ -28,7 +29,7 @@ test('an inbound sampled traceparent is continued: same trace, the server span u
   assert.deepEqual([t.context.traceId, t.context.sampled, t.context.tracestate], [TRACE, true, 'vendor=1']);
   assert.notEqual(t.context.spanId, t.context.serverSpanId);
   const worker: SpanRecord[] = [{ id: t.context.spanId, parent: t.context.serverSpanId, name: 'execute', kind: 'internal', start: t.start, end: t.start + 1, attributes: {} }];
-  tracing.end(t, server('r1'), worker);
+  tracing.end(t, server('r1'), encodeRecords(t.context.traceId, worker));
   const [[id, spans]] = traces as [[string, readonly SpanShape[]]];
   assert.equal(id, 'r1');
   assert.deepEqual(
@@ -67,9 +68,9 @@ test('the ratio sampler at 0 records nothing, even under a sampled caller', asyn
 
 test('a sampler alone records sampled requests for onTrace, with the same decisions', async () => {
   const traces: Array<[string, readonly SpanShape[]]> = [];
-  const tracing = (await createTracing({ sampler: 'parentbased_always_on', ratio: 1 }, { logger: pino({ level: 'silent' }), onTrace: (id, spans) => void traces.push([id, spans]) }))!;
+  const tracing = (await createTracing({ sampler: 'parentbased_always_on', ratio: 1 }, { logger: pino({ level: 'silent' }), onTrace: (id, spans) => void traces.push([id, decodeSpans(spans)]) }))!;
   const sampled = tracing.begin(undefined, undefined);
-  tracing.end(sampled, server('r4'), []);
+  tracing.end(sampled, server('r4'), encodeRecords(sampled.context.traceId, []));
   const unsampled = tracing.begin(`00-${TRACE}-${PARENT}-00`, undefined);
   assert.equal(unsampled.context.sampled, false);
   tracing.end(unsampled, server('r5'), undefined);

@@ -3,24 +3,26 @@
  * request: a valid inbound `traceparent` is continued (its sampled flag honoured by the
  * parent-based samplers), otherwise a new trace starts, and the sampler chosen by
  * OTEL_TRACES_SAMPLER decides. The worker records its spans for a sampled request and sends them
- * back with the answer (telemetry/trace/request-spans.ts); `end` adds the server span and hands
- * them all to `onTrace` (the dashboard's store) and, with an OTLP endpoint, as plain shapes to the
- * export thread (trace/export-thread.ts), which runs the SDK's exporter away from the thread every
- * request crosses.
+ * back with the answer as one string (telemetry/trace/request-spans.ts, encoded-spans.ts); `end`
+ * puts the server span in front and hands that string to `onTrace` (the dashboard's store) and,
+ * with an OTLP endpoint, to the export thread (trace/export-thread.ts), which decodes it and runs
+ * the exporter away from the thread every request crosses.
  *
  * Off (neither an OTLP endpoint nor an admin listener, or OTEL_SDK_DISABLED=true) there is no
  * Tracing at all: the ingress skips every step and the SDK is never loaded.
  */
 import type { Attributes } from '@opentelemetry/api';
 import type { Logger } from './logging.js';
-import type { SpanRecord, TraceContext } from '../dispatch/protocol.js';
+import type { EncodedSpans, TraceContext } from '../dispatch/protocol.js';
 import { epochMs, newSpanId, newTraceId, parseTraceparent, type ParentContext } from './trace/context.js';
 import type { SamplerConfig, TraceConfig } from './trace/config.js';
 import type { SpanShape } from './trace/export.js';
 import { safeEndpoint, type OtlpExport } from './trace/export-client.js';
+import { prependSpan } from './trace/encoded-spans.js';
 
 export { samplerConfigFromEnv, traceConfigFromEnv, type SamplerConfig, type TraceConfig } from './trace/config.js';
 export type { SpanShape } from './trace/export.js';
+export type { EncodedSpans } from './trace/encoded-spans.js';
 
 /** One inbound request's trace, from the ingress's begin to its end. */
 export interface RequestTrace {
@@ -41,7 +43,7 @@ export interface ServerSpan {
 export interface Tracing {
   begin(traceparent: string | string[] | undefined, tracestate: string | string[] | undefined): RequestTrace;
   /** Exports the request's spans when it is sampled: the server span and what its worker recorded. */
-  end(trace: RequestTrace, server: ServerSpan, workerSpans: readonly SpanRecord[] | undefined): void;
+  end(trace: RequestTrace, server: ServerSpan, workerSpans: EncodedSpans | undefined): void;
 }
 
 export interface TracingOptions {
@@ -50,9 +52,10 @@ export interface TracingOptions {
   export?: OtlpExport | undefined;
   /**
    * Every sampled request's spans as they go to the export queue, server span first (for a
-   * dashboard's waterfall). Called on the request path: keep it cheap.
+   * dashboard's waterfall), encoded: decode them when they are looked at. Called on the request
+   * path: keep it cheap.
    */
-  onTrace?: (requestId: string, spans: readonly SpanShape[]) => void;
+  onTrace?: (requestId: string, spans: EncodedSpans) => void;
 }
 
 /**
@@ -89,27 +92,22 @@ export async function createTracing(config: SamplerConfig | TraceConfig | undefi
     end(trace, server, workerSpans) {
       const { context } = trace;
       if (!context.sampled) return;
-      const traceId = context.traceId;
-      const shapes: SpanShape[] = [
-        {
-          traceId,
-          id: context.serverSpanId,
-          parent: trace.parent && { id: trace.parent.spanId, remote: true },
-          name: server.name,
-          kind: 'server',
-          start: trace.start,
-          end: epochMs(),
-          attributes: server.attributes,
-          error: server.error,
-          events: undefined,
-        },
-      ];
-      for (const s of workerSpans ?? []) {
-        shapes.push({ traceId, id: s.id, parent: { id: s.parent, remote: false }, name: s.name, kind: s.kind, start: s.start, end: s.end, attributes: s.attributes, error: s.error, events: s.events });
-      }
+      const serverSpan: SpanShape = {
+        traceId: context.traceId,
+        id: context.serverSpanId,
+        parent: trace.parent && { id: trace.parent.spanId, remote: true },
+        name: server.name,
+        kind: 'server',
+        start: trace.start,
+        end: epochMs(),
+        attributes: server.attributes,
+        error: server.error,
+        events: undefined,
+      };
+      const all = prependSpan(serverSpan, workerSpans);
       const requestId = server.attributes['verge.request_id'];
-      if (opts.onTrace && typeof requestId === 'string') opts.onTrace(requestId, shapes);
-      spans?.add(shapes);
+      if (opts.onTrace && typeof requestId === 'string') opts.onTrace(requestId, all);
+      spans?.push(all);
     },
   };
 }

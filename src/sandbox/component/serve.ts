@@ -38,7 +38,7 @@ export function serveComponent(ctx: ComponentContext, runner: ComponentRunner, r
   scope.end();
   // Making the next instance takes milliseconds: the pool sends the next request elsewhere meanwhile.
   const settling = runner.hasNext() ? undefined : (true as const);
-  const records = spans?.finish();
+  const records = spans?.encode();
   if (response) postResponse(post, req.id, response, settling === true, records, scope.measures);
   else postFailure(post, req.id, failure!, settling, records, scope.measures);
   try {

@@ -109,12 +109,12 @@ export function createWagiRunner(ctx: WagiContext) {
         try {
           const parsed = parseCgiResponse(stdout.view(), m.maxResponseBytes);
           // Copy the body out of the reusable buffer; a large one is transferred rather than cloned again.
-          postResponse(post, req.id, { ...parsed, body: parsed.body.slice() }, false, spans?.finish(), scope.measures);
+          postResponse(post, req.id, { ...parsed, body: parsed.body.slice() }, false, spans?.encode(), scope.measures);
         } catch (err) {
           failure = classify(err);
         }
       }
-      if (failure) postFailure(post, req.id, failure, undefined, spans?.finish(), scope.measures);
+      if (failure) postFailure(post, req.id, failure, undefined, spans?.encode(), scope.measures);
       // Zeroing happens after the answer is posted, off the request's latency.
       state = { ...state, memory: undefined, stdin: new Uint8Array(0), files: undefined };
       if (memory) m.memories!.give(memory);

@@ -6,6 +6,7 @@ import pino from 'pino';
 import { OtlpExport } from './export-client.js';
 import { logsConfigFromEnv, traceConfigFromEnv } from './config.js';
 import type { LogShape, SpanShape } from './export.js';
+import { encodeSpans } from './encoded-spans.js';
 
 /** A collector that keeps every JSON body it is sent, by path. */
 async function receiver(): Promise<{ url: string; bodies: Array<[string, string]>; close: () => void }> {
@@ -31,7 +32,7 @@ test('spans and log records reach the collector through the export thread, and f
   try {
     const env = { OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' };
     const otlp = new OtlpExport({ traces: traceConfigFromEnv(env), logs: logsConfigFromEnv(env), logger: pino({ level: 'silent' }) });
-    otlp.spans!.add([span('a'), span('b')]);
+    otlp.spans!.push(encodeSpans([span('a'), span('b')]));
     otlp.logs!.push(record('hello from a guest'));
     await otlp.flush(5000);
     const traces = collector.bodies.filter(([p]) => p === '/v1/traces').map(([, b]) => b).join('\n');
@@ -49,15 +50,16 @@ test('spans and log records reach the collector through the export thread, and f
   }
 });
 
-test('past the queue size, items on their way to the export thread are dropped and counted by signal', async () => {
+test('past the queue size, items on their way to the export thread are dropped and counted by signal, a request’s spans whole', async () => {
   const dropped: Array<[string, number, string]> = [];
   const env = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9', OTEL_BSP_MAX_QUEUE_SIZE: '2', OTEL_BLRP_MAX_QUEUE_SIZE: '1' };
   const otlp = new OtlpExport({ traces: traceConfigFromEnv(env), logs: logsConfigFromEnv(env), logger: pino({ level: 'silent' }), onDropped: (signal, n, reason) => void dropped.push([signal, n, reason]) });
-  otlp.spans!.add([span('a'), span('b'), span('c')]);
+  otlp.spans!.push(encodeSpans([span('a')]));
+  otlp.spans!.push(encodeSpans([span('b'), span('c')]));
   otlp.logs!.push(record('kept'));
   otlp.logs!.push(record('dropped'));
   assert.deepEqual(dropped, [
-    ['spans', 1, 'queue_full'],
+    ['spans', 2, 'queue_full'],
     ['logs', 1, 'queue_full'],
   ]);
   await otlp.flush(100);
@@ -68,7 +70,7 @@ test('after the export thread is stopped, what comes is dropped as export_failed
   const env = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9' };
   const otlp = new OtlpExport({ traces: traceConfigFromEnv(env), logs: undefined, logger: pino({ level: 'silent' }), onDropped: (signal, n, reason) => void dropped.push([signal, n, reason]) });
   await otlp.flush(100);
-  otlp.spans!.add([span('late')]);
+  otlp.spans!.push(encodeSpans([span('late')]));
   assert.deepEqual(dropped, [['spans', 1, 'export_failed']]);
   assert.equal(otlp.logs, undefined);
 });

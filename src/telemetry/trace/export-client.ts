@@ -1,7 +1,7 @@
 /**
- * The main thread's side of the export thread (export-thread.ts). Spans and guest log records are
- * collected as plain shapes and posted in batches, every 50 ms or at 256, so a request costs an
- * array push. Per signal, what is posted and not yet taken plus what waits here is bounded by the
+ * The main thread's side of the export thread (export-thread.ts). A request's spans (one encoded
+ * string: encoded-spans.ts) and guest log records (plain shapes) are collected and posted in
+ * batches, every 50 ms or at 256 spans or records, so a request costs an array push. Per signal, what is posted and not yet taken plus what waits here is bounded by the
  * signal's queue size (OTEL_BSP_MAX_QUEUE_SIZE, OTEL_BLRP_MAX_QUEUE_SIZE): past it an item is
  * dropped and counted (queue_full), so a stalled export thread never grows the node's memory.
  * An export that keeps failing is logged at most once a minute per signal.
@@ -10,12 +10,13 @@ import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../logging.js';
 import type { LogsConfig, TraceConfig } from './config.js';
-import type { DropReason, LogShape, SpanShape } from './export.js';
+import type { DropReason, LogShape } from './export.js';
+import type { EncodedSpans } from './encoded-spans.js';
 import type { ExportThreadData, FromExportThread, Signal, ToExportThread } from './export-thread.js';
 
 /** How often the collected items go to the export thread, at most... */
 const POST_EVERY_MS = 50;
-/** ...or as soon as this many are waiting. */
+/** ...or as soon as this many spans or log records are waiting. */
 const POST_ITEMS = 256;
 /** A collector that stays down is reported this often, not once per failed export. */
 export const EXPORT_FAILURE_LOG_MS = 60_000;
@@ -33,6 +34,8 @@ export interface OtlpExportOptions {
 /** One signal's way to the thread. */
 export class ExportChannel<T> {
   private pending: T[] = [];
+  /** What `pending` holds in the signal's unit (spans, log records), as `posted` counts. */
+  private pendingUnits = 0;
   private posted = 0;
   private timer: NodeJS.Timeout | undefined;
 
@@ -40,27 +43,27 @@ export class ExportChannel<T> {
     private readonly owner: OtlpExport,
     private readonly signal: Signal,
     private readonly maxQueueSize: number,
+    /** How many of the signal's unit an item holds: a request's encoded spans are one item. */
+    private readonly units: (item: T) => number,
   ) {}
 
-  /** One item: a guest's log record as it is written (a log line costs far more than this array). */
+  /**
+   * A guest's log record as it is written, or a sampled request's spans: kept or dropped whole (a
+   * log line costs far more than this array).
+   */
   push(item: T): void {
-    this.add([item]);
-  }
-
-  /** A request's items together: they are kept or dropped from the first that does not fit. */
-  add(items: readonly T[]): void {
+    const n = this.units(item);
     if (this.owner.dead) {
-      this.owner.dropped(this.signal, items.length, 'export_failed');
+      this.owner.dropped(this.signal, n, 'export_failed');
       return;
     }
-    const room = this.maxQueueSize - this.posted - this.pending.length;
-    if (room < items.length) {
-      for (let i = 0; i < room; i++) this.pending.push(items[i]!);
-      this.owner.dropped(this.signal, items.length - Math.max(room, 0), 'queue_full');
-    } else {
-      for (const item of items) this.pending.push(item);
+    if (this.maxQueueSize - this.posted - this.pendingUnits < n) {
+      this.owner.dropped(this.signal, n, 'queue_full');
+      return;
     }
-    if (this.pending.length >= POST_ITEMS) this.post();
+    this.pending.push(item);
+    this.pendingUnits += n;
+    if (this.pendingUnits >= POST_ITEMS) this.post();
     else this.schedule();
   }
 
@@ -75,11 +78,13 @@ export class ExportChannel<T> {
     this.timer = undefined;
     if (this.pending.length === 0 || this.owner.dead) return;
     const items = this.pending;
+    const units = this.pendingUnits;
     this.pending = [];
-    this.posted += items.length;
+    this.pendingUnits = 0;
+    this.posted += units;
     if (!this.owner.send({ t: 'items', signal: this.signal, items } as ToExportThread)) {
-      this.posted -= items.length;
-      this.owner.dropped(this.signal, items.length, 'export_failed');
+      this.posted -= units;
+      this.owner.dropped(this.signal, units, 'export_failed');
     }
   }
 
@@ -89,16 +94,17 @@ export class ExportChannel<T> {
 
   /** Everything not yet taken by a thread that is gone. */
   lose(): number {
-    const lost = this.posted + this.pending.length;
+    const lost = this.posted + this.pendingUnits;
     clearTimeout(this.timer);
     this.pending = [];
+    this.pendingUnits = 0;
     this.posted = 0;
     return lost;
   }
 }
 
 export class OtlpExport {
-  readonly spans: ExportChannel<SpanShape> | undefined;
+  readonly spans: ExportChannel<EncodedSpans> | undefined;
   readonly logs: ExportChannel<LogShape> | undefined;
   dead = false;
   private readonly worker: Worker;
@@ -115,8 +121,8 @@ export class OtlpExport {
   constructor(private readonly opts: OtlpExportOptions) {
     const version = (JSON.parse(readFileSync(PACKAGE_JSON, 'utf8')) as { version: string }).version;
     const data: ExportThreadData = { traces: opts.traces, logs: opts.logs, version };
-    this.spans = opts.traces && new ExportChannel(this, 'spans', opts.traces.batch.maxQueueSize);
-    this.logs = opts.logs && new ExportChannel(this, 'logs', opts.logs.batch.maxQueueSize);
+    this.spans = opts.traces && new ExportChannel(this, 'spans', opts.traces.batch.maxQueueSize, (s: EncodedSpans) => s.count);
+    this.logs = opts.logs && new ExportChannel(this, 'logs', opts.logs.batch.maxQueueSize, () => 1);
     this.worker = new Worker(new URL('./export-thread.js', import.meta.url), { workerData: data, stdout: false, stderr: false });
     // The node's close flushes and stops it; it never keeps the process alive on its own.
     this.worker.unref();

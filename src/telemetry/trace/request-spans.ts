@@ -1,11 +1,12 @@
 /**
  * The spans one sampled request makes inside its worker: queue wait, instantiation, the guest's
  * execution, and a span per host call under it. They are plain records, kept until the request is
- * answered and sent back with the answer (no message per span); the main thread turns them into
- * OpenTelemetry spans (tracing.ts).
+ * answered and sent back with the answer as one string (no message per span, no object graph to
+ * clone: encoded-spans.ts); the main thread adds the server span (tracing.ts).
  */
-import type { SpanRecord, TraceContext } from '../../dispatch/protocol.js';
+import type { EncodedSpans, SpanRecord, TraceContext } from '../../dispatch/protocol.js';
 import { epochMs, newSpanId } from './context.js';
+import { encodeRecords } from './encoded-spans.js';
 
 export type Attributes = SpanRecord['attributes'];
 
@@ -70,5 +71,10 @@ export class RequestSpans {
     for (const s of this.records) if (s.end === 0) this.end(s, 'ended with the request');
     if (this.dropped > 0 && this.guest) this.guest.attributes['verge.dropped_spans'] = this.dropped;
     return this.records;
+  }
+
+  /** finish(), as one string for the answer message. */
+  encode(): EncodedSpans {
+    return encodeRecords(this.context.traceId, this.finish());
   }
 }
