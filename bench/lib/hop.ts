@@ -12,12 +12,11 @@
  * Knobs: HOP_SECONDS (8), HOP_WARMUP_SECONDS (2), HOP_ROUNDS (3), HOP_CONNECTIONS ("50,1").
  * Servers listen on 127.0.0.1 and are stopped by PID. Prints a markdown section to stdout.
  */
-import { readFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
-import { childEnv, freePort, installExitGuards, intEnv, pollUntil200, startChild, stopChild, type Child } from './proc.js';
+import { childEnv, freePort, installExitGuards, intEnv, pollUntil200, startChild, stopChild, threadSwitches, threadTicks, type Child } from './proc.js';
 import { runWrk, type WrkResult } from './wrk.js';
 import { fmtInt, fmtMs, fmtRatio, median, table } from './report.js';
 
@@ -48,24 +47,9 @@ interface Sample {
 
 /** Per thread: CPU ticks (utime + stime) and context switches. */
 function threadCounters(pid: number): Map<number, { ticks: number; switches: number }> {
+  const switches = threadSwitches(pid);
   const out = new Map<number, { ticks: number; switches: number }>();
-  let tids: string[] = [];
-  try {
-    tids = readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return out;
-  }
-  for (const tid of tids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
-      const count = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
-      out.set(Number(tid), { ticks: Number(fields[11]) + Number(fields[12]), switches: count('voluntary_ctxt_switches') + count('nonvoluntary_ctxt_switches') });
-    } catch {
-      // the thread ended between readdir and read
-    }
-  }
+  for (const [tid, ticks] of threadTicks(pid)) out.set(tid, { ticks, switches: switches.get(tid) ?? 0 });
   return out;
 }
 

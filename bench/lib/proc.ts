@@ -251,6 +251,12 @@ export function threadCpuNs(pid: number): Map<number, number> {
   return perThread(pid, 'schedstat', (text) => Number(text.split(' ')[0]));
 }
 
+/** Context switches (voluntary and not) of each thread of a process, by TID. */
+export function threadSwitches(pid: number): Map<number, number> {
+  const count = (status: string, name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
+  return perThread(pid, 'status', (text) => count(text, 'voluntary_ctxt_switches') + count(text, 'nonvoluntary_ctxt_switches'));
+}
+
 /** `parse` of /proc/PID/task/TID/FILE for each thread of a process, by TID. */
 function perThread(pid: number, file: string, parse: (text: string) => number): Map<number, number> {
   const out = new Map<number, number>();
