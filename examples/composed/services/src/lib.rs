@@ -10,6 +10,11 @@ use verge_sdk::json;
 #[path = "../../../image-resize/src/imaging.rs"]
 pub mod imaging;
 
+/// image-resize's Lanczos3 resampler, which `imaging` resizes with (as `crate::resample`).
+#[allow(dead_code)]
+#[path = "../../../image-resize/src/resample.rs"]
+mod resample;
+
 /// Reads the request, answers it with `handle`, and writes the response.
 pub fn serve(handle: fn(&Request) -> Response) {
     let response = match Request::from_env() {
