@@ -13,7 +13,8 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { loadSqlite } from '../sqlite/errors.js';
 import { checkListLimit, compareUtf8, nextCounter, parseCounter, StoreError, type SyncKvStore } from '../store.js';
 import { toStoreError } from '../sqlite/errors.js';
 import { createHybridClock, NO_STAMP, type HybridClock } from './hlc.js';
@@ -87,7 +88,7 @@ export function openReplica(file: string, subjectPrefix: string, now: () => numb
   mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   let db: Database.Database;
   try {
-    db = new Database(file, { timeout: 5000 });
+    db = new (loadSqlite())(file, { timeout: 5000 });
     if (db.pragma('journal_mode = WAL', { simple: true }) !== 'wal') throw new StoreError('UNAVAILABLE', `replicated store ${file}: the database refused WAL journaling`);
     // FULL: a write the guest was told succeeded (and its queued change) survives a power cut.
     db.pragma('synchronous = FULL');
