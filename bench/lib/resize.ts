@@ -64,7 +64,8 @@ export interface ResizeResults {
 }
 
 /** Deterministic noise plus gradients, encoded like a photo (q90). The same generator as the example's test. */
-async function makePhoto(): Promise<Buffer> {
+/** The 1600×1200 JPEG the resize benchmarks post (noise and gradients, made by sharp). */
+export async function makePhoto(): Promise<Buffer> {
   const raw = Buffer.alloc(SRC_W * SRC_H * 3);
   let seed = SRC_W * 31 + SRC_H;
   for (let y = 0; y < SRC_H; y++) {

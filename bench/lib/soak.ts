@@ -19,11 +19,10 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import sharp from 'sharp';
 import { compileWat } from './bigmodule.js';
 import { childEnv, freePort, intEnv, readMemory, sleep, startChild, stopChild, type Child } from './proc.js';
 import { fmtInt, fmtMiB, fmtMs, fmtRatio, table } from './report.js';
-import type { ResizeConfig } from './resize.js';
+import { makePhoto, type ResizeConfig } from './resize.js';
 
 export type SoakConfig = ResizeConfig;
 
@@ -159,14 +158,6 @@ source = "bomb.wasm"
 limits = { memory_mib = 64 }
 `,
   );
-}
-
-async function makePhoto(): Promise<Buffer> {
-  const w = 1600;
-  const h = 1200;
-  const raw = Buffer.alloc(w * h * 3);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) raw.set([(x * 255) / w, (y * 255) / h, (x ^ y) & 255], (y * w + x) * 3);
-  return sharp(raw, { raw: { width: w, height: h, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
 }
 
 interface Target {
