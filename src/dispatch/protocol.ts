@@ -173,8 +173,20 @@ export type ToWorker =
   | { t: 'load'; version: string; modules: ModuleSpec[] }
   /** The version's last request ended: drop its modules, instances and recycled memories. */
   | { t: 'unload'; version: string }
-  /** The worker runs it only if it wins the claim (cell, tag); otherwise the pool took it back and it answers nothing. */
-  | { t: 'run'; request: GuestRequest; cell: number; tag: number; /** The request's deadline, counted from when the worker starts it. */ timeoutMs: number };
+  /**
+   * Requests in the order the worker runs them: every one the pool posted to it since its last
+   * message, so one message (and one wake-up of the worker's thread) carries several.
+   */
+  | { t: 'run'; runs: RunOrder[] };
+
+/** One request for a worker: it runs it only if it wins the claim (cell, tag); otherwise the pool took it back and it answers nothing. */
+export interface RunOrder {
+  request: GuestRequest;
+  cell: number;
+  tag: number;
+  /** The request's deadline, counted from when the worker starts it. */
+  timeoutMs: number;
+}
 
 export interface GuestResponse {
   status: number;

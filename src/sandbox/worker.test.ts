@@ -46,7 +46,7 @@ describe('guest worker', () => {
   async function run(id: string): Promise<FromWorker> {
     const answer = next((m) => (m.t === 'done' || m.t === 'fail') && m.id === id);
     const claim = claims.offer(() => false);
-    worker.postMessage({ t: 'run', request: request(id), ...claim, timeoutMs: 5000 } satisfies ToWorker);
+    worker.postMessage({ t: 'run', runs: [{ request: request(id), ...claim, timeoutMs: 5000 }] } satisfies ToWorker);
     return answer;
   }
 
@@ -88,11 +88,28 @@ describe('guest worker', () => {
     const seen: string[] = [];
     const record = (m: FromWorker) => void ('id' in m && seen.push(m.id));
     worker.on('message', record);
-    worker.postMessage({ t: 'run', request: request('taken-back'), ...takenBack, timeoutMs: 5000 } satisfies ToWorker);
+    worker.postMessage({ t: 'run', runs: [{ request: request('taken-back'), ...takenBack, timeoutMs: 5000 }] } satisfies ToWorker);
     const answer = await run('after');
     worker.off('message', record);
     assert.equal(answer.t, 'done');
     assert.deepEqual(seen, ['after'], 'the worker ran or answered the request that was taken back');
+  });
+
+  test('runs the requests of one message in order, each in a zeroed memory, skipping one taken back among them', async () => {
+    const ids = ['batch-a', 'batch-b', 'batch-c', 'batch-d'];
+    const orders = ids.map((id) => ({ request: request(id), ...claims.offer(() => false), timeoutMs: 5000 }));
+    assert.ok(claims.revoke(orders[1]!));
+    const answers: Array<Extract<FromWorker, { t: 'done' | 'fail' }>> = [];
+    const record = (m: FromWorker) => void ((m.t === 'done' || m.t === 'fail') && m.id.startsWith('batch-') && answers.push(m));
+    worker.on('message', record);
+    const last = next((m) => (m.t === 'done' || m.t === 'fail') && m.id === 'batch-d');
+    worker.postMessage({ t: 'run', runs: orders } satisfies ToWorker);
+    await last;
+    worker.off('message', record);
+    assert.deepEqual(
+      answers.map((m) => (m.t === 'done' ? `${m.id}:${Buffer.from(m.response.body).toString()}` : `${m.id}:${m.t}`)),
+      ['batch-a:0', 'batch-c:0', 'batch-d:0'],
+    );
   });
 
   test('answers every request with what it measured: when it claimed it, the instantiation and the guest memory at the end', async () => {

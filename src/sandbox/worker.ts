@@ -5,7 +5,7 @@
  * component reuses them — and hands both runners the worker's one memory recycler and scope.
  */
 import { parentPort } from 'node:worker_threads';
-import type { FromWorker, ToWorker } from '../dispatch/protocol.js';
+import type { FromWorker, RunOrder, ToWorker } from '../dispatch/protocol.js';
 import { createComponentImports, createVergeImports } from '../capabilities/guest-imports.js';
 import { HostBridge } from '../dispatch/host-bridge.js';
 import { JobClaims } from '../dispatch/job-claims.js';
@@ -82,7 +82,7 @@ function collectIfDue(): void {
   recycler.collectDropped();
 }
 
-function runIfClaimed(msg: Extract<ToWorker, { t: 'run' }>): void {
+function runIfClaimed(msg: RunOrder): void {
   // Lost: while it waited here the pool gave it to another worker, or answered it.
   if (!claims.claim(msg)) return;
   // The deadline runs from here, as the pool's does: host calls are bounded by it.
@@ -119,7 +119,9 @@ port.on('message', (msg: ToWorker) => {
     case 'unload':
       return inOrder(() => unload(msg.version));
     case 'run':
-      if (pending) inOrder(() => runIfClaimed(msg));
-      else runIfClaimed(msg);
+      for (const run of msg.runs) {
+        if (pending) inOrder(() => runIfClaimed(run));
+        else runIfClaimed(run);
+      }
   }
 });
