@@ -6,6 +6,7 @@ import { loadManifest } from '../manifest/load.js';
 import { isDependencyOnly } from '../manifest/dependencies.js';
 import { HEAVY_COMPONENT_BYTES, loadComponent } from '../loader/module.js';
 import { DEFAULT_LISTEN, defaultWorkers, parseListen, startNode } from '../node/start.js';
+import { DEFAULT_IDLE_WORKERS } from '../dispatch/worker-spawn.js';
 import { LOG_FORMATS, LOG_LEVELS, defaultLogFormat, type LogFormat, type LogLevel } from '../telemetry/logging.js';
 import { RECORD_LEVELS, recordFromJson, type RecordJson, type RecordLevel } from '../telemetry/log-record.js';
 import { formatPretty } from '../telemetry/log-pretty.js';
@@ -62,6 +63,7 @@ interface UpOptions {
   listen: string;
   admin?: string;
   workers?: number;
+  idleWorkers?: number;
   queue?: number;
   build?: boolean;
   watch?: boolean;
@@ -157,7 +159,8 @@ export async function main(argv: string[]): Promise<void> {
     .option('--tls-key <file>', 'the PEM private key of --tls-cert')
     .option('--admin-tls-cert <file>', 'serve the admin listener over HTTPS with this PEM certificate; with --admin-tls-key')
     .option('--admin-tls-key <file>', 'the PEM private key of --admin-tls-cert')
-    .option('--workers <n>', `worker threads (default: ${defaultWorkers()}, the available cores)`, positiveInt)
+    .option('--workers <n>', `worker threads at most (default: ${defaultWorkers()}, the available cores)`, positiveInt)
+    .option('--idle-workers <n>', `worker threads kept with no load (default ${DEFAULT_IDLE_WORKERS}); more start as requests wait, up to --workers, and go after 30 s idle`, positiveInt)
     .option('--queue <n>', 'requests that may wait for a worker before 503', positiveInt)
     .option('--build', 'run each component build command first')
     .option('--data-dir <dir>', 'where SQLite key-value stores live (relative to the manifest folder); uploaded versions live here too (relative to the current folder)', DEFAULT_DATA_DIR)
@@ -187,6 +190,7 @@ export async function main(argv: string[]): Promise<void> {
         listen: o.listen,
         admin: o.admin,
         workers: o.workers,
+        idleWorkers: o.idleWorkers,
         queueLimit: o.queue,
         logLevel: o.logLevel,
         logFormat: defaultLogFormat(o.logFormat, process.stdout.isTTY === true),

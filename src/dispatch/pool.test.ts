@@ -229,6 +229,42 @@ describe('WorkerPool', () => {
     assert.ok(p.takenBack > 0, 'no request was taken back: the test did not exercise the race');
   });
 
+  describe('elastic (idleWorkers below size)', () => {
+    test('starts its idle floor, adds a worker when a request waits, and lets it go once it has idled', async () => {
+      const p = await pool({ size: 2, idleWorkers: 1, idleMs: 200 });
+      assert.equal(p.workers, 1);
+      const looping = p.run(request('loop'), 1500);
+      // Waits behind the loop (or is taken back from behind it), so the pool starts its second worker for it.
+      assert.equal(bodyOf(await p.run(request('ok'), 5000)), 'ok');
+      assert.equal(p.workers, 2);
+      assert.equal(errorOf(await looping), 'DEADLINE_EXCEEDED');
+      await until(() => p.workers === 1, 5000);
+      assert.equal(bodyOf(await p.run(request('ok'), 5000)), 'ok');
+    });
+
+    test('never runs more workers than its size, however many requests wait', async () => {
+      const p = await pool({ size: 2, idleWorkers: 1, idleMs: 60_000 });
+      const slow = await Promise.all(Array.from({ length: 8 }, () => p.run(request('slow'), 5000)));
+      assert.deepEqual(new Set(slow.map(errorOf)), new Set(['ok 200']));
+      assert.equal(p.workers, 2);
+    });
+
+    test('a version loaded while a worker is starting for load reaches that worker too', async () => {
+      const p = await pool({ size: 2, idleWorkers: 1, idleMs: 60_000 });
+      const looping = p.run(request('loop'), 1500);
+      // The loop holds the floor worker; the next request makes the pool start another, and v2 is loaded meanwhile.
+      const waiting = p.run(request('ok'), 5000);
+      await until(() => p.starting === 1);
+      const loaded = p.load('v2', specs);
+      assert.equal(p.starting, 1, 'the new worker was ready before v2 was loaded: the test missed the window');
+      await loaded;
+      const v2 = guestRequest(`r${++nextId}`, 'ok', 'v2');
+      assert.equal(bodyOf(await waiting), 'ok');
+      assert.equal(bodyOf(await p.run(v2, 5000)), 'ok');
+      assert.equal(errorOf(await looping), 'DEADLINE_EXCEEDED');
+    });
+  });
+
   describe('chained calls', () => {
     /**
      * A pool whose host answers each `chain` guest's outbound call with a chained run of

@@ -23,6 +23,12 @@
  * a guest that loops); the requests posted behind it never started, so they go back to the front
  * of the queue, and a warm spare, already holding every module, takes the worker's place.
  *
+ * The pool is elastic when asked to be (`idleWorkers` below `size`): it starts that many workers,
+ * adds one whenever a request has to wait for a worker (up to `size`), and lets a worker beyond
+ * the floor go once it has idled for `idleMs`. An idle node then holds one worker's isolate, not
+ * `size` plus a spare (each is ~15 MiB of RSS); the warm spare is kept only while the pool is at
+ * full size, which is when a deadline kill would otherwise leave the load a worker short.
+ *
  * Chained calls (docs/composition.md) run here too, as requests of their own whose caller waits:
  * its guest is blocked in a host call, so its worker is *parked* — it takes nothing more, and what
  * was posted behind it is taken back at once. A parked worker uses no CPU, so the pool lends its
@@ -54,11 +60,17 @@ export const TAKE_BACK_MS = 5;
 export const EXTRA_WORKERS = 16;
 /** An extra worker idle this long goes away again. */
 export const EXTRA_IDLE_MS = 10_000;
+/** A worker beyond the idle floor that has idled this long goes away (an elastic pool). */
+export const IDLE_WORKER_MS = 30_000;
 
 export interface PoolOptions {
   size: number;
-  /** Warm workers kept loaded to replace killed ones. */
+  /** Warm workers kept loaded to replace killed ones, while the pool is at `size`. */
   spares: number;
+  /** Workers kept when there is no load (default `size`: the pool never shrinks); more start as requests wait, up to `size`. */
+  idleWorkers?: number;
+  /** How long a worker beyond `idleWorkers` idles before it goes (default IDLE_WORKER_MS). */
+  idleMs?: number;
   queueLimit: number;
   /** `version`: the app version's key, as the request carries it. */
   onGuestLog?: (id: string, component: string, stream: 'stdout' | 'stderr' | 'guest' | 'host', level: LogLevelName, line: string, version: string, trace: TraceContext | undefined) => void;
@@ -130,6 +142,8 @@ interface Slot {
   watch: NodeJS.Timeout | undefined;
   /** Chained calls its running guest waits on (it takes nothing while any is open). */
   parked: number;
+  /** performance.now() when its last request ended (or it started). */
+  idleSince: number;
   /** Requests posted to it this turn of the event loop, sent together at its end. */
   outbox: RunOrder[];
 }
@@ -146,6 +160,9 @@ export class WorkerPool {
   /** Requests admitted and not yet answered, by id: a chained call finds its caller here. */
   private readonly jobs = new Map<string, Job>();
   private trimTimer: NodeJS.Timeout | undefined;
+  /** Workers started for load, not serving until their modules are in. */
+  private readonly growing = new Set<Slot>();
+  private shrinkTimer: NodeJS.Timeout | undefined;
   /** Workers with an outbox to send at the end of this turn, and the turn's end. */
   private readonly unsent = new Set<Slot>();
   private sending: NodeJS.Immediate | undefined;
@@ -154,11 +171,76 @@ export class WorkerPool {
 
   async start(): Promise<void> {
     const slots: Slot[] = [];
-    for (let i = 0; i < this.options.size; i++) slots.push(this.spawn());
-    for (let i = 0; i < this.options.spares; i++) this.spares.push(this.spawn());
+    for (let i = 0; i < this.floor; i++) slots.push(this.spawn());
+    if (this.floor >= this.options.size) for (let i = 0; i < this.options.spares; i++) this.spares.push(this.spawn());
     discardPrespawned();
     await Promise.all([...slots, ...this.spares].map((s) => s.ready));
     this.active.push(...slots);
+    if (this.floor < this.options.size) {
+      const every = Math.max(50, Math.floor(this.idleMs / 4));
+      this.shrinkTimer = setInterval(() => this.shrink(), every);
+      this.shrinkTimer.unref();
+    }
+  }
+
+  /** Workers kept with no load. */
+  private get floor(): number {
+    return Math.max(1, Math.min(this.options.idleWorkers ?? this.options.size, this.options.size));
+  }
+
+  private get idleMs(): number {
+    return this.options.idleMs ?? IDLE_WORKER_MS;
+  }
+
+  /** Every live worker: serving, spare, or starting for load. */
+  private get everyWorker(): Slot[] {
+    return [...this.active, ...this.spares, ...this.growing];
+  }
+
+  /** A request waits for a worker: start one more, unless the pool is at its size (or one is already starting for it). */
+  private growIfWaiting(): void {
+    if (this.closed || this.queue.length === 0) return;
+    if (this.runnable() + this.growing.size >= this.options.size || this.growing.size >= this.queue.length) return;
+    // A warm spare (only kept at full size, but a chain may have lent one) serves at once.
+    const slot = this.spares.shift() ?? this.spawn();
+    this.growing.add(slot);
+    void slot.ready.then(
+      () => {
+        if (!this.growing.delete(slot) || slot.retired || this.closed) return;
+        slot.idleSince = performance.now();
+        this.active.push(slot);
+        this.fillSpares();
+        this.refill(slot);
+        this.growIfWaiting();
+      },
+      () => undefined,
+    );
+  }
+
+  /** At full size the pool keeps its warm spares. */
+  private fillSpares(): void {
+    if (this.closed || this.active.length < this.options.size) return;
+    while (this.spares.length < this.options.spares) this.spares.push(this.spawn());
+  }
+
+  /** Lets workers beyond the floor go once they have idled for idleMs, and the spares with them. */
+  private shrink(): void {
+    if (this.closed || this.active.length <= this.floor) return;
+    const now = performance.now();
+    for (let i = this.active.length - 1; i >= 0 && this.active.length > this.floor; i--) {
+      const s = this.active[i]!;
+      if (s.jobs.length > 0 || s.parked > 0 || s.settling || now - s.idleSince < this.idleMs) continue;
+      this.active.splice(i, 1);
+      s.retired = true;
+      clearTimeout(s.watch);
+      void s.worker.terminate();
+    }
+    if (this.active.length < this.options.size) {
+      for (const s of this.spares.splice(0)) {
+        s.retired = true;
+        void s.worker.terminate();
+      }
+    }
   }
 
   /**
@@ -171,7 +253,7 @@ export class WorkerPool {
   async load(version: string, modules: ModuleSpec[]): Promise<void> {
     if (this.versions.has(version)) throw new Error(`version ${version} is already loaded`);
     this.versions.set(version, modules);
-    const loads = [...this.active, ...this.spares].map((s) => this.loadInto(s, version, modules));
+    const loads = this.everyWorker.map((s) => this.loadInto(s, version, modules));
     for (const l of loads) l.catch(() => undefined);
     try {
       await Promise.race(loads);
@@ -185,7 +267,7 @@ export class WorkerPool {
   unload(version: string): void {
     if (!this.versions.delete(version)) return;
     const msg: ToWorker = { t: 'unload', version };
-    for (const s of [...this.active, ...this.spares]) if (!s.retired) s.worker.postMessage(msg);
+    for (const s of this.everyWorker) if (!s.retired) s.worker.postMessage(msg);
   }
 
   /** The versions the workers hold. */
@@ -211,6 +293,11 @@ export class WorkerPool {
 
   get workers(): number {
     return this.active.length;
+  }
+
+  /** Workers starting for load, not serving yet. */
+  get starting(): number {
+    return this.growing.size;
   }
 
   /** Requests taken back from behind a long-running guest so far. */
@@ -247,12 +334,13 @@ export class WorkerPool {
       // Both bounds are deadlineMs long (for a chained call, capped by its caller's deadline): one timer, set again when the guest starts.
       job.timer = setTimeout(() => this.onTimer(job), this.boundOf(job));
       chained?.signal?.addEventListener('abort', () => this.cancel(job), { once: true });
-      if (slot) this.post(slot, job);
-      else if (chained) {
+      if (slot) return this.post(slot, job);
+      if (chained) {
         // Behind the callees already waiting, before every request from outside.
         const firstOutside = this.queue.findIndex((j) => !j.chained);
         this.queue.splice(firstOutside === -1 ? this.queue.length : firstOutside, 0, job);
       } else this.queue.push(job);
+      this.growIfWaiting();
     });
   }
 
@@ -339,14 +427,16 @@ export class WorkerPool {
   async close(ms: number): Promise<void> {
     this.closed = true;
     clearTimeout(this.trimTimer);
+    clearInterval(this.shrinkTimer);
     const until = Date.now() + ms;
     while (this.inFlight > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
     const leftover = [...this.queue, ...this.active.flatMap((s) => s.jobs)];
     for (const s of this.active) clearTimeout(s.watch);
     for (const job of leftover) this.finish(job, { ok: false, error: new VergeError('SHUTTING_DOWN', 'the node shut down before the request finished') });
-    const all = [...this.active, ...this.spares];
+    const all = this.everyWorker;
     this.active.length = 0;
     this.spares.length = 0;
+    this.growing.clear();
     this.queue.length = 0;
     await Promise.all(all.map((s) => ((s.retired = true), s.worker.terminate())));
   }
@@ -376,7 +466,7 @@ export class WorkerPool {
 
   private spawn(): Slot {
     const worker = spawnWorker();
-    const slot: Slot = { worker, ready: Promise.resolve(), jobs: [], retired: false, settling: false, loads: new Map(), claims: new JobClaims(), watch: undefined, parked: 0, outbox: [] };
+    const slot: Slot = { worker, ready: Promise.resolve(), jobs: [], retired: false, settling: false, loads: new Map(), claims: new JobClaims(), watch: undefined, parked: 0, outbox: [], idleSince: performance.now() };
     const initialized = new Promise<void>((resolve, reject) => {
       worker.once('message', (msg: FromWorker) => {
         if (msg.t !== 'ready') return reject(new Error(`worker said ${msg.t} before ready`));
@@ -457,6 +547,7 @@ export class WorkerPool {
     this.tookBack += back.length;
     this.queue.unshift(...back);
     for (const s of this.active) this.refill(s);
+    this.growIfWaiting();
   }
 
   /** Takes a posted job out of its worker, unless the worker has started it. */
@@ -495,6 +586,7 @@ export class WorkerPool {
     }
     slot.jobs.shift();
     slot.settling = msg.settling === true;
+    if (slot.jobs.length === 0) slot.idleSince = performance.now();
     // The answer is its measures (their fields are its own), unless batches of host calls came ahead of it.
     const measures = msg.claimedAt === undefined ? undefined : job.hostCalls ? withEarlierHostCalls(msg, job.hostCalls) : msg;
     if (msg.t === 'done') this.finish(job, { ok: true, response: msg.response, spans: msg.spans, measures });
@@ -575,6 +667,7 @@ export class WorkerPool {
     slot.jobs.length = 0;
     this.queue.unshift(...waiting);
 
+    this.growing.delete(slot);
     const spareIndex = this.spares.indexOf(slot);
     if (spareIndex !== -1) this.spares.splice(spareIndex, 1);
     const activeIndex = this.active.indexOf(slot);
@@ -588,9 +681,10 @@ export class WorkerPool {
       this.active.push(next);
       this.refill(next);
     }
-    if (!this.closed) this.spares.push(this.spawn());
+    this.fillSpares();
     // The other workers may have room for what came back to the queue.
     for (const s of this.active) this.refill(s);
+    this.growIfWaiting();
   }
 }
 

@@ -61,18 +61,30 @@ export function discardPrespawned(): void {
   }
 }
 
-/** How many workers `verge up` will start (its spare included), read from argv as the CLI will parse it; 0 for any other command. */
+/** Workers an idle node keeps by default; more start as requests wait, up to --workers (src/dispatch/pool.ts). */
+export const DEFAULT_IDLE_WORKERS = 1;
+
+/** How many workers `verge up` starts before its first request (its spare included when the pool starts at full size), read from argv as the CLI will parse it; 0 for any other command. */
 export function upWorkerCount(argv: readonly string[]): number {
   if (argv[2] !== 'up' || argv.includes('--help') || argv.includes('-h')) return 0;
+  const size = flagValue(argv, '--workers') ?? defaultWorkers();
+  const idle = flagValue(argv, '--idle-workers') ?? DEFAULT_IDLE_WORKERS;
+  // A bad value is the CLI's to refuse, with its own message: nothing is started for it.
+  if (Number.isNaN(size) || Number.isNaN(idle)) return 0;
+  const floor = Math.min(size, idle, defaultWorkers() * 4);
+  return floor >= size ? floor + SPARE_WORKERS : floor;
+}
+
+/** The flag's value as a positive integer, undefined when absent, NaN when it is not one. */
+function flagValue(argv: readonly string[], name: string): number | undefined {
   let flag: string | undefined;
   for (let i = 3; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--') break;
-    if (a === '--workers') flag = argv[i + 1];
-    else if (a.startsWith('--workers=')) flag = a.slice('--workers='.length);
+    if (a === name) flag = argv[i + 1];
+    else if (a.startsWith(`${name}=`)) flag = a.slice(name.length + 1);
   }
-  if (flag === undefined) return defaultWorkers() + SPARE_WORKERS;
+  if (flag === undefined) return undefined;
   const n = Number(flag);
-  // A bad value is the CLI's to refuse, with its own message: nothing is started for it.
-  return Number.isInteger(n) && n >= 1 ? Math.min(n, defaultWorkers() * 4) + SPARE_WORKERS : 0;
+  return Number.isInteger(n) && n >= 1 ? n : NaN;
 }

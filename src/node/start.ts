@@ -8,7 +8,7 @@ import type { AddressInfo, Server } from 'node:net';
 import type tls from 'node:tls';
 import { VergeError, isVergeError } from '../errors.js';
 import { WorkerPool } from '../dispatch/pool.js';
-import { SPARE_WORKERS, defaultWorkers } from '../dispatch/worker-spawn.js';
+import { DEFAULT_IDLE_WORKERS, SPARE_WORKERS, defaultWorkers } from '../dispatch/worker-spawn.js';
 import { createIngress, type AnsweredRequest } from '../ingress/server.js';
 import type { Listener } from '../ingress/listeners.js';
 import { createLogger, type LogFormat, type LogLevel, type Logger } from '../telemetry/logging.js';
@@ -52,7 +52,9 @@ export interface NodeOptions {
   apps: string[];
   listen?: string;
   admin?: string | undefined;
+  /** Workers at most; `idleWorkers` are kept with no load (default DEFAULT_IDLE_WORKERS). */
   workers?: number;
+  idleWorkers?: number | undefined;
   queueLimit?: number;
   logLevel?: LogLevel;
   /** JSON lines (default) or readable lines on stdout; `logColor` paints the readable ones. */
@@ -263,6 +265,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const pool = new WorkerPool({
     size: opts.workers ?? defaultWorkers(),
     spares: SPARE_WORKERS,
+    idleWorkers: opts.idleWorkers ?? DEFAULT_IDLE_WORKERS,
     queueLimit: opts.queueLimit ?? DEFAULT_QUEUE_LIMIT,
     onGuestLog: (id, component, stream, level, line, versionKey, trace) => {
       const version = versionKeyParts(versionKey);
