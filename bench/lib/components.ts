@@ -286,7 +286,7 @@ export function renderComponents(r: ComponentsResults): string {
       `examples/hello/build/hello.wasm ${fmtInt(r.artifacts.hello.bytes)} bytes (${r.artifacts.hello.sha}…).`,
   );
   out.push(
-    `- Verge: \`verge up <temp manifest> --log-level warn\`, ${r.vergeWorkers} workers + 1 spare; fresh = the default (a new instance per request), reused = \`instance_reuse = ${r.reuse}\`. ` +
+    `- Verge: \`verge up <temp manifest> --log-level warn\`, at most ${r.vergeWorkers} workers (elastic, 1 kept idle); fresh = the default (a new instance per request), reused = \`instance_reuse = ${r.reuse}\`. ` +
       `users-api: \`GET /api/users/:id\` of a user POSTed before the run (one wasi:keyvalue open + get on SQLite, each server its own data dir). ` +
       `portable: \`GET /health\` (a 15-byte JSON answer). hello: \`GET /api/hello\`.`,
   );

@@ -153,6 +153,17 @@ export async function loadPhase(h: HarnessContext, cfg: LoadConfig, servers: Ser
   return running;
 }
 
+/** a ÷ b in each round, for the rounds both ran. */
+function roundRatios(a: Running, b: Running, c: number, f: (x: Measurement) => number): number[] {
+  const theirs = new Map((b.measurements.get(c) ?? []).map((m) => [m.round, m]));
+  const out: number[] = [];
+  for (const m of a.measurements.get(c) ?? []) {
+    const other = theirs.get(m.round);
+    if (other) out.push(f(m) / f(other));
+  }
+  return out;
+}
+
 function medianRound(s: Running, c: number): Measurement | undefined {
   const list = s.measurements.get(c);
   return list && list.length > 0 ? medianBy(list, (m) => m.wrk.rps) : undefined;
@@ -170,7 +181,7 @@ export function renderLoad(out: string[], h: HarnessContext, cfg: LoadConfig, m:
   );
   out.push(
     `- Module: examples/hello/build/hello.wasm, ${fmtInt(prep.helloBytes)} bytes (sha256 ${prep.helloSha}…), the same bytes for Verge and workerd. ` +
-      `Verge: \`verge up examples/hello --log-level warn${h.vergeWorkerArgs.map((a) => ' ' + a).join('')}\`, ${h.vergeWorkers} workers + 1 spare. ` +
+      `Verge: \`verge up examples/hello --log-level warn${h.vergeWorkerArgs.map((a) => ' ' + a).join('')}\`, at most ${h.vergeWorkers} workers (1 kept idle; more start as requests wait; a warm spare at full size). ` +
       `workerd: bench/peers/workerd.capnp + workerd-worker.js (fresh \`new WebAssembly.Instance\` per request, JS WASI shim, CGI parsing). ` +
       `node:http: bench/peers/node-http.ts, a constant body.`,
   );
@@ -189,8 +200,16 @@ export function renderLoad(out: string[], h: HarnessContext, cfg: LoadConfig, m:
   const vn = ratio(verge, nodeHttp, MAIN_C, (x) => x.wrk.rps);
   const vp = ratio(verge, workerd, MAIN_C, (x) => x.wrk.p99);
   rRows.push([`Verge / workerd RPS, c${MAIN_C}`, fmtRatio(vw), '≥ 2×', verdict(vw, 2, true)]);
+  // The issue asks for 2× in every round: each round's pair, the lowest of them.
+  const perRound = roundRatios(verge, workerd, MAIN_C, (x) => x.wrk.rps);
+  const worst = perRound.length > 0 ? Math.min(...perRound) : NaN;
+  rRows.push([`Verge / workerd RPS, c${MAIN_C}, each round (${perRound.map(fmtRatio).join(', ')})`, fmtRatio(worst), '≥ 2× in every round', verdict(worst, 2, true)]);
   rRows.push([`Verge / node:http RPS, c${MAIN_C}`, fmtRatio(vn), '≥ 0.6×', verdict(vn, 0.6, true)]);
   rRows.push([`Verge p99 / workerd p99, c${MAIN_C}`, fmtRatio(vp), '≤ 0.5×', verdict(vp, 0.5, false)]);
+  if (cfg.connections.includes(1)) {
+    const lat = ratio(verge, nodeHttp, 1, (x) => x.wrk.p50);
+    rRows.push(['Verge p50 / node:http p50, c1', fmtRatio(lat), '≤ 3×', verdict(lat, 3, false)]);
+  }
   for (const c of cfg.connections.filter((x) => x !== MAIN_C)) {
     rRows.push([`Verge / workerd RPS, c${c}`, fmtRatio(ratio(verge, workerd, c, (x) => x.wrk.rps)), '', '']);
     rRows.push([`Verge / node:http RPS, c${c}`, fmtRatio(ratio(verge, nodeHttp, c, (x) => x.wrk.rps)), '', '']);

@@ -252,7 +252,7 @@ export function renderSeed002(r: Seed002Results): string {
   out.push('### Seed 002: users-pg (Rust+Wasm on PostgreSQL with a Redis cache) against a plain Node peer');
   out.push('');
   out.push(
-    `- Servers: \`verge up examples/users-pg --log-level warn\` (${r.vergeWorkers} workers + 1 spare; \`[databases.main]\` pool_size 10, \`[redis.cache]\`) and bench/peers/users-pg-node.ts ` +
+    `- Servers: \`verge up examples/users-pg --log-level warn\` (at most ${r.vergeWorkers} workers (elastic, 1 kept idle); \`[databases.main]\` pool_size 10, \`[redis.cache]\`) and bench/peers/users-pg-node.ts ` +
       `(node:http, \`pg\` Pool max 10, one \`ioredis\` connection), the same statement and cache-aside (GET, else SELECT and SET … EX ${r.ttl}); ` +
       `PostgreSQL ${r.versions.postgres} and Redis ${r.versions.redis} started for the run on loopback with ${fmtInt(r.users)} users (fsync off).`,
   );

@@ -168,7 +168,7 @@ export function renderTracing(r: TracingResults): string {
   out.push('### Tracing: the hello load with tracing off, recorded for the dashboard, exported at 100 % and at 1 %');
   out.push('');
   out.push(
-    `- ${r.nodes.length} nodes, \`verge up examples/hello --admin … --log-level warn\`, ${r.vergeWorkers} workers + 1 spare each, differing only in their variables: ` +
+    `- ${r.nodes.length} nodes, \`verge up examples/hello --admin … --log-level warn\`, at most ${r.vergeWorkers} workers (elastic, 1 kept idle) each, differing only in their variables: ` +
       r.nodes.map((n) => `${n.label}: ${Object.keys(n.env).length ? Object.entries(n.env).map(([k, v]) => `\`${k}=${k.endsWith('ENDPOINT') ? '<sink>' : v}\``).join(' ') : 'no OTEL_* variable'}`).join('; ') +
       '. The sink is a node:http server in the harness process that reads each OTLP/HTTP protobuf export and answers 200.',
   );
