@@ -477,6 +477,23 @@ export function runCapabilityCases(interfaceName: string, probe: () => Promise<U
   });
 }
 
+/** One probe request: its status, the probe's JSON answer and the request id. */
+export async function probeCall(node: VergeProcess, route: string, op: string, query: Record<string, string | number>): Promise<{ status: number; id: string | null } & Record<string, unknown>> {
+  const q = new URLSearchParams(Object.entries(query).map(([k, v]): [string, string] => [k, String(v)]));
+  const res = await fetch(`${node.url}/${route}/${op}?${q}`);
+  return { status: res.status, ...((await res.json()) as object), id: res.headers.get('x-request-id') };
+}
+
+/** A case's steps against one probe route of a node (for a store backend the main run does not cover). */
+export async function runSteps(node: VergeProcess, route: string, steps: readonly Step[]): Promise<void> {
+  for (const step of steps) {
+    const { id, ...got } = await probeCall(node, route, step.op, step.query ?? {});
+    const where = `${step.op} ${JSON.stringify(step.query).slice(0, 120)}`;
+    assert.deepEqual(got, step.expect, where);
+    if (step.log) await waitFor(() => node.logs().some((l) => l.request_id === id && String(l.line).includes(step.log!)), `${where}: a log line with ${JSON.stringify(step.log)}`);
+  }
+}
+
 async function waitFor(cond: () => boolean, what: string, ms = 5000): Promise<void> {
   const until = Date.now() + ms;
   while (!cond()) {

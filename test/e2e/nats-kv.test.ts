@@ -12,7 +12,7 @@ import { fixtureComponent } from '../support/components.js';
 import { startNats, type SingleNats } from '../support/nats.js';
 import { freePort } from '../support/postgres.js';
 import { startVerge, type VergeProcess } from '../support/verge-process.js';
-import { kvCases } from './capability-cases.js';
+import { kvCases, probeCall, runSteps } from './capability-cases.js';
 
 const TOKEN = 'nats-token-5c1e9a7f20b3';
 
@@ -45,28 +45,10 @@ describe('guests of both interfaces on a nats key-value store, through verge up'
     await nats?.destroy();
   });
 
-  const call = async (op: string, query: Record<string, string | number>, route = 'kv') => {
-    const q = new URLSearchParams(Object.entries(query).map(([k, v]): [string, string] => [k, String(v)]));
-    const res = await fetch(`${node.url}/${route}/${op}?${q}`);
-    return { status: res.status, ...((await res.json()) as object), id: res.headers.get('x-request-id') };
-  };
+  const call = (op: string, query: Record<string, string | number>) => probeCall(node, 'kv', op, query);
 
   for (const [route, guest, name] of [['kv', 'WAGI', 'nkv'], ['kvc', 'component', 'nkvc']] as const) {
-    for (const c of kvCases(name)) {
-    test(`${guest}: ${c.name}`, async () => {
-      for (const step of c.steps) {
-        const { id, ...got } = await call(step.op, step.query ?? {}, route);
-        assert.deepEqual(got, step.expect, `${step.op} ${JSON.stringify(step.query).slice(0, 120)}`);
-        if (step.log) {
-          const until = Date.now() + 5000;
-          while (!node.logs().some((l) => l.request_id === id && String(l.line).includes(step.log!))) {
-            assert.ok(Date.now() < until, `a log line with ${JSON.stringify(step.log)}`);
-            await new Promise((r) => setTimeout(r, 20));
-          }
-        }
-      }
-    });
-    }
+    for (const c of kvCases(name)) test(`${guest}: ${c.name}`, () => runSteps(node, route, c.steps));
   }
 
   test('the token never reaches the log', () => {
