@@ -24,7 +24,7 @@
  * of the queue, and a warm spare, already holding every module, takes the worker's place.
  *
  * The pool is elastic when asked to be (`idleWorkers` below `size`): it starts that many workers,
- * adds one whenever a request has to wait for a worker (up to `size`), and lets a worker beyond
+ * adds one whenever a request finds every worker busy (up to `size`), and lets a worker beyond
  * the floor go once it has idled for `idleMs`. An idle node then holds one worker's isolate, not
  * `size` plus a spare (each is ~15 MiB of RSS); the warm spare is kept only while the pool is at
  * full size, which is when a deadline kill would otherwise leave the load a worker short.
@@ -197,10 +197,14 @@ export class WorkerPool {
     return [...this.active, ...this.spares, ...this.growing];
   }
 
-  /** A request waits for a worker: start one more, unless the pool is at its size (or one is already starting for it). */
-  private growIfWaiting(): void {
-    if (this.closed || this.queue.length === 0) return;
-    if (this.runnable() + this.growing.size >= this.options.size || this.growing.size >= this.queue.length) return;
+  /**
+   * Every worker has a request (or one waits for a worker): start one more, unless the pool is at
+   * its size. One at a time while nothing waits, else up to one per waiting request.
+   */
+  private growIfBusy(): void {
+    if (this.closed || this.runnable() + this.growing.size >= this.options.size) return;
+    if (this.growing.size >= Math.max(1, this.queue.length)) return;
+    if (this.queue.length === 0 && this.active.some((s) => s.parked === 0 && s.jobs.length === 0)) return;
     // A warm spare (only kept at full size, but a chain may have lent one) serves at once.
     const slot = this.spares.shift() ?? this.spawn();
     this.growing.add(slot);
@@ -211,7 +215,7 @@ export class WorkerPool {
         this.active.push(slot);
         this.fillSpares();
         this.refill(slot);
-        this.growIfWaiting();
+        this.growIfBusy();
       },
       () => undefined,
     );
@@ -334,13 +338,16 @@ export class WorkerPool {
       // Both bounds are deadlineMs long (for a chained call, capped by its caller's deadline): one timer, set again when the guest starts.
       job.timer = setTimeout(() => this.onTimer(job), this.boundOf(job));
       chained?.signal?.addEventListener('abort', () => this.cancel(job), { once: true });
-      if (slot) return this.post(slot, job);
+      if (slot) {
+        this.post(slot, job);
+        return this.growIfBusy();
+      }
       if (chained) {
         // Behind the callees already waiting, before every request from outside.
         const firstOutside = this.queue.findIndex((j) => !j.chained);
         this.queue.splice(firstOutside === -1 ? this.queue.length : firstOutside, 0, job);
       } else this.queue.push(job);
-      this.growIfWaiting();
+      this.growIfBusy();
     });
   }
 
@@ -547,7 +554,7 @@ export class WorkerPool {
     this.tookBack += back.length;
     this.queue.unshift(...back);
     for (const s of this.active) this.refill(s);
-    this.growIfWaiting();
+    this.growIfBusy();
   }
 
   /** Takes a posted job out of its worker, unless the worker has started it. */
@@ -684,7 +691,7 @@ export class WorkerPool {
     this.fillSpares();
     // The other workers may have room for what came back to the queue.
     for (const s of this.active) this.refill(s);
-    this.growIfWaiting();
+    this.growIfBusy();
   }
 }
 
