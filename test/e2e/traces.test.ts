@@ -20,6 +20,13 @@ const SERVER = 2;
 const CLIENT = 3;
 
 /** Export quickly: the tests wait for spans, not for the SDK's 5 s default delay. */
+/**
+ * What a collector in trouble must not do is make requests wait for it: that would cost each one
+ * the export timeout (2 s or 60 s below). A p99 within twice the untraced one plus 250 ms rules
+ * that out on a loaded machine too; what tracing costs in throughput is the bench's to measure
+ * (BENCH_ONLY=tracing), not a timed test's.
+ */
+const NO_WAIT_SLACK_MS = 250;
 const FAST_EXPORT = { OTEL_BSP_SCHEDULE_DELAY: '50', OTEL_BLRP_SCHEDULE_DELAY: '50', OTEL_SERVICE_NAME: 'verge-e2e' };
 
 interface Origin {
@@ -327,7 +334,7 @@ describe('a collector in trouble costs requests nothing', () => {
     try {
       await latencies(`${node.url}/work`, 20);
       const measured = await latencies(`${node.url}/work`, 200);
-      assert.ok(p99(measured) < p99(baseline) * 2 + 20, `p99 ${p99(measured).toFixed(1)} ms with the collector down, ${p99(baseline).toFixed(1)} ms without tracing`);
+      assert.ok(p99(measured) < p99(baseline) * 2 + NO_WAIT_SLACK_MS, `p99 ${p99(measured).toFixed(1)} ms with the collector down, ${p99(baseline).toFixed(1)} ms without tracing`);
       await until(async () => (await droppedSpans(node.adminUrl!, 'export_failed')) > 0, 15_000, 'no failed export was counted');
       const warnings = node.logs().filter((l) => typeof l.msg === 'string' && l.msg.startsWith('trace export failed'));
       assert.equal(warnings.length, 1, 'logged once, not per export');
@@ -345,7 +352,7 @@ describe('a collector in trouble costs requests nothing', () => {
     try {
       await latencies(`${node.url}/work`, 20);
       const measured = await latencies(`${node.url}/work`, 200);
-      assert.ok(p99(measured) < p99(baseline) * 2 + 20, `p99 ${p99(measured).toFixed(1)} ms with a stuck collector, ${p99(baseline).toFixed(1)} ms without tracing`);
+      assert.ok(p99(measured) < p99(baseline) * 2 + NO_WAIT_SLACK_MS, `p99 ${p99(measured).toFixed(1)} ms with a stuck collector, ${p99(baseline).toFixed(1)} ms without tracing`);
       assert.ok(slow.posts >= 1, 'the exporter did try');
       assert.ok((await droppedSpans(node.adminUrl!, 'queue_full')) > 0, 'a full queue drops and counts');
     } finally {
