@@ -13,6 +13,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { VergeError } from '../errors.js';
 import { componentImportNames, readLayout, sandboxModule, type SandboxedModule } from '../wasm/binary.js';
 import type { ComponentModuleSpec } from '../dispatch/protocol.js';
+import { exposeState } from '../wasm/state-exports.js';
 import { PROVIDED_INTERFACES } from '../capabilities/index.js';
 
 /** What the transpile left in the cache folder, besides the files. */
@@ -171,8 +172,16 @@ export async function prepareComponent(bytes: Uint8Array, o: PrepareOptions): Pr
       throw e;
     }
     if (capped.memory) coreMemories[name] = capped.memory;
+    // Its globals and tables exported too, so that workers can reset a used instance instead of
+    // making a new one; a module this cannot be done for keeps its component on fresh instances.
+    let exposed = capped.bytes;
     try {
-      coreModules[name] = await WebAssembly.compile(capped.bytes);
+      exposed = exposeState(capped.bytes).bytes;
+    } catch {
+      // A layout this reader refuses: the compile below says what is wrong, or the module runs unexposed.
+    }
+    try {
+      coreModules[name] = await WebAssembly.compile(exposed);
     } catch (e) {
       throw new VergeError('MODULE_INVALID', `${o.where}: core module ${name} does not compile: ${(e as Error).message}`, { cause: e });
     }
