@@ -181,7 +181,12 @@ export class ComponentRunner {
     const used = this.done;
     this.done = undefined;
     if (!used) return undefined;
-    const exports = this.resettable && used.reset ? used.reset.reset(coreModule(this.spec, `component ${this.spec.component}`), this.imports) : undefined;
+    let exports: Record<string, unknown> | undefined;
+    try {
+      if (this.resettable && used.reset) exports = used.reset.reset(coreModule(this.spec, `component ${this.spec.component}`), this.imports);
+    } catch {
+      // The glue refused to run again over the kept cores: a new instance, as without reset.
+    }
     if (!exports) {
       this.release(used.memories);
       return undefined;
