@@ -35,7 +35,7 @@ describe('exposeState', () => {
     const exposed = exposeState(bytes);
     assert.ok('state' in exposed, JSON.stringify(exposed));
     // Index 0 is the imported global: it belongs to whoever supplies it.
-    assert.deepEqual(exposed.state, { globals: ['verge:state/global/1', 'verge:state/global/3'], tables: ['verge:state/table/0'] });
+    assert.deepEqual(exposed.state, { globals: ['verge:state/global/1', 'verge:state/global/3'], tables: ['verge:state/table/0'], fixed: ['verge:state/table/0'] });
     const module = new WebAssembly.Module(exposed.bytes);
     assert.deepEqual(stateExportsOf(module), exposed.state);
     const instance = new WebAssembly.Instance(module, { env: { g: new (WebAssembly as unknown as { Global: new (d: object, v: number) => unknown }).Global({ value: 'i32', mutable: true }, 0) } });
@@ -65,8 +65,22 @@ describe('exposeState', () => {
     assert.equal(stateExportsOf(new WebAssembly.Module(exposed.bytes)), undefined);
   });
 
+  test('marks a table fixed only when no function body can change a table and the module does not export it', () => {
+    const table = (body: string, exported = '') => {
+      const exposed = exposeState(wat(`(module (table $t ${exported} 4 funcref) (func $f) (elem declare func $f) (func (export "g") (param i32) ${body}))`));
+      assert.ok('state' in exposed);
+      return exposed.state.fixed;
+    };
+    assert.deepEqual(table('(drop (table.get $t (local.get 0))) (drop (i32.const 38))'), ['verge:state/table/0'], 'reads and an immediate 0x26 are not changes');
+    assert.deepEqual(table('(table.set $t (local.get 0) (ref.func $f))'), []);
+    assert.deepEqual(table('(drop (table.grow $t (ref.null func) (i32.const 1)))'), []);
+    assert.deepEqual(table('(table.fill $t (i32.const 0) (ref.null func) (i32.const 1))'), []);
+    assert.deepEqual(table('(table.copy $t $t (i32.const 0) (i32.const 1) (i32.const 1))'), []);
+    assert.deepEqual(table('', '(export "t")'), [], 'an exported table can be changed by whoever imports it');
+  });
+
   test('a module with no mutable state still gets the section, with empty lists', () => {
     const exposed = exposeState(wat(`(module (func (export "f")))`));
-    assert.deepEqual(stateExportsOf(new WebAssembly.Module(exposed.bytes)), { globals: [], tables: [] });
+    assert.deepEqual(stateExportsOf(new WebAssembly.Module(exposed.bytes)), { globals: [], tables: [], fixed: [] });
   });
 });

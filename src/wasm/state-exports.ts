@@ -27,6 +27,12 @@ const EXPORT_GLOBAL = 0x03;
 export interface StateExports {
   globals: string[];
   tables: string[];
+  /**
+   * Of `tables`, those nothing can change after instantiation: the module never exported them (so
+   * no other module or host code holds them) and no function body has an instruction that
+   * changes a table. A reset need not look at them.
+   */
+  fixed: string[];
 }
 
 export type ExposedState = { bytes: Uint8Array; state: StateExports } | { bytes: Uint8Array; refused: string };
@@ -93,15 +99,17 @@ function section(id: number, payload: ArrayLike<number>): number[] {
 
 /**
  * Adds an export for every mutable global and every table the module defines (imported ones
- * belong to whoever supplies them) and a `verge:state` custom section naming them. Refuses, with
+ * belong to whoever supplies them) and a `verge:state` custom section naming them. `changesTables`
+ * reads the function bodies (bodiesChangeTables, by default: a second or so for a 13 MB engine,
+ * so the loader keeps its answer in the transpile cache). Refuses, with
  * the reason, a module whose state it cannot name: a global of a type the JS API cannot restore,
  * or an initializer it does not decode.
  */
-export function exposeState(bytes: Uint8Array): ExposedState {
+export function exposeState(bytes: Uint8Array, changesTables: (bytes: Uint8Array) => BodyVerdict = bodiesChangeTables): ExposedState {
   const layout = readLayout(bytes);
   const importedGlobals = layout.imports.filter((i) => i.kind === 'global').length;
   const importedTables = layout.imports.filter((i) => i.kind === 'table').length;
-  const state: StateExports = { globals: [], tables: [] };
+  const state: StateExports = { globals: [], tables: [], fixed: [] };
   const added: number[] = [];
 
   const tableSection = layout.sections.find((s) => s.id === SECTION_TABLE);
@@ -137,6 +145,7 @@ export function exposeState(bytes: Uint8Array): ExposedState {
     }
   }
 
+  const exportedTables = new Set<number>();
   const addedCount = state.globals.length + state.tables.length;
   const exportSection = layout.sections.find((s) => s.id === SECTION_EXPORT);
   let exportPayload: number[];
@@ -146,14 +155,18 @@ export function exposeState(bytes: Uint8Array): ExposedState {
     const entries = r.pos;
     for (let i = 0; i < count; i++) {
       if (r.name().startsWith(EXPORT_PREFIX)) return { bytes, refused: `the module already exports a name starting with ${EXPORT_PREFIX}` };
-      r.byte();
-      r.u32();
+      const kind = r.byte();
+      const index = r.u32();
+      if (kind === EXPORT_TABLE) exportedTables.add(index);
     }
     exportPayload = [...encodeU32(count + addedCount), ...Array.from(bytes.subarray(entries, exportSection.end)), ...added];
   } else {
     exportPayload = [...encodeU32(addedCount), ...added];
   }
 
+  if (state.tables.length > 0 && changesTables(bytes) === false) {
+    state.fixed = state.tables.filter((name) => !exportedTables.has(Number(name.slice(name.lastIndexOf('/') + 1))));
+  }
   const custom = new TextEncoder().encode(JSON.stringify(state));
   const customName = new TextEncoder().encode(STATE_SECTION);
   const parts: Array<ArrayLike<number>> = [bytes.subarray(0, 8)];
@@ -180,4 +193,164 @@ export function stateExportsOf(module: WebAssembly.Module): StateExports | undef
   const sections = WebAssembly.Module.customSections(module, STATE_SECTION);
   if (sections.length !== 1) return undefined;
   return JSON.parse(new TextDecoder().decode(sections[0])) as StateExports;
+}
+
+/** How a function body is read: `true` when it holds an instruction that changes a table, `undefined` when an opcode is not known here. */
+export type BodyVerdict = boolean | undefined;
+
+/** Block types: 0x40 (empty), a one-byte value type, or a type index (s33); false for a typed reference, not decoded here. */
+function skipBlockType(r: Reader): boolean {
+  const b = r.bytes[r.pos]!;
+  if (b === 0x63 || b === 0x64) return false;
+  if (b === 0x40 || (b >= 0x6f && b <= 0x7f)) {
+    r.pos++;
+    return true;
+  }
+  while (r.byte() & 0x80);
+  return true;
+}
+
+function skipSigned(r: Reader): void {
+  while (r.byte() & 0x80);
+}
+
+/** A memory argument: alignment (bit 6 set: a memory index follows, multi-memory) and offset. */
+function skipMemarg(r: Reader): void {
+  const align = r.u32();
+  if (align & 0x40) r.u32();
+  r.u32();
+}
+
+/**
+ * Whether any function body of the module changes a table after instantiation: `table.set`,
+ * `table.grow`, `table.fill`, `table.copy` or `table.init`. Every instruction is decoded (an
+ * opcode byte could be an immediate of another), and an opcode this reader does not know makes
+ * the answer undefined — treated as "it may".
+ */
+export function bodiesChangeTables(bytes: Uint8Array): BodyVerdict {
+  const code = readLayout(bytes).sections.find((s) => s.id === 10);
+  if (!code) return false;
+  const r = new Reader(bytes, code.start, code.end);
+  const count = r.u32();
+  for (let f = 0; f < count; f++) {
+    const size = r.u32();
+    const end = r.pos + size;
+    const locals = r.u32();
+    for (let i = 0; i < locals; i++) {
+      r.u32();
+      const t = r.byte();
+      if (t === 0x63 || t === 0x64) skipSigned(r); // (ref null? ht)
+    }
+    const verdict = scanBody(r, end);
+    if (verdict !== false) return verdict;
+    r.pos = end;
+  }
+  return false;
+}
+
+function scanBody(r: Reader, end: number): BodyVerdict {
+  while (r.pos < end) {
+    const op = r.byte();
+    if (op <= 0x01 || op === 0x05 || op === 0x0b || op === 0x0f || op === 0x19 || op === 0x1a || op === 0x1b || op === 0xd1) continue;
+    if (op >= 0x45 && op <= 0xc4) continue; // numeric, no immediates
+    if ((op >= 0x02 && op <= 0x04) || op === 0x06) {
+      // block, loop, if, try
+      if (!skipBlockType(r)) return undefined;
+      continue;
+    }
+    if (op >= 0x28 && op <= 0x3e) {
+      skipMemarg(r);
+      continue;
+    }
+    switch (op) {
+      case 0x07: // catch
+      case 0x08: // throw
+      case 0x09: // rethrow
+      case 0x0c:
+      case 0x0d:
+      case 0x10:
+      case 0x12:
+      case 0x14:
+      case 0x15:
+      case 0x18: // delegate
+      case 0x20:
+      case 0x21:
+      case 0x22:
+      case 0x23:
+      case 0x24:
+      case 0x25: // table.get
+      case 0xd2: // ref.func
+        r.u32();
+        break;
+      case 0x0e: {
+        const n = r.u32();
+        for (let i = 0; i <= n; i++) r.u32();
+        break;
+      }
+      case 0x11:
+      case 0x13:
+        r.u32();
+        r.u32();
+        break;
+      case 0x1c: {
+        const n = r.u32();
+        for (let i = 0; i < n; i++) {
+          const t = r.byte();
+          if (t === 0x63 || t === 0x64) return undefined;
+        }
+        break;
+      }
+      case 0x26: // table.set
+        return true;
+      case 0x3f:
+      case 0x40:
+        r.u32();
+        break;
+      case 0x41:
+      case 0x42:
+        skipSigned(r);
+        break;
+      case 0x43:
+        r.take(4);
+        break;
+      case 0x44:
+        r.take(8);
+        break;
+      case 0xd0:
+        skipSigned(r);
+        break;
+      case 0xfc: {
+        const sub = r.u32();
+        if (sub <= 7) break; // saturating truncations
+        if (sub === 12 || sub === 14 || sub === 15 || sub === 17) return true; // table.init, table.copy, table.grow, table.fill
+        if (sub === 8 || sub === 10) {
+          r.u32();
+          r.u32();
+        } else if (sub === 9 || sub === 11 || sub === 13 || sub === 16) r.u32();
+        else return undefined;
+        break;
+      }
+      case 0xfd: {
+        const sub = r.u32();
+        if (sub <= 11 || sub === 92 || sub === 93) skipMemarg(r);
+        else if (sub === 12 || sub === 13) r.take(16);
+        else if (sub >= 21 && sub <= 34) r.byte();
+        else if (sub >= 84 && sub <= 91) {
+          skipMemarg(r);
+          r.byte();
+        } else if (sub > 0x113) return undefined;
+        break;
+      }
+      case 0xfe: {
+        const sub = r.u32();
+        if (sub === 3) r.byte();
+        else if ((sub > 0x03 && sub < 0x10) || sub > 0x4e) return undefined;
+        else skipMemarg(r);
+        break;
+      }
+      default:
+        return undefined;
+    }
+  }
+  return false;
 }

@@ -124,14 +124,16 @@ export class InstanceReset {
       }
       const instance = instantiateCore(module, wrapped);
       for (const v of Object.values(instance.exports)) if (typeof v === 'function') coreExports.add(v);
-      const state = stateExportsOf(module) ?? { globals: [], tables: [] };
+      const state = stateExportsOf(module) ?? { globals: [], tables: [], fixed: [] };
+      // A table nothing can change after instantiation (state-exports.ts) is not looked at again.
+      const watched = state.tables.filter((n) => !state.fixed.includes(n));
       cores.push({
         module,
         instance,
         given: givenByKey,
         slots,
         globals: state.globals.map((n) => instance.exports[n] as WasmGlobal),
-        tables: state.tables.map((n) => instance.exports[n] as WasmTable),
+        tables: watched.map((n) => instance.exports[n] as WasmTable),
       });
       return instance;
     };
