@@ -53,14 +53,9 @@ function skipConstExpr(r: Reader): string | undefined {
         return undefined;
       case 0x41:
       case 0x42:
-        // signed LEB128: the continuation bits are all that matter to skip it
-        while (r.byte() & 0x80);
-        break;
       case 0x43:
-        r.take(4);
-        break;
       case 0x44:
-        r.take(8);
+        skipConst(r, op);
         break;
       case 0x23:
       case 0xd2:
@@ -210,8 +205,16 @@ function skipBlockType(r: Reader): boolean {
   return true;
 }
 
+/** Signed LEB128: the continuation bits are all that matter to skip it. */
 function skipSigned(r: Reader): void {
   while (r.byte() & 0x80);
+}
+
+/** The immediate of i32.const, i64.const, f32.const or f64.const. */
+function skipConst(r: Reader, op: number): void {
+  if (op === 0x43) r.take(4);
+  else if (op === 0x44) r.take(8);
+  else skipSigned(r);
 }
 
 /** A memory argument: alignment (bit 6 set: a memory index follows, multi-memory) and offset. */
@@ -308,13 +311,9 @@ function scanBody(r: Reader, end: number): BodyVerdict {
         break;
       case 0x41:
       case 0x42:
-        skipSigned(r);
-        break;
       case 0x43:
-        r.take(4);
-        break;
       case 0x44:
-        r.take(8);
+        skipConst(r, op);
         break;
       case 0xd0:
         skipSigned(r);
