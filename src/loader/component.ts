@@ -13,6 +13,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { VergeError } from '../errors.js';
 import { componentExportNames, componentImportNames, readLayout, sandboxModule, type SandboxedModule } from '../wasm/binary.js';
 import type { ComponentModuleSpec } from '../dispatch/protocol.js';
+import { bodiesChangeTables, exposeState, type BodyVerdict } from '../wasm/state-exports.js';
 import { PROVIDED_INTERFACES } from '../capabilities/index.js';
 import { componentAsyncUse } from '../wasm/component-types.js';
 
@@ -200,8 +201,16 @@ export async function prepareComponent(bytes: Uint8Array, o: PrepareOptions): Pr
       throw e;
     }
     if (capped.memory) coreMemories[name] = capped.memory;
+    // Its globals and tables exported too, so that workers can reset a used instance instead of
+    // making a new one; a module this cannot be done for keeps its component on fresh instances.
+    let exposed = capped.bytes;
     try {
-      coreModules[name] = await WebAssembly.compile(capped.bytes);
+      exposed = exposeState(capped.bytes, await tablesVerdict(dir, name)).bytes;
+    } catch {
+      // A layout this reader refuses: the compile below says what is wrong, or the module runs unexposed.
+    }
+    try {
+      coreModules[name] = await WebAssembly.compile(exposed);
     } catch (e) {
       throw new VergeError('MODULE_INVALID', `${o.where}: core module ${name} does not compile: ${(e as Error).message}`, { cause: e });
     }
@@ -232,6 +241,25 @@ export async function prepareComponent(bytes: Uint8Array, o: PrepareOptions): Pr
     fetchEvent,
     exports: meta.exports.map(([name]) => name),
   };
+}
+
+/**
+ * Whether a core module's code changes tables (bodiesChangeTables), kept beside it in the
+ * transpile cache: reading every instruction of a 13 MB engine takes too long for each start.
+ */
+async function tablesVerdict(dir: string, name: string): Promise<(bytes: Uint8Array) => BodyVerdict> {
+  const file = path.join(dir, `${name}.tables.json`);
+  try {
+    const kept = JSON.parse(await fs.readFile(file, 'utf8')) as { changesTables: boolean | null };
+    return () => kept.changesTables ?? undefined;
+  } catch {
+    return (bytes) => {
+      const verdict = bodiesChangeTables(bytes);
+      // Best effort: without it the next start reads the code again.
+      fs.writeFile(file, JSON.stringify({ changesTables: verdict ?? null }) + '\n').catch(() => undefined);
+      return verdict;
+    };
+  }
 }
 
 /** StarlingMonkey's fetch-event builtin, in the data of the JS engine that ComponentizeJS builds on. */
