@@ -13,7 +13,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { VergeError } from '../errors.js';
 import { componentExportNames, componentImportNames, readLayout, sandboxModule, type SandboxedModule } from '../wasm/binary.js';
 import type { ComponentModuleSpec } from '../dispatch/protocol.js';
-import { bodiesChangeTables, exposeState, type BodyVerdict } from '../wasm/state-exports.js';
+import { exposeState } from '../wasm/state-exports.js';
+import { bodiesChangeTables, type BodyVerdict } from '../wasm/table-writes.js';
 import { PROVIDED_INTERFACES } from '../capabilities/index.js';
 import { componentAsyncUse } from '../wasm/component-types.js';
 

@@ -10,6 +10,7 @@
  * rewritten) is not reset, and its component gets a fresh instance per request as before.
  */
 import { Reader, concatBytes, encodeU32, readLayout } from './binary.js';
+import { bodiesChangeTables, type BodyVerdict } from './table-writes.js';
 
 /** Name of the custom section that lists the added exports. */
 export const STATE_SECTION = 'verge:state';
@@ -95,8 +96,8 @@ function section(id: number, payload: ArrayLike<number>): number[] {
 /**
  * Adds an export for every mutable global and every table the module defines (imported ones
  * belong to whoever supplies them) and a `verge:state` custom section naming them. `changesTables`
- * reads the function bodies (bodiesChangeTables, by default: a second or so for a 13 MB engine,
- * so the loader keeps its answer in the transpile cache). Refuses, with
+ * reads the function bodies (bodiesChangeTables by default, ~0.1 s for a 13 MB engine, so the
+ * loader keeps its answer in the transpile cache). Refuses, with
  * the reason, a module whose state it cannot name: a global of a type the JS API cannot restore,
  * or an initializer it does not decode.
  */
@@ -190,21 +191,6 @@ export function stateExportsOf(module: WebAssembly.Module): StateExports | undef
   return JSON.parse(new TextDecoder().decode(sections[0])) as StateExports;
 }
 
-/** How a function body is read: `true` when it holds an instruction that changes a table, `undefined` when an opcode is not known here. */
-export type BodyVerdict = boolean | undefined;
-
-/** Block types: 0x40 (empty), a one-byte value type, or a type index (s33); false for a typed reference, not decoded here. */
-function skipBlockType(r: Reader): boolean {
-  const b = r.bytes[r.pos]!;
-  if (b === 0x63 || b === 0x64) return false;
-  if (b === 0x40 || (b >= 0x6f && b <= 0x7f)) {
-    r.pos++;
-    return true;
-  }
-  while (r.byte() & 0x80);
-  return true;
-}
-
 /** Signed LEB128: the continuation bits are all that matter to skip it. */
 function skipSigned(r: Reader): void {
   while (r.byte() & 0x80);
@@ -215,141 +201,4 @@ function skipConst(r: Reader, op: number): void {
   if (op === 0x43) r.take(4);
   else if (op === 0x44) r.take(8);
   else skipSigned(r);
-}
-
-/** A memory argument: alignment (bit 6 set: a memory index follows, multi-memory) and offset. */
-function skipMemarg(r: Reader): void {
-  const align = r.u32();
-  if (align & 0x40) r.u32();
-  r.u32();
-}
-
-/**
- * Whether any function body of the module changes a table after instantiation: `table.set`,
- * `table.grow`, `table.fill`, `table.copy` or `table.init`. Every instruction is decoded (an
- * opcode byte could be an immediate of another), and an opcode this reader does not know makes
- * the answer undefined — treated as "it may".
- */
-export function bodiesChangeTables(bytes: Uint8Array): BodyVerdict {
-  const code = readLayout(bytes).sections.find((s) => s.id === 10);
-  if (!code) return false;
-  const r = new Reader(bytes, code.start, code.end);
-  const count = r.u32();
-  for (let f = 0; f < count; f++) {
-    const size = r.u32();
-    const end = r.pos + size;
-    const locals = r.u32();
-    for (let i = 0; i < locals; i++) {
-      r.u32();
-      const t = r.byte();
-      if (t === 0x63 || t === 0x64) skipSigned(r); // (ref null? ht)
-    }
-    const verdict = scanBody(r, end);
-    if (verdict !== false) return verdict;
-    r.pos = end;
-  }
-  return false;
-}
-
-function scanBody(r: Reader, end: number): BodyVerdict {
-  while (r.pos < end) {
-    const op = r.byte();
-    if (op <= 0x01 || op === 0x05 || op === 0x0b || op === 0x0f || op === 0x19 || op === 0x1a || op === 0x1b || op === 0xd1) continue;
-    if (op >= 0x45 && op <= 0xc4) continue; // numeric, no immediates
-    if ((op >= 0x02 && op <= 0x04) || op === 0x06) {
-      // block, loop, if, try
-      if (!skipBlockType(r)) return undefined;
-      continue;
-    }
-    if (op >= 0x28 && op <= 0x3e) {
-      skipMemarg(r);
-      continue;
-    }
-    switch (op) {
-      case 0x07: // catch
-      case 0x08: // throw
-      case 0x09: // rethrow
-      case 0x0c:
-      case 0x0d:
-      case 0x10:
-      case 0x12:
-      case 0x14:
-      case 0x15:
-      case 0x18: // delegate
-      case 0x20:
-      case 0x21:
-      case 0x22:
-      case 0x23:
-      case 0x24:
-      case 0x25: // table.get
-      case 0xd2: // ref.func
-        r.u32();
-        break;
-      case 0x0e: {
-        const n = r.u32();
-        for (let i = 0; i <= n; i++) r.u32();
-        break;
-      }
-      case 0x11:
-      case 0x13:
-        r.u32();
-        r.u32();
-        break;
-      case 0x1c: {
-        const n = r.u32();
-        for (let i = 0; i < n; i++) {
-          const t = r.byte();
-          if (t === 0x63 || t === 0x64) return undefined;
-        }
-        break;
-      }
-      case 0x26: // table.set
-        return true;
-      case 0x3f:
-      case 0x40:
-        r.u32();
-        break;
-      case 0x41:
-      case 0x42:
-      case 0x43:
-      case 0x44:
-        skipConst(r, op);
-        break;
-      case 0xd0:
-        skipSigned(r);
-        break;
-      case 0xfc: {
-        const sub = r.u32();
-        if (sub <= 7) break; // saturating truncations
-        if (sub === 12 || sub === 14 || sub === 15 || sub === 17) return true; // table.init, table.copy, table.grow, table.fill
-        if (sub === 8 || sub === 10) {
-          r.u32();
-          r.u32();
-        } else if (sub === 9 || sub === 11 || sub === 13 || sub === 16) r.u32();
-        else return undefined;
-        break;
-      }
-      case 0xfd: {
-        const sub = r.u32();
-        if (sub <= 11 || sub === 92 || sub === 93) skipMemarg(r);
-        else if (sub === 12 || sub === 13) r.take(16);
-        else if (sub >= 21 && sub <= 34) r.byte();
-        else if (sub >= 84 && sub <= 91) {
-          skipMemarg(r);
-          r.byte();
-        } else if (sub > 0x113) return undefined;
-        break;
-      }
-      case 0xfe: {
-        const sub = r.u32();
-        if (sub === 3) r.byte();
-        else if ((sub > 0x03 && sub < 0x10) || sub > 0x4e) return undefined;
-        else skipMemarg(r);
-        break;
-      }
-      default:
-        return undefined;
-    }
-  }
-  return false;
 }
