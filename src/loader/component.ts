@@ -16,6 +16,7 @@ import type { ComponentModuleSpec } from '../dispatch/protocol.js';
 import { exposeState } from '../wasm/state-exports.js';
 import { bodiesChangeTables, type BodyVerdict } from '../wasm/table-writes.js';
 import { PROVIDED_INTERFACES } from '../capabilities/index.js';
+import { GLUE_PATCHES, patchGlue } from './glue-patches.js';
 import { componentAsyncUse } from '../wasm/component-types.js';
 
 /** What the transpile left in the cache folder, besides the files. */
@@ -26,6 +27,8 @@ interface CacheMeta {
   exports: Array<[string, string]>;
   coreModules: string[];
   transpileMs: number;
+  /** The glue patch set (glue-patches.ts) the entry's component.js went through; absent before any. */
+  gluePatches?: string;
 }
 
 interface VersionRange {
@@ -176,6 +179,7 @@ export async function prepareComponent(bytes: Uint8Array, o: PrepareOptions): Pr
     meta = await pending;
     transpileMs = meta.transpileMs;
   }
+  if (meta.gluePatches !== GLUE_PATCHES) meta = await patchCachedGlue(dir, meta);
 
   const handlerExport = role === 'dependency' ? '' : meta.exports.map(([name]) => name).find((name) => HANDLER_EXPORT.test(name));
   if (handlerExport === undefined) {
@@ -289,6 +293,33 @@ async function readMeta(dir: string): Promise<CacheMeta | undefined> {
     return meta;
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * Applies the glue patches to a cache entry's component.js, once per entry and patch set (entries
+ * made before a patch existed get it on their next load). Written to a sibling and renamed over,
+ * so a worker importing the glue meanwhile reads one whole version or the other.
+ */
+async function patchCachedGlue(dir: string, meta: CacheMeta): Promise<CacheMeta> {
+  const tmp = (f: string) => `${f}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  try {
+    const glue = path.join(dir, 'component.js');
+    const { source, applied } = patchGlue(await fs.readFile(glue, 'utf8'));
+    if (applied.length > 0) {
+      const t = tmp(glue);
+      await fs.writeFile(t, source);
+      await fs.rename(t, glue);
+    }
+    const patched = { ...meta, gluePatches: GLUE_PATCHES };
+    const metaFile = path.join(dir, 'meta.json');
+    const t = tmp(metaFile);
+    await fs.writeFile(t, JSON.stringify(patched, null, 2) + '\n');
+    await fs.rename(t, metaFile);
+    return patched;
+  } catch {
+    // A cache this process cannot write (read-only, shared): the glue as jco made it works the same, only slower.
+    return meta;
   }
 }
 
