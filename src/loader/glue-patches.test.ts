@@ -52,6 +52,11 @@ describe('glue patches', () => {
     assert.deepEqual(patchGlue(other), { source: other, applied: [] });
   });
 
+  test('glue that already uses a name a patch would declare is left as it is, not given a second declaration', () => {
+    const clash = GLUE.replace('export function instantiate(calls) {', 'export function instantiate(calls) {\n  let _debugOn = 0;');
+    assert.deepEqual(patchGlue(clash), { source: clash, applied: [] });
+  });
+
   test('the glue jco makes for a ComponentizeJS component is patched in the transpile cache, and the entry says so', async () => {
     const cacheRoot = mkdtempSync(path.join(os.tmpdir(), 'verge-glue-patch-'));
     try {

@@ -14,6 +14,8 @@ interface GluePatch {
   name: string;
   from: string;
   to: string;
+  /** Names `to` declares: glue that already uses one is left alone rather than given a second declaration. */
+  declares: string[];
 }
 
 const PATCHES: GluePatch[] = [
@@ -21,6 +23,7 @@ const PATCHES: GluePatch[] = [
     name: 'debug-switch-once',
     from: '  const _debugLog = (...args) => {\n    if (!globalThis?.process?.env?.JCO_DEBUG) { return; }\n    console.debug(...args);\n  };',
     to: '  const _debugOn = !!globalThis?.process?.env?.JCO_DEBUG;\n  const _debugLog = (...args) => {\n    if (!_debugOn) { return; }\n    console.debug(...args);\n  };',
+    declares: ['_debugOn'],
   },
 ];
 
@@ -31,7 +34,7 @@ export const GLUE_PATCHES = PATCHES.map((p) => p.name).join(',');
 export function patchGlue(source: string): { source: string; applied: string[] } {
   const applied: string[] = [];
   for (const p of PATCHES) {
-    if (!source.includes(p.from)) continue;
+    if (!source.includes(p.from) || p.declares.some((name) => source.includes(name))) continue;
     source = source.split(p.from).join(p.to);
     applied.push(p.name);
   }
