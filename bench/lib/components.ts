@@ -19,7 +19,10 @@
  * figures are the median round by req/s.
  *
  * Knobs: BENCH_COMPONENTS_SECONDS (5), BENCH_COMPONENTS_ROUNDS (2), BENCH_COMPONENTS_WARMUP (2 s),
- * BENCH_COMPONENTS_CONNECTIONS ("1,16"), BENCH_COMPONENTS_REUSE (100). About 3.5 minutes with the
+ * BENCH_COMPONENTS_CONNECTIONS ("1,16"), BENCH_COMPONENTS_REUSE (100). BENCH_COMPONENTS_BASELINE: the
+ * bin/verge.js of another Verge build (e.g. the commit before a change, built in a temp folder):
+ * users-api and portable with fresh instances run under it too, in the same rounds, for a
+ * before/after from one run. About 3.5 minutes with the
  * defaults on 2 cores (6 servers × 2 connection counts × 2 rounds × 7 s, plus builds and start-ups).
  */
 import { spawnSync } from 'node:child_process';
@@ -43,7 +46,7 @@ export function jcoServeArgs(jcoCli: string, wasm: string, port: number): string
   return [jcoCli, 'serve', wasm, '--host', '127.0.0.1', '--port', String(port), '--isolate-requests', 'instance'];
 }
 
-type Key = 'users-fresh' | 'users-reused' | 'portable-fresh' | 'portable-reused' | 'portable-jco' | 'hello';
+type Key = 'users-fresh' | 'users-reused' | 'portable-fresh' | 'portable-reused' | 'portable-jco' | 'hello' | 'users-fresh-baseline' | 'portable-fresh-baseline';
 
 interface Server {
   key: Key;
@@ -73,6 +76,8 @@ export interface ComponentsResults {
   servers: Array<Omit<Server, 'child'>>;
   jcoVersion: string;
   vergeWorkers: number;
+  /** BENCH_COMPONENTS_BASELINE, when set. */
+  baseline: string | undefined;
 }
 
 function artifact(root: string, file: string): Artifact {
@@ -170,7 +175,8 @@ export async function componentsPhase(cfg: ComponentsConfig): Promise<Components
     hello: artifact(cfg.root, path.join(helloDir, 'build', 'hello.wasm')),
   };
 
-  const manifests: Record<Exclude<Key, 'portable-jco' | 'hello'>, string> = {
+  const baseline = process.env.BENCH_COMPONENTS_BASELINE ? path.resolve(process.env.BENCH_COMPONENTS_BASELINE) : undefined;
+  const manifests: Record<Exclude<Key, 'portable-jco' | 'hello' | `${string}-baseline`>, string> = {
     'users-fresh': componentManifest('users', usersWasm, '/api/...', ['key_value_stores = ["users"]', '', '[key_value_stores.users]', 'backend = "sqlite"']),
     'users-reused': componentManifest('users', usersWasm, '/api/...', [`instance_reuse = ${reuse}`, 'key_value_stores = ["users"]', '', '[key_value_stores.users]', 'backend = "sqlite"']),
     'portable-fresh': componentManifest('portable', portableWasm, '/...', []),
@@ -192,14 +198,16 @@ export async function componentsPhase(cfg: ComponentsConfig): Promise<Components
       } else {
         let app = helloDir;
         const args: string[] = [];
+        const isBaseline = key.endsWith('-baseline');
         if (key !== 'hello') {
           app = path.join(dir, key);
           mkdirSync(app, { recursive: true });
-          writeFileSync(path.join(app, 'verge.toml'), manifests[key]);
+          writeFileSync(path.join(app, 'verge.toml'), manifests[key.replace(/-baseline$/, '') as keyof typeof manifests]);
           args.push('--data-dir', path.join(app, 'data'));
         }
+        const bin = isBaseline ? baseline! : cfg.vergeBin;
         child = cfg.track(
-          startChild(`verge (${key})`, process.execPath, [cfg.vergeBin, 'up', app, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn', ...args, ...cfg.vergeWorkerArgs], {
+          startChild(`verge (${key})`, process.execPath, [bin, 'up', app, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn', ...args, ...cfg.vergeWorkerArgs], {
             cwd: cfg.root,
           }),
         );
@@ -211,8 +219,9 @@ export async function componentsPhase(cfg: ComponentsConfig): Promise<Components
       return s;
     };
 
-    for (const key of ['users-fresh', 'users-reused'] as const) {
-      const label = key === 'users-fresh' ? 'Verge, users-api, fresh instance' : `Verge, users-api, instance_reuse = ${reuse}`;
+    const usersKeys = baseline ? (['users-fresh', 'users-reused', 'users-fresh-baseline'] as const) : (['users-fresh', 'users-reused'] as const);
+    for (const key of usersKeys) {
+      const label = key === 'users-fresh' ? 'Verge, users-api, fresh instance' : key === 'users-fresh-baseline' ? 'Verge baseline, users-api, fresh instance' : `Verge, users-api, instance_reuse = ${reuse}`;
       // The user must exist before the server is registered with its URL: start, seed, then set the path.
       const s = await start(key, label, 'GET /api/users/:id: KV open + get (SQLite)', '/api/users/');
       const created = await ask(s.url.replace(/\/api\/users\/$/, '/api/users'), 'POST', JSON.stringify({ name: 'Bench User', email: 'bench@example.com' }));
@@ -224,6 +233,7 @@ export async function componentsPhase(cfg: ComponentsConfig): Promise<Components
     }
     await start('portable-fresh', 'Verge, portable, fresh instance', 'GET /health: wasi:http only', '/health');
     await start('portable-reused', `Verge, portable, instance_reuse = ${reuse}`, 'GET /health: wasi:http only', '/health');
+    if (baseline) await start('portable-fresh-baseline', 'Verge baseline, portable, fresh instance', 'GET /health: wasi:http only', '/health');
     await start('portable-jco', `jco serve ${jcoVersion}, portable, --isolate-requests instance`, 'GET /health: wasi:http only', '/health');
     await start('hello', 'Verge, hello (AssemblyScript WAGI), fresh instance', 'GET /api/hello', '/api/hello');
     for (const s of servers) {
@@ -268,6 +278,7 @@ export async function componentsPhase(cfg: ComponentsConfig): Promise<Components
     servers: servers.map(({ child: _child, ...rest }) => rest),
     jcoVersion,
     vergeWorkers: cfg.vergeWorkers,
+    baseline: baseline && path.relative(cfg.root, baseline),
   };
 }
 
@@ -295,9 +306,10 @@ export function renderComponents(r: ComponentsResults): string {
       `on one Node main thread. jco serve cannot run users-api (it needs wasi:keyvalue) or hello (WAGI).`,
   );
   out.push(
-    `- \`wrk -t1 -cN -d${r.seconds}s --latency\` after a ${r.warmup} s warm-up, ${r.rounds} rounds per connection count, all 6 servers alternating (first server rotated per round); ` +
+    `- \`wrk -t1 -cN -d${r.seconds}s --latency\` after a ${r.warmup} s warm-up, ${r.rounds} rounds per connection count, all ${r.servers.length} servers alternating (first server rotated per round); ` +
       `the median round by req/s${r.rounds === 2 ? ' (of two, the slower)' : ''}. Ratios are from this one run. This part alone: \`BENCH_ONLY=components npm run bench\`.`,
   );
+  if (r.baseline) out.push(`- Verge baseline: \`${r.baseline}\` (BENCH_COMPONENTS_BASELINE), the same manifests and worker count, in the same rounds.`);
   out.push('');
   const rows: string[][] = [];
   for (const c of r.connections) {
@@ -319,6 +331,12 @@ export function renderComponents(r: ComponentsResults): string {
   };
   const rRows: string[][] = [];
   const pairs: Array<[Key, Key, string]> = [
+    ...(r.baseline
+      ? ([
+          ['portable-fresh', 'portable-fresh-baseline', 'portable, fresh instance: Verge ÷ Verge baseline'],
+          ['users-fresh', 'users-fresh-baseline', 'users-api, fresh instance: Verge ÷ Verge baseline'],
+        ] as Array<[Key, Key, string]>)
+      : []),
     ['portable-fresh', 'portable-jco', 'portable: Verge fresh ÷ jco serve (both a fresh instance per request)'],
     ['portable-reused', 'portable-jco', `portable: Verge instance_reuse = ${r.reuse} ÷ jco serve`],
     ['portable-reused', 'portable-fresh', `portable on Verge: reused ÷ fresh`],

@@ -13,7 +13,10 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { VergeError } from '../errors.js';
 import { componentExportNames, componentImportNames, readLayout, sandboxModule, type SandboxedModule } from '../wasm/binary.js';
 import type { ComponentModuleSpec } from '../dispatch/protocol.js';
+import { exposeState } from '../wasm/state-exports.js';
+import { bodiesChangeTables, type BodyVerdict } from '../wasm/table-writes.js';
 import { PROVIDED_INTERFACES } from '../capabilities/index.js';
+import { GLUE_PATCHES, patchGlue } from './glue-patches.js';
 import { componentAsyncUse } from '../wasm/component-types.js';
 
 /** What the transpile left in the cache folder, besides the files. */
@@ -24,6 +27,8 @@ interface CacheMeta {
   exports: Array<[string, string]>;
   coreModules: string[];
   transpileMs: number;
+  /** The glue patch set (glue-patches.ts) the entry's component.js went through; absent before any. */
+  gluePatches?: string;
 }
 
 interface VersionRange {
@@ -174,6 +179,7 @@ export async function prepareComponent(bytes: Uint8Array, o: PrepareOptions): Pr
     meta = await pending;
     transpileMs = meta.transpileMs;
   }
+  if (meta.gluePatches !== GLUE_PATCHES) meta = await patchCachedGlue(dir, meta);
 
   const handlerExport = role === 'dependency' ? '' : meta.exports.map(([name]) => name).find((name) => HANDLER_EXPORT.test(name));
   if (handlerExport === undefined) {
@@ -200,8 +206,16 @@ export async function prepareComponent(bytes: Uint8Array, o: PrepareOptions): Pr
       throw e;
     }
     if (capped.memory) coreMemories[name] = capped.memory;
+    // Its globals and tables exported too, so that workers can reset a used instance instead of
+    // making a new one; a module this cannot be done for keeps its component on fresh instances.
+    let exposed = capped.bytes;
     try {
-      coreModules[name] = await WebAssembly.compile(capped.bytes);
+      exposed = exposeState(capped.bytes, await tablesVerdict(dir, name)).bytes;
+    } catch {
+      // A layout this reader refuses: the compile below says what is wrong, or the module runs unexposed.
+    }
+    try {
+      coreModules[name] = await WebAssembly.compile(exposed);
     } catch (e) {
       throw new VergeError('MODULE_INVALID', `${o.where}: core module ${name} does not compile: ${(e as Error).message}`, { cause: e });
     }
@@ -234,6 +248,25 @@ export async function prepareComponent(bytes: Uint8Array, o: PrepareOptions): Pr
   };
 }
 
+/**
+ * Whether a core module's code changes tables (bodiesChangeTables), kept beside it in the
+ * transpile cache: reading every instruction of a 13 MB engine takes too long for each start.
+ */
+async function tablesVerdict(dir: string, name: string): Promise<(bytes: Uint8Array) => BodyVerdict> {
+  const file = path.join(dir, `${name}.tables.json`);
+  try {
+    const kept = JSON.parse(await fs.readFile(file, 'utf8')) as { changesTables: boolean | null };
+    return () => kept.changesTables ?? undefined;
+  } catch {
+    return (bytes) => {
+      const verdict = bodiesChangeTables(bytes);
+      // Best effort: without it the next start reads the code again.
+      fs.writeFile(file, JSON.stringify({ changesTables: verdict ?? null }) + '\n').catch(() => undefined);
+      return verdict;
+    };
+  }
+}
+
 /** StarlingMonkey's fetch-event builtin, in the data of the JS engine that ComponentizeJS builds on. */
 const FETCH_EVENT_CLASS = Buffer.from('FetchEvent');
 
@@ -260,6 +293,33 @@ async function readMeta(dir: string): Promise<CacheMeta | undefined> {
     return meta;
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * Applies the glue patches to a cache entry's component.js, once per entry and patch set (entries
+ * made before a patch existed get it on their next load). Written to a sibling and renamed over,
+ * so a worker importing the glue meanwhile reads one whole version or the other.
+ */
+async function patchCachedGlue(dir: string, meta: CacheMeta): Promise<CacheMeta> {
+  const tmp = (f: string) => `${f}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  try {
+    const glue = path.join(dir, 'component.js');
+    const { source, applied } = patchGlue(await fs.readFile(glue, 'utf8'));
+    if (applied.length > 0) {
+      const t = tmp(glue);
+      await fs.writeFile(t, source);
+      await fs.rename(t, glue);
+    }
+    const patched = { ...meta, gluePatches: GLUE_PATCHES };
+    const metaFile = path.join(dir, 'meta.json');
+    const t = tmp(metaFile);
+    await fs.writeFile(t, JSON.stringify(patched, null, 2) + '\n');
+    await fs.rename(t, metaFile);
+    return patched;
+  } catch {
+    // A cache this process cannot write (read-only, shared): the glue as jco made it works the same, only slower.
+    return meta;
   }
 }
 

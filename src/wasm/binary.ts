@@ -440,14 +440,18 @@ export function sandboxModule(bytes: Uint8Array, capPages: number): SandboxedMod
   }
   if (!inserted) pushSection(SECTION_IMPORT, newImportPayload());
 
-  const total = parts.reduce((n, p) => n + p.length, 0);
-  const out = new Uint8Array(total);
+  return { bytes: concatBytes(parts), memory: { initialPages: mem.initialPages, maximumPages } };
+}
+
+/** The parts of a rewritten module, in order, as one buffer. */
+export function concatBytes(parts: ReadonlyArray<ArrayLike<number>>): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let offset = 0;
   for (const p of parts) {
     out.set(p, offset);
     offset += p.length;
   }
-  return { bytes: out, memory: { initialPages: mem.initialPages, maximumPages } };
+  return out;
 }
 
 export function pagesToMib(pages: number): number {

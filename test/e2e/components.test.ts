@@ -108,6 +108,8 @@ describe('wasi:http components', () => {
   test('gives every request a fresh instance by default', async () => {
     for (let i = 0; i < 3; i++) assert.deepEqual((await json(`${node.url}/p/hits`)).value, { hits: 1 });
     for (let i = 0; i < 3; i++) assert.equal((await json(`${node.url}/fresh/x`)).value.served, 1);
+    // Resources a request leaves open and module variables it sets: the next one starts without them.
+    for (let i = 0; i < 4; i++) assert.deepEqual((await json(`${node.url}/fresh/keep`)).value, { served: 1, kept: 2 });
   });
 
   test('serves instance_reuse requests from one instance, then starts a fresh one', async () => {

@@ -8,6 +8,12 @@
  * response is posted, off the request's latency. With `instance_reuse = N` one instance serves
  * up to N requests, one at a time; an instance that failed a request is never reused.
  *
+ * "Fresh" is the post-instantiation state, not necessarily a new object: an instance that is done
+ * (after its one request, or its N) is reset to the state it had right after instantiation when
+ * the component allows it (instance-reset.ts: memory, globals and tables restored, the glue run
+ * again), which costs a fraction of a new instance. One that failed a request, or grew its memory,
+ * is dropped and a new one made, as before.
+ *
  * Dependencies (docs/composition.md) are instantiated with their parent, first, and their exports
  * handed to the parent's glue as the imports they satisfy: jco lifts and lowers through JS values
  * on both sides. A dependency is fresh or reused exactly as its parent is, and each call into it
@@ -23,6 +29,7 @@ import type { RequestSpans } from '../../telemetry/trace/request-spans.js';
 import type { RequestMeasures } from '../measures.js';
 import type { SpanRecord } from '../../dispatch/protocol.js';
 import { Fields, IncomingRequest, ResponseOutparam, flattenHeaders, methodOf, FORBIDDEN_HEADERS } from './wasi-http.js';
+import { InstanceReset } from './instance-reset.js';
 
 /**
  * jco's glue asks for JSPI with `try { xAsync = WebAssembly.promising(f) } catch { xAsync = f }`
@@ -62,6 +69,8 @@ interface Instance {
   memories: Array<{ shelf: MemoryShelf; memory: WebAssembly.Memory }>;
   /** A dependency trapped or exited under it: never reused, even if the parent got a response out. */
   failed: boolean;
+  /** How to put it back into its post-instantiation state, when the component can be reset. */
+  reset: InstanceReset | undefined;
 }
 
 /** Runs a call into a dependency in the dependency's frame (GuestScope.dependency). */
@@ -82,6 +91,10 @@ export class ComponentRunner {
   private retired: Array<Instance['memories']> = [];
   /** Per core module that takes its memory as an import. */
   private readonly shelves = new Map<WebAssembly.Module, MemoryShelf>();
+  /** Instances are reset rather than made again: every core module can be, and a trial reset came back equal. */
+  private resettable: boolean;
+  /** An instance done with its requests, to reset after the response is posted. */
+  private done: Instance | undefined;
 
   private constructor(
     readonly spec: ComponentModuleSpec,
@@ -95,6 +108,9 @@ export class ComponentRunner {
     for (const { coreMemories, coreModules } of [spec, ...dependencies.map((d) => d.spec)]) {
       for (const [name, limits] of Object.entries(coreMemories)) this.shelves.set(coreModules[name]!, recycler.shelf(limits, 2));
     }
+    // A dependency's instances are linked into its parent's glue through closures made per
+    // instantiation: resetting the pair is not done (yet), they are made again.
+    this.resettable = dependencies.length === 0 && InstanceReset.possible(spec.coreModules, spec.coreMemories);
   }
 
   /** Imports the component's glue (ESM, from the transpile cache), and its dependencies'. */
@@ -109,18 +125,13 @@ export class ComponentRunner {
 
   private instantiate(): Instance {
     const memories: Instance['memories'] = [];
-    const instance: Instance = { handler: undefined as unknown as Handler, served: 0, memories, failed: false };
+    const instance: Instance = { handler: undefined as unknown as Handler, served: 0, memories, failed: false, reset: undefined };
     const instantiateCore: InstantiateCore = (module, imports) => {
       const shelf = this.shelves.get(module);
       if (!shelf) return new WebAssembly.Instance(module, imports);
       const memory = shelf.take();
       memories.push({ shelf, memory });
       return new WebAssembly.Instance(module, { ...imports, [SANDBOX_MEMORY_IMPORT.module]: { [SANDBOX_MEMORY_IMPORT.name]: memory } });
-    };
-    const coreModule = (spec: { coreModules: Record<string, WebAssembly.Module> }, who: string) => (name: string) => {
-      const m = spec.coreModules[name];
-      if (!m) throw new VergeError('INTERNAL', `${who}: the glue asked for core module ${name}, which the transpile did not produce`);
-      return m;
     };
     let exports: Record<string, unknown>;
     try {
@@ -131,17 +142,56 @@ export class ComponentRunner {
         const depExports = this.calls!(d.spec, `${d.spec.key} (instantiation)`, () => d.instantiate(coreModule(d.spec, d.spec.label), this.imports, instantiateCore));
         for (const link of d.spec.links) linked[link.parentImport] = this.link(d.spec, link, depExports[link.glueExport], instance);
       }
-      exports = this.instantiateGlue(coreModule(this.spec, `component ${this.spec.component}`), this.dependencies.length > 0 ? { ...this.imports, ...linked } : this.imports, instantiateCore);
+      const getCore = coreModule(this.spec, `component ${this.spec.component}`);
+      if (this.resettable) {
+        const recorded = InstanceReset.record(this.instantiateGlue, getCore, this.imports, instantiateCore, () => memories[0]?.memory);
+        recorded.reset.snapshot();
+        exports = recorded.exports;
+        instance.reset = recorded.reset;
+        if (!this.verified) {
+          // The first instance of this runner tries a reset before it serves: it must come back equal.
+          const again = recorded.reset.verify(getCore, this.imports);
+          this.verified = true;
+          if (again) exports = again;
+          else this.resettable = false;
+        }
+      } else {
+        exports = this.instantiateGlue(getCore, this.dependencies.length > 0 ? { ...this.imports, ...linked } : this.imports, instantiateCore);
+      }
     } catch (e) {
       this.release(memories);
       throw e;
     }
+    instance.handler = this.handlerOf(exports);
+    return instance;
+  }
+
+  private verified = false;
+
+  private handlerOf(exports: Record<string, unknown>): Handler {
     const handler = exports[this.spec.handlerExport] as Handler | undefined;
     if (!handler || typeof handler.handle !== 'function') {
       throw new VergeError('INTERNAL', `component ${this.spec.component}: the instance has no ${this.spec.handlerExport}.handle`);
     }
-    instance.handler = handler;
-    return instance;
+    return handler;
+  }
+
+  /** The instance done with its requests, in its post-instantiation state again; undefined when it cannot be (dropped then). */
+  private resetDone(): Instance | undefined {
+    const used = this.done;
+    this.done = undefined;
+    if (!used) return undefined;
+    let exports: Record<string, unknown> | undefined;
+    try {
+      if (this.resettable && used.reset) exports = used.reset.reset(coreModule(this.spec, `component ${this.spec.component}`), this.imports);
+    } catch {
+      // The glue refused to run again over the kept cores: a new instance, as without reset.
+    }
+    if (!exports) {
+      this.release(used.memories);
+      return undefined;
+    }
+    return { handler: this.handlerOf(exports), served: 0, memories: used.memories, failed: false, reset: used.reset };
   }
 
   /**
@@ -232,6 +282,7 @@ export class ComponentRunner {
     if (step) spans!.end(step);
     // Kept for the next request only after a success, and while it has requests left.
     if (instance.served < this.spec.instanceReuse && !instance.failed) this.next = instance;
+    else if (!instance.failed && instance.reset) this.done = instance;
     else this.retired.push(instance.memories);
     return response;
   }
@@ -244,6 +295,7 @@ export class ComponentRunner {
   /** Its version was unloaded: the instance made ahead and every kept memory go. */
   unload(recycler: MemoryRecycler): void {
     this.next = undefined;
+    this.done = undefined;
     this.retired.length = 0;
     for (const shelf of this.shelves.values()) recycler.forget(shelf);
   }
@@ -253,7 +305,7 @@ export class ComponentRunner {
     for (const memories of this.retired.splice(0)) this.release(memories);
     if (this.next) return;
     const started = performance.now();
-    this.next = this.instantiate();
+    this.next = this.resetDone() ?? this.instantiate();
     this.nextMadeMs = performance.now() - started;
   }
 }
@@ -265,6 +317,12 @@ function memoryBytes(instance: Instance): number {
   for (const { memory } of instance.memories) bytes += memory.buffer.byteLength;
   return bytes;
 }
+
+const coreModule = (spec: { coreModules: Record<string, WebAssembly.Module> }, who: string) => (name: string) => {
+  const m = spec.coreModules[name];
+  if (!m) throw new VergeError('INTERNAL', `${who}: the glue asked for core module ${name}, which the transpile did not produce`);
+  return m;
+};
 
 async function loadGlue(url: string, who: string): Promise<Instantiate> {
   try {

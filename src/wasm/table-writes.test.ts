@@ -1,0 +1,81 @@
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import wabtInit from 'wabt';
+import { readLayout } from './binary.js';
+import { bodiesChangeTables } from './table-writes.js';
+
+const wabt = await wabtInit();
+
+function wat(source: string): Uint8Array {
+  const features = { simd: true, reference_types: true, bulk_memory: true, threads: true, multi_memory: true, tail_call: true };
+  const mod = wabt.parseWat('test.wat', source, features as Parameters<typeof wabt.parseWat>[2]);
+  try {
+    return new Uint8Array(mod.toBinary({}).buffer);
+  } finally {
+    mod.destroy();
+  }
+}
+
+/** One function taking an i32, with `body`, beside a table, two memories and a function to reference. */
+const scan = (body: string) =>
+  bodiesChangeTables(
+    wat(`(module (type $t (func)) (table $t0 4 funcref) (table $t1 4 funcref) (memory $m 1 1 shared) (memory $m2 1) (data $d "x") (elem $e func $f)
+      (func $f) (func (export "g") (param i32) (local i64 v128) ${body}))`),
+  );
+
+/** The code section of a module with one `(func nop)`, with the nop replaced by `bytes`. */
+function withBody(bytes: number[]): Uint8Array {
+  const module = wat(`(module (func nop))`);
+  const code = readLayout(module).sections.find((s) => s.id === 10)!;
+  // count 1, size 3, no locals, nop, end
+  assert.deepEqual([...module.subarray(code.start, code.end)], [1, 3, 0, 0x01, 0x0b]);
+  const body = [0, ...bytes, 0x0b];
+  const payload = [1, body.length, ...body];
+  return Uint8Array.from([...module.subarray(0, code.start - 2), 10, payload.length, ...payload]);
+}
+
+describe('bodiesChangeTables', () => {
+  test('finds each instruction that changes a table', () => {
+    assert.equal(scan('(table.set $t1 (local.get 0) (ref.func $f))'), true);
+    assert.equal(scan('(drop (table.grow $t0 (ref.null func) (i32.const 1)))'), true);
+    assert.equal(scan('(table.fill $t0 (i32.const 0) (ref.null func) (i32.const 1))'), true);
+    assert.equal(scan('(table.copy $t0 $t1 (i32.const 0) (i32.const 1) (i32.const 1))'), true);
+    assert.equal(scan('(table.init $t0 $e (i32.const 0) (i32.const 0) (i32.const 1))'), true);
+  });
+
+  test('reads past immediates that hold the byte of table.set (0x26) without taking them for instructions', () => {
+    assert.equal(
+      scan(`
+        (drop (i32.const 38)) (drop (i64.const 0x2626262626)) (drop (f32.const 0x1.4c4c4cp-51)) (drop (f64.const 0x1.6262626262626p-408))
+        (drop (i32.load offset=38 align=1 (local.get 0))) (drop (i32.load $m2 offset=38 (local.get 0)))
+        (drop (v128.const i8x16 38 38 38 38 38 38 38 38 38 38 38 38 38 38 38 38))
+        (drop (i8x16.shuffle 38 0 38 0 38 0 38 0 1 2 3 4 5 6 7 8 (v128.const i64x2 0 0) (v128.const i64x2 0 0)))
+        (drop (i8x16.extract_lane_s 15 (v128.const i64x2 0 0)))
+        (drop (v128.load8_lane offset=38 15 (local.get 0) (v128.const i64x2 0 0)))
+        (drop (i32.atomic.rmw.add offset=38 (local.get 0) (i32.const 1))) (atomic.fence)
+        (memory.copy $m $m2 (i32.const 0) (i32.const 0) (i32.const 0)) (memory.init $d (i32.const 0) (i32.const 0) (i32.const 0)) (data.drop $d)
+        (drop (table.get $t1 (local.get 0))) (drop (table.size $t1)) (elem.drop $e)
+        (call_indirect $t1 (type $t) (i32.const 38))
+        (block $a (block $b (br_table $a $b $a $a (local.get 0))))
+        (drop (select (result i32) (i32.const 1) (i32.const 2) (local.get 0)))
+        (drop (ref.is_null (ref.func $f)))
+        (return_call $f)`),
+      false,
+    );
+  });
+
+  test('answers "unknown" for an opcode it does not decode, rather than guessing', () => {
+    assert.equal(bodiesChangeTables(withBody([0x0a])), undefined);
+    assert.equal(bodiesChangeTables(withBody([0xfb, 0x00])), undefined, 'GC instructions');
+    assert.equal(bodiesChangeTables(withBody([0xfc, 0x20])), undefined);
+  });
+
+  test('answers "unknown" when a body\'s instructions do not end at its end', () => {
+    // f64.const with 2 of its 8 bytes: read as the spec says, it runs past the body.
+    assert.equal(bodiesChangeTables(withBody([0x44, 1, 2])), undefined);
+  });
+
+  test('a module with no code changes no table', () => {
+    assert.equal(bodiesChangeTables(wat('(module (table 1 funcref))')), false);
+  });
+});
