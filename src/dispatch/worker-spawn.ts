@@ -10,8 +10,8 @@
  */
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { threadEntry } from '../package-files.js';
 
-const WORKER_URL = new URL('../sandbox/worker.js', import.meta.url);
 
 /** Workers kept warm beside the serving ones, to take the place of one that is terminated. */
 export const SPARE_WORKERS = 1;
@@ -25,7 +25,7 @@ export function defaultWorkers(): number {
 const waiting = new Map<Worker, () => void>();
 
 function newWorker(): Worker {
-  return new Worker(WORKER_URL, { stdout: false, stderr: false });
+  return new Worker(threadEntry('worker'), { stdout: false, stderr: false });
 }
 
 export function prespawnWorkers(count: number): void {
