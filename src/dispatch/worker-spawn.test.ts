@@ -2,14 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { SPARE_WORKERS, defaultWorkers, discardPrespawned, prespawnWorkers, spawnWorker, upWorkerCount } from './worker-spawn.js';
+import { defaultWorkers, discardPrespawned, prespawnWorkers, spawnWorker, upWorkerCount } from './worker-spawn.js';
 
 const argv = (...args: string[]) => ['node', 'verge.js', ...args];
 
-test('verge up prespawns one worker per core, or as many as --workers says, and its spare', () => {
-  assert.equal(upWorkerCount(argv('up', 'examples/hello')), defaultWorkers() + SPARE_WORKERS);
-  assert.equal(upWorkerCount(argv('up', 'app', '--workers', '3')), 3 + SPARE_WORKERS);
-  assert.equal(upWorkerCount(argv('up', '--workers=1', 'app')), 1 + SPARE_WORKERS);
+test('verge up prespawns one worker per core, or as many as --workers says, and not its spare', () => {
+  assert.equal(upWorkerCount(argv('up', 'examples/hello')), defaultWorkers());
+  assert.equal(upWorkerCount(argv('up', 'app', '--workers', '3')), 3);
+  assert.equal(upWorkerCount(argv('up', '--workers=1', 'app')), 1);
 });
 
 test('no worker is prespawned for another command, for help, or for a --workers value the CLI will refuse', () => {

@@ -1,7 +1,7 @@
 /**
- * Where the pool's worker threads come from. A worker's start (a Node environment and its ~120
- * modules) used to begin only once the main thread had imported the whole node (~300 modules):
- * two waits, one after the other. `verge up` calls `prespawnWorkers` from bin/verge.js before
+ * Where the pool's worker threads come from. A worker's start (a Node environment, then its
+ * modules) used to begin only once the main thread had loaded the whole node: two waits, one
+ * after the other. `verge up` calls `prespawnWorkers` from bin/verge.js before
  * anything else is imported, so both load at once, and the pool adopts those workers.
  *
  * Until adopted a worker is unreferenced, so a command that fails before the pool starts still
@@ -61,7 +61,7 @@ export function discardPrespawned(): void {
   }
 }
 
-/** How many workers `verge up` will start (its spare included), read from argv as the CLI will parse it; 0 for any other command. */
+/** How many serving workers `verge up` will start (the pool starts its spare once they are up), read from argv as the CLI will parse it; 0 for any other command. */
 export function upWorkerCount(argv: readonly string[]): number {
   if (argv[2] !== 'up' || argv.includes('--help') || argv.includes('-h')) return 0;
   let flag: string | undefined;
@@ -71,8 +71,8 @@ export function upWorkerCount(argv: readonly string[]): number {
     if (a === '--workers') flag = argv[i + 1];
     else if (a.startsWith('--workers=')) flag = a.slice('--workers='.length);
   }
-  if (flag === undefined) return defaultWorkers() + SPARE_WORKERS;
+  if (flag === undefined) return defaultWorkers();
   const n = Number(flag);
   // A bad value is the CLI's to refuse, with its own message: nothing is started for it.
-  return Number.isInteger(n) && n >= 1 ? Math.min(n, defaultWorkers() * 4) + SPARE_WORKERS : 0;
+  return Number.isInteger(n) && n >= 1 ? Math.min(n, defaultWorkers() * 4) : 0;
 }
