@@ -12,7 +12,7 @@
  */
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { build } from 'esbuild';
+import { build, type Metafile } from 'esbuild';
 import { BUNDLE_DIR, THREAD_ENTRIES, packagePath } from '../src/package-files.js';
 
 /**
@@ -32,6 +32,23 @@ const ENTRIES: Record<string, string> = {
 // The CommonJS dependencies (commander, pino, prom-client, undici…) call `require` for node's
 // built-ins; an ES module has none of its own.
 const REQUIRE_BANNER = "import { createRequire as __vergeCreateRequire } from 'node:module'; const require = __vergeCreateRequire(import.meta.url);";
+
+/**
+ * With code splitting, esbuild makes a CommonJS module loaded with `await import()` a chunk with
+ * only a default export (evanw/esbuild#3245), where node gives it its named exports too: `const {
+ * connect } = await import('pkg')` works from dist/src/ and is undefined in the bundle. Such a
+ * package is re-exported statically from a module of ours that is itself imported lazily
+ * (src/backends/nats/client.ts). Only Verge's own code is checked: the one dependency doing it,
+ * @opentelemetry/resources' host machine-id detectors, is never run (createResource in
+ * src/telemetry/trace/export.ts uses the environment detector alone).
+ */
+function refuseDynamicCommonJs(metafile: Metafile): void {
+  const ours = Object.entries(metafile.inputs).filter(([file]) => !file.includes('node_modules/'));
+  const found = ours.flatMap(([file, input]) =>
+    input.imports.filter((i) => i.kind === 'dynamic-import' && metafile.inputs[i.path]?.format === 'cjs').map((i) => `${file} imports ${i.original ?? i.path}`),
+  );
+  if (found.length > 0) throw new Error(`await import() of a CommonJS module loses its named exports in the bundle; re-export it statically from a module that is imported lazily:\n  ${found.join('\n  ')}`);
+}
 
 async function bundle(): Promise<void> {
   const outdir = packagePath(BUNDLE_DIR);
@@ -54,6 +71,7 @@ async function bundle(): Promise<void> {
     logLevel: 'warning',
     metafile: true,
   });
+  refuseDynamicCommonJs(result.metafile);
   // What went where, for esbuild's analyzer and for checking that a lazy import stayed lazy.
   writeFileSync(path.join(outdir, 'metafile.json'), JSON.stringify(result.metafile));
   const outputs = Object.entries(result.metafile.outputs).filter(([file]) => file.endsWith('.js'));

@@ -84,10 +84,7 @@ export function joinCluster(config: ClusterConfig, describe: () => SelfDescripti
   let timer: NodeJS.Timeout | undefined;
   let wake: (() => void) | undefined;
 
-  const nats = (async () => {
-    const [{ connect, credsAuthenticator }, { jetstream }, { Kvm }] = await Promise.all([import('@nats-io/transport-node'), import('@nats-io/jetstream'), import('@nats-io/kv')]);
-    return { connect, credsAuthenticator, jetstream, Kvm };
-  })();
+  const nats = import('../backends/nats/client.js');
 
   const setError = (why: string) => {
     if (connected || lastError !== why) logger.warn({ ...log, reason: why }, 'cluster: not connected; serving locally and retrying');
