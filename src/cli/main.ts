@@ -27,16 +27,11 @@ import { HostCallError } from '../capabilities/abi.js';
 import { doctor, formatResult } from './doctor.js';
 import { clusterStatus } from './cluster.js';
 import { CREDENTIALS_ENV } from '../cluster/options.js';
+import { packageVersion } from '../package-files.js';
 import { KV_LIST_PAGE, KvCliError, allKeys, checkInput, keyLine, openLocalKv, remoteAppName, remoteKv, valueOutput, valueToStore, type KvSession } from './kv.js';
 
 const say = (line: string) => process.stderr.write(line + '\n');
 
-/** The installed package's own package.json, relative to this file in dist/src/cli/. */
-const PACKAGE_JSON = new URL('../../../package.json', import.meta.url);
-
-function packageVersion(): string {
-  return (JSON.parse(readFileSync(PACKAGE_JSON, 'utf8')) as { version: string }).version;
-}
 
 interface LogsCliOptions {
   from?: string;

@@ -15,10 +15,10 @@ import { loadManifest, resolveManifestPath } from '../manifest/load.js';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packagePath } from '../package-files.js';
 
-export const TEMPLATES_DIR = fileURLToPath(new URL('../../../templates/', import.meta.url));
-const SDK_DIR = fileURLToPath(new URL('../../../sdk/', import.meta.url));
+export const TEMPLATES_DIR = packagePath('templates/');
+const SDK_DIR = packagePath('sdk/');
 
 /** The routes and components of a template, not copied as a file. */
 const APP_TOML = 'app.toml.txt';

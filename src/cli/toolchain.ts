@@ -10,11 +10,11 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { cp, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packagePath } from '../package-files.js';
 import { VergeError } from '../errors.js';
 
-/** The shipped manifest, runner and WIT, relative to this file in dist/src/cli/. */
-export const JS_TOOLCHAIN_SOURCE = fileURLToPath(new URL('../../../toolchain/js/', import.meta.url));
+/** The shipped manifest, runner and WIT. */
+export const JS_TOOLCHAIN_SOURCE = packagePath('toolchain/js/');
 
 const MARKER = '.verge-toolchain.json';
 

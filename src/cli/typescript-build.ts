@@ -6,15 +6,15 @@
 import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packagePath } from '../package-files.js';
 import { VergeError } from '../errors.js';
 import type { ComponentConfig } from '../manifest/config.js';
 import { ensureJsToolchain, seconds, type JsToolchain, type ToolchainOptions } from './toolchain.js';
 
-export const WIT_DIR = fileURLToPath(new URL('../../../wit/', import.meta.url));
+export const WIT_DIR = packagePath('wit/');
 export const WIT_WORLD = 'http';
 /** Declarations for the wasi:* imports, added to the type-check when the project has no tsconfig. */
-export const WASI_TYPES = fileURLToPath(new URL('../../../sdk/typescript/wasi.d.ts', import.meta.url));
+export const WASI_TYPES = packagePath('sdk/typescript/wasi.d.ts');
 
 /** How often the componentize stage says it is still running. */
 const HEARTBEAT_MS = 4000;

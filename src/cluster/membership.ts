@@ -8,12 +8,12 @@
  * after each failure up to BACKOFF.maxMs. Once connected the client reconnects by itself for as
  * long as the node runs, and the heartbeats resume with the connection.
  */
-import { readFileSync } from 'node:fs';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { KV } from '@nats-io/kv';
 import type { Logger } from '../telemetry/logging.js';
 import type { ClusterConfig } from './options.js';
 import { goneAfterMs, shouldPrune, viewOf, type NodeRecord, type NodeView } from './record.js';
+import { packageVersion } from '../package-files.js';
 import type { DeploymentView } from './deploy-record.js';
 
 export const BACKOFF = Object.freeze({ firstMs: 250, maxMs: 3000 });
@@ -51,11 +51,9 @@ export interface ClusterMember {
   close(): Promise<void>;
 }
 
-const PACKAGE_JSON = new URL('../../../package.json', import.meta.url);
-
 function vergeVersion(): string {
   try {
-    return (JSON.parse(readFileSync(PACKAGE_JSON, 'utf8')) as { version: string }).version;
+    return packageVersion();
   } catch {
     return 'unknown';
   }
@@ -86,10 +84,7 @@ export function joinCluster(config: ClusterConfig, describe: () => SelfDescripti
   let timer: NodeJS.Timeout | undefined;
   let wake: (() => void) | undefined;
 
-  const nats = (async () => {
-    const [{ connect, credsAuthenticator }, { jetstream }, { Kvm }] = await Promise.all([import('@nats-io/transport-node'), import('@nats-io/jetstream'), import('@nats-io/kv')]);
-    return { connect, credsAuthenticator, jetstream, Kvm };
-  })();
+  const nats = import('../backends/nats/client.js');
 
   const setError = (why: string) => {
     if (connected || lastError !== why) logger.warn({ ...log, reason: why }, 'cluster: not connected; serving locally and retrying');

@@ -6,7 +6,7 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packagePath } from '../package-files.js';
 import type http from 'node:http';
 
 export interface Asset {
@@ -25,10 +25,10 @@ const TYPES: Readonly<Record<string, string>> = {
 export const DASHBOARD_CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-/** Where the files are: next to this module once compiled (the scripts), and in the package's src/ (HTML, CSS). */
+/** Where the files are: compiled into dist/ (the scripts; the bundle leaves them there), and in the package's src/ (HTML, CSS). */
 export const DASHBOARD_DIRS = Object.freeze({
-  scripts: fileURLToPath(new URL('./web/', import.meta.url)),
-  static: fileURLToPath(new URL('../../../src/dashboard/web/', import.meta.url)),
+  scripts: packagePath('dist/src/dashboard/web/'),
+  static: packagePath('src/dashboard/web/'),
 });
 
 /** name → file: index.html and every script and stylesheet, by file name. */

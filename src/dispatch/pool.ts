@@ -172,10 +172,11 @@ export class WorkerPool {
   async start(): Promise<void> {
     const slots: Slot[] = [];
     for (let i = 0; i < this.floor; i++) slots.push(this.spawn());
-    if (this.floor >= this.options.size) for (let i = 0; i < this.options.spares; i++) this.spares.push(this.spawn());
     discardPrespawned();
-    await Promise.all([...slots, ...this.spares].map((s) => s.ready));
+    await Promise.all(slots.map((s) => s.ready));
     this.active.push(...slots);
+    // Started beside the serving workers, the spare only slowed their start on a 2-core machine (bench/RESULTS.md, start-up 2026-11-30).
+    this.fillSpares();
     if (this.floor < this.options.size) {
       const every = Math.max(50, Math.floor(this.idleMs / 4));
       this.shrinkTimer = setInterval(() => this.shrink(), every);

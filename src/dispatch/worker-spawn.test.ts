@@ -2,18 +2,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { DEFAULT_IDLE_WORKERS, SPARE_WORKERS, defaultWorkers, discardPrespawned, prespawnWorkers, spawnWorker, upWorkerCount } from './worker-spawn.js';
+import { DEFAULT_IDLE_WORKERS, defaultWorkers, discardPrespawned, prespawnWorkers, spawnWorker, upWorkerCount } from './worker-spawn.js';
 
 const argv = (...args: string[]) => ['node', 'verge.js', ...args];
 
-test('verge up prespawns the workers an idle node keeps: one, and the spare too when the pool may not grow past it', () => {
-  const size = defaultWorkers();
-  assert.equal(upWorkerCount(argv('up', 'examples/hello')), size > DEFAULT_IDLE_WORKERS ? DEFAULT_IDLE_WORKERS : size + SPARE_WORKERS);
+test('verge up prespawns the workers an idle node keeps (one by default, --idle-workers up to --workers), and not its spare', () => {
+  assert.equal(upWorkerCount(argv('up', 'examples/hello')), Math.min(DEFAULT_IDLE_WORKERS, defaultWorkers()));
   assert.equal(upWorkerCount(argv('up', 'app', '--workers', '3')), 1);
-  assert.equal(upWorkerCount(argv('up', '--workers=1', 'app')), 1 + SPARE_WORKERS);
-  assert.equal(upWorkerCount(argv('up', 'app', '--workers', '3', '--idle-workers', '3')), 3 + SPARE_WORKERS);
+  assert.equal(upWorkerCount(argv('up', '--workers=1', 'app')), 1);
+  assert.equal(upWorkerCount(argv('up', 'app', '--workers', '3', '--idle-workers', '3')), 3);
   assert.equal(upWorkerCount(argv('up', '--idle-workers=2', 'app', '--workers', '4')), 2);
-  assert.equal(upWorkerCount(argv('up', 'app', '--workers', '2', '--idle-workers', '5')), 2 + SPARE_WORKERS);
+  assert.equal(upWorkerCount(argv('up', 'app', '--workers', '2', '--idle-workers', '5')), 2);
 });
 
 test('no worker is prespawned for another command, for help, or for a --workers or --idle-workers value the CLI will refuse', () => {

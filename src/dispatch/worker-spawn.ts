@@ -1,7 +1,7 @@
 /**
- * Where the pool's worker threads come from. A worker's start (a Node environment and its ~120
- * modules) used to begin only once the main thread had imported the whole node (~300 modules):
- * two waits, one after the other. `verge up` calls `prespawnWorkers` from bin/verge.js before
+ * Where the pool's worker threads come from. A worker's start (a Node environment, then its
+ * modules) used to begin only once the main thread had loaded the whole node: two waits, one
+ * after the other. `verge up` calls `prespawnWorkers` from bin/verge.js before
  * anything else is imported, so both load at once, and the pool adopts those workers.
  *
  * Until adopted a worker is unreferenced, so a command that fails before the pool starts still
@@ -10,8 +10,8 @@
  */
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { threadEntry } from '../package-files.js';
 
-const WORKER_URL = new URL('../sandbox/worker.js', import.meta.url);
 
 /** Workers kept warm beside the serving ones, to take the place of one that is terminated. */
 export const SPARE_WORKERS = 1;
@@ -25,7 +25,7 @@ export function defaultWorkers(): number {
 const waiting = new Map<Worker, () => void>();
 
 function newWorker(): Worker {
-  return new Worker(WORKER_URL, { stdout: false, stderr: false });
+  return new Worker(threadEntry('worker'), { stdout: false, stderr: false });
 }
 
 export function prespawnWorkers(count: number): void {
@@ -64,7 +64,7 @@ export function discardPrespawned(): void {
 /** Workers an idle node keeps by default; more start as requests wait, up to --workers (src/dispatch/pool.ts). */
 export const DEFAULT_IDLE_WORKERS = 1;
 
-/** How many workers `verge up` starts before its first request (its spare included when the pool starts at full size), read from argv as the CLI will parse it; 0 for any other command. */
+/** How many serving workers `verge up` starts before its first request (the idle floor; the pool starts a spare once they are up, and only at full size), read from argv as the CLI will parse it; 0 for any other command. */
 export function upWorkerCount(argv: readonly string[]): number {
   if (argv[2] !== 'up' || argv.includes('--help') || argv.includes('-h')) return 0;
   const size = flagValue(argv, '--workers') ?? defaultWorkers();
@@ -72,7 +72,7 @@ export function upWorkerCount(argv: readonly string[]): number {
   // A bad value is the CLI's to refuse, with its own message: nothing is started for it.
   if (Number.isNaN(size) || Number.isNaN(idle)) return 0;
   const floor = Math.min(size, idle, defaultWorkers() * 4);
-  return floor >= size ? floor + SPARE_WORKERS : floor;
+  return floor;
 }
 
 /** The flag's value as a positive integer, undefined when absent, NaN when it is not one. */

@@ -5,10 +5,14 @@
  * are kept here.
  */
 import http from 'node:http';
-import http2 from 'node:http2';
+import type http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { SecureContextOptions, TLSSocket } from 'node:tls';
+import { lazyRequire } from '../lazy-require.js';
 import { INGRESS_LIMITS } from './limits.js';
+
+/** node:http2 costs ~10 ms of start-up on the main thread and only a TLS listener uses it. */
+export const loadHttp2 = lazyRequire<typeof http2>('node:http2');
 
 /** A request and its response, told apart by protocol: the two compatibility APIs differ in typing and in a few behaviours. */
 export type Exchange =
@@ -55,6 +59,7 @@ export function plainListener(handlers: ListenerHandlers): Listener {
 }
 
 export function secureListener(context: SecureContextOptions, handlers: ListenerHandlers): Listener {
+  const http2 = loadHttp2();
   const server = http2.createSecureServer(
     {
       ...context,

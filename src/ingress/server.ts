@@ -5,7 +5,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import http, { type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
-import http2 from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { SecureContextOptions } from 'node:tls';
@@ -23,7 +22,7 @@ import type { RouteMatch } from './router.js';
 import { INTERNAL_DOMAIN, hostOf, isInternalHost } from '../manifest/hosts.js';
 import type { Chains } from '../dispatch/chain.js';
 import { INGRESS_LIMITS } from './limits.js';
-import { plainListener, secureListener, type Exchange, type Listener } from './listeners.js';
+import { loadHttp2, plainListener, secureListener, type Exchange, type Listener } from './listeners.js';
 
 /** A route found and the request bound to the app version serving it, until `release`. */
 export interface BoundRoute extends RouteMatch<{ version: { key: string; shortId: string; app: { name: string } }; component: ComponentConfig; middleware: readonly ComponentConfig[] }> {
@@ -302,7 +301,7 @@ function sendError(ex: Exchange, error: VergeError, id: string, extra: readonly 
 function endUnreadBody(ex: Exchange, error: VergeError): void {
   if (ex.req.complete) return;
   // RFC 9113 §8.1: RST_STREAM with NO_ERROR after a complete response stops the upload; node sends it once the response is out.
-  if (ex.http2) ex.req.stream.close(http2.constants.NGHTTP2_NO_ERROR);
+  if (ex.http2) ex.req.stream.close(loadHttp2().constants.NGHTTP2_NO_ERROR);
   else if (error.code === 'PAYLOAD_TOO_LARGE') discardRestOfBody(ex.res);
 }
 

@@ -19,3 +19,13 @@ test('starting a node loads neither pg, better-sqlite3 nor prom-client until an 
   assert.ok(!loaded.includes('better-sqlite3'), `better-sqlite3 was loaded: ${loaded.join(', ')}`);
   assert.ok(!loaded.includes('prom-client'), `prom-client was loaded: ${loaded.join(', ')}`);
 });
+
+test('starting a node loads node:http2 only for a TLS listener', () => {
+  const start = new URL('./start.js', import.meta.url).href;
+  const script = `await import(${JSON.stringify(start)}); console.log(JSON.stringify(process.moduleLoadList));`;
+  const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(run.status, 0, run.stderr);
+  const builtins = JSON.parse(run.stdout) as string[];
+  assert.ok(builtins.includes('NativeModule http'), `expected the check to see node:http, saw ${builtins.length} built-ins`);
+  assert.ok(!builtins.includes('NativeModule http2'), 'node:http2 was loaded');
+});

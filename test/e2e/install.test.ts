@@ -87,12 +87,13 @@ describe('verge installed from a packed tarball', { timeout: 600_000 }, () => {
     assert.equal(run.stdout.trim(), version);
   });
 
-  test('the package holds the CLI and what it reads at run time, and no tests or fixtures', () => {
+  test('the package holds the bundled CLI and what it reads at run time, and no tests, fixtures or unbundled modules', () => {
     const files = listFiles(installed.packageDir).filter((f) => !f.startsWith('node_modules'));
-    for (const needed of ['bin/verge.js', 'dist/src/cli/main.js', 'dist/src/sandbox/worker.js', 'templates/ts-http/app.toml.txt', 'toolchain/js/package-lock.json', 'toolchain/js/runner.mjs', 'wit/world.wit', 'sdk/typescript/wasi.d.ts', 'sdk/rust/Cargo.toml', 'templates/rust/app.toml.txt', 'src/dashboard/web/index.html', 'src/dashboard/web/dashboard.css', 'dist/src/dashboard/web/main.js']) {
+    for (const needed of ['bin/verge.js', 'dist/bundle/cli.js', 'dist/bundle/worker-spawn.js', 'dist/bundle/worker.js', 'dist/bundle/export-thread.js', 'templates/ts-http/app.toml.txt', 'toolchain/js/package-lock.json', 'toolchain/js/runner.mjs', 'wit/world.wit', 'sdk/typescript/wasi.d.ts', 'sdk/rust/Cargo.toml', 'templates/rust/app.toml.txt', 'src/dashboard/web/index.html', 'src/dashboard/web/dashboard.css', 'dist/src/dashboard/web/main.js']) {
       assert.ok(files.includes(needed), `${needed} is missing from the package`);
     }
-    const unwanted = files.filter((f) => /\.test\.js$|fixtures?\.js$|^dist\/(test|bench|examples)\/|^test\/|^examples\//.test(f));
+    // The bundle is all the installed CLI runs (the dashboard's browser scripts aside): without dist/src/, the serving test below proves it needs nothing else.
+    const unwanted = files.filter((f) => /\.test\.js$|fixtures?\.js$|^dist\/(test|bench|examples|scripts)\/|^dist\/src\/(?!dashboard$|dashboard\/web($|\/))|^test\/|^examples\//.test(f));
     assert.deepEqual(unwanted, []);
   });
 

@@ -81,7 +81,7 @@ export function startLink(replica: Replica, options: LinkOptions): Link {
     });
 
   async function connectOnce(): Promise<{ nc: NatsConnection; js: JetStreamClient; jsm: JetStreamManager }> {
-    const [{ connect }, { jetstream, jetstreamManager }] = await Promise.all([import('@nats-io/transport-node'), import('@nats-io/jetstream')]);
+    const { connect, jetstream, jetstreamManager } = await import('../nats/client.js');
     const { address } = options;
     let wait: number = BACKOFF.firstMs;
     while (!closed) {

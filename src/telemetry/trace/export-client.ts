@@ -6,9 +6,9 @@
  * dropped and counted (queue_full), so a stalled export thread never grows the node's memory.
  * An export that keeps failing is logged at most once a minute per signal.
  */
-import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../logging.js';
+import { packageVersion, threadEntry } from '../../package-files.js';
 import type { LogsConfig, TraceConfig } from './config.js';
 import type { DropReason, LogShape } from './export.js';
 import type { EncodedSpans } from './encoded-spans.js';
@@ -20,8 +20,6 @@ const POST_EVERY_MS = 50;
 const POST_ITEMS = 256;
 /** A collector that stays down is reported this often, not once per failed export. */
 export const EXPORT_FAILURE_LOG_MS = 60_000;
-
-const PACKAGE_JSON = new URL('../../../../package.json', import.meta.url);
 
 export interface OtlpExportOptions {
   traces: TraceConfig | undefined;
@@ -119,11 +117,10 @@ export class OtlpExport {
   readonly ready = new Promise<void>((r) => (this.started = r));
 
   constructor(private readonly opts: OtlpExportOptions) {
-    const version = (JSON.parse(readFileSync(PACKAGE_JSON, 'utf8')) as { version: string }).version;
-    const data: ExportThreadData = { traces: opts.traces, logs: opts.logs, version };
+    const data: ExportThreadData = { traces: opts.traces, logs: opts.logs, version: packageVersion() };
     this.spans = opts.traces && new ExportChannel(this, 'spans', opts.traces.batch.maxQueueSize, (s: EncodedSpans) => s.count);
     this.logs = opts.logs && new ExportChannel(this, 'logs', opts.logs.batch.maxQueueSize, () => 1);
-    this.worker = new Worker(new URL('./export-thread.js', import.meta.url), { workerData: data, stdout: false, stderr: false });
+    this.worker = new Worker(threadEntry('export-thread'), { workerData: data, stdout: false, stderr: false });
     // The node's close flushes and stops it; it never keeps the process alive on its own.
     this.worker.unref();
     this.worker.on('message', (m: FromExportThread) => {

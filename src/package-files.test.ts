@@ -1,0 +1,21 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { BUNDLED, BUNDLE_DIR, THREAD_ENTRIES, packagePath, packageVersion, threadEntry, type ThreadEntry } from './package-files.js';
+
+test('the compiled tree finds the package root and starts its threads from dist/src/', () => {
+  assert.equal(BUNDLED, false);
+  const pkg = JSON.parse(readFileSync(packagePath('package.json'), 'utf8')) as { name: string; version: string };
+  assert.equal(pkg.name, 'verge-edge');
+  assert.equal(packageVersion(), pkg.version);
+  for (const name of Object.keys(THREAD_ENTRIES) as ThreadEntry[]) {
+    const file = fileURLToPath(threadEntry(name));
+    assert.equal(file, packagePath(`dist/src/${THREAD_ENTRIES[name]}.js`));
+    assert.ok(existsSync(file), `${name}: ${file} is missing`);
+  }
+});
+
+test('the build wrote a bundle entry for every thread, where the bundled code will look for it', () => {
+  for (const name of Object.keys(THREAD_ENTRIES)) assert.ok(existsSync(packagePath(`${BUNDLE_DIR}/${name}.js`)), `${BUNDLE_DIR}/${name}.js is missing`);
+});
