@@ -242,6 +242,12 @@ describe('WorkerPool', () => {
       assert.equal(bodyOf(await p.run(request('ok'), 5000)), 'ok');
     });
 
+    test('requests one at a time never start a second worker', async () => {
+      const p = await pool({ size: 2, idleWorkers: 1, idleMs: 60_000 });
+      for (let i = 0; i < 20; i++) assert.equal(bodyOf(await p.run(request('ok'), 5000)), 'ok');
+      assert.equal(p.workers + p.starting, 1);
+    });
+
     test('never runs more workers than its size, however many requests wait', async () => {
       const p = await pool({ size: 2, idleWorkers: 1, idleMs: 60_000 });
       const slow = await Promise.all(Array.from({ length: 8 }, () => p.run(request('slow'), 5000)));

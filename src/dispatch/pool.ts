@@ -205,7 +205,7 @@ export class WorkerPool {
   private growIfBusy(): void {
     if (this.closed || this.runnable() + this.growing.size >= this.options.size) return;
     if (this.growing.size >= Math.max(1, this.queue.length)) return;
-    if (this.queue.length === 0 && this.active.some((s) => s.parked === 0 && s.jobs.length === 0)) return;
+    if (this.queue.length === 0 && this.active.some((s) => s.parked === 0 && s.jobs.length === 0 && !s.settling)) return;
     // A warm spare (only kept at full size, but a chain may have lent one) serves at once.
     const slot = this.spares.shift() ?? this.spawn();
     this.growing.add(slot);
@@ -340,8 +340,11 @@ export class WorkerPool {
       job.timer = setTimeout(() => this.onTimer(job), this.boundOf(job));
       chained?.signal?.addEventListener('abort', () => this.cancel(job), { once: true });
       if (slot) {
+        // It found no idle worker: the pool may start one for the next request.
+        const foundBusy = slot.jobs.length > 0 || slot.settling;
         this.post(slot, job);
-        return this.growIfBusy();
+        if (foundBusy) this.growIfBusy();
+        return;
       }
       if (chained) {
         // Behind the callees already waiting, before every request from outside.
