@@ -253,8 +253,8 @@ export function renderResize(r: ResizeResults, vergeWorkers: number): string {
       `answers ${WIDTH}×${(SRC_H * WIDTH) / SRC_W} JPEG: Verge ${fmtInt(r.outputBytes.verge)} bytes, sharp ${fmtInt(r.outputBytes.sharp)} bytes (both decoded and checked before and after the load).`,
   );
   out.push(
-    `- Verge: \`${r.vergeCommand}\` (at most ${vergeWorkers} workers, elastic, 1 kept idle), examples/image-resize: Rust on verge-sdk and image 0.24 (png + jpeg), \`+simd128\`, JPEG shrink-on-load (DCT scaling to ≥ 2× the output) then Lanczos3; ` +
-      `a fresh instance per request. sharp: bench/peers/sharp-resize.ts, \`sharp(body).resize({ width: ${WIDTH}, kernel: 'lanczos3' }).jpeg({ quality: 85 })\` in node:http (${r.sharpVersion}; its defaults: libvips threads = cores, shrink-on-load).`,
+    `- Verge: \`${r.vergeCommand}\` (at most ${vergeWorkers} workers, elastic, 1 kept idle), examples/image-resize: Rust on verge-sdk, image 0.24's JPEG decoder with shrink-on-load (DCT scaling to ≥ 2× the output), its own Lanczos3 in wasm SIMD and its own baseline JPEG encoder (4:2:0); ` +
+      `a fresh instance per request. sharp: bench/peers/sharp-resize.ts, \`sharp(body).resize({ width: ${WIDTH}, kernel: 'lanczos3' }).jpeg({ quality: 85 })\` in node:http (${r.sharpVersion}; its defaults: libvips threads = cores, shrink-on-load, which for an exact 4× also decodes at 1/2, 4:2:0, optimized Huffman tables).`,
   );
   out.push(`- ${r.rounds} rounds per connection count, servers alternating, a warm-up before each measurement; the median round by req/s. This part alone: \`BENCH_ONLY=resize npm run bench\`.`);
   out.push('');

@@ -20,7 +20,7 @@ pub const CACHE_CONTROL: &str = "public, max-age=86400";
 pub const JPEG_SHRINK_ON_LOAD: bool = true;
 /// Bumped whenever the output for the same input and parameters could change, so old etags
 /// stop matching.
-const ETAG_VERSION: &str = "v2";
+const ETAG_VERSION: &str = "v3";
 
 /// An error answer: status, code, message, and the parameter at fault for 400s.
 #[derive(Debug, Clone, PartialEq)]

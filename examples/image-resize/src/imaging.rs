@@ -1,13 +1,14 @@
-//! Sniffing, header-only dimensions, decoding, Lanczos3 resizing and encoding, on the `image`
-//! crate (png + jpeg only).
+//! Sniffing, header-only dimensions, decoding, Lanczos3 resizing and encoding: decoding and PNG
+//! on the `image` crate (png + jpeg only), the resampling (resample.rs) and JPEG (jpeg.rs) our own.
 
 use std::io::Cursor;
 
-use image::codecs::jpeg::{JpegDecoder, JpegEncoder};
+use image::codecs::jpeg::JpegDecoder;
 use image::codecs::png::{CompressionType, FilterType as PngFilter, PngEncoder};
 use image::imageops::FilterType;
-use image::{ColorType, DynamicImage, GrayImage, ImageBuffer, ImageEncoder, ImageFormat, RgbImage};
+use image::{DynamicImage, ImageBuffer, ImageEncoder, ImageFormat};
 
+use crate::jpeg;
 use crate::resample::lanczos3_resize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,27 +190,19 @@ pub fn encode(img: &DynamicImage, format: Format, quality: u8) -> Result<Vec<u8>
             encoder.write_image(img.as_bytes(), w, h, img.color()).map_err(|e| e.to_string())?;
         }
         Format::Jpeg => {
-            let mut encoder = JpegEncoder::new_with_quality(&mut out, quality);
-            match img {
-                DynamicImage::ImageLuma8(gray) => encoder.encode(gray.as_raw(), w, h, ColorType::L8),
+            out = match img {
+                DynamicImage::ImageLuma8(gray) => jpeg::encode_gray(gray.as_raw(), w, h, quality),
                 DynamicImage::ImageLumaA8(gray) => {
-                    let flat = GrayImage::from_fn(w, h, |x, y| {
-                        let p = gray.get_pixel(x, y).0;
-                        image::Luma([over_white(p[0], p[1])])
-                    });
-                    encoder.encode(flat.as_raw(), w, h, ColorType::L8)
+                    let flat: Vec<u8> = gray.as_raw().chunks_exact(2).map(|p| over_white(p[0], p[1])).collect();
+                    jpeg::encode_gray(&flat, w, h, quality)
                 }
-                DynamicImage::ImageRgb8(rgb) => encoder.encode(rgb.as_raw(), w, h, ColorType::Rgb8),
+                DynamicImage::ImageRgb8(rgb) => jpeg::encode_rgb(rgb.as_raw(), w, h, quality),
                 _ => {
                     let rgba = img.to_rgba8();
-                    let flat = RgbImage::from_fn(w, h, |x, y| {
-                        let p = rgba.get_pixel(x, y).0;
-                        image::Rgb([over_white(p[0], p[3]), over_white(p[1], p[3]), over_white(p[2], p[3])])
-                    });
-                    encoder.encode(flat.as_raw(), w, h, ColorType::Rgb8)
+                    let flat: Vec<u8> = rgba.as_raw().chunks_exact(4).flat_map(|p| [over_white(p[0], p[3]), over_white(p[1], p[3]), over_white(p[2], p[3])]).collect();
+                    jpeg::encode_rgb(&flat, w, h, quality)
                 }
-            }
-            .map_err(|e| e.to_string())?;
+            }?;
         }
     }
     Ok(out)

@@ -3,10 +3,12 @@
 //! JPEG (quality 85 by default) or PNG with a strong etag and cache-control. See README.md.
 //!
 //! Built on verge-sdk (sdk/rust) for the request, the response, outbound HTTP and variables,
-//! and on the `image` crate (png + jpeg only) from Debian's packaged crates.
+//! and on the `image` crate (png + jpeg decoding, PNG encoding) from Debian's packaged crates;
+//! the resampler (resample.rs) and the JPEG encoder (jpeg.rs) are its own.
 
 mod app;
 mod imaging;
+mod jpeg;
 mod resample;
 mod sha256;
 
