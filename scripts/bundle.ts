@@ -70,6 +70,11 @@ async function bundle(): Promise<void> {
     sourcemap: 'linked',
     logLevel: 'warning',
     metafile: true,
+    // Whitespace and syntax only: names stay, so stack traces still read. V8 keeps each module's
+    // source for lazy compilation, in the main thread and again in every worker: 3.6 → 2.5 MB of
+    // source made an idle `verge up` 2.7 MiB smaller (bench/RESULTS.md, 2026-12-01 00:13).
+    minifyWhitespace: true,
+    minifySyntax: true,
   });
   refuseDynamicCommonJs(result.metafile);
   // What went where, for esbuild's analyzer and for checking that a lazy import stayed lazy.
