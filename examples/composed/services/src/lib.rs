@@ -15,6 +15,11 @@ pub mod imaging;
 #[path = "../../../image-resize/src/resample.rs"]
 mod resample;
 
+/// image-resize's baseline JPEG encoder, which `imaging` encodes with (as `crate::jpeg`).
+#[allow(dead_code)]
+#[path = "../../../image-resize/src/jpeg.rs"]
+mod jpeg;
+
 /// Reads the request, answers it with `handle`, and writes the response.
 pub fn serve(handle: fn(&Request) -> Response) {
     let response = match Request::from_env() {
