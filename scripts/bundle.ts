@@ -1,18 +1,24 @@
 /**
- * The bundle `bin/verge.js` runs (`npm run build`, after tsc). Node 20 has no compile cache for
- * ES modules, and loading Verge's ~300 modules (its own and its dependencies', each opened,
- * resolved and compiled on its own) in the main thread and in each worker was most of the time
- * from spawn to the first answer. Bundled, each thread loads a few files.
+ * The bundle `bin/verge.js` runs (`npm run build`, after tsc). Loading Verge's ~300 modules (its
+ * own and its dependencies', each opened, resolved and compiled on its own) in the main thread
+ * and in each worker was most of the time from spawn to the first answer. Bundled, each thread
+ * loads one file; and as CommonJS, through src/code-cache.ts, V8 compiles it from a code cache
+ * instead of parsing it again (Node 20 has no compile cache for ES modules, and parsing the
+ * bundle was a third of what was left of start-up).
  *
  * Input is tsc's output (dist/src/), so the bundle runs exactly the code the unit tests test.
- * Code splitting keeps one instance of each module shared by entry points (bin/verge.js starts
- * the workers from worker-spawn.js before it imports the CLI, and the pool adopts them from that
- * module's state), and keeps what the source imports with `await import()` (metrics, cluster,
- * outbound HTTP, NATS) in chunks of its own, loaded when used.
+ * dist/bundle/ holds:
+ * - `cli.cjs`, `worker.cjs`, `export-thread.cjs`: each thread's code, everything it can import in
+ *   one file (what the source imports with `await import()` — metrics, cluster, outbound HTTP,
+ *   NATS — is only initialized when first imported), loaded by `load.cjs` with a code cache;
+ * - `worker.thread.cjs`, `export-thread.thread.cjs`: what `new Worker()` runs (package-files.ts's
+ *   threadEntry), a line each that loads the thread's code the same way;
+ * - `worker-spawn.cjs`: the module bin/verge.js prespawns workers with before it loads the CLI;
+ *   the CLI requires this same file, so its pool adopts them (one instance of its state).
  */
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { build, type Metafile } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
 import { BUNDLE_DIR, THREAD_ENTRIES, packagePath } from '../src/package-files.js';
 
 /**
@@ -22,66 +28,129 @@ import { BUNDLE_DIR, THREAD_ENTRIES, packagePath } from '../src/package-files.js
  */
 const EXTERNAL = ['better-sqlite3', 'pg', '@bytecodealliance/jco-transpile'];
 
-/** Entry points beside the threads': the CLI, and the module bin/verge.js prespawns workers with. */
-const ENTRIES: Record<string, string> = {
-  cli: 'cli/main',
-  'worker-spawn': 'dispatch/worker-spawn',
-  ...THREAD_ENTRIES,
-};
+/** Each thread's code, by its file name in dist/bundle/ (`.cjs`), with its module under dist/src/. */
+const CODE: Record<string, string> = { cli: 'cli/main', ...THREAD_ENTRIES };
 
-// The CommonJS dependencies (commander, pino, prom-client, undici…) call `require` for node's
-// built-ins; an ES module has none of its own.
-const REQUIRE_BANNER = "import { createRequire as __vergeCreateRequire } from 'node:module'; const require = __vergeCreateRequire(import.meta.url);";
+/** The module the CLI shares with bin/verge.js (see above). */
+const SHARED = 'dispatch/worker-spawn';
+
+// Code that is bundled as CommonJS has no import.meta: what Verge's modules read from it
+// (package-files.ts: where the package is; lazy-require.ts; the jco-transpile lookup in
+// src/loader/component.ts) is given from the file's own CommonJS variables instead.
+const IMPORT_META_BANNER = 'var __vergeImportMetaUrl = require("node:url").pathToFileURL(__filename).href; var __vergeImportMetaResolve = (s) => require("node:url").pathToFileURL(require.resolve(s)).href;';
+const IMPORT_META_DEFINE = { 'import.meta.url': '__vergeImportMetaUrl', 'import.meta.resolve': '__vergeImportMetaResolve' };
+
+/** Makes every import of the shared module (but its own entry) a `require('./worker-spawn.cjs')`. */
+function shareModule(module: string): Plugin {
+  const file = packagePath(`dist/src/${module}.js`);
+  const name = `./${path.basename(module)}.cjs`;
+  return {
+    name: 'verge-shared-module',
+    setup(b) {
+      b.onResolve({ filter: new RegExp(`${path.basename(module)}\\.js$`) }, (args) => {
+        if (args.kind === 'entry-point') return undefined;
+        return path.resolve(args.resolveDir, args.path) === file ? { path: name, external: true } : undefined;
+      });
+    },
+  };
+}
 
 /**
- * With code splitting, esbuild makes a CommonJS module loaded with `await import()` a chunk with
- * only a default export (evanw/esbuild#3245), where node gives it its named exports too: `const {
- * connect } = await import('pkg')` works from dist/src/ and is undefined in the bundle. Such a
- * package is re-exported statically from a module of ours that is itself imported lazily
- * (src/backends/nats/client.ts). Only Verge's own code is checked: the one dependency doing it,
- * @opentelemetry/resources' host machine-id detectors, is never run (createResource in
- * src/telemetry/trace/export.ts uses the environment detector alone).
+ * Dependencies the threads only reach through a lazy import (outbound HTTP, NATS, OpenTelemetry
+ * export, the admin listener's metrics), each group bundled in a file of its own
+ * (`vendor-<group>.cjs`) that is loaded, with its own code cache, only when the first import of
+ * one of its packages runs: a thread's file holds, and V8 keeps in memory, only its own code
+ * (the CLI's file was 2.2 MB with them, 0.8 MB without). A group's packages share their
+ * internals (the NATS clients share nats-core; the OpenTelemetry packages share the API's global
+ * state), so they are one file, one instance per thread.
  */
-function refuseDynamicCommonJs(metafile: Metafile): void {
-  const ours = Object.entries(metafile.inputs).filter(([file]) => !file.includes('node_modules/'));
-  const found = ours.flatMap(([file, input]) =>
-    input.imports.filter((i) => i.kind === 'dynamic-import' && metafile.inputs[i.path]?.format === 'cjs').map((i) => `${file} imports ${i.original ?? i.path}`),
-  );
-  if (found.length > 0) throw new Error(`await import() of a CommonJS module loses its named exports in the bundle; re-export it statically from a module that is imported lazily:\n  ${found.join('\n  ')}`);
+const VENDOR: Record<string, string[]> = {
+  undici: ['undici'],
+  nats: ['@nats-io/transport-node', '@nats-io/jetstream', '@nats-io/kv', '@nats-io/obj'],
+  otel: [
+    '@opentelemetry/api',
+    '@opentelemetry/api-logs',
+    '@opentelemetry/core',
+    '@opentelemetry/resources',
+    '@opentelemetry/sdk-trace',
+    '@opentelemetry/exporter-trace-otlp-proto',
+    '@opentelemetry/exporter-trace-otlp-http',
+    '@opentelemetry/exporter-logs-otlp-proto',
+    '@opentelemetry/exporter-logs-otlp-http',
+  ],
+  'prom-client': ['prom-client'],
+};
+
+const requireBundleCall = (file: string) => `require("./load.cjs").requireBundle(require("node:path").join(__dirname, ${JSON.stringify(file)}))`;
+
+/** A group's file: its packages' exports, by package name. */
+function vendorEntries(): Plugin {
+  return {
+    name: 'verge-vendor-entries',
+    setup(b) {
+      b.onResolve({ filter: /^vendor:/ }, (args) => ({ path: args.path.slice('vendor:'.length), namespace: 'vendor-entry' }));
+      b.onLoad({ filter: /.*/, namespace: 'vendor-entry' }, (args) => ({
+        contents: `module.exports = {${VENDOR[args.path]!.map((pkg) => `${JSON.stringify(pkg)}: require(${JSON.stringify(pkg)})`).join(', ')}};`,
+        resolveDir: packagePath('.'),
+        loader: 'js',
+      }));
+    },
+  };
+}
+
+/** In a thread's file, each of those packages is its group's file's entry for it, required when first imported. */
+function vendorImports(): Plugin {
+  const group = new Map(Object.entries(VENDOR).flatMap(([name, pkgs]) => pkgs.map((pkg) => [pkg, name] as const)));
+  return {
+    name: 'verge-vendor-imports',
+    setup(b) {
+      b.onResolve({ filter: /^[@a-z]/ }, (args) => (group.has(args.path) && args.namespace === 'file' ? { path: args.path, namespace: 'vendor-import' } : undefined));
+      b.onLoad({ filter: /.*/, namespace: 'vendor-import' }, (args) => ({
+        contents: `module.exports = ${requireBundleCall(`vendor-${group.get(args.path)!}.cjs`)}[${JSON.stringify(args.path)}];`,
+        loader: 'js',
+      }));
+      b.onResolve({ filter: /^(\.\/load\.cjs|node:path)$/, namespace: 'vendor-import' }, (args) => ({ path: args.path, external: true }));
+    },
+  };
+}
+
+/** A thread entry: loads the thread's code through the code cache (src/code-cache.ts). */
+function threadStub(name: string): string {
+  return `"use strict";\n// What \`new Worker()\` runs for the ${name} thread (scripts/bundle.ts).\n${requireBundleCall(`${name}.cjs`)};\n`;
 }
 
 async function bundle(): Promise<void> {
   const outdir = packagePath(BUNDLE_DIR);
   rmSync(outdir, { recursive: true, force: true });
-  const entryPoints = Object.fromEntries(Object.entries(ENTRIES).map(([name, src]) => [name, packagePath(`dist/src/${src}.js`)]));
-  const result = await build({
-    entryPoints,
+  const entries: Record<string, string> = { ...CODE, [path.basename(SHARED)]: SHARED, load: 'code-cache' };
+  const entryPoints = Object.fromEntries(Object.entries(entries).map(([name, src]) => [name, packagePath(`dist/src/${src}.js`)]));
+  const common = {
     outdir,
+    outExtension: { '.js': '.cjs' },
     bundle: true,
-    splitting: true,
-    format: 'esm',
+    format: 'cjs',
     platform: 'node',
     target: 'node20',
-    // Every chunk in one folder: package-files.js's "two folders below the root" holds for all of them.
-    chunkNames: 'chunk-[hash]',
-    define: { VERGE_BUNDLED: 'true' },
+    define: { VERGE_BUNDLED: 'true', ...IMPORT_META_DEFINE },
     external: EXTERNAL,
-    banner: { js: REQUIRE_BANNER },
+    banner: { js: IMPORT_META_BANNER },
     sourcemap: 'linked',
     logLevel: 'warning',
     metafile: true,
-    // Whitespace and syntax only: names stay, so stack traces still read. V8 keeps each module's
-    // source for lazy compilation, in the main thread and again in every worker: 3.6 → 2.5 MB of
-    // source made an idle `verge up` 2.7 MiB smaller (bench/RESULTS.md, 2026-12-01 00:13).
+    // Whitespace and syntax only: names stay, so stack traces still read. V8 keeps each file's
+    // source for lazy compilation, in the main thread and again in every worker.
     minifyWhitespace: true,
     minifySyntax: true,
-  });
-  refuseDynamicCommonJs(result.metafile);
-  // What went where, for esbuild's analyzer and for checking that a lazy import stayed lazy.
+  } as const;
+  const threads = await build({ ...common, entryPoints, plugins: [shareModule(SHARED), vendorImports()] });
+  const vendor = await build({ ...common, entryPoints: Object.fromEntries(Object.keys(VENDOR).map((name) => [`vendor-${name}`, `vendor:${name}`])), plugins: [vendorEntries()] });
+  const result = { metafile: { inputs: { ...threads.metafile.inputs, ...vendor.metafile.inputs }, outputs: { ...threads.metafile.outputs, ...vendor.metafile.outputs } } };
+  for (const name of Object.keys(THREAD_ENTRIES)) writeFileSync(path.join(outdir, `${name}.thread.cjs`), threadStub(name));
+  // What went where, for esbuild's analyzer and for checking what each thread's file holds.
   writeFileSync(path.join(outdir, 'metafile.json'), JSON.stringify(result.metafile));
-  const outputs = Object.entries(result.metafile.outputs).filter(([file]) => file.endsWith('.js'));
-  const bytes = outputs.reduce((n, [, o]) => n + o.bytes, 0);
-  process.stdout.write(`bundled ${Object.keys(result.metafile.inputs).length} modules into ${outputs.length} files (${(bytes / 1024).toFixed(0)} KiB) in ${path.relative(process.cwd(), outdir)}/\n`);
+  const outputs = Object.entries(result.metafile.outputs).filter(([file]) => file.endsWith('.cjs'));
+  const sizes = outputs.map(([file, o]) => `${path.basename(file)} ${(o.bytes / 1024).toFixed(0)} KiB`).join(', ');
+  process.stdout.write(`bundled ${Object.keys(result.metafile.inputs).length} modules in ${path.relative(process.cwd(), outdir)}/: ${sizes}\n`);
 }
 
 await bundle();

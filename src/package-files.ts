@@ -48,5 +48,5 @@ export type ThreadEntry = keyof typeof THREAD_ENTRIES;
 
 /** What `new Worker(...)` runs for `name`, from wherever this code was loaded. */
 export function threadEntry(name: ThreadEntry): URL {
-  return packageUrl(BUNDLED ? `${BUNDLE_DIR}/${name}.js` : `dist/src/${THREAD_ENTRIES[name]}.js`);
+  return packageUrl(BUNDLED ? `${BUNDLE_DIR}/${name}.thread.cjs` : `dist/src/${THREAD_ENTRIES[name]}.js`);
 }

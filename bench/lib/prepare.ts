@@ -23,8 +23,8 @@ export function workerdBin(work: string): string {
   return path.join(workerdPrefix(work), 'node_modules', '@cloudflare', 'workerd-linux-64', 'bin', 'workerd');
 }
 
-export function run(root: string, cmd: string, args: string[], what: string, timeoutMs = 300_000): string {
-  const r = spawnSync(cmd, args, { cwd: root, env: childEnv(), encoding: 'utf8', timeout: timeoutMs, killSignal: 'SIGKILL' });
+export function run(root: string, cmd: string, args: string[], what: string, timeoutMs = 300_000, env = childEnv()): string {
+  const r = spawnSync(cmd, args, { cwd: root, env, encoding: 'utf8', timeout: timeoutMs, killSignal: 'SIGKILL' });
   if (r.error || r.status !== 0) {
     throw new Error(`${what} failed (${r.error?.message ?? `exit ${r.status}`}):\n${r.stdout ?? ''}\n${r.stderr ?? ''}`);
   }
@@ -80,7 +80,8 @@ export async function prepare(h: HarnessContext, opts: { needsWorkerd: boolean; 
     const prefix = workerdPrefix(h.work);
     h.log(`installing the workerd peer (${WORKERD_PACKAGE}) into ${prefix}`);
     mkdirSync(prefix, { recursive: true });
-    run(h.root, 'npm', ['install', '--no-save', '--no-package-lock', '--prefix', prefix, WORKERD_PACKAGE], 'npm install workerd');
+    // With the harness's whole environment: where the registry is reached through a proxy, npm needs NODE_EXTRA_CA_CERTS.
+    run(h.root, 'npm', ['install', '--no-save', '--no-package-lock', '--prefix', prefix, WORKERD_PACKAGE], 'npm install workerd', 300_000, process.env);
   }
   for (const f of [h.vergeBin, h.nodePeer, ...(opts.needsWorkerd ? [h.workerdConfig, h.workerdBin] : [])]) {
     if (!existsSync(f)) throw new Error(`missing ${f} (run \`npm run build\`)`);

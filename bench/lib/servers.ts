@@ -4,7 +4,7 @@
  * the load, start-up and first-request parts.
  */
 import path from 'node:path';
-import { startChild, type Child } from './proc.js';
+import { childEnv, startChild, type Child } from './proc.js';
 
 export const HELLO_PATH = '/api/hello';
 export const HELLO_BODY = '{"message":"Hello from Wasm!"}';
@@ -33,7 +33,8 @@ export type ServerKey = 'verge' | 'node' | 'workerd';
 export interface ServerDef {
   key: ServerKey;
   label: string;
-  start(port: number, manifest?: string): Child;
+  /** `env`: variables to add to the child's environment (Verge's variants). */
+  start(port: number, manifest?: string, env?: Record<string, string>): Child;
   /** A stderr line the server prints once it listens, when it has one. */
   readyLine: RegExp | undefined;
 }
@@ -43,8 +44,8 @@ export function createServers(h: HarnessContext): ServerDef[] {
     {
       key: 'verge',
       label: 'Verge',
-      start: (port, manifest = h.helloDir) =>
-        startChild('verge', process.execPath, [h.vergeBin, 'up', manifest, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn', ...h.vergeWorkerArgs], { cwd: h.root }),
+      start: (port, manifest = h.helloDir, env = {}) =>
+        startChild('verge', process.execPath, [h.vergeBin, 'up', manifest, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn', ...h.vergeWorkerArgs], { cwd: h.root, env: childEnv(env) }),
       readyLine: /^Serving /,
     },
     {

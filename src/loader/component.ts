@@ -7,9 +7,9 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { vergeCacheDir } from '../cache-dir.js';
 import { VergeError } from '../errors.js';
 import { componentExportNames, componentImportNames, readLayout, sandboxModule, type SandboxedModule } from '../wasm/binary.js';
 import type { ComponentModuleSpec } from '../dispatch/protocol.js';
@@ -113,11 +113,7 @@ export interface PreparedComponent {
   exports: string[];
 }
 
-/** `$VERGE_CACHE_DIR`, else `$XDG_CACHE_HOME/verge`, else `~/.cache/verge`. */
-export function vergeCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.VERGE_CACHE_DIR) return path.resolve(env.VERGE_CACHE_DIR);
-  return path.join(env.XDG_CACHE_HOME ? path.resolve(env.XDG_CACHE_HOME) : path.join(os.homedir(), '.cache'), 'verge');
-}
+export { vergeCacheDir };
 
 let transpilerVersion: Promise<string> | undefined;
 async function jcoTranspileVersion(): Promise<string> {

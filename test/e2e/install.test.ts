@@ -89,7 +89,7 @@ describe('verge installed from a packed tarball', { timeout: 600_000 }, () => {
 
   test('the package holds the bundled CLI and what it reads at run time, and no tests, fixtures or unbundled modules', () => {
     const files = listFiles(installed.packageDir).filter((f) => !f.startsWith('node_modules'));
-    for (const needed of ['bin/verge.js', 'dist/bundle/cli.js', 'dist/bundle/worker-spawn.js', 'dist/bundle/worker.js', 'dist/bundle/export-thread.js', 'templates/ts-http/app.toml.txt', 'toolchain/js/package-lock.json', 'toolchain/js/runner.mjs', 'wit/world.wit', 'sdk/typescript/wasi.d.ts', 'sdk/rust/Cargo.toml', 'templates/rust/app.toml.txt', 'src/dashboard/web/index.html', 'src/dashboard/web/dashboard.css', 'dist/src/dashboard/web/main.js']) {
+    for (const needed of ['bin/verge.js', 'dist/bundle/cli.cjs', 'dist/bundle/load.cjs', 'dist/bundle/worker-spawn.cjs', 'dist/bundle/worker.cjs', 'dist/bundle/worker.thread.cjs', 'dist/bundle/export-thread.cjs', 'dist/bundle/export-thread.thread.cjs', 'dist/bundle/vendor-undici.cjs', 'templates/ts-http/app.toml.txt', 'toolchain/js/package-lock.json', 'toolchain/js/runner.mjs', 'wit/world.wit', 'sdk/typescript/wasi.d.ts', 'sdk/rust/Cargo.toml', 'templates/rust/app.toml.txt', 'src/dashboard/web/index.html', 'src/dashboard/web/dashboard.css', 'dist/src/dashboard/web/main.js']) {
       assert.ok(files.includes(needed), `${needed} is missing from the package`);
     }
     // The bundle is all the installed CLI runs (the dashboard's browser scripts aside): without dist/src/, the serving test below proves it needs nothing else.

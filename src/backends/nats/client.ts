@@ -1,8 +1,9 @@
 /**
  * The NATS client's entry points, for code that loads them on first use (with `await import` of
- * this module). An `await import()` of the packages themselves works in node but not in the
- * bundle: esbuild makes a CommonJS package imported that way a module with only a default export,
- * so `connect` came out undefined. Re-exported statically, they are named in both.
+ * this module). One module of ours imported lazily keeps the packages' named exports the same in
+ * node and in any bundle (esbuild's split ES chunks gave an `await import()`ed CommonJS package
+ * only a default export); in the bundle the packages themselves are a file of their own,
+ * vendor-nats.cjs (scripts/bundle.ts).
  */
 export { connect, credsAuthenticator } from '@nats-io/transport-node';
 export { jetstream, jetstreamManager } from '@nats-io/jetstream';

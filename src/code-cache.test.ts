@@ -1,0 +1,118 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { loadBundle, requireBundle } from './code-cache.js';
+
+/**
+ * Loads `file` in a fresh node, as a start of Verge would: within one process V8 also keeps what
+ * it compiled by source text, and a second load there would not read the cache file at all.
+ */
+function loadInChild(file: string, env: NodeJS.ProcessEnv): { exports: unknown; cache: string; cacheFile?: string } {
+  const code = `import { loadBundle } from ${JSON.stringify(new URL('./code-cache.js', import.meta.url).href)}; const r = loadBundle(${JSON.stringify(file)}); process.stdout.write(JSON.stringify(r));`;
+  return JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', code], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8' })) as { exports: unknown; cache: string; cacheFile?: string };
+}
+
+describe('loadBundle', () => {
+  let dir: string;
+  let env: NodeJS.ProcessEnv;
+  const cacheDir = () => path.join(dir, 'cache', 'code-cache');
+  before(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'verge-code-cache-'));
+    env = { VERGE_CACHE_DIR: path.join(dir, 'cache') };
+    writeFileSync(path.join(dir, 'helper.cjs'), 'module.exports = { twice: (n) => 2 * n };\n');
+    writeFileSync(path.join(dir, 'esm.mjs'), 'export const answer = 42;\n');
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  function writeBundle(name: string, body: string): string {
+    const file = path.join(dir, name);
+    writeFileSync(file, body);
+    return file;
+  }
+
+  test('runs a CommonJS file with its own require, module and file names, and returns its exports', () => {
+    const file = writeBundle('plain.cjs', '"use strict";\nconst { twice } = require("./helper.cjs");\nexports.value = twice(21);\nexports.where = [__filename, __dirname];\nexports.self = this === exports;\n');
+    const loaded = loadBundle(file, { VERGE_CODE_CACHE: '0' });
+    assert.deepEqual(loaded.exports, { value: 42, where: [file, dir], self: true });
+    assert.equal(loaded.cache, 'off');
+  });
+
+  test('makes a cache on the first load, compiles from it on the next, and makes it again when the source changes', () => {
+    const file = writeBundle('cached.cjs', 'function f(x) { return x + 1; }\nmodule.exports = { n: f(1) };\n');
+    const first = loadInChild(file, env);
+    assert.equal(first.cache, 'made');
+    assert.deepEqual(first.exports, { n: 2 });
+    assert.ok(first.cacheFile !== undefined && statSync(first.cacheFile).size > 0);
+    const second = loadInChild(file, env);
+    assert.equal(second.cache, 'used');
+    assert.equal(second.cacheFile, first.cacheFile);
+    assert.deepEqual(second.exports, { n: 2 });
+
+    // Same length, other code: a cache keyed by anything less than the content would run the old bytecode.
+    writeBundle('cached.cjs', 'function f(x) { return x + 2; }\nmodule.exports = { n: f(1) };\n');
+    const third = loadInChild(file, env);
+    assert.equal(third.cache, 'made');
+    assert.deepEqual(third.exports, { n: 3 });
+    assert.notEqual(third.cacheFile, first.cacheFile);
+  });
+
+  test('a cache made by a load is made again after a while, with the functions the thread compiled since', () => {
+    const file = writeBundle('later.cjs', 'exports.later = function later() { return [1, 2, 3].map(function inner(x) { return x * 2; }).join(); };\n');
+    const code = `import { loadBundle } from ${JSON.stringify(new URL('./code-cache.js', import.meta.url).href)}; import { statSync } from 'node:fs';\n` +
+      `const r = loadBundle(${JSON.stringify(file)}, process.env, 50); const early = statSync(r.cacheFile).size; r.exports.later();\n` +
+      `setTimeout(() => process.stdout.write(JSON.stringify({ early, late: statSync(r.cacheFile).size })), 300);`;
+    const { early, late } = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', code], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8' })) as { early: number; late: number };
+    assert.ok(late > early, `the cache grew from ${early} to ${late} bytes`);
+    assert.equal(loadInChild(file, env).cache, 'used');
+  });
+
+  test('a cache V8 refuses is compiled around and written again', () => {
+    const file = writeBundle('spoiled.cjs', 'module.exports = { ok: true };\n');
+    const made = loadInChild(file, env);
+    writeFileSync(made.cacheFile!, Buffer.from('not a code cache, but garbage of some length'));
+    const spoiled = loadInChild(file, env);
+    assert.equal(spoiled.cache, 'rejected');
+    assert.deepEqual(spoiled.exports, { ok: true });
+    assert.equal(loadInChild(file, env).cache, 'used');
+  });
+
+  test('keeps the file\'s own line numbers in stack traces', () => {
+    const file = writeBundle('throws.cjs', 'exports.boom = function boom() {\n  throw new Error("here");\n};\n');
+    const { boom } = loadBundle(file, env).exports as { boom: () => void };
+    assert.throws(boom, (err: Error) => err.stack!.includes(`${file}:2:9`));
+  });
+
+  test('import() inside the file goes to node\'s loader', async () => {
+    const file = writeBundle('imports.cjs', 'exports.load = () => import("./esm.mjs");\n');
+    const { load } = loadBundle(file, env).exports as { load: () => Promise<{ answer: number }> };
+    assert.equal((await load()).answer, 42);
+  });
+
+  test('loads without a cache where the cache folder is a file, and leaves no temporary file', () => {
+    const blocked = path.join(dir, 'blocked');
+    writeFileSync(blocked, '');
+    const file = writeBundle('blocked.cjs', 'module.exports = 8;\n');
+    const loaded = loadBundle(file, { VERGE_CACHE_DIR: blocked });
+    assert.equal(loaded.exports, 8);
+    assert.equal(loaded.cache, 'unsaved');
+    assert.deepEqual(readdirSync(dir).filter((n) => n.endsWith('.tmp')), []);
+  });
+
+  test('requireBundle runs a file once per thread, as require would', () => {
+    const file = writeBundle('counted.cjs', 'globalThis.__vergeCodeCacheRuns = (globalThis.__vergeCodeCacheRuns ?? 0) + 1;\nmodule.exports = { at: globalThis.__vergeCodeCacheRuns };\n');
+    const a = requireBundle(file);
+    const b = requireBundle(file);
+    assert.equal(a, b);
+    assert.deepEqual(a, { at: 1 });
+    delete (globalThis as { __vergeCodeCacheRuns?: number }).__vergeCodeCacheRuns;
+  });
+
+  test('writes one cache file per source, named for the node that made it', () => {
+    const names = readdirSync(cacheDir());
+    assert.ok(names.length > 0);
+    for (const name of names) assert.match(name, new RegExp(`^[a-z-]+-[0-9a-f]{20}-${process.version.replace(/\./g, '\\.')}-${process.arch}\\.bin$`));
+  });
+});
