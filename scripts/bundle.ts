@@ -16,9 +16,9 @@
  * - `worker-spawn.cjs`: the module bin/verge.js prespawns workers with before it loads the CLI;
  *   the CLI requires this same file, so its pool adopts them (one instance of its state).
  */
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { build, type Plugin } from 'esbuild';
+import { build, type Metafile, type Plugin } from 'esbuild';
 import { BUNDLE_DIR, THREAD_ENTRIES, packagePath } from '../src/package-files.js';
 
 /**
@@ -114,6 +114,12 @@ function vendorImports(): Plugin {
   };
 }
 
+/** Refuses a file loaded through the code cache that still calls `import()` (it would throw there). */
+function checkNoImport(files: string[]): void {
+  const found = files.flatMap((file) => [...readFileSync(packagePath(file), 'utf8').matchAll(/(?<![\w$.])import\s*\(/g)].map((m) => `${file}: ...${readFileSync(packagePath(file), 'utf8').slice(Math.max(0, m.index! - 60), m.index! + 60)}...`));
+  if (found.length > 0) throw new Error(`import() in code the code cache loads, where it throws; use src/dynamic-import.ts's importModule:\n  ${found.join('\n  ')}`);
+}
+
 /** A thread entry: loads the thread's code through the code cache (src/code-cache.ts). */
 function threadStub(name: string): string {
   return `"use strict";\n// What \`new Worker()\` runs for the ${name} thread (scripts/bundle.ts).\n${requireBundleCall(`${name}.cjs`)};\n`;
@@ -122,7 +128,7 @@ function threadStub(name: string): string {
 async function bundle(): Promise<void> {
   const outdir = packagePath(BUNDLE_DIR);
   rmSync(outdir, { recursive: true, force: true });
-  const entries: Record<string, string> = { ...CODE, [path.basename(SHARED)]: SHARED, load: 'code-cache' };
+  const entries: Record<string, string> = { ...CODE, [path.basename(SHARED)]: SHARED };
   const entryPoints = Object.fromEntries(Object.entries(entries).map(([name, src]) => [name, packagePath(`dist/src/${src}.js`)]));
   const common = {
     outdir,
@@ -142,9 +148,16 @@ async function bundle(): Promise<void> {
     minifyWhitespace: true,
     minifySyntax: true,
   } as const;
-  const threads = await build({ ...common, entryPoints, plugins: [shareModule(SHARED), vendorImports()] });
-  const vendor = await build({ ...common, entryPoints: Object.fromEntries(Object.keys(VENDOR).map((name) => [`vendor-${name}`, `vendor:${name}`])), plugins: [vendorEntries()] });
-  const result = { metafile: { inputs: { ...threads.metafile.inputs, ...vendor.metafile.inputs }, outputs: { ...threads.metafile.outputs, ...vendor.metafile.outputs } } };
+  // What V8 compiles from a code cache has no `import()` (src/dynamic-import.ts): esbuild turns the
+  // dependencies' own (OpenTelemetry's `import("http")`) into `require`, and checkNoImport refuses
+  // any left. load.cjs is loaded by node's `require`, keeps its `import()`, and lends it to the rest.
+  const cached = { ...common, supported: { 'dynamic-import': false } };
+  const threads = await build({ ...cached, entryPoints, plugins: [shareModule(SHARED), vendorImports()] });
+  const vendor = await build({ ...cached, entryPoints: Object.fromEntries(Object.keys(VENDOR).map((name) => [`vendor-${name}`, `vendor:${name}`])), plugins: [vendorEntries()] });
+  const loader = await build({ ...common, entryPoints: { load: packagePath('dist/src/code-cache.js') } });
+  const builds = [threads, vendor, loader];
+  const result = { metafile: { inputs: Object.assign({}, ...builds.map((b) => b.metafile.inputs)), outputs: Object.assign({}, ...builds.map((b) => b.metafile.outputs)) } as Metafile };
+  checkNoImport([...Object.keys(threads.metafile.outputs), ...Object.keys(vendor.metafile.outputs)].filter((f) => f.endsWith('.cjs')));
   for (const name of Object.keys(THREAD_ENTRIES)) writeFileSync(path.join(outdir, `${name}.thread.cjs`), threadStub(name));
   // What went where, for esbuild's analyzer and for checking what each thread's file holds.
   writeFileSync(path.join(outdir, 'metafile.json'), JSON.stringify(result.metafile));

@@ -22,6 +22,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import vm from 'node:vm';
 import { vergeCacheDir } from './cache-dir.js';
+import { installImportHook } from './dynamic-import.js';
 
 /** What happened to a file's code cache on this load ('unsaved': none fitted and none could be written; 'off': no cache folder). */
 export type CacheOutcome = 'used' | 'made' | 'rejected' | 'unsaved' | 'off';
@@ -47,6 +48,8 @@ export const REWRITE_AFTER_MS = 1000;
  * when there is one that fits, and returns its exports. `VERGE_CODE_CACHE=0` turns the cache off.
  */
 export function loadBundle(file: string, env: NodeJS.ProcessEnv = process.env, rewriteAfterMs = REWRITE_AFTER_MS): LoadedBundle {
+  // Code compiled from a cache has no `import()` of its own (src/dynamic-import.ts): it uses this module's.
+  installImportHook((specifier) => import(specifier));
   const bytes = readFileSync(file);
   const root = env.VERGE_CODE_CACHE === '0' ? undefined : vergeCacheDir(env);
   const cacheFile = root === undefined ? undefined : path.join(root, 'code-cache', `${path.basename(file, '.cjs')}-${createHash('sha256').update(bytes).digest('hex').slice(0, 20)}-${process.version}-${process.arch}.bin`);
@@ -62,8 +65,6 @@ export function loadBundle(file: string, env: NodeJS.ProcessEnv = process.env, r
     filename: file,
     lineOffset: -1,
     ...(cachedData === undefined ? {} : { cachedData }),
-    // `import()` inside the bundle (a JS component's glue, jco-transpile) goes to node's own loader.
-    importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
   });
   const module = { exports: {} as unknown };
   const wrapper = script.runInThisContext() as (...args: unknown[]) => void;

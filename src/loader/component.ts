@@ -10,6 +10,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { vergeCacheDir } from '../cache-dir.js';
+import { importModule } from '../dynamic-import.js';
 import { VergeError } from '../errors.js';
 import { componentExportNames, componentImportNames, readLayout, sandboxModule, type SandboxedModule } from '../wasm/binary.js';
 import type { ComponentModuleSpec } from '../dispatch/protocol.js';
@@ -325,7 +326,7 @@ const transpiling = new Map<string, Promise<CacheMeta>>();
 /** Transpiles into a temporary sibling folder and renames it into place, so readers never see half a cache entry. */
 async function transpileInto(dir: string, bytes: Uint8Array, sha256: string, transpiler: string, where: string): Promise<CacheMeta> {
   const started = performance.now();
-  const { transpileBytes } = await import('@bytecodealliance/jco-transpile');
+  const { transpileBytes } = await importModule<typeof import('@bytecodealliance/jco-transpile')>('@bytecodealliance/jco-transpile');
   let result: Awaited<ReturnType<typeof transpileBytes>>;
   try {
     result = await transpileBytes(bytes, {

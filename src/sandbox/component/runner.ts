@@ -25,6 +25,7 @@ import type { MemoryRecycler, MemoryShelf } from '../memory-recycler.js';
 import type { ComponentGrants, ComponentModuleSpec, DependencyLink, DependencyModuleSpec, GuestRequest, GuestResponse } from '../../dispatch/protocol.js';
 import { HOP_BY_HOP } from '../wagi/cgi.js';
 import { ComponentExit } from './imports.js';
+import { importModule } from '../../dynamic-import.js';
 import type { RequestSpans } from '../../telemetry/trace/request-spans.js';
 import type { RequestMeasures } from '../measures.js';
 import type { SpanRecord } from '../../dispatch/protocol.js';
@@ -326,7 +327,7 @@ const coreModule = (spec: { coreModules: Record<string, WebAssembly.Module> }, w
 
 async function loadGlue(url: string, who: string): Promise<Instantiate> {
   try {
-    return ((await import(url)) as { instantiate: Instantiate }).instantiate;
+    return (await importModule<{ instantiate: Instantiate }>(url)).instantiate;
   } catch (e) {
     // The transpile cache was removed or damaged under a running node.
     throw new VergeError('INTERNAL', `${who}: cannot load its transpiled glue ${url}: ${e instanceof Error ? e.message : String(e)}; restart to transpile it again`);
