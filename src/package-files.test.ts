@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { BUNDLED, BUNDLE_DIR, THREAD_ENTRIES, packagePath, packageVersion, threadEntry, type ThreadEntry } from './package-files.js';
+import { BUNDLED, BUNDLE_DIR, THREAD_ENTRIES, bundledThreadEntry, packagePath, packageVersion, threadEntry, type ThreadEntry } from './package-files.js';
 
 test('the compiled tree finds the package root and starts its threads from dist/src/', () => {
   assert.equal(BUNDLED, false);
@@ -16,6 +16,8 @@ test('the compiled tree finds the package root and starts its threads from dist/
   }
 });
 
-test('the build wrote a bundle entry for every thread, where the bundled code will look for it', () => {
-  for (const name of Object.keys(THREAD_ENTRIES)) assert.ok(existsSync(packagePath(`${BUNDLE_DIR}/${name}.js`)), `${BUNDLE_DIR}/${name}.js is missing`);
+test('the build wrote a bundle entry and the code for every thread, where the bundled code will look for them', () => {
+  for (const name of Object.keys(THREAD_ENTRIES) as ThreadEntry[]) {
+    for (const file of [bundledThreadEntry(name), `${BUNDLE_DIR}/${name}.cjs`]) assert.ok(existsSync(packagePath(file)), `${file} is missing`);
+  }
 });

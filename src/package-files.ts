@@ -46,7 +46,12 @@ export const THREAD_ENTRIES = Object.freeze({
 
 export type ThreadEntry = keyof typeof THREAD_ENTRIES;
 
+/** The bundle's entry file for a thread (it loads the thread's code, `${name}.cjs`, through the code cache; scripts/bundle.ts), from the package root. */
+export function bundledThreadEntry(name: ThreadEntry): string {
+  return `${BUNDLE_DIR}/${name}.thread.cjs`;
+}
+
 /** What `new Worker(...)` runs for `name`, from wherever this code was loaded. */
 export function threadEntry(name: ThreadEntry): URL {
-  return packageUrl(BUNDLED ? `${BUNDLE_DIR}/${name}.thread.cjs` : `dist/src/${THREAD_ENTRIES[name]}.js`);
+  return packageUrl(BUNDLED ? bundledThreadEntry(name) : `dist/src/${THREAD_ENTRIES[name]}.js`);
 }

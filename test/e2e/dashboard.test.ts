@@ -263,8 +263,15 @@ describe('the dashboard in Chromium', { timeout: 240_000 }, () => {
     await page.getByRole('link', { name: 'Live', exact: true }).click();
     const row = page.getByRole('row').filter({ has: page.getByRole('cell', { name: '/count', exact: true }) });
     await row.waitFor();
-    const pool = await page.getByRole('region', { name: 'Worker pool' }).innerText();
-    assert.match(pool, /Workers\s+\d+/);
+    // The row may still be the Apps page's (it lists /count too) for a moment after the click: wait for the live page's numbers.
+    const poolRegion = page.getByRole('region', { name: 'Worker pool' });
+    const filledBy = Date.now() + WAIT_MS;
+    let pool = await poolRegion.innerText();
+    while (!/Workers\s+\d+/.test(pool)) {
+      assert.ok(Date.now() < filledBy, `the worker pool still read ${JSON.stringify(pool)} after ${WAIT_MS} ms`);
+      await new Promise((r) => setTimeout(r, 50));
+      pool = await poolRegion.innerText();
+    }
     assert.match(pool, /Restarts\s+0/);
     assert.match(await page.getByRole('region', { name: 'Process memory' }).innerText(), /Resident\s+[\d.]+ MiB/);
     // A reload would drop this.
