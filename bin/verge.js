@@ -1,11 +1,10 @@
 #!/usr/bin/env node
-// The bundle (dist/bundle/, built by `npm run build`; scripts/bundle.ts): one CommonJS file per
-// thread, compiled through a V8 code cache (src/code-cache.ts). `verge up`'s workers start first,
-// so they load while this thread loads the CLI; worker-spawn.cjs is the CLI's own instance of that
-// module, so its pool adopts them.
-import { createRequire } from 'node:module';
-
-const require = createRequire(import.meta.url);
+// CommonJS (bin/package.json): node then starts without its ES module loader, and the workers are
+// spawned a few milliseconds sooner. The bundle (dist/bundle/, built by `npm run build`;
+// scripts/bundle.ts) is one CommonJS file per thread, compiled through a V8 code cache
+// (src/code-cache.ts). `verge up`'s workers start first, so they boot while this thread loads the
+// CLI; worker-spawn.cjs is the CLI's own instance of that module, so its pool adopts them.
+'use strict';
 const { prespawnWorkers, upWorkerCount } = require('../dist/bundle/worker-spawn.cjs');
 
 prespawnWorkers(upWorkerCount(process.argv));

@@ -13,8 +13,8 @@
  * memory in every worker it ran on. So once enough bytes were dropped (`collectionDue`), the
  * worker calls `collectDropped()` after the response is posted.
  */
-import v8 from 'node:v8';
 import vm from 'node:vm';
+import { lazyRequire } from '../lazy-require.js';
 import { RECYCLE_GROWTH_BYTES, WASM_PAGE_BYTES } from '../wasm/binary.js';
 
 /**
@@ -142,6 +142,9 @@ export class MemoryShelf {
 
 let gc: (() => void) | undefined;
 
+/** Loading node:v8 was ~2 ms of every worker's start, for a collection most workers never force. */
+const v8 = lazyRequire<typeof import('node:v8')>('node:v8');
+
 /**
  * V8's collector, made callable from this thread. Workers cannot take --expose-gc as an option,
  * so the flag is set just long enough for a new context to be created with `gc` in it. The flag
@@ -156,12 +159,12 @@ function fullGc(): void {
 
 function exposeGc(): (() => void) | undefined {
   for (let attempt = 0; attempt < 5; attempt++) {
-    v8.setFlagsFromString('--expose-gc');
+    v8().setFlagsFromString('--expose-gc');
     try {
       const found = vm.runInNewContext('typeof gc === "function" ? gc : undefined') as (() => void) | undefined;
       if (found) return found;
     } finally {
-      v8.setFlagsFromString('--no-expose-gc');
+      v8().setFlagsFromString('--no-expose-gc');
     }
   }
   return undefined;
