@@ -33,8 +33,13 @@ function dataDir(): string {
   return dir;
 }
 
-function up(id: string, cluster: string, more: string[] = [], env: Record<string, string> = {}, app = ''): Promise<VergeProcess> {
-  return startVerge(app, ['--cluster', cluster, '--node-id', id, '--cluster-heartbeat', HEARTBEAT, '--data-dir', dataDir(), ...more], { admin: true, env });
+/** Every node the tests start: stopped at the end whatever a test did, so a failing test leaves no verge running. */
+const started: VergeProcess[] = [];
+
+async function up(id: string, cluster: string, more: string[] = [], env: Record<string, string> = {}, app = ''): Promise<VergeProcess> {
+  const node = await startVerge(app, ['--cluster', cluster, '--node-id', id, '--cluster-heartbeat', HEARTBEAT, '--data-dir', dataDir(), ...more], { admin: true, env });
+  started.push(node);
+  return node;
 }
 
 async function status(node: VergeProcess): Promise<{ answer: ClusterAnswer; text: string }> {
@@ -60,7 +65,9 @@ async function statusUntil(node: VergeProcess, ok: (s: ClusterStatus) => boolean
 
 const node = (s: ClusterStatus, id: string) => s.nodes.find((n) => n.id === id);
 
-after(() => {
+after(async () => {
+  // stop() is a no-op for a node already stopped or killed.
+  await Promise.all(started.map((n) => n.stop()));
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
