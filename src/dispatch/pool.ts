@@ -387,12 +387,13 @@ export class WorkerPool {
     // What was posted behind the caller would wait for the whole chain: other workers take it.
     this.takeBack(slot);
     while (this.runnable() < this.options.size && this.active.length < this.options.size + this.extraLimit && !this.closed) {
-      // A warm spare holds every module already; a new spare warms up behind it.
+      // A warm spare holds every module already.
       const extra = this.spares.shift() ?? this.spawn();
-      this.spares.push(this.spawn());
       this.active.push(extra);
       this.refill(extra);
     }
+    // A new spare warms up behind the one taken, if the pool is now at full size (below it, an elastic pool keeps none).
+    this.fillSpares();
     return slot;
   }
 
