@@ -1,11 +1,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { execFileSync } from 'node:child_process';
-import { loadBundle, requireBundle } from './code-cache.js';
+import { UNUSED_FOR_MS, loadBundle, requireBundle } from './code-cache.js';
 
 /**
  * Loads `file` in a fresh node, as a start of Verge would: within one process V8 also keeps what
@@ -113,6 +113,28 @@ describe('loadBundle', () => {
     assert.equal(a, b);
     assert.deepEqual(a, { at: 1 });
     delete (globalThis as { __vergeCodeCacheRuns?: number }).__vergeCodeCacheRuns;
+  });
+
+  test('making a cache deletes the same file\'s caches no start used for a week, and keeps the rest', () => {
+    const own = { VERGE_CACHE_DIR: path.join(dir, 'cache-pruned') };
+    const file = writeBundle('pruned.cjs', 'module.exports = 1;\n');
+    const made = loadInChild(file, own);
+    const folder = path.dirname(made.cacheFile!);
+    const weekAgo = Date.now() / 1000 - UNUSED_FOR_MS / 1000 - 3600;
+    const stale = ['pruned-00000000000000000000-v18.0.0-x64.bin', 'pruned-11111111111111111111-v20.0.0-x64.bin.123.abc.tmp'];
+    const kept = ['pruned-22222222222222222222-v20.0.0-x64.bin', 'pruned.cjs-33333333333333333333-v20.0.0-x64.bin', 'other-00000000000000000000-v18.0.0-x64.bin'];
+    for (const name of [...stale, ...kept]) writeFileSync(path.join(folder, name), 'x');
+    for (const name of [...stale, kept[1]!, kept[2]!]) utimesSync(path.join(folder, name), weekAgo, weekAgo);
+    // A used cache is touched, so its age counts from its last use.
+    utimesSync(made.cacheFile!, weekAgo, weekAgo);
+    assert.equal(loadInChild(file, own).cache, 'used');
+    assert.ok(statSync(made.cacheFile!).mtimeMs > Date.now() - 60_000, 'the used cache was not touched');
+
+    writeBundle('pruned.cjs', 'module.exports = 2;\n');
+    assert.equal(loadInChild(file, own).cache, 'made');
+    const left = readdirSync(folder);
+    for (const name of stale) assert.ok(!left.includes(name), `${name} was kept`);
+    for (const name of [...kept, path.basename(made.cacheFile!)]) assert.ok(left.includes(name), `${name} was deleted`);
   });
 
   test('writes one cache file per source, named for the node that made it', () => {

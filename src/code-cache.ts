@@ -17,7 +17,7 @@
  * is never written.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import vm from 'node:vm';
@@ -42,6 +42,14 @@ const TAIL = '\n})';
 
 /** How long after a load that made a cache it is made again, with what was compiled since. */
 export const REWRITE_AFTER_MS = 1000;
+
+/**
+ * Each build of Verge (and each node version) has caches of its own. When a cache is made, the
+ * same file's caches that no start has used for this long are deleted (a used cache is touched,
+ * at most daily), so the folder holds what recent starts use, not every build ever run.
+ */
+export const UNUSED_FOR_MS = 7 * 24 * 3600 * 1000;
+const TOUCH_EVERY_MS = 24 * 3600 * 1000;
 
 /**
  * Runs `file` (a CommonJS bundle file) as node would `require` it, compiled with its code cache
@@ -72,10 +80,11 @@ export function loadBundle(file: string, env: NodeJS.ProcessEnv = process.env, r
   let cache: CacheOutcome = 'off';
   if (cacheFile !== undefined) {
     cache = cachedData === undefined ? 'made' : script.cachedDataRejected === true ? 'rejected' : 'used';
-    if (cache !== 'used') {
-      if (writeCache(cacheFile, script.createCachedData())) setTimeout(() => writeCache(cacheFile, script.createCachedData()), rewriteAfterMs).unref();
-      else cache = 'unsaved';
-    }
+    if (cache === 'used') touch(cacheFile);
+    else if (writeCache(cacheFile, script.createCachedData())) {
+      setTimeout(() => writeCache(cacheFile, script.createCachedData()), rewriteAfterMs).unref();
+      pruneUnused(cacheFile, path.basename(file, '.cjs'));
+    } else cache = 'unsaved';
   }
   return { exports: module.exports, cache, cacheFile };
 }
@@ -90,6 +99,36 @@ const loaded = new Map<string, unknown>();
 export function requireBundle(file: string): unknown {
   if (!loaded.has(file)) loaded.set(file, loadBundle(file).exports);
   return loaded.get(file);
+}
+
+/** Marks a cache as used (its mtime), at most once a day. */
+function touch(file: string): void {
+  try {
+    const now = Date.now();
+    if (now - statSync(file).mtimeMs > TOUCH_EVERY_MS) utimesSync(file, now / 1000, now / 1000);
+  } catch {
+    // Another start may have replaced it meanwhile: nothing to mark.
+  }
+}
+
+/** Deletes `name`'s other caches (and temporary files left by a start that died writing one) unused for UNUSED_FOR_MS. */
+function pruneUnused(keep: string, name: string): void {
+  const dir = path.dirname(keep);
+  const ours = new RegExp(`^${name.replace(/[^\w-]/g, '\\$&')}-[0-9a-f]{20}-.+\\.bin(\\..+\\.tmp)?$`);
+  const before = Date.now() - UNUSED_FOR_MS;
+  try {
+    for (const entry of readdirSync(dir)) {
+      const file = path.join(dir, entry);
+      if (file === keep || !ours.test(entry)) continue;
+      try {
+        if (statSync(file).mtimeMs < before) rmSync(file, { force: true });
+      } catch {
+        // Gone already, or not ours to delete.
+      }
+    }
+  } catch {
+    // The folder cannot be read: nothing is pruned.
+  }
 }
 
 /** Writes a cache file whole or not at all (a temporary file renamed over it); false when it could not. */
