@@ -19,7 +19,7 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { build, type Metafile, type Plugin } from 'esbuild';
-import { BUNDLE_DIR, THREAD_ENTRIES, packagePath } from '../src/package-files.js';
+import { BUNDLE_DIR, THREAD_ENTRIES, bundledThreadEntry, packagePath, type ThreadEntry } from '../src/package-files.js';
 
 /**
  * Loaded from node_modules at run time rather than bundled: better-sqlite3 is native; it and pg
@@ -116,12 +116,15 @@ function vendorImports(): Plugin {
 
 /** Refuses a file loaded through the code cache that still calls `import()` (it would throw there). */
 function checkNoImport(files: string[]): void {
-  const found = files.flatMap((file) => [...readFileSync(packagePath(file), 'utf8').matchAll(/(?<![\w$.])import\s*\(/g)].map((m) => `${file}: ...${readFileSync(packagePath(file), 'utf8').slice(Math.max(0, m.index! - 60), m.index! + 60)}...`));
+  const found = files.flatMap((file) => {
+    const code = readFileSync(packagePath(file), 'utf8');
+    return [...code.matchAll(/(?<![\w$.])import\s*\(/g)].map((m) => `${file}: ...${code.slice(Math.max(0, m.index! - 60), m.index! + 60)}...`);
+  });
   if (found.length > 0) throw new Error(`import() in code the code cache loads, where it throws; use src/dynamic-import.ts's importModule:\n  ${found.join('\n  ')}`);
 }
 
-/** A thread entry: loads the thread's code through the code cache (src/code-cache.ts). */
-function threadStub(name: string): string {
+/** The source of `<name>.thread.cjs`, what `new Worker()` runs: it loads the thread's code through the code cache (src/code-cache.ts). */
+function threadEntrySource(name: string): string {
   return `"use strict";\n// What \`new Worker()\` runs for the ${name} thread (scripts/bundle.ts).\n${requireBundleCall(`${name}.cjs`)};\n`;
 }
 
@@ -158,7 +161,7 @@ async function bundle(): Promise<void> {
   const builds = [threads, vendor, loader];
   const result = { metafile: { inputs: Object.assign({}, ...builds.map((b) => b.metafile.inputs)), outputs: Object.assign({}, ...builds.map((b) => b.metafile.outputs)) } as Metafile };
   checkNoImport([...Object.keys(threads.metafile.outputs), ...Object.keys(vendor.metafile.outputs)].filter((f) => f.endsWith('.cjs')));
-  for (const name of Object.keys(THREAD_ENTRIES)) writeFileSync(path.join(outdir, `${name}.thread.cjs`), threadStub(name));
+  for (const name of Object.keys(THREAD_ENTRIES) as ThreadEntry[]) writeFileSync(packagePath(bundledThreadEntry(name)), threadEntrySource(name));
   // What went where, for esbuild's analyzer and for checking what each thread's file holds.
   writeFileSync(path.join(outdir, 'metafile.json'), JSON.stringify(result.metafile));
   const outputs = Object.entries(result.metafile.outputs).filter(([file]) => file.endsWith('.cjs'));

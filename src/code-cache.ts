@@ -34,6 +34,9 @@ export interface LoadedBundle {
   cacheFile: string | undefined;
 }
 
+// Code compiled from a cache has no `import()` of its own (src/dynamic-import.ts): it uses this module's.
+installImportHook((specifier) => import(specifier));
+
 // The CommonJS wrapper, with the file's first line on a line of its own so that stack traces
 // keep the bundle's own line and column numbers (lineOffset -1 below).
 const PARAMS = ['exports', 'require', 'module', '__filename', '__dirname'] as const;
@@ -56,8 +59,6 @@ const TOUCH_EVERY_MS = 24 * 3600 * 1000;
  * when there is one that fits, and returns its exports. `VERGE_CODE_CACHE=0` turns the cache off.
  */
 export function loadBundle(file: string, env: NodeJS.ProcessEnv = process.env, rewriteAfterMs = REWRITE_AFTER_MS): LoadedBundle {
-  // Code compiled from a cache has no `import()` of its own (src/dynamic-import.ts): it uses this module's.
-  installImportHook((specifier) => import(specifier));
   const bytes = readFileSync(file);
   const root = env.VERGE_CODE_CACHE === '0' ? undefined : vergeCacheDir(env);
   const cacheFile = root === undefined ? undefined : path.join(root, 'code-cache', `${path.basename(file, '.cjs')}-${createHash('sha256').update(bytes).digest('hex').slice(0, 20)}-${process.version}-${process.arch}.bin`);

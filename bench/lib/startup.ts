@@ -80,7 +80,7 @@ export async function startupPhase(h: HarnessContext, servers: ServerDef[], runs
   try {
     const defs = servers.flatMap((d) => (d.key === 'verge' ? [vergeVariant(d, cacheDir, true), vergeVariant(d, cacheDir, false)] : [d]));
     await primeCodeCache(h, defs.find((d) => d.key === 'verge')!);
-    const codeCache = readdirSync(path.join(cacheDir, 'code-cache'), { withFileTypes: true }).map((f) => f.name);
+    const codeCache = readdirSync(path.join(cacheDir, 'code-cache'));
     const results = new Map<string, StartupResult>(defs.map((d) => [d.label, { label: d.label, firstOk: [], readyLine: [] }]));
     const bareNode: number[] = [];
     for (let i = 0; i < runs; i++) {

@@ -9,7 +9,8 @@ import { EMPTY_INSTANCE_TYPE_SECTION, component, componentImporting as component
 import { isComponentBinary } from '../wasm/binary.js';
 import { PROVIDED_INTERFACES } from '../capabilities/index.js';
 import { wat } from '../../test/support/wat.js';
-import { IMPLEMENTED_VERSIONS, importRefusal, isFetchEventHandler, prepareComponent, vergeCacheDir } from './component.js';
+import { IMPLEMENTED_VERSIONS, importRefusal, isFetchEventHandler, prepareComponent } from './component.js';
+import { vergeCacheDir } from '../cache-dir.js';
 
 /** The smallest real components: an empty instance type imported under a name (test/support/component-bytes.ts). */
 const componentImporting = (name: string, form = 0x00) => componentImportingAll([name], form);

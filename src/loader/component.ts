@@ -114,7 +114,6 @@ export interface PreparedComponent {
   exports: string[];
 }
 
-export { vergeCacheDir };
 
 let transpilerVersion: Promise<string> | undefined;
 async function jcoTranspileVersion(): Promise<string> {
