@@ -5,14 +5,17 @@
  * http_response_body, http_close):
  *
  *   chain — the URL is http://hello.verge.internal/api/hello: a route-less WAT component answering
- *           the same 30-byte JSON as the origin, run in-process in a fresh instance per call;
+ *           the same 30-byte JSON as the origin, run in a fresh instance per call in the caller's
+ *           worker. Its timeout_ms is its caller's (as when both keep the default), so its
+ *           deadline is its caller's and nothing more bounds it;
+ *   short — the same call to a copy of hello whose own timeout_ms (1 s) comes before its caller's,
+ *           so the call is bounded on its own (a watchdog thread per call, sandbox/chained.ts);
  *   net   — the URL is the node:http peer on 127.0.0.1 (a separate process);
  *   none  — N = 0, only the variable read: the request's own cost.
  *
  * A call costs (request − none) ÷ N. Requests go one at a time on fresh connections, the three
  * kinds interleaved per round (order rotated) so load drift hits them alike; warm-up rounds are
- * not counted. With one worker every chained call parks it and runs on an extra worker the pool
- * keeps warm (the path a chain takes on a busy node).
+ * not counted.
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -32,7 +35,7 @@ export interface ChainingConfig {
   track: (c: Child) => Child;
 }
 
-type Kind = 'chain' | 'net' | 'none';
+type Kind = 'chain' | 'short' | 'net' | 'none';
 
 export interface ChainingResults {
   calls: number;
@@ -64,6 +67,7 @@ async function writeApp(dir: string, originUrl: string, calls: number): Promise<
   mkdirSync(dir, { recursive: true });
   const files: Record<string, Uint8Array> = {
     'chain.wasm': await outboundLoop('to_chain', calls),
+    'short.wasm': await outboundLoop('to_quick', calls),
     'net.wasm': await outboundLoop('to_net', calls),
     'none.wasm': await outboundLoop('to_net', 0),
     'hello.wasm': await compileWat('hello.wat', helloWat()),
@@ -78,13 +82,20 @@ async function writeApp(dir: string, originUrl: string, calls: number): Promise<
       '',
       '[variables]',
       'to_chain = { default = "http://hello.verge.internal/api/hello" }',
+      'to_quick = { default = "http://quick.verge.internal/api/hello" }',
       `to_net = { default = "${originUrl}/api/hello" }`,
       '',
-      ...(['chain', 'net', 'none'] as const).flatMap((k) => ['[[route]]', `path = "/${k}"`, `component = "${k}"`, '']),
+      ...(['chain', 'short', 'net', 'none'] as const).flatMap((k) => ['[[route]]', `path = "/${k}"`, `component = "${k}"`, '']),
       '[component.chain]',
       'source = "chain.wasm"',
       'variables = ["to_chain"]',
       'allowed_outbound_hosts = ["http://hello.verge.internal"]',
+      limits,
+      '',
+      '[component.short]',
+      'source = "short.wasm"',
+      'variables = ["to_quick"]',
+      'allowed_outbound_hosts = ["http://quick.verge.internal"]',
       limits,
       '',
       '[component.net]',
@@ -98,9 +109,14 @@ async function writeApp(dir: string, originUrl: string, calls: number): Promise<
       'variables = ["to_net"]',
       limits,
       '',
-      '# Reached only by the chain guest.',
+      '# Reached only by chaining: hello with its caller\'s timeout_ms, quick with a shorter one of its own.',
       '[component.hello]',
       'source = "hello.wasm"',
+      limits,
+      '',
+      '[component.quick]',
+      'source = "hello.wasm"',
+      'limits = { timeout_ms = 1000 }',
       '',
     ].join('\n'),
   );
@@ -115,7 +131,7 @@ export async function chainingPhase(cfg: ChainingConfig): Promise<ChainingResult
   const origin = cfg.track(startChild('origin (node:http)', process.execPath, [cfg.nodePeer, `127.0.0.1:${originPort}`], { cwd: cfg.root }));
   const originUrl = `http://127.0.0.1:${originPort}`;
   let verge: Child | undefined;
-  const result: ChainingResults = { calls, requests, warmup, vergeCommand: `verge up ${path.relative(cfg.root, dir)} --workers 1 --log-level warn`, ms: { chain: [], net: [], none: [] } };
+  const result: ChainingResults = { calls, requests, warmup, vergeCommand: `verge up ${path.relative(cfg.root, dir)} --workers 1 --log-level warn`, ms: { chain: [], short: [], net: [], none: [] } };
   try {
     await pollUntil200(origin, `${originUrl}/api/hello`, 20_000, 10);
     await writeApp(dir, originUrl, calls);
@@ -123,8 +139,8 @@ export async function chainingPhase(cfg: ChainingConfig): Promise<ChainingResult
     verge = cfg.track(startChild('verge (chaining)', process.execPath, [cfg.vergeBin, 'up', dir, '--listen', `127.0.0.1:${port}`, '--workers', '1', '--log-level', 'warn'], { cwd: cfg.root }));
     const base = `http://127.0.0.1:${port}`;
     await pollUntil200(verge, `${base}/none`, 30_000, 10);
-    const expected: Record<Kind, string> = { chain: `ok ${calls * HELLO_BODY.length}`, net: `ok ${calls * HELLO_BODY.length}`, none: 'ok 0' };
-    const kinds: Kind[] = ['chain', 'net', 'none'];
+    const expected: Record<Kind, string> = { chain: `ok ${calls * HELLO_BODY.length}`, short: `ok ${calls * HELLO_BODY.length}`, net: `ok ${calls * HELLO_BODY.length}`, none: 'ok 0' };
+    const kinds: Kind[] = ['chain', 'short', 'net', 'none'];
     cfg.log(`chaining: ${requests} requests × ${calls} calls per kind, ${warmup} warm-up rounds; verge pid ${verge.pid}, origin pid ${origin.pid}`);
     for (let round = 0; round < warmup + requests; round++) {
       for (let i = 0; i < kinds.length; i++) {
@@ -136,7 +152,7 @@ export async function chainingPhase(cfg: ChainingConfig): Promise<ChainingResult
         if (round >= warmup) result.ms[kind].push(ms);
       }
     }
-    cfg.log(`chaining: per call ${fmtMs(perCall(result, 'chain'))} chained, ${fmtMs(perCall(result, 'net'))} to loopback`);
+    cfg.log(`chaining: per call ${fmtMs(perCall(result, 'chain'))} chained, ${fmtMs(perCall(result, 'short'))} chained with its own deadline, ${fmtMs(perCall(result, 'net'))} to loopback`);
   } finally {
     if (verge) await stopChild(verge);
     await stopChild(origin);
@@ -145,7 +161,7 @@ export async function chainingPhase(cfg: ChainingConfig): Promise<ChainingResult
 }
 
 /** One call's cost: the median request with N calls less the median request with none, ÷ N. */
-function perCall(r: ChainingResults, kind: 'chain' | 'net'): number {
+function perCall(r: ChainingResults, kind: Exclude<Kind, 'none'>): number {
   return (median(r.ms[kind]) - median(r.ms.none)) / r.calls;
 }
 
@@ -155,16 +171,18 @@ export function renderChaining(r: ChainingResults): string {
   out.push('');
   out.push(
     `- \`${r.vergeCommand}\`: WAT guests that read a URL from a variable and GET it ${r.calls} times per request (http_send, status, http_response_body, http_close). ` +
-      '"chained" calls `http://hello.verge.internal/api/hello`, a route-less WAT component answering the 30-byte hello JSON in a fresh instance per call, in-process; ' +
+      '"chained" calls `http://hello.verge.internal/api/hello`, a route-less WAT component answering the 30-byte hello JSON in a fresh instance per call, in the caller\'s worker, with its caller\'s timeout_ms (as when both keep the default: its deadline is its caller\'s); ' +
+      '"chained, own deadline" calls a copy of it whose own timeout_ms (1 s) comes first, so each call is bounded on its own (a watchdog thread per call); ' +
       '"loopback" calls the node:http peer (bench/peers/node-http.ts, its own process) on 127.0.0.1 for the same body; "none" makes no call.',
   );
   out.push(
     `- ${r.requests} requests per kind, one at a time on fresh connections, kinds interleaved (order rotated per round), after ${r.warmup} warm-up rounds; ` +
-      `a call costs (median request − median "none") ÷ ${r.calls}. With one worker each chained call parks it and runs on an extra worker the pool keeps while chains run. ` +
+      `a call costs (median request − median "none") ÷ ${r.calls}. ` +
       'This part alone: `BENCH_ONLY=chaining npm run bench` (BENCH_CHAIN_CALLS, BENCH_CHAIN_REQUESTS, BENCH_CHAIN_WARMUP).',
   );
   out.push('');
   const chain = perCall(r, 'chain');
+  const short = perCall(r, 'short');
   const net = perCall(r, 'net');
   const row = (label: string, kind: Kind, call: number | undefined) => {
     const ms = r.ms[kind];
@@ -173,12 +191,12 @@ export function renderChaining(r: ChainingResults): string {
   out.push(
     table(
       ['kind', `request (${r.calls} calls) p50`, 'range', 'per call'],
-      [row('chained (hello.verge.internal)', 'chain', chain), row('loopback (node:http on 127.0.0.1)', 'net', net), row('none', 'none', undefined)],
+      [row('chained (hello.verge.internal)', 'chain', chain), row('chained, own deadline (quick.verge.internal)', 'short', short), row('loopback (node:http on 127.0.0.1)', 'net', net), row('none', 'none', undefined)],
       ['l', 'r', 'r', 'r'],
     ),
   );
   out.push('');
-  out.push(`- A chained call costs ${fmtRatio(chain / net)} an outbound call to loopback.`);
+  out.push(`- A chained call costs ${fmtRatio(chain / net)} an outbound call to loopback; ${fmtRatio(short / net)} when its own deadline comes first.`);
   out.push('');
   return out.join('\n');
 }

@@ -67,6 +67,8 @@ export interface ChainCall {
   readonly traceparent: string | undefined;
   /** Aborted when the caller's request ends: the callee is stopped with it. */
   readonly signal: AbortSignal;
+  /** The caller's cap on an outbound response's body. */
+  readonly maxResponseBytes?: number | undefined;
 }
 
 /** Answers a chained call with the callee's response (an OutboundResponseSpec), or refuses it. */

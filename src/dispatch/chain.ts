@@ -16,17 +16,18 @@
  * limit, cycles and logs) and, for a middleware, what comes next. Links live while the request runs.
  */
 import { randomUUID } from 'node:crypto';
-import { ERROR_CATALOGUE, VergeError, isVergeError } from '../errors.js';
+import { VergeError, isVergeError } from '../errors.js';
+import { chainedErrorResponse } from './chained-error.js';
 import type { AppConfig, ComponentConfig } from '../manifest/config.js';
 import { INTERNAL_DOMAIN, NEXT_COMPONENT } from '../manifest/hosts.js';
 import type { ChainCall } from '../capabilities/capability.js';
 import { Router, parsePattern, type RouteMatch, type RoutePattern } from '../ingress/router.js';
 import { parseRequestTarget } from '../ingress/request-path.js';
 import type { Logger } from '../telemetry/logging.js';
-import type { Tracing } from '../telemetry/tracing.js';
+import type { RequestTrace, Tracing } from '../telemetry/tracing.js';
 import { epochMs, formatTraceparent } from '../telemetry/trace/context.js';
 import type { ChainedRun, Outcome } from './pool.js';
-import type { GuestRequest, HostReply, OutboundResponseSpec, TraceContext } from './protocol.js';
+import type { ChainedOrder, GuestRequest, HostReply, OutboundResponseSpec, TraceContext } from './protocol.js';
 
 /** Components in one chain, the inbound request's included: a call that would make it longer is refused. */
 export const MAX_CHAIN_DEPTH = 10;
@@ -39,7 +40,11 @@ export interface ChainVersion {
 }
 
 export interface ChainDeps {
-  pool: { run(request: GuestRequest, deadlineMs: number, chained?: ChainedRun): Promise<Outcome> };
+  pool: {
+    run(request: GuestRequest, deadlineMs: number, chained?: ChainedRun): Promise<Outcome>;
+    /** The call run by its caller's own worker, when the caller runs there (WorkerPool.nest). */
+    nest?(request: GuestRequest, deadlineMs: number, chained: ChainedRun): { timeoutMs: number; outcome: Promise<Outcome> } | undefined;
+  };
   /** The loaded version with this key, kept loaded until `release`. */
   hold(versionKey: string): { version: ChainVersion; release(): void } | undefined;
   logger: Logger;
@@ -103,6 +108,8 @@ export class Chains {
     const path = caller?.path ?? [from.component];
     const held = this.deps.hold(from.version);
     if (!held) return { ok: false, status: 'UNAVAILABLE', message: `app version ${from.version} is not loaded on this node` };
+    // Held until the callee ends: when it runs in its caller's worker, that is after this returns.
+    let release = true;
     try {
       const found = this.callee(c, caller, held.version.app);
       if (!found.ok) return found;
@@ -115,12 +122,32 @@ export class Chains {
       }
       const left = from.deadlineAt === undefined ? callee.limits.timeoutMs : from.deadlineAt - Date.now();
       if (left <= 0) return { ok: false, status: 'TIMEOUT', message: `no time is left of the caller's deadline for http://${c.target}.${INTERNAL_DOMAIN}` };
-      const request = this.request(c, callee, held.version, caller?.inbound);
-      if (!request.ok) return { ok: true, value: errorResponse(request.error, randomUUID()) };
-      const link: Link = { root: caller?.root ?? from.requestId, parent: from.requestId, path: [...path, callee.name], next, inbound: caller?.inbound ?? request.value };
-      return { ok: true, value: await this.run(request.value, callee, link, c, held.version, from.deadlineAt ?? Date.now() + left) };
+      const built = this.request(c, callee, held.version, caller?.inbound);
+      if (!built.ok) return { ok: true, value: errorResponse(built.error, randomUUID()) };
+      const request = built.value;
+      const link: Link = { root: caller?.root ?? from.requestId, parent: from.requestId, path: [...path, callee.name], next, inbound: caller?.inbound ?? request };
+      const run = this.begin(request, link, c);
+      const chained: ChainedRun = { parent: from.requestId, endBy: from.deadlineAt ?? Date.now() + left, signal: c.signal };
+      const nested = this.deps.pool.nest?.(request, callee.limits.timeoutMs, chained);
+      if (nested) {
+        release = false;
+        void nested.outcome.then((outcome) => {
+          this.end(run, request, callee, link, c, held.version, outcome);
+          held.release();
+        });
+        const order: ChainedOrder = { request, timeoutMs: nested.timeoutMs, ownTimeoutMs: callee.limits.timeoutMs, maxResponseBytes: c.maxResponseBytes ?? Number.MAX_SAFE_INTEGER };
+        return { ok: true, value: { chained: order } };
+      }
+      let outcome: Outcome;
+      try {
+        outcome = await this.deps.pool.run(request, callee.limits.timeoutMs, chained);
+      } catch (err) {
+        this.links.delete(request.id);
+        throw err;
+      }
+      return { ok: true, value: this.end(run, request, callee, link, c, held.version, outcome) };
     } finally {
-      held.release();
+      if (release) held.release();
     }
   }
 
@@ -189,7 +216,8 @@ export class Chains {
     };
   }
 
-  private async run(request: GuestRequest, callee: ComponentConfig, link: Link, c: ChainCall, version: ChainVersion, endBy: number): Promise<OutboundResponseSpec> {
+  /** The callee's request starts: its trace span (when the caller's is traced) and its link. */
+  private begin(request: GuestRequest, link: Link, c: ChainCall): { started: number; trace: RequestTrace | undefined } {
     const started = performance.now();
     const trace = c.traceparent !== undefined ? this.deps.tracing?.begin(c.traceparent, undefined) : undefined;
     if (trace) {
@@ -198,12 +226,13 @@ export class Chains {
       trace.context.admittedAt = epochMs();
     }
     this.links.set(request.id, link);
-    let outcome: Outcome;
-    try {
-      outcome = await this.deps.pool.run(request, callee.limits.timeoutMs, { parent: c.from.requestId, endBy, signal: c.signal });
-    } finally {
-      this.links.delete(request.id);
-    }
+    return { started, trace };
+  }
+
+  /** The callee's request ended: its response as its caller sees it, its span and its log line. */
+  private end(run: { started: number; trace: RequestTrace | undefined }, request: GuestRequest, callee: ComponentConfig, link: Link, c: ChainCall, version: ChainVersion, outcome: Outcome): OutboundResponseSpec {
+    this.links.delete(request.id);
+    const { started, trace } = run;
     let response: OutboundResponseSpec;
     let error: VergeError | undefined;
     if (outcome.ok && (outcome.response.status < 200 || outcome.response.status > 599)) {
@@ -287,9 +316,7 @@ function routerOf(patterns: readonly RoutePattern[]): Router<null> {
 
 /** What a client would have got for this error, as the caller's response. */
 function errorResponse(error: VergeError, requestId: string): OutboundResponseSpec {
-  const body = Buffer.from(JSON.stringify({ error: error.code, message: error.message, request_id: requestId }));
-  const status = ERROR_CATALOGUE[error.code].status || 500;
-  return { status, headers: [['content-type', 'application/json'], ['x-request-id', requestId]], body };
+  return chainedErrorResponse(error.code, error.message, requestId);
 }
 
 function headerOf(rawHeaders: readonly string[], name: string): string | undefined {

@@ -125,6 +125,17 @@ interface Job {
   chained: ChainedRun | undefined;
   /** The worker its caller waits on, parked until this job is done. */
   parked: Slot | undefined;
+  /** Chained calls its guest is running in its own worker now (nest()). */
+  callees: Nested[] | undefined;
+}
+
+/** A chained call run inside its caller's worker: the worker reports it under its own id. */
+interface Nested {
+  request: GuestRequest;
+  /** The request its worker serves, whose guest's chain (directly or through other callees) made this call. */
+  caller: Job;
+  resolve: (outcome: Outcome) => void;
+  done: boolean;
 }
 
 interface Slot {
@@ -159,6 +170,8 @@ export class WorkerPool {
   private tookBack = 0;
   /** Requests admitted and not yet answered, by id: a chained call finds its caller here. */
   private readonly jobs = new Map<string, Job>();
+  /** Chained calls running inside their callers' workers, by id. */
+  private readonly nested = new Map<string, Nested>();
   private trimTimer: NodeJS.Timeout | undefined;
   /** Workers started for load, not serving until their modules are in. */
   private readonly growing = new Set<Slot>();
@@ -319,7 +332,7 @@ export class WorkerPool {
       const refuse = (error: VergeError) => resolve({ ok: false, error });
       if (this.closed) return refuse(new VergeError('SHUTTING_DOWN', 'the node is shutting down'));
       if (chained?.signal?.aborted) return refuse(callerEnded());
-      const job: Job = { request, deadlineMs, resolve, timer: undefined, slot: undefined, claim: undefined, startedAt: NaN, done: false, hostCalls: undefined, chained, parked: undefined };
+      const job: Job = { request, deadlineMs, resolve, timer: undefined, slot: undefined, claim: undefined, startedAt: NaN, done: false, hostCalls: undefined, chained, parked: undefined, callees: undefined };
       if (chained) {
         job.parked = this.park(chained.parent);
         if (!job.parked) return refuse(callerEnded());
@@ -353,6 +366,47 @@ export class WorkerPool {
       } else this.queue.push(job);
       this.growIfBusy();
     });
+  }
+
+  /**
+   * A chained call that its caller's own worker runs (sandbox/chained.ts): the caller's guest is
+   * blocked in the call, so its worker runs the callee at once, in-process, bounded by `timeoutMs`
+   * (its deadline capped by its caller's), and reports it under the callee's id. Undefined when
+   * the caller is not the request running on its worker (then run() takes the call as a request
+   * of its own). The outcome carries the callee's status, spans and failure, not its body, which
+   * went straight to its caller; it ends with its caller's request if it has not already.
+   */
+  nest(request: GuestRequest, deadlineMs: number, chained: ChainedRun): { timeoutMs: number; outcome: Promise<Outcome> } | undefined {
+    // A callee's own chained call runs there too: the request its worker serves is the one that started the chain.
+    const caller = this.jobs.get(chained.parent) ?? this.nested.get(chained.parent)?.caller;
+    if (this.closed || !caller || caller.done || caller.slot?.jobs[0] !== caller || chained.signal?.aborted) return undefined;
+    let resolve!: (outcome: Outcome) => void;
+    const outcome = new Promise<Outcome>((r) => (resolve = r));
+    const callee: Nested = { request, caller, resolve, done: false };
+    this.nested.set(request.id, callee);
+    (caller.callees ??= []).push(callee);
+    return { timeoutMs: Math.max(0, Math.min(deadlineMs, chained.endBy - Date.now())), outcome };
+  }
+
+  private finishNested(callee: Nested, outcome: Outcome): void {
+    if (callee.done) return;
+    callee.done = true;
+    this.nested.delete(callee.request.id);
+    const list = callee.caller.callees!;
+    list.splice(list.indexOf(callee), 1);
+    this.options.onRequestEnd?.(callee.request.id);
+    callee.resolve(outcome);
+  }
+
+  /** What the worker reports of a chained call it runs inside its caller. */
+  private onNestedMessage(slot: Slot, callee: Nested, msg: Extract<FromWorker, { id: string }>): void {
+    if (callee.caller.slot !== slot || callee.done) return;
+    if (msg.t === 'log') {
+      const { request } = callee;
+      return this.options.onGuestLog?.(msg.id, request.component, msg.stream, msg.level, msg.line, request.version, request.trace);
+    }
+    if (msg.t === 'done') this.finishNested(callee, { ok: true, response: msg.response, spans: msg.spans });
+    else if (msg.t === 'fail') this.finishNested(callee, { ok: false, error: new VergeError(msg.code, msg.message, { guest: guestDetail(msg) }), spans: msg.spans });
   }
 
   /** How long the job may wait for a worker, or, once started, run: its deadline, capped by its caller's. */
@@ -586,6 +640,8 @@ export class WorkerPool {
       return;
     }
     if (msg.t === 'breaker') return this.options.onBreaker?.(msg, slot.worker.threadId);
+    const callee = this.nested.get(msg.id);
+    if (callee) return this.onNestedMessage(slot, callee, msg);
     const job = slot.jobs[0];
     if (!job || job.request.id !== msg.id) return;
     if (msg.t === 'log') {
@@ -627,6 +683,8 @@ export class WorkerPool {
     this.inFlight--;
     this.jobs.delete(job.request.id);
     if (job.parked) this.unpark(job.parked);
+    // Its worker answered for its chained calls before its own answer; any still open ended with it.
+    if (job.callees) for (const callee of [...job.callees]) this.finishNested(callee, { ok: false, error: callerEnded() });
     this.options.onRequestEnd?.(job.request.id);
     job.resolve(outcome);
   }

@@ -270,6 +270,21 @@ export interface OutboundResponseSpec {
   redirects?: number;
 }
 
+/**
+ * The main thread's answer to a chained call that the caller's own worker runs
+ * (docs/composition.md): the callee's request, checked and routed; how long it may run (its
+ * timeout_ms capped by what is left of its caller's deadline); the caller's cap on an outbound
+ * response. The worker answers it as any request, with 'done' or 'fail' under the callee's id,
+ * carrying the status only: the body stays with the caller.
+ */
+export interface ChainedOrder {
+  request: GuestRequest;
+  timeoutMs: number;
+  /** The callee's own timeout_ms, for the message when it runs out. */
+  ownTimeoutMs: number;
+  maxResponseBytes: number;
+}
+
 /** What a capability asks the main thread for; the scope adds who is asking. */
 export type HostCallBody =
   | { op: 'kv'; store: string; kv: KvOp }

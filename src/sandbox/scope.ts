@@ -10,7 +10,7 @@ import { HostCallError, Status, type StatusName } from '../capabilities/abi.js';
 import { GuestMemory } from './guest-memory.js';
 import type { HostBridge } from '../dispatch/host-bridge.js';
 import { GUEST_LOG_LIMITS, type LogLevelName } from '../capabilities/logging/levels.js';
-import type { ComponentGrants, FromWorker, HostCallBody, SpanRecord, TraceContext } from '../dispatch/protocol.js';
+import type { ChainedOrder, ComponentGrants, FromWorker, HostCallBody, OutboundResponseSpec, SpanRecord, TraceContext } from '../dispatch/protocol.js';
 import { RequestSpans, type Attributes } from '../telemetry/trace/request-spans.js';
 import { hostCallCode, type CapabilityName } from '../telemetry/host-call-codes.js';
 import { RequestMeasures } from './measures.js';
@@ -114,8 +114,10 @@ export class Frame {
 
 export class GuestScope {
   readonly memory: GuestMemory;
-  /** What is measured of the request being run, sampled or not: sent with its answer. */
-  readonly measures: RequestMeasures;
+  /** What is measured of the request being run, sampled or not: sent with its answer (a chained callee has its own while it runs). */
+  measures: RequestMeasures;
+  /** Runs a chained call in this worker (sandbox/chained.ts); set by the worker. */
+  chained: ((order: ChainedOrder) => OutboundResponseSpec) | undefined = undefined;
   private readonly frames: Frame[] = [];
   private readonly perWorker = new Map<string, unknown>();
   /** Set when a host call went over the bridge: the main thread, where it completed, observes it. */
@@ -139,6 +141,24 @@ export class GuestScope {
   /** Ends the innermost request; its caller's frame is current again. */
   end(): void {
     this.frames.pop()?.end();
+  }
+
+  /** Ends every frame above `depth`: a run stopped from outside (a chained callee's deadline) never reached its own end(). */
+  unwind(depth: number): void {
+    while (this.frames.length > depth) this.frames.pop()!.end();
+  }
+
+  /**
+   * The callee's response to a chained call that the main thread handed back to run here. It is
+   * still the caller's outbound call: timed on the main thread, where it was checked.
+   */
+  runChained(order: ChainedOrder): OutboundResponseSpec {
+    if (!this.chained) throw new HostCallError('UNAVAILABLE', 'chained calls are not run in this worker');
+    try {
+      return this.chained(order);
+    } finally {
+      this.bridged = true;
+    }
   }
 
   /**

@@ -16,7 +16,8 @@ import { GuestScope } from './scope.js';
 import { LastWords } from './guest-failure.js';
 import { ComponentRunner } from './component/runner.js';
 import { serveComponent } from './component/serve.js';
-import { createWagiRunner, loadWagiModule, type WagiModule } from './wagi/runner.js';
+import { createWagiRunner, loadWagiModule, type WagiModule, type WagiRunner } from './wagi/runner.js';
+import { ChainedRuns } from './chained.js';
 import { epochMs } from '../telemetry/trace/context.js';
 
 const port = parentPort;
@@ -29,7 +30,10 @@ const recycler = new MemoryRecycler();
 // Set up by the init message, before anything else.
 let claims: JobClaims;
 let scope: GuestScope;
-let wagi: ReturnType<typeof createWagiRunner>;
+let wagi: WagiRunner;
+let chained: ChainedRuns;
+/** The WAGI runners running now, innermost last: the verge:v1 bindings read the innermost's memory (a chained callee's while it runs). */
+const wagiRunning: WagiRunner[] = [];
 let componentImports: Record<string, unknown>;
 // A trap's backtrace is read from its stack: a Rust panic is ~10 frames deep in std before the guest's own.
 Error.stackTraceLimit = 64;
@@ -43,8 +47,20 @@ const componentStdout = new LineSink((line) => scope.log('info', line, 'stdout')
 
 function init(msg: Extract<ToWorker, { t: 'init' }>): void {
   claims = new JobClaims(msg.claims);
-  scope = new GuestScope(() => wagi.memory(), new HostBridge(msg.bridge.port, msg.bridge.signal), post);
-  wagi = createWagiRunner({ scope, post, stderr, lastWords, vergeImports: createVergeImports(scope) });
+  scope = new GuestScope(() => wagiRunning[wagiRunning.length - 1]?.memory(), new HostBridge(msg.bridge.port, msg.bridge.signal), post);
+  const vergeImports = createVergeImports(scope);
+  wagi = createWagiRunner({ scope, post, stderr, lastWords, vergeImports });
+  wagiRunning.push(wagi);
+  chained = new ChainedRuns({
+    scope,
+    post,
+    vergeImports,
+    find: (version, component) => versions.get(version)?.get(component),
+    enterWagi: (runner) => void wagiRunning.push(runner),
+    wagiDepth: () => wagiRunning.length,
+    leaveWagi: (depth) => void (wagiRunning.length = depth),
+  });
+  scope.chained = (order) => chained.run(order);
   componentImports = createComponentImports(scope, { stdout: componentStdout, stderr });
   post({ t: 'ready' });
 }
@@ -94,6 +110,8 @@ function runIfClaimed(msg: RunOrder): void {
   if (!m) post({ t: 'fail', id: req.id, code: 'INTERNAL', message: `component ${req.component} of version ${req.version} is not loaded in this worker` });
   else if (m instanceof ComponentRunner) serveComponent({ scope, post, stdout: componentStdout, stderr, lastWords }, m, req, deadlineAt);
   else wagi.run(m, req, deadlineAt);
+  // Answered: what its chained calls left is tidied now, off its latency.
+  chained.settle();
   collectIfDue();
 }
 

@@ -64,7 +64,7 @@ describe('service chaining', () => {
     const dir = writeApp(
       'comp',
       {
-        gw: { wasm: probe, route: '/gw/...', limits: 'timeout_ms = 20000', extra: 'allowed_outbound_hosts = ["http://auth.verge.internal", "http://users.verge.internal", "http://trap.verge.internal"]' },
+        gw: { wasm: probe, route: '/gw/...', limits: 'timeout_ms = 20000', extra: 'allowed_outbound_hosts = ["http://auth.verge.internal", "http://users.verge.internal", "http://trap.verge.internal", "http://quick.verge.internal"]' },
         short: { wasm: probe, route: '/short/...', limits: 'timeout_ms = 1500', extra: 'allowed_outbound_hosts = ["http://auth.verge.internal"]' },
         wide: { wasm: probe, route: '/wide/...', extra: 'allowed_outbound_hosts = ["http://*:*", "*://*.internal:*"]' },
         wagi: { wasm: await fetcher('target'), route: '/wagi', extra: 'variables = ["target"]\nallowed_outbound_hosts = ["http://*.verge.internal"]' },
@@ -83,6 +83,8 @@ describe('service chaining', () => {
         // Components with no route are reached only by chaining.
         '[component.auth]\nsource = "auth.wasm"',
         '[component.trap]\nsource = "trap.wasm"',
+        // Its own deadline comes well before its caller's.
+        '[component.quick]\nsource = "auth.wasm"\nlimits = { timeout_ms = 300 }',
       ].join('\n'),
     );
     writeFileSync(path.join(dir, 'auth.wasm'), probe);
@@ -203,6 +205,27 @@ describe('service chaining', () => {
     // The pool is whole again: a plain request is answered.
     const after = await probeFetch(node, 'gw', 'http://auth.verge.internal/x/echo');
     assert.equal(after.got.status, 200);
+  });
+
+  test('a callee that loops past its own shorter timeout_ms answers its caller 504, and the caller goes on in the same worker', async () => {
+    const replaced = () => node.logs().filter((l) => l.msg === 'worker replaced').length;
+    const before = replaced();
+    const t0 = Date.now();
+    const { status, got, requestId } = await probeFetch(node, 'gw', 'http://quick.verge.internal/x/loop');
+    const elapsed = Date.now() - t0;
+    assert.equal(status, 200);
+    assert.equal(got.status, 504);
+    const body = JSON.parse(got.body!);
+    assert.equal(body.error, 'DEADLINE_EXCEEDED');
+    assert.match(body.message, /timeout_ms \(300 ms\)/);
+    assert.ok(elapsed < 5000, `answered after ${elapsed} ms (the callee's timeout_ms is 300, its caller's 20000)`);
+    const line = await waitFor(() => node.logs().find((l) => l.parent_request_id === requestId && l.msg === 'chained request failed'), "the callee's end");
+    assert.equal(line.component, 'quick');
+    assert.equal(line.error, 'DEADLINE_EXCEEDED');
+    // Only the callee was stopped: no worker was replaced, and the caller's next call is served.
+    assert.equal(replaced(), before);
+    const again = await probeFetch(node, 'gw', 'http://quick.verge.internal/x/echo');
+    assert.equal(again.got.status, 200);
   });
 
   test('a component that is no middleware has nothing next', async () => {

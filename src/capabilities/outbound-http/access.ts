@@ -5,7 +5,7 @@
  */
 import { HostCallError } from '../abi.js';
 import type { GuestScope } from '../../sandbox/scope.js';
-import type { OutboundRequestSpec, OutboundResponseSpec } from '../../dispatch/protocol.js';
+import type { ChainedOrder, OutboundRequestSpec, OutboundResponseSpec } from '../../dispatch/protocol.js';
 import { formatTraceparent } from '../../telemetry/trace/context.js';
 
 export function outboundAccess(scope: GuestScope) {
@@ -25,7 +25,9 @@ export function outboundAccess(scope: GuestScope) {
         // The callee's parent: this client span when sampled, else the context passed through unsampled.
         // The main thread decides whether it leaves the node (trace_propagation); a chained call's callee always joins the trace.
         const traceparent = trace ? formatTraceparent(trace.traceId, span?.id ?? trace.spanId, trace.sampled) : undefined;
-        return scope.call<OutboundResponseSpec>({ op: 'http', request, traceparent });
+        const reply = scope.call<OutboundResponseSpec | { chained: ChainedOrder }>({ op: 'http', request, traceparent });
+        // A chained call comes back to run here, in the caller's worker (sandbox/chained.ts).
+        return 'chained' in reply ? scope.runChained(reply.chained) : reply;
       },
       (response, span) => {
         if (!span) return;

@@ -106,8 +106,10 @@ async function chained(call: HostCall & { op: 'http' }, target: string, outbound
   }
   if (!ctx.chain) return { ok: false, status: 'UNAVAILABLE', message: 'chained calls are not served here' };
   request.local('http.budget', () => createRequestBudget()).take();
-  const reply = await ctx.chain({ from: call, target, request: valid, traceparent: call.traceparent, signal: request.signal });
-  if (reply.ok && (reply.value as OutboundResponseSpec).body.byteLength > limits.maxResponseBytes) {
+  const reply = await ctx.chain({ from: call, target, request: valid, traceparent: call.traceparent, signal: request.signal, maxResponseBytes: limits.maxResponseBytes });
+  // A callee run in the caller's worker (a ChainedOrder) is held to the cap there.
+  const response = reply.ok ? (reply.value as Partial<OutboundResponseSpec>) : undefined;
+  if (response?.body && response.body.byteLength > limits.maxResponseBytes) {
     return { ok: false, status: 'LIMIT_EXCEEDED', message: `response from http://${url.host} is larger than the limit of ${bytes(limits.maxResponseBytes)} (maxResponseBytes)` };
   }
   return reply;

@@ -3,7 +3,7 @@
  * as a CGI environment, argv and stdin, the response parsed from stdout. The instance's memory
  * comes from the worker's recycler and goes back to it after the answer is posted.
  */
-import type { GuestRequest, WagiModuleSpec } from '../../dispatch/protocol.js';
+import type { EncodedSpans, GuestRequest, GuestResponse, WagiModuleSpec } from '../../dispatch/protocol.js';
 import { VERGE_ABI_MODULE } from '../../capabilities/abi.js';
 import { SANDBOX_MEMORY_IMPORT } from '../../wasm/binary.js';
 import { classify, postFailure, postResponse, type Failure, type Post } from '../answer.js';
@@ -56,12 +56,24 @@ export function createWagiRunner(ctx: WagiContext) {
   const argv = new CStringListBuilder();
   const addArg = (arg: string) => void argv.add(arg);
 
-  return {
+  const runner = {
     /** The memory of the instance running now (the verge:v1 bindings read and write it). */
     memory: (): WebAssembly.Memory | undefined => state.memory,
 
+    /** Serves `req` and posts its answer to the pool; the memory goes back to its shelf after that, off the request's latency. */
     run(m: WagiModule, req: GuestRequest, deadlineAt: number | undefined): void {
-      const { scope, post, stderr } = ctx;
+      const { answer, spans, memory } = runner.execute(m, req, deadlineAt);
+      if ('response' in answer) postResponse(ctx.post, req.id, answer.response, false, spans, ctx.scope.measures);
+      else postFailure(ctx.post, req.id, answer.failure, undefined, spans, ctx.scope.measures);
+      runner.recycle(m, memory);
+    },
+
+    /**
+     * Runs `req` in a fresh instance: its response (the body copied out of the reusable buffer) or
+     * why it has none, and its spans when sampled. The memory it ran in is the caller's to recycle.
+     */
+    execute(m: WagiModule, req: GuestRequest, deadlineAt: number | undefined): { answer: { response: GuestResponse } | { failure: Failure }; spans: EncodedSpans | undefined; memory: WebAssembly.Memory | undefined } {
+      const { scope, stderr } = ctx;
       const { spans } = scope.begin({ id: req.id, version: req.version, component: m.component, grants: m.grants, deadlineAt, maxResponseBytes: m.maxResponseBytes, trace: req.trace });
       spans?.queued();
       stdout.reset(m.maxResponseBytes + HEADER_ALLOWANCE);
@@ -105,19 +117,35 @@ export function createWagiRunner(ctx: WagiContext) {
       if (step) spans!.end(step, failure?.code);
       scope.end();
       if (memory) scope.measures.memory(memory.buffer.byteLength);
+      let answer: { response: GuestResponse } | { failure: Failure } | undefined;
       if (!failure) {
         try {
           const parsed = parseCgiResponse(stdout.view(), m.maxResponseBytes);
           // Copy the body out of the reusable buffer; a large one is transferred rather than cloned again.
-          postResponse(post, req.id, { ...parsed, body: parsed.body.slice() }, false, spans?.encode(), scope.measures);
+          answer = { response: { ...parsed, body: parsed.body.slice() } };
         } catch (err) {
           failure = classify(err);
         }
       }
-      if (failure) postFailure(post, req.id, failure, undefined, spans?.encode(), scope.measures);
-      // Zeroing happens after the answer is posted, off the request's latency.
       state = { ...state, memory: undefined, stdin: new Uint8Array(0), files: undefined };
+      return { answer: answer ?? { failure: failure! }, spans: spans?.encode(), memory };
+    },
+
+    /** Gives the memory a request ran in back to its module's shelf (zeroed there). */
+    recycle(m: WagiModule, memory: WebAssembly.Memory | undefined): void {
       if (memory) m.memories!.give(memory);
     },
+
+    /**
+     * A run stopped from outside (its deadline, by the engine's termination, which no catch or
+     * finally of the run saw): what it opened is closed and its memory dropped, unrecycled.
+     */
+    abandon(): void {
+      state.files?.closeAll();
+      state = { ...state, memory: undefined, stdin: new Uint8Array(0), files: undefined };
+    },
   };
+  return runner;
 }
+
+export type WagiRunner = ReturnType<typeof createWagiRunner>;
