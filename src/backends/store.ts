@@ -44,6 +44,12 @@ export interface SyncKvStore {
   increment(key: string, delta: bigint): bigint;
   compareAndSwap(key: string, expected: Uint8Array | null, value: Uint8Array): boolean;
   close(): void;
+  /**
+   * The thread's JavaScript was stopped from outside in the middle of an operation (a chained
+   * callee past its deadline, sandbox/chained.ts), so no catch or finally of it ran: whatever it
+   * left open (a transaction) is undone. The operation was never acknowledged.
+   */
+  recover?(): void;
 }
 
 /**

@@ -98,7 +98,7 @@ export class ChainedRuns {
       result = bounded ? this.bounded(order.timeoutMs, execute) : execute();
     } catch (err) {
       if ((err as { code?: unknown })?.code !== TIMED_OUT) throw err;
-      scope.unwind(mark.frames);
+      scope.interrupted(mark.frames);
       for (let i = mark.depth; i < this.levels.length; i++) this.levels[i]!.wagi.abandon();
       const message = `the guest did not answer within its timeout_ms (${order.ownTimeoutMs} ms); it was stopped, and its caller goes on`;
       result = { answer: { failure: { code: 'DEADLINE_EXCEEDED', message } }, spans: undefined };

@@ -36,6 +36,23 @@ describe('guest scope: a stack of request frames', () => {
     assert.throws(() => s.frame, /no request is being served/);
   });
 
+  test('a run stopped from outside has its frames ended down to its caller’s and the worker’s repairs run', () => {
+    const { s } = scope();
+    let repaired = 0;
+    s.onInterrupted(() => repaired++);
+    s.begin({ id: 'caller', version: 'v1', component: 'a', grants: grants('for_a') });
+    const callee = s.begin({ id: 'callee', version: 'v1', component: 'b', grants: grants('for_b') });
+    let closed = false;
+    callee.atEnd(() => (closed = true));
+    s.begin({ id: 'its-callee', version: 'v1', component: 'c', grants: grants('for_c') });
+    s.interrupted(1);
+    assert.equal(s.depth, 1);
+    assert.equal(s.frame.id, 'caller');
+    assert.equal(callee.live, false);
+    assert.equal(closed, true);
+    assert.equal(repaired, 1);
+  });
+
   test('a nested request cannot spend its caller’s log budget', () => {
     const { s, logs } = scope();
     s.begin({ id: 'outer', version: 'v1', component: 'a', grants: grants('x') });

@@ -120,6 +120,7 @@ export class GuestScope {
   chained: ((order: ChainedOrder) => OutboundResponseSpec) | undefined = undefined;
   private readonly frames: Frame[] = [];
   private readonly perWorker = new Map<string, unknown>();
+  private readonly repairs: Array<() => void> = [];
   /** Set when a host call went over the bridge: the main thread, where it completed, observes it. */
   private bridged = false;
 
@@ -143,9 +144,19 @@ export class GuestScope {
     this.frames.pop()?.end();
   }
 
-  /** Ends every frame above `depth`: a run stopped from outside (a chained callee's deadline) never reached its own end(). */
-  unwind(depth: number): void {
+  /**
+   * A run was stopped from outside (a chained callee's deadline, sandbox/chained.ts), so none of
+   * its catch or finally blocks ran: the frames above `depth` are ended, and each per-worker state
+   * that registered with onInterrupted repairs what an operation cut short left open.
+   */
+  interrupted(depth: number): void {
     while (this.frames.length > depth) this.frames.pop()!.end();
+    for (const fn of this.repairs) fn();
+  }
+
+  /** `fn` runs after a run is stopped from outside (see interrupted()). */
+  onInterrupted(fn: () => void): void {
+    this.repairs.push(fn);
   }
 
   /**

@@ -146,6 +146,11 @@ class SqliteKvStore implements SqliteStore {
     });
   }
 
+  recover(): void {
+    // An increment stopped between its BEGIN IMMEDIATE and its COMMIT would hold the write lock, and the next statement would join its transaction.
+    if (!this.#closed && this.#db.inTransaction) this.#db.exec('ROLLBACK');
+  }
+
   get(key: string): Uint8Array | undefined {
     return this.#run(() => {
       const value = this.#get.get(key);

@@ -16,7 +16,11 @@ export type KvAccess = ReturnType<typeof kvAccess>;
 
 export function kvAccess(scope: GuestScope) {
   // A breaker changes state during a call, so the current request names the app whose store it guards.
-  const stores = scope.worker('kv', () => new WorkerStores((store, side, state, reason) => scope.post({ t: 'breaker', version: scope.depth > 0 ? scope.frame.version : '', store, side, state, reason })));
+  const stores = scope.worker('kv', () => {
+    const made = new WorkerStores((store, side, state, reason) => scope.post({ t: 'breaker', version: scope.depth > 0 ? scope.frame.version : '', store, side, state, reason }));
+    scope.onInterrupted(() => made.recover());
+    return made;
+  });
   const handles = () => scope.frame.local<string[]>('kv.handles', () => []);
 
   /** Throws ACCESS_DENIED, naming the store and the grants, unless the current request's component may use it. */

@@ -34,6 +34,11 @@ export class WorkerStores {
     });
   }
 
+  /** A run was stopped in the middle of an operation (sandbox/chained.ts): what any store's operation left open is undone. */
+  recover(): void {
+    for (const store of this.open.values()) store.recover?.();
+  }
+
 }
 
 export const REMOTE: unique symbol = Symbol('remote store');
