@@ -33,7 +33,6 @@ export const ERROR_CATALOGUE = {
   GUEST_BAD_RESPONSE: { status: 502, blame: 'guest', summary: 'The guest wrote a malformed CGI response (no header block, a bad header line, an invalid status), or a component set no response or an error-code.' },
   RESPONSE_TOO_LARGE: { status: 502, blame: 'guest', summary: "The guest wrote more than the component's max_response_bytes." },
   RESERVED_HOST: { status: 400, blame: 'client', summary: 'The Host header (or the authority of an absolute-form target) names verge.internal or a host under it, which only chained calls inside the node use: it is refused, never routed.' },
-  CHAIN_CAPACITY: { status: 503, blame: 'host', summary: 'A chained call found every worker waiting on a chained call and the pool at its limit of extra workers; the callee was refused at once (its caller gets this answer) rather than left to wait.' },
   WORKER_CRASHED: { status: 500, blame: 'host', summary: 'The worker thread running the request died; it was replaced.' },
   INTERNAL: { status: 500, blame: 'host', summary: 'An unexpected error in Verge itself.' },
   // Bundles: `verge bundle`, and a bundle uploaded to a node

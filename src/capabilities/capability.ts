@@ -41,8 +41,6 @@ export interface HostContext {
   envFile: string | undefined;
   logger: Logger;
   onBreaker: OnAppBreakerChange | undefined;
-  /** Serves chained calls (docs/composition.md); absent where no pool runs them (a bare capability host). */
-  chain: ChainDispatch | undefined;
   /**
    * State shared by every version of this app (a store), made on first use under `key` and
    * closed with the host: two versions of one app see the same data.
@@ -51,28 +49,6 @@ export interface HostContext {
   /** The version's mounted files: each component's tree, by name (capabilities/files). */
   files: ReadonlyMap<string, DirNode> | undefined;
 }
-
-/**
- * A chained call (docs/composition.md): a guest's outbound request to `http://COMPONENT.verge.internal`
- * or, from a middleware, `http://next.verge.internal`, checked for shape and grant by the outbound
- * capability and answered in-process by a fresh instance of the callee.
- */
-export interface ChainCall {
-  /** Who calls: its request, app version, component and deadline. */
-  readonly from: Pick<HostCall, 'requestId' | 'version' | 'component' | 'deadlineAt'>;
-  /** The component the host names, or `next`. */
-  readonly target: string;
-  readonly request: { readonly method: string; readonly url: URL; readonly headers: ReadonlyArray<readonly [string, string]>; readonly body: Uint8Array | undefined };
-  /** The caller's client span: the callee's spans nest under it. */
-  readonly traceparent: string | undefined;
-  /** Aborted when the caller's request ends: the callee is stopped with it. */
-  readonly signal: AbortSignal;
-  /** The caller's cap on an outbound response's body. */
-  readonly maxResponseBytes?: number | undefined;
-}
-
-/** Answers a chained call with the callee's response (an OutboundResponseSpec), or refuses it. */
-export type ChainDispatch = (call: ChainCall) => Promise<HostReply>;
 
 /** One inbound request's main-thread state, across capabilities. */
 export interface RequestContext {

@@ -8,7 +8,7 @@ import type { ComponentGrants, HostCallRequest } from '../dispatch/protocol.js';
 import type { FutureIncomingResponse, OutgoingTypes } from '../sandbox/component/wasi-http.js';
 import { Fields } from '../sandbox/component/wasi-http.js';
 
-const grants = (maxRequestBodyBytes: number): ComponentGrants => ({ kvStores: [], variables: [], outbound: { maxRequestBodyBytes } });
+const grants = (maxRequestBodyBytes: number): ComponentGrants => ({ kvStores: [], variables: [], outbound: { maxRequestBodyBytes, maxResponseBytes: 1024, chains: [] } });
 
 /** A worker's component imports over a bridge that records each call and answers 200. */
 function harness() {

@@ -9,7 +9,7 @@ import { dependencyLabel } from '../manifest/dependencies.js';
 import type { Logger } from '../telemetry/logging.js';
 import type { ComponentGrants, HostCall, HostReply } from '../dispatch/protocol.js';
 import type { OnAppBreakerChange } from './kv/store-breakers.js';
-import type { Capability, ChainDispatch, HostContext, PreparedCapability, RequestContext, StoreView } from './capability.js';
+import type { Capability, HostContext, PreparedCapability, RequestContext, StoreView } from './capability.js';
 import { CAPABILITY_LIST } from './index.js';
 import { withinBound } from '../dispatch/host-bridge.js';
 import type { StatusName } from './abi.js';
@@ -28,13 +28,6 @@ export interface CapabilityHostOptions {
   capabilities?: readonly Capability[];
   /** Told of every host call answered here: the capability that answered, how it went (OK or the status) and how long it took. */
   onHostCall?: ((call: HostCall, capability: string, outcome: StatusName, seconds: number) => void) | undefined;
-  /** Serves chained calls (docs/composition.md). */
-  chain?: ChainDispatch | undefined;
-  /**
-   * The inbound request a request belongs to (itself, or the one whose chain called it): every
-   * request of one chain shares the inbound request's per-request state, its outbound budget.
-   */
-  requestRoot?: ((requestId: string) => string) | undefined;
 }
 
 export interface CapabilityHost {
@@ -78,10 +71,10 @@ export function createCapabilityHost(opts: CapabilityHostOptions): CapabilityHos
   const shared = new Map<string, { value: unknown; close: (value: unknown) => Promise<void> }>();
   const requests = new Map<string, { abort: AbortController; locals: Map<string, unknown> }>();
 
-  const entry = (id: string): { abort: AbortController; locals: Map<string, unknown> } => {
+  /** `root`: for a chained callee, the inbound request whose chain it belongs to (HostCallRequest.root). */
+  const entry = (id: string, root = id): { abort: AbortController; locals: Map<string, unknown> } => {
     let r = requests.get(id);
     if (r) return r;
-    const root = opts.requestRoot?.(id) ?? id;
     // A chained request's locals are its inbound request's, and it ends when that one does. The
     // inbound request made the call that started the chain, so its entry exists while the chain
     // runs; when it is gone (it just ended) none is made again for it, to be left behind.
@@ -92,8 +85,8 @@ export function createCapabilityHost(opts: CapabilityHostOptions): CapabilityHos
     return r;
   };
 
-  const requestContext = (id: string): RequestContext => {
-    const { abort, locals } = entry(id);
+  const requestContext = (id: string, root?: string): RequestContext => {
+    const { abort, locals } = entry(id, root);
     return {
       signal: abort.signal,
       local<T>(key: string, make: () => T): T {
@@ -111,7 +104,7 @@ export function createCapabilityHost(opts: CapabilityHostOptions): CapabilityHos
     if (!version) return { ok: false, status: 'UNAVAILABLE', message: `app version ${call.version} is not loaded on this node` };
     if (!part) return { ok: false, status: 'UNAVAILABLE', message: `no capability answers ${call.op} host calls` };
     const handler = part.state.hostCalls![call.op] as (c: HostCall, r: RequestContext) => Promise<HostReply>;
-    return handler(call, requestContext(call.requestId));
+    return handler(call, requestContext(call.requestId, call.root));
   };
 
   return {
@@ -124,7 +117,6 @@ export function createCapabilityHost(opts: CapabilityHostOptions): CapabilityHos
         envFile: opts.envFile,
         logger: opts.logger,
         onBreaker: opts.onBreaker,
-        chain: opts.chain,
         files: prepareOpts?.files,
         shared<T>(key: string, make: () => T, close: (value: T) => Promise<void>): T {
           const full = `${app.name}\0${key}`;

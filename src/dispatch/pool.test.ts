@@ -5,7 +5,7 @@ import { guestRequest } from '../../test/support/guest-request.js';
 import { sandboxModule } from '../wasm/binary.js';
 import { Worker } from 'node:worker_threads';
 import type { GuestRequest, HostCall, HostReply, ModuleSpec, ToWorker } from './protocol.js';
-import { TAKE_BACK_MS, WorkerPool, type ChainedRun, type Outcome, type PoolOptions } from './pool.js';
+import { TAKE_BACK_MS, WorkerPool, type Outcome, type PoolOptions } from './pool.js';
 import { HOST_CALLS_PER_BATCH } from '../sandbox/measures.js';
 
 const OK = 'content-type: text/plain\n\nok';
@@ -36,11 +36,9 @@ async function modules(): Promise<ModuleSpec[]> {
         (drop (call $kv_increment (call $kv_open (i32.const 2048) (i32.const ${storeLen})) (i32.const 2100) (i32.const ${keyLen}) (i64.const 1) (i32.const 3000)))
         (call $sleep_ms (i32.const ${TAKE_BACK_MS}))
         (call $respond)))`,
-    // One outbound call (a chained call, when the test's host makes it one), then answers.
-    chain: `(module ${FD_WRITE} ${VERGE} (memory 1) ${respondWith(OK)} ${at(2048, 'GET')[0]} ${at(2100, 'http://next')[0]}
-      (func (export "_start")
-        (drop (call $http_send (i32.const 2048) (i32.const 3) (i32.const 2100) (i32.const 11) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0)))
-        (call $respond)))`,
+    // One chained call to `ok`, `loop` (its deadline is its caller's) or `quick` (a loop with a short timeout of its own), then answers.
+    ...Object.fromEntries(['ok', 'loop', 'quick'].map((callee) => [`chain-${callee}`, chainGuest(`http://${callee}.verge.internal/`)])),
+    quick: `(module (memory 1) (func (export "_start") (loop $l (br $l))))`,
   };
   const specs: ModuleSpec[] = [];
   for (const [component, source] of Object.entries(guests)) {
@@ -54,11 +52,22 @@ async function modules(): Promise<ModuleSpec[]> {
       grants: {
         kvStores: component === 'count' ? [{ name: 'default', backend: 'memory', address: undefined }] : [],
         variables: component === 'chatty' ? [{ name: 'v', value: 'x', secret: false }] : [],
-        outbound: component === 'chain' ? { maxRequestBodyBytes: 1024 } : false,
+        outbound: component.startsWith('chain') ? { maxRequestBodyBytes: 1024, maxResponseBytes: 1024, chains: '*' } : false,
       },
+      callee: { routes: [], timeoutMs: component === 'quick' ? 200 : 30_000, maxRequestBytes: 1024 },
     });
   }
   return specs;
+}
+
+/** Makes one outbound call to `url` and answers ok with the status it got in a header block it ignores. */
+function chainGuest(url: string): string {
+  const [method] = at(2048, 'GET');
+  const [target, targetLen] = at(2100, url);
+  return `(module ${FD_WRITE} ${VERGE} (memory 1) ${respondWith(OK)} ${method} ${target}
+    (func (export "_start")
+      (drop (call $http_send (i32.const 2048) (i32.const 3) (i32.const 2100) (i32.const ${targetLen}) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0)))
+      (call $respond)))`;
 }
 
 let nextId = 0;
@@ -272,83 +281,52 @@ describe('WorkerPool', () => {
   });
 
   describe('chained calls', () => {
-    /**
-     * A pool whose host answers each `chain` guest's outbound call with a chained run of
-     * `callee(depth)` (undefined: answered at once), made `depth` deep; every chained outcome is kept.
-     */
-    async function chainPool(options: Partial<PoolOptions> & Pick<PoolOptions, 'size'>, callee: (depth: number) => { component: string; deadlineMs: number } | undefined) {
-      const depths = new Map<string, number>();
-      const outcomes: Outcome[] = [];
-      let peakWorkers = 0;
-      const signals = new Map<string, AbortController>();
-      const p: WorkerPool = await pool({
-        ...options,
-        hostCall: async (call: HostCall): Promise<HostReply> => {
-          const depth = depths.get(call.requestId) ?? 1;
-          const next = callee(depth);
-          const answer: HostReply = { ok: true, value: { status: 200, headers: [], body: new Uint8Array(0) } };
-          if (!next) return answer;
-          const req = request(next.component);
-          depths.set(req.id, depth + 1);
-          const abort = new AbortController();
-          signals.set(call.requestId, abort);
-          const chained: ChainedRun = { parent: call.requestId, endBy: call.deadlineAt!, signal: abort.signal };
-          const running = p.run(req, next.deadlineMs, chained);
-          peakWorkers = Math.max(peakWorkers, p.workers);
-          const outcome = await running;
-          outcomes.push(outcome);
-          return outcome.ok ? answer : { ok: false, status: 'UNAVAILABLE', message: outcome.error.code };
+    /** A pool that records each chained call's start and outcome, and the log lines of every request. */
+    async function chainPool() {
+      const started: string[] = [];
+      const ended: Array<{ component: string; outcome: Outcome }> = [];
+      const lines: Array<{ id: string; component: string }> = [];
+      const p = await pool({
+        size: 1,
+        onChain: (start) => {
+          started.push(`${start.chain.join(' → ')} (${start.parent === start.root ? 'from the inbound request' : 'nested'})`);
+          return (outcome) => ended.push({ component: start.request.component, outcome });
         },
+        onGuestLog: (id, component) => lines.push({ id, component }),
       });
-      return { p, outcomes, peak: () => peakWorkers, endCaller: (id: string) => signals.get(id)?.abort() };
+      return { p, started, ended, lines };
     }
 
-    test('a chain deeper than the pool runs: each worker that waits on a callee lends its place to another', async () => {
-      const { p, outcomes, peak } = await chainPool({ size: 1, extraIdleMs: 50 }, (depth) => (depth < 5 ? { component: 'chain', deadlineMs: 5000 } : undefined));
-      assert.equal(bodyOf(await p.run(request('chain'), 5000)), 'ok');
-      assert.deepEqual(outcomes.map(errorOf), ['ok 200', 'ok 200', 'ok 200', 'ok 200']);
-      assert.ok(peak() >= 5, `at most ${peak()} workers for 5 guests that each wait on the next`);
-      // Idle again, the pool gives the extra workers up.
-      await until(() => p.workers === 1, 3000);
+    test("a chained call runs in its caller's worker: no other worker starts, and the pool hears of its start and its answer", async () => {
+      const { p, started, ended } = await chainPool();
+      assert.equal(bodyOf(await p.run(request('chain-ok'), 5000)), 'ok');
+      assert.deepEqual(started, ['chain-ok → ok (from the inbound request)']);
+      assert.deepEqual(ended.map((e) => [e.component, errorOf(e.outcome)]), [['ok', 'ok 200']]);
+      assert.equal(p.workers, 1);
+      assert.equal(p.busy, 0);
+    });
+
+    test('a callee past its own shorter timeout_ms is stopped alone: its caller answers and its worker goes on', async () => {
+      const { p, ended } = await chainPool();
+      const before = replaced.length;
+      const t0 = performance.now();
+      assert.equal(bodyOf(await p.run(request('chain-quick'), 5000)), 'ok');
+      assert.ok(performance.now() - t0 < 3000, 'the caller waited past its callee\'s 200 ms');
+      assert.deepEqual(ended.map((e) => [e.component, errorOf(e.outcome)]), [['quick', 'DEADLINE_EXCEEDED']]);
+      assert.equal(replaced.length, before);
       assert.equal(bodyOf(await p.run(request('ok'), 5000)), 'ok');
     });
 
-    test('a chained call is refused at once with CHAIN_CAPACITY when every worker waits and the pool may not grow', async () => {
-      const { p, outcomes } = await chainPool({ size: 1, extraWorkers: 1 }, (depth) => (depth < 3 ? { component: 'chain', deadlineMs: 5000 } : undefined));
-      const t0 = performance.now();
-      // The caller still answers: its call failed, it did not wait for a deadline.
-      assert.equal(bodyOf(await p.run(request('chain'), 5000)), 'ok');
-      assert.ok(performance.now() - t0 < 2000, 'the chain waited for a deadline');
-      assert.deepEqual(outcomes.map(errorOf), ['CHAIN_CAPACITY', 'ok 200']);
-    });
-
-    test("a callee's deadline is capped by its caller's", async () => {
-      const { p, outcomes } = await chainPool({ size: 1 }, (depth) => (depth === 1 ? { component: 'loop', deadlineMs: 30_000 } : undefined));
-      const t0 = performance.now();
-      const caller = await p.run(request('chain'), 400);
-      await until(() => outcomes.length === 1);
-      const elapsed = performance.now() - t0;
-      assert.deepEqual(outcomes.map(errorOf), ['DEADLINE_EXCEEDED']);
-      assert.match(outcomes[0]!.ok ? '' : outcomes[0]!.error.message, /caller's deadline/);
-      assert.ok(elapsed < 2000, `the looping callee ran ${elapsed} ms`);
-      // The two deadlines are one: the caller runs out with its callee (whichever timer the pool sees first).
-      assert.ok(errorOf(caller) === 'ok 200' || errorOf(caller) === 'DEADLINE_EXCEEDED', errorOf(caller));
-    });
-
-    test("a callee ends when its caller's request does", async () => {
-      let callerId = '';
-      const { p, outcomes, endCaller } = await chainPool({ size: 1 }, (depth) => (depth === 1 ? { component: 'loop', deadlineMs: 30_000 } : undefined));
-      const req = request('chain');
-      callerId = req.id;
+    test("a callee whose deadline is its caller's ends with its caller: the worker is replaced and the callee's outcome says so", async () => {
+      const { p, ended } = await chainPool();
       const before = replaced.length;
-      const caller = p.run(req, 30_000);
-      await until(() => p.busy === 2);
-      endCaller(callerId);
-      await until(() => outcomes.length === 1);
-      assert.deepEqual(outcomes.map(errorOf), ['DEADLINE_EXCEEDED']);
-      assert.match(outcomes[0]!.ok ? '' : outcomes[0]!.error.message, /caller ended first/);
-      assert.ok(replaced.length > before, "the looping callee's worker was replaced");
-      assert.equal(bodyOf(await caller), 'ok');
+      const caller = await p.run(request('chain-loop'), 400);
+      assert.equal(errorOf(caller), 'DEADLINE_EXCEEDED');
+      await until(() => ended.length === 1);
+      assert.deepEqual(ended.map((e) => [e.component, errorOf(e.outcome)]), [['loop', 'DEADLINE_EXCEEDED']]);
+      assert.match(ended[0]!.outcome.ok ? '' : ended[0]!.outcome.error.message, /caller ended first/);
+      assert.deepEqual(replaced.slice(before), ['deadline']);
+      assert.equal(bodyOf(await p.run(request('ok'), 5000)), 'ok');
     });
   });
 });

@@ -29,16 +29,10 @@
  * `size` plus a spare (each is ~15 MiB of RSS); the warm spare is kept only while the pool is at
  * full size, which is when a deadline kill would otherwise leave the load a worker short.
  *
- * Chained calls (docs/composition.md) run here too, as requests of their own whose caller waits:
- * its guest is blocked in a host call, so its worker is *parked* — it takes nothing more, and what
- * was posted behind it is taken back at once. A parked worker uses no CPU, so the pool lends its
- * place: while workers are parked it runs up to `size` workers that are not (warm spares promoted,
- * at most EXTRA_WORKERS more in all), and gives the extra ones up once they have idled for
- * EXTRA_IDLE_MS. So a chain deeper than the pool still runs, and chains never starve the
- * requests beside them of workers. A callee goes to the front of the queue (its caller already
- * holds a worker), its deadline is capped by its caller's, and it ends when its caller's request
- * does. If every worker is parked and the pool may not grow, the callee is refused at once
- * (CHAIN_CAPACITY), which answers its caller instead of leaving the chain to wait for deadlines.
+ * Chained calls (docs/composition.md) run inside their caller's worker, nested in the request it
+ * serves (sandbox/chained.ts): the worker says when one starts ('chain') and answers it under the
+ * callee's id before its caller's answer. The pool routes those messages (the callee's log lines,
+ * its answer) to `onChain`'s handler, and ends any still open with its caller's request.
  */
 import type { Worker } from 'node:worker_threads';
 import { VergeError, type GuestFailureDetail } from '../errors.js';
@@ -56,10 +50,6 @@ export const PIPELINE_DEPTH = 4;
  * round trip it saves (~0.1 ms); behind a longer one it only adds waiting.
  */
 export const TAKE_BACK_MS = 5;
-/** Workers the pool may add while workers wait on chained calls. */
-export const EXTRA_WORKERS = 16;
-/** An extra worker idle this long goes away again. */
-export const EXTRA_IDLE_MS = 10_000;
 /** A worker beyond the idle floor that has idled this long goes away (an elastic pool). */
 export const IDLE_WORKER_MS = 30_000;
 
@@ -82,20 +72,8 @@ export interface PoolOptions {
   hostCall: (call: HostCall) => Promise<HostReply>;
   /** A request is answered or abandoned: release what the main thread holds for it. */
   onRequestEnd?: (id: string) => void;
-  /** Workers added while others wait on chained calls (default EXTRA_WORKERS). */
-  extraWorkers?: number;
-  /** How long an extra worker idles before it goes (default EXTRA_IDLE_MS). */
-  extraIdleMs?: number;
-}
-
-/** A request made by another request's guest (a chained call), which waits for it. */
-export interface ChainedRun {
-  /** The calling request: its worker is parked until this one is answered. */
-  parent: string;
-  /** Epoch milliseconds: the caller's deadline, which caps this one's wait and run. */
-  endBy: number;
-  /** Aborted when the caller's request ends: this one is stopped with it. */
-  signal?: AbortSignal | undefined;
+  /** A worker started a chained call inside the request it serves: the returned function gets its outcome (status, spans, failure; the body stayed in the worker). */
+  onChain?: (start: Extract<FromWorker, { t: 'chain' }>) => ((outcome: Outcome) => void) | undefined;
 }
 
 /**
@@ -121,20 +99,16 @@ interface Job {
   done: boolean;
   /** Host-call timings the worker sent ahead of the answer (a request that made very many). */
   hostCalls: Float64Array[] | undefined;
-  /** Set for a chained call. */
-  chained: ChainedRun | undefined;
-  /** The worker its caller waits on, parked until this job is done. */
-  parked: Slot | undefined;
-  /** Chained calls its guest is running in its own worker now (nest()). */
+  /** Chained calls its worker runs inside it now. */
   callees: Nested[] | undefined;
 }
 
 /** A chained call run inside its caller's worker: the worker reports it under its own id. */
 interface Nested {
   request: GuestRequest;
-  /** The request its worker serves, whose guest's chain (directly or through other callees) made this call. */
+  /** The request its worker serves, whose chain (directly or through other callees) made this call. */
   caller: Job;
-  resolve: (outcome: Outcome) => void;
+  end: ((outcome: Outcome) => void) | undefined;
   done: boolean;
 }
 
@@ -151,8 +125,6 @@ interface Slot {
   claims: JobClaims;
   /** Fires when the running guest reaches TAKE_BACK_MS, while requests wait behind it. */
   watch: NodeJS.Timeout | undefined;
-  /** Chained calls its running guest waits on (it takes nothing while any is open). */
-  parked: number;
   /** performance.now() when its last request ended (or it started). */
   idleSince: number;
   /** Requests posted to it this turn of the event loop, sent together at its end. */
@@ -172,7 +144,6 @@ export class WorkerPool {
   private readonly jobs = new Map<string, Job>();
   /** Chained calls running inside their callers' workers, by id. */
   private readonly nested = new Map<string, Nested>();
-  private trimTimer: NodeJS.Timeout | undefined;
   /** Workers started for load, not serving until their modules are in. */
   private readonly growing = new Set<Slot>();
   private shrinkTimer: NodeJS.Timeout | undefined;
@@ -216,10 +187,9 @@ export class WorkerPool {
    * its size. One at a time while nothing waits, else up to one per waiting request.
    */
   private growIfBusy(): void {
-    if (this.closed || this.runnable() + this.growing.size >= this.options.size) return;
+    if (this.closed || this.active.length + this.growing.size >= this.options.size) return;
     if (this.growing.size >= Math.max(1, this.queue.length)) return;
-    if (this.queue.length === 0 && this.active.some((s) => s.parked === 0 && s.jobs.length === 0 && !s.settling)) return;
-    // A warm spare (only kept at full size, but a chain may have lent one) serves at once.
+    if (this.queue.length === 0 && this.active.some((s) => s.jobs.length === 0 && !s.settling)) return;
     const slot = this.spares.shift() ?? this.spawn();
     this.growing.add(slot);
     void slot.ready.then(
@@ -247,7 +217,7 @@ export class WorkerPool {
     const now = performance.now();
     for (let i = this.active.length - 1; i >= 0 && this.active.length > this.floor; i--) {
       const s = this.active[i]!;
-      if (s.jobs.length > 0 || s.parked > 0 || s.settling || now - s.idleSince < this.idleMs) continue;
+      if (s.jobs.length > 0 || s.settling || now - s.idleSince < this.idleMs) continue;
       this.active.splice(i, 1);
       s.retired = true;
       clearTimeout(s.watch);
@@ -323,35 +293,20 @@ export class WorkerPool {
     return this.tookBack;
   }
 
-  /**
-   * Admits a request; resolves with the guest's response or the reason it has none. `chained`:
-   * the request is a chained call made by the running request `chained.parent`.
-   */
-  run(request: GuestRequest, deadlineMs: number, chained?: ChainedRun): Promise<Outcome> {
+  /** Admits a request; resolves with the guest's response or the reason it has none. */
+  run(request: GuestRequest, deadlineMs: number): Promise<Outcome> {
     return new Promise<Outcome>((resolve) => {
       const refuse = (error: VergeError) => resolve({ ok: false, error });
       if (this.closed) return refuse(new VergeError('SHUTTING_DOWN', 'the node is shutting down'));
-      if (chained?.signal?.aborted) return refuse(callerEnded());
-      const job: Job = { request, deadlineMs, resolve, timer: undefined, slot: undefined, claim: undefined, startedAt: NaN, done: false, hostCalls: undefined, chained, parked: undefined, callees: undefined };
-      if (chained) {
-        job.parked = this.park(chained.parent);
-        if (!job.parked) return refuse(callerEnded());
-        if (this.runnable() === 0) {
-          this.unpark(job.parked);
-          return refuse(
-            new VergeError('CHAIN_CAPACITY', `every one of the ${this.active.length} workers waits on a chained call and the pool may not grow further (${this.extraLimit} extra workers); the chain was refused rather than left to wait`),
-          );
-        }
-      }
+      const job: Job = { request, deadlineMs, resolve, timer: undefined, slot: undefined, claim: undefined, startedAt: NaN, done: false, hostCalls: undefined, callees: undefined };
       const slot = this.leastLoaded();
-      if (!slot && !chained && this.queue.length >= this.options.queueLimit) {
+      if (!slot && this.queue.length >= this.options.queueLimit) {
         return refuse(new VergeError('QUEUE_FULL', `all ${this.active.length} workers are busy and ${this.queue.length} requests are queued`));
       }
       this.inFlight++;
       this.jobs.set(request.id, job);
-      // Both bounds are deadlineMs long (for a chained call, capped by its caller's deadline): one timer, set again when the guest starts.
-      job.timer = setTimeout(() => this.onTimer(job), this.boundOf(job));
-      chained?.signal?.addEventListener('abort', () => this.cancel(job), { once: true });
+      // Both bounds are deadlineMs long: one timer, set again when the guest starts.
+      job.timer = setTimeout(() => this.onTimer(job), deadlineMs);
       if (slot) {
         // It found no idle worker: the pool may start one for the next request.
         const foundBusy = slot.jobs.length > 0 || slot.settling;
@@ -359,33 +314,18 @@ export class WorkerPool {
         if (foundBusy) this.growIfBusy();
         return;
       }
-      if (chained) {
-        // Behind the callees already waiting, before every request from outside.
-        const firstOutside = this.queue.findIndex((j) => !j.chained);
-        this.queue.splice(firstOutside === -1 ? this.queue.length : firstOutside, 0, job);
-      } else this.queue.push(job);
+      this.queue.push(job);
       this.growIfBusy();
     });
   }
 
-  /**
-   * A chained call that its caller's own worker runs (sandbox/chained.ts): the caller's guest is
-   * blocked in the call, so its worker runs the callee at once, in-process, bounded by `timeoutMs`
-   * (its deadline capped by its caller's), and reports it under the callee's id. Undefined when
-   * the caller is not the request running on its worker (then run() takes the call as a request
-   * of its own). The outcome carries the callee's status, spans and failure, not its body, which
-   * went straight to its caller; it ends with its caller's request if it has not already.
-   */
-  nest(request: GuestRequest, deadlineMs: number, chained: ChainedRun): { timeoutMs: number; outcome: Promise<Outcome> } | undefined {
-    // A callee's own chained call runs there too: the request its worker serves is the one that started the chain.
-    const caller = this.jobs.get(chained.parent) ?? this.nested.get(chained.parent)?.caller;
-    if (this.closed || !caller || caller.done || caller.slot?.jobs[0] !== caller || chained.signal?.aborted) return undefined;
-    let resolve!: (outcome: Outcome) => void;
-    const outcome = new Promise<Outcome>((r) => (resolve = r));
-    const callee: Nested = { request, caller, resolve, done: false };
-    this.nested.set(request.id, callee);
+  /** A worker started a chained call inside the request it serves (its first job). */
+  private onChainStart(slot: Slot, msg: Extract<FromWorker, { t: 'chain' }>): void {
+    const caller = slot.jobs[0];
+    if (!caller || caller.done || caller.request.id !== msg.root) return;
+    const callee: Nested = { request: msg.request, caller, end: this.options.onChain?.(msg), done: false };
+    this.nested.set(msg.request.id, callee);
     (caller.callees ??= []).push(callee);
-    return { timeoutMs: Math.max(0, Math.min(deadlineMs, chained.endBy - Date.now())), outcome };
   }
 
   private finishNested(callee: Nested, outcome: Outcome): void {
@@ -395,7 +335,7 @@ export class WorkerPool {
     const list = callee.caller.callees!;
     list.splice(list.indexOf(callee), 1);
     this.options.onRequestEnd?.(callee.request.id);
-    callee.resolve(outcome);
+    callee.end?.(outcome);
   }
 
   /** What the worker reports of a chained call it runs inside its caller. */
@@ -409,90 +349,14 @@ export class WorkerPool {
     else if (msg.t === 'fail') this.finishNested(callee, { ok: false, error: new VergeError(msg.code, msg.message, { guest: guestDetail(msg) }), spans: msg.spans });
   }
 
-  /** How long the job may wait for a worker, or, once started, run: its deadline, capped by its caller's. */
-  private boundOf(job: Job): number {
-    return job.chained ? Math.max(0, Math.min(job.deadlineMs, job.chained.endBy - Date.now())) : job.deadlineMs;
-  }
-
   private onTimer(job: Job): void {
     if (Number.isNaN(job.startedAt)) this.waitedTooLong(job);
     else this.expire(job);
   }
 
-  /** Workers whose guest does not wait on a chained call. */
-  private runnable(): number {
-    let n = 0;
-    for (const s of this.active) if (s.parked === 0) n++;
-    return n;
-  }
-
-  private get extraLimit(): number {
-    return this.options.extraWorkers ?? EXTRA_WORKERS;
-  }
-
-  /** The caller's guest waits from now: its worker takes nothing more, and the pool lends its place. */
-  private park(parentId: string): Slot | undefined {
-    const parent = this.jobs.get(parentId);
-    const slot = parent?.slot;
-    if (!slot || slot.jobs[0] !== parent) return undefined;
-    slot.parked++;
-    clearTimeout(slot.watch);
-    slot.watch = undefined;
-    // What was posted behind the caller would wait for the whole chain: other workers take it.
-    this.takeBack(slot);
-    while (this.runnable() < this.options.size && this.active.length < this.options.size + this.extraLimit && !this.closed) {
-      // A warm spare holds every module already.
-      const extra = this.spares.shift() ?? this.spawn();
-      this.active.push(extra);
-      this.refill(extra);
-    }
-    // A new spare warms up behind the one taken, if the pool is now at full size (below it, an elastic pool keeps none).
-    this.fillSpares();
-    return slot;
-  }
-
-  private unpark(slot: Slot): void {
-    slot.parked--;
-    if (slot.parked > 0 || slot.retired) return;
-    this.refill(slot);
-    this.trimLater();
-  }
-
-  /** Once the pool has more runnable workers than its size, the idle extra ones go after EXTRA_IDLE_MS. */
-  private trimLater(): void {
-    if (this.trimTimer || this.runnable() <= this.options.size) return;
-    this.trimTimer = setTimeout(() => {
-      this.trimTimer = undefined;
-      while (this.runnable() > this.options.size) {
-        const idle = this.active.find((s) => s.parked === 0 && s.jobs.length === 0 && !s.settling);
-        if (!idle) break;
-        this.active.splice(this.active.indexOf(idle), 1);
-        idle.retired = true;
-        clearTimeout(idle.watch);
-        void idle.worker.terminate();
-      }
-      this.trimLater();
-    }, this.options.extraIdleMs ?? EXTRA_IDLE_MS);
-    this.trimTimer.unref();
-  }
-
-  /** The caller's request ended (its deadline, its worker's death): its chained call ends with it. */
-  private cancel(job: Job): void {
-    if (job.done) return;
-    const slot = job.slot;
-    if (!slot) this.queue.splice(this.queue.indexOf(job), 1);
-    else if (slot.jobs[0] === job || !this.revoke(job)) {
-      // Running (or claimed by its worker just now): a guest is stopped only with its worker.
-      this.finish(job, { ok: false, error: callerEnded() });
-      return this.replace(slot, 'deadline');
-    }
-    this.finish(job, { ok: false, error: callerEnded() });
-  }
-
   /** Waits until nothing is queued or running, or `ms` passes; then stops every worker. */
   async close(ms: number): Promise<void> {
     this.closed = true;
-    clearTimeout(this.trimTimer);
     clearInterval(this.shrinkTimer);
     const until = Date.now() + ms;
     while (this.inFlight > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
@@ -523,16 +387,15 @@ export class WorkerPool {
     return best;
   }
 
-  /** Room for one more request: the pipeline is not full, and not behind a guest that runs long or waits on a chained call. */
+  /** Room for one more request: the pipeline is not full, and not behind a guest that runs long (a chain it runs included). */
   private hasRoom(slot: Slot, now: number): boolean {
-    if (slot.parked > 0) return false;
     if (slot.jobs.length === 0) return true;
     return slot.jobs.length < PIPELINE_DEPTH && now - slot.jobs[0]!.startedAt < TAKE_BACK_MS;
   }
 
   private spawn(): Slot {
     const worker = spawnWorker();
-    const slot: Slot = { worker, ready: Promise.resolve(), jobs: [], retired: false, settling: false, loads: new Map(), claims: new JobClaims(), watch: undefined, parked: 0, outbox: [], idleSince: performance.now() };
+    const slot: Slot = { worker, ready: Promise.resolve(), jobs: [], retired: false, settling: false, loads: new Map(), claims: new JobClaims(), watch: undefined, outbox: [], idleSince: performance.now() };
     const initialized = new Promise<void>((resolve, reject) => {
       worker.once('message', (msg: FromWorker) => {
         if (msg.t !== 'ready') return reject(new Error(`worker said ${msg.t} before ready`));
@@ -561,7 +424,7 @@ export class WorkerPool {
     slot.jobs.push(job);
     job.slot = slot;
     job.claim = claim;
-    slot.outbox.push({ request: job.request, cell: claim.cell, tag: claim.tag, timeoutMs: this.boundOf(job) });
+    slot.outbox.push({ request: job.request, cell: claim.cell, tag: claim.tag, timeoutMs: job.deadlineMs });
     this.unsent.add(slot);
     this.sending ??= setImmediate(() => this.send());
     if (slot.jobs.length === 1) this.startRunning(job);
@@ -588,9 +451,7 @@ export class WorkerPool {
   private startRunning(job: Job): void {
     job.startedAt = performance.now();
     if (job.done) return;
-    if (!job.chained) return void job.timer!.refresh();
-    clearTimeout(job.timer);
-    job.timer = setTimeout(() => this.onTimer(job), this.boundOf(job));
+    job.timer!.refresh();
   }
 
   /** While requests wait behind a worker's running guest: look again when that guest reaches TAKE_BACK_MS. */
@@ -640,6 +501,7 @@ export class WorkerPool {
       return;
     }
     if (msg.t === 'breaker') return this.options.onBreaker?.(msg, slot.worker.threadId);
+    if (msg.t === 'chain') return this.onChainStart(slot, msg);
     const callee = this.nested.get(msg.id);
     if (callee) return this.onNestedMessage(slot, callee, msg);
     const job = slot.jobs[0];
@@ -682,7 +544,6 @@ export class WorkerPool {
     clearTimeout(job.timer);
     this.inFlight--;
     this.jobs.delete(job.request.id);
-    if (job.parked) this.unpark(job.parked);
     // Its worker answered for its chained calls before its own answer; any still open ended with it.
     if (job.callees) for (const callee of [...job.callees]) this.finishNested(callee, { ok: false, error: callerEnded() });
     this.options.onRequestEnd?.(job.request.id);
@@ -692,8 +553,7 @@ export class WorkerPool {
   /** Its guest ran past its deadline. */
   private expire(job: Job): void {
     const slot = job.slot!;
-    const within = job.chained ? `its timeout_ms (${job.deadlineMs} ms) or its caller's deadline, whichever came first` : `${job.deadlineMs} ms`;
-    this.finish(job, { ok: false, error: new VergeError('DEADLINE_EXCEEDED', `the guest did not answer within ${within}; its worker was terminated`) });
+    this.finish(job, { ok: false, error: new VergeError('DEADLINE_EXCEEDED', `the guest did not answer within ${job.deadlineMs} ms; its worker was terminated`) });
     this.replace(slot, 'deadline');
   }
 

@@ -20,6 +20,8 @@ export interface WagiModuleSpec {
   memory: { initialPages: number; maximumPages: number } | undefined;
   maxResponseBytes: number;
   grants: ComponentGrants;
+  /** Set when the module set is loaded into workers. */
+  callee?: CalleeSpec | undefined;
 }
 
 /** A wasi:http component, transpiled by jco: its glue module and its compiled (memory-capped) core modules. */
@@ -40,6 +42,8 @@ export interface ComponentModuleSpec {
   instanceReuse: number;
   maxResponseBytes: number;
   grants: ComponentGrants;
+  /** Set when the module set is loaded into workers. */
+  callee?: CalleeSpec | undefined;
   /** Components linked into each instance to satisfy some of its imports (docs/composition.md). */
   dependencies?: DependencyModuleSpec[];
 }
@@ -75,6 +79,14 @@ export interface DependencyLink {
 
 export type ModuleSpec = WagiModuleSpec | ComponentModuleSpec;
 
+/** What a worker needs to run a component as the callee of a chained call (sandbox/chained.ts). */
+export interface CalleeSpec {
+  /** Its routes' patterns, private ones included: a chained request is routed among them. */
+  routes: string[];
+  timeoutMs: number;
+  maxRequestBytes: number;
+}
+
 /** What a component may use, resolved for the worker (default-deny: absent means refused). */
 export interface ComponentGrants {
   /** A backend that runs in the worker (backends/registry.ts) is opened there at `address`; the others are reached over the host bridge. */
@@ -84,7 +96,15 @@ export interface ComponentGrants {
    * False without allowed outbound hosts (the main thread checks each URL); otherwise the largest
    * request body the guest may send.
    */
-  outbound: false | { maxRequestBodyBytes: number };
+  outbound:
+    | false
+    | {
+        maxRequestBodyBytes: number;
+        /** The caller's cap on an outbound response body (a chained callee's is held to it too). */
+        maxResponseBytes: number;
+        /** Components of its app it may call (http://NAME.verge.internal): their names, or `*` for every one. */
+        chains: '*' | string[];
+      };
   /** The component's mounted files (`files`), read-only, preopened at `/`; absent: no file system. */
   files?: DirNode | undefined;
   /** `databases`: the [databases.NAME] it may open by name (absent: none). */
@@ -164,6 +184,8 @@ export interface GuestRequest {
   body: Uint8Array;
   /** Absent when tracing is off. */
   trace?: TraceContext | undefined;
+  /** A middleware's request: the components after it on its route (the last is the route's own), which `http://next.verge.internal` reaches. */
+  next?: string[] | undefined;
 }
 
 export type ToWorker =
@@ -232,6 +254,13 @@ export type FromWorker =
   | { t: 'host-calls'; id: string; calls: Float64Array }
   | { t: 'settled' }
   | { t: 'log'; id: string; stream: 'stdout' | 'stderr' | 'guest' | 'host'; level: LogLevelName; line: string }
+  /**
+   * A chained call the worker starts running, nested in the request it serves
+   * (sandbox/chained.ts): its answer follows as 'done' or 'fail' under its id, before its
+   * caller's. `request` is the callee's, body left out; `chain`: component names from the inbound
+   * request's down to the callee's; `traceparent`: the caller's client span, when traced.
+   */
+  | { t: 'chain'; request: GuestRequest; parent: string; root: string; chain: string[]; traceparent: string | undefined; startedAt: number }
   /** version: the key of the version whose request saw the change (its app owns the store). */
   | { t: 'breaker'; version: string; store: string; side: 'read' | 'write'; state: 'closed' | 'open' | 'half-open'; reason: string | undefined };
 
@@ -270,21 +299,6 @@ export interface OutboundResponseSpec {
   redirects?: number;
 }
 
-/**
- * The main thread's answer to a chained call that the caller's own worker runs
- * (docs/composition.md): the callee's request, checked and routed; how long it may run (its
- * timeout_ms capped by what is left of its caller's deadline); the caller's cap on an outbound
- * response. The worker answers it as any request, with 'done' or 'fail' under the callee's id,
- * carrying the status only: the body stays with the caller.
- */
-export interface ChainedOrder {
-  request: GuestRequest;
-  timeoutMs: number;
-  /** The callee's own timeout_ms, for the message when it runs out. */
-  ownTimeoutMs: number;
-  maxResponseBytes: number;
-}
-
 /** What a capability asks the main thread for; the scope adds who is asking. */
 export type HostCallBody =
   | { op: 'kv'; store: string; kv: KvOp }
@@ -293,8 +307,12 @@ export type HostCallBody =
   | { op: 'pg'; pg: PgCall }
   | { op: 'redis'; redis: RedisOp };
 
-/** Who is asking: the request, its app version (the state that answers) and its component. */
-export type HostCallRequest = HostCallBody & { requestId: string; version: string; component: string };
+/**
+ * Who is asking: the request, its app version (the state that answers) and its component; `root`:
+ * for a chained callee, the inbound request whose chain it belongs to (whose per-request state,
+ * such as the outbound budget, every request of the chain shares).
+ */
+export type HostCallRequest = HostCallBody & { requestId: string; version: string; component: string; root?: string | undefined };
 
 /**
  * Worker → main, over the host bridge (dispatch/host-bridge.ts). `callId` is echoed on the

@@ -16,7 +16,7 @@ import type { LoadedComponent } from '../loader/module.js';
 import type { DirNode } from '../capabilities/files/tree.js';
 import type { LoadedVersion } from '../loader/app-version.js';
 import { withGrants } from '../loader/dependencies.js';
-import type { ModuleSpec } from '../dispatch/protocol.js';
+import type { CalleeSpec, ModuleSpec } from '../dispatch/protocol.js';
 import type { WorkerPool } from '../dispatch/pool.js';
 import { RoutingTable, describeConflicts, type AppRoutes } from '../ingress/routing-table.js';
 import { Router, patternShape, type RouteMatch } from '../ingress/router.js';
@@ -268,7 +268,7 @@ export class AppRegistry {
       for (const version of fresh) {
         version.capabilities = this.deps.capabilities.prepare(version.key, version.app, { dataDir: opts.dataDir, files: version.files });
         prepared.push(version);
-        const modules = version.components.map((c): ModuleSpec => withGrants(c.spec, (component, dependency) => version.capabilities.grantsFor(component, dependency)));
+        const modules = version.components.map((c): ModuleSpec => ({ ...withGrants(c.spec, (component, dependency) => version.capabilities.grantsFor(component, dependency)), callee: calleeSpec(version.app, c.spec.component) }));
         try {
           await this.deps.pool.load(version.key, modules);
         } catch (err) {
@@ -381,4 +381,11 @@ export function versionKeyParts(key: string): { app?: string; version?: string }
   if (at === -1) return {};
   const hash = key.indexOf('#', at);
   return { app: key.slice(0, at), version: key.slice(at + 1, hash === -1 ? undefined : hash) };
+}
+
+/** What a worker needs to run a component as a chained call's callee: its own routes (private ones included) and limits. */
+function calleeSpec(app: AppConfig, component: string): CalleeSpec | undefined {
+  const c = app.components.get(component);
+  if (!c) return undefined;
+  return { routes: app.routes.filter((r) => r.component === component).map((r) => r.pattern.pattern), timeoutMs: c.limits.timeoutMs, maxRequestBytes: c.limits.maxRequestBytes };
 }

@@ -259,14 +259,13 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     onBreaker: (...change) => onBreaker('main', ...change),
     logger,
     onHostCall: (call, capability, outcome, seconds) => metrics?.observeHostCall(call.version, call.component, capability, outcome, seconds),
-    chain: (call) => chains!.call(call),
-    requestRoot: (id) => chains?.rootOf(id) ?? id,
   });
   const pool = new WorkerPool({
     size: opts.workers ?? defaultWorkers(),
     spares: SPARE_WORKERS,
     idleWorkers: opts.idleWorkers ?? DEFAULT_IDLE_WORKERS,
     queueLimit: opts.queueLimit ?? DEFAULT_QUEUE_LIMIT,
+    onChain: (start) => chains?.started(start),
     onGuestLog: (id, component, stream, level, line, versionKey, trace) => {
       const version = versionKeyParts(versionKey);
       // A chained request's lines name the request that called it too.

@@ -10,10 +10,11 @@ import { HostCallError, Status, type StatusName } from '../capabilities/abi.js';
 import { GuestMemory } from './guest-memory.js';
 import type { HostBridge } from '../dispatch/host-bridge.js';
 import { GUEST_LOG_LIMITS, type LogLevelName } from '../capabilities/logging/levels.js';
-import type { ChainedOrder, ComponentGrants, FromWorker, HostCallBody, OutboundResponseSpec, SpanRecord, TraceContext } from '../dispatch/protocol.js';
+import type { ComponentGrants, FromWorker, HostCallBody, OutboundRequestSpec, OutboundResponseSpec, SpanRecord, TraceContext } from '../dispatch/protocol.js';
 import { RequestSpans, type Attributes } from '../telemetry/trace/request-spans.js';
 import { hostCallCode, type CapabilityName } from '../telemetry/host-call-codes.js';
 import { RequestMeasures } from './measures.js';
+import type { RequestBudget } from '../capabilities/outbound-http/limits.js';
 
 /** How loud a refused host call is: denials and failing backends matter to operators; NOT_FOUND and CONFLICT are normal flow. */
 const LOG_LEVEL_FOR: Record<StatusName, LogLevelName> = {
@@ -117,7 +118,7 @@ export class GuestScope {
   /** What is measured of the request being run, sampled or not: sent with its answer (a chained callee has its own while it runs). */
   measures: RequestMeasures;
   /** Runs a chained call in this worker (sandbox/chained.ts); set by the worker. */
-  chained: ((order: ChainedOrder) => OutboundResponseSpec) | undefined = undefined;
+  chained: ((request: OutboundRequestSpec, target: string, budget: RequestBudget, traceparent: string | undefined) => OutboundResponseSpec) | undefined = undefined;
   private readonly frames: Frame[] = [];
   private readonly perWorker = new Map<string, unknown>();
   private readonly repairs: Array<() => void> = [];
@@ -159,17 +160,17 @@ export class GuestScope {
     this.repairs.push(fn);
   }
 
-  /**
-   * The callee's response to a chained call that the main thread handed back to run here. It is
-   * still the caller's outbound call: timed on the main thread, where it was checked.
-   */
-  runChained(order: ChainedOrder): OutboundResponseSpec {
+  /** The callee's response to a chained call (`target`: the component the host names, or `next`), run in this worker. */
+  runChained(request: OutboundRequestSpec, target: string, budget: RequestBudget, traceparent: string | undefined): OutboundResponseSpec {
     if (!this.chained) throw new HostCallError('UNAVAILABLE', 'chained calls are not run in this worker');
-    try {
-      return this.chained(order);
-    } finally {
-      this.bridged = true;
-    }
+    return this.chained(request, target, budget, traceparent);
+  }
+
+  /** The inbound request's frame: what every request of its chain shares (its outbound budget) lives there. */
+  get inbound(): Frame {
+    const f = this.frames[0];
+    if (!f) throw new Error('no request is being served');
+    return f;
   }
 
   /**
@@ -230,7 +231,9 @@ export class GuestScope {
   call<T>(body: HostCallBody): T {
     const { id, version, hostComponent, deadlineAt } = this.frame;
     this.bridged = true;
-    return this.bridge.call<T>({ ...body, requestId: id, version, component: hostComponent }, deadlineAt);
+    // A chained callee's calls name the inbound request too: its per-request state on the main thread is that request's.
+    const root = this.frames[0]!.id;
+    return this.bridge.call<T>({ ...body, requestId: id, version, component: hostComponent, ...(root !== id ? { root } : {}) }, deadlineAt);
   }
 
   /**

@@ -55,12 +55,15 @@ function init(msg: Extract<ToWorker, { t: 'init' }>): void {
     scope,
     post,
     vergeImports,
-    find: (version, component) => versions.get(version)?.get(component),
+    find: (version, component) => {
+      const m = versions.get(version)?.get(component);
+      return m && { runnable: m, callee: m instanceof ComponentRunner ? m.spec.callee : m.callee };
+    },
     enterWagi: (runner) => void wagiRunning.push(runner),
     wagiDepth: () => wagiRunning.length,
     leaveWagi: (depth) => void (wagiRunning.length = depth),
   });
-  scope.chained = (order) => chained.run(order);
+  scope.chained = (request, target, budget, traceparent) => chained.call(request, target, budget, traceparent);
   componentImports = createComponentImports(scope, { stdout: componentStdout, stderr });
   post({ t: 'ready' });
 }
@@ -107,6 +110,7 @@ function runIfClaimed(msg: RunOrder): void {
   // Its queue wait ends here.
   scope.measures.start(req.id, epochMs());
   const m = versions.get(req.version)?.get(req.component);
+  chained.serving(req);
   if (!m) post({ t: 'fail', id: req.id, code: 'INTERNAL', message: `component ${req.component} of version ${req.version} is not loaded in this worker` });
   else if (m instanceof ComponentRunner) serveComponent({ scope, post, stdout: componentStdout, stderr, lastWords }, m, req, deadlineAt);
   else wagi.run(m, req, deadlineAt);

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { startVerge, type VergeProcess } from '../support/verge-process.js';
 import { writeApp } from '../support/app.js';
 import { waitFor } from '../support/wait.js';
-import { fetcher } from '../support/capability-guests.js';
+import { fetchTimes, fetcher } from '../support/capability-guests.js';
 import { fixtureComponent } from '../support/components.js';
 import { environmentEcho, parseEnvironment, respondWith, wat, FD_WRITE } from '../support/wat.js';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../support/otlp-receiver.js';
@@ -66,6 +66,9 @@ describe('service chaining', () => {
       {
         gw: { wasm: probe, route: '/gw/...', limits: 'timeout_ms = 20000', extra: 'allowed_outbound_hosts = ["http://auth.verge.internal", "http://users.verge.internal", "http://trap.verge.internal", "http://quick.verge.internal"]' },
         short: { wasm: probe, route: '/short/...', limits: 'timeout_ms = 1500', extra: 'allowed_outbound_hosts = ["http://auth.verge.internal"]' },
+        any: { wasm: probe, route: '/any/...', extra: 'allowed_outbound_hosts = ["http://*.verge.internal"]' },
+        // Spends a chain's outbound budget: it is called once, then calls hello 60 times.
+        spender: { wasm: await fetchTimes('to_hello', 60), route: '/spender', extra: 'variables = ["to_hello"]\nallowed_outbound_hosts = ["http://hello.verge.internal"]' },
         wide: { wasm: probe, route: '/wide/...', extra: 'allowed_outbound_hosts = ["http://*:*", "*://*.internal:*"]' },
         wagi: { wasm: await fetcher('target'), route: '/wagi', extra: 'variables = ["target"]\nallowed_outbound_hosts = ["http://*.verge.internal"]' },
         'cyc-a': { wasm: await fetcher('to_b'), route: '/cyc-a', extra: 'variables = ["to_b"]\nallowed_outbound_hosts = ["http://cyc-b.verge.internal"]' },
@@ -78,17 +81,20 @@ describe('service chaining', () => {
         'target = { default = "http://auth.verge.internal/from-wagi/echo?q=1" }',
         'to_b = { default = "http://cyc-b.verge.internal/" }',
         'to_a = { default = "http://cyc-a.verge.internal/" }',
+        'to_hello = { default = "http://hello.verge.internal/" }',
         ...variables,
         '',
         // Components with no route are reached only by chaining.
         '[component.auth]\nsource = "auth.wasm"',
         '[component.trap]\nsource = "trap.wasm"',
+        '[component.hello]\nsource = "hello.wasm"',
         // Its own deadline comes well before its caller's.
         '[component.quick]\nsource = "auth.wasm"\nlimits = { timeout_ms = 300 }',
       ].join('\n'),
     );
     writeFileSync(path.join(dir, 'auth.wasm'), probe);
     writeFileSync(path.join(dir, 'trap.wasm'), trap);
+    writeFileSync(path.join(dir, 'hello.wasm'), hello);
     // The users route is private: chained calls only.
     const manifest = path.join(dir, 'verge.toml');
     writeFileSync(manifest, readFileSync(manifest, 'utf8').replace('path = "/users/:id"\ncomponent = "users"\n', 'path = "/users/:id"\ncomponent = "users"\nprivate = true\n'));
@@ -226,6 +232,32 @@ describe('service chaining', () => {
     assert.equal(replaced(), before);
     const again = await probeFetch(node, 'gw', 'http://quick.verge.internal/x/echo');
     assert.equal(again.got.status, 200);
+  });
+
+  test('https, a port, or a host naming no component under verge.internal is refused as an invalid URL: nothing runs, nothing leaves the node', async () => {
+    for (const [url, why] of [
+      ['https://auth.verge.internal/', /plain http on the default port/],
+      ['http://auth.verge.internal:8080/', /plain http on the default port/],
+      ['http://verge.internal/', /names no component/],
+      ['http://nobody.verge.internal/', /has no component nobody/],
+    ] as const) {
+      const { status, requestId } = await probeFetch(node, 'any', url);
+      assert.equal(status, 502, url);
+      const refusal = await waitFor(() => node.logs().find((l) => l.request_id === requestId && l.stream === 'host'), `the refusal of ${url}`);
+      assert.match(String(refusal.line), why);
+      assert.equal(node.logs().filter((l) => l.parent_request_id === requestId).length, 0, 'no chained request ran');
+    }
+  });
+
+  test("every request of a chain spends the inbound request's outbound budget: 50 calls in all, then LIMIT_EXCEEDED", async () => {
+    // any → spender (1 call), then spender → hello: 49 calls succeed, the 50th of its own is the chain's 51st.
+    const { status, got, requestId } = await probeFetch(node, 'any', 'http://spender.verge.internal/');
+    assert.equal(status, 200);
+    assert.equal(got.status, 200);
+    assert.equal(got.body, '49 error:4');
+    const spender = await waitFor(() => node.logs().find((l) => l.parent_request_id === requestId && l.msg === 'chained request'), "spender's line");
+    await waitFor(() => node.logs().find((l) => l.request_id === spender.request_id && String(l.line).includes('at most 50 outbound requests per request')), 'the refusal');
+    assert.equal(node.logs().filter((l) => l.parent_request_id === spender.request_id && l.msg === 'chained request').length, 49);
   });
 
   test('a component that is no middleware has nothing next', async () => {

@@ -116,6 +116,36 @@ export function fetcher(urlVariable: string): Promise<Uint8Array> {
 }
 
 /**
+ * GETs the URL held in variable `urlVariable` up to `times` times, closing each response, and
+ * answers how many calls succeeded: "N", or "N error:C" when the next one failed with status -C.
+ */
+export function fetchTimes(urlVariable: string, times: number): Promise<Uint8Array> {
+  const [nameSeg, nameLen] = at(100, urlVariable);
+  const [getSeg] = at(200, 'GET');
+  const [errSeg, errLen] = at(240, ' error:');
+  return guest(
+    `(func (export "_start") (local $n i32) (local $h i32) (local $i i32) (local $p i32)
+      (local.set $n (call $variable_get (i32.const 100) (i32.const ${nameLen}) (i32.const 4096) (i32.const 2048)))
+      (if (i32.lt_s (local.get $n) (i32.const 0)) (then (call $fail (local.get $n)) (return)))
+      (call $ok)
+      (block $done (loop $next
+        (br_if $done (i32.ge_u (local.get $i) (i32.const ${times})))
+        (local.set $h (call $http_send (i32.const 200) (i32.const 3) (i32.const 4096) (local.get $n) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0)))
+        (br_if $done (i32.lt_s (local.get $h) (i32.const 0)))
+        (drop (call $http_close (local.get $h)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $next)))
+      (local.set $p (call $itoa (i64.extend_i32_u (local.get $i))))
+      (call $write (local.get $p) (i32.sub (i32.const 4200) (local.get $p)))
+      (if (i32.lt_s (local.get $h) (i32.const 0)) (then
+        (call $write (i32.const 240) (i32.const ${errLen}))
+        (i32.store8 (i32.const 90) (i32.sub (i32.const 48) (local.get $h)))
+        (call $write (i32.const 90) (i32.const 1)))))`,
+    [nameSeg, getSeg, errSeg],
+  );
+}
+
+/**
  * One request that uses every traced host call: increments `hits` in `store`, logs `message`,
  * then GETs the URL held in variable `urlVariable` and answers "STATUS" (three digits).
  */

@@ -58,7 +58,8 @@ export const VERGE = `
   (import "verge:v1" "log" (func $log (param i32 i32 i32) (result i32)))
   (import "verge:v1" "http_send" (func $http_send (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
   (import "verge:v1" "http_response_status" (func $http_response_status (param i32) (result i32)))
-  (import "verge:v1" "http_response_body" (func $http_response_body (param i32 i32 i32) (result i32)))`;
+  (import "verge:v1" "http_response_body" (func $http_response_body (param i32 i32 i32) (result i32)))
+  (import "verge:v1" "http_close" (func $http_close (param i32) (result i32)))`;
 
 /**
  * `$write` (param ptr len) writes bytes to stdout; `$answer` (param status-text-ptr len) writes a
