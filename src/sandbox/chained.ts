@@ -92,8 +92,8 @@ export class ChainedRuns {
   /** The request served at each depth, the inbound request's first, and the chain down to it (component names). */
   private readonly served: Array<{ request: GuestRequest; chain: string[] }> = [];
   private readonly later: Array<() => void> = [];
-  private readonly context = vm.createContext({ run: undefined as (() => unknown) | undefined });
-  private readonly script = new vm.Script('run()', { filename: 'verge:chained-call' });
+  /** Made on the first bounded run: a context costs a worker's start a millisecond or two that most never use. */
+  private watchdog: { context: { run: (() => unknown) | undefined }; script: vm.Script } | undefined;
   /** Each callee's router over its own routes, and each route pattern's (for `next` requests). */
   private readonly routers = new WeakMap<CalleeSpec, Router<null>>();
   private readonly patternRouters = new Map<string, Router<null>>();
@@ -300,12 +300,13 @@ export class ChainedRuns {
 
   /** `fn`, interrupted once `ms` have passed: it then throws ERR_SCRIPT_EXECUTION_TIMEOUT. */
   private bounded<T>(ms: number, fn: () => T): T {
-    const previous = this.context.run;
-    this.context.run = fn;
+    const w = (this.watchdog ??= { context: vm.createContext({ run: undefined }) as { run: (() => unknown) | undefined }, script: new vm.Script('run()', { filename: 'verge:chained-call' }) });
+    const previous = w.context.run;
+    w.context.run = fn;
     try {
-      return this.script.runInContext(this.context, { timeout: Math.max(1, Math.ceil(ms)) }) as T;
+      return w.script.runInContext(w.context, { timeout: Math.max(1, Math.ceil(ms)) }) as T;
     } finally {
-      this.context.run = previous;
+      w.context.run = previous;
     }
   }
 
