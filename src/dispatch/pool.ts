@@ -140,8 +140,6 @@ export class WorkerPool {
   /** Every module set the workers hold, by version: a new worker (a spare) is loaded with all of them before it takes work. */
   private readonly versions = new Map<string, ModuleSpec[]>();
   private tookBack = 0;
-  /** Requests admitted and not yet answered, by id: a chained call finds its caller here. */
-  private readonly jobs = new Map<string, Job>();
   /** Chained calls running inside their callers' workers, by id. */
   private readonly nested = new Map<string, Nested>();
   /** Workers started for load, not serving until their modules are in. */
@@ -304,7 +302,6 @@ export class WorkerPool {
         return refuse(new VergeError('QUEUE_FULL', `all ${this.active.length} workers are busy and ${this.queue.length} requests are queued`));
       }
       this.inFlight++;
-      this.jobs.set(request.id, job);
       // Both bounds are deadlineMs long: one timer, set again when the guest starts.
       job.timer = setTimeout(() => this.onTimer(job), deadlineMs);
       if (slot) {
@@ -543,7 +540,6 @@ export class WorkerPool {
     job.done = true;
     clearTimeout(job.timer);
     this.inFlight--;
-    this.jobs.delete(job.request.id);
     // Its worker answered for its chained calls before its own answer; any still open ended with it.
     if (job.callees) for (const callee of [...job.callees]) this.finishNested(callee, { ok: false, error: callerEnded() });
     this.options.onRequestEnd?.(job.request.id);

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import vm from 'node:vm';
 import Database from 'better-sqlite3';
 import { storeContract } from '../contract.js';
 import { StoreError, type KvStore, type StoreErrorReason, type SyncKvStore } from '../store.js';
@@ -90,6 +91,39 @@ describe('sqlite store on a file', () => {
     assert.deepEqual(again.settings, { journalMode: 'wal', synchronous: 'FULL', busyTimeoutMs: 250 });
     assert.equal(text(again.get('k')), 'v');
     again.close();
+  });
+
+  test('an increment stopped from outside mid-transaction leaves it open until recover() rolls it back; then another connection writes at once and the store goes on', () => {
+    const file = freshFile();
+    const store = openSqliteStore(file);
+    const other = new Database(file, { timeout: 0 });
+    const write = other.prepare("INSERT INTO kv (key, value) VALUES ('other', x'00') ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+    const writes = (): boolean => {
+      try {
+        write.run();
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    // A chained callee past its deadline is stopped this way (node:vm's timeout), wherever it is: poll until one stop lands inside an increment's transaction.
+    const context = vm.createContext({ increment: () => store.increment('n', 1n) });
+    const loop = new vm.Script('for (;;) increment()');
+    let caught = 0;
+    try {
+      for (let i = 0; i < 5000 && caught < 3; i++) {
+        assert.throws(() => loop.runInContext(context, { timeout: 2 }), { code: 'ERR_SCRIPT_EXECUTION_TIMEOUT' });
+        if (!writes()) caught++;
+        store.recover?.();
+        assert.ok(writes(), 'another connection could not write after recover()');
+      }
+      assert.ok(caught > 0, 'no stop landed inside a transaction in 5000 tries');
+      const before = store.increment('n', 1n);
+      assert.equal(store.increment('n', 1n), before + 1n);
+    } finally {
+      other.close();
+      store.close();
+    }
   });
 
   test('the default busy timeout is 250 ms', () => {
