@@ -93,8 +93,9 @@ export interface ComponentGrants {
   kvStores: Array<{ name: string; backend: BackendName; address: string | undefined }>;
   variables: Array<{ name: string; value: string | undefined; secret: boolean }>;
   /**
-   * False without allowed outbound hosts (the main thread checks each URL); otherwise the largest
-   * request body the guest may send.
+   * False without allowed outbound hosts (nor a middleware's `next`); otherwise the largest request
+   * body the guest may send, its cap on a response body, and the components it may call (the
+   * worker checks chained calls; the main thread checks each network URL).
    */
   outbound:
     | false
@@ -309,8 +310,8 @@ export type HostCallBody =
 
 /**
  * Who is asking: the request, its app version (the state that answers) and its component; `root`:
- * for a chained callee, the inbound request whose chain it belongs to (whose per-request state,
- * such as the outbound budget, every request of the chain shares).
+ * the inbound request whose chain it belongs to (itself, unless it is a chained callee), whose
+ * per-request state, such as the outbound budget, every request of the chain shares.
  */
 export type HostCallRequest = HostCallBody & { requestId: string; version: string; component: string; root?: string | undefined };
 

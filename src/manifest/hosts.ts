@@ -64,3 +64,16 @@ export function internalTarget(host: string): string | undefined {
   const label = name.slice(0, -(INTERNAL_DOMAIN.length + 1));
   return label.includes('.') ? '' : label;
 }
+
+/** internalTarget of a URL's host: a chained call's target; undefined for any other URL, a malformed one included (refused elsewhere as malformed). */
+export function internalUrlTarget(url: string): string | undefined {
+  // Most outbound URLs are not internal: no URL parse for them (unless percent-encoding could spell the name).
+  if (!url.toLowerCase().includes(INTERNAL_DOMAIN) && !url.includes('%')) return undefined;
+  let hostname: string;
+  try {
+    hostname = new URL(url).hostname;
+  } catch {
+    return undefined;
+  }
+  return internalTarget(hostname);
+}

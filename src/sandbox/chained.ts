@@ -29,7 +29,6 @@
 import vm from 'node:vm';
 import { randomUUID } from 'node:crypto';
 import { HostCallError } from '../capabilities/abi.js';
-import { chainedErrorResponse } from '../dispatch/chained-error.js';
 import type { CalleeSpec, EncodedSpans, FromWorker, GuestRequest, GuestResponse, OutboundRequestSpec, OutboundResponseSpec, TraceContext } from '../dispatch/protocol.js';
 import { INTERNAL_DOMAIN, NEXT_COMPONENT } from '../manifest/hosts.js';
 import { DEFAULT_OUTBOUND_LIMITS, createRequestBudget, type RequestBudget } from '../capabilities/outbound-http/limits.js';
@@ -37,7 +36,8 @@ import { validateRequest } from '../capabilities/outbound-http/validate.js';
 import { parseRequestTarget } from '../ingress/request-path.js';
 import { Router, parsePattern, type RouteMatch } from '../ingress/router.js';
 import { epochMs, formatTraceparent, newSpanId } from '../telemetry/trace/context.js';
-import { isVergeError, type ErrorCode } from '../errors.js';
+import { ERROR_CATALOGUE, isVergeError, type ErrorCode } from '../errors.js';
+import { bytes } from '../capabilities/outbound-http/text.js';
 import { postFailure, postResponse, type Failure, type Post } from './answer.js';
 import { LastWords } from './guest-failure.js';
 import { LineSink } from './output.js';
@@ -151,7 +151,7 @@ export class ChainedRuns {
 
     const inbound = this.served[0]!.request;
     const built = this.request(spec, url, target, calleeName, callee, version, next === undefined ? undefined : inbound);
-    if (!built.ok) return chainedErrorResponse(built.code, built.message, randomUUID());
+    if (!built.ok) return errorResponse(built.code, built.message, randomUUID());
     const request = built.request;
     if (next !== undefined) request.next = next;
     if (frame.trace) {
@@ -285,12 +285,12 @@ export class ChainedRuns {
     }
     if ('failure' in answer) {
       postFailure(post, id, answer.failure, undefined, spans, measures);
-      return chainedErrorResponse(answer.failure.code, answer.failure.message, id);
+      return errorResponse(answer.failure.code, answer.failure.message, id);
     }
     const { status, headers, body } = answer.response;
     postResponse(post, id, { status, headers: [], body: new Uint8Array(0) }, false, spans, measures);
     if (body.byteLength > order.maxResponseBytes) {
-      throw new HostCallError('LIMIT_EXCEEDED', `response from http://${order.request.serverName} is larger than the limit of ${order.maxResponseBytes} bytes (maxResponseBytes)`);
+      throw new HostCallError('LIMIT_EXCEEDED', `response from http://${order.request.serverName} is larger than the limit of ${bytes(order.maxResponseBytes)} (maxResponseBytes)`);
     }
     const pairs: Array<[string, string]> = [];
     for (let i = 0; i + 1 < headers.length; i += 2) pairs.push([headers[i]!, headers[i + 1]!]);
@@ -370,4 +370,11 @@ function withTraceparent(rawHeaders: string[], trace: TraceContext): string[] {
 function headerOf(rawHeaders: readonly string[], name: string): string | undefined {
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) if (rawHeaders[i]!.toLowerCase() === name) return rawHeaders[i + 1];
   return undefined;
+}
+
+/** What a client would have got for this error (the body the ingress writes), as the caller's response. */
+function errorResponse(code: ErrorCode, message: string, requestId: string): OutboundResponseSpec {
+  const body = new TextEncoder().encode(JSON.stringify({ error: code, message, request_id: requestId }));
+  const status = ERROR_CATALOGUE[code].status || 500;
+  return { status, headers: [['content-type', 'application/json'], ['x-request-id', requestId]], body };
 }

@@ -256,7 +256,7 @@ describe('guest scope: calls into a dependency', () => {
     const s = new GuestScope(() => undefined, bridge, () => {});
     s.begin({ id: 'req', version: 'v1', component: 'api', grants: grants('x') });
     s.dependency(dep, 'c', () => s.call({ op: 'kv', store: 'default', kv: { method: 'get', key: 'k' } }));
-    assert.deepEqual(calls, [{ op: 'kv', store: 'default', kv: { method: 'get', key: 'k' }, requestId: 'req', version: 'v1', component: 'api' }]);
+    assert.deepEqual(calls, [{ op: 'kv', store: 'default', kv: { method: 'get', key: 'k' }, requestId: 'req', version: 'v1', component: 'api', root: 'req' }]);
     s.end();
   });
 

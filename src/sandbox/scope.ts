@@ -231,9 +231,8 @@ export class GuestScope {
   call<T>(body: HostCallBody): T {
     const { id, version, hostComponent, deadlineAt } = this.frame;
     this.bridged = true;
-    // A chained callee's calls name the inbound request too: its per-request state on the main thread is that request's.
-    const root = this.frames[0]!.id;
-    return this.bridge.call<T>({ ...body, requestId: id, version, component: hostComponent, ...(root !== id ? { root } : {}) }, deadlineAt);
+    // Calls name the inbound request too: a chained callee's per-request state on the main thread is that request's.
+    return this.bridge.call<T>({ ...body, requestId: id, version, component: hostComponent, root: this.frames[0]!.id }, deadlineAt);
   }
 
   /**

@@ -6,7 +6,7 @@
 import { HostCallError } from '../abi.js';
 import type { GuestScope } from '../../sandbox/scope.js';
 import type { OutboundRequestSpec, OutboundResponseSpec } from '../../dispatch/protocol.js';
-import { internalTarget } from '../../manifest/hosts.js';
+import { internalUrlTarget } from '../../manifest/hosts.js';
 import { createRequestBudget } from './limits.js';
 import { formatTraceparent } from '../../telemetry/trace/context.js';
 
@@ -27,7 +27,7 @@ export function outboundAccess(scope: GuestScope) {
         // The callee's parent: this client span when sampled, else the context passed through unsampled.
         // The main thread decides whether it leaves the node (trace_propagation); a chained call's callee always joins the trace.
         const traceparent = trace ? formatTraceparent(trace.traceId, span?.id ?? trace.spanId, trace.sampled) : undefined;
-        const target = chainTarget(request.url);
+        const target = internalUrlTarget(request.url);
         // Every request of a chain runs in this worker, so the whole chain's calls, network or chained, are counted here.
         const budget = scope.inbound.local('http.budget', () => createRequestBudget());
         // A chained call runs here, in the caller's worker (sandbox/chained.ts); the main thread is told, not asked.
@@ -65,18 +65,6 @@ export function outboundAccess(scope: GuestScope) {
       if (!responses().open.delete(handle)) throw new HostCallError('INVALID_ARGUMENT', `no response has handle ${handle} (closed, or never returned by http_send)`);
     },
   };
-}
-
-/** The component an http(s) URL's host names under verge.internal ('' for none); undefined for any other URL (a malformed one is refused on the main thread). */
-function chainTarget(url: string): string | undefined {
-  if (!/\.?verge\.internal/i.test(url)) return undefined;
-  let hostname: string;
-  try {
-    hostname = new URL(url).hostname;
-  } catch {
-    return undefined;
-  }
-  return internalTarget(hostname);
 }
 
 function describeTarget(url: string): string {

@@ -1,7 +1,7 @@
 /** The outbound HTTP capability: `allowed_outbound_hosts`, verge:v1 http_*, wasi:http/outgoing-handler. */
 import type { OutboundResponseSpec } from '../../dispatch/protocol.js';
 import type { Capability } from '../capability.js';
-import { INTERNAL_DOMAIN, internalTarget } from '../../manifest/hosts.js';
+import { INTERNAL_DOMAIN, internalUrlTarget } from '../../manifest/hosts.js';
 import { outboundImports } from './bindings/wasi-p1.js';
 import { outboundComponentImports } from './bindings/component.js';
 import { isOutboundError } from './errors.js';
@@ -43,7 +43,7 @@ export const outboundHttpCapability: Capability = {
         if (!c.outboundPolicy && !middleware.has(c.name)) return { outbound: false };
         const limits = outboundLimits({ timeoutMs: c.limits.outboundTimeoutMs });
         const policy = c.outboundPolicy;
-        const chains = !policy ? [] : policy.internalEntries().some((e) => 'grants' in e && e.grants === '*') ? '*' : [...app.components.keys()].filter((name) => policy.grantsChain(name));
+        const chains = policy ? policy.chainGrants() : [];
         return { outbound: { maxRequestBodyBytes: limits.maxRequestBodyBytes, maxResponseBytes: limits.maxResponseBytes, chains } };
       },
       hostCalls: {
@@ -51,7 +51,7 @@ export const outboundHttpCapability: Capability = {
           const outbound = policies.get(call.component);
           try {
             // The caller's worker runs chained calls itself (sandbox/chained.ts): one never comes here.
-            if (chainTarget(call.request.url) !== undefined) {
+            if (internalUrlTarget(call.request.url) !== undefined) {
               return { ok: false, status: 'INVALID_ARGUMENT', message: `a host under ${INTERNAL_DOMAIN} is reached by a chained call, which the caller's worker runs, not by the network` };
             }
             if (!outbound) return { ok: false, status: 'ACCESS_DENIED', message: `component ${call.component} has no allowed_outbound_hosts` };
@@ -74,14 +74,3 @@ export const outboundHttpCapability: Capability = {
   },
   bindings: { wasiP1: outboundImports, component: outboundComponentImports },
 };
-
-/** The component an http(s) URL's host names under verge.internal ('' for none); undefined for any other URL. */
-function chainTarget(url: string): string | undefined {
-  let hostname: string;
-  try {
-    hostname = new URL(url).hostname;
-  } catch {
-    return undefined; // refused as malformed by the usual checks
-  }
-  return internalTarget(hostname);
-}

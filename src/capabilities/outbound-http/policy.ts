@@ -103,16 +103,13 @@ export class OutboundPolicy {
   }
 
   /**
-   * Whether the entries grant chained calls to `component` (docs/composition.md): only an entry
-   * that names `http://COMPONENT.verge.internal` or `http://*.verge.internal` does. A wildcard
-   * that merely covers it (`http://*:*`, `http://*.internal`) does not.
+   * The components the entries grant chained calls to (docs/composition.md), or `*` for every one:
+   * only an entry that names `http://COMPONENT.verge.internal` or `http://*.verge.internal` grants
+   * one. A wildcard that merely covers it (`http://*:*`, `http://*.internal`) does not.
    */
-  grantsChain(component: string): boolean {
-    return this.rules.some((rule) => {
-      if (rule.scheme === 'https' || (rule.port !== 'default' && rule.port !== '*' && rule.port !== 80)) return false;
-      const h = rule.host;
-      return (h.kind === 'exact' && h.host === `${component}.${INTERNAL_DOMAIN}`) || (h.kind === 'suffix' && h.suffix === INTERNAL_DOMAIN);
-    });
+  chainGrants(): '*' | string[] {
+    const granted = this.internalEntries().flatMap((e) => ('grants' in e ? [e.grants] : []));
+    return granted.includes('*') ? '*' : [...new Set(granted)];
   }
 
   /**
