@@ -10,6 +10,9 @@
  *   latency, not as fewer requests) at 80 % of the peak for BENCH_SOAK_SECONDS (600), reported per
  *   BENCH_SOAK_WINDOW (10) seconds: answers and p50/p99 per kind, unexpected errors, the node's RSS.
  *
+ * BENCH_SOAK_RATE fixes the soak's rate (req/s) instead, and BENCH_SOAK_VERGE runs another
+ * checkout's bin/verge.js on the same guests: together they compare two builds at one load.
+ *
  * Pass: no error but the hostile guests' own; each kind's p99 over the soak within 2× its unloaded
  * p99; RSS flat (the last minute's mean within 10 % of the second minute's).
  */
@@ -242,11 +245,13 @@ export async function soakPhase(cfg: SoakConfig): Promise<SoakResults> {
   const peakConcurrency = intEnv('BENCH_SOAK_PEAK_CONCURRENCY', 16);
   const peakSeconds = intEnv('BENCH_SOAK_PEAK_SECONDS', 15);
   const idleSeconds = intEnv('BENCH_SOAK_IDLE_SECONDS', 10);
+  const fixedRate = intEnv('BENCH_SOAK_RATE', 0, 0);
+  const vergeBin = process.env.BENCH_SOAK_VERGE ? path.resolve(process.env.BENCH_SOAK_VERGE) : cfg.vergeBin;
   const dir = path.join(cfg.work, 'soak');
   mkdirSync(dir, { recursive: true });
   await writeSoakApp(cfg, dir);
   const port = await freePort();
-  const args = [cfg.vergeBin, 'up', dir, '--listen', `127.0.0.1:${port}`, '--log-level', 'error', '--data-dir', path.join(dir, 'data'), ...cfg.vergeWorkerArgs];
+  const args = [vergeBin, 'up', dir, '--listen', `127.0.0.1:${port}`, '--log-level', 'error', '--data-dir', path.join(dir, 'data'), ...cfg.vergeWorkerArgs];
   const child: Child = cfg.track(startChild('verge (soak)', process.execPath, args, { cwd: cfg.root }));
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   const t: Target = { base: `http://127.0.0.1:${port}`, agent, photo: await makePhoto() };
@@ -261,7 +266,7 @@ export async function soakPhase(cfg: SoakConfig): Promise<SoakResults> {
     cfg.log(`soak: peak, ${peakConcurrency} connections, ${peakSeconds} s`);
     const peakSamples = await closedLoop(t, peakConcurrency, peakSeconds);
     const peakRps = peakSamples.length / peakSeconds;
-    const rate = Math.max(1, Math.round(peakRps * 0.8));
+    const rate = fixedRate || Math.max(1, Math.round(peakRps * 0.8));
     cfg.log(`soak: peak ${fmtInt(peakRps)} req/s; soaking at ${fmtInt(rate)} req/s for ${seconds} s`);
 
     const samples: Array<Sample & { at: number }> = [];
@@ -345,7 +350,7 @@ export async function soakPhase(cfg: SoakConfig): Promise<SoakResults> {
       unexpected,
       hostileAnswers,
       rss: { secondMinuteKiB: mean(second), lastMinuteKiB: mean(last) },
-      vergeCommand: `verge up <soak app> --log-level error${cfg.vergeWorkerArgs.map((a) => ' ' + a).join('')}`,
+      vergeCommand: `${vergeBin === cfg.vergeBin ? 'verge' : vergeBin} up <soak app> --log-level error${cfg.vergeWorkerArgs.map((a) => ' ' + a).join('')}${fixedRate ? ` (rate fixed by BENCH_SOAK_RATE)` : ''}`,
       loadAvg: os.loadavg(),
     };
   } finally {

@@ -6,6 +6,8 @@ import { sandboxModule } from '../wasm/binary.js';
 import { Worker } from 'node:worker_threads';
 import type { GuestRequest, HostCall, HostReply, ModuleSpec, ToWorker } from './protocol.js';
 import { TAKE_BACK_MS, WorkerPool, type Outcome, type PoolOptions } from './pool.js';
+import { osThreadPriority, type ThreadPriority } from './thread-priority.js';
+import { demotedThreads } from '../../test/support/threads.js';
 import { HOST_CALLS_PER_BATCH } from '../sandbox/measures.js';
 
 const OK = 'content-type: text/plain\n\nok';
@@ -39,6 +41,14 @@ async function modules(): Promise<ModuleSpec[]> {
     // One chained call to `ok`, `loop` (its deadline is its caller's) or `quick` (a loop with a short timeout of its own), then answers.
     ...Object.fromEntries(['ok', 'loop', 'quick'].map((callee) => [`chain-${callee}`, chainGuest(`http://${callee}.verge.internal/`)])),
     quick: `(module (memory 1) (func (export "_start") (loop $l (br $l))))`,
+    // Spins on the monotonic clock for 600 ms (no host call, no sleep), then answers.
+    spin: `(module ${FD_WRITE} (import "wasi_snapshot_preview1" "clock_time_get" (func $clock (param i32 i64 i32) (result i32)))
+      (memory 1) ${respondWith(OK)}
+      (func $now (result i64) (drop (call $clock (i32.const 1) (i64.const 0) (i32.const 4000))) (i64.load (i32.const 4000)))
+      (func (export "_start") (local $until i64)
+        (local.set $until (i64.add (call $now) (i64.const 600000000)))
+        (loop $l (br_if $l (i64.lt_u (call $now) (local.get $until))))
+        (call $respond)))`,
   };
   const specs: ModuleSpec[] = [];
   for (const [component, source] of Object.entries(guests)) {
@@ -83,6 +93,19 @@ async function until(condition: () => boolean, ms = 2000): Promise<void> {
   }
 }
 
+/** The OS's thread priority, with what the pool asked of it counted; `restore` can be made to refuse, as without CAP_SYS_NICE. */
+function countedPriority(refuseRestore = false): ThreadPriority & { demoted: number; restored: number } {
+  const os = osThreadPriority();
+  const counted = {
+    demoted: 0,
+    restored: 0,
+    cpuMs: (tid: number) => os.cpuMs(tid),
+    demote: (tid: number) => (counted.demoted++, os.demote(tid)),
+    restore: (tid: number) => (counted.restored++, !refuseRestore && os.restore(tid)),
+  };
+  return counted;
+}
+
 function errorOf(outcome: Outcome): string {
   return outcome.ok ? `ok ${outcome.response.status}` : outcome.error.code;
 }
@@ -124,13 +147,14 @@ describe('WorkerPool', () => {
   });
 
   test('queues what no worker can take, up to its limit, then answers QUEUE_FULL', async () => {
+    // The worker is busy with a guest that sleeps (one that spins would be demoted and a worker lent in its place).
     const p = await pool({ size: 1, queueLimit: 1 });
-    const looping = p.run(request('loop'), 300);
+    const sleeping = p.run(request('slow'), 5000);
     const queued = p.run(request('ok'), 5000);
-    // Queued at once, or taken back from behind the loop within TAKE_BACK_MS.
+    // Queued at once, or taken back from behind the sleeper within TAKE_BACK_MS.
     await until(() => p.queued === 1);
     assert.equal(errorOf(await p.run(request('ok'), 5000)), 'QUEUE_FULL');
-    assert.equal(errorOf(await looping), 'DEADLINE_EXCEEDED');
+    assert.equal(bodyOf(await sleeping), 'ok');
     assert.equal(bodyOf(await queued), 'ok');
     assert.equal(p.busy, 0);
   });
@@ -163,25 +187,25 @@ describe('WorkerPool', () => {
   });
 
   test("a request's deadline runs from when its guest starts, not while it waits behind another guest", async () => {
-    // One worker: the slow guest (300 ms) waits ~400 ms for the loop to be killed. 700 ms in
-    // all is past its 600 ms timeout, but neither its wait nor its run is.
+    // One worker: the second slow guest (300 ms) waits ~300 ms for the first. 600 ms in all is
+    // past its 500 ms timeout, but neither its wait nor its run is.
     const p = await pool({ size: 1 });
-    const looping = p.run(request('loop'), 400);
-    const slow = await p.run(request('slow'), 600);
-    assert.equal(errorOf(await looping), 'DEADLINE_EXCEEDED');
-    assert.equal(bodyOf(slow), 'ok');
+    const first = p.run(request('slow'), 5000);
+    const second = await p.run(request('slow'), 500);
+    assert.equal(bodyOf(await first), 'ok');
+    assert.equal(bodyOf(second), 'ok');
   });
 
   test('a request that finds no free worker within its timeout answers QUEUE_TIMEOUT and never runs', async () => {
     const p = await pool({ size: 1 });
-    const looping = p.run(request('loop'), 1000);
+    const sleeping = p.run(request('slow'), 5000);
     const req = request('count');
     const t0 = performance.now();
     const outcome = await p.run(req, 200);
     const elapsed = performance.now() - t0;
     assert.equal(errorOf(outcome), 'QUEUE_TIMEOUT');
     assert.ok(elapsed >= 190 && elapsed < 800, `answered after ${elapsed} ms`);
-    assert.equal(errorOf(await looping), 'DEADLINE_EXCEEDED');
+    assert.equal(bodyOf(await sleeping), 'ok');
     assert.equal(bodyOf(await p.run(request('count'), 5000)), 'ok');
     assert.equal(calls.get(req.id), undefined, 'the guest of the request that timed out never ran');
   });
@@ -277,6 +301,76 @@ describe('WorkerPool', () => {
       assert.equal(bodyOf(await waiting), 'ok');
       assert.equal(bodyOf(await p.run(v2, 5000)), 'ok');
       assert.equal(errorOf(await looping), 'DEADLINE_EXCEEDED');
+    });
+  });
+
+  describe('a guest that spins', () => {
+    test('is demoted: its thread gives way, and a request behind it is served by a worker lent in its place long before its deadline', async () => {
+      const priority = countedPriority();
+      const p = await pool({ size: 1, priority });
+      const before = replaced.length;
+      let loopEnded = false;
+      const looping = p.run(request('loop'), 3000).then((o) => ((loopEnded = true), o));
+      const t0 = performance.now();
+      assert.equal(bodyOf(await p.run(request('ok'), 5000)), 'ok');
+      assert.ok(performance.now() - t0 < 1500 && !loopEnded, `the request waited ${performance.now() - t0} ms, behind the loop`);
+      assert.equal(p.demoted, 1);
+      assert.equal(p.workers, 2, 'one demoted, one serving');
+      assert.equal(demotedThreads(), 1, 'the looping thread has its nice value raised');
+      assert.equal(errorOf(await looping), 'DEADLINE_EXCEEDED');
+      // The worker lent in its place keeps the pool at its size: none is promoted after the kill.
+      assert.deepEqual(replaced.slice(before), ['deadline']);
+      assert.equal(p.workers, 1);
+      await until(() => demotedThreads() === 0);
+      assert.equal(p.demoted, 0);
+      assert.equal(priority.demoted, 1);
+    });
+
+    test('that ends by itself, with nothing waiting, gets its priority back and keeps its worker', async () => {
+      const priority = countedPriority();
+      const p = await pool({ size: 1, priority });
+      const before = replaced.length;
+      const spinning = p.run(request('spin'), 5000);
+      await until(() => p.demoted === 1);
+      assert.equal(demotedThreads(), 1);
+      assert.equal(bodyOf(await spinning), 'ok');
+      assert.deepEqual([p.demoted, p.workers, priority.restored, demotedThreads()], [0, 1, 1, 0]);
+      assert.equal(replaced.length, before);
+      assert.equal(bodyOf(await p.run(request('ok'), 5000)), 'ok');
+    });
+
+    test('whose priority the OS will not put back (no CAP_SYS_NICE) has its worker replaced by a fresh one when it ends', async () => {
+      const priority = countedPriority(true);
+      const p = await pool({ size: 1, priority });
+      assert.equal(bodyOf(await p.run(request('spin'), 5000)), 'ok');
+      assert.deepEqual([priority.demoted, priority.restored, p.workers, p.demoted], [1, 1, 1, 0]);
+      // The demoted thread is gone, not left behind the others.
+      await until(() => demotedThreads() === 0);
+      assert.equal(bodyOf(await p.run(request('ok'), 5000)), 'ok');
+    });
+
+    test('whose place a lent worker took becomes the warm spare when its request ends, its priority back, and no other spare is started', async () => {
+      const priority = countedPriority();
+      const p = await pool({ size: 1, priority });
+      const spinning = p.run(request('spin'), 5000);
+      await until(() => p.demoted === 1);
+      assert.equal(bodyOf(await p.run(request('ok'), 5000)), 'ok');
+      assert.equal(p.workers, 2);
+      assert.equal(p.spareWorkers, 0, 'a spare was started while the demoted worker could become one');
+      assert.equal(bodyOf(await spinning), 'ok');
+      assert.deepEqual([p.workers, p.spareWorkers, priority.restored, demotedThreads()], [1, 1, 1, 0]);
+      assert.equal(bodyOf(await p.run(request('ok'), 5000)), 'ok');
+    });
+
+    test('a guest waiting on a sleep is not demoted: the request behind it waits for it', async () => {
+      const priority = countedPriority();
+      const p = await pool({ size: 1, priority });
+      const sleeping = p.run(request('slow'), 5000);
+      const t0 = performance.now();
+      assert.equal(bodyOf(await p.run(request('ok'), 5000)), 'ok');
+      assert.ok(performance.now() - t0 >= 250, 'the request did not wait for the sleeper');
+      assert.equal(bodyOf(await sleeping), 'ok');
+      assert.deepEqual([priority.demoted, p.workers], [0, 1]);
     });
   });
 

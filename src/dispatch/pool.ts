@@ -29,6 +29,21 @@
  * `size` plus a spare (each is ~15 MiB of RSS); the warm spare is kept only while the pool is at
  * full size, which is when a deadline kill would otherwise leave the load a worker short.
  *
+ * A guest that spins gives way. A request still running after DEMOTE_AFTER_MS is looked at every
+ * DEMOTE_LOOK_MS: once its thread has used DEMOTE_CPU_MS of CPU since the first look (a guest
+ * computing or looping, not one waiting on a host call or a sleep; CPU used, not wall time, so a
+ * short request slowed down by an overloaded machine is not taken for one), its worker is
+ * demoted. Its thread's nice value goes up (thread-priority.ts), so the node's other threads get
+ * the cores while both want them; it takes no new request; and it stops counting toward `size`,
+ * so a request that finds the others busy gets a worker in its place (a warm spare first). At most `size` workers are demoted at once. When its
+ * request ends, a demoted worker gets its priority back and serves again, or becomes the warm
+ * spare if another took its place (no new spare is made meanwhile); where the OS refuses to put
+ * its priority back (no CAP_SYS_NICE), a fresh worker takes its place. A guest killed at its
+ * deadline is replaced as before. Without this a looping guest held one of two cores and one of
+ * two workers for its whole deadline, and everyone else's requests queued behind it
+ * (bench/RESULTS.md, the soak). The bar (50 ms of CPU after 100 ms) is well above what a request
+ * of the examples uses (an image resize: ~15 ms of CPU).
+ *
  * Chained calls (docs/composition.md) run inside their caller's worker, nested in the request it
  * serves (sandbox/chained.ts): the worker says when one starts ('chain') and answers it under the
  * callee's id before its caller's answer. The pool routes those messages (the callee's log lines,
@@ -41,6 +56,7 @@ import { createBridgeEnds, serveHostCalls } from './host-bridge.js';
 import type { LogLevelName } from '../capabilities/logging/levels.js';
 import { JobClaims, type Claim } from './job-claims.js';
 import { discardPrespawned, spawnWorker } from './worker-spawn.js';
+import { osThreadPriority, type ThreadPriority } from './thread-priority.js';
 
 /** Requests posted to one worker at once: the running one and those next, so one message can carry several. */
 export const PIPELINE_DEPTH = 4;
@@ -50,6 +66,12 @@ export const PIPELINE_DEPTH = 4;
  * round trip it saves (~0.1 ms); behind a longer one it only adds waiting.
  */
 export const TAKE_BACK_MS = 5;
+/** A request that has run this long is looked at: is its guest computing? */
+export const DEMOTE_AFTER_MS = 100;
+/** CPU its thread uses after that first look that gets its worker demoted. */
+export const DEMOTE_CPU_MS = 50;
+/** How often long requests are looked at. */
+export const DEMOTE_LOOK_MS = 25;
 /** A worker beyond the idle floor that has idled this long goes away (an elastic pool). */
 export const IDLE_WORKER_MS = 30_000;
 
@@ -64,6 +86,8 @@ export interface PoolOptions {
   queueLimit: number;
   /** `version`: the app version's key, as the request carries it. */
   onGuestLog?: (id: string, component: string, stream: 'stdout' | 'stderr' | 'guest' | 'host', level: LogLevelName, line: string, version: string, trace: TraceContext | undefined) => void;
+  /** A request's guest spun, and its worker was demoted. */
+  onDemoted?: (request: GuestRequest) => void;
   /** `worker`: the replaced worker's thread id. */
   onWorkerReplaced?: (reason: 'deadline' | 'crash', worker: number) => void;
   /** A breaker in a worker (one per worker for a store that lives there) changed state; `worker`: its thread id. */
@@ -74,6 +98,8 @@ export interface PoolOptions {
   onRequestEnd?: (id: string) => void;
   /** A worker started a chained call inside the request it serves: the returned function gets its outcome (status, spans, failure; the body stayed in the worker). */
   onChain?: (start: Extract<FromWorker, { t: 'chain' }>) => ((outcome: Outcome) => void) | undefined;
+  /** Worker threads' run time and priority (default: the OS's, thread-priority.ts). */
+  priority?: ThreadPriority;
 }
 
 /**
@@ -129,6 +155,14 @@ interface Slot {
   idleSince: number;
   /** Requests posted to it this turn of the event loop, sent together at its end. */
   outbox: RunOrder[];
+  /** Its thread's kernel id, once it said ready (undefined where the OS shows none). */
+  tid: number | undefined;
+  /** Its running guest spins: it does not count toward the pool's size until its requests end. */
+  demoted: boolean;
+  /** Its thread's priority was lowered (and must be put back). */
+  reniced: boolean;
+  /** The first look at its running request: its thread's CPU time then. */
+  sample: { job: Job; cpuMs: number } | undefined;
 }
 
 export class WorkerPool {
@@ -148,8 +182,14 @@ export class WorkerPool {
   /** Workers with an outbox to send at the end of this turn, and the turn's end. */
   private readonly unsent = new Set<Slot>();
   private sending: NodeJS.Immediate | undefined;
+  /** Looks at long-running requests while any request is in flight. */
+  private spinWatch: NodeJS.Timeout | undefined;
+  private readonly priority: ThreadPriority;
+  private demotedCount = 0;
 
-  constructor(private readonly options: PoolOptions) {}
+  constructor(private readonly options: PoolOptions) {
+    this.priority = options.priority ?? osThreadPriority();
+  }
 
   async start(): Promise<void> {
     const slots: Slot[] = [];
@@ -175,6 +215,13 @@ export class WorkerPool {
     return this.options.idleMs ?? IDLE_WORKER_MS;
   }
 
+  /** Active workers that count toward `size`: all but the demoted ones (at most `size` of those are not counted). */
+  private get serving(): number {
+    let demoted = 0;
+    for (const s of this.active) if (s.demoted) demoted++;
+    return this.active.length - Math.min(demoted, this.options.size);
+  }
+
   /** Every live worker: serving, spare, or starting for load. */
   private get everyWorker(): Slot[] {
     return [...this.active, ...this.spares, ...this.growing];
@@ -185,7 +232,7 @@ export class WorkerPool {
    * its size. One at a time while nothing waits, else up to one per waiting request.
    */
   private growIfBusy(): void {
-    if (this.closed || this.active.length + this.growing.size >= this.options.size) return;
+    if (this.closed || this.serving + this.growing.size >= this.options.size) return;
     if (this.growing.size >= Math.max(1, this.queue.length)) return;
     if (this.queue.length === 0 && this.active.some((s) => s.jobs.length === 0 && !s.settling)) return;
     const slot = this.spares.shift() ?? this.spawn();
@@ -203,9 +250,12 @@ export class WorkerPool {
     );
   }
 
-  /** At full size the pool keeps its warm spares. */
+  /**
+   * At full size the pool keeps its warm spares. Not while a worker is demoted: it becomes the
+   * spare when its request ends (or, killed at its deadline, is replaced then).
+   */
   private fillSpares(): void {
-    if (this.closed || this.active.length < this.options.size) return;
+    if (this.closed || this.serving < this.options.size || this.active.some((s) => s.demoted)) return;
     while (this.spares.length < this.options.spares) this.spares.push(this.spawn());
   }
 
@@ -286,6 +336,23 @@ export class WorkerPool {
     return this.growing.size;
   }
 
+  /** Warm spares, loaded and idle. */
+  get spareWorkers(): number {
+    return this.spares.length;
+  }
+
+  /** Workers demoted now: their guests spin. */
+  get demoted(): number {
+    let n = 0;
+    for (const s of this.active) if (s.demoted) n++;
+    return n;
+  }
+
+  /** Workers demoted so far. */
+  get demotions(): number {
+    return this.demotedCount;
+  }
+
   /** Requests taken back from behind a long-running guest so far. */
   get takenBack(): number {
     return this.tookBack;
@@ -355,6 +422,7 @@ export class WorkerPool {
   async close(ms: number): Promise<void> {
     this.closed = true;
     clearInterval(this.shrinkTimer);
+    clearInterval(this.spinWatch);
     const until = Date.now() + ms;
     while (this.inFlight > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
     const leftover = [...this.queue, ...this.active.flatMap((s) => s.jobs)];
@@ -386,16 +454,33 @@ export class WorkerPool {
 
   /** Room for one more request: the pipeline is not full, and not behind a guest that runs long (a chain it runs included). */
   private hasRoom(slot: Slot, now: number): boolean {
+    if (slot.demoted) return false;
     if (slot.jobs.length === 0) return true;
     return slot.jobs.length < PIPELINE_DEPTH && now - slot.jobs[0]!.startedAt < TAKE_BACK_MS;
   }
 
   private spawn(): Slot {
     const worker = spawnWorker();
-    const slot: Slot = { worker, ready: Promise.resolve(), jobs: [], retired: false, settling: false, loads: new Map(), claims: new JobClaims(), watch: undefined, outbox: [], idleSince: performance.now() };
+    const slot: Slot = {
+      worker,
+      ready: Promise.resolve(),
+      jobs: [],
+      retired: false,
+      settling: false,
+      loads: new Map(),
+      claims: new JobClaims(),
+      watch: undefined,
+      outbox: [],
+      idleSince: performance.now(),
+      tid: undefined,
+      demoted: false,
+      reniced: false,
+      sample: undefined,
+    };
     const initialized = new Promise<void>((resolve, reject) => {
       worker.once('message', (msg: FromWorker) => {
         if (msg.t !== 'ready') return reject(new Error(`worker said ${msg.t} before ready`));
+        slot.tid = msg.tid;
         worker.off('error', reject);
         worker.on('message', (m: FromWorker) => this.onMessage(slot, m));
         resolve();
@@ -449,6 +534,52 @@ export class WorkerPool {
     job.startedAt = performance.now();
     if (job.done) return;
     job.timer!.refresh();
+    if (!this.spinWatch && !this.closed) {
+      this.spinWatch = setInterval(() => this.lookForSpinners(), DEMOTE_LOOK_MS);
+      this.spinWatch.unref();
+    }
+  }
+
+  /** Demotes the workers whose guests, running for DEMOTE_AFTER_MS, have since used DEMOTE_CPU_MS of CPU. */
+  private lookForSpinners(): void {
+    if (this.inFlight === 0) {
+      clearInterval(this.spinWatch);
+      this.spinWatch = undefined;
+      return;
+    }
+    const now = performance.now();
+    for (const slot of this.active) {
+      const job = slot.jobs[0];
+      if (!job || slot.demoted || slot.tid === undefined || !(now - job.startedAt >= DEMOTE_AFTER_MS)) continue;
+      const cpuMs = this.priority.cpuMs(slot.tid);
+      if (cpuMs === undefined) continue;
+      if (slot.sample?.job !== job) slot.sample = { job, cpuMs };
+      else if (cpuMs - slot.sample.cpuMs >= DEMOTE_CPU_MS) this.demote(slot, job);
+    }
+  }
+
+  private demote(slot: Slot, job: Job): void {
+    slot.demoted = true;
+    slot.sample = undefined;
+    slot.reniced = this.priority.demote(slot.tid!);
+    this.demotedCount++;
+    this.options.onDemoted?.(job.request);
+    // Out of the pool's size: requests that wait, or the next that finds the others busy, get a
+    // worker in its place. Not before: a lone long request on an idle node would churn a worker.
+    if (this.queue.length > 0) this.growIfBusy();
+  }
+
+  /** A demoted worker's requests ended: its priority back, it serves again, or becomes the spare (or goes) if another took its place. */
+  private undemote(slot: Slot): void {
+    slot.demoted = false;
+    slot.sample = undefined;
+    if (slot.reniced && !this.priority.restore(slot.tid!)) return this.replace(slot, 'priority');
+    slot.reniced = false;
+    if (this.serving <= this.options.size) return;
+    // A worker served in its place: it becomes the warm spare (none was made while it was demoted), or goes.
+    this.active.splice(this.active.indexOf(slot), 1);
+    if (this.spares.length < this.options.spares && this.active.length >= this.options.size) this.spares.push(slot);
+    else this.replace(slot, 'surplus');
   }
 
   /** While requests wait behind a worker's running guest: look again when that guest reaches TAKE_BACK_MS. */
@@ -523,6 +654,9 @@ export class WorkerPool {
     if (next) {
       this.startRunning(next);
       this.watch(slot);
+    } else if (slot.demoted) {
+      this.undemote(slot);
+      if (slot.retired) return;
     }
     this.refill(slot);
   }
@@ -574,8 +708,12 @@ export class WorkerPool {
     this.replace(slot, 'crash');
   }
 
-  /** Retires a worker and promotes a warm spare into its place; a new spare warms up behind it. */
-  private replace(slot: Slot, reason: 'deadline' | 'crash'): void {
+  /**
+   * Retires a worker and, unless the pool is at its size without it, promotes a warm spare into
+   * its place; a new spare warms up behind it. `surplus` and `priority` are a demoted worker's end
+   * (no request of it is running), not a failure.
+   */
+  private replace(slot: Slot, reason: 'deadline' | 'crash' | 'surplus' | 'priority'): void {
     if (slot.retired) return;
     slot.retired = true;
     clearTimeout(slot.watch);
@@ -599,13 +737,16 @@ export class WorkerPool {
     const activeIndex = this.active.indexOf(slot);
     if (activeIndex !== -1) {
       this.active.splice(activeIndex, 1);
-      this.options.onWorkerReplaced?.(reason, slot.worker.threadId);
+      if (reason === 'deadline' || reason === 'crash') this.options.onWorkerReplaced?.(reason, slot.worker.threadId);
       if (this.closed) return;
       // A spare that is still warming up can take work at once: its worker handles the load
       // message before any run message, so a request only waits for the rest of its start.
-      const next = this.spares.shift() ?? this.spawn();
-      this.active.push(next);
-      this.refill(next);
+      // None is needed when a worker lent in place of this one (demoted) keeps the pool at its size.
+      if (this.serving < this.options.size) {
+        const next = this.spares.shift() ?? this.spawn();
+        this.active.push(next);
+        this.refill(next);
+      }
     }
     this.fillSpares();
     // The other workers may have room for what came back to the queue.

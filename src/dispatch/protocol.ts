@@ -244,7 +244,8 @@ export interface RunMeasures {
 type Measured = RunMeasures | { claimedAt?: undefined };
 
 export type FromWorker =
-  | { t: 'ready' }
+  /** tid: the worker thread's kernel id, where the OS shows it (dispatch/thread-priority.ts). */
+  | { t: 'ready'; tid: number | undefined }
   | { t: 'loaded'; version: string }
   | { t: 'load-failed'; version: string; message: string }
   /** settling: the worker has work left from this request (a component's next instance) and says 'settled' when done. */

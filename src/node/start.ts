@@ -290,6 +290,10 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     onBreaker: (b, worker) => onBreaker(worker, versionKeyParts(b.version).app ?? '-', b.store, b.side, b.state, b.reason),
     hostCall: capabilities.handle,
     onRequestEnd: capabilities.endRequest,
+    onDemoted: (request) => {
+      metrics?.demotions.inc({ component: request.component });
+      logger.info({ request_id: request.id, component: request.component }, 'guest spins: its worker gives way to the others');
+    },
     onWorkerReplaced: (reason, worker) => {
       workerRestarts++;
       metrics?.workerRestarts.inc({ reason });

@@ -19,6 +19,7 @@ import { serveComponent } from './component/serve.js';
 import { createWagiRunner, loadWagiModule, type WagiModule, type WagiRunner } from './wagi/runner.js';
 import { ChainedRuns } from './chained.js';
 import { epochMs } from '../telemetry/trace/context.js';
+import { currentTid } from '../dispatch/thread-priority.js';
 
 const port = parentPort;
 if (!port) throw new Error('sandbox/worker.js must run in a worker thread');
@@ -65,7 +66,7 @@ function init(msg: Extract<ToWorker, { t: 'init' }>): void {
   });
   scope.chained = (request, target, budget, traceparent) => chained.call(request, target, budget, traceparent);
   componentImports = createComponentImports(scope, { stdout: componentStdout, stderr });
-  post({ t: 'ready' });
+  post({ t: 'ready', tid: currentTid() });
 }
 
 async function load(msg: Extract<ToWorker, { t: 'load' }>): Promise<void> {

@@ -20,6 +20,7 @@ export function metricsOff(): Metrics {
     hostCalls: family,
     workerRestarts: counter,
     deadlineKills: counter,
+    demotions: counter,
     traps: counter,
     breakerTransitions: counter,
     autoRollbacks: counter,

@@ -34,6 +34,8 @@ export interface Metrics {
   hostCalls: HistogramFamily;
   workerRestarts: Counter<'reason'>;
   deadlineKills: Counter<'component'>;
+  /** Workers demoted because their guest spun (dispatch/pool.ts), by component. */
+  demotions: Counter<'component'>;
   traps: Counter<'component' | 'code'>;
   breakerTransitions: Counter<'app' | 'store' | 'side' | 'state'>;
   autoRollbacks: Counter<'app'>;
@@ -175,6 +177,12 @@ export function createMetrics(
   const deadlineKills = new Counter({
     name: 'verge_deadline_kills_total',
     help: 'Requests whose deadline passed, by component.',
+    labelNames: ['component'] as const,
+    registers: [registry],
+  });
+  const demotions = new Counter({
+    name: 'verge_guest_demotions_total',
+    help: "Requests whose guest kept computing (50 ms of CPU after its first 100 ms): its worker thread's priority was lowered and another worker served in its place, by component.",
     labelNames: ['component'] as const,
     registers: [registry],
   });
@@ -364,6 +372,7 @@ export function createMetrics(
     hostCalls,
     workerRestarts,
     deadlineKills,
+    demotions,
     traps,
     breakerTransitions,
     autoRollbacks,

@@ -8,6 +8,7 @@ import http from 'node:http';
 import { FD_WRITE, respondWith, wat } from '../support/wat.js';
 import { writeApp } from '../support/app.js';
 import { rssBytes, startVerge, type VergeProcess } from '../support/verge-process.js';
+import { demotedThreads } from '../support/threads.js';
 
 const OK = 'content-type: text/plain\n\nok';
 const TIMEOUT_MS = 1000;
@@ -212,6 +213,22 @@ describe('hostile guests', () => {
     // the old pool made one per round wait about 1 s for its deadline.
     const bound = Math.max(500, 3 * p99(alone));
     assert.ok(p99(beside) < bound, `neighbour p99 ${p99(beside).toFixed(1)} ms beside the loop, ${p99(alone).toFixed(1)} ms without it (bound ${bound.toFixed(0)} ms)`);
+  });
+
+  test('a guest that keeps computing is demoted: its thread gives way, and the node counts and logs it', async () => {
+    const before = await metric(node, 'verge_guest_demotions_total');
+    const looping = get(`${node.url}/long-loop`);
+    await waitFor(async () => (await metric(node, 'verge_guest_demotions_total')) > before);
+    assert.equal(demotedThreads(node.pid), 1, "the looping worker's thread has its nice value raised");
+    assert.match(await (await fetch(`${node.adminUrl}/metrics`)).text(), /verge_guest_demotions_total\{component="long-loop"\} [1-9]/);
+    // Neighbours are served meanwhile, by the other worker or one lent in its place.
+    for (let i = 0; i < 5; i++) assert.equal((await get(`${node.url}/ok`)).status, 200);
+    assert.equal((await looping).status, 504);
+    assert.ok(
+      node.logs().some((l) => l.component === 'long-loop' && String(l.msg).startsWith('guest spins')),
+      'the demotion is logged with its component',
+    );
+    await waitFor(async () => demotedThreads(node.pid) === 0);
   });
 
   test('a memory.grow bomb fails its own request with 500 and the node RSS stays bounded', async () => {
