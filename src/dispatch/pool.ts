@@ -569,17 +569,24 @@ export class WorkerPool {
     if (this.queue.length > 0) this.growIfBusy();
   }
 
-  /** A demoted worker's requests ended: its priority back, it serves again, or becomes the spare (or goes) if another took its place. */
-  private undemote(slot: Slot): void {
+  /**
+   * A demoted worker's requests ended: its priority back, it serves again, or becomes the spare (or
+   * goes) if another took its place. True when it serves again.
+   */
+  private undemote(slot: Slot): boolean {
     slot.demoted = false;
     slot.sample = undefined;
-    if (slot.reniced && !this.priority.restore(slot.tid!)) return this.replace(slot, 'priority');
+    if (slot.reniced && !this.priority.restore(slot.tid!)) {
+      this.replace(slot, 'priority');
+      return false;
+    }
     slot.reniced = false;
-    if (this.serving <= this.options.size) return;
+    if (this.serving <= this.options.size) return true;
     // A worker served in its place: it becomes the warm spare (none was made while it was demoted), or goes.
     this.active.splice(this.active.indexOf(slot), 1);
     if (this.spares.length < this.options.spares && this.active.length >= this.options.size) this.spares.push(slot);
     else this.replace(slot, 'surplus');
+    return false;
   }
 
   /** While requests wait behind a worker's running guest: look again when that guest reaches TAKE_BACK_MS. */
@@ -654,9 +661,8 @@ export class WorkerPool {
     if (next) {
       this.startRunning(next);
       this.watch(slot);
-    } else if (slot.demoted) {
-      this.undemote(slot);
-      if (slot.retired) return;
+    } else if (slot.demoted && !this.undemote(slot)) {
+      return;
     }
     this.refill(slot);
   }
