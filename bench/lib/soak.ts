@@ -253,6 +253,9 @@ export async function soakPhase(cfg: SoakConfig): Promise<SoakResults> {
   const port = await freePort();
   const args = [vergeBin, 'up', dir, '--listen', `127.0.0.1:${port}`, '--log-level', 'error', '--data-dir', path.join(dir, 'data'), ...cfg.vergeWorkerArgs];
   const child: Child = cfg.track(startChild('verge (soak)', process.execPath, args, { cwd: cfg.root }));
+  // Watched for before anything is awaited: a line that came while the photo was made would be missed.
+  const serving = child.waitForStderr(/^Serving /, 60_000);
+  serving.catch(() => undefined);
   // Idle connections are closed after 4 s, before the server's keep-alive timeout (5 s, which it
   // announces in Keep-Alive: timeout=5; node 20's agent does not read it, undici does): a request
   // sent on a connection just as the server closes it fails with a socket hang up or ECONNRESET,
@@ -260,7 +263,7 @@ export async function soakPhase(cfg: SoakConfig): Promise<SoakResults> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256, timeout: 4000 });
   const t: Target = { base: `http://127.0.0.1:${port}`, agent, photo: await makePhoto() };
   try {
-    await child.waitForStderr(/^Serving /, 60_000);
+    await serving;
     for (const k of KINDS) {
       const s = await one(t, k);
       if (!s.ok) throw new Error(`soak: the first ${k} request failed: ${s.detail}`);
