@@ -19,6 +19,19 @@ describe('JobClaims (who runs a posted request: its worker, or nobody)', () => {
     assert.equal(claims.revoke(c), false, 'taken back twice');
   });
 
+  test('the pool sees whether the worker has claimed a request, and a revoked one never reads as claimed', () => {
+    const pool = new JobClaims();
+    const worker = new JobClaims(pool.buffer);
+    const a = pool.offer(() => false);
+    const b = pool.offer((cell) => cell === a.cell);
+    assert.equal(pool.claimed(a), false);
+    assert.equal(worker.claim(a), true);
+    assert.equal(pool.claimed(a), true);
+    assert.equal(pool.revoke(b), true);
+    assert.equal(worker.claim(b), false);
+    assert.equal(pool.claimed(b), false);
+  });
+
   test('both sides see the same cells through the shared buffer', () => {
     const pool = new JobClaims();
     const worker = new JobClaims(pool.buffer);

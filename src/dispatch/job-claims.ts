@@ -46,6 +46,11 @@ export class JobClaims {
     return Atomics.compareExchange(this.cells, claim.cell, claim.tag, 0) === claim.tag;
   }
 
+  /** Pool side: the worker has claimed it (it runs, or ran). */
+  claimed(claim: Claim): boolean {
+    return Atomics.load(this.cells, claim.cell) === -claim.tag;
+  }
+
   /** Worker side: claims a request before running it. False when the pool took it back. */
   claim(claim: Claim): boolean {
     return Atomics.compareExchange(this.cells, claim.cell, claim.tag, -claim.tag) === claim.tag;

@@ -551,6 +551,13 @@ export class WorkerPool {
     for (const slot of this.active) {
       const job = slot.jobs[0];
       if (!job || slot.demoted || slot.tid === undefined || !(now - job.startedAt >= DEMOTE_AFTER_MS)) continue;
+      // The worker went on to a request posted behind it: this one ended, and its answer waits
+      // for this thread (a busy main thread), so the CPU the worker uses now is not its own.
+      const next = slot.jobs[1];
+      if (next && slot.claims.claimed(next.claim!)) {
+        slot.sample = undefined;
+        continue;
+      }
       const cpuMs = this.priority.cpuMs(slot.tid);
       if (cpuMs === undefined) continue;
       if (slot.sample?.job !== job) slot.sample = { job, cpuMs };
