@@ -41,7 +41,7 @@
  * its priority back (no CAP_SYS_NICE), a fresh worker takes its place. A guest killed at its
  * deadline is replaced as before. Without this a looping guest held one of two cores and one of
  * two workers for its whole deadline, and everyone else's requests queued behind it
- * (bench/RESULTS.md, the soak). The bar (25 ms of CPU after 50 ms) is above what a request
+ * (bench/RESULTS.md, the soak). The bar (50 ms of CPU after 50 ms) is well above what a request
  * of the examples uses (an image resize: ~15 ms of CPU).
  *
  * Chained calls (docs/composition.md) run inside their caller's worker, nested in the request it
@@ -69,7 +69,7 @@ export const TAKE_BACK_MS = 5;
 /** A request that has run this long is looked at: is its guest computing? */
 export const DEMOTE_AFTER_MS = 50;
 /** CPU its thread uses after that first look that gets its worker demoted. */
-export const DEMOTE_CPU_MS = 25;
+export const DEMOTE_CPU_MS = 50;
 /** How often long requests are looked at. */
 export const DEMOTE_LOOK_MS = 25;
 /** A worker beyond the idle floor that has idled this long goes away (an elastic pool). */

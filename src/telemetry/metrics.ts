@@ -182,7 +182,7 @@ export function createMetrics(
   });
   const demotions = new Counter({
     name: 'verge_guest_demotions_total',
-    help: "Requests whose guest kept computing (25 ms of CPU after its first 50 ms): its worker thread's priority was lowered and another worker served in its place, by component.",
+    help: "Requests whose guest kept computing (50 ms of CPU after its first 50 ms): its worker thread's priority was lowered and another worker served in its place, by component.",
     labelNames: ['component'] as const,
     registers: [registry],
   });

@@ -207,7 +207,7 @@ describe('hostile guests', () => {
       assert.equal((await looping).status, 504);
     }
     assert.deepEqual(failures, []);
-    // The loop holds one of two cores until it is demoted (~75 ms in), then a tenth of one: how
+    // The loop holds one of two cores until it is demoted (~100 ms in), then a tenth of one: how
     // much slower that makes its neighbours depends on the machine's load (CI saw 269 ms beside
     // against 81 ms alone before demotion), which is a benchmark's business (the soak). What this
     // asserts is that no neighbour waited out the loop (3 s): the old pool made one per round wait
