@@ -35,10 +35,11 @@
  * short request slowed down by an overloaded machine is not taken for one), its worker is
  * demoted. Its thread's nice value goes up (thread-priority.ts), so the node's other threads get
  * the cores while both want them; it takes no new request; and it stops counting toward `size`,
- * so a request that finds the others busy gets a worker in its place (a warm spare first). At most `size` workers are demoted at once. When its
- * request ends, a demoted worker gets its priority back and serves again, or becomes the warm
- * spare if another took its place (no new spare is made meanwhile); where the OS refuses to put
- * its priority back (no CAP_SYS_NICE), a fresh worker takes its place. A guest killed at its
+ * so a request that finds the others busy gets a worker in its place (a warm spare first). At most
+ * `size` workers are demoted at once. When its request ends, a demoted worker gets its priority
+ * back and serves again, or becomes the warm spare if another took its place (no new spare is made
+ * meanwhile); where the OS refuses to put its priority back (no CAP_SYS_NICE), a fresh worker
+ * takes its place. A guest killed at its
  * deadline is replaced as before. Without this a looping guest held one of two cores and one of
  * two workers for its whole deadline, and everyone else's requests queued behind it
  * (bench/RESULTS.md, the soak). The bar (50 ms of CPU after 50 ms) is well above what a request
@@ -185,7 +186,6 @@ export class WorkerPool {
   /** Looks at long-running requests while any request is in flight. */
   private spinWatch: NodeJS.Timeout | undefined;
   private readonly priority: ThreadPriority;
-  private demotedCount = 0;
 
   constructor(private readonly options: PoolOptions) {
     this.priority = options.priority ?? osThreadPriority();
@@ -217,9 +217,7 @@ export class WorkerPool {
 
   /** Active workers that count toward `size`: all but the demoted ones (at most `size` of those are not counted). */
   private get serving(): number {
-    let demoted = 0;
-    for (const s of this.active) if (s.demoted) demoted++;
-    return this.active.length - Math.min(demoted, this.options.size);
+    return this.active.length - Math.min(this.demoted, this.options.size);
   }
 
   /** Every live worker: serving, spare, or starting for load. */
@@ -255,7 +253,7 @@ export class WorkerPool {
    * spare when its request ends (or, killed at its deadline, is replaced then).
    */
   private fillSpares(): void {
-    if (this.closed || this.serving < this.options.size || this.active.some((s) => s.demoted)) return;
+    if (this.closed || this.serving < this.options.size || this.demoted > 0) return;
     while (this.spares.length < this.options.spares) this.spares.push(this.spawn());
   }
 
@@ -346,11 +344,6 @@ export class WorkerPool {
     let n = 0;
     for (const s of this.active) if (s.demoted) n++;
     return n;
-  }
-
-  /** Workers demoted so far. */
-  get demotions(): number {
-    return this.demotedCount;
   }
 
   /** Requests taken back from behind a long-running guest so far. */
@@ -569,7 +562,6 @@ export class WorkerPool {
     slot.demoted = true;
     slot.sample = undefined;
     slot.reniced = this.priority.demote(slot.tid!);
-    this.demotedCount++;
     this.options.onDemoted?.(job.request);
     // Out of the pool's size: requests that wait, or the next that finds the others busy, get a
     // worker in its place. Not before: a lone long request on an idle node would churn a worker.
