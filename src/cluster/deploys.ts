@@ -23,9 +23,8 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import type { NatsConnection, QueuedIterator } from '@nats-io/transport-node';
-import { jetstream, JetStreamApiCodes, JetStreamApiError, StorageType } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError, StorageType, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm, KvWatchInclude, type KV, type KvWatchEntry } from '@nats-io/kv';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import { VergeError, isVergeError } from '../errors.js';
@@ -35,10 +34,12 @@ import type { LoadedVersion } from '../loader/app-version.js';
 import type { ClusterGate, DeployService, SharedDeployment } from '../deploy/service.js';
 import type { StoredVersion } from '../deploy/version-store.js';
 import type { ClusterConfig } from './options.js';
-import { CALL_TIMEOUT_MS, message, within, type ClusterMember } from './membership.js';
+import type { ClusterMember } from './membership.js';
+import { CALL_TIMEOUT_MS, message, within } from './bounded.js';
 import type { AppDeployState, NodeRecord } from './record.js';
 import { BUNDLE_CHUNK_BYTES, DEPLOY_BUCKETS, parseClusterDeployment, replicationLag, type ClusterDeployment, type DeploymentView } from './deploy-record.js';
 import { versionBundle } from './bundle-object.js';
+import { kvKeys, objectChunks, objectInfo, objectNames } from './stream-reads.js';
 
 /** Under the data dir: app → the cluster deployment this node serves. */
 export const APPLIED_FILE = 'cluster-deployments.json';
@@ -125,7 +126,9 @@ export async function createDeployReplication(opts: DeployReplicationOptions): P
   let closed = false;
   let kv: Promise<KV> | undefined;
   let objects: Promise<ObjectStore> | undefined;
+  let jsm: Promise<JetStreamManager> | undefined;
   let watching: QueuedIterator<KvWatchEntry> | undefined;
+  let startingWatch: Promise<void> | undefined;
   let sweeping: Promise<void> | undefined;
   let timer: NodeJS.Timeout | undefined;
   let saving: Promise<void> = Promise.resolve();
@@ -158,6 +161,8 @@ export async function createDeployReplication(opts: DeployReplicationOptions): P
     opened(() => objects, (p) => (objects = p), () =>
       within(new Objm(jetstream(nc!, { timeout: CALL_TIMEOUT_MS })).create(DEPLOY_BUCKETS.bundles, { replicas: config.replicas, storage: StorageType.File }), CALL_TIMEOUT_MS, 'opening the bundle store'),
     );
+  /** Listings and bundle reads go through this, with no consumer (stream-reads.ts). */
+  const manager = () => (jsm ??= jetstreamManager(nc!, { timeout: CALL_TIMEOUT_MS, checkAPI: false }));
 
   const unavailable = (why: string) =>
     new VergeError('CLUSTER_UNAVAILABLE', `this node is in the cluster at ${config.address.shown} but ${why}; a deploy here would not reach the other nodes, so nothing was changed: retry once \`verge cluster status\` says connected, or deploy through a connected node`);
@@ -205,9 +210,10 @@ export async function createDeployReplication(opts: DeployReplicationOptions): P
 
   /** Fetches a version this node lacks and checks it as an upload (against its id, this node's trusted keys). */
   async function fetchVersion(app: string, id: string): Promise<LoadedVersion> {
-    const result = await within((await bundles()).get(id), CALL_TIMEOUT_MS, 'reading the bundle store');
-    if (!result) throw new Error(`version ${id.slice(0, 12)} of app ${app} is not in the cluster's bundle store yet`);
-    const body = Readable.fromWeb(result.data as unknown as NodeReadableStream<Uint8Array>);
+    const m = await manager();
+    const info = await within(objectInfo(m, DEPLOY_BUCKETS.bundles, id), CALL_TIMEOUT_MS, 'reading the bundle store');
+    if (!info || info.deleted) throw new Error(`version ${id.slice(0, 12)} of app ${app} is not in the cluster's bundle store yet`);
+    const body = Readable.from(objectChunks(m, info, CALL_TIMEOUT_MS), { objectMode: false });
     try {
       return await within(service.importVersion(app, id, body), TRANSFER_TIMEOUT_MS, `fetching version ${id.slice(0, 12)} from the bundle store`);
     } finally {
@@ -266,36 +272,49 @@ export async function createDeployReplication(opts: DeployReplicationOptions): P
     });
   }
 
-  async function watch(): Promise<void> {
-    if (watching) return;
-    const it = await (await deployments()).watch({ include: KvWatchInclude.UpdatesOnly, headers_only: true });
-    watching = it;
-    void (async () => {
-      for await (const e of it) void reconcile(e.key, 'watch').catch(() => {});
+  /**
+   * Starts the watch if none runs. It only makes convergence sooner, so the sweep does not wait
+   * for it: its consumer can land on a stopped server (stream-reads.ts) and never answer, and the
+   * next sweep starts another.
+   */
+  function watch(): void {
+    if (watching || startingWatch) return;
+    startingWatch = (async () => {
+      const opening = (await deployments()).watch({ include: KvWatchInclude.UpdatesOnly, headers_only: true });
+      const it = await within(opening, CALL_TIMEOUT_MS, 'watching the deployments').catch((err: unknown) => {
+        // One that answers late is stopped, not left running beside the next one.
+        void opening.then((late) => late.stop(), () => {});
+        throw err;
+      });
+      if (closed) return it.stop();
+      watching = it;
+      void (async () => {
+        for await (const e of it) void reconcile(e.key, 'watch').catch(() => {});
+      })()
+        .catch(() => {})
+        .finally(() => watching === it && (watching = undefined));
     })()
-      .catch(() => {})
-      .finally(() => watching === it && (watching = undefined));
+      .catch((err: unknown) => logger.debug({ ...log, reason: message(err) }, 'cluster: cannot watch the deployments now; the heartbeat\'s reads carry on, and the next one tries again'))
+      .finally(() => (startingWatch = undefined));
   }
 
   function sweep(): Promise<void> {
     return (sweeping ??= (async () => {
       if (closed || !nc || !up) return;
       try {
-        await watch();
-        const keys: string[] = [];
-        await within((async () => {
-          for await (const k of await (await deployments()).keys()) keys.push(k);
-        })(), CALL_TIMEOUT_MS, 'listing the cluster\'s deployments');
-        // One app that cannot be read does not hold up the others.
-        let failed: unknown;
-        for (const app of new Set([...keys, ...tracks.keys()])) await reconcile(app, 'sweep').catch((err: unknown) => (failed ??= err));
-        if (failed !== undefined) throw failed;
+        watch();
+        const keys = await within(kvKeys(await manager(), DEPLOY_BUCKETS.deployments), CALL_TIMEOUT_MS, 'listing the cluster\'s deployments');
+        // Side by side: one app that cannot be read, or whose bundle is slow to fetch, does not hold up the others.
+        const results = await Promise.allSettled([...new Set([...keys, ...tracks.keys()])].map((app) => reconcile(app, 'sweep')));
+        const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed) throw failed.reason;
       } catch (err) {
         // The bucket may be gone with a server's store: opened again at the next sweep. The watch
         // is left running: a slow listing under load says nothing about it, and it ends by itself
         // if its consumer is lost (then the next sweep starts another).
         kv = undefined;
         objects = undefined;
+        jsm = undefined;
         logger.debug({ ...log, reason: message(err) }, 'cluster: reading the deployments failed; retrying at the next heartbeat');
       }
     })().finally(() => (sweeping = undefined)));
@@ -361,8 +380,10 @@ export async function createDeployReplication(opts: DeployReplicationOptions): P
       const want = idOrPrefix.toLowerCase();
       if (!nc || !up || !/^[0-9a-f]{6,64}$/.test(want)) return undefined;
       try {
-        const listed = await within((await bundles()).list(), CALL_TIMEOUT_MS, 'listing the bundle store');
-        const hits = listed.filter((o) => !o.deleted && o.name.startsWith(want) && o.description === bundleDescription(app));
+        const m = await manager();
+        const names = (await within(objectNames(m, DEPLOY_BUCKETS.bundles), CALL_TIMEOUT_MS, 'listing the bundle store')).filter((name) => name.startsWith(want));
+        const infos = await Promise.all(names.map((name) => within(objectInfo(m, DEPLOY_BUCKETS.bundles, name), CALL_TIMEOUT_MS, 'reading the bundle store')));
+        const hits = infos.filter((o) => o && !o.deleted && o.description === bundleDescription(app));
         if (hits.length !== 1) return undefined;
         // Checked as any fetched version: a signer this node does not trust refuses the deploy here.
         await fetchVersion(app, hits[0]!.name);
@@ -412,6 +433,7 @@ export async function createDeployReplication(opts: DeployReplicationOptions): P
       closed = true;
       clearInterval(timer);
       watching?.stop();
+      await startingWatch;
       await sweeping;
       await Promise.all(turns.values());
       await saving;

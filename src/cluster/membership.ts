@@ -10,15 +10,16 @@
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { KV } from '@nats-io/kv';
+import type { JetStreamManager } from '@nats-io/jetstream';
 import type { Logger } from '../telemetry/logging.js';
 import type { ClusterConfig } from './options.js';
 import { goneAfterMs, shouldPrune, viewOf, type NodeRecord, type NodeView } from './record.js';
 import { packageVersion } from '../package-files.js';
 import type { DeploymentView } from './deploy-record.js';
+import { CALL_TIMEOUT_MS, message, within } from './bounded.js';
+import { kvKeys } from './stream-reads.js';
 
 export const BACKOFF = Object.freeze({ firstMs: 250, maxMs: 3000 });
-/** Connecting, one heartbeat write, one listing, the goodbye delete: each within this. */
-export const CALL_TIMEOUT_MS = 2000;
 /** Every this many heartbeats a node looks for records to prune. */
 export const PRUNE_EVERY_BEATS = 30;
 
@@ -59,16 +60,6 @@ function vergeVersion(): string {
   }
 }
 
-export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-export const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
-
 /** `onConnect` is given the connection once it is up (deploys.ts shares it). */
 export function joinCluster(config: ClusterConfig, describe: () => SelfDescription, logger: Logger, onConnect?: (nc: NatsConnection) => void): ClusterMember {
   const startedAt = new Date().toISOString();
@@ -76,6 +67,7 @@ export function joinCluster(config: ClusterConfig, describe: () => SelfDescripti
   const log = { cluster: config.address.shown, node_id: config.nodeId };
   let nc: NatsConnection | undefined;
   let kv: KV | undefined;
+  let jsm: JetStreamManager | undefined;
   let connected = false;
   let lastError: string | null = 'connecting';
   let closed = false;
@@ -97,6 +89,12 @@ export function joinCluster(config: ClusterConfig, describe: () => SelfDescripti
     const { jetstream, Kvm } = await nats;
     kv = await new Kvm(jetstream(nc!, { timeout: CALL_TIMEOUT_MS })).create(config.bucket, { replicas: config.replicas, history: 1 });
     return kv;
+  }
+
+  /** For listing the bucket without a consumer (stream-reads.ts); no request of its own. */
+  async function manager(): Promise<JetStreamManager> {
+    const { jetstreamManager } = await nats;
+    return (jsm ??= await jetstreamManager(nc!, { timeout: CALL_TIMEOUT_MS, checkAPI: false }));
   }
 
   async function beat(): Promise<void> {
@@ -128,8 +126,7 @@ export function joinCluster(config: ClusterConfig, describe: () => SelfDescripti
 
   async function read(): Promise<Array<{ view: NodeView; revision: number }>> {
     const b = await bucket();
-    const keys: string[] = [];
-    for await (const k of await b.keys()) keys.push(k);
+    const keys = await kvKeys(await manager(), config.bucket);
     const now = Date.now();
     const out: Array<{ view: NodeView; revision: number }> = [];
     for (const k of keys) {

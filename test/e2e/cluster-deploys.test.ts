@@ -37,7 +37,7 @@ function tempDir(prefix: string): string {
 let nats: NatsCluster;
 
 function up(id: string, more: string[] = [], dataDir = tempDir('verge-cdeploy-')): Promise<VergeProcess> {
-  return startVerge('', ['--cluster', nats.urls, '--cluster-replicas', '3', '--node-id', id, '--cluster-heartbeat', HEARTBEAT, '--data-dir', dataDir, ...more], { admin: true });
+  return startVerge('', ['--cluster', nats.urls, '--cluster-replicas', '3', '--node-id', id, '--cluster-heartbeat', HEARTBEAT, '--log-level', 'debug', '--data-dir', dataDir, ...more], { admin: true });
 }
 
 /** An app whose one route `/NAME/...` answers `text`. */
@@ -88,8 +88,16 @@ async function until<T>(what: string, check: () => Promise<T | undefined>, ms = 
   }
 }
 
-const servesVersion = (node: VergeProcess, name: string, id: string) =>
-  until(`${name} ${id.slice(0, 12)} served by ${node.url}`, async () => ((await served(node, name)).version === id.slice(0, 12) ? true : undefined));
+/** Waits for the node to serve the version; a timeout says what the node reports of the app and what it logged about the cluster. */
+async function servesVersion(node: VergeProcess, name: string, id: string): Promise<void> {
+  try {
+    await until(`${name} ${id.slice(0, 12)} served by ${node.url}`, async () => ((await served(node, name)).version === id.slice(0, 12) ? true : undefined));
+  } catch (err) {
+    const status = await clusterStatus(node).then((s) => JSON.stringify({ connected: s.connected, last_error: s.last_error, deployment: s.deployments.find((d) => d.app === name) }), (e: unknown) => `status not read: ${String(e)}`);
+    const logged = node.logs().filter((r) => typeof r.msg === 'string' && r.msg.startsWith('cluster')).slice(-20).map((r) => JSON.stringify(r)).join('\n');
+    throw new Error(`${(err as Error).message}\nthe node reports: ${status}\nits last cluster log lines:\n${logged}`, { cause: err });
+  }
+}
 
 async function clusterStatus(node: VergeProcess): Promise<ClusterStatus> {
   const res = await fetch(`${node.adminUrl}/v1/cluster`);

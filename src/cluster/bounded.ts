@@ -1,0 +1,14 @@
+/** Bounds on the cluster's calls to NATS: a call that gets no answer fails, and says which call. */
+
+/** One request to NATS (a heartbeat, a read, a bucket opened) within this. */
+export const CALL_TIMEOUT_MS = 2000;
+
+export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+export const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
