@@ -101,7 +101,23 @@ describe('a replicated store across three nodes, one of them partitioned', { tim
       `${what}: every node reports ${JSON.stringify([...sent])}; last seen ${last}`,
       CONVERGE_MS,
       'replicated store',
-    ).catch((err: Error) => assert.fail(`${err.message}\nlast seen: ${last}`));
+    ).catch(async (err: Error) => assert.fail(`${err.message}\nlast seen: ${last}\neach node's link: ${await links()}`));
+  }
+
+  /** Each node's replication state as its admin API shows it, for a failing wait's message. */
+  async function links(): Promise<string> {
+    const shown = await Promise.all(
+      Object.entries(nodes).map(async ([n, node]) => {
+        try {
+          const res = await fetch(`${node!.adminUrl}/v1/apps/sensor-aggregator/stores`, { signal: AbortSignal.timeout(5000) });
+          const body = (await res.json()) as { stores: Array<{ name: string; replication?: unknown }> };
+          return `${n}: ${JSON.stringify(body.stores.find((x) => x.name === 'default')?.replication)}`;
+        } catch (err) {
+          return `${n}: not read (${String(err)})`;
+        }
+      }),
+    );
+    return shown.join('; ');
   }
 
   test('connected, readings sent to any node are counted on all three', async () => {

@@ -21,6 +21,14 @@ export const BACKOFF = Object.freeze({ firstMs: 100, maxMs: 2000 });
 const BATCH = 256;
 /** How often the link checks that the stream it reads is still the one it adopted. */
 const WATCH_MS = 2000;
+/**
+ * A pull for the stream's messages lasts this long (its idle heartbeat half as long). nats.js
+ * notices a pull the server dropped (a 409, a consumer's leader that moved) only after two missed
+ * heartbeats: with its default of 30 s, a node once sat 30 s with three messages pending.
+ */
+const PULL_EXPIRES_MS = 5000;
+/** Messages read but not yet applied are applied once none has come for this long. */
+const APPLY_IDLE_MS = 50;
 
 export interface LinkOptions {
   address: NatsAddress;
@@ -203,13 +211,18 @@ export function startLink(replica: Replica, options: LinkOptions): Link {
       filter_subjects: `${options.subjectPrefix}.>`,
       ...(from === 0 ? { deliver_policy: 'all' as never } : { deliver_policy: 'by_start_sequence' as never, opt_start_seq: from + 1 }),
     });
-    const messages = await consumer.consume({ max_messages: BATCH });
+    const messages = await consumer.consume({ max_messages: BATCH, expires: PULL_EXPIRES_MS });
     stopReceiving = () => messages.stop();
     if (closed) messages.stop();
     let batch: Array<{ change: NonNullable<ReturnType<typeof decodeChange>>; seq: number }> = [];
     let cursor = from;
+    let applied = from;
+    let idle: NodeJS.Timeout | undefined;
     const flush = () => {
+      clearTimeout(idle);
+      idle = undefined;
       replica.applyRemote(batch, cursor);
+      applied = cursor;
       batch = [];
     };
     try {
@@ -222,11 +235,22 @@ export function startLink(replica: Replica, options: LinkOptions): Link {
         if (inboundPending === 0 || batch.length >= BATCH) {
           flush();
           if (inboundPending === 0) caughtUpAt = Date.now();
+        } else {
+          // More are pending, but they may be slow to come: what was read is not held for them.
+          idle ??= setTimeout(() => {
+            try {
+              flush();
+            } catch (err) {
+              // The loop's own flush, at the next message or at its end, tries again.
+              fail(`applying the stream's messages: ${message(err)}`);
+            }
+          }, APPLY_IDLE_MS);
         }
         lastError = null;
       }
     } finally {
-      if (batch.length > 0 || cursor !== from) flush();
+      if (batch.length > 0 || cursor !== applied) flush();
+      clearTimeout(idle);
     }
     if (!closed) throw new Error('the stream consumer ended');
   }
