@@ -34,12 +34,12 @@ import type { LoadedVersion } from '../loader/app-version.js';
 import type { ClusterGate, DeployService, SharedDeployment } from '../deploy/service.js';
 import type { StoredVersion } from '../deploy/version-store.js';
 import type { ClusterConfig } from './options.js';
-import type { ClusterMember } from './membership.js';
-import { CALL_TIMEOUT_MS, message, within } from './bounded.js';
+import { CALL_TIMEOUT_MS, type ClusterMember } from './membership.js';
+import { message, within } from '../backends/nats/bounded.js';
 import type { AppDeployState, NodeRecord } from './record.js';
 import { BUNDLE_CHUNK_BYTES, DEPLOY_BUCKETS, parseClusterDeployment, replicationLag, type ClusterDeployment, type DeploymentView } from './deploy-record.js';
 import { versionBundle } from './bundle-object.js';
-import { kvKeys, objectChunks, objectInfo, objectNames } from './stream-reads.js';
+import { kvKeys, objectChunks, objectInfo, objectNames } from '../backends/nats/stream-reads.js';
 
 /** Under the data dir: app → the cluster deployment this node serves. */
 export const APPLIED_FILE = 'cluster-deployments.json';
@@ -161,7 +161,7 @@ export async function createDeployReplication(opts: DeployReplicationOptions): P
     opened(() => objects, (p) => (objects = p), () =>
       within(new Objm(jetstream(nc!, { timeout: CALL_TIMEOUT_MS })).create(DEPLOY_BUCKETS.bundles, { replicas: config.replicas, storage: StorageType.File }), CALL_TIMEOUT_MS, 'opening the bundle store'),
     );
-  /** Listings and bundle reads go through this, with no consumer (stream-reads.ts). */
+  /** Listings and bundle reads go through this, with no consumer (backends/nats/stream-reads.ts). */
   const manager = () => (jsm ??= jetstreamManager(nc!, { timeout: CALL_TIMEOUT_MS, checkAPI: false }));
 
   const unavailable = (why: string) =>
@@ -274,8 +274,8 @@ export async function createDeployReplication(opts: DeployReplicationOptions): P
 
   /**
    * Starts the watch if none runs. It only makes convergence sooner, so the sweep does not wait
-   * for it: its consumer can land on a stopped server (stream-reads.ts) and never answer, and the
-   * next sweep starts another.
+   * for it: its consumer can land on a stopped server (backends/nats/stream-reads.ts) and never
+   * answer, and the next sweep starts another.
    */
   function watch(): void {
     if (watching || startingWatch) return;

@@ -16,10 +16,12 @@ import type { ClusterConfig } from './options.js';
 import { goneAfterMs, shouldPrune, viewOf, type NodeRecord, type NodeView } from './record.js';
 import { packageVersion } from '../package-files.js';
 import type { DeploymentView } from './deploy-record.js';
-import { CALL_TIMEOUT_MS, message, within } from './bounded.js';
-import { kvKeys } from './stream-reads.js';
+import { message, within } from '../backends/nats/bounded.js';
+import { kvKeys } from '../backends/nats/stream-reads.js';
 
 export const BACKOFF = Object.freeze({ firstMs: 250, maxMs: 3000 });
+/** Connecting, one heartbeat write, one listing or read, the goodbye delete: each within this. */
+export const CALL_TIMEOUT_MS = 2000;
 /** Every this many heartbeats a node looks for records to prune. */
 export const PRUNE_EVERY_BEATS = 30;
 
@@ -91,7 +93,7 @@ export function joinCluster(config: ClusterConfig, describe: () => SelfDescripti
     return kv;
   }
 
-  /** For listing the bucket without a consumer (stream-reads.ts); no request of its own. */
+  /** For listing the bucket without a consumer (backends/nats/stream-reads.ts); no request of its own. */
   async function manager(): Promise<JetStreamManager> {
     const { jetstreamManager } = await nats;
     return (jsm ??= await jetstreamManager(nc!, { timeout: CALL_TIMEOUT_MS, checkAPI: false }));

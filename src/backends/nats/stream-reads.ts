@@ -1,5 +1,5 @@
 /**
- * Reads of the cluster's buckets that make no consumer: a listing is one STREAM.INFO with a
+ * Reads of JetStream buckets that make no consumer: a listing is one STREAM.INFO with a
  * subjects filter, an object's bytes are STREAM.MSG.GET requests, one per chunk, each answered by
  * the stream's leader.
  *
@@ -8,7 +8,8 @@
  * too. With one server of three stopped, about a third of those creations got no answer (the
  * consumer stays assigned to the stopped server: its info says "consumer is offline"), so a node
  * converged only when a coin came up right, and one of three nodes went 15 s without a deploy
- * (test/e2e/cluster-deploys.test.ts). The stream's leader moves to a live server at once.
+ * (test/e2e/cluster-deploys.test.ts); a nats store's list-keys failed as often. The stream's
+ * leader moves to a live server at once.
  */
 import { createHash } from 'node:crypto';
 import type { JetStreamManager } from '@nats-io/jetstream';

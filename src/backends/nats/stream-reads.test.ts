@@ -11,7 +11,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { Objm, type ObjectStore } from '@nats-io/obj';
-import { startNatsCluster, type NatsCluster } from '../../test/support/nats.js';
+import { startNatsCluster, type NatsCluster } from '../../../test/support/nats.js';
 import { kvKeys, objectChunks, objectInfo, objectNames } from './stream-reads.js';
 
 let cluster: NatsCluster;

@@ -1,8 +1,4 @@
-/** Bounds on the cluster's calls to NATS: a call that gets no answer fails, and says which call. */
-
-/** One request to NATS (a heartbeat, a read, a bucket opened) within this. */
-export const CALL_TIMEOUT_MS = 2000;
-
+/** A bound on a call to NATS: a call that gets no answer fails, and says which call. */
 export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
