@@ -12,6 +12,8 @@
  *
  * BENCH_SOAK_RATE fixes the soak's rate (req/s) instead, and BENCH_SOAK_VERGE runs another
  * checkout's bin/verge.js on the same guests: together they compare two builds at one load.
+ * BENCH_SOAK_ADMIN=1 gives the node an admin listener and reports how many guests it demoted for
+ * spinning (dispatch/pool.ts), during the peak and during the soak.
  *
  * Pass: no error but the hostile guests' own; each kind's p99 over the soak within 2× its unloaded
  * p99; RSS flat (the last minute's mean within 10 % of the second minute's).
@@ -64,6 +66,8 @@ export interface SoakResults {
   unexpected: string[];
   hostileAnswers: { loop: Record<string, number>; bomb: Record<string, number> };
   rss: { secondMinuteKiB: number; lastMinuteKiB: number };
+  /** Guests demoted for spinning (verge_guest_demotions_total), during the peak and over the whole soak; undefined for a build without the metric. */
+  demotions: { peak: number | undefined; soak: number | undefined };
   vergeCommand: string;
   loadAvg: number[];
 }
@@ -251,7 +255,18 @@ export async function soakPhase(cfg: SoakConfig): Promise<SoakResults> {
   mkdirSync(dir, { recursive: true });
   await writeSoakApp(cfg, dir);
   const port = await freePort();
-  const args = [vergeBin, 'up', dir, '--listen', `127.0.0.1:${port}`, '--log-level', 'error', '--data-dir', path.join(dir, 'data'), ...cfg.vergeWorkerArgs];
+  // BENCH_SOAK_ADMIN=1: an admin listener, only for its /metrics (how many guests were demoted, at
+  // the peak and over the soak). Off by default: metrics cost a little per request, and earlier
+  // soaks ran without them.
+  const adminPort = process.env.BENCH_SOAK_ADMIN === '1' ? await freePort() : undefined;
+  const admin = adminPort ? ['--admin', `127.0.0.1:${adminPort}`] : [];
+  const args = [vergeBin, 'up', dir, '--listen', `127.0.0.1:${port}`, ...admin, '--log-level', 'error', '--data-dir', path.join(dir, 'data'), ...cfg.vergeWorkerArgs];
+  const demotions = async (): Promise<number | undefined> => {
+    if (!adminPort) return undefined;
+    const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+    const counts = [...text.matchAll(/^verge_guest_demotions_total\{[^}]*\} (\S+)$/gm)].map((m) => Number(m[1]));
+    return /^# TYPE verge_guest_demotions_total /m.test(text) ? counts.reduce((a, b) => a + b, 0) : undefined;
+  };
   const child: Child = cfg.track(startChild('verge (soak)', process.execPath, args, { cwd: cfg.root }));
   // Watched for before anything is awaited: a line that came while the photo was made would be missed.
   const serving = child.waitForStderr(/^Serving /, 60_000);
@@ -273,6 +288,7 @@ export async function soakPhase(cfg: SoakConfig): Promise<SoakResults> {
     cfg.log(`soak: peak, ${peakConcurrency} connections, ${peakSeconds} s`);
     const peakSamples = await closedLoop(t, peakConcurrency, peakSeconds);
     const peakRps = peakSamples.length / peakSeconds;
+    const demotedAtPeak = await demotions();
     const rate = fixedRate || Math.max(1, Math.round(peakRps * 0.8));
     cfg.log(`soak: peak ${fmtInt(peakRps)} req/s; soaking at ${fmtInt(rate)} req/s for ${seconds} s`);
 
@@ -357,7 +373,8 @@ export async function soakPhase(cfg: SoakConfig): Promise<SoakResults> {
       unexpected,
       hostileAnswers,
       rss: { secondMinuteKiB: mean(second), lastMinuteKiB: mean(last) },
-      vergeCommand: `${vergeBin === cfg.vergeBin ? 'verge' : vergeBin} up <soak app> --log-level error${cfg.vergeWorkerArgs.map((a) => ' ' + a).join('')}${fixedRate ? ` (rate fixed by BENCH_SOAK_RATE)` : ''}`,
+      demotions: await demotions().then((all) => ({ peak: demotedAtPeak, soak: all === undefined || demotedAtPeak === undefined ? all : all - demotedAtPeak })),
+      vergeCommand: `${vergeBin === cfg.vergeBin ? 'verge' : vergeBin} up <soak app>${adminPort ? ' --admin …' : ''} --log-level error${cfg.vergeWorkerArgs.map((a) => ' ' + a).join('')}${fixedRate ? ` (rate fixed by BENCH_SOAK_RATE)` : ''}`,
       loadAvg: os.loadavg(),
     };
   } finally {
@@ -373,6 +390,8 @@ export function renderSoak(r: SoakResults): string {
   lines.push(`- Mix (by count): hello ${MIX.hello} %, sensor reading POST ${MIX.reading} %, region GET ${MIX.region} %, image resize POST (1600×1200 JPEG → 400 px) ${MIX.resize} %. Open loop: requests leave on a schedule, keep-alive connections as needed.`);
   lines.push(`- Peak (closed loop, the same mix): ${fmtInt(r.peakRps)} req/s; soak rate ${fmtInt(r.rate)} req/s. Server: \`${r.vergeCommand}\`. Load average at the end: ${r.loadAvg.map((l) => l.toFixed(1)).join(' / ')}.`);
   lines.push(`- Hostile answers: loop ${JSON.stringify(r.hostileAnswers.loop)}, bomb ${JSON.stringify(r.hostileAnswers.bomb)}.`);
+  const demoted = (n: number | undefined) => (n === undefined ? 'n/a' : fmtInt(n));
+  if (r.vergeCommand.includes('--admin')) lines.push(`- Guests demoted for spinning: ${demoted(r.demotions.peak)} during the peak (no hostile guest then), ${demoted(r.demotions.soak)} during the soak.`);
   const errors = r.unexpected.length;
   lines.push(`- Unexpected errors (any failure of the mix): ${errors}${errors ? `: ${r.unexpected.slice(0, 5).join('; ')}` : ''}.`);
   const rssRatio = r.rss.lastMinuteKiB / r.rss.secondMinuteKiB;
