@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { NatsAddress } from '../nats/address.js';
+import { within } from '../nats/bounded.js';
 import type { Replica } from './replica.js';
 import { decodeChange, keySubjects } from './wire.js';
 
@@ -29,6 +30,12 @@ const WATCH_MS = 2000;
 const PULL_EXPIRES_MS = 5000;
 /** Messages read but not yet applied are applied once none has come for this long. */
 const APPLY_IDLE_MS = 50;
+/**
+ * Reading or writing the stream's id waits this long at most. A call to a stream just made, whose
+ * leader is not elected yet, gets no answer at all: with the store's timeout (5 s), of three nodes
+ * starting together some began reading 5 s after the first. A failure costs a retry, soon after.
+ */
+const ID_CALL_MS = 1000;
 
 export interface LinkOptions {
   address: NatsAddress;
@@ -267,7 +274,7 @@ export function startLink(replica: Replica, options: LinkOptions): Link {
 
   const idSubject = `${options.subjectPrefix}.id`;
   const readId = (jsm: JetStreamManager) =>
-    jsm.streams.getMessage(options.stream, { last_by_subj: idSubject }).then(
+    within(jsm.streams.getMessage(options.stream, { last_by_subj: idSubject }), Math.min(ID_CALL_MS, options.timeoutMs), 'reading the stream\'s id').then(
       (m) => (m ? new TextDecoder().decode(m.data) : undefined),
       () => undefined,
     );
@@ -280,7 +287,7 @@ export function startLink(replica: Replica, options: LinkOptions): Link {
   async function streamId(js: JetStreamClient, jsm: JetStreamManager): Promise<string> {
     let id = await readId(jsm);
     if (id === undefined) {
-      await js.publish(idSubject, randomBytes(8).toString('hex'), { expect: { lastSubjectSequence: 0 }, timeout: options.timeoutMs }).catch(() => {});
+      await js.publish(idSubject, randomBytes(8).toString('hex'), { expect: { lastSubjectSequence: 0 }, timeout: Math.min(ID_CALL_MS, options.timeoutMs) }).catch(() => {});
       id = await readId(jsm);
     }
     if (id === undefined) throw new Error(`stream ${options.stream} has no id yet`);
