@@ -39,10 +39,9 @@
  * `size` workers are demoted at once. When its request ends, a demoted worker gets its priority
  * back and serves again, or becomes the warm spare if another took its place (no new spare is made
  * meanwhile); where the OS refuses to put its priority back (no CAP_SYS_NICE), a fresh worker
- * takes its place. A guest killed at its
- * deadline is replaced as before. Without this a looping guest held one of two cores and one of
- * two workers for its whole deadline, and everyone else's requests queued behind it
- * (bench/RESULTS.md, the soak). The bar (50 ms of CPU after 50 ms) is well above what a request
+ * takes its place. A guest killed at its deadline is replaced as before. Without this a looping
+ * guest held one of two cores and one of two workers for its whole deadline, and everyone else's
+ * requests queued behind it (bench/RESULTS.md, the soak). The bar (50 ms of CPU after 50 ms) is well above what a request
  * of the examples uses (an image resize: ~15 ms of CPU).
  *
  * Chained calls (docs/composition.md) run inside their caller's worker, nested in the request it

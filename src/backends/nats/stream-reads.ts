@@ -17,7 +17,7 @@ import type { ObjectInfo } from '@nats-io/obj';
 import { within } from './bounded.js';
 
 /** The subjects under `filter` that hold a message (deleted KV keys included: their marker is a message). */
-export async function subjectsOf(jsm: JetStreamManager, stream: string, filter: string): Promise<string[]> {
+async function subjectsOf(jsm: JetStreamManager, stream: string, filter: string): Promise<string[]> {
   const info = await jsm.streams.info(stream, { subjects_filter: filter });
   return Object.keys(info.state.subjects ?? {});
 }

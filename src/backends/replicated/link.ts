@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { NatsAddress } from '../nats/address.js';
-import { within } from '../nats/bounded.js';
+import { message, within } from '../nats/bounded.js';
 import type { Replica } from './replica.js';
 import { decodeChange, keySubjects } from './wire.js';
 
@@ -64,8 +64,6 @@ export interface Link {
   poke(): void;
   close(): Promise<void>;
 }
-
-const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 export function startLink(replica: Replica, options: LinkOptions): Link {
   let closed = false;
