@@ -228,7 +228,7 @@ export interface RunMeasures {
   claimedAt: number;
   /** Milliseconds spent making the instance that served it; -1 when none was made for it (a reused instance, or none at all). */
   instantiateMs: number;
-  /** That instance was made ahead, after the previous response (a component's prepared instance), not on this request's path. */
+  /** That instance was made ahead, after the previous response (a WAGI instance put back, a component's prepared instance), not on this request's path. */
   prepared: boolean;
   /** Bytes of linear memory the guest's instance had when the request ended (its core modules' together); -1 without any. */
   memoryBytes: number;

@@ -8,6 +8,7 @@ import { VergeError, isVergeError } from '../errors.js';
 import { MAX_MODULE_BYTES, type ComponentConfig } from '../manifest/config.js';
 import { SANDBOX_MEMORY_IMPORT, WASM_PAGE_BYTES, componentImportNames, isComponentBinary, sandboxModule } from '../wasm/binary.js';
 import type { ComponentModuleSpec, WagiModuleSpec } from '../dispatch/protocol.js';
+import { exposeStateForReset } from '../wasm/state-exports.js';
 import { prepareComponent } from './component.js';
 import { linkedNames, matchDependencies, prepareDependencies, readDependencyFile, type CompiledDependency, type ReadDependency } from './dependencies.js';
 import { WASI_MODULE, WASI_P1_FUNCTIONS } from '../sandbox/wagi/wasi-p1.js';
@@ -124,9 +125,12 @@ export async function compileComponent(c: ComponentConfig, raw: Uint8Array, maxM
     if (isVergeError(err)) throw new VergeError(err.code, `${where(c)}: ${err.message}`, { cause: err });
     throw err;
   }
+  // With its state exported, a worker puts a used instance back instead of instantiating the
+  // module again (sandbox/wagi/runner.ts); a module refused here gets a new instance per request.
+  const exposed = sandboxed.memory ? exposeStateForReset(sandboxed.bytes) : sandboxed;
   let module: WebAssembly.Module;
   try {
-    module = await WebAssembly.compile(sandboxed.bytes);
+    module = await WebAssembly.compile(exposed.bytes);
   } catch (err) {
     throw new VergeError('MODULE_INVALID', `${where(c)}: the module does not compile: ${(err as Error).message}`, { cause: err });
   }

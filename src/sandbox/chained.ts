@@ -256,7 +256,7 @@ export class ChainedRuns {
         this.deps.enterWagi(level.wagi);
         const ran = level.wagi.execute(m, req, deadlineAt);
         // At once (a small memory is zeroed in microseconds): the caller's next call takes it from the shelf again.
-        level.wagi.recycle(m, ran.memory);
+        level.wagi.recycle(m, ran.memory, ran.kept);
         return ran;
       };
       result = bounded ? this.bounded(order.timeoutMs, execute) : execute();

@@ -8,6 +8,10 @@
  * budget over every shelf; the memory kept longest ago is evicted first). A memory the guest grew
  * by more than RECYCLE_GROWTH_BYTES is not kept at all.
  *
+ * A WAGI module's memory comes back with its instance attached (sandbox/wagi/runner.ts): once the
+ * memory is zeroed the attachment puts the instance back as instantiation left it, and the next
+ * request of that module takes both. Whatever drops the memory drops its instance with it.
+ *
  * A memory that is not kept is only unreachable: its pages go back to the system when V8 collects
  * it, and an idle worker allocates nothing, so V8 never would — one large request would pin its
  * memory in every worker it ran on. So once enough bytes were dropped (`collectionDue`), the
@@ -36,9 +40,16 @@ export interface RecyclerOptions {
   collect?: () => void;
 }
 
+/** What may come back bound to a memory: an instance that used it, to be put back once the memory is zeroed. */
+export interface Attachment {
+  /** Called right after the memory was zeroed; false when it cannot be put back (then it is dropped and the memory kept alone). */
+  restore(): boolean;
+}
+
 interface Kept {
-  shelf: MemoryShelf;
+  shelf: MemoryShelf<Attachment>;
   memory: WebAssembly.Memory;
+  attached: Attachment | undefined;
   bytes: number;
 }
 
@@ -56,8 +67,8 @@ export class MemoryRecycler {
   }
 
   /** A shelf for one module's memories (each of them `limits`), holding at most `keep`. */
-  shelf(limits: MemoryLimits, keep: number): MemoryShelf {
-    return new MemoryShelf(this, limits, keep);
+  shelf<A extends Attachment = never>(limits: MemoryLimits, keep: number): MemoryShelf<A> {
+    return new MemoryShelf<A>(this, limits, keep);
   }
 
   get heldBytes(): number {
@@ -76,19 +87,19 @@ export class MemoryRecycler {
   }
 
   /** @internal (MemoryShelf) */
-  takeFrom(shelf: MemoryShelf): WebAssembly.Memory | undefined {
+  takeFrom(shelf: MemoryShelf<Attachment>): Kept | undefined {
     for (let i = this.kept.length - 1; i >= 0; i--) {
       const k = this.kept[i]!;
       if (k.shelf !== shelf) continue;
       this.kept.splice(i, 1);
       this.keptBytes -= k.bytes;
-      return k.memory;
+      return k;
     }
     return undefined;
   }
 
   /** @internal (MemoryShelf) */
-  keep(shelf: MemoryShelf, memory: WebAssembly.Memory): void {
+  keep(shelf: MemoryShelf<Attachment>, memory: WebAssembly.Memory, attached: Attachment | undefined): void {
     const bytes = memory.buffer.byteLength;
     if (bytes > shelf.limits.initialPages * WASM_PAGE_BYTES + RECYCLE_GROWTH_BYTES || bytes > this.budgetBytes) {
       this.droppedBytes += bytes;
@@ -97,16 +108,16 @@ export class MemoryRecycler {
     if (this.count(shelf) >= shelf.keepAtMost) this.evict((k) => k.shelf === shelf);
     while (this.keptBytes + bytes > this.budgetBytes) this.evict(() => true);
     new Uint8Array(memory.buffer).fill(0);
-    this.kept.push({ shelf, memory, bytes });
+    this.kept.push({ shelf, memory, attached: attached?.restore() ? attached : undefined, bytes });
     this.keptBytes += bytes;
   }
 
   /** The shelf's module was unloaded: what it kept is dropped (and counted towards the next collection). */
-  forget(shelf: MemoryShelf): void {
+  forget(shelf: MemoryShelf<Attachment>): void {
     while (this.count(shelf) > 0) this.evict((k) => k.shelf === shelf);
   }
 
-  private count(shelf: MemoryShelf): number {
+  private count(shelf: MemoryShelf<Attachment>): number {
     let n = 0;
     for (const k of this.kept) if (k.shelf === shelf) n++;
     return n;
@@ -121,8 +132,8 @@ export class MemoryRecycler {
   }
 }
 
-/** One module's recycled memories. */
-export class MemoryShelf {
+/** One module's recycled memories, each with the instance `A` that used it when one came back with it. */
+export class MemoryShelf<A extends Attachment = never> {
   constructor(
     private readonly recycler: MemoryRecycler,
     readonly limits: MemoryLimits,
@@ -131,12 +142,19 @@ export class MemoryShelf {
 
   /** A zeroed memory: a recycled one, or a new one with the module's limits. */
   take(): WebAssembly.Memory {
-    return this.recycler.takeFrom(this) ?? new WebAssembly.Memory({ initial: this.limits.initialPages, maximum: this.limits.maximumPages });
+    return this.takeAttached().memory;
   }
 
-  /** Only once no instance uses it any more: zeroed and kept, or dropped (too grown, or over a bound). */
-  give(memory: WebAssembly.Memory): void {
-    this.recycler.keep(this, memory);
+  /** A zeroed memory and the instance put back with it (none when it came back alone, or is new). */
+  takeAttached(): { memory: WebAssembly.Memory; attached: A | undefined } {
+    const k = this.recycler.takeFrom(this);
+    if (k) return { memory: k.memory, attached: k.attached as A | undefined };
+    return { memory: new WebAssembly.Memory({ initial: this.limits.initialPages, maximum: this.limits.maximumPages }), attached: undefined };
+  }
+
+  /** Once no running instance uses it: zeroed and kept (with `attached` put back), or dropped with it (too grown, or over a bound). */
+  give(memory: WebAssembly.Memory, attached?: A): void {
+    this.recycler.keep(this, memory, attached);
   }
 }
 

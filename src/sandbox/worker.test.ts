@@ -1,8 +1,9 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Worker, type MessagePort } from 'node:worker_threads';
+import { Worker } from 'node:worker_threads';
 import wabtInit from 'wabt';
 import { sandboxModule } from '../wasm/binary.js';
+import { exposeStateForReset } from '../wasm/state-exports.js';
 import type { FromWorker, GuestRequest, ModuleSpec, ToWorker } from '../dispatch/protocol.js';
 import { createBridgeEnds } from '../dispatch/host-bridge.js';
 import { JobClaims } from '../dispatch/job-claims.js';
@@ -23,13 +24,60 @@ const LEAKY_GUEST = `(module
     (i32.store (i32.const 4) (i32.const 27))
     (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))`;
 
-function request(id: string): GuestRequest {
-  return guestRequest(id, 'leaky');
+/**
+ * A guest whose every piece of state a put-back instance must have as a fresh one has it. It
+ * answers four digits — the byte at 4096 (no data segment covers it), a byte its data segment
+ * sets ('D'), a mutable global it does not export, and what slot 0 of its table calls — and then
+ * changes all four. A fresh instance answers "0D01" every time.
+ */
+const STATEFUL_GUEST = `(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (global $count (mut i32) (i32.const 0))
+  (type $digit (func (result i32)))
+  (table 2 funcref)
+  (elem (i32.const 0) $one $two)
+  (func $one (result i32) (i32.const 49))
+  (func $two (result i32) (i32.const 50))
+  (data (i32.const 1024) "Content-Type: text/plain\\0a\\0a")
+  (data (i32.const 1060) "D")
+  (func (export "_start")
+    (i32.store8 (i32.const 1050) (i32.add (i32.const 48) (i32.load8_u (i32.const 4096))))
+    (i32.store8 (i32.const 1051) (i32.load8_u (i32.const 1060)))
+    (i32.store8 (i32.const 1052) (i32.add (i32.const 48) (global.get $count)))
+    (i32.store8 (i32.const 1053) (call_indirect (type $digit) (i32.const 0)))
+    (i32.store8 (i32.const 4096) (i32.const 1))
+    (i32.store8 (i32.const 1060) (i32.const 88))
+    (global.set $count (i32.add (global.get $count) (i32.const 1)))
+    (table.set (i32.const 0) (ref.func $two))
+    (i32.store (i32.const 0) (i32.const 1024))
+    (i32.store (i32.const 4) (i32.const 30))
+    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))`;
+
+const wabt = await wabtInit();
+
+/** A WAGI module spec for `source`, its memory supplied by the sandbox, its state exported when `reset`. */
+function wagiSpec(component: string, source: string, reset: boolean): ModuleSpec {
+  const parsed = wabt.parseWat(`${component}.wat`, source, { reference_types: true, bulk_memory: true } as Parameters<typeof wabt.parseWat>[2]);
+  const bytes = new Uint8Array(parsed.toBinary({}).buffer);
+  parsed.destroy();
+  const sandboxed = sandboxModule(bytes, 16);
+  const exposed = reset ? exposeStateForReset(sandboxed.bytes) : sandboxed;
+  assert.ok(!('refused' in exposed), 'refused' in exposed ? exposed.refused : '');
+  return {
+    kind: 'wagi',
+    component,
+    module: new WebAssembly.Module(exposed.bytes),
+    memory: sandboxed.memory,
+    maxResponseBytes: 1024,
+    grants: { kvStores: [], variables: [], outbound: false },
+  };
 }
 
-describe('guest worker', () => {
-  let worker: Worker;
-
+/** A real worker thread with `spec` loaded, and what the tests ask of it. */
+async function openWorker(spec: ModuleSpec) {
+  const worker = new Worker(new URL('./worker.js', import.meta.url));
+  const claims = new JobClaims();
   function next(pred: (m: FromWorker) => boolean): Promise<FromWorker> {
     return new Promise((resolve, reject) => {
       const onMessage = (m: FromWorker) => {
@@ -42,45 +90,46 @@ describe('guest worker', () => {
       worker.once('error', reject);
     });
   }
+  const ready = next((m) => m.t === 'ready');
+  const ends = createBridgeEnds();
+  worker.postMessage({ t: 'init', bridge: { port: ends.workerPort, signal: ends.signal }, claims: claims.buffer } satisfies ToWorker, [ends.workerPort]);
+  await ready;
+  const loaded = next((m) => m.t === 'loaded');
+  worker.postMessage({ t: 'load', version: 'v1', modules: [spec] } satisfies ToWorker);
+  await loaded;
+  return {
+    worker,
+    claims,
+    next,
+    request: (id: string): GuestRequest => guestRequest(id, spec.component),
+    async run(id: string): Promise<FromWorker> {
+      const answer = next((m) => (m.t === 'done' || m.t === 'fail') && m.id === id);
+      const claim = claims.offer(() => false);
+      worker.postMessage({ t: 'run', runs: [{ request: guestRequest(id, spec.component), ...claim, timeoutMs: 5000 }] } satisfies ToWorker);
+      return answer;
+    },
+    async close(): Promise<void> {
+      ends.mainPort.close();
+      await worker.terminate();
+    },
+  };
+}
 
-  async function run(id: string): Promise<FromWorker> {
-    const answer = next((m) => (m.t === 'done' || m.t === 'fail') && m.id === id);
-    const claim = claims.offer(() => false);
-    worker.postMessage({ t: 'run', runs: [{ request: request(id), ...claim, timeoutMs: 5000 }] } satisfies ToWorker);
-    return answer;
-  }
+describe('guest worker', () => {
+  let opened: Awaited<ReturnType<typeof openWorker>>;
+  let worker: Worker;
+  let claims: JobClaims;
+  let next: (pred: (m: FromWorker) => boolean) => Promise<FromWorker>;
+  let run: (id: string) => Promise<FromWorker>;
+  let request: (id: string) => GuestRequest;
 
-  let bridgePort: MessagePort;
-  const claims = new JobClaims();
   before(async () => {
-    const wabt = await wabtInit();
-    const parsed = wabt.parseWat('leaky.wat', LEAKY_GUEST);
-    const bytes = new Uint8Array(parsed.toBinary({}).buffer);
-    parsed.destroy();
-    const sandboxed = sandboxModule(bytes, 16);
-    const spec: ModuleSpec = {
-      kind: 'wagi',
-      component: 'leaky',
-      module: new WebAssembly.Module(sandboxed.bytes),
-      memory: sandboxed.memory,
-      maxResponseBytes: 1024,
-      grants: { kvStores: [], variables: [], outbound: false },
-    };
-    worker = new Worker(new URL('./worker.js', import.meta.url));
-    const ready = next((m) => m.t === 'ready');
-    const ends = createBridgeEnds();
-    bridgePort = ends.mainPort;
-    worker.postMessage({ t: 'init', bridge: { port: ends.workerPort, signal: ends.signal }, claims: claims.buffer } satisfies ToWorker, [ends.workerPort]);
-    await ready;
-    const loaded = next((m) => m.t === 'loaded');
-    worker.postMessage({ t: 'load', version: 'v1', modules: [spec] } satisfies ToWorker);
-    await loaded;
+    opened = await openWorker(wagiSpec('leaky', LEAKY_GUEST, false));
+    ({ worker, claims, next, request } = opened);
+    run = (id) => opened.run(id);
   });
 
-  after(async () => {
-    bridgePort.close();
-    await worker.terminate();
-  });
+  after(() => opened.close());
 
   test('skips a request the pool took back before the worker reached it, answering nothing', async () => {
     const takenBack = claims.offer(() => false);
@@ -132,5 +181,45 @@ describe('guest worker', () => {
       if (answer.t === 'done') bodies.push(Buffer.from(answer.response.body).toString());
     }
     assert.deepEqual(bodies, ['0', '0', '0'], 'a later request saw what an earlier one left in memory');
+  });
+});
+
+describe('guest worker, a module whose state is exported', () => {
+  let opened: Awaited<ReturnType<typeof openWorker>>;
+  let trapping: Awaited<ReturnType<typeof openWorker>>;
+  before(async () => {
+    opened = await openWorker(wagiSpec('stateful', STATEFUL_GUEST, true));
+    trapping = await openWorker(wagiSpec('trapping', '(module (memory 1) (global $g (mut i32) (i32.const 0)) (func (export "_start") (global.set $g (i32.const 1)) unreachable))', true));
+  });
+  after(async () => {
+    await opened.close();
+    await trapping.close();
+  });
+
+  test('gives up the instance of a request that failed: the next one is instantiated again', async () => {
+    for (const id of ['t1', 't2', 't3']) {
+      const answer = await trapping.run(id);
+      assert.equal(answer.t, 'fail', JSON.stringify(answer));
+      assert.equal('prepared' in answer && answer.prepared, false, `${id} ran in an instance a failed request had used`);
+    }
+  });
+
+  test('puts the instance back after each request: memory, data segments, globals and tables are as a fresh instance has them', async () => {
+    const seen: Array<{ body: string; prepared: boolean }> = [];
+    for (const id of ['s1', 's2', 's3', 's4']) {
+      const answer = await opened.run(id);
+      assert.equal(answer.t, 'done', JSON.stringify(answer));
+      if (answer.t === 'done') seen.push({ body: Buffer.from(answer.response.body).toString(), prepared: 'prepared' in answer && answer.prepared === true });
+    }
+    assert.deepEqual(
+      seen.map((s) => s.body),
+      ['0D01', '0D01', '0D01', '0D01'],
+      'a later request saw memory, a global or a table entry an earlier one changed',
+    );
+    // The first request instantiated; every later one ran in the instance put back after it.
+    assert.deepEqual(
+      seen.map((s) => s.prepared),
+      [false, true, true, true],
+    );
   });
 });

@@ -144,7 +144,7 @@ export function createMetrics(
   const instantiation = new HistogramFamily(
     'verge_instantiation_seconds',
     'Time to make the guest instance that served a request, by app, component, version and instance: fresh (made on the ' +
-      "request's path) or prepared (a component's instance made ahead, after the previous response). Requests served by a kept " +
+      "request's path) or prepared (made ahead, after the previous response: a WAGI instance put back, a component's made or reset). Requests served by a kept " +
       'instance (instance_reuse) made none and are not observed.',
     ['app', 'component', 'version', 'instance'],
     INSTANTIATION_BUCKETS,

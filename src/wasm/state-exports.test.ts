@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import wabtInit from 'wabt';
-import { exposeState, stateExportsOf } from './state-exports.js';
+import { exposeState, exposeStateForReset, stateExportsOf } from './state-exports.js';
 
 const wabt = await wabtInit();
 
@@ -82,5 +82,27 @@ describe('exposeState', () => {
   test('a module with no mutable state still gets the section, with empty lists', () => {
     const exposed = exposeState(wat(`(module (func (export "f")))`));
     assert.deepEqual(stateExportsOf(new WebAssembly.Module(exposed.bytes)), { globals: [], tables: [], fixed: [] });
+  });
+});
+
+describe('exposeStateForReset', () => {
+  const refusal = (source: string) => {
+    const exposed = exposeStateForReset(wat(source));
+    return 'refused' in exposed ? exposed.refused : undefined;
+  };
+
+  test('exposes a module whose put-back instance would hold what a fresh one holds', () => {
+    const exposed = exposeStateForReset(wat(`(module (global (mut i32) (i32.const 7)) (data (i32.const 0) "x") (func (export "_start") (memory.init 0 (i32.const 0) (i32.const 0) (i32.const 0))) (memory 1))`));
+    assert.ok(!('refused' in exposed));
+    assert.deepEqual(stateExportsOf(new WebAssembly.Module(exposed.bytes))?.globals, ['verge:state/global/0']);
+  });
+
+  test('refuses a module with a start function, which a fresh instance would run again', () => {
+    assert.equal(refusal(`(module (func $init) (start $init) (func (export "_start")))`), 'the module has a start function');
+  });
+
+  test('refuses a module that drops a data or element segment, which a fresh instance would have back', () => {
+    assert.equal(refusal(`(module (memory 1) (data $d "x") (func (export "_start") (data.drop $d)))`), 'a function drops a data or element segment');
+    assert.equal(refusal(`(module (table 1 funcref) (elem $e func $f) (func $f) (func (export "_start") (elem.drop $e)))`), 'a function drops a data or element segment');
   });
 });

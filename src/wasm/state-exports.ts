@@ -10,13 +10,14 @@
  * rewritten) is not reset, and its component gets a fresh instance per request as before.
  */
 import { Reader, concatBytes, encodeU32, readLayout } from './binary.js';
-import { bodiesChangeTables, type BodyVerdict } from './table-writes.js';
+import { bodiesChangeTables, bodiesDropSegments, type BodyVerdict } from './table-writes.js';
 
 /** Name of the custom section that lists the added exports. */
 export const STATE_SECTION = 'verge:state';
 const EXPORT_PREFIX = 'verge:state/';
 
 const SECTION_TABLE = 4;
+const SECTION_START = 8;
 const SECTION_GLOBAL = 6;
 const SECTION_EXPORT = 7;
 const SECTION_ORDER = [1, 2, 3, 4, 5, 13, 6, 7, 8, 9, 12, 10, 11];
@@ -34,6 +35,16 @@ export interface StateExports {
    * changes a table. A reset need not look at them.
    */
   fixed: string[];
+}
+
+/** What the JS API offers of an exported global and table (TypeScript's lib for Node declares neither). */
+export interface WasmGlobal {
+  value: unknown;
+}
+export interface WasmTable {
+  readonly length: number;
+  get(index: number): unknown;
+  set(index: number, value: unknown): void;
 }
 
 export type ExposedState = { bytes: Uint8Array; state: StateExports } | { bytes: Uint8Array; refused: string };
@@ -182,6 +193,23 @@ export function exposeState(bytes: Uint8Array, changesTables: (bytes: Uint8Array
   parts.push(section(0, [...encodeU32(customName.length), ...customName, ...custom]));
 
   return { bytes: concatBytes(parts), state };
+}
+
+/**
+ * exposeState for a WAGI module (sandbox/wagi/runner.ts), whose instance is put back after each
+ * request instead of made again. Put back, an instance holds what a fresh one would only if all it
+ * keeps besides memory, globals and tables is as instantiation left it, so a module is refused
+ * (and gets a fresh instance per request) when
+ * - it has a start function: a fresh instance runs it, with whatever host calls it makes, and a
+ *   put-back one would not;
+ * - a function body drops a data or element segment (or could: a body this reader cannot decode):
+ *   a fresh instance has every segment instantiation left it.
+ */
+export function exposeStateForReset(bytes: Uint8Array): ExposedState {
+  if (readLayout(bytes).sections.some((s) => s.id === SECTION_START)) return { bytes, refused: 'the module has a start function' };
+  const drops = bodiesDropSegments(bytes);
+  if (drops !== false) return { bytes, refused: drops ? 'a function drops a data or element segment' : 'a function body could not be read' };
+  return exposeState(bytes);
 }
 
 /** The exports a compiled module's `verge:state` section names, or undefined when it has none. */

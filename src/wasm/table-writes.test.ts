@@ -2,7 +2,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import wabtInit from 'wabt';
 import { readLayout } from './binary.js';
-import { bodiesChangeTables } from './table-writes.js';
+import { bodiesChangeTables, bodiesDropSegments } from './table-writes.js';
 
 const wabt = await wabtInit();
 
@@ -17,11 +17,11 @@ function wat(source: string): Uint8Array {
 }
 
 /** One function taking an i32, with `body`, beside a table, two memories and a function to reference. */
-const scan = (body: string) =>
-  bodiesChangeTables(
-    wat(`(module (type $t (func)) (table $t0 4 funcref) (table $t1 4 funcref) (memory $m 1 1 shared) (memory $m2 1) (data $d "x") (elem $e func $f)
-      (func $f) (func (export "g") (param i32) (local i64 v128) ${body}))`),
-  );
+const fixture = (body: string) =>
+  wat(`(module (type $t (func)) (table $t0 4 funcref) (table $t1 4 funcref) (memory $m 1 1 shared) (memory $m2 1) (data $d "x") (elem $e func $f)
+      (func $f) (func (export "g") (param i32) (local i64 v128) ${body}))`);
+const scan = (body: string) => bodiesChangeTables(fixture(body));
+const drops = (body: string) => bodiesDropSegments(fixture(body));
 
 /** The code section of a module with one `(func nop)`, with the nop replaced by `bytes`. */
 function withBody(bytes: number[]): Uint8Array {
@@ -77,5 +77,24 @@ describe('bodiesChangeTables', () => {
 
   test('a module with no code changes no table', () => {
     assert.equal(bodiesChangeTables(wat('(module (table 1 funcref))')), false);
+  });
+});
+
+describe('bodiesDropSegments', () => {
+  test('finds data.drop and elem.drop, and nothing in bodies that only use segments and tables', () => {
+    assert.equal(drops('(data.drop $d)'), true);
+    assert.equal(drops('(elem.drop $e)'), true);
+    assert.equal(
+      drops(`
+        (memory.init $d (i32.const 0) (i32.const 0) (i32.const 1)) (table.init $t0 $e (i32.const 0) (i32.const 0) (i32.const 1))
+        (table.set $t1 (local.get 0) (ref.func $f)) (drop (table.grow $t0 (ref.null func) (i32.const 1)))
+        (table.fill $t0 (i32.const 0) (ref.null func) (i32.const 1)) (table.copy $t0 $t1 (i32.const 0) (i32.const 1) (i32.const 1))
+        (memory.fill (i32.const 0) (i32.const 9) (i32.const 1)) (drop (table.size $t1))`),
+      false,
+    );
+  });
+
+  test('answers "unknown" for a body it cannot read', () => {
+    assert.equal(bodiesDropSegments(withBody([0xfc, 0x7f])), undefined);
   });
 });

@@ -9,6 +9,7 @@
  * tight pass over the bytes: an opcode's immediates are looked up in a table and skipped without
  * reading their values, and no object is made per instruction. An opcode it does not know, or a
  * body whose instructions do not end exactly at its end, makes the answer undefined ("it may").
+ * The same pass answers whether any body drops a data or element segment (bodiesDropSegments).
  */
 import { readLayout } from './binary.js';
 
@@ -90,13 +91,34 @@ function memargEnd(b: Uint8Array, p: number): number {
   return lebEnd(b, p);
 }
 
-/** Whether any function body of the module changes a table; see the file comment. */
-export function bodiesChangeTables(bytes: Uint8Array): BodyVerdict {
-  const code = readLayout(bytes).sections.find((s) => s.id === SECTION_CODE);
-  return code ? scanCode(bytes, code.start, code.end) : false;
+/** What a scan looks for. */
+const enum Look {
+  /** table.set, table.grow, table.fill, table.copy, table.init. */
+  TableChanges,
+  /** data.drop, elem.drop: after one, the segment is gone for the rest of the instance's life. */
+  SegmentDrops,
 }
 
-function scanCode(b: Uint8Array, start: number, end: number): BodyVerdict {
+/** Whether any function body of the module changes a table; see the file comment. */
+export function bodiesChangeTables(bytes: Uint8Array): BodyVerdict {
+  return scanModule(bytes, Look.TableChanges);
+}
+
+/**
+ * Whether any function body drops a data or element segment. An instance that served a request
+ * and was then put back (memory, globals, tables) is the same as a fresh one only if no segment
+ * it could still use was dropped; the WAGI reset (sandbox/wagi/runner.ts) asks this.
+ */
+export function bodiesDropSegments(bytes: Uint8Array): BodyVerdict {
+  return scanModule(bytes, Look.SegmentDrops);
+}
+
+function scanModule(bytes: Uint8Array, look: Look): BodyVerdict {
+  const code = readLayout(bytes).sections.find((s) => s.id === SECTION_CODE);
+  return code ? scanCode(bytes, code.start, code.end, look) : false;
+}
+
+function scanCode(b: Uint8Array, start: number, end: number, look: Look): BodyVerdict {
   let p = start;
   const count = u32At(b, p);
   p = lebEnd(b, p);
@@ -112,14 +134,14 @@ function scanCode(b: Uint8Array, start: number, end: number): BodyVerdict {
       const t = b[p++];
       if (t === 0x63 || t === 0x64) p = lebEnd(b, p); // (ref null? heaptype)
     }
-    const verdict = scanBody(b, p, bodyEnd);
+    const verdict = scanBody(b, p, bodyEnd, look);
     if (verdict !== false) return verdict;
     p = bodyEnd;
   }
   return p === end ? false : undefined;
 }
 
-function scanBody(b: Uint8Array, p: number, end: number): BodyVerdict {
+function scanBody(b: Uint8Array, p: number, end: number, look: Look): BodyVerdict {
   while (p < end) {
     switch (IMMEDIATES[b[p++]!] as Imm) {
       case Imm.None:
@@ -162,13 +184,17 @@ function scanBody(b: Uint8Array, p: number, end: number): BodyVerdict {
         p += 8;
         break;
       case Imm.ChangesTable:
-        return true;
+        if (look === Look.TableChanges) return true;
+        p = lebEnd(b, p);
+        break;
       case Imm.PrefixFc: {
         const sub = u32At(b, p);
         p = lebEnd(b, p);
         if (sub <= 7) break; // saturating truncations
-        if (sub === 12 || sub === 14 || sub === 15 || sub === 17) return true; // table.init, table.copy, table.grow, table.fill
-        if (sub === 8 || sub === 10) p = lebEnd(b, lebEnd(b, p)); // memory.init, memory.copy
+        if (look === Look.TableChanges && (sub === 12 || sub === 14 || sub === 15 || sub === 17)) return true; // table.init, table.copy, table.grow, table.fill
+        if (look === Look.SegmentDrops && (sub === 9 || sub === 13)) return true; // data.drop, elem.drop
+        if (sub === 8 || sub === 10 || sub === 12 || sub === 14) p = lebEnd(b, lebEnd(b, p)); // memory.init, memory.copy, table.init, table.copy
+        else if (sub === 15 || sub === 17) p = lebEnd(b, p); // table.grow, table.fill
         else if (sub === 9 || sub === 11 || sub === 13 || sub === 16) p = lebEnd(b, p); // data.drop, memory.fill, elem.drop, table.size
         else return undefined;
         break;

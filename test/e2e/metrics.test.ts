@@ -111,9 +111,11 @@ describe('metrics on the admin listener', () => {
     assert.equal(sample(text, 'verge_queue_wait_seconds_count', store()), STORE_REQUESTS);
     const waited = sample(text, 'verge_queue_wait_seconds_sum', store())!;
     assert.ok(waited >= 0 && waited < STORE_REQUESTS * 5, `queue wait sum ${waited} s`);
-    assert.equal(sample(text, 'verge_instantiation_seconds_count', { ...store(), instance: 'fresh' }), STORE_REQUESTS);
+    // One worker: the WAGI module's first request makes its instance, the next ones run in it put back after the last.
+    assert.equal(sample(text, 'verge_instantiation_seconds_count', { ...store(), instance: 'fresh' }), 1);
+    assert.equal(sample(text, 'verge_instantiation_seconds_count', { ...store(), instance: 'prepared' }), STORE_REQUESTS - 1);
     const made = sample(text, 'verge_instantiation_seconds_sum', { ...store(), instance: 'fresh' })!;
-    assert.ok(made > 0 && made < STORE_REQUESTS, `instantiation sum ${made} s`);
+    assert.ok(made > 0 && made < 1, `instantiation sum ${made} s`);
     // The guest declares one 64 KiB page and never grows it.
     assert.equal(sample(text, 'verge_guest_memory_bytes_bucket', { ...store(), le: '65536' }), STORE_REQUESTS);
   });

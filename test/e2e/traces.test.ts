@@ -66,6 +66,16 @@ async function tracedApp(origin: Origin, withComponent = false): Promise<string>
  * The spans of one request: its server span (found by the request id it carries) and everything
  * below it. Several requests here continue the same inbound trace, so the trace id is not enough.
  */
+/**
+ * Whether a /work request's spans are all in: the server span, queue wait, execute, its three host
+ * calls, and `instantiate` when its instance was made on its path (`verge.instance` fresh) rather
+ * than put back after an earlier request on the same worker (prepared).
+ */
+function workComplete(spans: ReceivedSpan[]): boolean {
+  const execute = spans.find((s) => s.name === 'execute');
+  return execute !== undefined && spans.length >= (execute.attributes['verge.instance'] === 'fresh' ? 7 : 6);
+}
+
 function requestSpans(spans: ReceivedSpan[], requestId: string): ReceivedSpan[] {
   const server = spans.find((s) => s.kind === SERVER && s.attributes['verge.request_id'] === requestId);
   if (!server) return [];
@@ -116,7 +126,7 @@ describe('traces exported over OTLP/HTTP protobuf', () => {
   test('an inbound traceparent is continued: the server span joins its trace under the inbound parent', async () => {
     const res = await get(`${node.url}/work`, { traceparent: `00-${TRACE}-${PARENT}-01` });
     assert.equal(res.status, 200, res.body);
-    const spans = requestSpans(await receiver.waitFor((all) => requestSpans(all, res.requestId).length >= 7), res.requestId);
+    const spans = requestSpans(await receiver.waitFor((all) => workComplete(requestSpans(all, res.requestId))), res.requestId);
     const server = spans.find((s) => s.kind === SERVER)!;
     assert.equal(server.traceId, TRACE);
     assert.equal(server.parentSpanId, PARENT);
@@ -127,7 +137,7 @@ describe('traces exported over OTLP/HTTP protobuf', () => {
   test('the spans of one request form one tree: queue wait, instantiation and execution under the server span, each host call under execution', async () => {
     const res = await get(`${node.url}/work?secret=1`);
     assert.equal(res.status, 200, res.body);
-    const spans = requestSpans(await receiver.waitFor((all) => requestSpans(all, res.requestId).length >= 7), res.requestId);
+    const spans = requestSpans(await receiver.waitFor((all) => workComplete(requestSpans(all, res.requestId))), res.requestId);
     const server = assertOneTree(spans);
     assert.equal(server.kind, SERVER);
     assert.equal(server.parentSpanId, '', 'a new trace: no inbound traceparent');
@@ -141,7 +151,9 @@ describe('traces exported over OTLP/HTTP protobuf', () => {
     assert.match(String(server.attributes['verge.version']), /^[0-9a-f]{12}$/);
 
     const byName = (name: string) => spans.find((s) => s.name === name);
-    for (const name of ['queue wait', 'instantiate', 'execute']) assert.equal(byName(name)?.parentSpanId, server.spanId, name);
+    const fresh = byName('execute')?.attributes['verge.instance'] === 'fresh';
+    assert.equal(byName('instantiate') !== undefined, fresh, 'an instantiate span exactly when the instance was made on the request’s path');
+    for (const name of ['queue wait', ...(fresh ? ['instantiate'] : []), 'execute']) assert.equal(byName(name)?.parentSpanId, server.spanId, name);
     const execute = byName('execute')!;
     const kv = byName('kv.increment')!;
     assert.equal(kv.parentSpanId, execute.spanId);
@@ -170,7 +182,7 @@ describe('traces exported over OTLP/HTTP protobuf', () => {
     assert.equal(res.status, 200, res.body);
     const mine = (logs: ReceivedLog[]) => logs.filter((l) => l.attributes['verge.request_id'] === res.requestId);
     const [record] = mine(await receiver.waitForLogs((logs) => mine(logs).length > 0));
-    const execute = requestSpans(await receiver.waitFor((all) => requestSpans(all, res.requestId).length >= 7), res.requestId).find((s) => s.name === 'execute')!;
+    const execute = requestSpans(await receiver.waitFor((all) => workComplete(requestSpans(all, res.requestId))), res.requestId).find((s) => s.name === 'execute')!;
     assert.equal(record!.body, 'traced guest says hi');
     assert.equal(record!.severityText, 'INFO');
     assert.equal(record!.severityNumber, 9);
@@ -239,7 +251,7 @@ describe('traces exported over OTLP/HTTP protobuf', () => {
     assert.equal(origin.traceparents[before], `00-${TRACE}-${PARENT}-00`);
     // Spans leave in order: once a later request's spans are in, the unsampled one's would be too.
     const later = await get(`${node.url}/work`);
-    await receiver.waitFor((all) => requestSpans(all, later.requestId).length >= 7);
+    await receiver.waitFor((all) => workComplete(requestSpans(all, later.requestId)));
     assert.deepEqual(requestSpans(receiver.spans, unsampled.requestId), []);
   });
 
@@ -262,7 +274,7 @@ describe('traces exported over OTLP/HTTP JSON', () => {
     try {
       const res = await get(`${node.url}/work`, { traceparent: `00-${TRACE}-${PARENT}-01` });
       assert.equal(res.body, '200');
-      const spans = requestSpans(await receiver.waitFor((all) => requestSpans(all, res.requestId).length >= 7), res.requestId);
+      const spans = requestSpans(await receiver.waitFor((all) => workComplete(requestSpans(all, res.requestId))), res.requestId);
       assert.ok(spans.every((s) => s.encoding === 'json'));
       const server = spans.find((s) => s.kind === SERVER)!;
       assert.equal(server.traceId, TRACE);

@@ -24,20 +24,10 @@
  * (`verify`): a glue that ran guest code while instantiating would not.
  */
 import { WASM_PAGE_BYTES } from '../../wasm/binary.js';
-import { stateExportsOf } from '../../wasm/state-exports.js';
+import { stateExportsOf, type WasmGlobal, type WasmTable } from '../../wasm/state-exports.js';
 
 type InstantiateCore = (module: WebAssembly.Module, imports: WebAssembly.Imports) => WebAssembly.Instance;
 export type Glue = (getCoreModule: (name: string) => WebAssembly.Module, imports: Record<string, unknown>, instantiateCore: InstantiateCore) => Record<string, unknown>;
-
-/** What the JS API offers of an exported global and table (TypeScript's lib for Node declares neither). */
-interface WasmGlobal {
-  value: unknown;
-}
-interface WasmTable {
-  readonly length: number;
-  get(index: number): unknown;
-  set(index: number, value: unknown): void;
-}
 
 interface Slot {
   fn: (...args: unknown[]) => unknown;

@@ -2,12 +2,21 @@
  * Serving a request with a WAGI module inside a worker: a fresh instance per request, the request
  * as a CGI environment, argv and stdin, the response parsed from stdout. The instance's memory
  * comes from the worker's recycler and goes back to it after the answer is posted.
+ *
+ * "Fresh" is the state, not the object: a module whose state the loader exported
+ * (wasm/state-exports.ts, exposeStateForReset) goes back to the shelf with the instance that used
+ * it, and once the memory is zeroed the instance is put back as instantiation left it — the pages
+ * its data segments filled, every mutable global, every table something could change. The next
+ * request runs in it, as it would in a new instance, without `new WebAssembly.Instance` and the
+ * garbage each one leaves (for a small module, most of a request's cost in the worker). A run
+ * that failed, or stopped from outside, gives its instance up.
  */
 import type { EncodedSpans, GuestRequest, GuestResponse, WagiModuleSpec } from '../../dispatch/protocol.js';
 import { VERGE_ABI_MODULE } from '../../capabilities/abi.js';
-import { SANDBOX_MEMORY_IMPORT } from '../../wasm/binary.js';
+import { SANDBOX_MEMORY_IMPORT, WASM_PAGE_BYTES } from '../../wasm/binary.js';
 import { classify, postFailure, postResponse, type Failure, type Post } from '../answer.js';
-import type { MemoryRecycler, MemoryShelf } from '../memory-recycler.js';
+import type { Attachment, MemoryRecycler, MemoryShelf } from '../memory-recycler.js';
+import { stateExportsOf, type StateExports, type WasmGlobal, type WasmTable } from '../../wasm/state-exports.js';
 import { CappedBuffer, type LineSink } from '../output.js';
 import type { GuestScope } from '../scope.js';
 import type { createVergeImports } from '../../capabilities/guest-imports.js';
@@ -20,7 +29,83 @@ import { CStringListBuilder, ProcExit, WASI_MODULE, cStringList, createWasiImpor
 const HEADER_ALLOWANCE = 64 * 1024;
 
 export interface WagiModule extends WagiModuleSpec {
-  memories: MemoryShelf | undefined;
+  memories: MemoryShelf<KeptInstance> | undefined;
+  /** The state the loader exported: set when a used instance may be put back. */
+  state: StateExports | undefined;
+  /** What instantiation writes to memory (its data segments), by page: read at the module's first instance in this worker. */
+  filled: FilledPages | undefined;
+}
+
+type FilledPages = Array<{ from: number; bytes: Uint8Array }>;
+
+/** A used instance and how to put it back: kept on the memory shelf with the memory it ran in. */
+export class KeptInstance implements Attachment {
+  /** How long the last putting back took (the memory's zeroing included): the next request's instantiation, made ahead of it. */
+  madeMs = 0;
+  private readonly globalValues: unknown[];
+  private readonly tableEntries: unknown[][];
+
+  constructor(
+    /** The runner whose imports the instance was made with: only it can run the instance again. */
+    readonly owner: object,
+    readonly instance: WebAssembly.Instance,
+    private readonly memory: WebAssembly.Memory,
+    private readonly filled: FilledPages,
+    private readonly globals: WasmGlobal[],
+    private readonly tables: WasmTable[],
+  ) {
+    // Read right after instantiation: a funcref global or table entry is this instance's own.
+    this.globalValues = globals.map((g) => g.value);
+    this.tableEntries = tables.map((t) => {
+      const entries = new Array<unknown>(t.length);
+      for (let i = 0; i < t.length; i++) entries[i] = t.get(i);
+      return entries;
+    });
+  }
+
+  /** The memory was zeroed: writes back what instantiation wrote, and the globals and tables; false when a table grew. */
+  restore(): boolean {
+    for (let t = 0; t < this.tables.length; t++) if (this.tables[t]!.length !== this.tableEntries[t]!.length) return false;
+    const bytes = new Uint8Array(this.memory.buffer);
+    for (const run of this.filled) bytes.set(run.bytes, run.from);
+    for (let g = 0; g < this.globals.length; g++) this.globals[g]!.value = this.globalValues[g];
+    for (let t = 0; t < this.tables.length; t++) {
+      const table = this.tables[t]!;
+      const entries = this.tableEntries[t]!;
+      for (let i = 0; i < entries.length; i++) if (table.get(i) !== entries[i]) table.set(i, entries[i]);
+    }
+    return true;
+  }
+}
+
+/** The pages of a just-instantiated memory that hold something (what a put-back instance must get again). */
+function filledPages(memory: WebAssembly.Memory): FilledPages {
+  const bytes = new Uint8Array(memory.buffer);
+  const zero = new Uint8Array(WASM_PAGE_BYTES);
+  const out: FilledPages = [];
+  for (let p = 0; p < bytes.length; p += WASM_PAGE_BYTES) {
+    const page = bytes.subarray(p, p + WASM_PAGE_BYTES);
+    if (Buffer.compare(page, zero) === 0) continue;
+    const last = out[out.length - 1];
+    if (last && last.from + last.bytes.length === p) out[out.length - 1] = { from: last.from, bytes: bytes.slice(last.from, p + WASM_PAGE_BYTES) };
+    else out.push({ from: p, bytes: page.slice() });
+  }
+  return out;
+}
+
+/** The kept form of an instance just made: undefined when the module's state was not exported. */
+function keepable(owner: object, m: WagiModule, instance: WebAssembly.Instance, memory: WebAssembly.Memory): KeptInstance | undefined {
+  if (!m.state) return undefined;
+  m.filled ??= filledPages(memory);
+  const watched = m.state.tables.filter((n) => !m.state!.fixed.includes(n));
+  return new KeptInstance(
+    owner,
+    instance,
+    memory,
+    m.filled,
+    m.state.globals.map((n) => instance.exports[n] as unknown as WasmGlobal),
+    watched.map((n) => instance.exports[n] as unknown as WasmTable),
+  );
 }
 
 export interface WagiContext {
@@ -33,7 +118,7 @@ export interface WagiContext {
 }
 
 export function loadWagiModule(spec: WagiModuleSpec, recycler: MemoryRecycler): WagiModule {
-  return { ...spec, memories: spec.memory && recycler.shelf(spec.memory, 1) };
+  return { ...spec, memories: spec.memory && recycler.shelf<KeptInstance>(spec.memory, 1), state: spec.memory && stateExportsOf(spec.module), filled: undefined };
 }
 
 /** One per worker: the buffers and WASI imports are reused by every request it runs. */
@@ -62,24 +147,35 @@ export function createWagiRunner(ctx: WagiContext) {
 
     /** Serves `req` and posts its answer to the pool; the memory goes back to its shelf after that, off the request's latency. */
     run(m: WagiModule, req: GuestRequest, deadlineAt: number | undefined): void {
-      const { answer, spans, memory } = runner.execute(m, req, deadlineAt);
+      const { answer, spans, memory, kept } = runner.execute(m, req, deadlineAt);
       if ('response' in answer) postResponse(ctx.post, req.id, answer.response, false, spans, ctx.scope.measures);
       else postFailure(ctx.post, req.id, answer.failure, undefined, spans, ctx.scope.measures);
-      runner.recycle(m, memory);
+      runner.recycle(m, memory, kept);
     },
 
     /**
      * Runs `req` in a fresh instance: its response (the body copied out of the reusable buffer) or
-     * why it has none, and its spans when sampled. The memory it ran in is the caller's to recycle.
+     * why it has none, and its spans when sampled. The memory it ran in, and the instance when it
+     * may be put back, are the caller's to recycle.
      */
-    execute(m: WagiModule, req: GuestRequest, deadlineAt: number | undefined): { answer: { response: GuestResponse } | { failure: Failure }; spans: EncodedSpans | undefined; memory: WebAssembly.Memory | undefined } {
+    execute(
+      m: WagiModule,
+      req: GuestRequest,
+      deadlineAt: number | undefined,
+    ): { answer: { response: GuestResponse } | { failure: Failure }; spans: EncodedSpans | undefined; memory: WebAssembly.Memory | undefined; kept: KeptInstance | undefined } {
       const { scope, stderr } = ctx;
       const { spans } = scope.begin({ id: req.id, version: req.version, component: m.component, grants: m.grants, deadlineAt, maxResponseBytes: m.maxResponseBytes, trace: req.trace });
       spans?.queued();
       stdout.reset(m.maxResponseBytes + HEADER_ALLOWANCE);
       stderr.reset();
       ctx.lastWords.reset();
-      const memory = m.memories?.take();
+      const taken = m.memories?.takeAttached();
+      const memory = taken?.memory;
+      // An instance calls the WASI and verge:v1 imports of the runner that made it: a call of the same
+      // module at another depth of a chain (its own runner) instantiates again, on this memory, which
+      // holds what instantiation writes and zeros elsewhere.
+      let kept = taken?.attached?.owner === runner ? taken.attached : undefined;
+      const how = kept ? 'prepared' : 'fresh';
       env.reset();
       // The component's own environment first: a CGI variable of the same name describes the request and wins.
       const own = m.grants.environment;
@@ -95,17 +191,25 @@ export function createWagiRunner(ctx: WagiContext) {
       state = { memory, args: argv.list(), env: env.list(), stdin: req.body, stdinOffset: 0, stdout, stderr, startedNs: process.hrtime.bigint(), files };
       let failure: Failure | undefined;
       let thrown: unknown;
-      let step = spans?.start('instantiate', { 'verge.instance': 'fresh' });
+      // A put-back instance was made ahead of the request, as a component's prepared one: no span.
+      let step = kept ? undefined : spans?.start('instantiate', { 'verge.instance': how });
       try {
-        const started = performance.now();
-        const instance = new WebAssembly.Instance(m.module, {
-          [WASI_MODULE]: wasi,
-          [VERGE_ABI_MODULE]: ctx.vergeImports,
-          [SANDBOX_MEMORY_IMPORT.module]: { [SANDBOX_MEMORY_IMPORT.name]: memory as WebAssembly.Memory },
-        });
-        scope.measures.instantiated(performance.now() - started, false);
+        let instance: WebAssembly.Instance;
+        if (kept) {
+          instance = kept.instance;
+          scope.measures.instantiated(kept.madeMs, true);
+        } else {
+          const started = performance.now();
+          instance = new WebAssembly.Instance(m.module, {
+            [WASI_MODULE]: wasi,
+            [VERGE_ABI_MODULE]: ctx.vergeImports,
+            [SANDBOX_MEMORY_IMPORT.module]: { [SANDBOX_MEMORY_IMPORT.name]: memory as WebAssembly.Memory },
+          });
+          scope.measures.instantiated(performance.now() - started, false);
+          if (memory) kept = keepable(runner, m, instance, memory);
+        }
         if (step) spans!.end(step);
-        step = spans?.startGuest();
+        step = spans?.startGuest({ 'verge.instance': how });
         (instance.exports._start as () => void)();
       } catch (err) {
         if (!(err instanceof ProcExit && err.code === 0)) failure = classify(err);
@@ -128,12 +232,17 @@ export function createWagiRunner(ctx: WagiContext) {
         }
       }
       state = { ...state, memory: undefined, stdin: new Uint8Array(0), files: undefined };
-      return { answer: answer ?? { failure: failure! }, spans: spans?.encode(), memory };
+      // A run that failed gives its instance up: the next one starts from a new instance.
+      return { answer: answer ?? { failure: failure! }, spans: spans?.encode(), memory, kept: failure ? undefined : kept };
     },
 
-    /** Gives the memory a request ran in back to its module's shelf (zeroed there). */
-    recycle(m: WagiModule, memory: WebAssembly.Memory | undefined): void {
-      if (memory) m.memories!.give(memory);
+    /** Gives the memory a request ran in back to its module's shelf (zeroed there), with its instance to be put back when there is one. */
+    recycle(m: WagiModule, memory: WebAssembly.Memory | undefined, kept?: KeptInstance): void {
+      if (!memory) return;
+      if (!kept) return m.memories!.give(memory);
+      const started = performance.now();
+      m.memories!.give(memory, kept);
+      kept.madeMs = performance.now() - started;
     },
 
     /**
