@@ -24,7 +24,8 @@
  * (`verify`): a glue that ran guest code while instantiating would not.
  */
 import { WASM_PAGE_BYTES } from '../../wasm/binary.js';
-import { stateExportsOf, type WasmGlobal, type WasmTable } from '../../wasm/state-exports.js';
+import { stateExportsOf } from '../../wasm/state-exports.js';
+import { CoreState, filledPages, type FilledPages } from '../core-state.js';
 
 type InstantiateCore = (module: WebAssembly.Module, imports: WebAssembly.Imports) => WebAssembly.Instance;
 export type Glue = (getCoreModule: (name: string) => WebAssembly.Module, imports: Record<string, unknown>, instantiateCore: InstantiateCore) => Record<string, unknown>;
@@ -40,18 +41,16 @@ interface KeptCore {
   given: Map<string, unknown>;
   /** The stub of each function import, by module and name. */
   slots: Map<string, Slot>;
-  globals: WasmGlobal[];
-  tables: WasmTable[];
+  /** Its globals and changeable tables, read at the snapshot. */
+  state: CoreState;
 }
 
 interface Snapshot {
-  /** Runs of pages [from, to) that held something after instantiation, copied. */
-  filled: Array<{ from: number; bytes: Uint8Array }>;
+  /** Runs of pages that held something after instantiation, copied. */
+  filled: FilledPages;
   /** Runs of pages [from, to) that were zero. */
   zero: Array<{ from: number; to: number }>;
   byteLength: number;
-  globals: unknown[][];
-  tables: unknown[][][];
 }
 
 const key = (module: string, name: string) => `${module}\u0000${name}`;
@@ -114,17 +113,7 @@ export class InstanceReset {
       }
       const instance = instantiateCore(module, wrapped);
       for (const v of Object.values(instance.exports)) if (typeof v === 'function') coreExports.add(v);
-      const state = stateExportsOf(module) ?? { globals: [], tables: [], fixed: [] };
-      // A table nothing can change after instantiation (state-exports.ts) is not looked at again.
-      const watched = state.tables.filter((n) => !state.fixed.includes(n));
-      cores.push({
-        module,
-        instance,
-        given: givenByKey,
-        slots,
-        globals: state.globals.map((n) => instance.exports[n] as WasmGlobal),
-        tables: watched.map((n) => instance.exports[n] as WasmTable),
-      });
+      cores.push({ module, instance, given: givenByKey, slots, state: new CoreState(instance, stateExportsOf(module) ?? { globals: [], tables: [], fixed: [] }) });
       return instance;
     };
     const exports = glue(getCoreModule, imports, stubbing);
@@ -139,26 +128,16 @@ export class InstanceReset {
   /** Takes the post-instantiation state: call right after `record`, before the instance serves. */
   snapshot(): void {
     const bytes = new Uint8Array(this.memory.buffer);
-    const pages = bytes.length / WASM_PAGE_BYTES;
-    const zeroPage = new Uint8Array(WASM_PAGE_BYTES);
-    const isZero = (p: number) => Buffer.compare(bytes.subarray(p * WASM_PAGE_BYTES, (p + 1) * WASM_PAGE_BYTES), zeroPage) === 0;
-    const filled: Snapshot['filled'] = [];
+    const filled = filledPages(bytes);
+    // The zero runs are the gaps between the filled ones.
     const zero: Snapshot['zero'] = [];
-    for (let p = 0; p < pages; ) {
-      const z = isZero(p);
-      let q = p + 1;
-      while (q < pages && isZero(q) === z) q++;
-      if (z) zero.push({ from: p * WASM_PAGE_BYTES, to: q * WASM_PAGE_BYTES });
-      else filled.push({ from: p * WASM_PAGE_BYTES, bytes: bytes.slice(p * WASM_PAGE_BYTES, q * WASM_PAGE_BYTES) });
-      p = q;
+    let at = 0;
+    for (const run of [...filled, { from: bytes.length, bytes: new Uint8Array(0) }]) {
+      if (run.from > at) zero.push({ from: at, to: run.from });
+      at = run.from + run.bytes.length;
     }
-    this.taken = {
-      filled,
-      zero,
-      byteLength: bytes.length,
-      globals: this.cores.map((c) => c.globals.map((g) => g.value as unknown)),
-      tables: this.cores.map((c) => c.tables.map((t) => tableEntries(t))),
-    };
+    for (const core of this.cores) core.state.take();
+    this.taken = { filled, zero, byteLength: bytes.length };
   }
 
   /**
@@ -174,22 +153,10 @@ export class InstanceReset {
   private restore(): boolean {
     const s = this.taken!;
     const bytes = new Uint8Array(this.memory.buffer);
-    if (bytes.length !== s.byteLength) return false;
-    for (let c = 0; c < this.cores.length; c++) {
-      const tables = this.cores[c]!.tables;
-      for (let t = 0; t < tables.length; t++) if (tables[t]!.length !== s.tables[c]![t]!.length) return false;
-    }
+    if (bytes.length !== s.byteLength || !this.cores.every((c) => c.state.fits())) return false;
     for (const run of s.filled) bytes.set(run.bytes, run.from);
     for (const run of s.zero) bytes.fill(0, run.from, run.to);
-    for (let c = 0; c < this.cores.length; c++) {
-      const core = this.cores[c]!;
-      for (let g = 0; g < core.globals.length; g++) core.globals[g]!.value = s.globals[c]![g];
-      for (let t = 0; t < core.tables.length; t++) {
-        const table = core.tables[t]!;
-        const entries = s.tables[c]![t]!;
-        for (let i = 0; i < entries.length; i++) if (table.get(i) !== entries[i]) table.set(i, entries[i]);
-      }
-    }
+    for (const core of this.cores) core.state.restore();
     return true;
   }
 
@@ -236,14 +203,7 @@ export class InstanceReset {
       if (Buffer.compare(bytes.subarray(p, p + WASM_PAGE_BYTES), expected.subarray(p, p + WASM_PAGE_BYTES)) !== 0) out.push({ what: `memory page ${p / WASM_PAGE_BYTES}` });
     }
     this.cores.forEach((core, c) => {
-      core.globals.forEach((g, i) => {
-        if (!Object.is(g.value, s.globals[c]![i])) out.push({ what: `core instance ${c} global ${i}: ${String(g.value)}, was ${String(s.globals[c]![i])}` });
-      });
-      core.tables.forEach((t, i) => {
-        const was = s.tables[c]![i]!;
-        if (t.length !== was.length) out.push({ what: `core instance ${c} table ${i} has ${t.length} entries, had ${was.length}` });
-        for (let e = 0; e < Math.min(t.length, was.length); e++) if (t.get(e) !== was[e]) out.push({ what: `core instance ${c} table ${i} entry ${e}` });
-      });
+      for (const what of core.state.differences(`core instance ${c}`)) out.push({ what });
     });
     return out;
   }
@@ -261,9 +221,3 @@ export class InstanceReset {
 }
 
 class RebindMismatch extends Error {}
-
-function tableEntries(table: WasmTable): unknown[] {
-  const out = new Array<unknown>(table.length);
-  for (let i = 0; i < table.length; i++) out[i] = table.get(i);
-  return out;
-}

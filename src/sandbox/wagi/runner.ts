@@ -13,10 +13,11 @@
  */
 import type { EncodedSpans, GuestRequest, GuestResponse, WagiModuleSpec } from '../../dispatch/protocol.js';
 import { VERGE_ABI_MODULE } from '../../capabilities/abi.js';
-import { SANDBOX_MEMORY_IMPORT, WASM_PAGE_BYTES } from '../../wasm/binary.js';
+import { SANDBOX_MEMORY_IMPORT } from '../../wasm/binary.js';
 import { classify, postFailure, postResponse, type Failure, type Post } from '../answer.js';
 import type { Attachment, MemoryRecycler, MemoryShelf } from '../memory-recycler.js';
-import { stateExportsOf, type StateExports, type WasmGlobal, type WasmTable } from '../../wasm/state-exports.js';
+import { stateExportsOf, type StateExports } from '../../wasm/state-exports.js';
+import { CoreState, filledPages, type FilledPages } from '../core-state.js';
 import { CappedBuffer, type LineSink } from '../output.js';
 import type { GuestScope } from '../scope.js';
 import type { createVergeImports } from '../../capabilities/guest-imports.js';
@@ -36,14 +37,10 @@ export interface WagiModule extends WagiModuleSpec {
   filled: FilledPages | undefined;
 }
 
-type FilledPages = Array<{ from: number; bytes: Uint8Array }>;
-
 /** A used instance and how to put it back: kept on the memory shelf with the memory it ran in. */
 export class KeptInstance implements Attachment {
   /** How long the last putting back took (the memory's zeroing included): the next request's instantiation, made ahead of it. */
   madeMs = 0;
-  private readonly globalValues: unknown[];
-  private readonly tableEntries: unknown[][];
 
   constructor(
     /** The runner whose imports the instance was made with: only it can run the instance again. */
@@ -51,61 +48,27 @@ export class KeptInstance implements Attachment {
     readonly instance: WebAssembly.Instance,
     private readonly memory: WebAssembly.Memory,
     private readonly filled: FilledPages,
-    private readonly globals: WasmGlobal[],
-    private readonly tables: WasmTable[],
-  ) {
-    // Read right after instantiation: a funcref global or table entry is this instance's own.
-    this.globalValues = globals.map((g) => g.value);
-    this.tableEntries = tables.map((t) => {
-      const entries = new Array<unknown>(t.length);
-      for (let i = 0; i < t.length; i++) entries[i] = t.get(i);
-      return entries;
-    });
-  }
+    /** Its globals and tables, read right after instantiation (a funcref is this instance's own). */
+    private readonly state: CoreState,
+  ) {}
 
   /** The memory was zeroed: writes back what instantiation wrote, and the globals and tables; false when a table grew. */
   restore(): boolean {
-    for (let t = 0; t < this.tables.length; t++) if (this.tables[t]!.length !== this.tableEntries[t]!.length) return false;
+    if (!this.state.fits()) return false;
     const bytes = new Uint8Array(this.memory.buffer);
     for (const run of this.filled) bytes.set(run.bytes, run.from);
-    for (let g = 0; g < this.globals.length; g++) this.globals[g]!.value = this.globalValues[g];
-    for (let t = 0; t < this.tables.length; t++) {
-      const table = this.tables[t]!;
-      const entries = this.tableEntries[t]!;
-      for (let i = 0; i < entries.length; i++) if (table.get(i) !== entries[i]) table.set(i, entries[i]);
-    }
+    this.state.restore();
     return true;
   }
-}
-
-/** The pages of a just-instantiated memory that hold something (what a put-back instance must get again). */
-function filledPages(memory: WebAssembly.Memory): FilledPages {
-  const bytes = new Uint8Array(memory.buffer);
-  const zero = new Uint8Array(WASM_PAGE_BYTES);
-  const out: FilledPages = [];
-  for (let p = 0; p < bytes.length; p += WASM_PAGE_BYTES) {
-    const page = bytes.subarray(p, p + WASM_PAGE_BYTES);
-    if (Buffer.compare(page, zero) === 0) continue;
-    const last = out[out.length - 1];
-    if (last && last.from + last.bytes.length === p) out[out.length - 1] = { from: last.from, bytes: bytes.slice(last.from, p + WASM_PAGE_BYTES) };
-    else out.push({ from: p, bytes: page.slice() });
-  }
-  return out;
 }
 
 /** The kept form of an instance just made: undefined when the module's state was not exported. */
 function keepable(owner: object, m: WagiModule, instance: WebAssembly.Instance, memory: WebAssembly.Memory): KeptInstance | undefined {
   if (!m.state) return undefined;
-  m.filled ??= filledPages(memory);
-  const watched = m.state.tables.filter((n) => !m.state!.fixed.includes(n));
-  return new KeptInstance(
-    owner,
-    instance,
-    memory,
-    m.filled,
-    m.state.globals.map((n) => instance.exports[n] as unknown as WasmGlobal),
-    watched.map((n) => instance.exports[n] as unknown as WasmTable),
-  );
+  m.filled ??= filledPages(new Uint8Array(memory.buffer));
+  const state = new CoreState(instance, m.state);
+  state.take();
+  return new KeptInstance(owner, instance, memory, m.filled, state);
 }
 
 export interface WagiContext {
