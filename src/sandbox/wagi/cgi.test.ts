@@ -126,6 +126,17 @@ describe('cgiEnvironment', () => {
     assert.equal(env.get('HTTP_X_TAG'), 'a, b, c');
   });
 
+  test('maps every header name right when requests bring more distinct names than are remembered', () => {
+    // Names are remembered between requests (256 at most): past that, the memory starts again.
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 600; i += 3) {
+        const names = [`X-Made-Up-${i}`, `x-made-up-${i + 1}`, `X-MADE-UP-${i + 2}`];
+        const env = envOf(request({ rawHeaders: names.flatMap((n) => [n, `v${round}`]) }));
+        for (let k = 0; k < 3; k++) assert.equal(env.get(`HTTP_X_MADE_UP_${i + k}`), `v${round}`);
+      }
+    }
+  });
+
   test('joins repeated cookie headers with "; "', () => {
     const env = envOf(request({ rawHeaders: ['Cookie', 'a=1', 'cookie', 'b=2; c=3'] }));
     assert.equal(env.get('HTTP_COOKIE'), 'a=1; b=2; c=3');

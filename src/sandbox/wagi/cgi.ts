@@ -43,12 +43,11 @@ export function writeCgiEnvironment(req: GuestRequest, set: (name: string, value
   let http: Map<string, string> | undefined;
   const h = req.rawHeaders;
   for (let i = 0; i + 1 < h.length; i += 2) {
-    const name = h[i]!.toLowerCase();
+    const { name, key } = headerName(h[i]!);
     const value = h[i + 1]!;
     if (name === 'content-type') contentType = value;
     // HTTP_PROXY from a client header would be read as a proxy setting by many HTTP libraries (httpoxy).
     if (NOT_FORWARDED_AS_HTTP.has(name) || name === 'proxy') continue;
-    const key = 'HTTP_' + name.toUpperCase().replace(/-/g, '_');
     http ??= new Map();
     const prev = http.get(key);
     http.set(key, prev === undefined ? value : `${prev}${name === 'cookie' ? '; ' : ', '}${value}`);
@@ -56,6 +55,25 @@ export function writeCgiEnvironment(req: GuestRequest, set: (name: string, value
   set('CONTENT_TYPE', contentType);
   if (http) for (const [k, v] of http) set(k, v);
   for (const [name, value] of req.params) set(`X_VERGE_PARAM_${paramVariable(name)}`, value);
+}
+
+/**
+ * Header names as clients spell them, with their lower case and their CGI variable: requests
+ * repeat a few names, and case-mapping each one again was most of the environment's cost after
+ * the copy. Emptied when full, so names a client makes up cannot grow it without bound.
+ */
+const HEADER_NAMES = new Map<string, { name: string; key: string }>();
+const HEADER_NAMES_KEPT = 256;
+
+function headerName(raw: string): { name: string; key: string } {
+  let known = HEADER_NAMES.get(raw);
+  if (known === undefined) {
+    const name = raw.toLowerCase();
+    known = { name, key: 'HTTP_' + name.toUpperCase().replace(/-/g, '_') };
+    if (HEADER_NAMES.size >= HEADER_NAMES_KEPT) HEADER_NAMES.clear();
+    HEADER_NAMES.set(raw, known);
+  }
+  return known;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isVergeError } from '../../errors.js';
-import { Errno, cStringList, createWasiImports, type WasiRequest } from './wasi-p1.js';
+import { CStringListBuilder, Errno, cStringList, createWasiImports, type WasiRequest } from './wasi-p1.js';
 
 type Call = (...args: number[]) => number;
 
@@ -77,5 +77,33 @@ describe('WASI preview1 errno answers', () => {
     dv.setUint8(8, 1); // fd_read on stdin is ready at once
     assert.equal(call('poll_oneoff', 0, 1024, 1, 2048), Errno.SUCCESS);
     assert.equal(dv.getUint32(2048, true), 1);
+  });
+});
+
+describe('the argv and environ builder', () => {
+  /** What args_get and environ_get must hand over: each string as UTF-8, NUL-terminated, one after another. */
+  const expected = (strings: string[]) => Buffer.concat(strings.map((s) => Buffer.concat([Buffer.from(s, 'utf8'), Buffer.from([0])])));
+
+  test('writes ASCII and other text as UTF-8, NUL-terminated, each at its recorded start', () => {
+    const strings = ['', 'REQUEST_METHOD=GET', 'café', '日本語=naïve', '😀 emoji', 'x\ud800 lone surrogate', '\u00e9 first', 'a'.repeat(5000), 'end'];
+    const b = new CStringListBuilder();
+    for (const s of strings) b.add(s);
+    const { bytes, starts } = b.list();
+    assert.deepEqual(Buffer.from(bytes), expected(strings));
+    let at = 0;
+    strings.forEach((s, i) => {
+      assert.equal(starts[i], at, `start of string ${i}`);
+      at += Buffer.byteLength(s, 'utf8') + 1;
+    });
+  });
+
+  test('writes a pair as name=value, and starts again empty after reset', () => {
+    const b = new CStringListBuilder();
+    b.addPair('OLD', 'gone');
+    b.reset();
+    b.addPair('HTTP_ACCEPT_LANGUAGE', 'fr-CH, fr;q=0.9').addPair('X_VERGE_PARAM_NAME', 'Zoë').addPair('EMPTY', '');
+    const { bytes, starts } = b.list();
+    assert.deepEqual(Buffer.from(bytes), expected(['HTTP_ACCEPT_LANGUAGE=fr-CH, fr;q=0.9', 'X_VERGE_PARAM_NAME=Zoë', 'EMPTY=']));
+    assert.equal(starts.length, 3);
   });
 });

@@ -81,7 +81,7 @@ export class CStringListBuilder {
 
   add(s: string): this {
     this.begin(s.length);
-    this.length += this.buf.write(s, this.length, 'utf8');
+    this.put(s);
     this.buf[this.length++] = 0;
     return this;
   }
@@ -89,11 +89,31 @@ export class CStringListBuilder {
   /** `name=value`, without building the joined string first. */
   addPair(name: string, value: string): this {
     this.begin(name.length + 1 + value.length);
-    this.length += this.buf.write(name, this.length, 'utf8');
+    this.put(name);
     this.buf[this.length++] = 0x3d;
-    this.length += this.buf.write(value, this.length, 'utf8');
+    this.put(value);
     this.buf[this.length++] = 0;
     return this;
+  }
+
+  /**
+   * Appends `s` as UTF-8. A request's variables are short and nearly all ASCII: copied here a
+   * code unit at a time, they cost a fraction of a call into Buffer#write each (measured: the
+   * environment was over a quarter of a put-back hello request's CPU). The rest from the first
+   * other character goes through Buffer#write.
+   */
+  private put(s: string): void {
+    const buf = this.buf;
+    let at = this.length;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) {
+        this.length = at + buf.write(i === 0 ? s : s.slice(i), at, 'utf8');
+        return;
+      }
+      buf[at++] = c;
+    }
+    this.length = at;
   }
 
   list(): CStringList {
