@@ -1,12 +1,13 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import path from 'node:path';
 import { isVergeError } from '../errors.js';
 import { EMPTY_INSTANCE_TYPE_SECTION, component, componentImporting as componentImportingAll, importSection, section } from '../../test/support/component-bytes.js';
 import { isComponentBinary } from '../wasm/binary.js';
+import { stateExportsOf } from '../wasm/state-exports.js';
 import { PROVIDED_INTERFACES } from '../capabilities/index.js';
 import { wat } from '../../test/support/wat.js';
 import { IMPLEMENTED_VERSIONS, importRefusal, isFetchEventHandler, prepareComponent } from './component.js';
@@ -164,6 +165,28 @@ describe('prepareComponent', () => {
     assert.ok(existsSync(path.join(first.cacheDir, 'component.core.wasm')), 'the entry is whole again');
     const third = await prepareComponent(bytes, { ...options(cache), role: 'dependency' as const });
     assert.equal(third.transpileMs, undefined, 'read from the cache');
+  });
+
+  test('prepares a core module for reset only when a used instance put back would equal a fresh one', async () => {
+    const cache = mkdtempSync(path.join(os.tmpdir(), 'verge-prepare-'));
+    const prepared = async (core: string) => {
+      const bytes = component(section(1, [...(await wat(core))]));
+      const loaded = await prepareComponent(bytes, { ...options(cache), role: 'dependency' as const });
+      return { loaded, state: stateExportsOf(loaded.spec.coreModules['component.core.wasm']!) };
+    };
+    const plain = await prepared('(module (memory 1) (global (mut i32) (i32.const 0)) (func (export "f")))');
+    assert.ok(plain.state, 'a plain module carries the verge:state section');
+    // A fresh instance would run the start function again (with its host calls); a reset one would not.
+    assert.equal((await prepared('(module (memory 1) (global $g (mut i32) (i32.const 0)) (func $s (global.set $g (i32.const 1))) (start $s))')).state, undefined);
+    // A fresh instance has its segment back; a reset one would not.
+    assert.equal((await prepared('(module (memory 1) (data $d "x") (func (export "f") (data.drop $d)))')).state, undefined);
+    assert.equal((await prepared('(module (memory 1) (table 1 funcref) (elem $e func $f) (func $f (elem.drop $e)) (export "f" (func $f)))')).state, undefined);
+
+    // What the code holds is kept beside the module in the transpile cache, and read from there next time.
+    const facts = path.join(plain.loaded.cacheDir, 'component.core.wasm.code.json');
+    assert.deepEqual(JSON.parse(readFileSync(facts, 'utf8')), { changesTables: false, dropsSegments: false });
+    writeFileSync(facts, JSON.stringify({ changesTables: false, dropsSegments: true }));
+    assert.equal((await prepared('(module (memory 1) (global (mut i32) (i32.const 0)) (func (export "f")))')).state, undefined, 'the kept answer was used');
   });
 
   test('fails a truncated component with MODULE_INVALID before transpiling it', async () => {

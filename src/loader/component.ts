@@ -14,8 +14,8 @@ import { importModule } from '../dynamic-import.js';
 import { VergeError } from '../errors.js';
 import { componentExportNames, componentImportNames, readLayout, sandboxModule, type SandboxedModule } from '../wasm/binary.js';
 import type { ComponentModuleSpec } from '../dispatch/protocol.js';
-import { exposeState } from '../wasm/state-exports.js';
-import { bodiesChangeTables, type BodyVerdict } from '../wasm/table-writes.js';
+import { exposeStateForReset } from '../wasm/state-exports.js';
+import { scanBodies, type BodyFacts } from '../wasm/table-writes.js';
 import { PROVIDED_INTERFACES } from '../capabilities/index.js';
 import { GLUE_PATCHES, patchGlue } from './glue-patches.js';
 import { componentAsyncUse } from '../wasm/component-types.js';
@@ -203,10 +203,11 @@ export async function prepareComponent(bytes: Uint8Array, o: PrepareOptions): Pr
     }
     if (capped.memory) coreMemories[name] = capped.memory;
     // Its globals and tables exported too, so that workers can reset a used instance instead of
-    // making a new one; a module this cannot be done for keeps its component on fresh instances.
+    // making a new one; a module this cannot be done for (or must not be: a start function, a
+    // dropped segment) keeps its component on fresh instances.
     let exposed = capped.bytes;
     try {
-      exposed = exposeState(capped.bytes, await tablesVerdict(dir, name)).bytes;
+      exposed = exposeStateForReset(capped.bytes, await codeFacts(dir, name)).bytes;
     } catch {
       // A layout this reader refuses: the compile below says what is wrong, or the module runs unexposed.
     }
@@ -245,22 +246,27 @@ export async function prepareComponent(bytes: Uint8Array, o: PrepareOptions): Pr
 }
 
 /**
- * Whether a core module's code changes tables (bodiesChangeTables), kept beside it in the
- * transpile cache: reading every instruction of a 13 MB engine takes too long for each start.
+ * What a core module's code does that a reset must know (scanBodies: whether it changes tables,
+ * whether it drops segments), kept beside it in the transpile cache: reading every instruction of
+ * a 13 MB engine takes too long for each start. (Entries made before kept only the first answer,
+ * in NAME.tables.json: their code is read once more.)
  */
-async function tablesVerdict(dir: string, name: string): Promise<(bytes: Uint8Array) => BodyVerdict> {
-  const file = path.join(dir, `${name}.tables.json`);
-  try {
-    const kept = JSON.parse(await fs.readFile(file, 'utf8')) as { changesTables: boolean | null };
-    return () => kept.changesTables ?? undefined;
-  } catch {
-    return (bytes) => {
-      const verdict = bodiesChangeTables(bytes);
-      // Best effort: without it the next start reads the code again.
-      fs.writeFile(file, JSON.stringify({ changesTables: verdict ?? null }) + '\n').catch(() => undefined);
-      return verdict;
-    };
+async function codeFacts(dir: string, name: string): Promise<(bytes: Uint8Array) => BodyFacts> {
+  const file = path.join(dir, `${name}.code.json`);
+  const kept = await fs.readFile(file, 'utf8').then(
+    (text) => JSON.parse(text) as Partial<Record<keyof BodyFacts, boolean | null>>,
+    () => undefined,
+  );
+  if (kept && 'changesTables' in kept && 'dropsSegments' in kept) {
+    const facts: BodyFacts = { changesTables: kept.changesTables ?? undefined, dropsSegments: kept.dropsSegments ?? undefined };
+    return () => facts;
   }
+  return (bytes) => {
+    const facts = scanBodies(bytes);
+    // Best effort: without it the next start reads the code again.
+    fs.writeFile(file, JSON.stringify({ changesTables: facts.changesTables ?? null, dropsSegments: facts.dropsSegments ?? null }) + '\n').catch(() => undefined);
+    return facts;
+  };
 }
 
 /** StarlingMonkey's fetch-event builtin, in the data of the JS engine that ComponentizeJS builds on. */

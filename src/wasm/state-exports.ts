@@ -10,7 +10,7 @@
  * rewritten) is not reset, and its component gets a fresh instance per request as before.
  */
 import { Reader, concatBytes, encodeU32, readLayout } from './binary.js';
-import { bodiesChangeTables, bodiesDropSegments, type BodyVerdict } from './table-writes.js';
+import { bodiesChangeTables, scanBodies, type BodyFacts, type BodyVerdict } from './table-writes.js';
 
 /** Name of the custom section that lists the added exports. */
 export const STATE_SECTION = 'verge:state';
@@ -196,20 +196,24 @@ export function exposeState(bytes: Uint8Array, changesTables: (bytes: Uint8Array
 }
 
 /**
- * exposeState for a WAGI module (sandbox/wagi/runner.ts), whose instance is put back after each
- * request instead of made again. Put back, an instance holds what a fresh one would only if all it
- * keeps besides memory, globals and tables is as instantiation left it, so a module is refused
- * (and gets a fresh instance per request) when
- * - it has a start function: a fresh instance runs it, with whatever host calls it makes, and a
- *   put-back one would not;
+ * exposeState for a module whose instance is put back after a request instead of made again: a
+ * WAGI module's (sandbox/wagi/runner.ts) and a component's core modules (sandbox/component/
+ * instance-reset.ts). Put back, an instance holds what a fresh one would only if all it keeps
+ * besides memory, globals and tables is as instantiation left it, so a module is refused (and its
+ * requests get fresh instances) when
+ * - it has a start function: a fresh instance runs it, with whatever host calls it makes (a random
+ *   seed, the time), and a put-back one would not;
  * - a function body drops a data or element segment (or could: a body this reader cannot decode):
  *   a fresh instance has every segment instantiation left it.
+ * `facts` reads the function bodies once for both questions (the component loader keeps its answer
+ * in the transpile cache).
  */
-export function exposeStateForReset(bytes: Uint8Array): ExposedState {
+export function exposeStateForReset(bytes: Uint8Array, facts: (bytes: Uint8Array) => BodyFacts = scanBodies): ExposedState {
   if (readLayout(bytes).sections.some((s) => s.id === SECTION_START)) return { bytes, refused: 'the module has a start function' };
-  const drops = bodiesDropSegments(bytes);
+  const code = facts(bytes);
+  const drops = code.dropsSegments;
   if (drops !== false) return { bytes, refused: drops ? 'a function drops a data or element segment' : 'a function body could not be read' };
-  return exposeState(bytes);
+  return exposeState(bytes, () => code.changesTables);
 }
 
 /** The exports a compiled module's `verge:state` section names, or undefined when it has none. */

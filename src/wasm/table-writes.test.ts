@@ -2,7 +2,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import wabtInit from 'wabt';
 import { readLayout } from './binary.js';
-import { bodiesChangeTables, bodiesDropSegments } from './table-writes.js';
+import { bodiesChangeTables, bodiesDropSegments, scanBodies } from './table-writes.js';
 
 const wabt = await wabtInit();
 
@@ -96,5 +96,37 @@ describe('bodiesDropSegments', () => {
 
   test('answers "unknown" for a body it cannot read', () => {
     assert.equal(bodiesDropSegments(withBody([0xfc, 0x7f])), undefined);
+  });
+});
+
+describe('scanBodies', () => {
+  /** Two functions, so that what one holds and what the other holds are both found in one pass. */
+  const twoBodies = (first: string, second: string) =>
+    wat(`(module (table $t0 4 funcref) (memory 1) (data $d "x") (elem $e func $f) (func $f) (func ${first}) (func ${second}))`);
+
+  test('answers both questions in one pass, whichever body holds what', () => {
+    assert.deepEqual(scanBodies(twoBodies('(table.set $t0 (i32.const 0) (ref.func $f))', '(data.drop $d)')), { changesTables: true, dropsSegments: true });
+    assert.deepEqual(scanBodies(twoBodies('(elem.drop $e)', 'nop')), { changesTables: false, dropsSegments: true });
+    assert.deepEqual(scanBodies(twoBodies('nop', '(drop (table.grow $t0 (ref.null func) (i32.const 1)))')), { changesTables: true, dropsSegments: false });
+    assert.deepEqual(scanBodies(twoBodies('(memory.init $d (i32.const 0) (i32.const 0) (i32.const 1))', '(drop (table.get $t0 (i32.const 0)))')), { changesTables: false, dropsSegments: false });
+  });
+
+  test('agrees with each single question on every fixture of theirs', () => {
+    for (const body of ['(data.drop $d)', '(elem.drop $e)', '(table.set $t1 (local.get 0) (ref.func $f))', '(table.copy $t0 $t1 (i32.const 0) (i32.const 1) (i32.const 1))', 'nop']) {
+      const bytes = fixture(body);
+      assert.deepEqual(scanBodies(bytes), { changesTables: bodiesChangeTables(bytes), dropsSegments: bodiesDropSegments(bytes) }, body);
+    }
+  });
+
+  test('keeps what it found before a body it cannot read, and answers "unknown" for the rest', () => {
+    const unreadable = withBody([0xfc, 0x7f]);
+    assert.deepEqual(scanBodies(unreadable), { changesTables: undefined, dropsSegments: undefined });
+    // A table.set (0x26 0x00) and then an unknown 0xfc instruction, in one body.
+    const foundFirst = withBody([0x41, 0x00, 0xd0, 0x70, 0x26, 0x00, 0xfc, 0x7f]);
+    assert.deepEqual(scanBodies(foundFirst), { changesTables: true, dropsSegments: undefined });
+  });
+
+  test('a module with no code holds neither', () => {
+    assert.deepEqual(scanBodies(wat('(module (memory 1))')), { changesTables: false, dropsSegments: false });
   });
 });

@@ -9,7 +9,8 @@
  * tight pass over the bytes: an opcode's immediates are looked up in a table and skipped without
  * reading their values, and no object is made per instruction. An opcode it does not know, or a
  * body whose instructions do not end exactly at its end, makes the answer undefined ("it may").
- * The same pass answers whether any body drops a data or element segment (bodiesDropSegments).
+ * The same pass answers whether any body drops a data or element segment (bodiesDropSegments),
+ * and scanBodies has both answers from one pass.
  */
 import { readLayout } from './binary.js';
 
@@ -91,42 +92,56 @@ function memargEnd(b: Uint8Array, p: number): number {
   return lebEnd(b, p);
 }
 
-/** What a scan looks for. */
-const enum Look {
-  /** table.set, table.grow, table.fill, table.copy, table.init. */
-  TableChanges,
-  /** data.drop, elem.drop: after one, the segment is gone for the rest of the instance's life. */
-  SegmentDrops,
-}
+/** What a scan looks for, and finds: bits. */
+const TABLES = 1; // table.set, table.grow, table.fill, table.copy, table.init
+const DROPS = 2; // data.drop, elem.drop: after one, the segment is gone for the rest of the instance's life
+const UNREADABLE = 4; // a body this reader cannot decode: what was not found yet may be there
 
 /** Whether any function body of the module changes a table; see the file comment. */
 export function bodiesChangeTables(bytes: Uint8Array): BodyVerdict {
-  return scanModule(bytes, Look.TableChanges);
+  return verdict(scanModule(bytes, TABLES), TABLES);
 }
 
 /**
  * Whether any function body drops a data or element segment. An instance that served a request
  * and was then put back (memory, globals, tables) is the same as a fresh one only if no segment
- * it could still use was dropped; the WAGI reset (sandbox/wagi/runner.ts) asks this.
+ * it could still use was dropped; the resets (sandbox/wagi/runner.ts, and a component's) ask this.
  */
 export function bodiesDropSegments(bytes: Uint8Array): BodyVerdict {
-  return scanModule(bytes, Look.SegmentDrops);
+  return verdict(scanModule(bytes, DROPS), DROPS);
 }
 
-function scanModule(bytes: Uint8Array, look: Look): BodyVerdict {
+/** Both answers, from one pass over the code (a component's engine is ~10 MB of it). */
+export interface BodyFacts {
+  changesTables: BodyVerdict;
+  dropsSegments: BodyVerdict;
+}
+
+export function scanBodies(bytes: Uint8Array): BodyFacts {
+  const found = scanModule(bytes, TABLES | DROPS);
+  return { changesTables: verdict(found, TABLES), dropsSegments: verdict(found, DROPS) };
+}
+
+function verdict(found: number, what: number): BodyVerdict {
+  return found & what ? true : found & UNREADABLE ? undefined : false;
+}
+
+function scanModule(bytes: Uint8Array, want: number): number {
   const code = readLayout(bytes).sections.find((s) => s.id === SECTION_CODE);
-  return code ? scanCode(bytes, code.start, code.end, look) : false;
+  return code ? scanCode(bytes, code.start, code.end, want) : 0;
 }
 
-function scanCode(b: Uint8Array, start: number, end: number, look: Look): BodyVerdict {
+/** What the bodies hold of `want` (bits), stopping once all of it was found or a body could not be read. */
+function scanCode(b: Uint8Array, start: number, end: number, want: number): number {
   let p = start;
   const count = u32At(b, p);
   p = lebEnd(b, p);
+  let found = 0;
   for (let f = 0; f < count; f++) {
     const size = u32At(b, p);
     p = lebEnd(b, p);
     const bodyEnd = p + size;
-    if (bodyEnd > end) return undefined;
+    if (bodyEnd > end) return found | UNREADABLE;
     const locals = u32At(b, p);
     p = lebEnd(b, p);
     for (let i = 0; i < locals; i++) {
@@ -134,14 +149,14 @@ function scanCode(b: Uint8Array, start: number, end: number, look: Look): BodyVe
       const t = b[p++];
       if (t === 0x63 || t === 0x64) p = lebEnd(b, p); // (ref null? heaptype)
     }
-    const verdict = scanBody(b, p, bodyEnd, look);
-    if (verdict !== false) return verdict;
+    found |= scanBody(b, p, bodyEnd, want, found);
+    if (found & UNREADABLE || (found & want) === want) return found;
     p = bodyEnd;
   }
-  return p === end ? false : undefined;
+  return p === end ? found : found | UNREADABLE;
 }
 
-function scanBody(b: Uint8Array, p: number, end: number, look: Look): BodyVerdict {
+function scanBody(b: Uint8Array, p: number, end: number, want: number, found: number): number {
   while (p < end) {
     switch (IMMEDIATES[b[p++]!] as Imm) {
       case Imm.None:
@@ -157,7 +172,7 @@ function scanBody(b: Uint8Array, p: number, end: number, look: Look): BodyVerdic
         break;
       case Imm.Block: {
         const t = b[p]!;
-        if (t === 0x63 || t === 0x64) return undefined; // a typed reference result: not decoded here
+        if (t === 0x63 || t === 0x64) return found | UNREADABLE; // a typed reference result: not decoded here
         // 0x40 (empty) or a one-byte value type, else a type index (s33)
         p = t === 0x40 || (t >= 0x6f && t <= 0x7f) ? p + 1 : lebEnd(b, p);
         break;
@@ -173,7 +188,7 @@ function scanBody(b: Uint8Array, p: number, end: number, look: Look): BodyVerdic
         p = lebEnd(b, p);
         for (let i = 0; i < n; i++) {
           const t = b[p++];
-          if (t === 0x63 || t === 0x64) return undefined;
+          if (t === 0x63 || t === 0x64) return found | UNREADABLE;
         }
         break;
       }
@@ -184,19 +199,21 @@ function scanBody(b: Uint8Array, p: number, end: number, look: Look): BodyVerdic
         p += 8;
         break;
       case Imm.ChangesTable:
-        if (look === Look.TableChanges) return true;
+        found |= TABLES;
+        if ((found & want) === want) return found;
         p = lebEnd(b, p);
         break;
       case Imm.PrefixFc: {
         const sub = u32At(b, p);
         p = lebEnd(b, p);
         if (sub <= 7) break; // saturating truncations
-        if (look === Look.TableChanges && (sub === 12 || sub === 14 || sub === 15 || sub === 17)) return true; // table.init, table.copy, table.grow, table.fill
-        if (look === Look.SegmentDrops && (sub === 9 || sub === 13)) return true; // data.drop, elem.drop
+        if (sub === 12 || sub === 14 || sub === 15 || sub === 17) found |= TABLES; // table.init, table.copy, table.grow, table.fill
+        else if (sub === 9 || sub === 13) found |= DROPS; // data.drop, elem.drop
+        if ((found & want) === want) return found;
         if (sub === 8 || sub === 10 || sub === 12 || sub === 14) p = lebEnd(b, lebEnd(b, p)); // memory.init, memory.copy, table.init, table.copy
         else if (sub === 15 || sub === 17) p = lebEnd(b, p); // table.grow, table.fill
         else if (sub === 9 || sub === 11 || sub === 13 || sub === 16) p = lebEnd(b, p); // data.drop, memory.fill, elem.drop, table.size
-        else return undefined;
+        else return found | UNREADABLE;
         break;
       }
       case Imm.PrefixFd: {
@@ -206,21 +223,21 @@ function scanBody(b: Uint8Array, p: number, end: number, look: Look): BodyVerdic
         else if (sub === 12 || sub === 13) p += 16; // v128.const, i8x16.shuffle
         else if (sub >= 21 && sub <= 34) p += 1; // lane extract / replace
         else if (sub >= 84 && sub <= 91) p = memargEnd(b, p) + 1; // load_lane / store_lane
-        else if (sub > 0x113) return undefined; // past relaxed SIMD
+        else if (sub > 0x113) return found | UNREADABLE; // past relaxed SIMD
         break;
       }
       case Imm.PrefixFe: {
         const sub = u32At(b, p);
         p = lebEnd(b, p);
         if (sub === 3) p += 1; // atomic.fence
-        else if ((sub > 0x03 && sub < 0x10) || sub > 0x4e) return undefined;
+        else if ((sub > 0x03 && sub < 0x10) || sub > 0x4e) return found | UNREADABLE;
         else p = memargEnd(b, p);
         break;
       }
       default:
-        return undefined;
+        return found | UNREADABLE;
     }
   }
   // Instructions that run past the body's end were not read right: do not trust the rest.
-  return p === end ? false : undefined;
+  return p === end ? found : found | UNREADABLE;
 }

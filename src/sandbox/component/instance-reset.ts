@@ -19,9 +19,11 @@
  *
  * So after a reset the core instances hold the bytes, globals and table entries they held after
  * instantiation, and the glue holds nothing from before: no handle, resource or task of the last
- * request. A component is reset only when every core module carries the `verge:state` section, and
- * only after one trial reset at its first instantiation came back equal to the snapshot
- * (`verify`): a glue that ran guest code while instantiating would not.
+ * request. A component is reset only when every core module carries the `verge:state` section
+ * (which the loader leaves off a module with a start function or a segment drop, whose reset would
+ * differ from a new instance: wasm/state-exports.ts, exposeStateForReset), and only after one trial
+ * reset at its first instantiation came back equal to the snapshot (`verify`): a glue that ran
+ * guest code while instantiating would not.
  */
 import { WASM_PAGE_BYTES } from '../../wasm/binary.js';
 import { stateExportsOf } from '../../wasm/state-exports.js';
