@@ -10,7 +10,8 @@
  * (measured: ~15–20 µs to a worker asleep, ~2 µs to a busy one, on this 2-core VM). So requests
  * are not posted one by one: what the pool hands a worker during one turn of the event loop goes
  * in one message at the end of that turn (setImmediate, after the turn's sockets were read), and
- * one wake-up carries several requests when the ingress is busy.
+ * one wake-up carries several requests when the ingress is busy. A request alone in the pool has
+ * nothing to wait for: it is posted at once.
  *
  * Pipelining must not make a request wait behind someone else's slow guest. A request posted
  * behind a guest that has run TAKE_BACK_MS is taken back (job-claims.ts decides, race-free,
@@ -500,7 +501,11 @@ export class WorkerPool {
     job.claim = claim;
     slot.outbox.push({ request: job.request, cell: claim.cell, tag: claim.tag, timeoutMs: job.deadlineMs });
     this.unsent.add(slot);
-    this.sending ??= setImmediate(() => this.send());
+    // Alone in the pool (one request at a time): it goes now, not at the turn's end, and the worker
+    // wakes while this thread finishes the turn (~1.5 µs off a request at c1). With others in
+    // flight, what arrives this turn is gathered into one message per worker.
+    if (this.inFlight === 1 && this.sending === undefined) this.send();
+    else this.sending ??= setImmediate(() => this.send());
     if (slot.jobs.length === 1) this.startRunning(job);
     else this.watch(slot);
   }
