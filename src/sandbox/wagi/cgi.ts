@@ -59,8 +59,9 @@ export function writeCgiEnvironment(req: GuestRequest, set: (name: string, value
 
 /**
  * Header names as clients spell them, with their lower case and their CGI variable: requests
- * repeat a few names, and case-mapping each one again was most of the environment's cost after
- * the copy. Emptied when full, so names a client makes up cannot grow it without bound.
+ * repeat a few names, and case-mapping each one again was half of a browser request's
+ * environment once the copy was cheap (bench/lib/cgi-environment.ts). Emptied when full, so names
+ * a client makes up cannot grow it without bound.
  */
 const HEADER_NAMES = new Map<string, { name: string; key: string }>();
 const HEADER_NAMES_KEPT = 256;
