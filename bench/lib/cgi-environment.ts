@@ -14,6 +14,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { GuestRequest } from '../../src/dispatch/protocol.js';
 import { median, table } from './report.js';
 import { intEnv } from './proc.js';
+import { guestRequest } from '../../test/support/guest-request.js';
 
 const HERE = fileURLToPath(new URL('../../../', import.meta.url));
 const ROUNDS = intEnv('CGI_ENV_ROUNDS', 9);
@@ -24,23 +25,14 @@ interface Tree {
   build(req: GuestRequest): void;
 }
 
+/** A GET /api/hello as the ingress hands it to the pool from wrk: a Host header, no body. */
 const base: GuestRequest = {
-  id: '0b8f3c9e-7d1a-4f7e-9a51-2d2b6f1c0a11',
-  version: 'hello@0123456789abcdef#1',
-  component: 'hello',
-  method: 'GET',
+  ...guestRequest('0b8f3c9e-7d1a-4f7e-9a51-2d2b6f1c0a11', 'hello', 'hello@0123456789abcdef#1'),
   url: '/api/hello',
-  scheme: 'http',
-  httpVersion: '1.1',
   rawHeaders: ['Host', '127.0.0.1:8080'],
-  remoteAddr: '127.0.0.1',
   serverName: '127.0.0.1',
-  serverPort: '8080',
   route: '/api/hello',
   scriptName: '/api/hello',
-  pathInfo: '',
-  params: [],
-  body: new Uint8Array(0),
 };
 
 const REQUESTS: Array<[string, GuestRequest]> = [
