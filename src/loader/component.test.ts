@@ -187,6 +187,13 @@ describe('prepareComponent', () => {
     assert.deepEqual(JSON.parse(readFileSync(facts, 'utf8')), { changesTables: false, dropsSegments: false });
     writeFileSync(facts, JSON.stringify({ changesTables: false, dropsSegments: true }));
     assert.equal((await prepared('(module (memory 1) (global (mut i32) (i32.const 0)) (func (export "f")))')).state, undefined, 'the kept answer was used');
+
+    // A damaged answer does not fail the load: the code is read again, and the answer kept again (written aside, then renamed).
+    writeFileSync(facts, '{"changesTables": fal');
+    assert.ok((await prepared('(module (memory 1) (global (mut i32) (i32.const 0)) (func (export "f")))')).state, 'the code was read again');
+    const until = Date.now() + 5000;
+    while (readFileSync(facts, 'utf8').startsWith('{"changesTables": fal') && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(JSON.parse(readFileSync(facts, 'utf8')), { changesTables: false, dropsSegments: false });
   });
 
   test('fails a truncated component with MODULE_INVALID before transpiling it', async () => {

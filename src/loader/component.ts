@@ -253,10 +253,12 @@ export async function prepareComponent(bytes: Uint8Array, o: PrepareOptions): Pr
  */
 async function codeFacts(dir: string, name: string): Promise<(bytes: Uint8Array) => BodyFacts> {
   const file = path.join(dir, `${name}.code.json`);
-  const kept = await fs.readFile(file, 'utf8').then(
-    (text) => JSON.parse(text) as Partial<Record<keyof BodyFacts, boolean | null>>,
-    () => undefined,
-  );
+  let kept: Partial<Record<keyof BodyFacts, boolean | null>> | undefined;
+  try {
+    kept = JSON.parse(await fs.readFile(file, 'utf8')) as typeof kept;
+  } catch {
+    // None yet, or not readable as it should be (a damaged cache): read the code.
+  }
   if (kept && 'changesTables' in kept && 'dropsSegments' in kept) {
     const facts: BodyFacts = { changesTables: kept.changesTables ?? undefined, dropsSegments: kept.dropsSegments ?? undefined };
     return () => facts;
@@ -264,7 +266,7 @@ async function codeFacts(dir: string, name: string): Promise<(bytes: Uint8Array)
   return (bytes) => {
     const facts = scanBodies(bytes);
     // Best effort: without it the next start reads the code again.
-    fs.writeFile(file, JSON.stringify({ changesTables: facts.changesTables ?? null, dropsSegments: facts.dropsSegments ?? null }) + '\n').catch(() => undefined);
+    writeWhole(file, JSON.stringify({ changesTables: facts.changesTables ?? null, dropsSegments: facts.dropsSegments ?? null }) + '\n').catch(() => undefined);
     return facts;
   };
 }
@@ -304,24 +306,28 @@ async function readMeta(dir: string): Promise<CacheMeta | undefined> {
  * so a worker importing the glue meanwhile reads one whole version or the other.
  */
 async function patchCachedGlue(dir: string, meta: CacheMeta): Promise<CacheMeta> {
-  const tmp = (f: string) => `${f}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   try {
     const glue = path.join(dir, 'component.js');
     const { source, applied } = patchGlue(await fs.readFile(glue, 'utf8'));
-    if (applied.length > 0) {
-      const t = tmp(glue);
-      await fs.writeFile(t, source);
-      await fs.rename(t, glue);
-    }
+    if (applied.length > 0) await writeWhole(glue, source);
     const patched = { ...meta, gluePatches: GLUE_PATCHES };
-    const metaFile = path.join(dir, 'meta.json');
-    const t = tmp(metaFile);
-    await fs.writeFile(t, JSON.stringify(patched, null, 2) + '\n');
-    await fs.rename(t, metaFile);
+    await writeWhole(path.join(dir, 'meta.json'), JSON.stringify(patched, null, 2) + '\n');
     return patched;
   } catch {
     // A cache this process cannot write (read-only, shared): the glue as jco made it works the same, only slower.
     return meta;
+  }
+}
+
+/** Writes a cache file to a sibling and renames it over, so a reader meanwhile sees one whole version or the other. */
+async function writeWhole(file: string, text: string): Promise<void> {
+  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  try {
+    await fs.writeFile(tmp, text);
+    await fs.rename(tmp, file);
+  } catch (e) {
+    await fs.rm(tmp, { force: true });
+    throw e;
   }
 }
 
